@@ -1,0 +1,179 @@
+//go:build integration
+
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+func TestHooksOrderAndState(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "hooks.log")
+	hook := func(name string) rspec.Hook {
+		return rspec.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `read -r s; echo "` + name + ` $s" >> ` + log}}
+	}
+	b := newBundle(t, []string{"true"}, func(s *rspec.Spec) {
+		s.Hooks = &rspec.Hooks{
+			Prestart:      []rspec.Hook{hook("prestart")},
+			CreateRuntime: []rspec.Hook{hook("createRuntime")},
+			Poststart:     []rspec.Hook{hook("poststart")},
+			Poststop:      []rspec.Hook{hook("poststop")},
+		}
+	})
+	b.mustRun()
+	raw, _ := os.ReadFile(log)
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	order := []string{"prestart", "createRuntime", "poststart", "poststop"}
+	if len(lines) != len(order) {
+		t.Fatalf("hooks ran: %q", lines)
+	}
+	for i, l := range lines {
+		name, js, _ := strings.Cut(l, " ")
+		if name != order[i] {
+			t.Fatalf("hook %d is %s, want %s", i, name, order[i])
+		}
+		var st rspec.State
+		if err := json.Unmarshal([]byte(js), &st); err != nil || st.ID != b.id || st.Bundle != b.dir {
+			t.Fatalf("%s got state %q: %v", name, js, err)
+		}
+	}
+}
+
+func TestFailingPrestartHookLeavesNothing(t *testing.T) {
+	b := newBundle(t, []string{"true"}, func(s *rspec.Spec) {
+		s.Hooks = &rspec.Hooks{Prestart: []rspec.Hook{{Path: "/bin/false"}}}
+	})
+	if _, errs, code := b.myrun("create", "--bundle", b.dir, b.id); code == 0 || !strings.Contains(errs, "prestart") {
+		t.Fatalf("create with failing hook: %d %s", code, errs)
+	}
+}
+
+func TestConsoleSocket(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "tty; stty size"}, func(s *rspec.Spec) {
+		s.Process.Terminal = true
+		s.Process.ConsoleSize = &rspec.Box{Height: 30, Width: 100}
+	})
+	sockPath := filepath.Join(t.TempDir(), "console.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sockPath, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan *os.File, 1)
+	go func() {
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		buf, oob := make([]byte, 256), make([]byte, 64)
+		_, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+		if err != nil {
+			got <- nil
+			return
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		fds, _ := unix.ParseUnixRights(&msgs[0])
+		got <- os.NewFile(uintptr(fds[0]), "master")
+	}()
+	if _, errs, code := b.myrun("create", "--console-socket", sockPath, "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("create: %s", errs)
+	}
+	master := <-got
+	if master == nil {
+		t.Fatal("no pty master received")
+	}
+	defer master.Close()
+	if _, errs, code := b.myrun("start", b.id); code != 0 {
+		t.Fatalf("start: %s", errs)
+	}
+	buf := make([]byte, 4096)
+	var out strings.Builder
+	for !strings.Contains(out.String(), "30 100") {
+		n, err := master.Read(buf)
+		if err != nil {
+			break
+		}
+		out.Write(buf[:n])
+	}
+	if !strings.Contains(out.String(), "/dev/pts/") || !strings.Contains(out.String(), "30 100") {
+		t.Fatalf("console output %q", out.String())
+	}
+}
+
+func TestPreserveFds(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "cat <&3; ls /proc/self/fd | wc -l"}, nil)
+	f, err := os.CreateTemp(t.TempDir(), "fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("through fd 3\n")
+	f.Seek(0, 0)
+	cmd := exec.Command(myrun, "--root", b.root, "run", "--preserve-fds", "1", "--bundle", b.dir, b.id)
+	cmd.ExtraFiles = []*os.File{f}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("run: %v %s", err, out)
+	}
+	// 0,1,2,3 plus the fd ls itself opens for the directory.
+	if !strings.Contains(string(out), "through fd 3\n") || !strings.HasSuffix(strings.TrimSpace(string(out)), "5") {
+		t.Fatalf("got %q", out)
+	}
+}
+
+func TestOnlyStdioReachesContainer(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "ls /proc/self/fd | wc -l; readlink /proc/1/cwd"}, nil)
+	out := strings.Fields(b.mustRun())
+	// sh, with ls's own directory fd: 0 1 2 3.
+	if len(out) != 2 || out[0] != "4" || out[1] != "/" {
+		t.Fatalf("got %q", out)
+	}
+}
+
+func TestPauseResumePsUpdate(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "100"}, nil)
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	if _, errs, code := b.myrun("pause", b.id); code != 0 {
+		t.Fatalf("pause: %s", errs)
+	}
+	if st := b.state(); st["status"] != "paused" {
+		t.Fatalf("after pause: %v", st["status"])
+	}
+	if _, errs, code := b.myrun("resume", b.id); code != 0 {
+		t.Fatalf("resume: %s", errs)
+	}
+	if st := b.state(); st["status"] != "running" {
+		t.Fatalf("after resume: %v", st["status"])
+	}
+	out, errs, code := b.myrun("ps", "--format", "json", b.id)
+	var pids []int
+	if code != 0 || json.Unmarshal([]byte(out), &pids) != nil || len(pids) != 1 || fmt.Sprint(pids[0]) != fmt.Sprint(b.state()["pid"]) {
+		t.Fatalf("ps: %d %q %s", code, out, errs)
+	}
+	if _, errs, code := b.myrun("update", "--pids-limit", "42", "--memory", "67108864", b.id); code != 0 {
+		t.Fatalf("update: %s", errs)
+	}
+	cg := "/sys/fs/cgroup/pids" + cgroupParent + "/" + b.id + "/pids.max"
+	if raw, _ := os.ReadFile(cg); strings.TrimSpace(string(raw)) != "42" {
+		t.Fatalf("%s = %q", cg, raw)
+	}
+	if out, errs, code := b.myrun("events", "--stats", b.id); code != 0 || !strings.Contains(out, `"type":"stats"`) {
+		t.Fatalf("events --stats: %d %q %s", code, out, errs)
+	}
+	if _, errs, code := b.myrun("kill", "--all", b.id, "9"); code != 0 {
+		t.Fatalf("kill --all: %s", errs)
+	}
+	waitStatus(t, b, "stopped")
+}

@@ -1,0 +1,201 @@
+//go:build integration
+
+// Package integration holds root integration tests that drive the myrun
+// binary as engines do. Run with: go test -tags integration ./conformance/...
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+var (
+	myrun   string
+	counter atomic.Int64
+	// cgroupParent is one absolute cgroup per test process, removed at the
+	// end; the session's own cgroup is not ours to use.
+	cgroupParent = fmt.Sprintf("/myrun-itest-%d", os.Getpid())
+)
+
+func TestMain(m *testing.M) {
+	myrun = os.Getenv("MYRUN")
+	if myrun == "" {
+		abs, _ := filepath.Abs("../../bin/myrun")
+		myrun = abs
+	}
+	if _, err := os.Stat(myrun); err != nil {
+		fmt.Fprintln(os.Stderr, "myrun binary not found (set MYRUN or run make build):", err)
+		os.Exit(1)
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "integration tests need root")
+		os.Exit(1)
+	}
+	code := m.Run()
+	removeCgroupParent()
+	os.Exit(code)
+}
+
+func removeCgroupParent() {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent)
+	for _, d := range dirs {
+		os.Remove(d)
+	}
+}
+
+// busyboxRootfs builds a minimal rootfs from the host's busybox-static.
+func busyboxRootfs(t testing.TB, dir string) {
+	t.Helper()
+	for _, d := range []string{"bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "root", "home/user"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatalf("busybox-static is required: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("/bin/busybox", "--list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, app := range strings.Fields(string(out)) {
+		if app != "busybox" {
+			os.Symlink("busybox", filepath.Join(dir, "bin", app))
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "etc/group"), []byte("root:x:0:\nuser:x:1000:\n"), 0o644)
+	os.Chmod(filepath.Join(dir, "tmp"), 0o1777)
+}
+
+type bundle struct {
+	t    testing.TB
+	dir  string
+	root string // --root for myrun
+	id   string
+	spec *rspec.Spec
+}
+
+// newBundle writes a busybox bundle whose config comes from `myrun spec`,
+// with the process changed to args and mutate applied.
+func newBundle(t testing.TB, args []string, mutate func(*rspec.Spec)) *bundle {
+	t.Helper()
+	dir := t.TempDir()
+	busyboxRootfs(t, filepath.Join(dir, "rootfs"))
+	b := &bundle{t: t, dir: dir, root: filepath.Join(dir, "state"),
+		id: fmt.Sprintf("it-%d-%d", os.Getpid(), counter.Add(1))}
+	if out, err := exec.Command(myrun, "spec", "--bundle", dir).CombinedOutput(); err != nil {
+		t.Fatalf("myrun spec: %v: %s", err, out)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s rspec.Spec
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Process.Terminal = false
+	s.Process.Args = args
+	s.Linux.CgroupsPath = cgroupParent + "/" + b.id
+	s.Hostname = "myrun-test"
+	if mutate != nil {
+		mutate(&s)
+	}
+	b.spec = &s
+	b.write()
+	t.Cleanup(b.cleanup)
+	return b
+}
+
+func (b *bundle) write() {
+	raw, err := json.MarshalIndent(b.spec, "", "  ")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b.dir, "config.json"), raw, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// cleanup force-deletes the container and checks nothing was left behind.
+func (b *bundle) cleanup() {
+	exec.Command(myrun, "--root", b.root, "delete", "--force", b.id).Run()
+	if ents, _ := os.ReadDir(b.root); len(ents) > 0 {
+		b.t.Errorf("state dir left behind: %v", ents)
+	}
+	if dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent + "/" + b.id); len(dirs) > 0 {
+		b.t.Errorf("cgroups left behind: %v", dirs)
+	}
+	if mi, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(mi, []byte(b.dir)) {
+		b.t.Errorf("mounts left behind under %s", b.dir)
+	}
+}
+
+// myrunCmd runs myrun with the bundle's root and returns stdout, stderr and
+// the exit code.
+func (b *bundle) myrun(args ...string) (string, string, int) {
+	b.t.Helper()
+	return runWithTimeout(b.t, 60*time.Second, append([]string{"--root", b.root}, args...)...)
+}
+
+func runWithTimeout(t testing.TB, d time.Duration, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(myrun, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("myrun %v timed out; stderr: %s", args, errb.String())
+	}
+	return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+}
+
+// run runs the bundle in the foreground and returns its output.
+func (b *bundle) run() (string, string, int) {
+	return b.myrun("run", "--bundle", b.dir, b.id)
+}
+
+func (b *bundle) mustRun() string {
+	b.t.Helper()
+	out, errs, code := b.run()
+	if code != 0 {
+		b.t.Fatalf("myrun run exited %d: stdout %q stderr %q", code, out, errs)
+	}
+	return out
+}
+
+func (b *bundle) state() map[string]any {
+	b.t.Helper()
+	out, errs, code := b.myrun("state", b.id)
+	if code != 0 {
+		b.t.Fatalf("state: %d %s", code, errs)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		b.t.Fatalf("state output %q: %v", out, err)
+	}
+	return m
+}

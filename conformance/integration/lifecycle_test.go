@@ -1,0 +1,190 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestRunEchoAndExitCode(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "echo hello from myrun; exit 3"}, nil)
+	out, _, code := b.run()
+	if out != "hello from myrun\n" || code != 3 {
+		t.Fatalf("got %q exit %d", out, code)
+	}
+}
+
+func TestPidNamespaceAndHostname(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "echo $$; hostname; ls /proc | grep -c '^[0-9]'"}, nil)
+	lines := strings.Fields(b.mustRun())
+	if len(lines) != 3 || lines[0] != "1" || lines[1] != "myrun-test" {
+		t.Fatalf("got %q", lines)
+	}
+	if n, _ := strconv.Atoi(lines[2]); n > 3 {
+		t.Fatalf("container sees %d processes; host processes leak into its pid namespace", n)
+	}
+}
+
+func TestDetachedRoundTrip(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "100"}, nil)
+	pidFile := filepath.Join(b.dir, "pid")
+	if _, errs, code := b.myrun("run", "-d", "--pid-file", pidFile, "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	st := b.state()
+	if st["status"] != "running" || st["id"] != b.id || st["bundle"] != b.dir {
+		t.Fatalf("state: %v", st)
+	}
+	raw, _ := os.ReadFile(pidFile)
+	if fmt.Sprint(st["pid"]) != string(raw) {
+		t.Fatalf("pid file %q vs state pid %v", raw, st["pid"])
+	}
+	for _, k := range []string{"ociVersion", "rootfs", "created", "owner"} {
+		if _, ok := st[k]; !ok {
+			t.Errorf("state lacks %q", k)
+		}
+	}
+	if out, _, _ := b.myrun("list", "-q"); strings.TrimSpace(out) != b.id {
+		t.Fatalf("list -q: %q", out)
+	}
+	if _, errs, code := b.myrun("delete", b.id); code == 0 || !strings.Contains(errs, "not stopped") {
+		t.Fatalf("delete of running container: %d %s", code, errs)
+	}
+	if _, errs, code := b.myrun("kill", b.id, "KILL"); code != 0 {
+		t.Fatalf("kill: %s", errs)
+	}
+	waitStatus(t, b, "stopped")
+	if _, errs, code := b.myrun("kill", b.id, "TERM"); code == 0 || !strings.Contains(errs, "not running") {
+		t.Fatalf("kill of stopped container: %d %s", code, errs)
+	}
+	if _, errs, code := b.myrun("delete", b.id); code != 0 {
+		t.Fatalf("delete: %s", errs)
+	}
+	if _, errs, code := b.myrun("state", b.id); code == 0 || !strings.Contains(errs, "does not exist") {
+		t.Fatalf("state after delete: %d %s", code, errs)
+	}
+}
+
+func waitStatus(t *testing.T, b *bundle, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if b.state()["status"] == want {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("status never became %q: %v", want, b.state())
+}
+
+func TestCreateStartSplit(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "echo started > /tmp/marker; sleep 100"}, func(s *rspec.Spec) {
+		s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+	})
+	if _, errs, code := b.myrun("create", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("create: %s", errs)
+	}
+	if st := b.state(); st["status"] != "created" {
+		t.Fatalf("after create: %v", st)
+	}
+	if _, errs, code := b.myrun("create", "--bundle", b.dir, b.id); code == 0 || !strings.Contains(errs, "exists") {
+		t.Fatalf("duplicate create: %d %s", code, errs)
+	}
+	if _, errs, code := b.myrun("start", b.id); code != 0 {
+		t.Fatalf("start: %s", errs)
+	}
+	waitStatus(t, b, "running")
+	if _, errs, code := b.myrun("start", b.id); code == 0 || !strings.Contains(errs, "already running") {
+		t.Fatalf("second start: %d %s", code, errs)
+	}
+	out, errs, code := b.myrun("exec", b.id, "cat", "/tmp/marker")
+	if code != 0 || out != "started\n" {
+		t.Fatalf("exec: %d %q %s", code, out, errs)
+	}
+	if _, _, code := b.myrun("exec", b.id, "sh", "-c", "exit 7"); code != 7 {
+		t.Fatalf("exec exit code %d, want 7", code)
+	}
+	if _, errs, code := b.myrun("delete", "--force", b.id); code != 0 {
+		t.Fatalf("delete --force: %s", errs)
+	}
+}
+
+func TestDeleteCreatedContainer(t *testing.T) {
+	b := newBundle(t, []string{"true"}, nil)
+	if _, errs, code := b.myrun("create", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("create: %s", errs)
+	}
+	pid := int(b.state()["pid"].(float64))
+	if _, errs, code := b.myrun("delete", b.id); code != 0 {
+		t.Fatalf("delete created: %s", errs)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		if raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); !strings.Contains(string(raw), ") Z") {
+			t.Fatalf("init %d still alive after delete", pid)
+		}
+	}
+}
+
+func TestInvalidIDs(t *testing.T) {
+	b := newBundle(t, []string{"true"}, nil)
+	for _, id := range []string{"../evil", "a/b", ".."} {
+		_, errs, code := b.myrun("create", "--bundle", b.dir, id)
+		if code == 0 || !strings.Contains(errs, "invalid id format") {
+			t.Errorf("id %q: exit %d %s", id, code, errs)
+		}
+	}
+	if _, errs, code := b.myrun("state", "nosuch"); code == 0 || !strings.Contains(errs, "does not exist") {
+		t.Errorf("state nosuch: %d %s", code, errs)
+	}
+}
+
+func TestUserNamespaceMappedUser(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "id -u; id -g; cat /proc/self/uid_map"}, func(s *rspec.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.UserNamespace})
+		s.Linux.UIDMappings = []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Process.User = rspec.User{UID: 1000, GID: 1000}
+	})
+	// The mapped user must be able to traverse the bundle.
+	os.Chmod(b.dir, 0o755)
+	out := strings.Fields(b.mustRun())
+	if len(out) < 5 || out[0] != "1000" || out[1] != "1000" || out[2] != "0" || out[3] != "100000" || out[4] != "65536" {
+		t.Fatalf("got %q", out)
+	}
+}
+
+func TestProcessSettings(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", `echo "$FOO"; pwd; id -u; id -G; ulimit -n; grep -E '^(CapEff|CapInh|NoNewPrivs)' /proc/self/status; umask`}, func(s *rspec.Spec) {
+		s.Process.Env = append(s.Process.Env, "FOO=bar baz")
+		s.Process.Cwd = "/tmp"
+		s.Process.User = rspec.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 20}}
+		um := uint32(0o027)
+		s.Process.User.Umask = &um
+		s.Process.Rlimits = []rspec.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 512, Soft: 256}}
+		s.Process.NoNewPrivileges = true
+	})
+	out := b.mustRun()
+	for _, want := range []string{"bar baz\n", "/tmp\n", "1000\n", "1000 10 20\n", "256\n", "CapInh:\t0000000000000000", "NoNewPrivs:\t1", "0027"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestMaskedReadonlyAndMounts(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", `cat /proc/kcore 2>&1 | head -c 20 | wc -c; touch /proc/sys/kernel/x 2>&1 || echo ro-ok; grep ' / ' /proc/self/mountinfo | head -1; echo hi > /data/f && cat /data/f; ls -l /dev/null`}, func(s *rspec.Spec) {
+		s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "size=1m"}})
+	})
+	out := b.mustRun()
+	if !strings.Contains(out, "ro-ok") || !strings.Contains(out, "hi\n") || !strings.Contains(out, "1,   3") {
+		t.Fatalf("got:\n%s", out)
+	}
+}

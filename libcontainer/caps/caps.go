@@ -1,0 +1,114 @@
+// Package caps applies the five capability sets of process.capabilities to
+// the calling thread (which must be the one that execve()s).
+package caps
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/moby/sys/capability"
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+var byName = func() map[string]capability.Cap {
+	m := map[string]capability.Cap{}
+	for _, c := range capability.ListKnown() {
+		m["CAP_"+strings.ToUpper(c.String())] = c
+	}
+	return m
+}()
+
+// Known reports whether name (e.g. "CAP_SYS_ADMIN") is a capability we know.
+func Known(name string) bool {
+	_, ok := byName[name]
+	return ok
+}
+
+// All lists every known capability name, for `myrun features`.
+func All() []string {
+	var out []string
+	for _, c := range capability.ListKnown() {
+		out = append(out, "CAP_"+strings.ToUpper(c.String()))
+	}
+	return out
+}
+
+// resolve maps names to caps, skipping ones this kernel does not have
+// (as runc does: a newer config on an older kernel still runs).
+func resolve(names []string, last capability.Cap) ([]capability.Cap, error) {
+	var out []capability.Cap
+	for _, n := range names {
+		c, ok := byName[n]
+		if !ok {
+			return nil, fmt.Errorf("unknown capability %q", n)
+		}
+		if c <= last {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Caps is a resolved capability configuration.
+type Caps struct {
+	c    capability.Capabilities
+	sets *rspec.LinuxCapabilities
+}
+
+// New prepares the configured sets; nil means "no capabilities at all".
+func New(sets *rspec.LinuxCapabilities) (*Caps, error) {
+	if sets == nil {
+		sets = &rspec.LinuxCapabilities{}
+	}
+	c, err := capability.NewPid2(0)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Load(); err != nil {
+		return nil, err
+	}
+	last, err := capability.LastCap()
+	if err != nil {
+		return nil, err
+	}
+	c.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
+	for _, s := range []struct {
+		which capability.CapType
+		names []string
+		field string
+	}{
+		{capability.BOUNDING, sets.Bounding, "bounding"},
+		{capability.EFFECTIVE, sets.Effective, "effective"},
+		{capability.PERMITTED, sets.Permitted, "permitted"},
+		{capability.INHERITABLE, sets.Inheritable, "inheritable"},
+		{capability.AMBIENT, sets.Ambient, "ambient"},
+	} {
+		list, err := resolve(s.names, last)
+		if err != nil {
+			return nil, fmt.Errorf("process.capabilities.%s: %w", s.field, err)
+		}
+		c.Set(s.which, list...)
+	}
+	return &Caps{c: c, sets: sets}, nil
+}
+
+// ApplyBounding drops everything outside the bounding set; it needs
+// CAP_SETPCAP, so it runs before switching to the container user.
+func (k *Caps) ApplyBounding() error {
+	if err := k.c.Apply(capability.BOUNDS); err != nil {
+		return fmt.Errorf("applying bounding capabilities: %w", err)
+	}
+	return nil
+}
+
+// ApplyCaps sets effective, permitted, inheritable and ambient; it runs
+// after the uid switch (with PR_SET_KEEPCAPS held across it).
+func (k *Caps) ApplyCaps() error {
+	if err := k.c.Apply(capability.CAPS); err != nil {
+		return fmt.Errorf("applying capabilities: %w", err)
+	}
+	if err := k.c.Apply(capability.AMBS); err != nil {
+		return fmt.Errorf("applying ambient capabilities: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+// Package console creates the container's pseudo-terminal and passes its
+// master side over a unix socket (the --console-socket protocol engines use).
+package console
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// NewPty opens a new pty pair from /dev/ptmx of the current mount namespace
+// (the container's devpts after pivot_root).
+func NewPty() (master, slave *os.File, err error) {
+	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open /dev/ptmx: %w", err)
+	}
+	master = os.NewFile(uintptr(mfd), "/dev/ptmx")
+	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
+		master.Close()
+		return nil, nil, fmt.Errorf("unlockpt: %w", err)
+	}
+	// TIOCGPTPEER opens the peer without a path lookup in /dev/pts.
+	sfd, err := unix.IoctlRetInt(mfd, unix.TIOCGPTPEER)
+	if err != nil {
+		n, err2 := unix.IoctlGetInt(mfd, unix.TIOCGPTN)
+		if err2 != nil {
+			master.Close()
+			return nil, nil, fmt.Errorf("ptsname: %w", err2)
+		}
+		sfd, err = unix.Open(fmt.Sprintf("/dev/pts/%d", n), unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			master.Close()
+			return nil, nil, fmt.Errorf("open pty slave: %w", err)
+		}
+	} else {
+		unix.CloseOnExec(sfd)
+	}
+	n, _ := unix.IoctlGetInt(mfd, unix.TIOCGPTN)
+	return master, os.NewFile(uintptr(sfd), fmt.Sprintf("/dev/pts/%d", n)), nil
+}
+
+// SetSize sets the terminal size when both dimensions are known.
+func SetSize(f *os.File, height, width uint) error {
+	if height == 0 || width == 0 {
+		return nil
+	}
+	return unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(height), Col: uint16(width)})
+}
+
+// SendFd sends fd over the unix socket sock with name as payload.
+func SendFd(sock *os.File, name string, fd uintptr) error {
+	return unix.Sendmsg(int(sock.Fd()), []byte(name), unix.UnixRights(int(fd)), nil, 0)
+}
+
+// RecvFd receives one fd sent by SendFd.
+func RecvFd(sock *os.File) (*os.File, error) {
+	name := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), name, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, fmt.Errorf("console socket: expected one control message")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, fmt.Errorf("console socket: expected one fd")
+	}
+	return os.NewFile(uintptr(fds[0]), string(name[:n])), nil
+}
+
+// SetupTerminal makes slave the controlling terminal and stdio of the caller.
+func SetupTerminal(slave *os.File) error {
+	fd := int(slave.Fd())
+	for i := 0; i < 3; i++ {
+		if err := unix.Dup3(fd, i, 0); err != nil {
+			return fmt.Errorf("dup pty to fd %d: %w", i, err)
+		}
+	}
+	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("TIOCSCTTY: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,244 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/libcontainer/cgroups"
+	"github.com/myrun-org/myrun/libcontainer/hooks"
+	"github.com/myrun-org/myrun/libcontainer/initproc"
+	"github.com/myrun-org/myrun/libcontainer/state"
+	"github.com/myrun-org/myrun/libcontainer/userns"
+	"github.com/myrun-org/myrun/specs"
+)
+
+// CreateOpts are the options of `myrun create` (and `run`).
+type CreateOpts struct {
+	ID            string
+	Bundle        string
+	ConsoleSocket string   // path of the engine's console socket
+	ConsoleConn   *os.File // an already connected socket (run -t without --console-socket)
+	PidFile       string
+	NoPivot       bool
+	NoNewKeyring  bool
+	PreserveFds   int
+	Stdio         [3]*os.File
+}
+
+// Create sets up a container and leaves its init waiting for Start.
+// On any failure nothing is left behind: no process, cgroup or state dir.
+func (r *Runtime) Create(o CreateOpts) (err error) {
+	t0 := time.Now()
+	if err := state.ValidateID(o.ID); err != nil {
+		return err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return err
+	}
+	spec, rootfs, err := specs.LoadBundle(bundle)
+	if err != nil {
+		return err
+	}
+	if spec.Process == nil {
+		return errors.New("config.json: process: required to create a container")
+	}
+	if spec.Process.Terminal && o.ConsoleSocket == "" && o.ConsoleConn == nil {
+		return errors.New("cannot allocate tty if myrun will detach without setting console socket")
+	}
+	if !spec.Process.Terminal && o.ConsoleSocket != "" {
+		return errors.New("cannot use console socket if myrun will not detach or allocate tty")
+	}
+	boot, err := bootstrapFor(spec)
+	if err != nil {
+		return fmt.Errorf("config.json: %w", err)
+	}
+
+	h, err := r.store.Create(o.ID)
+	if err != nil {
+		return err
+	}
+	defer h.Unlock()
+	st := &state.State{
+		ID: o.ID, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(),
+		Owner: ownerName(), Annotations: spec.Annotations, Config: spec, Creating: true,
+		Systemd: r.Systemd, Rootless: r.Rootless,
+	}
+	var cg cgroups.Manager
+	var pid int
+	defer func() {
+		if err != nil {
+			r.cleanupFailedCreate(h, pid, cg)
+		}
+	}()
+	if err := h.Save(st); err != nil {
+		return err
+	}
+
+	cg, err = cgroups.New(r.cgroupConfig(o.ID, spec, r.Systemd, r.Rootless))
+	if err != nil {
+		return err
+	}
+	st.CgroupPaths = cg.Paths()
+
+	if err := unix.Mkfifo(h.FifoPath(), 0o622); err != nil {
+		return fmt.Errorf("creating exec fifo: %w", err)
+	}
+	fifo, err := os.OpenFile(h.FifoPath(), unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening exec fifo: %w", err)
+	}
+	defer fifo.Close()
+
+	consoleConn := o.ConsoleConn
+	if o.ConsoleSocket != "" {
+		consoleConn, err = dialUnix(o.ConsoleSocket)
+		if err != nil {
+			return fmt.Errorf("--console-socket: %w", err)
+		}
+		defer consoleConn.Close()
+	}
+	var seccompConn *os.File
+	if spec.Linux == nil {
+		spec.Linux = &rspec.Linux{}
+	}
+	if sc := spec.Linux.Seccomp; sc != nil && sc.ListenerPath != "" {
+		seccompConn, err = dialUnix(sc.ListenerPath)
+		if err != nil {
+			return fmt.Errorf("linux.seccomp.listenerPath: %w", err)
+		}
+		defer seccompConn.Close()
+	}
+
+	newUser, _ := hasNS(spec, rspec.UserNamespace)
+	newPid, pidPath := hasNS(spec, rspec.PIDNamespace)
+	newUTS, utsPath := hasNS(spec, rspec.UTSNamespace)
+	st.SharedPidNS = !newPid || pidPath != ""
+	req := &spawnRequest{
+		boot: boot,
+		cfg: &initproc.Config{
+			Mode: initproc.ModeInit, ID: o.ID, Spec: spec, Process: spec.Process,
+			Rootfs: rootfs, Bundle: bundle, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
+			CgroupPaths: st.CgroupPaths, InUserNS: newUser || userns.RunningInUserNS(),
+			NewUTSNS: newUTS && utsPath == "", PreserveFds: o.PreserveFds,
+			ParentHooks: spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0),
+		},
+		preserve: o.PreserveFds, fifo: fifo, console: consoleConn, seccomp: seccompConn,
+		stdio: o.Stdio, cgroup: cg, resources: spec.Linux.Resources,
+		oomScoreAdj: spec.Process.OOMScoreAdj,
+		onPid:       func(p int) { pid = p },
+		onHooks: func(p int) error {
+			hs := &rspec.State{Version: rspec.Version, ID: o.ID, Status: rspec.StateCreating, Pid: p, Bundle: bundle, Annotations: spec.Annotations}
+			if err := hooks.Run("prestart", spec.Hooks.Prestart, hs); err != nil {
+				return err
+			}
+			return hooks.Run("createRuntime", spec.Hooks.CreateRuntime, hs)
+		},
+	}
+	if newUser {
+		req.uidMaps, req.gidMaps = spec.Linux.UIDMappings, spec.Linux.GIDMappings
+	}
+	pid, err = r.spawn(req)
+	if err != nil {
+		return err
+	}
+	start, _, err := procStartTime(pid)
+	if err != nil {
+		return fmt.Errorf("container init exited during create: %w", err)
+	}
+	st.InitPid, st.InitStartTime, st.Creating = pid, start, false
+	if err := h.Save(st); err != nil {
+		return err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, pid); err != nil {
+			return err
+		}
+	}
+	r.Log.Debug("created", "id", o.ID, "pid", pid, "took", time.Since(t0).String())
+	return nil
+}
+
+// cgroupConfig is the same for every command on one container, so each can
+// rebuild its manager instead of persisting it.
+func (r *Runtime) cgroupConfig(id string, spec *rspec.Spec, systemd, rootless bool) cgroups.Config {
+	c := cgroups.Config{Name: id, Systemd: systemd, Rootless: rootless}
+	if spec.Linux != nil {
+		c.Path = spec.Linux.CgroupsPath
+		c.Resources = spec.Linux.Resources
+		c.Devices = spec.Linux.Devices
+	}
+	c.Logger = r.Log
+	return c
+}
+
+// cleanupFailedCreate undoes a partial create.
+func (r *Runtime) cleanupFailedCreate(h *state.Handle, pid int, cg cgroups.Manager) {
+	if pid > 0 {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+	if cg != nil {
+		if pids, err := cg.Pids(); err == nil {
+			for _, p := range pids {
+				unix.Kill(p, unix.SIGKILL)
+			}
+		}
+		destroyCgroup(cg)
+	}
+	h.Remove()
+}
+
+// destroyCgroup retries briefly: a killed process leaves its cgroup only
+// once the kernel has finished tearing it down.
+func destroyCgroup(cg cgroups.Manager) error {
+	var err error
+	for i := 0; i < 100; i++ {
+		if err = cg.Destroy(); err == nil {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return err
+}
+
+func dialUnix(path string) (*os.File, error) {
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.File()
+}
+
+// writePidFile writes atomically, as engines poll for it.
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	if err := os.Rename(tmp, abs); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	return nil
+}
+
+func ownerName() string {
+	if u, err := user.LookupId(strconv.Itoa(os.Geteuid())); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(os.Geteuid())
+}

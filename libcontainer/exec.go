@@ -1,0 +1,115 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/libcontainer/initproc"
+	"github.com/myrun-org/myrun/libcontainer/nsexec"
+	"github.com/myrun-org/myrun/libcontainer/userns"
+)
+
+// ExecOpts are the options of `myrun exec`.
+type ExecOpts struct {
+	ID            string
+	Process       *rspec.Process
+	ConsoleSocket string
+	ConsoleConn   *os.File
+	PidFile       string
+	PreserveFds   int
+	Stdio         [3]*os.File
+}
+
+var nsFiles = map[rspec.LinuxNamespaceType]string{
+	rspec.PIDNamespace: "pid", rspec.NetworkNamespace: "net", rspec.MountNamespace: "mnt",
+	rspec.IPCNamespace: "ipc", rspec.UTSNamespace: "uts", rspec.UserNamespace: "user",
+	rspec.CgroupNamespace: "cgroup", rspec.TimeNamespace: "time",
+}
+
+// Exec starts an additional process in a running container, through the
+// same init path as the container's first process. It returns its pid.
+func (r *Runtime) Exec(o ExecOpts) (int, error) {
+	c, err := r.open(o.ID)
+	if err != nil {
+		return 0, err
+	}
+	defer c.close()
+	switch s := r.status(c); s {
+	case Running, Created:
+	case Paused:
+		return 0, errors.New("cannot exec in a paused container")
+	default:
+		return 0, fmt.Errorf("cannot exec in a %s container", s)
+	}
+	if o.Process == nil || len(o.Process.Args) == 0 {
+		return 0, errors.New("process.args: must not be empty")
+	}
+	if o.Process.Terminal && o.ConsoleSocket == "" && o.ConsoleConn == nil {
+		return 0, errors.New("cannot allocate tty if myrun will detach without setting console socket")
+	}
+	spec := c.st.Config
+	var boot nsexec.Bootstrap
+	inUserNS := userns.RunningInUserNS()
+	if spec.Linux != nil {
+		for _, ns := range spec.Linux.Namespaces {
+			name := nsFiles[ns.Type]
+			if name == "" {
+				continue
+			}
+			if ns.Type == rspec.UserNamespace {
+				inUserNS = true
+			}
+			boot.Joins = append(boot.Joins, nsexec.Join{
+				Flag: nsFlags[ns.Type],
+				Path: fmt.Sprintf("/proc/%d/ns/%s", c.st.InitPid, name),
+			})
+		}
+	}
+	consoleConn := o.ConsoleConn
+	if o.ConsoleSocket != "" {
+		consoleConn, err = dialUnix(o.ConsoleSocket)
+		if err != nil {
+			return 0, fmt.Errorf("--console-socket: %w", err)
+		}
+		defer consoleConn.Close()
+	}
+	var seccompConn *os.File
+	if spec.Linux != nil && spec.Linux.Seccomp != nil && spec.Linux.Seccomp.ListenerPath != "" {
+		seccompConn, err = dialUnix(spec.Linux.Seccomp.ListenerPath)
+		if err != nil {
+			return 0, fmt.Errorf("linux.seccomp.listenerPath: %w", err)
+		}
+		defer seccompConn.Close()
+	}
+	// Re-check just before spawning that init is still the process we
+	// recorded; the joins go through its /proc entries.
+	pidfd, err := openPidfd(c.st.InitPid, c.st.InitStartTime)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(pidfd)
+	req := &spawnRequest{
+		boot: boot,
+		cfg: &initproc.Config{
+			Mode: initproc.ModeExec, ID: o.ID, Spec: spec, Process: o.Process,
+			Rootfs: c.st.Rootfs, Bundle: c.st.Bundle, InUserNS: inUserNS, PreserveFds: o.PreserveFds,
+		},
+		preserve: o.PreserveFds, console: consoleConn, seccomp: seccompConn, stdio: o.Stdio,
+		cgroup: r.cgroupOf(c), oomScoreAdj: o.Process.OOMScoreAdj,
+	}
+	pid, err := r.spawn(req)
+	if err != nil {
+		return 0, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, pid); err != nil {
+			unix.Kill(pid, unix.SIGKILL)
+			return 0, err
+		}
+	}
+	return pid, nil
+}

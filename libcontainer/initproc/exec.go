@@ -1,0 +1,25 @@
+package initproc
+
+import (
+	"log/slog"
+
+	"github.com/myrun-org/myrun/libcontainer/syncproto"
+)
+
+// execProcess runs an additional process in a running container: the
+// constructor joined every namespace already, so only the process setup
+// remains. conn is close-on-exec.
+func execProcess(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
+	if cfg.Process.Terminal {
+		if err := step(log, "console", func() error { return setupConsole(cfg, false) }); err != nil {
+			return err
+		}
+	}
+	p, err := prepareProcess(cfg, log)
+	if err != nil {
+		return err
+	}
+	// The parent learns of a successful execve from the socket closing
+	// (close-on-exec), and of any failure from an error message.
+	return p.exec(cfg, log)
+}

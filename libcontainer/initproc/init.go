@@ -1,0 +1,255 @@
+package initproc
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/libcontainer/console"
+	"github.com/myrun-org/myrun/libcontainer/hooks"
+	"github.com/myrun-org/myrun/libcontainer/nsexec"
+	"github.com/myrun-org/myrun/libcontainer/pathrs"
+	"github.com/myrun-org/myrun/libcontainer/rootfs"
+	"github.com/myrun-org/myrun/libcontainer/syncproto"
+)
+
+// Main is the entry point of `myrun init`. The caller must have locked the
+// main goroutine to its OS thread in an init function: capabilities and
+// credentials set here are per thread until execve.
+func Main() {
+	fd, err := strconv.Atoi(os.Getenv(nsexec.SyncFdEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "myrun init: not started by myrun")
+		os.Exit(2)
+	}
+	os.Unsetenv(nsexec.SyncFdEnv)
+	unix.CloseOnExec(fd)
+	conn := syncproto.FromFd(fd)
+	var cfg Config
+	if _, err := conn.Expect(syncproto.TypeConfig, &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "myrun init:", err)
+		os.Exit(1)
+	}
+	log := newLogger(&cfg)
+	if err := run(&cfg, conn, log); err != nil {
+		// The parent may already be gone (after `create`): stderr is the
+		// last resort.
+		if serr := conn.SendError(err); serr != nil {
+			fmt.Fprintln(os.Stderr, "myrun init:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func newLogger(cfg *Config) *slog.Logger {
+	out := os.Stderr
+	if cfg.LogFd >= 0 {
+		unix.CloseOnExec(cfg.LogFd)
+		out = os.NewFile(uintptr(cfg.LogFd), "log")
+	}
+	level := slog.LevelInfo
+	if cfg.Debug {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: lowerLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(out, opts))
+	}
+	return slog.New(slog.NewTextHandler(out, opts))
+}
+
+// lowerLevel writes levels as logrus does ("debug", "error"): engines parse
+// runc's log lines.
+func lowerLevel(_ []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.LevelKey {
+		if l, ok := a.Value.Any().(slog.Level); ok {
+			switch l {
+			case slog.LevelDebug:
+				a.Value = slog.StringValue("debug")
+			case slog.LevelInfo:
+				a.Value = slog.StringValue("info")
+			case slog.LevelWarn:
+				a.Value = slog.StringValue("warning")
+			default:
+				a.Value = slog.StringValue("error")
+			}
+		}
+	}
+	return a
+}
+
+// step logs a setup step with its duration.
+func step(log *slog.Logger, name string, fn func() error, attrs ...any) error {
+	t0 := time.Now()
+	err := fn()
+	log.Debug(name, append(attrs, "took", time.Since(t0).String())...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+func run(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
+	if cfg.Process == nil {
+		return errors.New("process: missing")
+	}
+	if cfg.Mode == ModeExec {
+		return execProcess(cfg, conn, log)
+	}
+	spec := cfg.Spec
+	if !cfg.NoNewKeyring {
+		if err := step(log, "session keyring", func() error { return joinKeyring(cfg.ID) }); err != nil {
+			return err
+		}
+	}
+	rcfg := &rootfs.Config{
+		Spec:        spec,
+		Rootfs:      cfg.Rootfs,
+		NoPivot:     cfg.NoPivot,
+		InUserNS:    cfg.InUserNS,
+		CgroupPaths: cfg.CgroupPaths,
+		Log:         log,
+	}
+	if err := step(log, "prepare rootfs", func() error { return rootfs.Prepare(rcfg) }, "rootfs", cfg.Rootfs); err != nil {
+		return err
+	}
+	if cfg.ParentHooks {
+		if err := conn.Send(syncproto.TypeHooks, nil); err != nil {
+			return err
+		}
+		if _, err := conn.Expect(syncproto.TypeHooksDone, nil); err != nil {
+			return err
+		}
+	}
+	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
+		st := hookState(cfg, rspec.StateCreated)
+		if err := step(log, "createContainer hooks", func() error {
+			return hooks.Run("createContainer", spec.Hooks.CreateContainer, st)
+		}); err != nil {
+			return err
+		}
+	}
+	if err := step(log, "pivot_root", func() error { return rootfs.PivotRoot(rcfg) }, "no_pivot", cfg.NoPivot); err != nil {
+		return err
+	}
+	if spec.Linux != nil {
+		for k, v := range spec.Linux.Sysctl {
+			if err := step(log, "sysctl", func() error { return pathrs.WriteProcSys(k, v) }, "key", k, "value", v); err != nil {
+				return fmt.Errorf("linux.sysctl[%q]: %w", k, err)
+			}
+		}
+	}
+	if cfg.NewUTSNS {
+		if spec.Hostname != "" {
+			if err := step(log, "sethostname", func() error { return unix.Sethostname([]byte(spec.Hostname)) }, "hostname", spec.Hostname); err != nil {
+				return err
+			}
+		}
+		if spec.Domainname != "" {
+			if err := step(log, "setdomainname", func() error { return unix.Setdomainname([]byte(spec.Domainname)) }); err != nil {
+				return err
+			}
+		}
+	}
+	if cfg.Process.Terminal {
+		if err := step(log, "console", func() error { return setupConsole(cfg, true) }); err != nil {
+			return err
+		}
+	}
+	if err := step(log, "finalize rootfs", func() error { return rootfs.Finalize(rcfg) }); err != nil {
+		return err
+	}
+	p, err := prepareProcess(cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := conn.Send(syncproto.TypeReady, nil); err != nil {
+		return err
+	}
+	conn.Close()
+
+	// Block until `myrun start` opens the fifo's read end.
+	if err := step(log, "wait for start", func() error { return waitFifo(cfg.FifoFd) }); err != nil {
+		return err
+	}
+	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
+		st := hookState(cfg, rspec.StateRunning)
+		if err := hooks.Run("startContainer", spec.Hooks.StartContainer, st); err != nil {
+			return err
+		}
+	}
+	return p.exec(cfg, log)
+}
+
+func hookState(cfg *Config, status rspec.ContainerState) *rspec.State {
+	st := &rspec.State{Version: rspec.Version, ID: cfg.ID, Status: status, Pid: cfg.HostPid, Bundle: cfg.Bundle}
+	if cfg.Spec != nil {
+		st.Annotations = cfg.Spec.Annotations
+	}
+	return st
+}
+
+func joinKeyring(id string) error {
+	keyID, err := unix.KeyctlJoinSessionKeyring("_ses." + id)
+	if err != nil {
+		// Keyrings are not namespaced; some hosts refuse them. runc
+		// ignores ENOSYS and EACCES the same way.
+		if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			return nil
+		}
+		return err
+	}
+	// Possessor may view/read/write/search/link/setattr; nobody else.
+	return unix.KeyctlSetperm(keyID, 0x3f3f0000)
+}
+
+func waitFifo(fd int) error {
+	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fd), os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer f.Close()
+	unix.Close(fd)
+	if _, err := f.Write([]byte{'0'}); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	return nil
+}
+
+// setupConsole creates the pty, passes its master to the console socket
+// and makes the slave our stdio. mountConsole binds it to /dev/console.
+func setupConsole(cfg *Config, mountConsole bool) error {
+	if cfg.ConsoleFd < 0 {
+		return errors.New("process.terminal is true but no console socket was given")
+	}
+	master, slave, err := console.NewPty()
+	if err != nil {
+		return err
+	}
+	defer master.Close()
+	if mountConsole {
+		if err := rootfs.MountConsole(slave); err != nil {
+			return err
+		}
+	}
+	if cs := cfg.Process.ConsoleSize; cs != nil {
+		if err := console.SetSize(master, cs.Height, cs.Width); err != nil {
+			return err
+		}
+	}
+	sock := os.NewFile(uintptr(cfg.ConsoleFd), "console-socket")
+	err = console.SendFd(sock, master.Name(), master.Fd())
+	sock.Close()
+	if err != nil {
+		return fmt.Errorf("sending pty master: %w", err)
+	}
+	err = console.SetupTerminal(slave)
+	slave.Close()
+	return err
+}

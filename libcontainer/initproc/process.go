@@ -1,0 +1,277 @@
+package initproc
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+
+	"github.com/moby/sys/user"
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/libcontainer/caps"
+	"github.com/myrun-org/myrun/libcontainer/nsexec"
+	"github.com/myrun-org/myrun/libcontainer/seccomp"
+)
+
+// Rlimits maps the spec's names to resource numbers.
+var Rlimits = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+// userProcess is the checked, ready-to-exec user process.
+type userProcess struct {
+	path string
+	env  []string
+	caps *caps.Caps
+}
+
+// prepareProcess does everything that can fail in an explainable way while
+// the parent still listens: rlimits, cwd, executable lookup, caps parsing.
+func prepareProcess(cfg *Config, log *slog.Logger) (*userProcess, error) {
+	p := cfg.Process
+	if err := step(log, "rlimits", func() error { return setRlimits(p.Rlimits) }); err != nil {
+		return nil, err
+	}
+	env := p.Env
+	if !hasEnv(env, "HOME") {
+		env = append(env, "HOME="+homeDir(p.User.UID))
+	}
+	os.Clearenv()
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			os.Setenv(k, v)
+		}
+	}
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := step(log, "chdir", func() error { return chdirChecked(cwd) }, "cwd", cwd); err != nil {
+		return nil, fmt.Errorf("process.cwd: %w", err)
+	}
+	if len(p.Args) == 0 {
+		return nil, errors.New("process.args: must not be empty")
+	}
+	path, err := exec.LookPath(p.Args[0])
+	if err != nil {
+		return nil, fmt.Errorf("exec: %q: %w", p.Args[0], unwrapExecErr(err))
+	}
+	c, err := caps.New(p.Capabilities)
+	if err != nil {
+		return nil, err
+	}
+	return &userProcess{path: path, env: env, caps: c}, nil
+}
+
+func unwrapExecErr(err error) error {
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		return ee.Err
+	}
+	return err
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// homeDir looks the user up in the container's /etc/passwd, as runc does
+// when HOME is not set.
+func homeDir(uid uint32) string {
+	users, err := user.ParsePasswdFileFilter("/etc/passwd", func(u user.User) bool { return u.Uid == int(uid) })
+	if err == nil && len(users) > 0 && users[0].Home != "" {
+		return users[0].Home
+	}
+	return "/"
+}
+
+// chdirChecked enters cwd and refuses a working directory outside the
+// container's root, which a leaked host fd could otherwise give
+// (CVE-2024-21626).
+func chdirChecked(cwd string) error {
+	if !strings.HasPrefix(cwd, "/") {
+		return fmt.Errorf("must be an absolute path, got %q", cwd)
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		return err
+	}
+	wd, err := unix.Getwd()
+	if err != nil {
+		return fmt.Errorf("getcwd: %w", err)
+	}
+	if !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("current working directory %q is outside the container root", wd)
+	}
+	return nil
+}
+
+func setRlimits(limits []rspec.POSIXRlimit) error {
+	nofile := false
+	for i, l := range limits {
+		res, ok := Rlimits[l.Type]
+		if !ok {
+			return fmt.Errorf("process.rlimits[%d].type: unknown rlimit %q", i, l.Type)
+		}
+		if res == unix.RLIMIT_NOFILE {
+			nofile = true
+		}
+		// syscall.Setrlimit, not x/sys: it tells the Go runtime not to
+		// restore its saved NOFILE limit at execve.
+		if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
+			return fmt.Errorf("process.rlimits[%d] (%s %d:%d): %w", i, l.Type, l.Soft, l.Hard, err)
+		}
+	}
+	if !nofile {
+		// Hand the container the soft limit we were started with, not
+		// the one the Go runtime raised.
+		var cur syscall.Rlimit
+		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &cur); err == nil {
+			if orig := nsexec.OrigNofileCur(); orig > 0 && orig <= cur.Max {
+				cur.Cur = orig
+				return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &cur)
+			}
+		}
+	}
+	return nil
+}
+
+// exec switches to the container's identity, applies capabilities,
+// no_new_privs and seccomp (last), closes every fd we do not hand on, and
+// execs the user's process.
+func (up *userProcess) exec(cfg *Config, log *slog.Logger) error {
+	p := cfg.Process
+	sc := (*rspec.LinuxSeccomp)(nil)
+	if cfg.Spec != nil && cfg.Spec.Linux != nil {
+		sc = cfg.Spec.Linux.Seccomp
+	}
+	if p.ApparmorProfile != "" {
+		if err := applyApparmor(p.ApparmorProfile); err != nil {
+			return err
+		}
+	}
+	if err := step(log, "bounding capabilities", up.caps.ApplyBounding); err != nil {
+		return err
+	}
+	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which
+	// the container user may not keep: load it while we still have it.
+	if sc != nil && !p.NoNewPrivileges {
+		if err := step(log, "seccomp", func() error { return loadSeccomp(cfg, sc) }); err != nil {
+			return err
+		}
+	}
+	if err := step(log, "set user", func() error { return setUser(p.User) }, "uid", p.User.UID, "gid", p.User.GID); err != nil {
+		return err
+	}
+	if err := step(log, "capabilities", up.caps.ApplyCaps); err != nil {
+		return err
+	}
+	if p.User.Umask != nil {
+		unix.Umask(int(*p.User.Umask))
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("no_new_privs: %w", err)
+		}
+	}
+	if sc != nil && p.NoNewPrivileges {
+		if err := step(log, "seccomp", func() error { return loadSeccomp(cfg, sc) }); err != nil {
+			return err
+		}
+	}
+	// Only 0-2 and the preserved fds survive execve (CVE-2024-21626).
+	first := 3 + cfg.PreserveFds
+	if err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close_range: %w", err)
+	}
+	log.Debug("execve", "path", up.path, "args", p.Args)
+	err := unix.Exec(up.path, p.Args, up.env)
+	return fmt.Errorf("exec %s: %w", up.path, err)
+}
+
+func setUser(u rspec.User) error {
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("PR_SET_KEEPCAPS: %w", err)
+	}
+	gids := make([]int, len(u.AdditionalGids))
+	for i, g := range u.AdditionalGids {
+		gids[i] = int(g)
+	}
+	if err := unix.Setgroups(gids); err != nil {
+		// A rootless user namespace has setgroups denied; that is only
+		// a problem when groups were asked for.
+		b, _ := os.ReadFile("/proc/self/setgroups")
+		if len(gids) > 0 || strings.TrimSpace(string(b)) != "deny" {
+			return fmt.Errorf("process.user.additionalGids: setgroups: %w", err)
+		}
+	}
+	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+		return fmt.Errorf("process.user.gid: setresgid(%d): %w", u.GID, err)
+	}
+	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+		return fmt.Errorf("process.user.uid: setresuid(%d): %w", u.UID, err)
+	}
+	return unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0)
+}
+
+func applyApparmor(profile string) error {
+	if b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled"); err != nil || !strings.HasPrefix(string(b), "Y") {
+		return fmt.Errorf("process.apparmorProfile: %q set but AppArmor is not enabled on this host", profile)
+	}
+	f, err := os.OpenFile("/proc/thread-self/attr/apparmor/exec", os.O_WRONLY, 0)
+	if err != nil {
+		f, err = os.OpenFile("/proc/thread-self/attr/exec", os.O_WRONLY, 0)
+	}
+	if err != nil {
+		return fmt.Errorf("process.apparmorProfile: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("exec " + profile); err != nil {
+		return fmt.Errorf("process.apparmorProfile: %w", err)
+	}
+	return nil
+}
+
+func loadSeccomp(cfg *Config, sc *rspec.LinuxSeccomp) error {
+	fd, err := seccomp.Load(sc)
+	if err != nil {
+		return err
+	}
+	if fd < 0 {
+		return nil
+	}
+	defer unix.Close(fd)
+	if cfg.SeccompFd < 0 {
+		return errors.New("linux.seccomp.listenerPath: SCMP_ACT_NOTIFY used but no listener socket")
+	}
+	f := os.NewFile(uintptr(cfg.SeccompFd), "seccomp-listener")
+	defer f.Close()
+	c, err := net.FileConn(f)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	st := rspec.ContainerProcessState{
+		Version:  rspec.Version,
+		Fds:      []string{rspec.SeccompFdName},
+		Pid:      cfg.HostPid,
+		Metadata: sc.ListenerMetadata,
+		State:    *hookState(cfg, rspec.StateRunning),
+	}
+	return seccomp.SendListenerConn(c.(*net.UnixConn), fd, st)
+}

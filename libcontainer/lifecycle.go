@@ -1,0 +1,311 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/libcontainer/cgroups"
+	"github.com/myrun-org/myrun/libcontainer/hooks"
+	"github.com/myrun-org/myrun/libcontainer/state"
+)
+
+// Status values, the spec's plus runc's "paused".
+const (
+	Creating = "creating"
+	Created  = "created"
+	Running  = "running"
+	Paused   = "paused"
+	Stopped  = "stopped"
+)
+
+// ContainerState is what `myrun state` prints: the spec's state plus the
+// fields runc adds and engines read.
+type ContainerState struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	Status      string            `json:"status"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Owner       string            `json:"owner"`
+}
+
+// container is a loaded, locked container.
+type container struct {
+	h  *state.Handle
+	st *state.State
+}
+
+func (r *Runtime) open(id string) (*container, error) {
+	h, err := r.store.Open(id)
+	if err != nil {
+		return nil, err
+	}
+	st, err := h.Load()
+	if err != nil {
+		h.Unlock()
+		return nil, err
+	}
+	return &container{h: h, st: st}, nil
+}
+
+func (c *container) close() { c.h.Unlock() }
+
+func (r *Runtime) status(c *container) string {
+	st := c.st
+	if st.Creating {
+		// A create that died half-way leaves "creating" behind; once its
+		// init is gone it is simply stopped.
+		if st.InitPid == 0 || !alive(st.InitPid, st.InitStartTime) {
+			return Stopped
+		}
+		return Creating
+	}
+	if !alive(st.InitPid, st.InitStartTime) {
+		return Stopped
+	}
+	if _, err := os.Lstat(c.h.FifoPath()); err == nil {
+		return Created
+	}
+	if cg := r.cgroupOf(c); cg != nil {
+		if s, err := cg.FreezerState(); err == nil && s == "frozen" {
+			return Paused
+		}
+	}
+	return Running
+}
+
+func (r *Runtime) cgroupOf(c *container) cgroups.Manager {
+	cg, err := cgroups.New(r.cgroupConfig(c.st.ID, c.st.Config, c.st.Systemd, c.st.Rootless))
+	if err != nil {
+		r.Log.Warn("cgroup", "id", c.st.ID, "error", err)
+		return nil
+	}
+	return cg
+}
+
+func (r *Runtime) stateOf(c *container) *ContainerState {
+	s := &ContainerState{
+		OCIVersion: rspec.Version, ID: c.st.ID, Status: r.status(c), Bundle: c.st.Bundle,
+		Rootfs: c.st.Rootfs, Created: c.st.Created, Annotations: c.st.Annotations, Owner: c.st.Owner,
+	}
+	if s.Status != Stopped {
+		s.Pid = c.st.InitPid
+	}
+	return s
+}
+
+func (c *container) specState(status string) *rspec.State {
+	pid := c.st.InitPid
+	if status == Stopped {
+		pid = 0
+	}
+	return &rspec.State{Version: rspec.Version, ID: c.st.ID, Status: rspec.ContainerState(status),
+		Pid: pid, Bundle: c.st.Bundle, Annotations: c.st.Annotations}
+}
+
+// State returns the state of one container.
+func (r *Runtime) State(id string) (*ContainerState, error) {
+	c, err := r.open(id)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	return r.stateOf(c), nil
+}
+
+// Start lets a created container's init exec the user's process.
+func (r *Runtime) Start(id string) error {
+	c, err := r.open(id)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	switch s := r.status(c); s {
+	case Created:
+	case Stopped:
+		return errors.New("cannot start a container that has stopped")
+	case Running, Paused:
+		return errors.New("cannot start an already running container")
+	default:
+		return fmt.Errorf("cannot start a container in the %s state", s)
+	}
+	pidfd, err := openPidfd(c.st.InitPid, c.st.InitStartTime)
+	if err != nil {
+		return errors.New("cannot start a container that has stopped")
+	}
+	defer unix.Close(pidfd)
+	if err := r.releaseFifo(c, pidfd); err != nil {
+		return err
+	}
+	c.st.Started = true
+	if err := c.h.Save(c.st); err != nil {
+		return err
+	}
+	if hs := c.st.Config.Hooks; hs != nil && len(hs.Poststart) > 0 {
+		if err := hooks.Run("poststart", hs.Poststart, c.specState(Running)); err != nil {
+			// The spec: a failing poststart hook is a warning only.
+			r.Log.Warn(err.Error())
+		}
+	}
+	return nil
+}
+
+// releaseFifo opens the exec fifo's read end, which lets init's blocked
+// open for writing return; init then writes one byte and execs.
+func (r *Runtime) releaseFifo(c *container, pidfd int) error {
+	fd, err := unix.Open(c.h.FifoPath(), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
+	for {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return err
+		}
+		if fds[0].Revents&unix.POLLIN != 0 {
+			var b [1]byte
+			if n, _ := unix.Read(fd, b[:]); n == 1 {
+				break
+			}
+		}
+		if fds[1].Revents&unix.POLLIN != 0 {
+			return errors.New("container init exited before start")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return os.Remove(c.h.FifoPath())
+}
+
+// Kill sends sig to the container's init, or with all to every process in
+// its cgroup.
+func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
+	c, err := r.open(id)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	s := r.status(c)
+	if s == Stopped && !all {
+		return errNotRunning
+	}
+	if all {
+		return r.signalAll(c, sig)
+	}
+	pidfd, err := openPidfd(c.st.InitPid, c.st.InitStartTime)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidfd)
+	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return errNotRunning
+		}
+		return err
+	}
+	return nil
+}
+
+// signalAll signals every process in the container's cgroup, freezing it
+// first so none can fork past the signal.
+func (r *Runtime) signalAll(c *container, sig unix.Signal) error {
+	cg := r.cgroupOf(c)
+	if cg == nil || !cg.Exists() {
+		if alive(c.st.InitPid, c.st.InitStartTime) {
+			return unix.Kill(c.st.InitPid, sig)
+		}
+		return nil
+	}
+	frozen := cg.Freeze() == nil
+	pids, err := cg.Pids()
+	for _, p := range pids {
+		unix.Kill(p, sig)
+	}
+	if frozen {
+		cg.Thaw()
+	}
+	return err
+}
+
+// Delete removes a stopped (or, with force, any) container.
+func (r *Runtime) Delete(id string, force bool) error {
+	c, err := r.open(id)
+	if err != nil {
+		if force {
+			// A corrupt state file must not make a container undeletable.
+			return r.forceRemoveCorrupt(id, err)
+		}
+		return err
+	}
+	defer c.close()
+	switch s := r.status(c); s {
+	case Stopped:
+	case Created, Creating:
+		r.killAndWait(c)
+	default:
+		if !force {
+			return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, s)
+		}
+		r.killAndWait(c)
+	}
+	return r.destroy(c)
+}
+
+func (r *Runtime) killAndWait(c *container) {
+	if cg := r.cgroupOf(c); cg != nil {
+		if s, _ := cg.FreezerState(); s == "frozen" {
+			cg.Thaw()
+		}
+	}
+	if pidfd, err := openPidfd(c.st.InitPid, c.st.InitStartTime); err == nil {
+		unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+		waitExit(pidfd, 10*time.Second)
+		unix.Close(pidfd)
+	}
+}
+
+// destroy kills leftovers, removes the cgroup, runs poststop hooks and
+// removes the state directory.
+func (r *Runtime) destroy(c *container) error {
+	cg := r.cgroupOf(c)
+	if cg != nil && cg.Exists() {
+		// Without a pid namespace of its own, processes can outlive init.
+		if pids, _ := cg.Pids(); len(pids) > 0 {
+			r.signalAll(c, unix.SIGKILL)
+		}
+		if err := destroyCgroup(cg); err != nil {
+			r.Log.Warn("removing cgroup", "id", c.st.ID, "error", err)
+		}
+	}
+	if hs := c.st.Config.Hooks; hs != nil && len(hs.Poststop) > 0 && !c.st.PoststopDone {
+		if err := hooks.Run("poststop", hs.Poststop, c.specState(Stopped)); err != nil {
+			// The spec: poststop failures are warnings; deletion goes on.
+			r.Log.Warn(err.Error())
+		}
+	}
+	return c.h.Remove()
+}
+
+func (r *Runtime) forceRemoveCorrupt(id string, cause error) error {
+	h, err := r.store.OpenRaw(id)
+	if err != nil {
+		if errors.Is(cause, state.ErrNotExist) {
+			return nil // runc: delete --force of a missing container succeeds
+		}
+		return cause
+	}
+	defer h.Unlock()
+	r.Log.Warn("removing container with unreadable state", "id", id, "error", cause)
+	return h.Remove()
+}

@@ -1,0 +1,271 @@
+// nsexec: the part of `myrun init` that must run before the Go runtime starts.
+//
+// A Go process is multi-threaded from its first instruction, and setns(2)
+// into a user or mount namespace (and unshare of a user namespace) requires a
+// single-threaded caller. So this constructor runs first, does the namespace
+// work the parent asked for in a small text bootstrap message, and returns to
+// let Go start inside the container's namespaces.
+//
+// It does nothing unless _MYRUN_SYNCFD names the sync socket (SOCK_SEQPACKET).
+//
+// Bootstrap message: one packet of "key value\n" lines:
+//   clone <flags>              namespaces to unshare (CLONE_NEW* bits)
+//   join <flag> <path>         namespace file to setns() into (user first)
+//   maps                       wait for the parent to write uid/gid maps
+//   timens <clock> <sec> <ns>  offsets for a new time namespace
+// Replies (packets): "maps" (please write maps, answered by "maps-ok"),
+// "pid" with SCM_CREDENTIALS of the process that returns to Go, "error <msg>".
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+#define MAX_JOINS 16
+#define MSG_MAX 8192
+
+// The RLIMIT_NOFILE soft limit before the Go runtime raises it, so init can
+// hand the container the limit it was started with.
+unsigned long long myrun_orig_nofile_cur = 0;
+
+static int sync_fd = -1;
+
+static void bail(const char *fmt, ...)
+{
+	char msg[512] = "error ";
+	size_t off = strlen(msg);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg + off, sizeof(msg) - off, fmt, ap);
+	va_end(ap);
+	off = strlen(msg);
+	if (errno != 0)
+		snprintf(msg + off, sizeof(msg) - off, ": %s", strerror(errno));
+	if (sync_fd >= 0)
+		(void)send(sync_fd, msg, strlen(msg), MSG_NOSIGNAL);
+	_exit(1);
+}
+
+static void send_str(const char *s)
+{
+	if (send(sync_fd, s, strlen(s), MSG_NOSIGNAL) < 0)
+		bail("nsexec: send %s", s);
+}
+
+static void expect(const char *want)
+{
+	char buf[64];
+	ssize_t n;
+
+	do {
+		n = recv(sync_fd, buf, sizeof(buf) - 1, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		errno = n < 0 ? errno : 0;
+		bail("nsexec: waiting for %s", want);
+	}
+	buf[n] = '\0';
+	if (strcmp(buf, want) != 0) {
+		errno = 0;
+		bail("nsexec: expected %s, got %.32s", want, buf);
+	}
+}
+
+// send_pid reports the pid of the process that will become the container
+// process. The kernel translates SCM_CREDENTIALS into the receiver's pid
+// namespace, which a plain number could not be after joining another one.
+static void send_pid(void)
+{
+	struct ucred cred = { .pid = getpid(), .uid = getuid(), .gid = getgid() };
+	char cbuf[CMSG_SPACE(sizeof(cred))];
+	char payload[] = "pid";
+	struct iovec iov = { .iov_base = payload, .iov_len = 3 };
+	struct msghdr msg = { 0 };
+	struct cmsghdr *cmsg;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof(cbuf);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_CREDENTIALS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(cred));
+	memcpy(CMSG_DATA(cmsg), &cred, sizeof(cred));
+	if (sendmsg(sync_fd, &msg, MSG_NOSIGNAL) < 0)
+		bail("nsexec: send pid");
+}
+
+static void become_root(void)
+{
+	if (setresgid(0, 0, 0) < 0)
+		bail("nsexec: setresgid(0)");
+	if (setresuid(0, 0, 0) < 0)
+		bail("nsexec: setresuid(0)");
+}
+
+struct join {
+	int flag;
+	int fd;
+};
+
+static void write_file(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		bail("nsexec: open %s", path);
+	if (write(fd, data, strlen(data)) != (ssize_t)strlen(data))
+		bail("nsexec: write %s", path);
+	close(fd);
+}
+
+__attribute__((constructor)) static void nsexec(void)
+{
+	static char buf[MSG_MAX + 1];
+	struct join joins[MAX_JOINS];
+	char timens[512] = "";
+	unsigned long clone_flags = 0;
+	int njoins = 0, want_maps = 0, need_fork = 0;
+	struct rlimit rl;
+	const char *env;
+	char *line, *save = NULL;
+	ssize_t n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		myrun_orig_nofile_cur = rl.rlim_cur;
+
+	env = getenv("_MYRUN_SYNCFD");
+	if (env == NULL || *env == '\0')
+		return;
+	sync_fd = atoi(env);
+	if (sync_fd < 3)
+		bail("nsexec: bad _MYRUN_SYNCFD %s", env);
+
+	// No core dumps and no ptrace/proc access from the container to a
+	// process that still holds host resources.
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		bail("nsexec: PR_SET_DUMPABLE");
+
+	do {
+		n = recv(sync_fd, buf, MSG_MAX, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		bail("nsexec: reading bootstrap");
+	buf[n] = '\0';
+
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "clone ", 6) == 0) {
+			clone_flags = strtoul(line + 6, NULL, 10);
+		} else if (strncmp(line, "join ", 5) == 0) {
+			char *end = NULL;
+			long flag = strtol(line + 5, &end, 10);
+
+			if (end == NULL || *end != ' ' || njoins >= MAX_JOINS) {
+				errno = 0;
+				bail("nsexec: bad join line");
+			}
+			joins[njoins].flag = (int)flag;
+			// Open every path before joining any namespace: after
+			// joining the mount namespace the paths would resolve
+			// in the container.
+			joins[njoins].fd = open(end + 1, O_RDONLY | O_CLOEXEC);
+			if (joins[njoins].fd < 0)
+				bail("nsexec: open namespace %s", end + 1);
+			njoins++;
+		} else if (strcmp(line, "maps") == 0) {
+			want_maps = 1;
+		} else if (strncmp(line, "timens ", 7) == 0) {
+			size_t used = strlen(timens);
+
+			if (used + strlen(line + 7) + 2 > sizeof(timens)) {
+				errno = 0;
+				bail("nsexec: timens offsets too long");
+			}
+			strcat(timens, line + 7);
+			strcat(timens, "\n");
+		} else {
+			errno = 0;
+			bail("nsexec: unknown bootstrap line %.32s", line);
+		}
+	}
+
+	// The user namespace comes first: joining it gives the capabilities
+	// needed to join or create the others.
+	for (int i = 0; i < njoins; i++) {
+		if (joins[i].flag != CLONE_NEWUSER)
+			continue;
+		if (setns(joins[i].fd, CLONE_NEWUSER) < 0)
+			bail("nsexec: setns user namespace");
+		become_root();
+	}
+	for (int i = 0; i < njoins; i++) {
+		if (joins[i].flag == CLONE_NEWUSER)
+			goto next;
+		if (setns(joins[i].fd, joins[i].flag) < 0)
+			bail("nsexec: setns namespace type %#x", joins[i].flag);
+		if (joins[i].flag == CLONE_NEWPID || joins[i].flag == CLONE_NEWTIME)
+			need_fork = 1;
+next:
+		close(joins[i].fd);
+	}
+
+	if (clone_flags & CLONE_NEWUSER) {
+		// The parent writes our maps through /proc/<pid>/; a
+		// non-dumpable process's /proc files belong to root, which an
+		// unprivileged parent is not.
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+			bail("nsexec: PR_SET_DUMPABLE");
+		if (unshare(CLONE_NEWUSER) < 0)
+			bail("nsexec: unshare user namespace");
+		if (want_maps) {
+			send_str("maps");
+			expect("maps-ok");
+		}
+		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			bail("nsexec: PR_SET_DUMPABLE");
+		become_root();
+	}
+
+	if (clone_flags & ~(unsigned long)CLONE_NEWUSER) {
+		if (unshare((int)(clone_flags & ~(unsigned long)CLONE_NEWUSER)) < 0)
+			bail("nsexec: unshare namespaces %#lx", clone_flags & ~(unsigned long)CLONE_NEWUSER);
+	}
+	if (timens[0] != '\0')
+		write_file("/proc/self/timens_offsets", timens);
+	if (clone_flags & (CLONE_NEWPID | CLONE_NEWTIME))
+		need_fork = 1;
+
+	// A new pid or time namespace applies to children only: fork once,
+	// and let the intermediate exit. The parent is a child subreaper when
+	// it needs to wait for the container process.
+	if (need_fork) {
+		pid_t child = fork();
+
+		if (child < 0)
+			bail("nsexec: fork");
+		if (child > 0)
+			_exit(0);
+	}
+	if (setsid() < 0)
+		bail("nsexec: setsid");
+	send_pid();
+	errno = 0;
+}

@@ -1,0 +1,20 @@
+// Package nsexec holds the C constructor that runs before the Go runtime in
+// `myrun init` and the parent side's encoder for its bootstrap message.
+//
+// Import it (blank) from the myrun main package so the constructor is linked.
+package nsexec
+
+/*
+extern unsigned long long myrun_orig_nofile_cur;
+*/
+import "C"
+
+// SyncFdEnv names the environment variable that tells the constructor which
+// fd is the sync socket; without it the constructor does nothing.
+const SyncFdEnv = "_MYRUN_SYNCFD"
+
+// OrigNofileCur is the RLIMIT_NOFILE soft limit the process was started with,
+// before the Go runtime raised it to the hard limit.
+func OrigNofileCur() uint64 {
+	return uint64(C.myrun_orig_nofile_cur)
+}

@@ -1,0 +1,103 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/myrun-org/myrun/libcontainer/cgroups"
+)
+
+// Config returns the spec a container was created with.
+func (r *Runtime) Config(id string) (*rspec.Spec, error) {
+	c, err := r.open(id)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	if c.st.Config == nil || c.st.Config.Process == nil {
+		return nil, fmt.Errorf("container %s has no process in its config", id)
+	}
+	return c.st.Config, nil
+}
+
+// withCgroup opens a container and its cgroup for the cgroup-based verbs.
+func (r *Runtime) withCgroup(id string, fn func(c *container, cg cgroups.Manager) error) error {
+	c, err := r.open(id)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	cg := r.cgroupOf(c)
+	if cg == nil || !cg.Exists() {
+		return fmt.Errorf("container %s has no cgroup (rootless without a delegated cgroup?)", id)
+	}
+	return fn(c, cg)
+}
+
+// Pause freezes every process of a running container.
+func (r *Runtime) Pause(id string) error {
+	return r.withCgroup(id, func(c *container, cg cgroups.Manager) error {
+		switch s := r.status(c); s {
+		case Running:
+		case Paused:
+			return errors.New("container already paused")
+		default:
+			return fmt.Errorf("container not running: %s", s)
+		}
+		return cg.Freeze()
+	})
+}
+
+// Resume thaws a paused container.
+func (r *Runtime) Resume(id string) error {
+	return r.withCgroup(id, func(c *container, cg cgroups.Manager) error {
+		if s := r.status(c); s != Paused {
+			return fmt.Errorf("container not paused: %s", s)
+		}
+		return cg.Thaw()
+	})
+}
+
+// Pids lists the processes in the container's cgroup.
+func (r *Runtime) Pids(id string) ([]int, error) {
+	var pids []int
+	err := r.withCgroup(id, func(c *container, cg cgroups.Manager) error {
+		if r.status(c) == Stopped {
+			return errNotRunning
+		}
+		var err error
+		pids, err = cg.Pids()
+		return err
+	})
+	return pids, err
+}
+
+// Update applies new resource limits to a container and records them.
+func (r *Runtime) Update(id string, res *rspec.LinuxResources) error {
+	return r.withCgroup(id, func(c *container, cg cgroups.Manager) error {
+		if r.status(c) == Stopped {
+			return errNotRunning
+		}
+		if err := cg.Set(res); err != nil {
+			return err
+		}
+		c.st.Config.Linux.Resources = res
+		return c.h.Save(c.st)
+	})
+}
+
+// Stats returns the cgroup statistics of a container.
+func (r *Runtime) Stats(id string) (*cgroups.Stats, error) {
+	var st *cgroups.Stats
+	err := r.withCgroup(id, func(c *container, cg cgroups.Manager) error {
+		if r.status(c) == Stopped {
+			return errNotRunning
+		}
+		var err error
+		st, err = cg.Stats()
+		return err
+	})
+	return st, err
+}

@@ -1,0 +1,34 @@
+// Package libcontainer is the container lifecycle facade: create, start,
+// state, kill, delete and exec over a *specs.Spec, with state kept under a
+// root directory. The CLI is a thin layer over it.
+package libcontainer
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/myrun-org/myrun/libcontainer/state"
+)
+
+// Runtime holds the global settings of one myrun invocation.
+type Runtime struct {
+	Root      string
+	Log       *slog.Logger
+	LogFile   *os.File // where init writes its own log lines; nil = stderr
+	LogFormat string   // "text" or "json"
+	Debug     bool
+	Systemd   bool // --systemd-cgroup
+	Rootless  bool
+	store     *state.Store
+}
+
+// New returns a runtime rooted at root.
+func New(root string, log *slog.Logger) *Runtime {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Runtime{Root: root, Log: log, LogFormat: "text", store: &state.Store{Root: root}}
+}
+
+// List returns the ids of all containers under the root.
+func (r *Runtime) List() ([]string, error) { return r.store.List() }

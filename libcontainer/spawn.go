@@ -1,0 +1,285 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/libcontainer/cgroups"
+	"github.com/myrun-org/myrun/libcontainer/exeseal"
+	"github.com/myrun-org/myrun/libcontainer/initproc"
+	"github.com/myrun-org/myrun/libcontainer/nsexec"
+	"github.com/myrun-org/myrun/libcontainer/syncproto"
+	"github.com/myrun-org/myrun/libcontainer/userns"
+)
+
+var nsFlags = map[rspec.LinuxNamespaceType]int{
+	rspec.PIDNamespace:     unix.CLONE_NEWPID,
+	rspec.NetworkNamespace: unix.CLONE_NEWNET,
+	rspec.MountNamespace:   unix.CLONE_NEWNS,
+	rspec.IPCNamespace:     unix.CLONE_NEWIPC,
+	rspec.UTSNamespace:     unix.CLONE_NEWUTS,
+	rspec.UserNamespace:    unix.CLONE_NEWUSER,
+	rspec.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+	rspec.TimeNamespace:    unix.CLONE_NEWTIME,
+}
+
+// spawnRequest describes one process to start through `myrun init`.
+type spawnRequest struct {
+	boot        nsexec.Bootstrap
+	cfg         *initproc.Config
+	preserve    int         // fds 3..3+preserve-1 of ours are passed through
+	fifo        *os.File    // exec fifo (O_PATH), init only
+	console     *os.File    // connected console socket
+	seccomp     *os.File    // connected seccomp listener socket
+	stdio       [3]*os.File // nil = ours
+	uidMaps     []rspec.LinuxIDMapping
+	gidMaps     []rspec.LinuxIDMapping
+	cgroup      cgroups.Manager
+	resources   *rspec.LinuxResources // applied once the pid is in the cgroup
+	oomScoreAdj *int
+	// onHooks runs prestart/createRuntime hooks when init asks for them.
+	onHooks func(pid int) error
+	// onPid is called as soon as the container process's pid is known, so
+	// that a failure later can still kill it.
+	onPid func(pid int)
+}
+
+// spawn starts init and drives the handshake until init reports ready (or,
+// for exec, until the user process was exec'd). It returns the container
+// process's pid as seen from our pid namespace.
+func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
+	parent, child, err := syncproto.NewSocketPair()
+	if err != nil {
+		return 0, err
+	}
+	defer parent.Close()
+	defer child.Close()
+
+	var extra []*os.File
+	for i := 0; i < req.preserve; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
+	}
+	add := func(f *os.File) int {
+		if f == nil {
+			return -1
+		}
+		extra = append(extra, f)
+		return 2 + len(extra)
+	}
+	syncFd := add(child)
+	cfg := req.cfg
+	cfg.FifoFd = add(req.fifo)
+	cfg.ConsoleFd = add(req.console)
+	cfg.SeccompFd = add(req.seccomp)
+	logFile := r.LogFile
+	if logFile == nil {
+		logFile = os.Stderr
+	}
+	cfg.LogFd = add(logFile)
+	cfg.LogFormat = r.LogFormat
+	cfg.Debug = r.Debug
+
+	exe, err := exeseal.Open(3 + len(extra) + 1)
+	if err != nil {
+		return 0, err
+	}
+	defer exe.Close()
+
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args:       []string{"myrun", "init"},
+		Env:        []string{nsexec.SyncFdEnv + "=" + strconv.Itoa(syncFd)},
+		ExtraFiles: extra,
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+	}
+	if req.stdio[0] != nil {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = req.stdio[0], req.stdio[1], req.stdio[2]
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	if req.cgroup != nil {
+		// CLONE_INTO_CGROUP: the child is born in the container's cgroup.
+		if fd, err := req.cgroup.CgroupFD(); err == nil && fd >= 0 {
+			defer unix.Close(fd)
+			cmd.SysProcAttr.UseCgroupFD = true
+			cmd.SysProcAttr.CgroupFD = fd
+		}
+	}
+	r.Log.Debug("start init", "exe", "sealed memfd", "extra_fds", len(extra))
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("starting init: %w", err)
+	}
+	child.Close()
+	first := cmd.Process.Pid
+	waited := false
+	defer func() {
+		if err != nil {
+			// Init failed or we did: make sure nothing we started survives.
+			if pid > 0 {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+			if !waited {
+				cmd.Process.Kill()
+				cmd.Wait()
+			}
+			pid = 0
+		}
+	}()
+
+	if req.cgroup != nil && !cmd.SysProcAttr.UseCgroupFD {
+		if err := req.cgroup.Apply(first); err != nil {
+			return 0, fmt.Errorf("cgroup: %w", err)
+		}
+	}
+	if req.cgroup != nil && req.resources != nil {
+		if err := req.cgroup.Set(req.resources); err != nil {
+			return 0, fmt.Errorf("cgroup: %w", err)
+		}
+	}
+	if req.oomScoreAdj != nil {
+		if err := os.WriteFile("/proc/"+strconv.Itoa(first)+"/oom_score_adj", []byte(strconv.Itoa(*req.oomScoreAdj)), 0); err != nil {
+			return 0, fmt.Errorf("process.oomScoreAdj: %w", err)
+		}
+	}
+	boot, err := req.boot.Encode()
+	if err != nil {
+		return 0, err
+	}
+	if err := parent.SendRaw(boot); err != nil {
+		return 0, fmt.Errorf("sending bootstrap: %w", err)
+	}
+
+	// Constructor phase: id maps, then the pid of the process that
+	// continues into Go.
+	for pid == 0 {
+		m, p, err := parent.Recv()
+		if err != nil {
+			return 0, initFailed(cmd, &waited, err)
+		}
+		switch m.Type {
+		case syncproto.TypeMaps:
+			r.Log.Debug("write id maps", "pid", first, "uid_map", req.uidMaps, "gid_map", req.gidMaps)
+			if err := userns.WriteMaps(first, req.uidMaps, req.gidMaps, r.Rootless); err != nil {
+				return 0, err
+			}
+			if err := parent.SendRaw([]byte(syncproto.TypeMapsOK)); err != nil {
+				return 0, err
+			}
+		case syncproto.TypePid:
+			if p.Cred == nil || p.Cred.Pid <= 0 {
+				return 0, errors.New("init did not send its credentials")
+			}
+			pid = int(p.Cred.Pid)
+			if req.onPid != nil {
+				req.onPid(pid)
+			}
+		case syncproto.TypeError:
+			return 0, initFailed(cmd, &waited, errors.New(m.Error))
+		default:
+			return 0, fmt.Errorf("unexpected %q from init", m.Type)
+		}
+	}
+	if pid != first {
+		// The intermediate process forked for a pid/time namespace exits
+		// right away.
+		waited = true
+		if err := cmd.Wait(); err != nil {
+			return pid, fmt.Errorf("init intermediate: %w", err)
+		}
+	} else {
+		// We never wait for init itself here: `create` leaves it behind.
+		waited = true
+		cmd.Process.Release()
+	}
+	r.Log.Debug("namespaces ready", "pid", pid)
+
+	cfg.HostPid = pid
+	if err := parent.Send(syncproto.TypeConfig, cfg); err != nil {
+		return pid, fmt.Errorf("sending config: %w", err)
+	}
+	for {
+		m, _, err := parent.Recv()
+		if errors.Is(err, syncproto.ErrClosed) && cfg.Mode == initproc.ModeExec {
+			return pid, nil // close-on-exec: the process is running
+		}
+		if err != nil {
+			return pid, fmt.Errorf("init: %w", err)
+		}
+		switch m.Type {
+		case syncproto.TypeHooks:
+			if req.onHooks != nil {
+				if err := req.onHooks(pid); err != nil {
+					parent.SendError(err)
+					return pid, err
+				}
+			}
+			if err := parent.Send(syncproto.TypeHooksDone, nil); err != nil {
+				return pid, err
+			}
+		case syncproto.TypeReady:
+			return pid, nil
+		case syncproto.TypeError:
+			return pid, errors.New(m.Error)
+		default:
+			return pid, fmt.Errorf("unexpected %q from init", m.Type)
+		}
+	}
+}
+
+// initFailed turns a closed socket into the reason init died.
+func initFailed(cmd *exec.Cmd, waited *bool, err error) error {
+	if errors.Is(err, syncproto.ErrClosed) {
+		*waited = true
+		if werr := cmd.Wait(); werr != nil {
+			return fmt.Errorf("init exited early: %w", werr)
+		}
+		return errors.New("init exited early")
+	}
+	return err
+}
+
+// bootstrapFor turns the spec's namespaces into the constructor's message.
+func bootstrapFor(spec *rspec.Spec) (nsexec.Bootstrap, error) {
+	var b nsexec.Bootstrap
+	if spec.Linux == nil {
+		return b, nil
+	}
+	for i, ns := range spec.Linux.Namespaces {
+		flag, ok := nsFlags[ns.Type]
+		if !ok {
+			return b, fmt.Errorf("linux.namespaces[%d].type: unknown namespace type %q", i, ns.Type)
+		}
+		if ns.Path == "" {
+			b.CloneFlags |= uintptr(flag)
+		} else {
+			b.Joins = append(b.Joins, nsexec.Join{Flag: flag, Path: ns.Path})
+		}
+	}
+	if b.CloneFlags&unix.CLONE_NEWUSER != 0 {
+		b.WaitForMaps = true
+	}
+	for clock, off := range spec.Linux.TimeOffsets {
+		b.TimeOffsets = append(b.TimeOffsets, nsexec.TimeOffset{Clock: clock, Secs: off.Secs, Nanos: off.Nanosecs})
+	}
+	return b, nil
+}
+
+func hasNS(spec *rspec.Spec, t rspec.LinuxNamespaceType) (present bool, path string) {
+	if spec.Linux == nil {
+		return false, ""
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == t {
+			return true, ns.Path
+		}
+	}
+	return false, ""
+}

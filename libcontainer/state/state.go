@@ -1,0 +1,228 @@
+// Package state keeps one directory per container under the runtime's root:
+// state.json (written atomically) and the exec fifo, guarded by an flock on
+// the directory so concurrent commands on one id are serialised.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Errors with runc's wording, which engines match on.
+var (
+	ErrNotExist = errors.New("container does not exist")
+	ErrExist    = errors.New("container with id exists")
+)
+
+const stateFile = "state.json"
+
+// ExecFifo is the name of the fifo that init blocks on until `start`.
+const ExecFifo = "exec.fifo"
+
+// State is what the runtime remembers about a container between commands.
+type State struct {
+	ID            string            `json:"id"`
+	Bundle        string            `json:"bundle"`
+	Rootfs        string            `json:"rootfs"`
+	InitPid       int               `json:"init_pid"`
+	InitStartTime uint64            `json:"init_start_time"`
+	Created       time.Time         `json:"created"`
+	Owner         string            `json:"owner"`
+	Annotations   map[string]string `json:"annotations,omitempty"`
+	Config        *rspec.Spec       `json:"config"`
+	Creating      bool              `json:"creating,omitempty"`
+	CgroupPaths   map[string]string `json:"cgroup_paths,omitempty"`
+	Systemd       bool              `json:"systemd,omitempty"`
+	Rootless      bool              `json:"rootless,omitempty"`
+	SharedPidNS   bool              `json:"shared_pid_ns,omitempty"`
+	Started       bool              `json:"started,omitempty"`
+	// PoststopDone records that poststop hooks ran, so a retried delete
+	// does not run them twice.
+	PoststopDone bool `json:"poststop_done,omitempty"`
+}
+
+var idRegexp = regexp.MustCompile(`^[\w+\-.]+$`)
+
+// ValidateID rejects ids that could escape the state root or confuse tools.
+func ValidateID(id string) error {
+	if id == "" || id == "." || id == ".." || !idRegexp.MatchString(id) || len(id) > 1024 {
+		return fmt.Errorf("invalid id format: %q", id)
+	}
+	return nil
+}
+
+// Store is the runtime's root directory.
+type Store struct {
+	Root string
+}
+
+// Handle is a locked container directory.
+type Handle struct {
+	ID  string
+	Dir string
+	fd  int
+}
+
+func (s *Store) dir(id string) string { return filepath.Join(s.Root, id) }
+
+// Create makes and locks a new container directory; it fails with ErrExist
+// when the id is taken, atomically (mkdir).
+func (s *Store) Create(id string) (*Handle, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(s.Root, 0o711); err != nil {
+		return nil, fmt.Errorf("creating state root: %w", err)
+	}
+	dir := s.dir(id)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if os.IsExist(err) {
+			return nil, fmt.Errorf("%w: %s", ErrExist, id)
+		}
+		return nil, fmt.Errorf("creating state dir: %w", err)
+	}
+	h, err := lock(id, dir)
+	if err != nil {
+		os.Remove(dir)
+		return nil, err
+	}
+	return h, nil
+}
+
+// Open locks an existing container directory.
+func (s *Store) Open(id string) (*Handle, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	h, err := lock(id, s.dir(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotExist
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A concurrent delete may have removed it while we waited.
+	if _, err := os.Stat(filepath.Join(h.Dir, stateFile)); err != nil {
+		h.Unlock()
+		return nil, ErrNotExist
+	}
+	return h, nil
+}
+
+func lock(id, dir string) (*Handle, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	return &Handle{ID: id, Dir: dir, fd: fd}, nil
+}
+
+// Unlock releases the lock.
+func (h *Handle) Unlock() {
+	if h.fd >= 0 {
+		unix.Close(h.fd)
+		h.fd = -1
+	}
+}
+
+// Load reads state.json; a truncated or garbage file is a clear error.
+func (h *Handle) Load() (*State, error) {
+	b, err := os.ReadFile(filepath.Join(h.Dir, stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotExist
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("corrupt state file %s: %w", filepath.Join(h.Dir, stateFile), err)
+	}
+	if st.ID != h.ID {
+		return nil, fmt.Errorf("corrupt state file %s: id %q does not match %q", filepath.Join(h.Dir, stateFile), st.ID, h.ID)
+	}
+	return &st, nil
+}
+
+// Save writes state.json atomically: temp file, fsync, rename.
+func (h *Handle) Save(st *State) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(h.Dir, ".state-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(b)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(h.Dir, stateFile))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("saving state: %w", err)
+	}
+	return nil
+}
+
+// Remove deletes the container directory; the handle stays locked until
+// Unlock so waiters see it gone.
+func (h *Handle) Remove() error {
+	return os.RemoveAll(h.Dir)
+}
+
+// FifoPath is the exec fifo inside the container directory.
+func (h *Handle) FifoPath() string { return filepath.Join(h.Dir, ExecFifo) }
+
+// List returns the ids under the root, sorted.
+func (s *Store) List() ([]string, error) {
+	ents, err := os.ReadDir(s.Root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range ents {
+		if e.IsDir() && ValidateID(e.Name()) == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// OpenRaw locks a container directory whether or not its state file is
+// readable, so `delete --force` can remove what a crash left behind.
+func (s *Store) OpenRaw(id string) (*Handle, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	return lock(id, s.dir(id))
+}

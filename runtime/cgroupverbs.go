@@ -1,0 +1,356 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v3"
+)
+
+func pauseCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "pause",
+		Usage:     "pause suspends all processes inside the container",
+		ArgsUsage: "<container-id>",
+		Description: `The pause command suspends all processes in the instance of the container.
+
+Use myrun list to identify instances of containers and their current status.`,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
+				return err
+			}
+			r, err := newRuntime(cmd)
+			if err != nil {
+				return err
+			}
+			return r.Pause(cmd.Args().First())
+		},
+	}
+}
+
+func resumeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "resume",
+		Usage:     "resumes all processes that have been previously paused",
+		ArgsUsage: "<container-id>",
+		Description: `The resume command resumes all processes in the instance of the container.
+
+Use myrun list to identify instances of containers and their current status.`,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
+				return err
+			}
+			r, err := newRuntime(cmd)
+			if err != nil {
+				return err
+			}
+			return r.Resume(cmd.Args().First())
+		},
+	}
+}
+
+func psCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "ps",
+		Usage:     "ps displays the processes running inside a container",
+		ArgsUsage: "<container-id> [ps options]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: `select one of: table or json (default: "table")`},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() < 1 {
+				return fmt.Errorf("ps: requires at least 1 argument: <container-id>")
+			}
+			r, err := newRuntime(cmd)
+			if err != nil {
+				return err
+			}
+			pids, err := r.Pids(cmd.Args().First())
+			if err != nil {
+				return err
+			}
+			switch cmd.String("format") {
+			case "json":
+				if pids == nil {
+					pids = []int{}
+				}
+				return json.NewEncoder(os.Stdout).Encode(pids)
+			case "table":
+			default:
+				return fmt.Errorf("--format: invalid format option %q", cmd.String("format"))
+			}
+			psArgs := cmd.Args().Slice()[1:]
+			if len(psArgs) == 0 {
+				psArgs = []string{"-ef"}
+			}
+			out, err := exec.Command("ps", psArgs...).Output()
+			if err != nil {
+				return fmt.Errorf("ps: %w", err)
+			}
+			return filterPs(os.Stdout, string(out), pids)
+		},
+	}
+}
+
+// filterPs keeps the header and the lines whose PID column is ours.
+func filterPs(w io.Writer, out string, pids []int) error {
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) == 0 {
+		return nil
+	}
+	col := -1
+	for i, f := range strings.Fields(lines[0]) {
+		if f == "PID" {
+			col = i
+		}
+	}
+	if col < 0 {
+		return fmt.Errorf("ps: no PID column in output")
+	}
+	want := map[int]bool{}
+	for _, p := range pids {
+		want[p] = true
+	}
+	fmt.Fprintln(w, lines[0])
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) > col {
+			if p, err := strconv.Atoi(f[col]); err == nil && want[p] {
+				fmt.Fprintln(w, l)
+			}
+		}
+	}
+	return nil
+}
+
+func updateCommand() *cli.Command {
+	u64 := func(name, usage string) cli.Flag { return &cli.StringFlag{Name: name, Usage: usage} }
+	return &cli.Command{
+		Name:      "update",
+		Usage:     "update container resource constraints",
+		ArgsUsage: "<container-id>",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "path to the file containing the resources to update or '-' to read from the standard input"},
+			u64("blkio-weight", "Specifies per cgroup weight, range is from 10 to 1000"),
+			u64("cpu-period", "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default"),
+			u64("cpu-quota", "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period"),
+			u64("cpu-share", "CPU shares (relative weight vs. other containers)"),
+			u64("cpu-rt-period", "CPU realtime period to be used for hardcapping (in usecs). 0 to use system default"),
+			u64("cpu-rt-runtime", "CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period"),
+			&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPU(s) to use"},
+			&cli.StringFlag{Name: "cpuset-mems", Usage: "Memory node(s) to use"},
+			u64("memory", "Memory limit (in bytes)"),
+			u64("memory-reservation", "Memory reservation or soft_limit (in bytes)"),
+			u64("memory-swap", "Total memory usage (memory + swap); set '-1' to enable unlimited swap"),
+			u64("pids-limit", "Maximum number of pids allowed in the container"),
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
+				return err
+			}
+			r, err := newRuntime(cmd)
+			if err != nil {
+				return err
+			}
+			id := cmd.Args().First()
+			spec, err := r.Config(id)
+			if err != nil {
+				return err
+			}
+			res := &rspec.LinuxResources{}
+			if spec.Linux != nil && spec.Linux.Resources != nil {
+				cp := *spec.Linux.Resources
+				res = &cp
+			}
+			if p := cmd.String("resources"); p != "" {
+				var in io.Reader = os.Stdin
+				if p != "-" {
+					f, err := os.Open(p)
+					if err != nil {
+						return fmt.Errorf("--resources: %w", err)
+					}
+					defer f.Close()
+					in = f
+				}
+				res = &rspec.LinuxResources{}
+				if err := json.NewDecoder(in).Decode(res); err != nil {
+					return fmt.Errorf("--resources: %w", err)
+				}
+			}
+			if err := applyUpdateFlags(cmd, res); err != nil {
+				return err
+			}
+			return r.Update(id, res)
+		},
+	}
+}
+
+func applyUpdateFlags(cmd *cli.Command, res *rspec.LinuxResources) error {
+	parseI := func(name string) (*int64, error) {
+		if !cmd.IsSet(name) {
+			return nil, nil
+		}
+		v, err := strconv.ParseInt(cmd.String(name), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: invalid value %q", name, cmd.String(name))
+		}
+		return &v, nil
+	}
+	parseU := func(name string) (*uint64, error) {
+		v, err := parseI(name)
+		if v == nil || err != nil {
+			return nil, err
+		}
+		if *v < 0 {
+			return nil, fmt.Errorf("--%s: must not be negative", name)
+		}
+		u := uint64(*v)
+		return &u, nil
+	}
+	if res.CPU == nil {
+		res.CPU = &rspec.LinuxCPU{}
+	}
+	if res.Memory == nil {
+		res.Memory = &rspec.LinuxMemory{}
+	}
+	var err error
+	set := func(f func() error) {
+		if err == nil {
+			err = f()
+		}
+	}
+	set(func() error {
+		v, e := parseU("cpu-period")
+		if v != nil {
+			res.CPU.Period = v
+		}
+		return e
+	})
+	set(func() error {
+		v, e := parseI("cpu-quota")
+		if v != nil {
+			res.CPU.Quota = v
+		}
+		return e
+	})
+	set(func() error {
+		v, e := parseU("cpu-share")
+		if v != nil {
+			res.CPU.Shares = v
+		}
+		return e
+	})
+	set(func() error {
+		v, e := parseU("cpu-rt-period")
+		if v != nil {
+			res.CPU.RealtimePeriod = v
+		}
+		return e
+	})
+	set(func() error {
+		v, e := parseI("cpu-rt-runtime")
+		if v != nil {
+			res.CPU.RealtimeRuntime = v
+		}
+		return e
+	})
+	if cmd.IsSet("cpuset-cpus") {
+		res.CPU.Cpus = cmd.String("cpuset-cpus")
+	}
+	if cmd.IsSet("cpuset-mems") {
+		res.CPU.Mems = cmd.String("cpuset-mems")
+	}
+	set(func() error {
+		v, e := parseI("memory")
+		if v != nil {
+			res.Memory.Limit = v
+		}
+		return e
+	})
+	set(func() error {
+		v, e := parseI("memory-reservation")
+		if v != nil {
+			res.Memory.Reservation = v
+		}
+		return e
+	})
+	set(func() error {
+		v, e := parseI("memory-swap")
+		if v != nil {
+			res.Memory.Swap = v
+		}
+		return e
+	})
+	set(func() error {
+		v, e := parseI("pids-limit")
+		if v != nil {
+			res.Pids = &rspec.LinuxPids{Limit: v}
+		}
+		return e
+	})
+	set(func() error {
+		v, e := parseU("blkio-weight")
+		if v != nil {
+			w := uint16(*v)
+			if res.BlockIO == nil {
+				res.BlockIO = &rspec.LinuxBlockIO{}
+			}
+			res.BlockIO.Weight = &w
+		}
+		return e
+	})
+	return err
+}
+
+func eventsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "events",
+		Usage:     "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
+		ArgsUsage: "<container-id>",
+		Description: `The events command displays information about the container. By default the
+information is displayed once every 5 seconds.`,
+		Flags: []cli.Flag{
+			&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "set the stats collection interval"},
+			&cli.BoolFlag{Name: "stats", Usage: "display the container's stats then exit"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
+				return err
+			}
+			r, err := newRuntime(cmd)
+			if err != nil {
+				return err
+			}
+			id := cmd.Args().First()
+			if cmd.Duration("interval") <= 0 {
+				return fmt.Errorf("--interval: duration must be greater than 0")
+			}
+			enc := json.NewEncoder(os.Stdout)
+			for {
+				st, err := r.Stats(id)
+				if err != nil {
+					return err
+				}
+				if err := enc.Encode(map[string]any{"type": "stats", "id": id, "data": st}); err != nil {
+					return err
+				}
+				if cmd.Bool("stats") {
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(cmd.Duration("interval")):
+				}
+			}
+		},
+	}
+}

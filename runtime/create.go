@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"os"
+	"strconv"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/myrun-org/myrun/libcontainer"
+)
+
+func createFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "path to the root of the bundle directory"},
+		&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"},
+		&cli.StringFlag{Name: "pid-file", Usage: "specify the file to write the process id to"},
+		&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs. This should be used whenever the rootfs is on top of a ramdisk"},
+		&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container. This will cause the container to inherit the calling processes session key"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
+	}
+}
+
+// createOpts reads the shared create/run flags.
+func createOpts(cmd *cli.Command, id string) libcontainer.CreateOpts {
+	return libcontainer.CreateOpts{
+		ID:            id,
+		Bundle:        cmd.String("bundle"),
+		ConsoleSocket: cmd.String("console-socket"),
+		PidFile:       cmd.String("pid-file"),
+		NoPivot:       cmd.Bool("no-pivot"),
+		NoNewKeyring:  cmd.Bool("no-new-keyring"),
+		PreserveFds:   int(cmd.Int("preserve-fds")) + listenFds(),
+	}
+}
+
+// listenFds counts socket-activation fds handed to us (systemd's
+// LISTEN_FDS protocol); they are passed on like --preserve-fds.
+func listenFds() int {
+	if os.Getenv("LISTEN_PID") != "" && os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+func createCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "create",
+		Usage:     "create a container",
+		ArgsUsage: "<container-id>",
+		Description: `The create command creates an instance of a container for a bundle. The bundle
+is a directory with a specification file named "config.json" and a root
+filesystem.
+
+The specification file includes an args parameter. The args parameter is used
+to specify command(s) that get run when the container is started. To change the
+command(s) that get executed on start, edit the args parameter of the spec. See
+"myrun spec --help" for more explanation.`,
+		Flags: createFlags(),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
+				return err
+			}
+			r, err := newRuntime(cmd)
+			if err != nil {
+				return err
+			}
+			return r.Create(createOpts(cmd, cmd.Args().First()))
+		},
+	}
+}
+
+func startCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "start",
+		Usage:     "executes the user defined process in a created container",
+		ArgsUsage: "<container-id>",
+		Description: `The start command executes the user defined process in a created container.
+
+Where "<container-id>" is your name for the instance of the container that you
+are starting. The name you provide for the container instance must be unique on
+your host.`,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
+				return err
+			}
+			r, err := newRuntime(cmd)
+			if err != nil {
+				return err
+			}
+			return r.Start(cmd.Args().First())
+		},
+	}
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/libcontainer"
+)
+
+func execCommand() *cli.Command {
+	one := 1
+	return &cli.Command{
+		Name:      "exec",
+		Usage:     "execute new process inside the container",
+		ArgsUsage: "<container-id> <command> [command options]  || -p process.json <container-id>",
+		Description: `The exec command executes a new process inside an existing container.
+
+EXAMPLE:
+For example, if the container is configured to run the linux ps command the
+following will output a list of processes running in the container:
+
+       # myrun exec <container-id> ps`,
+		StopOnNthArg: &one,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"},
+			&cli.StringFlag{Name: "cwd", Usage: "current working directory in the container"},
+			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set environment variables"},
+			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "UID (format: <uid>[:<gid>])"},
+			&cli.IntSliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional gids"},
+			&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "path to the process.json"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
+			&cli.StringFlag{Name: "pid-file", Usage: "specify the file to write the process id to"},
+			&cli.StringFlag{Name: "process-label", Usage: "set the asm process label for the process commonly used with selinux"},
+			&cli.StringFlag{Name: "apparmor", Usage: "set the apparmor profile for the process"},
+			&cli.BoolFlag{Name: "no-new-privs", Usage: "set the no new privileges value for the process"},
+			&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability to the bounding set for the process"},
+			&cli.IntFlag{Name: "preserve-fds", Usage: "Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
+			&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s); accepted for compatibility, only the container's cgroup is supported"},
+			&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container", Hidden: true},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() < 1 {
+				return fmt.Errorf("exec: requires at least 1 argument: <container-id>")
+			}
+			id := cmd.Args().First()
+			r, err := newRuntime(cmd)
+			if err != nil {
+				return err
+			}
+			p, err := execProcess(cmd, r, id)
+			if err != nil {
+				return err
+			}
+			o := libcontainer.ExecOpts{
+				ID: id, Process: p, ConsoleSocket: cmd.String("console-socket"),
+				PidFile: cmd.String("pid-file"), PreserveFds: int(cmd.Int("preserve-fds")),
+			}
+			if cmd.Bool("detach") {
+				_, err := r.Exec(o)
+				return err
+			}
+			if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+				return err
+			}
+			var tty *ttyProxy
+			if p.Terminal && o.ConsoleSocket == "" {
+				if tty, err = newTTYProxy(); err != nil {
+					return err
+				}
+				defer tty.close()
+				o.ConsoleConn = tty.remote
+			}
+			sigs := forwardSignals()
+			defer signal.Stop(sigs)
+			pid, err := r.Exec(o)
+			if err != nil {
+				return err
+			}
+			if tty != nil {
+				tty.remote.Close()
+				tty.startIfSent()
+			}
+			return exitCodeErr(waitForeground(pid, sigs, tty))
+		},
+	}
+}
+
+// execProcess builds the process from -p process.json or from the
+// container's own process with the command line's changes.
+func execProcess(cmd *cli.Command, r *libcontainer.Runtime, id string) (*rspec.Process, error) {
+	if path := cmd.String("process"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--process: %w", err)
+		}
+		var p rspec.Process
+		if err := json.Unmarshal(b, &p); err != nil {
+			return nil, fmt.Errorf("--process: %s: %w", path, err)
+		}
+		return &p, nil
+	}
+	if cmd.Args().Len() < 2 {
+		return nil, fmt.Errorf("exec: requires at least 2 arguments: <container-id> <command>")
+	}
+	base, err := r.Config(id)
+	if err != nil {
+		return nil, err
+	}
+	p := *base.Process
+	p.Args = cmd.Args().Slice()[1:]
+	p.Terminal = cmd.Bool("tty")
+	p.ConsoleSize = nil
+	p.Env = append(append([]string{}, p.Env...), cmd.StringSlice("env")...)
+	if cwd := cmd.String("cwd"); cwd != "" {
+		p.Cwd = cwd
+	}
+	if u := cmd.String("user"); u != "" {
+		uidStr, gidStr, hasGid := strings.Cut(u, ":")
+		uid, err := strconv.ParseUint(uidStr, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("--user: parsing %q as uid: %w", uidStr, err)
+		}
+		p.User.UID = uint32(uid)
+		if hasGid {
+			gid, err := strconv.ParseUint(gidStr, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("--user: parsing %q as gid: %w", gidStr, err)
+			}
+			p.User.GID = uint32(gid)
+		}
+	}
+	for _, g := range cmd.IntSlice("additional-gids") {
+		if g < 0 {
+			return nil, fmt.Errorf("--additional-gids: invalid gid %d", g)
+		}
+		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+	}
+	if c := cmd.StringSlice("cap"); len(c) > 0 {
+		caps := rspec.LinuxCapabilities{}
+		if p.Capabilities != nil {
+			caps = *p.Capabilities
+		}
+		for _, name := range c {
+			caps.Bounding = append(caps.Bounding, name)
+			caps.Effective = append(caps.Effective, name)
+			caps.Permitted = append(caps.Permitted, name)
+		}
+		p.Capabilities = &caps
+	}
+	if cmd.IsSet("no-new-privs") {
+		p.NoNewPrivileges = cmd.Bool("no-new-privs")
+	}
+	if v := cmd.String("apparmor"); v != "" {
+		p.ApparmorProfile = v
+	}
+	if v := cmd.String("process-label"); v != "" {
+		p.SelinuxLabel = v
+	}
+	return &p, nil
+}

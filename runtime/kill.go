@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
+)
+
+// parseSignal accepts "KILL", "SIGKILL", "kill" or "9".
+func parseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("invalid signal %q", s)
+		}
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	sig := unix.SignalNum(name)
+	if sig == 0 {
+		return 0, fmt.Errorf("unknown signal %q", s)
+	}
+	return sig, nil
+}
+
+func killCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "kill",
+		Usage:     "kill sends the specified signal (default: SIGTERM) to the container's init process",
+		ArgsUsage: "<container-id> [signal]",
+		Description: `The kill command sends the specified signal (default: SIGTERM) to the container's
+init process.
+
+EXAMPLE:
+For example, if the container id is "ubuntu01" the following will send a "KILL"
+signal to the init process of the "ubuntu01" container:
+
+       # myrun kill ubuntu01 KILL`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "send the specified signal to all processes inside the container"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			n := cmd.Args().Len()
+			if n < 1 || n > 2 {
+				return fmt.Errorf("kill: requires 1 or 2 arguments: <container-id> [signal]")
+			}
+			sigStr := "SIGTERM"
+			if n == 2 {
+				sigStr = cmd.Args().Get(1)
+			}
+			sig, err := parseSignal(sigStr)
+			if err != nil {
+				return err
+			}
+			r, err := newRuntime(cmd)
+			if err != nil {
+				return err
+			}
+			return r.Kill(cmd.Args().First(), sig, cmd.Bool("all"))
+		},
+	}
+}
+
+func deleteCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "delete",
+		Aliases:   []string{"rm"},
+		Usage:     "delete any resources held by the container often used with detached container",
+		ArgsUsage: "<container-id>",
+		Description: `The delete command deletes any resources held by the container often used with
+detached containers.
+
+EXAMPLE:
+For example, if the container id is "ubuntu01" and myrun list currently shows the
+status of "ubuntu01" as "stopped" the following will delete resources held for
+"ubuntu01" removing "ubuntu01" from the myrun list of containers:
+
+       # myrun delete ubuntu01`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "Forcibly deletes the container if it is still running (uses SIGKILL)"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
+				return err
+			}
+			r, err := newRuntime(cmd)
+			if err != nil {
+				return err
+			}
+			return r.Delete(cmd.Args().First(), cmd.Bool("force"))
+		},
+	}
+}

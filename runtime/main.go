@@ -1,0 +1,201 @@
+// Command myrun is an OCI runtime with runc's command line.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/myrun-org/myrun/libcontainer"
+	"github.com/myrun-org/myrun/libcontainer/initproc"
+	_ "github.com/myrun-org/myrun/libcontainer/nsexec" // links the C constructor
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		// Credentials and capabilities are per thread until execve: keep
+		// main on one OS thread for the whole of init.
+		runtime.GOMAXPROCS(1)
+		runtime.LockOSThread()
+	}
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		initproc.Main()
+		return
+	}
+	app := newApp()
+	if err := app.Run(context.Background(), os.Args); err != nil {
+		fatal(err)
+	}
+}
+
+func defaultRoot() string {
+	if os.Geteuid() != 0 {
+		if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+			return filepath.Join(d, "myrun")
+		}
+		return fmt.Sprintf("/tmp/myrun-%d", os.Geteuid())
+	}
+	return "/run/myrun"
+}
+
+func newApp() *cli.Command {
+	cmds := []*cli.Command{
+		createCommand(), startCommand(), stateCommand(), killCommand(), deleteCommand(),
+		runCommand(), execCommand(), specCommand(), listCommand(), featuresCommand(),
+		psCommand(), pauseCommand(), resumeCommand(), updateCommand(), eventsCommand(),
+	}
+	for _, c := range cmds {
+		c.DisableSliceFlagSeparator = true
+	}
+	return &cli.Command{
+		Name:    "myrun",
+		Usage:   "Open Container Initiative runtime",
+		Version: version + "\nspec: " + specVersion(),
+		Description: `myrun is a command line client for running applications packaged according to
+the Open Container Initiative (OCI) format and is a compliant implementation of the
+Open Container Initiative specification.
+
+Containers are configured using bundles. A bundle for a container is a directory
+that includes a specification file named "config.json" and a root filesystem.
+The root filesystem contains the contents of the container.
+
+To start a new instance of a container:
+
+    # myrun run [ -b bundle ] <container-id>
+
+Where "<container-id>" is your name for the instance of the container that you
+are starting. The name you provide for the container instance must be unique on
+your host. Providing the bundle directory using "-b" is optional. The default
+value for "bundle" is the current directory.`,
+		DisableSliceFlagSeparator: true,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "debug", Usage: "enable debug logging (every setup step with its duration)"},
+			&cli.StringFlag{Name: "log", Usage: "set the log file to write myrun logs to (default is '/dev/stderr')"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "set the log format ('text' (default), or 'json')"},
+			&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "root directory for storage of container state (this should be located in tmpfs)"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\" for e.g. \"system.slice:myrun:434234\""},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
+			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility; checkpointing is not supported"},
+		},
+		Before:   setupLogging,
+		Commands: cmds,
+		// runc prints usage errors without the help text.
+		OnUsageError: func(ctx context.Context, cmd *cli.Command, err error, isSubcommand bool) error { return err },
+	}
+}
+
+var logFile *os.File
+
+func setupLogging(ctx context.Context, cmd *cli.Command) (context.Context, error) {
+	format := cmd.String("log-format")
+	if format != "text" && format != "json" {
+		return ctx, fmt.Errorf("--log-format: unknown log format %q (want text or json)", format)
+	}
+	var out io.Writer = os.Stderr
+	if p := cmd.String("log"); p != "" {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
+		if err != nil {
+			return ctx, fmt.Errorf("--log: %w", err)
+		}
+		logFile, out = f, f
+	}
+	level := slog.LevelInfo
+	if cmd.Bool("debug") {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: logrusStyle}
+	var h slog.Handler = slog.NewTextHandler(out, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(out, opts)
+	}
+	slog.SetDefault(slog.New(h))
+	return ctx, nil
+}
+
+// logrusStyle writes levels in lower case as logrus (and so runc) does.
+func logrusStyle(_ []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.LevelKey {
+		if l, ok := a.Value.Any().(slog.Level); ok {
+			switch {
+			case l < slog.LevelInfo:
+				a.Value = slog.StringValue("debug")
+			case l < slog.LevelWarn:
+				a.Value = slog.StringValue("info")
+			case l < slog.LevelError:
+				a.Value = slog.StringValue("warning")
+			default:
+				a.Value = slog.StringValue("error")
+			}
+		}
+	}
+	return a
+}
+
+// newRuntime builds the libcontainer runtime from the global flags.
+func newRuntime(cmd *cli.Command) (*libcontainer.Runtime, error) {
+	root := cmd.String("root")
+	if abs, err := filepath.Abs(root); err == nil {
+		root = abs
+	}
+	r := libcontainer.New(root, slog.Default())
+	r.LogFile = logFile
+	r.LogFormat = cmd.String("log-format")
+	r.Debug = cmd.Bool("debug")
+	r.Systemd = cmd.Bool("systemd-cgroup")
+	switch v := cmd.String("rootless"); v {
+	case "auto", "":
+		r.Rootless = os.Geteuid() != 0
+	case "true":
+		r.Rootless = true
+	case "false":
+		r.Rootless = false
+	default:
+		return nil, fmt.Errorf("--rootless: invalid value %q (want true, false or auto)", v)
+	}
+	return r, nil
+}
+
+// exitError carries a process exit code through the cli library.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func fatal(err error) {
+	var ee exitError
+	if errors.As(err, &ee) {
+		os.Exit(ee.code)
+	}
+	slog.Error(err.Error())
+	if logFile != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(1)
+}
+
+// requireID returns the single container id argument.
+func requireID(cmd *cli.Command) (string, error) {
+	if cmd.Args().Len() < 1 {
+		return "", fmt.Errorf("%s: requires exactly 1 argument: <container-id>", cmd.Name)
+	}
+	return cmd.Args().First(), nil
+}
+
+func exactArgs(cmd *cli.Command, n int, usage string) error {
+	if cmd.Args().Len() != n {
+		return fmt.Errorf("%s: requires exactly %d argument(s): %s", cmd.Name, n, usage)
+	}
+	return nil
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"github.com/myrun-org/myrun/libcontainer/console"
+)
+
+func runCommand() *cli.Command {
+	one := 1
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "create and run a container",
+		ArgsUsage: "<container-id>",
+		Description: `The run command creates an instance of a container for a bundle. The bundle
+is a directory with a specification file named "config.json" and a root
+filesystem.
+
+The specification file includes an args parameter. The args parameter is used
+to specify command(s) that get run when the container is started. To change the
+command(s) that get executed on start, edit the args parameter of the spec. See
+"myrun spec --help" for more explanation.`,
+		StopOnNthArg: &one,
+		Flags: append(createFlags(),
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
+			&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+		),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
+				return err
+			}
+			r, err := newRuntime(cmd)
+			if err != nil {
+				return err
+			}
+			o := createOpts(cmd, cmd.Args().First())
+			detach := cmd.Bool("detach")
+			if detach {
+				if err := r.Create(o); err != nil {
+					return err
+				}
+				if err := r.Start(o.ID); err != nil {
+					r.Delete(o.ID, true)
+					return err
+				}
+				return nil
+			}
+			// In the foreground we wait for the container's init, which
+			// the constructor may have forked: become its reaper.
+			if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+				return err
+			}
+			var tty *ttyProxy
+			if o.ConsoleSocket == "" {
+				if tty, err = newTTYProxy(); err != nil {
+					return err
+				}
+				defer tty.close()
+				o.ConsoleConn = tty.remote
+			}
+			sigs := forwardSignals()
+			defer signal.Stop(sigs)
+			if err := r.Create(o); err != nil {
+				return err
+			}
+			st, err := r.State(o.ID)
+			if err != nil {
+				return err
+			}
+			if tty != nil {
+				tty.remote.Close()
+				tty.startIfSent()
+			}
+			if err := r.Start(o.ID); err != nil {
+				r.Delete(o.ID, true)
+				return err
+			}
+			code := waitForeground(st.Pid, sigs, tty)
+			if !cmd.Bool("keep") {
+				if err := r.Delete(o.ID, true); err != nil {
+					r.Log.Warn("delete after run", "error", err)
+				}
+			}
+			return exitCodeErr(code)
+		},
+	}
+}
+
+func exitCodeErr(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return exitError{code: code}
+}
+
+// forwardSignals catches every signal so it can be passed to the container.
+func forwardSignals() chan os.Signal {
+	sigs := make(chan os.Signal, 128)
+	signal.Notify(sigs)
+	return sigs
+}
+
+// waitForeground reaps children until pid exits, forwarding signals to it,
+// and returns its exit code the way a shell reports it.
+func waitForeground(pid int, sigs chan os.Signal, tty *ttyProxy) int {
+	for {
+		s := <-sigs
+		sig, ok := s.(unix.Signal)
+		if !ok {
+			continue
+		}
+		switch sig {
+		case unix.SIGCHLD:
+			for {
+				var ws unix.WaitStatus
+				wpid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+				if err != nil || wpid <= 0 {
+					break
+				}
+				if wpid == pid {
+					if tty != nil {
+						tty.drain()
+					}
+					if ws.Signaled() {
+						return 128 + int(ws.Signal())
+					}
+					return ws.ExitStatus()
+				}
+			}
+		case unix.SIGWINCH:
+			if tty != nil {
+				tty.resize()
+			}
+		case unix.SIGURG:
+			// The Go runtime's preemption signal, not meant for anyone.
+		default:
+			unix.Kill(pid, sig)
+		}
+	}
+}
+
+// ttyProxy gives `run` without --console-socket a terminal: it receives the
+// pty master from init and copies it to and from our stdio.
+type ttyProxy struct {
+	local, remote *os.File
+	master        *os.File
+	restore       *term.State
+	done          chan struct{}
+}
+
+func newTTYProxy() (*ttyProxy, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &ttyProxy{local: os.NewFile(uintptr(fds[0]), "console-local"), remote: os.NewFile(uintptr(fds[1]), "console-remote")}, nil
+}
+
+// startIfSent picks up the master if init sent one (terminal: true).
+func (t *ttyProxy) startIfSent() {
+	unix.SetNonblock(int(t.local.Fd()), true)
+	m, err := console.RecvFd(t.local)
+	if err != nil {
+		return
+	}
+	t.master = m
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		t.restore, _ = term.MakeRaw(int(os.Stdin.Fd()))
+		t.resize()
+	}
+	t.done = make(chan struct{})
+	go io.Copy(m, os.Stdin)
+	go func() {
+		io.Copy(os.Stdout, m)
+		close(t.done)
+	}()
+}
+
+func (t *ttyProxy) resize() {
+	if t.master == nil {
+		return
+	}
+	if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+		unix.IoctlSetWinsize(int(t.master.Fd()), unix.TIOCSWINSZ, ws)
+	}
+}
+
+// drain waits for the output copy to finish once the process exited; a
+// leftover process holding the pty open must not hang us.
+func (t *ttyProxy) drain() {
+	if t.done != nil {
+		select {
+		case <-t.done:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (t *ttyProxy) close() {
+	if t.restore != nil {
+		term.Restore(int(os.Stdin.Fd()), t.restore)
+	}
+	t.local.Close()
+	if t.master != nil {
+		t.master.Close()
+	}
+}
