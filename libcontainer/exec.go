@@ -11,6 +11,7 @@ import (
 	"github.com/myrun-org/myrun/libcontainer/initproc"
 	"github.com/myrun-org/myrun/libcontainer/nsexec"
 	"github.com/myrun-org/myrun/libcontainer/userns"
+	"github.com/myrun-org/myrun/specs"
 )
 
 // ExecOpts are the options of `myrun exec`.
@@ -45,8 +46,11 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 	default:
 		return 0, fmt.Errorf("cannot exec in a %s container", s)
 	}
-	if o.Process == nil || len(o.Process.Args) == 0 {
-		return 0, errors.New("process.args: must not be empty")
+	if o.Process == nil {
+		return 0, errors.New("exec: no process given")
+	}
+	if err := specs.ValidateProcess(o.Process, c.st.Config, "process.json"); err != nil {
+		return 0, err
 	}
 	if o.Process.Terminal && o.ConsoleSocket == "" && o.ConsoleConn == nil {
 		return 0, errors.New("cannot allocate tty if myrun will detach without setting console socket")

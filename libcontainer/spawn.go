@@ -113,7 +113,7 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 			cmd.SysProcAttr.CgroupFD = fd
 		}
 	}
-	r.Log.Debug("start init", "exe", "sealed memfd", "extra_fds", len(extra))
+	r.Log.Debug("start init", "exe", exe.Name(), "extra_fds", len(extra), "clone_flags", fmt.Sprintf("%#x", req.boot.CloneFlags), "joins", req.boot.Joins)
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("starting init: %w", err)
 	}

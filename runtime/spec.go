@@ -10,7 +10,6 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v3"
 
-	"github.com/myrun-org/myrun/libcontainer/caps"
 	"github.com/myrun-org/myrun/libcontainer/cgroups"
 	"github.com/myrun-org/myrun/libcontainer/seccomp"
 	"github.com/myrun-org/myrun/specs"
@@ -96,9 +95,6 @@ func featuresCommand() *cli.Command {
 				return err
 			}
 			f := specs.Features(seccomp.Features(), cgroups.Features())
-			if f.Linux != nil {
-				f.Linux.Capabilities = caps.All()
-			}
 			b, err := json.MarshalIndent(f, "", "    ")
 			if err != nil {
 				return err

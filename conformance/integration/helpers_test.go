@@ -156,8 +156,25 @@ func (b *bundle) myrun(args ...string) (string, string, int) {
 func runWithTimeout(t testing.TB, d time.Duration, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(myrun, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	// Files, not pipes: a detached container keeps its stdio open, and a
+	// pipe would make Wait block until the container exits.
+	outF, err := os.CreateTemp("", "myrun-out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errF, err := os.CreateTemp("", "myrun-err")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(outF.Name())
+	defer os.Remove(errF.Name())
+	defer outF.Close()
+	defer errF.Close()
+	cmd.Stdout, cmd.Stderr = outF, errF
+	read := func(f *os.File) string {
+		b, _ := os.ReadFile(f.Name())
+		return string(b)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -168,9 +185,9 @@ func runWithTimeout(t testing.TB, d time.Duration, args ...string) (string, stri
 	case <-time.After(d):
 		cmd.Process.Kill()
 		<-done
-		t.Fatalf("myrun %v timed out; stderr: %s", args, errb.String())
+		t.Fatalf("myrun %v timed out; stderr: %s", args, read(errF))
 	}
-	return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+	return read(outF), read(errF), cmd.ProcessState.ExitCode()
 }
 
 // run runs the bundle in the foreground and returns its output.

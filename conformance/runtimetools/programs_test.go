@@ -1,0 +1,53 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSelectPrograms(t *testing.T) {
+	all := []string{"default", "linux_cgroups_relative_pids", "linux_ns_path", "state"}
+	p, err := selectPrograms(all, "", false)
+	if err != nil || len(p) != 4 {
+		t.Fatalf("%v %v", p, err)
+	}
+	if p[1].Skip == "" || p[0].Skip != "" {
+		t.Fatalf("relative test must be skipped without opt-in: %+v", p)
+	}
+	p, _ = selectPrograms(all, "", true)
+	if p[1].Skip != "" {
+		t.Fatalf("opt-in ignored: %+v", p)
+	}
+	p, err = selectPrograms(all, "linux_ns_path default", false)
+	if err != nil || len(p) != 2 || p[0].Name != "default" || p[1].Name != "linux_ns_path" {
+		t.Fatalf("ONLY: %+v %v", p, err)
+	}
+	if _, err := selectPrograms(all, "defualt", false); err == nil || !strings.Contains(err.Error(), "defualt") {
+		t.Fatalf("unknown name must be an error, got %v", err)
+	}
+}
+
+func TestParseOptions(t *testing.T) {
+	t.Setenv("MIN_PASS", "7")
+	t.Setenv("TIMEOUT", "90")
+	t.Setenv("ONLY", "")
+	o, err := parseOptions([]string{"/bin/true"}, &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.minPass != 7 || o.timeout != 90*time.Second || o.runtime != "/bin/true" {
+		t.Fatalf("%+v", o)
+	}
+	o, err = parseOptions([]string{"-min-pass", "3", "-timeout", "2m", "true"}, &strings.Builder{})
+	if err != nil || o.minPass != 3 || o.timeout != 2*time.Minute || !strings.HasPrefix(o.runtime, "/") {
+		t.Fatalf("%+v %v", o, err)
+	}
+	t.Setenv("MIN_PASS", "lots")
+	if _, err := parseOptions([]string{"/bin/true"}, &strings.Builder{}); err == nil {
+		t.Fatal("bad MIN_PASS accepted")
+	}
+	if _, err := parseOptions(nil, &strings.Builder{}); err == nil {
+		t.Fatal("missing runtime accepted")
+	}
+}

@@ -1,0 +1,115 @@
+// Package archive moves images in and out of the store as files: import
+// of a rootfs (directory or tarball), save and load of oci-archive and
+// docker-archive tarballs.
+package archive
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/myrun-org/myrun/imgtool/layer"
+	"github.com/myrun-org/myrun/imgtool/store"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// ImportOptions describe the one-layer image Import makes.
+type ImportOptions struct {
+	Compression string
+	Created     *time.Time // nil: now; also clamps file mtimes when set
+	Config      store.Config
+	Comment     string
+}
+
+// Import makes a one-layer image from a rootfs directory or a (possibly
+// compressed) tarball and returns its manifest descriptor.
+func Import(s *store.Store, src string, o ImportOptions) (ocispec.Descriptor, error) {
+	unlock, err := s.WriterLock()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	defer unlock()
+	st, err := os.Stat(src)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	var desc ocispec.Descriptor
+	var diffID digest.Digest
+	if st.IsDir() {
+		desc, diffID, err = layer.Create(s, src, layer.WriteOptions{Clamp: o.Created}, o.Compression)
+	} else {
+		desc, diffID, err = importTarball(s, src, o.Compression)
+	}
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("import %s: %w", src, err)
+	}
+	created := time.Now().UTC()
+	if o.Created != nil {
+		created = o.Created.UTC()
+	}
+	comment := o.Comment
+	if comment == "" {
+		comment = "imported from " + src
+	}
+	img := store.Image{
+		Created:  &created,
+		Platform: ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH},
+		Config:   o.Config,
+		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
+		History:  []ocispec.History{{Created: &created, CreatedBy: "myimg import", Comment: comment}},
+	}
+	return s.PutImage(img, []ocispec.Descriptor{desc}, nil)
+}
+
+// importTarball recompresses a tarball, checking that it is a tar.
+func importTarball(s *store.Store, src, compression string) (ocispec.Descriptor, digest.Digest, error) {
+	f, err := os.Open(src)
+	if err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	defer f.Close()
+	z, err := layer.Decompress(f)
+	if err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	defer z.Close()
+	mt, err := layer.MediaType(compression)
+	if err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	ing, err := s.NewIngest()
+	if err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	defer ing.Abort()
+	cw, err := layer.Compressor(ing, compression)
+	if err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	diff := digest.SHA256.Digester()
+	// Validate while copying: the stream must parse as tar with safe names.
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := layer.CheckTar(pr)
+		pr.CloseWithError(err)
+		done <- err
+	}()
+	_, err = io.Copy(io.MultiWriter(cw, diff.Hash(), pw), bufio.NewReaderSize(z, 1<<20))
+	pw.CloseWithError(err)
+	if cerr := <-done; err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	if err := cw.Close(); err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	desc, err := ing.Commit(mt, nil)
+	return desc, diff.Digest(), err
+}

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/myrun-org/myrun/imgtool/store"
+)
+
+func imagesCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "images",
+		Aliases: []string{"list", "ls"},
+		Usage:   "List images in local storage",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "display only image IDs"},
+			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate output"},
+			&cli.BoolFlag{Name: "json", Usage: "output in JSON format"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			refs, err := s.List()
+			if err != nil {
+				return err
+			}
+			type row struct {
+				Name    string    `json:"name"`
+				ID      string    `json:"id"`
+				Digest  string    `json:"digest"`
+				Created time.Time `json:"created"`
+				Size    int64     `json:"size"`
+			}
+			var rows []row
+			for _, r := range refs {
+				l, err := s.Load(r.Desc)
+				rw := row{Name: r.Name, Digest: r.Desc.Digest.String()}
+				if err == nil {
+					rw.ID = l.Manifest.Config.Digest.Encoded()
+					if l.Config.Created != nil {
+						rw.Created = *l.Config.Created
+					}
+					for _, x := range l.Manifest.Layers {
+						rw.Size += x.Size
+					}
+				}
+				rows = append(rows, rw)
+			}
+			if cmd.Bool("json") {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				if rows == nil {
+					rows = []row{}
+				}
+				return enc.Encode(rows)
+			}
+			if cmd.Bool("quiet") {
+				for _, r := range rows {
+					fmt.Println(trunc(r.ID, !cmd.Bool("no-trunc")))
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
+			fmt.Fprintln(tw, "REPOSITORY:TAG\tIMAGE ID\tCREATED\tSIZE")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, trunc(r.ID, !cmd.Bool("no-trunc")), ago(r.Created), humanSize(r.Size))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func trunc(id string, t bool) string {
+	if t && len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "less than a minute ago"
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d hours ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+}
+
+func humanSize(n int64) string {
+	f := float64(n)
+	for _, u := range []string{"B", "kB", "MB", "GB"} {
+		if f < 1000 {
+			return fmt.Sprintf("%.3g %s", f, u)
+		}
+		f /= 1000
+	}
+	return fmt.Sprintf("%.3g TB", f)
+}
+
+func inspectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "inspect",
+		Usage:     "Display the manifest and configuration of an image",
+		ArgsUsage: "IMAGE",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "type", Value: "image", Usage: "what to show: image (manifest, config, digests), manifest or config"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := needArgs(cmd, 1, 1); err != nil {
+				return err
+			}
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			desc, err := s.Resolve(cmd.Args().First())
+			if err != nil {
+				return err
+			}
+			l, err := s.Load(desc)
+			if err != nil {
+				return err
+			}
+			var out any
+			switch cmd.String("type") {
+			case "manifest":
+				out = l.Manifest
+			case "config":
+				out = json.RawMessage(l.RawConf)
+			case "image":
+				out = struct {
+					Name           string          `json:"Name"`
+					ManifestDigest string          `json:"ManifestDigest"`
+					ImageID        string          `json:"ImageID"`
+					Manifest       any             `json:"Manifest"`
+					Config         json.RawMessage `json:"Config"`
+				}{cmd.Args().First(), l.Desc.Digest.String(), l.Manifest.Config.Digest.Encoded(), l.Manifest, l.RawConf}
+			default:
+				return fmt.Errorf("--type %q: want image, manifest or config", cmd.String("type"))
+			}
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "    ")
+			return enc.Encode(out)
+		},
+	}
+}
+
+func tagCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "tag",
+		Usage:     "Add additional names to a local image",
+		ArgsUsage: "IMAGE NAME [NAME...]",
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := needArgs(cmd, 2, -1); err != nil {
+				return err
+			}
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			desc, err := s.Resolve(cmd.Args().First())
+			if err != nil {
+				return err
+			}
+			if _, err := s.Load(desc); err != nil {
+				return err
+			}
+			for _, n := range cmd.Args().Tail() {
+				if err := s.Tag(n, desc); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func rmCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "rm",
+		Aliases:   []string{"rmi"},
+		Usage:     "Remove one or more image names from local storage",
+		ArgsUsage: "IMAGE [IMAGE...]",
+		Description: `Removes the names; an IMAGE given by ID removes every name of that image.
+Blobs no longer used are freed by "myimg prune".`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all images"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			if cmd.Bool("all") {
+				refs, err := s.List()
+				if err != nil {
+					return err
+				}
+				for _, r := range refs {
+					if err := s.RemoveDigest(r.Desc.Digest); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if err := needArgs(cmd, 1, -1); err != nil {
+				return err
+			}
+			for _, a := range cmd.Args().Slice() {
+				if err := removeOne(s, a); err != nil {
+					return err
+				}
+				fmt.Println("Untagged: " + a)
+			}
+			return nil
+		},
+	}
+}
+
+func removeOne(s *store.Store, a string) error {
+	if err := s.Untag(a); err == nil {
+		return nil
+	}
+	desc, err := s.Resolve(a)
+	if err != nil {
+		return err
+	}
+	return s.RemoveDigest(desc.Digest)
+}
+
+func pruneCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "prune",
+		Usage: "Free blobs and cached layers no named image uses",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "cache", Usage: "also drop the build cache"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			r, err := s.Prune(cmd.Bool("cache"))
+			if err != nil {
+				return err
+			}
+			fmt.Printf("Removed %d blobs (%s), %d extracted layers, %d cache records\n", r.Blobs, humanSize(r.Bytes), r.Layers, r.Cache)
+			return nil
+		},
+	}
+}
+
+var _ = store.NormalizeName

@@ -1,0 +1,72 @@
+package layer
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Compression names accepted by --compression.
+const (
+	Gzip = "gzip"
+	Zstd = "zstd"
+	None = "none"
+)
+
+// MediaType is the OCI layer media type for a compression.
+func MediaType(c string) (string, error) {
+	switch c {
+	case Gzip, "":
+		return ocispec.MediaTypeImageLayerGzip, nil
+	case Zstd:
+		return ocispec.MediaTypeImageLayerZstd, nil
+	case None:
+		return ocispec.MediaTypeImageLayer, nil
+	}
+	return "", fmt.Errorf("unknown compression %q (want gzip, zstd or none)", c)
+}
+
+type nopWC struct{ io.Writer }
+
+func (nopWC) Close() error { return nil }
+
+// Compressor wraps w. The gzip header carries no name or time, so output
+// depends only on input.
+func Compressor(w io.Writer, c string) (io.WriteCloser, error) {
+	switch c {
+	case Gzip, "":
+		return gzip.NewWriterLevel(w, gzip.DefaultCompression)
+	case Zstd:
+		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	case None:
+		return nopWC{w}, nil
+	}
+	return nil, fmt.Errorf("unknown compression %q", c)
+}
+
+// Decompress sniffs the magic bytes (media types are not always honest)
+// and returns the uncompressed stream.
+func Decompress(r io.Reader) (io.ReadCloser, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	magic, _ := br.Peek(4)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		z, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		return z, nil
+	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		z, err := zstd.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		return z.IOReadCloser(), nil
+	}
+	return io.NopCloser(br), nil
+}

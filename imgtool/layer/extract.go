@@ -1,0 +1,352 @@
+package layer
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+)
+
+// Mode says how whiteouts are applied.
+type Mode int
+
+const (
+	// Apply deletes whited-out paths from dir (flattening onto a rootfs).
+	Apply Mode = iota
+	// Overlay writes an overlay lower dir: whiteouts become 0/0 character
+	// devices and opaque dirs get trusted.overlay.opaque=y. Needs root.
+	Overlay
+)
+
+// IDMap maps container ids to host ids (runtime-spec LinuxIDMapping shape).
+type IDMap struct {
+	ContainerID, HostID, Size uint32
+}
+
+// ExtractOptions control Extract.
+type ExtractOptions struct {
+	Mode           Mode
+	UIDMap, GIDMap []IDMap
+	// Rootless ignores what an unprivileged user cannot do (chown, device
+	// nodes, trusted.* xattrs). Set automatically when not root.
+	Rootless bool
+}
+
+// Error is a refused tar entry.
+type Error struct {
+	Entry  string
+	Reason string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("tar entry %q: %s", e.Entry, e.Reason) }
+
+type extractor struct {
+	dir     string
+	o       ExtractOptions
+	created map[string]bool
+	dirs    []dirTime
+	buf     []byte
+	skipped int
+}
+
+type dirTime struct {
+	path  string
+	mtime time.Time
+	atime time.Time
+	rel   string
+}
+
+// ExtractTar applies the uncompressed tar stream r to dir. Entries with
+// "..", writes through symlinks and hardlinks leaving dir are refused.
+func ExtractTar(r io.Reader, dir string, o ExtractOptions) error {
+	if os.Geteuid() != 0 {
+		o.Rootless = true
+	}
+	e := &extractor{dir: dir, o: o, created: map[string]bool{}, buf: make([]byte, 1<<20)}
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading layer tar: %w", err)
+		}
+		if err := e.entry(hdr, tr); err != nil {
+			return err
+		}
+	}
+	// Directory times last, deepest first, so writing children does not
+	// bump them again.
+	for i := len(e.dirs) - 1; i >= 0; i-- {
+		d := e.dirs[i]
+		ts := []unix.Timespec{unix.NsecToTimespec(d.atime.UnixNano()), unix.NsecToTimespec(d.mtime.UnixNano())}
+		unix.UtimesNanoAt(unix.AT_FDCWD, d.path, ts, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	return nil
+}
+
+// cleanName validates a tar path and returns it relative, without "./".
+func cleanName(name string) (string, error) {
+	n := strings.TrimLeft(name, "/")
+	for _, c := range strings.Split(n, "/") {
+		if c == ".." {
+			return "", &Error{name, "path contains \"..\" and would leave the root"}
+		}
+	}
+	n = path.Clean(n)
+	if n == "." || n == "" {
+		return ".", nil
+	}
+	return n, nil
+}
+
+// parent resolves the parent directory of rel, creating missing
+// directories. Any symlink on the way is refused: a layer may not write
+// through a link (that is how /etc/passwd on the host gets overwritten).
+func (e *extractor) parent(entry, rel string) (string, error) {
+	dirRel := path.Dir(rel)
+	want := filepath.Join(e.dir, dirRel)
+	got, err := securejoin.SecureJoin(e.dir, dirRel)
+	if err != nil {
+		return "", &Error{entry, err.Error()}
+	}
+	if got != want {
+		return "", &Error{entry, "a parent directory is a symlink; writing through symlinks is refused"}
+	}
+	if err := os.MkdirAll(want, 0o755); err != nil {
+		return "", &Error{entry, err.Error()}
+	}
+	return want, nil
+}
+
+func (e *extractor) entry(hdr *tar.Header, r io.Reader) error {
+	rel, err := cleanName(hdr.Name)
+	if err != nil {
+		return err
+	}
+	if rel == "." {
+		return nil
+	}
+	base := path.Base(rel)
+	if strings.HasPrefix(base, WhiteoutPrefix) {
+		return e.whiteout(hdr.Name, rel, base)
+	}
+	switch hdr.Typeflag {
+	case tar.TypeXGlobalHeader, tar.TypeXHeader, tar.TypeGNULongName, tar.TypeGNULongLink:
+		return nil
+	}
+	pdir, err := e.parent(hdr.Name, rel)
+	if err != nil {
+		return err
+	}
+	target := filepath.Join(pdir, base)
+	// Replace what is there unless both are directories.
+	if fi, err := os.Lstat(target); err == nil {
+		if !(fi.IsDir() && hdr.Typeflag == tar.TypeDir) {
+			if err := os.RemoveAll(target); err != nil {
+				return &Error{hdr.Name, err.Error()}
+			}
+		}
+	}
+	e.created[rel] = true
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if err := os.Mkdir(target, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return &Error{hdr.Name, err.Error()}
+		}
+	case tar.TypeReg, tar.TypeRegA:
+		f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return &Error{hdr.Name, err.Error()}
+		}
+		_, err = io.CopyBuffer(f, r, e.buf)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return &Error{hdr.Name, err.Error()}
+		}
+	case tar.TypeSymlink:
+		// The link itself is harmless: we never follow links while
+		// extracting and the runtime resolves them inside the rootfs.
+		if err := os.Symlink(hdr.Linkname, target); err != nil {
+			return &Error{hdr.Name, err.Error()}
+		}
+	case tar.TypeLink:
+		lrel, err := cleanName(hdr.Linkname)
+		if err != nil || lrel == "." {
+			return &Error{hdr.Name, fmt.Sprintf("hardlink target %q leaves the root", hdr.Linkname)}
+		}
+		want := filepath.Join(e.dir, lrel)
+		got, err := securejoin.SecureJoin(e.dir, lrel)
+		if err != nil || got != want {
+			return &Error{hdr.Name, fmt.Sprintf("hardlink target %q goes through a symlink", hdr.Linkname)}
+		}
+		fi, err := os.Lstat(want)
+		if err != nil {
+			return &Error{hdr.Name, fmt.Sprintf("hardlink target %q: %v", hdr.Linkname, err)}
+		}
+		if fi.IsDir() {
+			return &Error{hdr.Name, fmt.Sprintf("hardlink target %q is a directory", hdr.Linkname)}
+		}
+		if err := unix.Linkat(unix.AT_FDCWD, want, unix.AT_FDCWD, target, 0); err != nil {
+			return &Error{hdr.Name, err.Error()}
+		}
+		return nil // a hardlink shares the target's metadata
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		mode := uint32(unix.S_IFIFO)
+		if hdr.Typeflag == tar.TypeChar {
+			mode = unix.S_IFCHR
+		} else if hdr.Typeflag == tar.TypeBlock {
+			mode = unix.S_IFBLK
+		}
+		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
+		if err := unix.Mknod(target, mode|0o600, int(dev)); err != nil {
+			if e.o.Rootless && hdr.Typeflag != tar.TypeFifo {
+				e.skipped++ // device nodes only as root
+				delete(e.created, rel)
+				return nil
+			}
+			return &Error{hdr.Name, err.Error()}
+		}
+	default:
+		return nil
+	}
+	return e.meta(hdr, rel, target)
+}
+
+func (e *extractor) meta(hdr *tar.Header, rel, target string) error {
+	uid, gid := hdr.Uid, hdr.Gid
+	var err error
+	if uid, err = mapID(uid, e.o.UIDMap); err != nil {
+		return &Error{hdr.Name, "uid " + err.Error()}
+	}
+	if gid, err = mapID(gid, e.o.GIDMap); err != nil {
+		return &Error{hdr.Name, "gid " + err.Error()}
+	}
+	if err := os.Lchown(target, uid, gid); err != nil && !e.o.Rootless {
+		return &Error{hdr.Name, err.Error()}
+	}
+	for k, v := range hdr.PAXRecords {
+		name, ok := strings.CutPrefix(k, "SCHILY.xattr.")
+		if !ok {
+			continue
+		}
+		// A layer must not forge overlay metadata (whiteouts, redirects).
+		if strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") {
+			continue
+		}
+		if err := unix.Lsetxattr(target, name, []byte(v), 0); err != nil && !e.o.Rootless &&
+			!errors.Is(err, unix.ENOTSUP) {
+			return &Error{hdr.Name, fmt.Sprintf("xattr %s: %v", name, err)}
+		}
+	}
+	if hdr.Typeflag != tar.TypeSymlink {
+		// After chown, which clears setuid bits.
+		if err := unix.Fchmodat(unix.AT_FDCWD, target, uint32(hdr.Mode&0o7777), 0); err != nil {
+			return &Error{hdr.Name, err.Error()}
+		}
+	}
+	at := hdr.AccessTime
+	if at.IsZero() {
+		at = hdr.ModTime
+	}
+	if hdr.Typeflag == tar.TypeDir {
+		e.dirs = append(e.dirs, dirTime{target, hdr.ModTime, at, rel})
+		return nil
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(at.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, target, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil && !errors.Is(err, unix.ENOTSUP) {
+		return &Error{hdr.Name, err.Error()}
+	}
+	return nil
+}
+
+func mapID(id int, m []IDMap) (int, error) {
+	if len(m) == 0 {
+		return id, nil
+	}
+	for _, e := range m {
+		if uint32(id) >= e.ContainerID && uint32(id)-e.ContainerID < e.Size {
+			return int(e.HostID + uint32(id) - e.ContainerID), nil
+		}
+	}
+	return 0, fmt.Errorf("%d is not in the id mapping", id)
+}
+
+func (e *extractor) whiteout(name, rel, base string) error {
+	pdir, err := e.parent(name, rel)
+	if err != nil {
+		return err
+	}
+	dirRel := path.Dir(rel)
+	if base == WhiteoutOpaque {
+		if e.o.Mode == Overlay {
+			if err := unix.Lsetxattr(pdir, OverlayOpaqueXattr, []byte("y"), 0); err != nil {
+				return &Error{name, "marking opaque directory: " + err.Error()}
+			}
+			return nil
+		}
+		ents, err := os.ReadDir(pdir)
+		if err != nil {
+			return &Error{name, err.Error()}
+		}
+		for _, c := range ents {
+			if !e.created[path.Join(dirRel, c.Name())] {
+				if err := os.RemoveAll(filepath.Join(pdir, c.Name())); err != nil {
+					return &Error{name, err.Error()}
+				}
+			}
+		}
+		return nil
+	}
+	victim := base[len(WhiteoutPrefix):]
+	if victim == "" || victim == "." || victim == ".." || strings.Contains(victim, "/") {
+		return &Error{name, "invalid whiteout name"}
+	}
+	target := filepath.Join(pdir, victim)
+	if e.o.Mode == Overlay {
+		os.RemoveAll(target)
+		if err := unix.Mknod(target, unix.S_IFCHR|0o600, 0); err != nil {
+			return &Error{name, "creating overlay whiteout: " + err.Error()}
+		}
+		return nil
+	}
+	if err := os.RemoveAll(target); err != nil {
+		return &Error{name, err.Error()}
+	}
+	return nil
+}
+
+// CheckTar reads a tar stream to the end and fails on unsafe entry names
+// or hardlink targets (it writes nothing). It drains r on success.
+func CheckTar(r io.Reader) error {
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			_, err = io.Copy(io.Discard, r)
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("reading tar: %w", err)
+		}
+		if _, err := cleanName(hdr.Name); err != nil {
+			return err
+		}
+		if hdr.Typeflag == tar.TypeLink {
+			if _, err := cleanName(hdr.Linkname); err != nil {
+				return &Error{hdr.Name, fmt.Sprintf("hardlink target %q leaves the root", hdr.Linkname)}
+			}
+		}
+	}
+}

@@ -1,0 +1,223 @@
+// Package layer turns directories into OCI layer tars (with OCI whiteouts
+// taken from an overlay upper directory) and applies layer tars to
+// directories safely.
+package layer
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// OCI whiteout names.
+const (
+	WhiteoutPrefix = ".wh."
+	WhiteoutOpaque = ".wh..wh..opq"
+)
+
+// OverlayOpaqueXattr marks an opaque directory in an overlay upper dir.
+const OverlayOpaqueXattr = "trusted.overlay.opaque"
+
+// WriteOptions control WriteTar.
+type WriteOptions struct {
+	// Overlay reads root as an overlay upper dir: 0/0 character devices
+	// become .wh.<name> entries and opaque dirs get .wh..wh..opq.
+	Overlay bool
+	// Clamp, when set, caps every mtime (SOURCE_DATE_EPOCH / --timestamp),
+	// which is what makes rebuilds byte-identical.
+	Clamp *time.Time
+	// Skip, when set, leaves out rel (and everything below it).
+	Skip func(rel string) bool
+}
+
+// WriteTar writes the tree under root as a tar stream in lexical order
+// with numeric ids only, so the same tree gives the same bytes.
+func WriteTar(w io.Writer, root string, o WriteOptions) error {
+	tw := tar.NewWriter(w)
+	tw2 := &treeWriter{tw: tw, root: root, o: o, links: map[[2]uint64]string{}, buf: make([]byte, 1<<20)}
+	if err := tw2.dir(""); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+type treeWriter struct {
+	tw    *tar.Writer
+	root  string
+	o     WriteOptions
+	links map[[2]uint64]string
+	buf   []byte
+}
+
+func (t *treeWriter) dir(rel string) error {
+	f, err := os.Open(filepath.Join(t.root, rel))
+	if err != nil {
+		return err
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	sortStrings(names)
+	for _, n := range names {
+		child := path.Join(rel, n)
+		if t.o.Skip != nil && t.o.Skip(child) {
+			continue
+		}
+		if err := t.entry(child); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *treeWriter) mtime(st *unix.Stat_t) time.Time {
+	m := time.Unix(st.Mtim.Sec, 0).UTC()
+	if t.o.Clamp != nil && m.After(*t.o.Clamp) {
+		m = t.o.Clamp.UTC()
+	}
+	return m
+}
+
+func (t *treeWriter) entry(rel string) error {
+	full := filepath.Join(t.root, rel)
+	var st unix.Stat_t
+	if err := unix.Lstat(full, &st); err != nil {
+		return fmt.Errorf("%s: %w", full, err)
+	}
+	hdr := &tar.Header{
+		Name:    rel,
+		Mode:    int64(st.Mode & 0o7777),
+		Uid:     int(st.Uid),
+		Gid:     int(st.Gid),
+		ModTime: t.mtime(&st),
+		Format:  tar.FormatPAX,
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		hdr.Typeflag = tar.TypeDir
+		hdr.Name += "/"
+	case unix.S_IFREG:
+		hdr.Typeflag = tar.TypeReg
+		hdr.Size = st.Size
+		if st.Nlink > 1 {
+			key := [2]uint64{st.Dev, st.Ino}
+			if first, ok := t.links[key]; ok {
+				hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+			} else {
+				t.links[key] = rel
+			}
+		}
+	case unix.S_IFLNK:
+		hdr.Typeflag = tar.TypeSymlink
+		l, err := os.Readlink(full)
+		if err != nil {
+			return err
+		}
+		hdr.Linkname = l
+	case unix.S_IFCHR:
+		if t.o.Overlay && st.Rdev == 0 {
+			return t.tw.WriteHeader(&tar.Header{
+				Name: path.Join(path.Dir(rel), WhiteoutPrefix+path.Base(rel)), Typeflag: tar.TypeReg,
+				ModTime: hdr.ModTime, Format: tar.FormatPAX,
+			})
+		}
+		hdr.Typeflag = tar.TypeChar
+		hdr.Devmajor, hdr.Devminor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+	case unix.S_IFBLK:
+		hdr.Typeflag = tar.TypeBlock
+		hdr.Devmajor, hdr.Devminor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+	case unix.S_IFIFO:
+		hdr.Typeflag = tar.TypeFifo
+	default:
+		return nil // sockets do not belong in images
+	}
+	opaque := false
+	if xs, err := listXattrs(full); err == nil {
+		for _, x := range xs {
+			if strings.HasPrefix(x.name, "trusted.overlay.") || strings.HasPrefix(x.name, "user.overlay.") {
+				if x.name == OverlayOpaqueXattr && string(x.value) == "y" {
+					opaque = true
+				}
+				continue
+			}
+			if hdr.PAXRecords == nil {
+				hdr.PAXRecords = map[string]string{}
+			}
+			hdr.PAXRecords["SCHILY.xattr."+x.name] = string(x.value)
+		}
+	}
+	if err := t.tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("%s: %w", rel, err)
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg:
+		f, err := os.OpenFile(full, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			return err
+		}
+		_, err = io.CopyBuffer(t.tw, io.LimitReader(f, hdr.Size), t.buf)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", full, err)
+		}
+	case tar.TypeDir:
+		if t.o.Overlay && opaque {
+			if err := t.tw.WriteHeader(&tar.Header{
+				Name: path.Join(rel, WhiteoutOpaque), Typeflag: tar.TypeReg,
+				ModTime: hdr.ModTime, Format: tar.FormatPAX,
+			}); err != nil {
+				return err
+			}
+		}
+		return t.dir(rel)
+	}
+	return nil
+}
+
+type xattr struct {
+	name  string
+	value []byte
+}
+
+func listXattrs(p string) ([]xattr, error) {
+	sz, err := unix.Llistxattr(p, nil)
+	if err != nil || sz == 0 {
+		return nil, err
+	}
+	buf := make([]byte, sz)
+	sz, err = unix.Llistxattr(p, buf)
+	if err != nil {
+		return nil, err
+	}
+	var out []xattr
+	for _, n := range strings.Split(strings.TrimRight(string(buf[:sz]), "\x00"), "\x00") {
+		if n == "" {
+			continue
+		}
+		vsz, err := unix.Lgetxattr(p, n, nil)
+		if err != nil {
+			if errors.Is(err, unix.ENODATA) {
+				continue
+			}
+			return nil, err
+		}
+		v := make([]byte, vsz)
+		vsz, err = unix.Lgetxattr(p, n, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, xattr{n, v[:vsz]})
+	}
+	sortXattrs(out)
+	return out, nil
+}

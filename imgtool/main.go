@@ -1,0 +1,72 @@
+// Command myimg builds, stores, moves and unpacks OCI images.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/myrun-org/myrun/imgtool/store"
+)
+
+var version = "0.1.0-dev"
+
+func main() {
+	if err := newApp().Run(context.Background(), os.Args); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+func exitCode(err error) int {
+	if e, ok := err.(cli.ExitCoder); ok && e.ExitCode() != 0 {
+		return e.ExitCode()
+	}
+	return 125 // podman's "error in the tool itself"
+}
+
+func newApp() *cli.Command {
+	cmds := []*cli.Command{
+		buildCommand(), imagesCommand(), inspectCommand(), tagCommand(), rmCommand(),
+		saveCommand(), loadCommand(), importCommand(), pullCommand(), pushCommand(),
+		unpackCommand(), unmountCommand(), pruneCommand(),
+	}
+	setNoSep(cmds)
+	return &cli.Command{
+		Name:    "myimg",
+		Usage:   "Build, store, transfer and unpack OCI images",
+		Version: version,
+		Description: `myimg builds images from Containerfiles (RUN steps run in containers through
+the myrun runtime), keeps them in a local store that is an OCI image layout,
+moves them to and from registries and archives, and unpacks them into OCI
+runtime bundles for myrun.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Usage: "storage root directory (an OCI image layout)", Value: store.DefaultRoot(), Sources: cli.EnvVars("MYIMG_ROOT")},
+		},
+		Commands:                  cmds,
+		DisableSliceFlagSeparator: true,
+		Suggest:                   true,
+	}
+}
+
+func setNoSep(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.DisableSliceFlagSeparator = true
+		setNoSep(c.Commands)
+	}
+}
+
+func openStore(cmd *cli.Command) (*store.Store, error) {
+	return store.Open(cmd.Root().String("root"))
+}
+
+// needArgs fails with a usage hint unless cmd got between min and max args.
+func needArgs(cmd *cli.Command, min, max int) error {
+	n := cmd.Args().Len()
+	if n < min || (max >= 0 && n > max) {
+		return cli.Exit(fmt.Sprintf("%s: wrong number of arguments (got %d)\nUsage: myimg %s %s", cmd.Name, n, cmd.Name, cmd.ArgsUsage), 125)
+	}
+	return nil
+}

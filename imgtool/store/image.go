@@ -1,0 +1,144 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// HealthConfig is the Docker-format healthcheck, kept in the config's
+// "config" object the way docker and podman write it (OCI has no field).
+type HealthConfig struct {
+	Test          []string      `json:"Test,omitempty"`
+	Interval      time.Duration `json:"Interval,omitempty"`
+	Timeout       time.Duration `json:"Timeout,omitempty"`
+	StartPeriod   time.Duration `json:"StartPeriod,omitempty"`
+	StartInterval time.Duration `json:"StartInterval,omitempty"`
+	Retries       int           `json:"Retries,omitempty"`
+}
+
+// Config is the image-spec execution config plus the Docker-format fields
+// Healthcheck, OnBuild and Shell. Readers that only know OCI ignore them.
+type Config struct {
+	ocispec.ImageConfig
+	Healthcheck *HealthConfig `json:"Healthcheck,omitempty"`
+	OnBuild     []string      `json:"OnBuild,omitempty"`
+	Shell       []string      `json:"Shell,omitempty"`
+}
+
+// Image is an image-spec config blob with our Config.
+type Image struct {
+	Created *time.Time `json:"created,omitempty"`
+	Author  string     `json:"author,omitempty"`
+	ocispec.Platform
+	Config  Config            `json:"config,omitempty"`
+	RootFS  ocispec.RootFS    `json:"rootfs"`
+	History []ocispec.History `json:"history,omitempty"`
+}
+
+// Loaded is a manifest with its config.
+type Loaded struct {
+	Desc     ocispec.Descriptor // the manifest
+	Manifest ocispec.Manifest
+	Config   Image
+	RawConf  []byte
+}
+
+// Load reads and verifies the manifest and config of desc. An image index
+// is followed to its linux/amd64 (or only) manifest.
+func (s *Store) Load(desc ocispec.Descriptor) (*Loaded, error) {
+	b, err := s.ReadBlob(desc)
+	if err != nil {
+		return nil, err
+	}
+	if desc.MediaType == ocispec.MediaTypeImageIndex || isIndex(b) {
+		var idx ocispec.Index
+		if err := json.Unmarshal(b, &idx); err != nil {
+			return nil, fmt.Errorf("index %s: %w", desc.Digest, err)
+		}
+		m, err := pickManifest(idx)
+		if err != nil {
+			return nil, fmt.Errorf("index %s: %w", desc.Digest, err)
+		}
+		return s.Load(m)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
+	}
+	if m.SchemaVersion != 2 {
+		return nil, fmt.Errorf("manifest %s: schemaVersion %d is not 2", desc.Digest, m.SchemaVersion)
+	}
+	cb, err := s.ReadBlob(m.Config)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: config: %w", desc.Digest, err)
+	}
+	var img Image
+	if err := json.Unmarshal(cb, &img); err != nil {
+		return nil, fmt.Errorf("config %s: %w", m.Config.Digest, err)
+	}
+	if len(img.RootFS.DiffIDs) != len(m.Layers) {
+		return nil, fmt.Errorf("image %s: config lists %d diff_ids for %d layers", desc.Digest, len(img.RootFS.DiffIDs), len(m.Layers))
+	}
+	d := desc
+	d.Annotations = nil
+	return &Loaded{Desc: d, Manifest: m, Config: img, RawConf: cb}, nil
+}
+
+func isIndex(b []byte) bool {
+	var probe struct {
+		MediaType string            `json:"mediaType"`
+		Manifests []json.RawMessage `json:"manifests"`
+		Layers    []json.RawMessage `json:"layers"`
+	}
+	if json.Unmarshal(b, &probe) != nil {
+		return false
+	}
+	return probe.MediaType == ocispec.MediaTypeImageIndex || (probe.Manifests != nil && probe.Layers == nil)
+}
+
+func pickManifest(idx ocispec.Index) (ocispec.Descriptor, error) {
+	if len(idx.Manifests) == 1 {
+		return idx.Manifests[0], nil
+	}
+	for _, m := range idx.Manifests {
+		if m.Platform != nil && m.Platform.OS == "linux" && m.Platform.Architecture == "amd64" {
+			return m, nil
+		}
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("no linux/amd64 manifest among %d", len(idx.Manifests))
+}
+
+// PutImage writes config and manifest blobs for layers and returns the
+// manifest descriptor. Layer blobs must already be in the store.
+func (s *Store) PutImage(img Image, layers []ocispec.Descriptor, annotations map[string]string) (ocispec.Descriptor, error) {
+	cb, err := json.Marshal(img)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	cdesc, err := s.PutBytes(ocispec.MediaTypeImageConfig, cb)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if layers == nil {
+		layers = []ocispec.Descriptor{}
+	}
+	m := struct {
+		SchemaVersion int                  `json:"schemaVersion"`
+		MediaType     string               `json:"mediaType"`
+		Config        ocispec.Descriptor   `json:"config"`
+		Layers        []ocispec.Descriptor `json:"layers"`
+		Annotations   map[string]string    `json:"annotations,omitempty"`
+	}{2, ocispec.MediaTypeImageManifest, cdesc, layers, annotations}
+	mb, err := json.Marshal(m)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return s.PutBytes(ocispec.MediaTypeImageManifest, mb)
+}
+
+// DiffID returns the i-th diff_id as a digest.
+func (l *Loaded) DiffID(i int) digest.Digest { return l.Config.RootFS.DiffIDs[i] }

@@ -1,0 +1,141 @@
+package unpack
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/myrun-org/myrun/imgtool/layer"
+	"github.com/myrun-org/myrun/imgtool/overlay"
+	"github.com/myrun-org/myrun/imgtool/store"
+	"github.com/opencontainers/go-digest"
+)
+
+// Options for Bundle.
+type Options struct {
+	// Copy flattens the layers into a real directory instead of mounting
+	// an overlay of the layer cache (always so when not root).
+	Copy bool
+	// Rootless writes a config.json with a user namespace mapping
+	// container root to the caller (or UIDMap/GIDMap when given).
+	Rootless       bool
+	UIDMap, GIDMap []layer.IDMap
+	Progress       Progress
+}
+
+// Bundle unpacks img into bundle: bundle/rootfs and bundle/config.json.
+// bundle must not exist or be empty.
+func Bundle(s *store.Store, img *store.Loaded, bundle string, o Options) error {
+	bundle, err := filepath.Abs(bundle)
+	if err != nil {
+		return err
+	}
+	if ents, err := os.ReadDir(bundle); err == nil && len(ents) > 0 {
+		return fmt.Errorf("bundle %s: directory is not empty", bundle)
+	}
+	if err := os.MkdirAll(bundle, 0o711); err != nil {
+		return err
+	}
+	rootfs := filepath.Join(bundle, "rootfs")
+	ok := false
+	defer func() {
+		if !ok {
+			overlay.Unmount(rootfs)
+			os.RemoveAll(bundle)
+		}
+	}()
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		return err
+	}
+	useCopy := o.Copy || os.Geteuid() != 0 || len(o.UIDMap) > 0
+	if useCopy {
+		for i, l := range img.Manifest.Layers {
+			eo := layer.ExtractOptions{Mode: layer.Apply, UIDMap: o.UIDMap, GIDMap: o.GIDMap}
+			if err := layer.Unpack(s, l, img.DiffID(i), rootfs, eo); err != nil {
+				return err
+			}
+			if o.Progress != nil {
+				o.Progress("Applied layer %s", l.Digest.Encoded()[:12])
+			}
+		}
+	} else {
+		if err := mountBundle(s, img, bundle, o.Progress); err != nil {
+			return err
+		}
+	}
+	spec, err := Spec(img, rootfs, o)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(spec, "", "\t")
+	if err != nil {
+		return err
+	}
+	if err := store.WriteFileAtomic(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
+		return err
+	}
+	ok = true
+	return nil
+}
+
+func mountBundle(s *store.Store, img *store.Loaded, bundle string, p Progress) error {
+	dirs, err := EnsureLayers(s, img.Manifest.Layers, img.Config.RootFS.DiffIDs, p)
+	if err != nil {
+		return err
+	}
+	ov := filepath.Join(bundle, ".overlay")
+	upper, work := filepath.Join(ov, "upper"), filepath.Join(ov, "work")
+	for _, d := range []string{upper, work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if len(dirs) == 0 {
+		empty := filepath.Join(ov, "empty")
+		if err := os.Mkdir(empty, 0o755); err != nil {
+			return err
+		}
+		dirs = []string{empty}
+	}
+	// Record the bundle before mounting so prune keeps its layers.
+	rec, _ := json.Marshal(struct {
+		Bundle  string          `json:"bundle"`
+		DiffIDs []digest.Digest `json:"diffIDs"`
+	}{bundle, img.Config.RootFS.DiffIDs})
+	if err := store.WriteFileAtomic(recordPath(s, bundle), rec, 0o600); err != nil {
+		return err
+	}
+	if err := overlay.Mount(dirs, upper, work, filepath.Join(bundle, "rootfs")); err != nil {
+		os.Remove(recordPath(s, bundle))
+		return err
+	}
+	return nil
+}
+
+func recordPath(s *store.Store, bundle string) string {
+	h := sha256.Sum256([]byte(bundle))
+	return filepath.Join(s.Root, store.BundlesDir, hex.EncodeToString(h[:16])+".json")
+}
+
+// Remove unmounts a bundle made by Bundle and deletes it.
+func Remove(s *store.Store, bundle string) error {
+	bundle, err := filepath.Abs(bundle)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(bundle, "config.json")); err != nil {
+		return fmt.Errorf("%s does not look like a bundle: %w", bundle, err)
+	}
+	if err := overlay.Unmount(filepath.Join(bundle, "rootfs")); err != nil {
+		return err
+	}
+	if overlay.IsMounted(filepath.Join(bundle, "rootfs")) {
+		return errors.New("rootfs is still mounted")
+	}
+	os.Remove(recordPath(s, bundle))
+	return os.RemoveAll(bundle)
+}

@@ -1,0 +1,29 @@
+package seccomp
+
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Validate checks cfg and compiles it without loading it, so that errors
+// show at create time with the field they concern. A nil cfg is valid.
+func Validate(cfg *specs.LinuxSeccomp) error {
+	_, err := Build(cfg)
+	return err
+}
+
+// Load compiles cfg and installs it for every thread of the calling process
+// (TSYNC). The caller should have its OS thread locked and execve right
+// after. It returns the listener fd (close-on-exec) when a rule uses
+// SCMP_ACT_NOTIFY, else -1. Without no_new_privs it needs CAP_SYS_ADMIN.
+func Load(cfg *specs.LinuxSeccomp) (int, error) {
+	f, err := Build(cfg)
+	if err != nil || f == nil {
+		return -1, err
+	}
+	return f.Load()
+}
+
+// Load installs an already built filter; see the package-level Load.
+func (f *Filter) Load() (int, error) {
+	return loadProgram(f.prog, f.flags, f.notify)
+}
