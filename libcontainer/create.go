@@ -16,6 +16,7 @@ import (
 	"github.com/myrun-org/myrun/libcontainer/cgroups"
 	"github.com/myrun-org/myrun/libcontainer/hooks"
 	"github.com/myrun-org/myrun/libcontainer/initproc"
+	"github.com/myrun-org/myrun/libcontainer/seccomp"
 	"github.com/myrun-org/myrun/libcontainer/state"
 	"github.com/myrun-org/myrun/libcontainer/userns"
 	"github.com/myrun-org/myrun/specs"
@@ -61,6 +62,11 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 	boot, err := bootstrapFor(spec)
 	if err != nil {
 		return fmt.Errorf("config.json: %w", err)
+	}
+	if spec.Linux != nil {
+		if err := seccomp.Validate(spec.Linux.Seccomp); err != nil {
+			return fmt.Errorf("config.json: %w", err)
+		}
 	}
 
 	h, err := r.store.Create(o.ID)

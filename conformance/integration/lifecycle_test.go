@@ -155,6 +155,7 @@ func TestUserNamespaceMappedUser(t *testing.T) {
 	})
 	// The mapped user must be able to traverse the bundle.
 	os.Chmod(b.dir, 0o755)
+	os.Chmod(filepath.Dir(b.dir), 0o755)
 	out := strings.Fields(b.mustRun())
 	if len(out) < 5 || out[0] != "1000" || out[1] != "1000" || out[2] != "0" || out[3] != "100000" || out[4] != "65536" {
 		t.Fatalf("got %q", out)

@@ -133,16 +133,25 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		timeout: o.timeout,
 		logDir:  logDir,
 		reaper:  rp,
+		cgRoots: selfCgroupRoots(),
 		warn:    func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) },
 	}
 	start := time.Now()
 	passed, failed := 0, 0
+	// Per-program durations help keep CI inside its time budget.
+	timings, err := os.Create(filepath.Join(logDir, "timings.txt"))
+	if err != nil {
+		fmt.Fprintln(stderr, "runtimetools:", err)
+		return 2
+	}
+	defer timings.Close()
 	for _, p := range plan {
 		if p.Skip != "" {
 			fmt.Fprintf(stdout, "SKIP %s: %s\n", p.Name, p.Skip)
 			continue
 		}
 		res := r.run(p.Name)
+		fmt.Fprintf(timings, "%6.1fs %s\n", res.Took.Seconds(), res.Name)
 		if res.Reason == "" {
 			passed++
 			fmt.Fprintf(stdout, "ok   %s\n", res.Name)

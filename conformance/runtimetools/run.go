@@ -20,6 +20,7 @@ type runner struct {
 	timeout time.Duration
 	logDir  string
 	reaper  *reaper
+	cgRoots []string // where tests may create cgroups (see cgroups.go)
 	warn    func(format string, args ...any)
 }
 
@@ -48,6 +49,7 @@ func (r *runner) run(name string) result {
 	idsBefore := listIDs(r.ctl.root)
 	mountsBefore, _ := readMounts()
 	tmpBefore := listTemp(os.TempDir())
+	cgBefore := listCgroupDirs(r.cgRoots)
 
 	stdoutPath := filepath.Join(r.logDir, name+".tap")
 	stderrPath := filepath.Join(r.logDir, name+".stderr")
@@ -69,6 +71,13 @@ func (r *runner) run(name string) result {
 		} else {
 			r.warn("cleanup %s: deleted leftover container %s", name, id)
 		}
+	}
+	removed, failed := removeNewCgroups(cgBefore, listCgroupDirs(r.cgRoots))
+	for _, f := range failed {
+		r.warn("cleanup %s: remove cgroup: %s", name, f)
+	}
+	if len(removed) > 0 {
+		r.warn("cleanup %s: removed leftover cgroups %v", name, removed)
 	}
 	if mountsAfter, err := readMounts(); err == nil {
 		leaked := newMountsUnder(mountsBefore, mountsAfter, roots)

@@ -5,6 +5,7 @@ package archive
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -113,3 +114,5 @@ func importTarball(s *store.Store, src, compression string) (ocispec.Descriptor,
 	desc, err := ing.Commit(mt, nil)
 	return desc, diff.Digest(), err
 }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -22,8 +22,9 @@ func NewPty() (master, slave *os.File, err error) {
 		return nil, nil, fmt.Errorf("unlockpt: %w", err)
 	}
 	// TIOCGPTPEER opens the peer without a path lookup in /dev/pts.
-	sfd, err := unix.IoctlRetInt(mfd, unix.TIOCGPTPEER)
-	if err != nil {
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(mfd), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+	sfd := int(r)
+	if errno != 0 {
 		n, err2 := unix.IoctlGetInt(mfd, unix.TIOCGPTN)
 		if err2 != nil {
 			master.Close()
@@ -34,8 +35,6 @@ func NewPty() (master, slave *os.File, err error) {
 			master.Close()
 			return nil, nil, fmt.Errorf("open pty slave: %w", err)
 		}
-	} else {
-		unix.CloseOnExec(sfd)
 	}
 	n, _ := unix.IoctlGetInt(mfd, unix.TIOCGPTN)
 	return master, os.NewFile(uintptr(sfd), fmt.Sprintf("/dev/pts/%d", n)), nil

@@ -36,7 +36,13 @@ func OpenInRoot(root, unsafePath string, flags int) (*os.File, error) {
 		return h, nil
 	}
 	defer h.Close()
-	return pathrslite.Reopen(h, flags|unix.O_CLOEXEC)
+	return reopen(h, flags)
+}
+
+// reopen opens a new file description for handle's inode through a
+// verified procfs handle.
+func reopen(handle *os.File, flags int) (*os.File, error) {
+	return pathrslite.Reopen(handle, flags|unix.O_CLOEXEC)
 }
 
 // MkdirAllInRoot creates unsafePath and its parents inside root and returns
@@ -70,15 +76,7 @@ func CreateInRoot(root, unsafePath string, dir bool, mode os.FileMode) (*os.File
 		}
 		return reopenPath(d)
 	}
-	rel, err := lexicalInRoot(root, unsafePath)
-	if err != nil {
-		return nil, err
-	}
-	parentRel, base := filepath.Split(rel)
-	if base == "" || base == "." || base == ".." {
-		return nil, fmt.Errorf("%s: not a file name", unsafePath)
-	}
-	parent, err := MkdirAllInRoot(root, parentRel, 0o755)
+	parent, base, err := MkdirParentInRoot(root, unsafePath)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +93,7 @@ func CreateInRoot(root, unsafePath string, dir bool, mode os.FileMode) (*os.File
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: unsafePath, Err: err}
 	}
-	h := os.NewFile(uintptr(fd), filepath.Join(root, rel))
+	h := os.NewFile(uintptr(fd), filepath.Join(parent.Name(), base))
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		h.Close()
@@ -106,6 +104,26 @@ func CreateInRoot(root, unsafePath string, dir bool, mode os.FileMode) (*os.File
 		return nil, &os.PathError{Op: "open", Path: unsafePath, Err: unix.ELOOP}
 	}
 	return h, nil
+}
+
+// MkdirParentInRoot resolves unsafePath inside root (dangling symlinks
+// included), creates its parent directories and returns a handle to the
+// parent plus the final component, for *at(2) calls that must not follow
+// a symlink there (use AT_SYMLINK_NOFOLLOW / O_NOFOLLOW).
+func MkdirParentInRoot(root, unsafePath string) (*os.File, string, error) {
+	rel, err := lexicalInRoot(root, unsafePath)
+	if err != nil {
+		return nil, "", err
+	}
+	parentRel, base := filepath.Split(rel)
+	if base == "" || base == "." || base == ".." {
+		return nil, "", fmt.Errorf("%s: not a file name", unsafePath)
+	}
+	parent, err := MkdirAllInRoot(root, parentRel, 0o755)
+	if err != nil {
+		return nil, "", err
+	}
+	return parent, base, nil
 }
 
 // lexicalInRoot resolves unsafePath inside root (following symlinks,
@@ -128,10 +146,10 @@ func openRoot(root string) (*os.File, error) {
 	return os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 }
 
-// reopenPath turns a handle into an O_PATH one on the same inode.
+// reopenPath turns a directory handle into an O_PATH one on the same inode.
 func reopenPath(f *os.File) (*os.File, error) {
 	defer f.Close()
-	fd, err := unix.Openat(int(f.Fd()), "", unix.O_PATH|unix.O_CLOEXEC|unix.O_EMPTYPATH_COMPAT, 0)
+	fd, err := unix.Openat(int(f.Fd()), ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}

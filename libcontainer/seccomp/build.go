@@ -2,6 +2,7 @@ package seccomp
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -57,6 +58,9 @@ func Build(cfg *specs.LinuxSeccomp) (*Filter, error) {
 			return nil, fmt.Errorf("linux.seccomp.architectures[%d]: unknown architecture %q", i, a)
 		}
 		if err := filter.AddArch(arch); err != nil {
+			if errors.Is(err, unix.EDOM) {
+				err = fmt.Errorf("cannot be filtered on this host (byte order differs from the native architecture): %w", err)
+			}
 			return nil, fmt.Errorf("linux.seccomp.architectures[%d]: %q: %w", i, a, err)
 		}
 	}

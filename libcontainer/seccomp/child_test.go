@@ -116,6 +116,7 @@ func doProbe(p probe) string {
 type childResult struct {
 	stdout, stderr string
 	status         syscall.WaitStatus
+	pid            int
 }
 
 // runChild loads cfg in a child, then makes probes and/or execs argv.
@@ -141,7 +142,7 @@ func runChild(t *testing.T, cfg *specs.LinuxSeccomp, probes []probe, argv ...str
 	if ws.Exited() && ws.ExitStatus() >= 100 && ws.ExitStatus() <= 103 {
 		t.Fatalf("child failed (exit %d): %s", ws.ExitStatus(), errb.String())
 	}
-	return childResult{stdout: out.String(), stderr: errb.String(), status: ws}
+	return childResult{stdout: out.String(), stderr: errb.String(), status: ws, pid: cmd.Process.Pid}
 }
 
 func (r childResult) lines() []string {

@@ -7,7 +7,8 @@ import (
 
 // Features reports what this build can really do: actions, operators and
 // architectures accepted by the linked libseccomp (actions and flags also
-// checked against the running kernel).
+// checked against the running kernel). Archs lists only those a filter can
+// hold here: libseccomp cannot mix byte orders with the native arch.
 func Features() *features.Seccomp {
 	enabled := true
 	fs := &features.Seccomp{

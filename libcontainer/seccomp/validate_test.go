@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"encoding/binary"
 	"slices"
 	"strings"
 	"testing"
@@ -43,7 +44,11 @@ func TestValidateErrors(t *testing.T) {
 			`linux.seccomp.architectures[1]: unknown architecture "SCMP_ARCH_VAX"`},
 		{"arch without prefix", func(c *specs.LinuxSeccomp) { c.Architectures = []specs.Arch{"x86_64"} },
 			`linux.seccomp.architectures[0]: unknown architecture "x86_64"`},
-		{"unknown flag", func(c *specs.LinuxSeccomp) { c.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, "SECCOMP_FILTER_FLAG_FOO"} },
+		{"foreign byte order", func(c *specs.LinuxSeccomp) { c.Architectures = []specs.Arch{foreignArch()} },
+			`linux.seccomp.architectures[0]: "` + string(foreignArch()) + `": cannot be filtered on this host`},
+		{"unknown flag", func(c *specs.LinuxSeccomp) {
+			c.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, "SECCOMP_FILTER_FLAG_FOO"}
+		},
 			`linux.seccomp.flags[1]: unknown flag "SECCOMP_FILTER_FLAG_FOO"`},
 		{"no names", func(c *specs.LinuxSeccomp) { c.Syscalls[2].Names = nil },
 			`linux.seccomp.syscalls[2].names: must contain at least one entry`},
@@ -52,9 +57,13 @@ func TestValidateErrors(t *testing.T) {
 		{"arg index", func(c *specs.LinuxSeccomp) {
 			c.Syscalls[0].Args = []specs.LinuxSeccompArg{{Index: 0, Op: specs.OpEqualTo}, {Index: 6, Op: specs.OpEqualTo}}
 		}, `linux.seccomp.syscalls[0].args[1].index: 6 out of range`},
-		{"arg op", func(c *specs.LinuxSeccomp) { c.Syscalls[0].Args = []specs.LinuxSeccompArg{{Index: 0, Op: "SCMP_CMP_ABOUT"}} },
+		{"arg op", func(c *specs.LinuxSeccomp) {
+			c.Syscalls[0].Args = []specs.LinuxSeccompArg{{Index: 0, Op: "SCMP_CMP_ABOUT"}}
+		},
 			`linux.seccomp.syscalls[0].args[0].op: unknown operator "SCMP_CMP_ABOUT"`},
-		{"notify without listener", func(c *specs.LinuxSeccomp) { c.Syscalls = append(c.Syscalls, specs.LinuxSyscall{Names: []string{"mkdir"}, Action: specs.ActNotify}) },
+		{"notify without listener", func(c *specs.LinuxSeccomp) {
+			c.Syscalls = append(c.Syscalls, specs.LinuxSyscall{Names: []string{"mkdir"}, Action: specs.ActNotify})
+		},
 			`linux.seccomp.listenerPath: required because linux.seccomp.syscalls[4].action is SCMP_ACT_NOTIFY`},
 		{"notify default", func(c *specs.LinuxSeccomp) { c.DefaultAction = specs.ActNotify; c.ListenerPath = "/x" },
 			`linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action`},
@@ -75,6 +84,14 @@ func TestValidateErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// foreignArch is an architecture of the other byte order than the host.
+func foreignArch() specs.Arch {
+	if binary.NativeEndian.Uint16([]byte{1, 0}) == 1 {
+		return specs.ArchS390X
+	}
+	return specs.ArchX86_64
 }
 
 func TestValidateAccepts(t *testing.T) {

@@ -1,0 +1,137 @@
+// Command bench drives `make bench`: whole-process timings of myrun, runc
+// and crun side by side (interleaved), and of myimg against buildah, umoci
+// and tar. It measures with wait4 rusage (CPU incl. waited-for children,
+// peak RSS) and prints a table of medians with ratios to the fastest peer.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+type bench struct {
+	r  *reaper
+	hu *hiddenUnified
+	mu sync.Mutex
+
+	work, contrib, out string
+	myrun, myimg       string
+	runtimeNames       []string
+	runs, warmup       int
+	burst, workers     int
+	burstRounds        int
+	imgRuns            int
+	payloadMB          int
+	payloadFiles       int
+	quick              bool
+
+	cgParent string
+	rootfs   string
+	rts      []*rtime
+	peak     map[string]float64
+	leaks    map[string][]string
+	rt, img  table
+	imgNotes []string
+}
+
+func (b *bench) add(name, unit, tool string, v float64) {
+	b.mu.Lock()
+	b.rt.add(name, unit, tool, v)
+	b.mu.Unlock()
+}
+
+func main() {
+	b := &bench{peak: map[string]float64{}, leaks: map[string][]string{}}
+	exe, _ := os.Executable()
+	repo := os.Getenv("REPO")
+	if repo == "" {
+		repo, _ = os.Getwd()
+	}
+	var rtList, doc string
+	var skipRT, skipImg bool
+	flag.BoolVar(&b.quick, "quick", os.Getenv("QUICK") == "1", "fewer iterations, smaller payload (QUICK=1)")
+	flag.IntVar(&b.runs, "runs", 0, "iterations per runtime measurement (default 60, quick 15)")
+	flag.StringVar(&b.out, "out", "", "directory for results.md/json (default WORK/../results)")
+	flag.StringVar(&b.work, "work", "", "scratch directory (default /var/tmp/myrun-bench-PID)")
+	flag.StringVar(&b.myrun, "myrun", filepath.Join(repo, "bin/myrun"), "myrun binary")
+	flag.StringVar(&b.myimg, "myimg", filepath.Join(repo, "bin/myimg"), "myimg binary")
+	flag.StringVar(&rtList, "runtimes", "myrun,runc,crun", "runtimes to compare")
+	flag.BoolVar(&skipRT, "skip-runtime", false, "skip the runtime part")
+	flag.BoolVar(&skipImg, "skip-images", false, "skip the image part")
+	flag.StringVar(&doc, "update-doc", "", "rewrite the results section of this markdown file")
+	flag.Parse()
+	_ = exe
+	b.contrib = filepath.Join(repo, "contrib")
+	b.runtimeNames = strings.Split(rtList, ",")
+	b.warmup, b.workers, b.burst = 3, 8, 50
+	b.burstRounds, b.imgRuns, b.payloadMB, b.payloadFiles = 3, 3, 200, 13000
+	if b.quick {
+		b.burstRounds, b.imgRuns, b.payloadMB, b.payloadFiles = 1, 1, 20, 1300
+		b.burst = 24
+	}
+	if b.runs == 0 {
+		b.runs = 60
+		if b.quick {
+			b.runs = 15
+		}
+	}
+	b.cgParent = fmt.Sprintf("bench-%d", os.Getpid())
+	if b.work == "" {
+		b.work = fmt.Sprintf("/var/tmp/myrun-bench-%d", os.Getpid())
+	}
+	if b.out == "" {
+		b.out = filepath.Join(os.TempDir(), "myrun-bench-results")
+	}
+	if err := os.MkdirAll(b.work, 0o755); err != nil {
+		fatal(err)
+	}
+	r, err := newReaper()
+	if err != nil {
+		fatal(err)
+	}
+	b.r = r
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sig
+		fmt.Fprintln(os.Stderr, "bench: interrupted, cleaning up")
+		b.teardown()
+		os.Exit(130)
+	}()
+
+	start := time.Now()
+	if !skipRT {
+		if err := b.runtimeBench(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: runtime part: %v\n", err)
+		}
+		b.cleanup()
+	}
+	if !skipImg {
+		if err := b.imageBench(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: image part: %v\n", err)
+		}
+	}
+	b.teardown()
+	if err := b.report(doc, time.Since(start)); err != nil {
+		fatal(err)
+	}
+}
+
+func (b *bench) teardown() {
+	b.cleanup()
+	b.imageCleanup()
+	os.RemoveAll(b.work)
+}
+
+func fatal(err error) {
+	fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+	os.Exit(1)
+}

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// rotate gives each iteration a different runtime order so drift in the
+// machine's load does not favour whoever goes first.
+func rotate(rts []*rtime, i int) []*rtime {
+	out := make([]*rtime, 0, len(rts))
+	for k := range rts {
+		rt := rts[(i+k)%len(rts)]
+		if rt.Err == nil {
+			out = append(out, rt)
+		}
+	}
+	return out
+}
+
+func (b *bench) notePeak(rt *rtime, res result) {
+	if kb := float64(res.MaxRSSKB()) / 1024; kb > b.peak[rt.Name] {
+		b.peak[rt.Name] = kb
+	}
+}
+
+// benchRun: `run` of /bin/true, the whole lifecycle in one command.
+func (b *bench) benchRun(rts []*rtime) {
+	for i := -b.warmup; i < b.runs; i++ {
+		for _, rt := range rotate(rts, i+b.warmup) {
+			id := fmt.Sprintf("%s-run-%d", rt.Name, i+b.warmup)
+			dir, err := b.bundleFor(rt, id, []string{"/bin/true"})
+			if err != nil {
+				b.ok(rt, result{Err: err})
+				continue
+			}
+			b.r.setTag(rt.Name)
+			res := b.exec(rt, "run", "--bundle", dir, id)
+			if !b.ok(rt, res) || i < 0 {
+				continue
+			}
+			b.add("run /bin/true", "ms", rt.Name, ms(res.Wall))
+			b.add("run CPU (user+sys)", "ms", rt.Name, ms(res.CPU()))
+			b.add("run peak RSS", "MB", rt.Name, float64(res.MaxRSSKB())/1024)
+			b.notePeak(rt, res)
+		}
+	}
+}
+
+// benchLifecycle: create, state, start, (wait for exit), delete, each timed.
+func (b *bench) benchLifecycle(rts []*rtime) {
+	for i := 0; i < b.runs; i++ {
+		for _, rt := range rotate(rts, i) {
+			id := fmt.Sprintf("%s-life-%d", rt.Name, i)
+			dir, err := b.bundleFor(rt, id, []string{"/bin/true"})
+			if err != nil {
+				b.ok(rt, result{Err: err})
+				continue
+			}
+			b.r.setTag(rt.Name)
+			pidFile := filepath.Join(dir, "pid")
+			var cpu time.Duration
+			cr := b.exec(rt, "create", "--bundle", dir, "--pid-file", pidFile, id)
+			if !b.ok(rt, cr) {
+				b.exec(rt, "delete", "--force", id)
+				continue
+			}
+			pid, err := containerPid(pidFile)
+			st := b.exec(rt, "state", id)
+			sr := b.exec(rt, "start", id)
+			if !b.ok(rt, st) || !b.ok(rt, sr) || err != nil {
+				b.exec(rt, "delete", "--force", id)
+				continue
+			}
+			init, reaped := b.r.waitOrphan(pid, 5*time.Second)
+			if !reaped { // not our child: poll state until stopped
+				for k := 0; k < 500; k++ {
+					if s, _, _ := stateStatus(b.exec(rt, "state", id).Stdout); s == "stopped" {
+						break
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			dr := b.exec(rt, "delete", id)
+			if !b.ok(rt, dr) {
+				b.exec(rt, "delete", "--force", id)
+				continue
+			}
+			cpu = cr.CPU() + sr.CPU() + dr.CPU() + init.CPU()
+			b.add("create", "ms", rt.Name, ms(cr.Wall))
+			b.add("state", "ms", rt.Name, ms(st.Wall))
+			b.add("start", "ms", rt.Name, ms(sr.Wall))
+			b.add("delete", "ms", rt.Name, ms(dr.Wall))
+			b.add("create+start+delete", "ms", rt.Name, ms(cr.Wall+sr.Wall+dr.Wall))
+			b.add("lifecycle CPU incl. init", "ms", rt.Name, ms(cpu))
+			b.add("create peak RSS", "MB", rt.Name, float64(cr.MaxRSSKB())/1024)
+			for _, r := range []result{cr, st, sr, dr} {
+				b.notePeak(rt, r)
+			}
+		}
+	}
+	b.r.dropOrphans()
+}
+
+// startSleeper creates and starts a long-running container.
+func (b *bench) startSleeper(rt *rtime, id string) error {
+	dir, err := b.bundleFor(rt, id, []string{"/bin/sleep", "100000"})
+	if err != nil {
+		return err
+	}
+	if r := b.exec(rt, "create", "--bundle", dir, id); r.Err != nil {
+		return r.Err
+	}
+	if r := b.exec(rt, "start", id); r.Err != nil {
+		b.exec(rt, "delete", "--force", id)
+		return r.Err
+	}
+	return nil
+}
+
+// benchExec: exec /bin/true into a running container.
+func (b *bench) benchExec(rts []*rtime) {
+	var live []*rtime
+	for _, rt := range rotate(rts, 0) {
+		if err := b.startSleeper(rt, rt.Name+"-exec"); err != nil {
+			b.ok(rt, result{Err: err})
+			continue
+		}
+		live = append(live, rt)
+	}
+	for i := -b.warmup; i < b.runs; i++ {
+		for _, rt := range rotate(live, i+b.warmup) {
+			b.r.setTag(rt.Name)
+			res := b.exec(rt, "exec", rt.Name+"-exec", "/bin/true")
+			if !b.ok(rt, res) || i < 0 {
+				continue
+			}
+			b.add("exec /bin/true", "ms", rt.Name, ms(res.Wall))
+			b.add("exec CPU (user+sys)", "ms", rt.Name, ms(res.CPU()))
+			b.notePeak(rt, res)
+		}
+	}
+	for _, rt := range live {
+		b.ok(rt, b.exec(rt, "delete", "--force", rt.Name+"-exec"))
+	}
+}
+
+// parallel runs f(0..n-1) on w workers.
+func parallel(n, w int, f func(int)) {
+	ch := make(chan int)
+	var wg sync.WaitGroup
+	for k := 0; k < w; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range ch {
+				f(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		ch <- i
+	}
+	close(ch)
+	wg.Wait()
+}
+
+// benchBurst: n containers created+started by 8 workers, then deleted.
+func (b *bench) benchBurst(rts []*rtime) {
+	for round := 0; round < b.burstRounds; round++ {
+		for _, rt := range rotate(rts, round) {
+			ids := make([]string, b.burst)
+			dirs := make([]string, b.burst)
+			for k := range ids {
+				ids[k] = fmt.Sprintf("%s-burst%d-%d", rt.Name, round, k)
+				d, err := b.bundleFor(rt, ids[k], []string{"/bin/sleep", "100000"})
+				if err != nil {
+					b.ok(rt, result{Err: err})
+					return
+				}
+				dirs[k] = d
+			}
+			b.r.setTag(rt.Name)
+			var mu sync.Mutex
+			var cpu time.Duration
+			var failed error
+			account := func(r result) {
+				mu.Lock()
+				cpu += r.CPU()
+				if r.Err != nil && failed == nil {
+					failed = r.Err
+				}
+				mu.Unlock()
+				b.notePeakLocked(rt, r)
+			}
+			t0 := time.Now()
+			parallel(b.burst, b.workers, func(k int) {
+				r := b.exec(rt, "create", "--bundle", dirs[k], ids[k])
+				account(r)
+				if r.Err == nil {
+					account(b.exec(rt, "start", ids[k]))
+				}
+			})
+			up := time.Since(t0)
+			t1 := time.Now()
+			parallel(b.burst, b.workers, func(k int) {
+				account(b.exec(rt, "delete", "--force", ids[k]))
+			})
+			down := time.Since(t1)
+			if failed != nil {
+				b.ok(rt, result{Err: fmt.Errorf("burst: %w", failed)})
+				continue
+			}
+			name := fmt.Sprintf("burst %d create+start (%d par.)", b.burst, b.workers)
+			b.add(name, "ms", rt.Name, ms(up))
+			b.add(fmt.Sprintf("burst %d delete --force", b.burst), "ms", rt.Name, ms(down))
+			b.add(fmt.Sprintf("burst %d CPU (runtime procs)", b.burst), "ms", rt.Name, ms(cpu))
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // let killed inits be reaped
+	b.r.dropOrphans()
+}
+
+func (b *bench) notePeakLocked(rt *rtime, r result) {
+	b.mu.Lock()
+	b.notePeak(rt, r)
+	b.mu.Unlock()
+}
+
+// runtimeBench is the whole runtime part.
+func (b *bench) runtimeBench() error {
+	rts := b.findRuntimes(b.runtimeNames)
+	if len(rts) == 0 {
+		return fmt.Errorf("no runtime found")
+	}
+	b.rts = rts
+	b.rootfs = filepath.Join(b.work, "rootfs")
+	if r := b.r.run(cmd{Argv: []string{"/bin/sh", filepath.Join(b.contrib, "bundle", "busybox-rootfs.sh"), b.rootfs}}); r.Err != nil {
+		return fmt.Errorf("busybox rootfs: %w", r.Err)
+	}
+	before := b.snapshotMounts()
+	steps := []struct {
+		name string
+		f    func([]*rtime)
+	}{{"run", b.benchRun}, {"lifecycle", b.benchLifecycle}, {"exec", b.benchExec}, {"burst", b.benchBurst}}
+	for _, s := range steps {
+		t := time.Now()
+		s.f(rts)
+		fmt.Fprintf(os.Stderr, "bench: runtime %s done in %.1fs\n", s.name, time.Since(t).Seconds())
+	}
+	for _, rt := range rts {
+		b.add("peak RSS (max, any verb)", "MB", rt.Name, b.peak[rt.Name])
+		b.add("binary size", "MB", rt.Name, float64(rt.Size)/(1<<20))
+	}
+	b.leakCheck(rts, before)
+	return nil
+}

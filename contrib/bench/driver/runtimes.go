@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// rtime is one OCI runtime under test, with its own --root.
+type rtime struct {
+	Name  string
+	Bin   string
+	Root  string
+	Spawn func(func()) // non-nil for crun (hidden cgroup2)
+	Size  int64
+	Err   error // set when the runtime failed and is dropped
+	fails int
+}
+
+func (rt *rtime) argv(args ...string) []string {
+	return append([]string{rt.Bin, "--root", rt.Root}, args...)
+}
+
+func (b *bench) exec(rt *rtime, args ...string) result {
+	return b.r.run(cmd{Argv: rt.argv(args...), Spawn: rt.Spawn})
+}
+
+// findRuntimes resolves the binaries that exist; missing ones are reported
+// and skipped so a partial run still prints a table.
+func (b *bench) findRuntimes(names []string) []*rtime {
+	var out []*rtime
+	for _, n := range names {
+		bin := n
+		switch n {
+		case "myrun":
+			bin = b.myrun
+		}
+		p, err := exec.LookPath(bin)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s not found (%v): skipped\n", n, err)
+			continue
+		}
+		p, _ = filepath.Abs(p)
+		rt := &rtime{Name: n, Bin: p, Root: filepath.Join(b.work, "state-"+n)}
+		if fi, err := os.Stat(p); err == nil {
+			rt.Size = fi.Size()
+		}
+		if n == "crun" {
+			if b.hu == nil {
+				h, err := newHiddenUnified()
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "bench: crun: %v: skipped\n", err)
+					continue
+				}
+				b.hu = h
+			}
+			rt.Spawn = b.hu.do
+		}
+		if err := os.MkdirAll(rt.Root, 0o700); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", n, err)
+			continue
+		}
+		out = append(out, rt)
+	}
+	return out
+}
+
+// ok records a failure; a runtime that keeps failing is dropped with its
+// last error so the others still get measured.
+func (b *bench) ok(rt *rtime, res result) bool {
+	if res.Err == nil {
+		return true
+	}
+	rt.fails++
+	fmt.Fprintf(os.Stderr, "bench: %s: %v\n", rt.Name, res.Err)
+	if rt.fails >= 3 && rt.Err == nil {
+		rt.Err = res.Err
+		fmt.Fprintf(os.Stderr, "bench: %s: too many failures, dropped from the remaining runtime benchmarks\n", rt.Name)
+	}
+	return false
+}
+
+// bundleFor writes a bundle for container id and returns its directory.
+func (b *bench) bundleFor(rt *rtime, id string, args []string) (string, error) {
+	dir := filepath.Join(b.work, "bundles", id)
+	cg := fmt.Sprintf("/%s/%s", b.cgParent, id)
+	return dir, writeBundle(dir, benchSpec(b.rootfs, args), cg)
+}
+
+// containerPid reads the pid file written by create.
+func containerPid(path string) (int, error) {
+	for i := 0; i < 100; i++ {
+		b, err := os.ReadFile(path)
+		if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			return strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return 0, fmt.Errorf("pid file %s not written", path)
+}
+
+// stateStatus parses `state` output.
+func stateStatus(out string) (string, int, error) {
+	var st struct {
+		Status string `json:"status"`
+		Pid    int    `json:"pid"`
+	}
+	err := json.Unmarshal([]byte(out), &st)
+	return st.Status, st.Pid, err
+}

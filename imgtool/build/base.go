@@ -1,0 +1,93 @@
+package build
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/myrun-org/myrun/imgtool/archive"
+	"github.com/myrun-org/myrun/imgtool/store"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// from resolves the stage's base: scratch, an earlier stage (by name or
+// index), an OCI layout ("oci:PATH[:TAG]") or an image in the store.
+func (r *stageRun) from() error {
+	b := r.b
+	sd := r.def
+	base, err := b.expandMeta(sd.from.BaseName)
+	if err != nil {
+		return err
+	}
+	text := "FROM " + base
+	if sd.from.Name != "" {
+		text += " AS " + sd.from.Name
+	}
+	r.stepLine(text)
+	switch {
+	case base == "":
+		return fmt.Errorf("base image name is empty after expansion of %q", sd.from.BaseName)
+	case strings.EqualFold(base, "scratch"):
+		r.img = store.Image{Platform: ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}, RootFS: ocispec.RootFS{Type: "layers"}}
+		r.key = digest.FromString("scratch")
+	default:
+		if dep, ok := b.p.findStage(base, sd.index); ok {
+			res := b.results[dep.index]
+			if res == nil {
+				return fmt.Errorf("stage %q was not built", base)
+			}
+			r.img = cloneImage(res.img)
+			r.layers = append([]ocispec.Descriptor(nil), res.layers...)
+			r.key = res.key
+			break
+		}
+		l, err := b.loadImageRef(base)
+		if err != nil {
+			return err
+		}
+		r.img = cloneImage(l.Config)
+		r.img.Created = nil
+		for _, d := range l.Manifest.Layers {
+			d.MediaType = archive.OCILayerType(d.MediaType)
+			d.Annotations = nil
+			r.layers = append(r.layers, d)
+		}
+		r.key = digest.FromString("image\x00" + string(l.Desc.Digest))
+		if r.img.RootFS.Type == "" {
+			r.img.RootFS.Type = "layers"
+		}
+	}
+	// Options that change the bytes of every layer are part of the key.
+	ts := ""
+	if b.o.Timestamp != nil {
+		ts = b.o.Timestamp.UTC().String()
+	}
+	r.key = chainKey(r.key, fmt.Sprintf("opts compression=%s timestamp=%s layers=%v", b.o.Compression, ts, b.o.Layers), "")
+	return nil
+}
+
+// loadImageRef loads an image from an oci: layout or the store.
+func (b *builder) loadImageRef(ref string) (*store.Loaded, error) {
+	if rest, ok := strings.CutPrefix(ref, "oci:"); ok {
+		dir, tag := archive.SplitLayoutRef(rest)
+		desc, err := archive.CopyFromLayout(b.s, dir, tag)
+		if err != nil {
+			return nil, err
+		}
+		return b.s.Load(desc)
+	}
+	desc, err := b.s.Resolve(ref)
+	if err != nil {
+		return nil, fmt.Errorf("%w (images are not pulled implicitly: use myimg pull or FROM oci:PATH)", err)
+	}
+	return b.s.Load(desc)
+}
+
+func cloneImage(img store.Image) store.Image {
+	var out store.Image
+	b, _ := json.Marshal(img)
+	json.Unmarshal(b, &out)
+	return out
+}

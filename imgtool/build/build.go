@@ -1,0 +1,301 @@
+// Package build executes Containerfiles: every instruction, multi-stage
+// builds, one layer per filesystem-changing step computed from an overlay
+// upper directory, a build cache keyed by the parent chain and the
+// instruction with the digests of its inputs, and RUN steps executed by the
+// runtime binary (myrun) in a real container.
+package build
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/myrun-org/myrun/imgtool/overlay"
+	"github.com/myrun-org/myrun/imgtool/store"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Options of a build.
+type Options struct {
+	ContextDir  string
+	File        string // Containerfile; default CONTEXT/Containerfile or CONTEXT/Dockerfile
+	Tags        []string
+	BuildArgs   map[string]string
+	Target      string
+	NoCache     bool
+	Layers      bool // one layer per step (and cache); false squashes a stage's changes into one layer
+	Compression string
+	Timestamp   *time.Time // SOURCE_DATE_EPOCH / --timestamp
+	Runtime     string     // runtime binary for RUN
+	Network     string     // "" / "private": new netns with loopback only; "host"
+	// CgroupParent is the absolute cgroup path RUN containers go under.
+	CgroupParent string
+	Out          io.Writer // step lines and RUN output
+}
+
+// Result of a build.
+type Result struct {
+	Manifest  ocispec.Descriptor
+	ImageID   string // config digest hex, as podman/buildah print it
+	RunSteps  int    // RUN steps actually executed
+	CacheHits int
+}
+
+type stageResult struct {
+	img    store.Image
+	layers []ocispec.Descriptor
+	key    digest.Digest
+}
+
+type builder struct {
+	s       *store.Store
+	o       Options
+	p       *parsed
+	lex     *shell.Lex
+	tmp     string
+	meta    map[string]string // ARG values before the first FROM
+	used    map[string]bool   // build args something consumed
+	results map[int]*stageResult
+	mounts  []string
+	ignore  *ignorer
+	res     Result
+	total   int
+	stepNo  int
+	multi   bool
+	stageNo int
+	nstages int
+	seq     int
+}
+
+// Build runs a build and tags the result.
+func Build(s *store.Store, o Options) (*Result, error) {
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Compression == "" {
+		o.Compression = "gzip"
+	}
+	if o.CgroupParent == "" {
+		o.CgroupParent = "/myimg-build"
+	}
+	ctxDir, err := filepath.Abs(o.ContextDir)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(ctxDir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("build context %s is not a directory", o.ContextDir)
+	}
+	o.ContextDir = ctxDir
+	file := o.File
+	if file == "" {
+		file = filepath.Join(ctxDir, "Containerfile")
+		if _, err := os.Stat(file); err != nil {
+			file = filepath.Join(ctxDir, "Dockerfile")
+		}
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	p, err := parseContainerfile(file, data)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := s.WriterLock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	tmp, err := s.TempDir("build-")
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{s: s, o: o, p: p, lex: shell.NewLex(p.escape), tmp: tmp,
+		meta: map[string]string{}, used: map[string]bool{}, results: map[int]*stageResult{}}
+	defer b.cleanup()
+	if b.ignore, err = loadIgnore(ctxDir); err != nil {
+		return nil, err
+	}
+	if err := b.metaArgs(); err != nil {
+		return nil, err
+	}
+	target := len(p.stages) - 1
+	if o.Target != "" {
+		st, ok := p.findStage(o.Target, len(p.stages))
+		if !ok {
+			return nil, fmt.Errorf("%s: target stage %q not found", file, o.Target)
+		}
+		target = st.index
+	}
+	need, err := b.neededStages(target)
+	if err != nil {
+		return nil, err
+	}
+	b.multi = len(need) > 1
+	b.nstages = len(need)
+	for _, i := range need {
+		b.stageNo++
+		r, err := b.runStage(p.stages[i])
+		if err != nil {
+			return nil, err
+		}
+		b.results[i] = r
+	}
+	final := b.results[target]
+	desc, err := b.commit(final)
+	if err != nil {
+		return nil, err
+	}
+	for k := range o.BuildArgs {
+		if !b.used[k] {
+			fmt.Fprintf(o.Out, "[Warning] one or more build args were not consumed: [%s]\n", k)
+		}
+	}
+	b.res.Manifest = desc
+	return &b.res, nil
+}
+
+func (b *builder) cleanup() {
+	for i := len(b.mounts) - 1; i >= 0; i-- {
+		overlay.Unmount(b.mounts[i])
+	}
+	os.RemoveAll(b.tmp)
+}
+
+// metaArgs evaluates ARGs before the first FROM (plus predefined ones).
+func (b *builder) metaArgs() error {
+	for k, v := range predefinedArgs() {
+		b.meta[k] = v
+	}
+	for _, st := range b.p.meta {
+		if err := b.declareArgs(st, b.meta, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func predefinedArgs() map[string]string {
+	return map[string]string{
+		"TARGETPLATFORM": "linux/amd64", "TARGETOS": "linux", "TARGETARCH": "amd64", "TARGETVARIANT": "",
+		"BUILDPLATFORM": "linux/amd64", "BUILDOS": "linux", "BUILDARCH": "amd64", "BUILDVARIANT": "",
+	}
+}
+
+// neededStages lists the stages target depends on (FROM and COPY --from),
+// in file order.
+func (b *builder) neededStages(target int) ([]int, error) {
+	need := map[int]bool{}
+	var visit func(i int) error
+	visit = func(i int) error {
+		if need[i] {
+			return nil
+		}
+		need[i] = true
+		sd := b.p.stages[i]
+		base, err := b.expandMeta(sd.from.BaseName)
+		if err != nil {
+			return &StepError{b.p.file, sd.line, "FROM", err}
+		}
+		if dep, ok := b.p.findStage(base, i); ok {
+			if err := visit(dep.index); err != nil {
+				return err
+			}
+		}
+		for _, st := range sd.steps {
+			if from := copyFrom(st.cmd); from != "" {
+				if dep, ok := b.p.findStage(from, i); ok {
+					if err := visit(dep.index); err != nil {
+						return err
+					}
+				} else if _, err := b.s.Resolve(from); err != nil && !strings.HasPrefix(from, "oci:") {
+					return &StepError{b.p.file, st.line, st.name, fmt.Errorf("--from=%s: no such stage or image", from)}
+				}
+			}
+		}
+		return nil
+	}
+	if err := visit(target); err != nil {
+		return nil, err
+	}
+	var out []int
+	for i := range b.p.stages {
+		if need[i] {
+			out = append(out, i)
+		}
+	}
+	return out, nil
+}
+
+func (b *builder) expandMeta(word string) (string, error) {
+	env := []string{}
+	for k, v := range b.meta {
+		env = append(env, k+"="+v)
+	}
+	s, _, err := b.lex.ProcessWord(word, shell.EnvsFromSlice(env))
+	return s, err
+}
+
+func (b *builder) printf(format string, a ...any) {
+	fmt.Fprintf(b.o.Out, format, a...)
+}
+
+// commit writes config and manifest and applies the tags.
+func (b *builder) commit(r *stageResult) (ocispec.Descriptor, error) {
+	img := r.img
+	if b.o.Timestamp != nil {
+		t := *b.o.Timestamp
+		img.Created = &t
+	} else if n := len(img.History); n > 0 && img.History[n-1].Created != nil {
+		// The last step's time: a no-change rebuild gives the same image.
+		img.Created = img.History[n-1].Created
+	} else {
+		now := time.Now().UTC()
+		img.Created = &now
+	}
+	desc, err := b.s.PutImage(img, r.layers, nil)
+	if err != nil {
+		return desc, err
+	}
+	b.res.ImageID = descConfigID(b.s, desc)
+	names := b.o.Tags
+	if len(names) > 0 {
+		b.printf("COMMIT %s\n", strings.Join(names, ", "))
+	} else {
+		b.printf("COMMIT\n")
+	}
+	for _, t := range names {
+		if err := b.s.Tag(t, desc); err != nil {
+			return desc, err
+		}
+	}
+	b.printf("--> %s\n", shortID(b.res.ImageID))
+	for _, t := range names {
+		b.printf("Successfully tagged %s\n", store.NormalizeName(t))
+	}
+	b.printf("%s\n", b.res.ImageID)
+	return desc, nil
+}
+
+func descConfigID(s *store.Store, desc ocispec.Descriptor) string {
+	l, err := s.Load(desc)
+	if err != nil {
+		return desc.Digest.Encoded()
+	}
+	return l.Manifest.Config.Digest.Encoded()
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+var errNoRuntime = errors.New("no runtime")

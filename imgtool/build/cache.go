@@ -1,0 +1,60 @@
+package build
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+
+	"github.com/myrun-org/myrun/imgtool/store"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// cacheRecord is what a step produced. The file lives at
+// <store>/cache/<key hex>; prune keeps the blobs it names.
+type cacheRecord struct {
+	History ocispec.History     `json:"history"`
+	Layer   *ocispec.Descriptor `json:"layer,omitempty"`
+	DiffID  digest.Digest       `json:"diffID,omitempty"`
+	Blobs   []digest.Digest     `json:"blobs,omitempty"`
+	DiffIDs []digest.Digest     `json:"diffIDs,omitempty"`
+}
+
+// chainKey derives a step's cache key from its parent's key, the
+// instruction (after expansion) and the digest of its inputs.
+func chainKey(parent digest.Digest, instr string, inputs digest.Digest) digest.Digest {
+	return digest.FromString(string(parent) + "\x00" + instr + "\x00" + string(inputs))
+}
+
+func (b *builder) cachePath(key digest.Digest) string {
+	return filepath.Join(b.s.Root, store.CacheDir, key.Encoded())
+}
+
+func (b *builder) lookup(key digest.Digest) (*cacheRecord, bool) {
+	if b.o.NoCache {
+		return nil, false
+	}
+	data, err := os.ReadFile(b.cachePath(key))
+	if err != nil {
+		return nil, false
+	}
+	var rec cacheRecord
+	if json.Unmarshal(data, &rec) != nil {
+		return nil, false
+	}
+	if rec.Layer != nil && !b.s.HasBlob(*rec.Layer) {
+		return nil, false
+	}
+	return &rec, true
+}
+
+func (b *builder) save(key digest.Digest, rec *cacheRecord) {
+	if rec.Layer != nil {
+		rec.Blobs = []digest.Digest{rec.Layer.Digest}
+		rec.DiffIDs = []digest.Digest{rec.DiffID}
+	}
+	data, err := json.Marshal(rec)
+	if err == nil {
+		store.WriteFileAtomic(b.cachePath(key), data, 0o600)
+	}
+}

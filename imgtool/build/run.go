@@ -1,0 +1,214 @@
+package build
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/myrun-org/myrun/imgtool/unpack"
+	"github.com/myrun-org/myrun/specs"
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+var heredocOnly = regexp.MustCompile(`^<<-?\s*["']?([A-Za-z0-9_]+)["']?\s*$`)
+
+// runArgs builds the process args of a RUN, handling heredocs: a RUN that
+// is only a heredoc runs its body as a script (with its own #! when it has
+// one); heredocs used as redirections are handed to the shell verbatim.
+func (r *stageRun) runArgs(c *instructions.RunCommand) (args []string, script string) {
+	if !c.PrependShell {
+		return slices.Clone(c.CmdLine), ""
+	}
+	cmdline := strings.Join(c.CmdLine, " ")
+	if len(c.Files) == 0 {
+		return append(slices.Clone(r.shell()), cmdline), ""
+	}
+	if len(c.Files) == 1 && heredocOnly.MatchString(cmdline) {
+		data := c.Files[0].Data
+		if c.Files[0].Chomp {
+			data = parser.ChompHeredocContent(data)
+		}
+		if strings.HasPrefix(data, "#!") {
+			return []string{scriptPath}, data
+		}
+		return append(slices.Clone(r.shell()), data), ""
+	}
+	var sb strings.Builder
+	sb.WriteString(cmdline + "\n")
+	for _, f := range c.Files {
+		sb.WriteString(f.Data)
+		if !strings.HasSuffix(f.Data, "\n") {
+			sb.WriteString("\n")
+		}
+		sb.WriteString(f.Name + "\n")
+	}
+	return append(slices.Clone(r.shell()), sb.String()), ""
+}
+
+// scriptPath is where a #! heredoc is bind-mounted (under /dev, a tmpfs,
+// so nothing lands in the layer).
+const scriptPath = "/dev/.myimg-run-script"
+
+func (r *stageRun) run(st step, c *instructions.RunCommand) error {
+	args, script := r.runArgs(c)
+	env := r.runEnv()
+	cfg := r.img.Config
+	createdBy := strings.Join(args, " ")
+	if script != "" {
+		createdBy = "RUN " + st.text
+	}
+	keyJSON, _ := json.Marshal(struct {
+		Args    []string
+		Script  string
+		Env     []string
+		User    string
+		Dir     string
+		Network string
+	}{args, script, env, cfg.User, cfg.WorkingDir, r.b.o.Network})
+	return r.fsStep(createdBy, "RUN "+string(keyJSON), "", func(w *workspace) error {
+		r.b.res.RunSteps++
+		return r.b.runContainer(w, args, script, env, cfg.User, cfg.WorkingDir)
+	})
+}
+
+// runContainer runs one process in a container of our runtime, with the
+// workspace's merged dir as rootfs, and waits for it.
+func (b *builder) runContainer(w *workspace, args []string, script string, env []string, usr, cwd string) error {
+	if b.o.Runtime == "" {
+		return fmt.Errorf("RUN needs a runtime: none found (set --runtime or MYIMG_RUNTIME)")
+	}
+	rootfs := w.merged
+	u, err := unpack.ResolveUser(rootfs, usr)
+	if err != nil {
+		return err
+	}
+	if cwd == "" {
+		cwd = "/"
+	}
+	// WORKDIR is created on first use, as buildah does.
+	if p, err := securejoin.SecureJoin(rootfs, cwd); err == nil {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return fmt.Errorf("WORKDIR %s: %w", cwd, err)
+		}
+	}
+	id := fmt.Sprintf("myimg-%d-%d", os.Getpid(), b.seq)
+	s := specs.Default()
+	s.Process.Terminal = false
+	s.Process.Args = args
+	s.Process.Env = env
+	s.Process.Cwd = cwd
+	s.Process.User = u
+	s.Process.NoNewPrivileges = false // setuid tools (su, sudo) must work in builds
+	s.Process.Capabilities = &rspec.LinuxCapabilities{
+		Bounding: slices.Clone(unpack.DefaultCaps), Effective: slices.Clone(unpack.DefaultCaps), Permitted: slices.Clone(unpack.DefaultCaps),
+	}
+	s.Root = &rspec.Root{Path: rootfs}
+	s.Hostname = "myimg-build"
+	s.Linux.CgroupsPath = path.Join(b.o.CgroupParent, id)
+	if b.o.Network == "host" {
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n rspec.LinuxNamespace) bool {
+			return n.Type == rspec.NetworkNamespace
+		})
+		for _, f := range []string{"/etc/resolv.conf", "/etc/hosts"} {
+			if _, err := os.Stat(f); err == nil {
+				s.Mounts = append(s.Mounts, rspec.Mount{Destination: f, Type: "bind", Source: f, Options: []string{"rbind", "ro"}})
+			}
+		}
+	}
+	bundle := filepath.Join(w.dir, "bundle")
+	if err := os.MkdirAll(bundle, 0o700); err != nil {
+		return err
+	}
+	if script != "" {
+		sp := filepath.Join(w.dir, "script")
+		if err := os.WriteFile(sp, []byte(script), 0o755); err != nil {
+			return err
+		}
+		s.Mounts = append(s.Mounts, rspec.Mount{Destination: scriptPath, Type: "bind", Source: sp, Options: []string{"bind", "ro"}})
+	}
+	// Mount points the runtime has to create would otherwise end up in
+	// the layer: note the missing ones and remove them afterwards.
+	created := missingTargets(rootfs, s.Mounts)
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
+		return err
+	}
+	state := filepath.Join(w.dir, "state")
+	cmd := exec.Command(b.o.Runtime, "--root", state, "run", "--bundle", bundle, id)
+	cmd.Stdout, cmd.Stderr = b.o.Out, b.o.Out
+	runErr := cmd.Run()
+	del := exec.Command(b.o.Runtime, "--root", state, "delete", "--force", id)
+	del.Run()
+	removeCgroup(s.Linux.CgroupsPath)
+	removeCreated(w.upper, created)
+	if runErr != nil {
+		if ee, ok := runErr.(*exec.ExitError); ok {
+			return fmt.Errorf("process %q exited with status %d", strings.Join(args, " "), ee.ExitCode())
+		}
+		return fmt.Errorf("running %s: %w", b.o.Runtime, runErr)
+	}
+	return nil
+}
+
+// missingTargets lists mount destinations (and their missing parents)
+// that do not exist in rootfs yet.
+func missingTargets(rootfs string, mounts []rspec.Mount) []string {
+	seen := map[string]bool{}
+	for _, m := range mounts {
+		for p := path.Clean(m.Destination); p != "/" && p != "."; p = path.Dir(p) {
+			if seen[p] {
+				continue
+			}
+			hp, err := securejoin.SecureJoin(rootfs, p)
+			if err != nil {
+				continue
+			}
+			if _, err := os.Lstat(hp); os.IsNotExist(err) {
+				seen[p] = true
+			}
+		}
+	}
+	var out []string
+	for p := range seen {
+		out = append(out, p)
+	}
+	// Deepest first, so parents are empty when their turn comes.
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+func removeCreated(upper string, paths []string) {
+	for _, p := range paths {
+		hp := filepath.Join(upper, p)
+		st, err := os.Lstat(hp)
+		if err != nil {
+			continue
+		}
+		if (st.IsDir() && isEmptyDir(hp)) || (st.Mode().IsRegular() && st.Size() == 0) {
+			os.Remove(hp)
+		}
+	}
+}
+
+// removeCgroup removes the container's cgroup dirs if the runtime left
+// any (only our own absolute path, never a parent).
+func removeCgroup(p string) {
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	roots = append(roots, "/sys/fs/cgroup")
+	for _, r := range roots {
+		os.Remove(filepath.Join(r, p))
+	}
+}

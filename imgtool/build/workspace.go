@@ -1,0 +1,195 @@
+package build
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/myrun-org/myrun/imgtool/layer"
+	"github.com/myrun-org/myrun/imgtool/overlay"
+	"github.com/myrun-org/myrun/imgtool/unpack"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// workspace is an overlay of the parent's layers with a fresh upper dir:
+// whatever a step changes lands in upper, which becomes the layer.
+type workspace struct {
+	dir, upper, work, merged string
+}
+
+func (b *builder) newWorkspace() (*workspace, error) {
+	b.seq++
+	dir := filepath.Join(b.tmp, fmt.Sprintf("ws%d", b.seq))
+	w := &workspace{dir: dir, upper: filepath.Join(dir, "upper"), work: filepath.Join(dir, "work"), merged: filepath.Join(dir, "merged")}
+	for _, d := range []string{w.upper, w.work, w.merged} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	// The upper dir's root is the rootfs's root: keep it 0755.
+	return w, os.Chmod(w.upper, 0o755)
+}
+
+func (b *builder) layerDirs(layers []ocispec.Descriptor, diffIDs []digest.Digest) ([]string, error) {
+	dirs, err := unpack.EnsureLayers(b.s, layers, diffIDs, func(f string, a ...any) { b.printf(f+"\n", a...) })
+	if err != nil {
+		return nil, err
+	}
+	if len(dirs) == 0 {
+		empty := filepath.Join(b.tmp, "empty")
+		if err := os.MkdirAll(empty, 0o755); err != nil {
+			return nil, err
+		}
+		dirs = []string{empty}
+	}
+	return dirs, nil
+}
+
+func (b *builder) mount(w *workspace, layers []ocispec.Descriptor, diffIDs []digest.Digest) error {
+	dirs, err := b.layerDirs(layers, diffIDs)
+	if err != nil {
+		return err
+	}
+	return overlay.Mount(dirs, w.upper, w.work, w.merged)
+}
+
+// view mounts a read-only rootfs of layers (for COPY --from); it stays
+// mounted until the build ends.
+func (b *builder) view(layers []ocispec.Descriptor, diffIDs []digest.Digest) (string, error) {
+	dirs, err := b.layerDirs(layers, diffIDs)
+	if err != nil {
+		return "", err
+	}
+	b.seq++
+	dir := filepath.Join(b.tmp, fmt.Sprintf("view%d", b.seq))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if len(dirs) == 1 {
+		// One layer: a read-only bind would do, but overlay keeps it simple.
+		dirs = append(dirs, dirs[0])
+	}
+	if err := overlay.Mount(dirs, "", "", dir); err != nil {
+		return "", err
+	}
+	b.mounts = append(b.mounts, dir)
+	return dir, nil
+}
+
+func isEmptyDir(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(1)
+	return len(names) == 0
+}
+
+// fsStep runs action on a writable rootfs and records the resulting layer
+// (or reuses a cached one).
+func (r *stageRun) fsStep(createdBy, keyText string, inputs digest.Digest, action func(w *workspace) error) error {
+	b := r.b
+	key := chainKey(r.key, keyText, inputs)
+	h := ocispec.History{CreatedBy: createdBy}
+	if !b.o.Layers {
+		if r.squash == nil {
+			w, err := b.newWorkspace()
+			if err != nil {
+				return err
+			}
+			r.squash = w
+		}
+		if err := b.mount(r.squash, r.layers, r.img.RootFS.DiffIDs); err != nil {
+			return err
+		}
+		err := action(r.squash)
+		if uerr := overlay.Unmount(r.squash.merged); err == nil {
+			err = uerr
+		}
+		if err != nil {
+			return err
+		}
+		h.Created, h.EmptyLayer = b.now(), true
+		r.img.History = append(r.img.History, h)
+		r.key = key
+		return nil
+	}
+	if rec, ok := b.lookup(key); ok {
+		r.applyRecord(rec)
+		r.key = key
+		b.res.CacheHits++
+		b.printf("--> Using cache %s\n", key.Encoded())
+		return nil
+	}
+	w, err := b.newWorkspace()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(w.dir)
+	if err := b.mount(w, r.layers, r.img.RootFS.DiffIDs); err != nil {
+		return err
+	}
+	err = action(w)
+	if uerr := overlay.Unmount(w.merged); err == nil {
+		err = uerr
+	}
+	if err != nil {
+		return err
+	}
+	h.Created = b.now()
+	rec := &cacheRecord{History: h}
+	if isEmptyDir(w.upper) {
+		rec.History.EmptyLayer = true
+	} else {
+		desc, diffID, err := b.commitUpper(w.upper)
+		if err != nil {
+			return err
+		}
+		rec.Layer, rec.DiffID = &desc, diffID
+	}
+	b.save(key, rec)
+	r.applyRecord(rec)
+	r.key = key
+	b.printf("--> %s\n", key.Encoded()[:12])
+	return nil
+}
+
+// commitUpper turns an overlay upper dir into a layer blob, then keeps the
+// dir itself as that layer's extracted form (it already is overlay format).
+func (b *builder) commitUpper(upper string) (ocispec.Descriptor, digest.Digest, error) {
+	desc, diffID, err := layer.Create(b.s, upper, layer.WriteOptions{Overlay: true, Clamp: b.o.Timestamp}, b.o.Compression)
+	if err != nil {
+		return desc, diffID, err
+	}
+	dst := unpack.LayerDir(b.s, diffID)
+	if _, err := os.Stat(dst); err != nil {
+		if err := os.Rename(upper, dst); err != nil {
+			return desc, diffID, err
+		}
+	}
+	return desc, diffID, nil
+}
+
+func (r *stageRun) applyRecord(rec *cacheRecord) {
+	r.img.History = append(r.img.History, rec.History)
+	if rec.Layer != nil {
+		r.layers = append(r.layers, *rec.Layer)
+		r.img.RootFS.DiffIDs = append(r.img.RootFS.DiffIDs, rec.DiffID)
+	}
+}
+
+func (r *stageRun) commitSquash() error {
+	w := r.squash
+	defer os.RemoveAll(w.dir)
+	if isEmptyDir(w.upper) {
+		return nil
+	}
+	desc, diffID, err := r.b.commitUpper(w.upper)
+	if err != nil {
+		return err
+	}
+	r.applyRecord(&cacheRecord{History: ocispec.History{Created: r.b.now(), CreatedBy: "myimg build --layers=false"}, Layer: &desc, DiffID: diffID})
+	return nil
+}

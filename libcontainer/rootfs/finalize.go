@@ -1,0 +1,149 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/libcontainer/pathrs"
+)
+
+// Finalize runs after PivotRoot: read-only root and /dev, readonlyPaths,
+// maskedPaths, and the final root propagation. From here on /proc belongs
+// to the container, so every mount goes through the fd-based mount API
+// (open_tree/move_mount/mount_setattr), never /proc/self/fd.
+func Finalize(cfg *Config) error {
+	lx := cfg.linux()
+	if !cfg.hasNamespace(rspec.MountNamespace) {
+		if len(lx.MaskedPaths) > 0 || len(lx.ReadonlyPaths) > 0 {
+			return errors.New("linux.maskedPaths/readonlyPaths need a mount namespace")
+		}
+		return nil
+	}
+	if cfg.devReadonly {
+		if err := cfg.step("dev readonly", func() error { return setReadonly("/dev", false) }); err != nil {
+			return fmt.Errorf("/dev read-only: %w", err)
+		}
+	}
+	if cfg.Spec.Root != nil && cfg.Spec.Root.Readonly {
+		if err := cfg.step("root readonly", func() error { return setReadonly("/", false) }); err != nil {
+			return fmt.Errorf("root.readonly: %w", err)
+		}
+	}
+	for i, p := range lx.ReadonlyPaths {
+		if err := cfg.step("readonly path", func() error { return readonlyPath(p) }, "path", p); err != nil {
+			return fmt.Errorf("linux.readonlyPaths[%d] (%s): %w", i, p, err)
+		}
+	}
+	var null *os.File
+	defer func() {
+		if null != nil {
+			null.Close()
+		}
+	}()
+	for i, p := range lx.MaskedPaths {
+		if err := cfg.step("masked path", func() error { return maskPath(p, &null) }, "path", p); err != nil {
+			return fmt.Errorf("linux.maskedPaths[%d] (%s): %w", i, p, err)
+		}
+	}
+	if p := lx.RootfsPropagation; p != "" {
+		flag, err := propagationFlag(p)
+		if err != nil {
+			return err
+		}
+		if err := cfg.step("rootfs propagation", func() error { return unix.Mount("", "/", "", flag, "") }, "propagation", p); err != nil {
+			return fmt.Errorf("linux.rootfsPropagation: %w", err)
+		}
+	}
+	return nil
+}
+
+// openInNewRoot opens p inside "/" (symlinks stay inside); a missing path
+// returns (nil, nil) since masked and read-only paths may not exist.
+func openInNewRoot(p string) (*os.File, error) {
+	f, err := pathrs.OpenInRoot("/", p, unix.O_PATH)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return f, err
+}
+
+// setReadonly makes the mount at p read-only. Only the read-only bit is
+// set, so flags the kernel locked stay as they are.
+func setReadonly(p string, recursive bool) error {
+	f, err := openInNewRoot(p)
+	if err != nil || f == nil {
+		return err
+	}
+	defer f.Close()
+	flags := uint(unix.AT_EMPTY_PATH)
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(int(f.Fd()), "", flags, &attr); err != nil {
+		return &os.PathError{Op: "mount_setattr", Path: p, Err: err}
+	}
+	return nil
+}
+
+// readonlyPath bind-mounts p onto itself read-only (submounts included).
+func readonlyPath(p string) error {
+	target, err := openInNewRoot(p)
+	if err != nil || target == nil {
+		return err
+	}
+	defer target.Close()
+	tree, err := cloneTree(target, true)
+	if err != nil {
+		return err
+	}
+	defer tree.Close()
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(int(tree.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		return &os.PathError{Op: "mount_setattr", Path: p, Err: err}
+	}
+	return moveOnto(tree, target)
+}
+
+// maskPath hides p: files get the container's /dev/null (verified to be
+// the real 1:3 device, CVE-2025-31133), directories a read-only tmpfs.
+func maskPath(p string, null **os.File) error {
+	target, err := openInNewRoot(p)
+	if err != nil || target == nil {
+		return err
+	}
+	defer target.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(target.Fd()), &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		tmpfs, err := newReadonlyTmpfs()
+		if err != nil {
+			return err
+		}
+		defer tmpfs.Close()
+		return moveOnto(tmpfs, target)
+	}
+	if *null == nil {
+		n, err := pathrs.OpenInRoot("/", "/dev/null", unix.O_PATH)
+		if err != nil {
+			return fmt.Errorf("open /dev/null: %w", err)
+		}
+		if !pathrs.IsDevNull(n) {
+			n.Close()
+			return errors.New("/dev/null is not the null device (char 1:3): refusing to mask with it")
+		}
+		*null = n
+	}
+	tree, err := cloneTree(*null, false)
+	if err != nil {
+		return err
+	}
+	defer tree.Close()
+	return moveOnto(tree, target)
+}

@@ -1,0 +1,189 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/libcontainer/pathrs"
+)
+
+// mountEntry performs mounts[i].
+func (c *Config) mountEntry(i int, m rspec.Mount) error {
+	field := fmt.Sprintf("mounts[%d]", i)
+	if !filepath.IsAbs(m.Destination) {
+		return fmt.Errorf("%s.destination: must be an absolute path", field)
+	}
+	o, err := parseOptions(m.Options)
+	if err != nil {
+		return fmt.Errorf("%s.options: %w", field, err)
+	}
+	if m.Type == "bind" {
+		o.flags |= unix.MS_BIND
+	}
+	switch {
+	case o.flags&unix.MS_REMOUNT != 0:
+		err = c.mountRemount(m, o)
+	case o.isBind():
+		err = c.mountBind(field, m, o)
+	case m.Type == "cgroup":
+		err = c.mountCgroup(m, o)
+	case m.Type == "cgroup2":
+		err = c.mountCgroup2(m, o, true)
+	case m.Type == "":
+		return fmt.Errorf("%s.type: required for a non-bind mount", field)
+	default:
+		err = c.mountFs(m, o)
+	}
+	if err != nil {
+		return fmt.Errorf("%s (%s): %w", field, m.Destination, err)
+	}
+	return nil
+}
+
+// bindSource makes a relative bind source absolute.
+func (c *Config) bindSource(src string) string {
+	if filepath.IsAbs(src) || c.Bundle == "" {
+		return src
+	}
+	return filepath.Join(c.Bundle, src)
+}
+
+func (c *Config) mountBind(field string, m rspec.Mount, o *mountOpts) error {
+	src := c.bindSource(m.Source)
+	st, err := os.Stat(src)
+	if err != nil {
+		return fmt.Errorf("%s.source: %w", field, err)
+	}
+	if err := c.checkProcDest(m.Destination, src); err != nil {
+		return err
+	}
+	target, err := pathrs.CreateInRoot(c.Rootfs, m.Destination, st.IsDir(), mkMode(st.IsDir()))
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := mountOn(src, target, "", unix.MS_BIND|o.flags&unix.MS_REC, ""); err != nil {
+		return err
+	}
+	mnt, err := reopenMounted(c.Rootfs, m.Destination, target)
+	if err != nil {
+		return err
+	}
+	defer mnt.Close()
+	if o.flags&^(unix.MS_BIND|unix.MS_REC) != 0 {
+		if err := remountBind(mnt, o.flags, o.atime, c.InUserNS); err != nil {
+			return err
+		}
+	}
+	return applyAfter(mnt, o)
+}
+
+func mkMode(dir bool) os.FileMode {
+	if dir {
+		return 0o755
+	}
+	return 0o644
+}
+
+// mountFs mounts a new filesystem instance (tmpfs, proc, sysfs, ...).
+func (c *Config) mountFs(m rspec.Mount, o *mountOpts) error {
+	if err := c.checkProcDest(m.Destination, ""); err != nil && m.Type != "proc" {
+		return err
+	}
+	target, err := pathrs.CreateInRoot(c.Rootfs, m.Destination, true, 0o755)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	src := m.Source
+	if src == "" {
+		src = m.Type
+	}
+	err = mountOn(src, target, m.Type, o.flags, o.dataString())
+	if err != nil {
+		// Without owning the network (sysfs) or pid (proc) namespace, or
+		// with an IPC namespace we do not own (mqueue), a new instance
+		// is refused: bind the host's, as runc does.
+		host := map[string]string{"sysfs": "/sys", "proc": "/proc", "mqueue": "/dev/mqueue"}[m.Type]
+		if host == "" || !(errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY)) {
+			return err
+		}
+		c.log().Debug("new instance refused, binding the host's", "type", m.Type, "destination", m.Destination, "error", err)
+		if ferr := mountOn(host, target, "", unix.MS_BIND|unix.MS_REC, ""); ferr != nil {
+			return fmt.Errorf("%w (bind fallback: %v)", err, ferr)
+		}
+		mnt, err := reopenMounted(c.Rootfs, m.Destination, target)
+		if err != nil {
+			return err
+		}
+		defer mnt.Close()
+		if err := remountBind(mnt, o.flags, o.atime, true); err != nil {
+			return err
+		}
+		return applyAfter(mnt, o)
+	}
+	if len(o.prop) == 0 && o.recSet == 0 && o.recClr == 0 {
+		return nil
+	}
+	mnt, err := reopenMounted(c.Rootfs, m.Destination, target)
+	if err != nil {
+		return err
+	}
+	defer mnt.Close()
+	return applyAfter(mnt, o)
+}
+
+// mountRemount changes an existing mount ("remount" in options).
+func (c *Config) mountRemount(m rspec.Mount, o *mountOpts) error {
+	target, err := pathrs.OpenInRoot(c.Rootfs, m.Destination, unix.O_PATH)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if o.isBind() {
+		if err := remountBind(target, o.flags, o.atime, c.InUserNS); err != nil {
+			return err
+		}
+	} else if err := mountOn(m.Source, target, m.Type, o.flags, o.dataString()); err != nil {
+		return err
+	}
+	return applyAfter(target, o)
+}
+
+// procAllowed are the /proc files that may be bind-mounted over (lxcfs).
+var procAllowed = map[string]bool{
+	"/proc/cpuinfo": true, "/proc/diskstats": true, "/proc/meminfo": true,
+	"/proc/stat": true, "/proc/swaps": true, "/proc/uptime": true,
+	"/proc/loadavg": true, "/proc/slabinfo": true,
+	"/proc/sys/kernel/ns_last_pid": true, "/proc/sys/crypto/fips_enabled": true,
+}
+
+// checkProcDest refuses mounts over /proc/... (other than procfs itself
+// and the lxcfs files): a volume over /proc/self/attr or /proc/sys would
+// defeat our checks (CVE-2019-16884, CVE-2019-19921).
+func (c *Config) checkProcDest(dest, src string) error {
+	joined, err := pathrs.SecureJoin(c.Rootfs, dest)
+	if err != nil {
+		return err
+	}
+	rel := "/" + strings.TrimPrefix(strings.TrimPrefix(joined, filepath.Clean(c.Rootfs)), "/")
+	if rel != "/proc" && !strings.HasPrefix(rel, "/proc/") {
+		return nil
+	}
+	if procAllowed[rel] {
+		return nil
+	}
+	if src != "" {
+		var st unix.Statfs_t
+		if unix.Statfs(src, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s resolves to %s: mounting over /proc is not allowed", dest, rel)
+}
