@@ -66,7 +66,7 @@ func openStore(cmd *cli.Command) (*store.Store, error) {
 func needArgs(cmd *cli.Command, min, max int) error {
 	n := cmd.Args().Len()
 	if n < min || (max >= 0 && n > max) {
-		return cli.Exit(fmt.Sprintf("%s: wrong number of arguments (got %d)\nUsage: myimg %s %s", cmd.Name, n, cmd.Name, cmd.ArgsUsage), 125)
+		return fmt.Errorf("%s: wrong number of arguments (got %d)\nUsage: myimg %s %s", cmd.Name, n, cmd.Name, cmd.ArgsUsage)
 	}
 	return nil
 }

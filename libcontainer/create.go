@@ -50,13 +50,10 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 	if err != nil {
 		return err
 	}
-	if spec.Process == nil {
-		return errors.New("config.json: process: required to create a container")
-	}
-	if spec.Process.Terminal && o.ConsoleSocket == "" && o.ConsoleConn == nil {
+	if spec.Process != nil && spec.Process.Terminal && o.ConsoleSocket == "" && o.ConsoleConn == nil {
 		return errors.New("cannot allocate tty if myrun will detach without setting console socket")
 	}
-	if !spec.Process.Terminal && o.ConsoleSocket != "" {
+	if (spec.Process == nil || !spec.Process.Terminal) && o.ConsoleSocket != "" {
 		return errors.New("cannot use console socket if myrun will not detach or allocate tty")
 	}
 	boot, err := bootstrapFor(spec)
@@ -97,6 +94,10 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 	st.CgroupPaths = cg.Paths()
 
 	if err := unix.Mkfifo(h.FifoPath(), 0o622); err != nil {
+		return fmt.Errorf("creating exec fifo: %w", err)
+	}
+	// Past the umask: init may run as a mapped user that must open it.
+	if err := os.Chmod(h.FifoPath(), 0o622); err != nil {
 		return fmt.Errorf("creating exec fifo: %w", err)
 	}
 	fifo, err := os.OpenFile(h.FifoPath(), unix.O_PATH|unix.O_CLOEXEC, 0)
@@ -140,15 +141,20 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 		},
 		preserve: o.PreserveFds, fifo: fifo, console: consoleConn, seccomp: seccompConn,
 		stdio: o.Stdio, cgroup: cg, resources: spec.Linux.Resources,
-		oomScoreAdj: spec.Process.OOMScoreAdj,
-		onPid:       func(p int) { pid = p },
+		onPid: func(p int) { pid = p },
 		onHooks: func(p int) error {
-			hs := &rspec.State{Version: rspec.Version, ID: o.ID, Status: rspec.StateCreating, Pid: p, Bundle: bundle, Annotations: spec.Annotations}
+			hs := &rspec.State{Version: rspec.Version, ID: o.ID, Status: rspec.StateCreated, Pid: p, Bundle: bundle, Annotations: spec.Annotations}
+			// prestart is the legacy hook and sees "created", as
+			// runtime-tools expects; createRuntime runs mid-create.
 			if err := hooks.Run("prestart", spec.Hooks.Prestart, hs); err != nil {
 				return err
 			}
+			hs.Status = rspec.StateCreating
 			return hooks.Run("createRuntime", spec.Hooks.CreateRuntime, hs)
 		},
+	}
+	if spec.Process != nil {
+		req.oomScoreAdj = spec.Process.OOMScoreAdj
 	}
 	if newUser {
 		req.uidMaps, req.gidMaps = spec.Linux.UIDMappings, spec.Linux.GIDMappings

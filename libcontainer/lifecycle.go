@@ -142,6 +142,12 @@ func (r *Runtime) Start(id string) error {
 		return errors.New("cannot start a container that has stopped")
 	}
 	defer unix.Close(pidfd)
+	if c.st.Config.Process == nil {
+		// Nothing to run: the container ends here, as stopped.
+		unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+		waitExit(pidfd, 10*time.Second)
+		return errors.New("cannot start a container without a process: config.json has no process")
+	}
 	if err := r.releaseFifo(c, pidfd); err != nil {
 		return err
 	}
@@ -150,7 +156,7 @@ func (r *Runtime) Start(id string) error {
 		return err
 	}
 	if hs := c.st.Config.Hooks; hs != nil && len(hs.Poststart) > 0 {
-		if err := hooks.Run("poststart", hs.Poststart, c.specState(Running)); err != nil {
+		if err := hooks.RunAll("poststart", hs.Poststart, c.specState(Running)); err != nil {
 			// The spec: a failing poststart hook is a warning only.
 			r.Log.Warn(err.Error())
 		}
@@ -159,13 +165,16 @@ func (r *Runtime) Start(id string) error {
 }
 
 // releaseFifo opens the exec fifo's read end, which lets init's blocked
-// open for writing return; init then writes one byte and execs.
+// open for writing return; init writes one byte, and its write end closes
+// on execve: we return once the user's process runs (or init died), so
+// poststart hooks and signals reach the user's process, not init.
 func (r *Runtime) releaseFifo(c *container, pidfd int) error {
 	fd, err := unix.Open(c.h.FifoPath(), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("opening exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
+	started := false
 	for {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
 		if _, err := unix.Poll(fds, -1); err != nil {
@@ -174,18 +183,35 @@ func (r *Runtime) releaseFifo(c *container, pidfd int) error {
 			}
 			return err
 		}
-		if fds[0].Revents&unix.POLLIN != 0 {
-			var b [1]byte
-			if n, _ := unix.Read(fd, b[:]); n == 1 {
-				break
+		if fds[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0 {
+			var b [16]byte
+			n, err := unix.Read(fd, b[:])
+			if n > 0 {
+				if !started {
+					started = true
+					// The byte is read: the fifo has done its job,
+					// and the container counts as running.
+					if err := os.Remove(c.h.FifoPath()); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if n == 0 && err == nil && started {
+				return nil // EOF: init exec'd (or exited)
 			}
 		}
 		if fds[1].Revents&unix.POLLIN != 0 {
+			if started {
+				return nil
+			}
 			return errors.New("container init exited before start")
 		}
-		time.Sleep(time.Millisecond)
+		if !started {
+			// No writer yet: poll reports nothing until init opens.
+			continue
+		}
 	}
-	return os.Remove(c.h.FifoPath())
 }
 
 // Kill sends sig to the container's init, or with all to every process in
@@ -251,8 +277,6 @@ func (r *Runtime) Delete(id string, force bool) error {
 	defer c.close()
 	switch s := r.status(c); s {
 	case Stopped:
-	case Created, Creating:
-		r.killAndWait(c)
 	default:
 		if !force {
 			return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, s)
@@ -289,7 +313,7 @@ func (r *Runtime) destroy(c *container) error {
 		}
 	}
 	if hs := c.st.Config.Hooks; hs != nil && len(hs.Poststop) > 0 && !c.st.PoststopDone {
-		if err := hooks.Run("poststop", hs.Poststop, c.specState(Stopped)); err != nil {
+		if err := hooks.RunAll("poststop", hs.Poststop, c.specState(Stopped)); err != nil {
 			// The spec: poststop failures are warnings; deletion goes on.
 			r.Log.Warn(err.Error())
 		}

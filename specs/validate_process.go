@@ -32,7 +32,7 @@ func ValidateProcess(pr *rspec.Process, container *rspec.Spec, file string) erro
 func checkProcess(p *problems, s *rspec.Spec) {
 	pr := s.Process
 	if pr == nil {
-		p.add("process", "required to create a container")
+		// Optional at create; `start` refuses it (runtime.md#start).
 		return
 	}
 	if len(pr.Args) == 0 {

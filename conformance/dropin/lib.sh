@@ -52,8 +52,8 @@ tcase() {
 		echo "FAIL $name: ${reason:-exit status $rc} (log: $log)"
 		;;
 	esac
-	if [ "$rc" != 0 ] && [ "$rc" != 77 ] && [ -n "${DROPIN_VERBOSE:-}" ]; then
-		sed 's/^/    | /' "$log" | tail -n 20
+	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
+		sed 's/^/    | /' "$log" | tail -n 8
 	fi
 	return 0
 }
@@ -120,4 +120,14 @@ WRAP
 	echo "$w"
 }
 
-export -f die skip expect_eq expect_contains retry in_tty cgroup_file
+# pids_referring STRING: PIDs (but ours) whose command line contains STRING.
+pids_referring() {
+	local p c
+	for p in /proc/[0-9]*; do
+		[ "${p#/proc/}" = "$BASHPID" ] && continue
+		c=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+		case $c in *"$1"*) echo "${p#/proc/}" ;; esac
+	done
+}
+
+export -f pids_referring die skip expect_eq expect_contains retry in_tty cgroup_file

@@ -123,8 +123,12 @@ func TestDeleteCreatedContainer(t *testing.T) {
 		t.Fatalf("create: %s", errs)
 	}
 	pid := int(b.state()["pid"].(float64))
-	if _, errs, code := b.myrun("delete", b.id); code != 0 {
-		t.Fatalf("delete created: %s", errs)
+	// The spec: deleting a container that is not stopped is an error.
+	if _, errs, code := b.myrun("delete", b.id); code == 0 || !strings.Contains(errs, "not stopped: created") {
+		t.Fatalf("delete created without --force: %d %s", code, errs)
+	}
+	if _, errs, code := b.myrun("delete", "--force", b.id); code != 0 {
+		t.Fatalf("delete --force created: %s", errs)
 	}
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
 		if raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); !strings.Contains(string(raw), ") Z") {

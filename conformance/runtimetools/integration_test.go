@@ -26,6 +26,13 @@ func TestRuncSubset(t *testing.T) {
 	}
 	t.Setenv("ONLY", "")
 	t.Setenv("MIN_PASS", "")
+	// A private TMPDIR makes every temp dir and mount of this run attributable
+	// even when another run of the suite is going on.
+	tmp := t.TempDir()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", tmp)
 	mountsBefore, _ := readMounts()
 	idsBefore := listIDs("/run/runc")
 
@@ -43,14 +50,17 @@ func TestRuncSubset(t *testing.T) {
 		t.Errorf("expected linux_ns_itype's leaked mounts to be reported")
 	}
 	mountsAfter, _ := readMounts()
-	if leaked := newMountsUnder(mountsBefore, mountsAfter, []string{os.TempDir()}); len(leaked) != 0 {
+	if leaked := newMountsUnder(mountsBefore, mountsAfter, []string{tmp}); len(leaked) != 0 {
 		t.Errorf("mounts left: %v", leaked)
 	}
-	if left := newEntries(idsBefore, listIDs("/run/runc")); len(left) != 0 {
-		t.Errorf("containers left: %v", left)
+	ctl := runtimeCtl{path: runc, root: "/run/runc"}
+	for _, id := range newEntries(idsBefore, listIDs("/run/runc")) {
+		if b, ok := ctl.bundle(id); ok && isUnder(b, tmp) {
+			t.Errorf("container left: %s (bundle %s)", id, b)
+		}
 	}
-	if left, _ := filepath.Glob(filepath.Join(os.TempDir(), "myrun-rtv-*")); len(left) != 0 {
-		t.Errorf("temp dirs left: %v", left)
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temp dirs left in %s: %v", tmp, left)
 	}
 
 	// MIN_PASS above what can pass must fail the run.

@@ -161,6 +161,10 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintf(stdout, "validation: %d passed, %d failed\n", passed, failed)
+	if _, err := os.Stat(r.ctl.root); err != nil {
+		// A wrong guess means leftover containers went unnoticed.
+		fmt.Fprintf(stderr, "validation: warning: state dir %s not found; set RUNTIME_ROOT to the runtime's default --root\n", r.ctl.root)
+	}
 	fmt.Fprintf(stderr, "validation: took %s; TAP logs in %s\n", time.Since(start).Round(time.Second), logDir)
 	if passed < o.minPass {
 		fmt.Fprintf(stderr, "validation: %d passed, below MIN_PASS=%d\n", passed, o.minPass)

@@ -35,7 +35,7 @@ type result struct {
 func (r *runner) run(name string) result {
 	start := time.Now()
 	res := result{Name: name}
-	tmp, err := os.MkdirTemp("", "myrun-rtv-"+name+"-")
+	tmp, err := os.MkdirTemp("", "runtimetools-"+name+"-")
 	if err != nil {
 		res.Reason = "temp dir: " + err.Error()
 		return res
@@ -59,7 +59,7 @@ func (r *runner) run(name string) result {
 	} else {
 		out, _ := os.ReadFile(stdoutPath)
 		errOut, _ := os.ReadFile(stderrPath)
-		res.Reason = verdict(parseTAP(string(out)), exitErr, timedOut, r.timeout.String(), stderrSummary(string(errOut)))
+		res.Reason = verdict(parseTAP(string(out)), exitErr, timedOut, r.timeout.String(), stderrSummary(string(errOut)), silentOK(name))
 	}
 
 	// Cleanup: containers first (they hold mounts and processes), then the

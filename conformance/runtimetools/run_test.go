@@ -107,7 +107,7 @@ func TestRunCleansUpContainersAndTemp(t *testing.T) {
 	if !strings.Contains(string(tap), "RUNTIME="+r.runtime) {
 		t.Fatalf("RUNTIME not passed: %s", tap)
 	}
-	left, _ := filepath.Glob(filepath.Join(os.TempDir(), "myrun-rtv-leaky-*"))
+	left, _ := filepath.Glob(filepath.Join(os.TempDir(), "runtimetools-leaky-*"))
 	if len(left) != 0 {
 		t.Fatalf("temp dirs left: %v", left)
 	}

@@ -77,7 +77,7 @@ func loadLayout(s *store.Store, dir string) ([]LoadedImage, error) {
 	var out []LoadedImage
 	for _, m := range idx.Manifests {
 		// Check everything in the archive before the store sees a byte.
-		if _, err := verifyImage(src, m); err != nil {
+		if _, err := VerifyImage(src, m); err != nil {
 			return nil, err
 		}
 		desc, err := copyImage(src, s, m)
@@ -89,8 +89,8 @@ func loadLayout(s *store.Store, dir string) ([]LoadedImage, error) {
 	return out, nil
 }
 
-// verifyImage loads the image and checks every layer's diff_id.
-func verifyImage(s *store.Store, desc ocispec.Descriptor) (*store.Loaded, error) {
+// VerifyImage loads the image and checks every layer's diff_id.
+func VerifyImage(s *store.Store, desc ocispec.Descriptor) (*store.Loaded, error) {
 	l, err := s.Load(desc)
 	if err != nil {
 		return nil, err
@@ -125,7 +125,7 @@ func verifyDiffIDStream(rc io.Reader, name string, diffID digest.Digest) error {
 	}
 	v := diffID.Verifier()
 	if _, err := io.Copy(v, z); err != nil {
-		return fmt.Errorf("layer %s: %w", ld.Digest, err)
+		return fmt.Errorf("layer %s: decompressing (truncated or corrupt?): %w", ld.Digest, err)
 	}
 	if _, err := io.Copy(io.Discard, rc); err != nil {
 		return fmt.Errorf("layer %s: %w", ld.Digest, err)

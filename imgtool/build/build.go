@@ -166,6 +166,10 @@ func (b *builder) cleanup() {
 		overlay.Unmount(b.mounts[i])
 	}
 	os.RemoveAll(b.tmp)
+	if b.res.RunSteps > 0 {
+		// The parent cgroup is ours; it goes when no other build uses it.
+		removeCgroup(b.o.CgroupParent)
+	}
 }
 
 // metaArgs evaluates ARGs before the first FROM (plus predefined ones).

@@ -25,18 +25,20 @@ type stageRun struct {
 	args   map[string]string
 	cmdSet bool
 	n      int
+	total  int
 	// --layers=false: one workspace for the whole stage.
 	squash *workspace
 }
 
 func (b *builder) runStage(sd *stageDef) (*stageResult, error) {
-	r := &stageRun{b: b, def: sd, args: map[string]string{}}
+	r := &stageRun{b: b, def: sd, args: map[string]string{}, total: len(sd.steps) + 1}
 	if err := r.from(); err != nil {
 		return nil, &StepError{b.p.file, sd.line, "FROM", err}
 	}
 	// ONBUILD triggers of the base run first and are not inherited.
 	triggers := r.img.Config.OnBuild
 	r.img.Config.OnBuild = nil
+	r.total += len(triggers)
 	for _, t := range triggers {
 		p, err := parseContainerfile(b.p.file, []byte("FROM scratch\n"+t+"\n"))
 		if err != nil {
@@ -69,7 +71,7 @@ func (r *stageRun) stepLine(text string) {
 	if b.multi {
 		prefix = fmt.Sprintf("[%d/%d] ", b.stageNo, b.nstages)
 	}
-	b.printf("%sSTEP %d/%d: %s\n", prefix, r.n, len(r.def.steps)+1, text)
+	b.printf("%sSTEP %d/%d: %s\n", prefix, r.n, r.total, text)
 }
 
 // env is the expansion environment: ARGs, overridden by ENV.

@@ -67,8 +67,12 @@ func (b *builder) view(layers []ocispec.Descriptor, diffIDs []digest.Digest) (st
 		return "", err
 	}
 	if len(dirs) == 1 {
-		// One layer: a read-only bind would do, but overlay keeps it simple.
-		dirs = append(dirs, dirs[0])
+		// A read-only overlay wants two lowers: add an empty one.
+		empty := filepath.Join(b.tmp, "empty-lower")
+		if err := os.MkdirAll(empty, 0o755); err != nil {
+			return "", err
+		}
+		dirs = []string{empty, dirs[0]}
 	}
 	if err := overlay.Mount(dirs, "", "", dir); err != nil {
 		return "", err

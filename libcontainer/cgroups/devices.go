@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	lib "github.com/opencontainers/cgroups"
 	devcfg "github.com/opencontainers/cgroups/devices/config"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -87,4 +88,24 @@ func specDeviceRule(d specs.LinuxDeviceCgroup) (*devcfg.Rule, error) {
 	}
 	rule.Permissions = devcfg.Permissions(access)
 	return rule, nil
+}
+
+// writeDevicesV1 writes the allow list of a new, still empty v1 cgroup rule
+// by rule, in the spec's order: the kernel lists exceptions in the order
+// they were added, and the spec says entries apply in the listed order.
+// (The library's emulator would write only a minimal diff, reordered.)
+func writeDevicesV1(dir string, rules []*devcfg.Rule) error {
+	if err := lib.WriteFile(dir, "devices.deny", "a"); err != nil {
+		return err
+	}
+	for _, r := range rules {
+		file := "devices.allow"
+		if !r.Allow {
+			file = "devices.deny"
+		}
+		if err := lib.WriteFile(dir, file, r.CgroupString()); err != nil {
+			return fmt.Errorf("%s: %w", r.CgroupString(), err)
+		}
+	}
+	return nil
 }

@@ -119,7 +119,7 @@ func (m *v1Manager) Apply(pid int) (retErr error) {
 	if err != nil {
 		return err
 	}
-	if err := lib.DevicesSetV1(m.paths["devices"], res); err != nil {
+	if err := writeDevicesV1(m.paths["devices"], res.Devices); err != nil {
 		return fmt.Errorf("cgroups: linux.resources.devices: %w", err)
 	}
 	if pid <= 0 {

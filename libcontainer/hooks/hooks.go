@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -30,6 +31,25 @@ func Run(name string, hooks []rspec.Hook, st *rspec.State) error {
 		}
 	}
 	return nil
+}
+
+// RunAll executes every hook even when some fail, as the spec wants for
+// poststart and poststop, and returns the failures joined.
+func RunAll(name string, hooks []rspec.Hook, st *rspec.State) error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	input, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i, h := range hooks {
+		if err := runOne(h, input); err != nil {
+			errs = append(errs, fmt.Errorf("%s hook #%d (%s): %w", name, i, h.Path, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func runOne(h rspec.Hook, input []byte) error {

@@ -1,8 +1,10 @@
 package initproc
 
 import (
+	"errors"
 	"log/slog"
 
+	"github.com/myrun-org/myrun/libcontainer/caps"
 	"github.com/myrun-org/myrun/libcontainer/syncproto"
 )
 
@@ -10,12 +12,19 @@ import (
 // constructor joined every namespace already, so only the process setup
 // remains. conn is close-on-exec.
 func execProcess(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
+	if cfg.Process == nil {
+		return errors.New("exec: no process")
+	}
 	if cfg.Process.Terminal {
 		if err := step(log, "console", func() error { return setupConsole(cfg, false) }); err != nil {
 			return err
 		}
 	}
-	p, err := prepareProcess(cfg, log)
+	c, err := caps.New(cfg.Process.Capabilities)
+	if err != nil {
+		return err
+	}
+	p, err := prepareProcess(cfg, log, c)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/myrun-org/myrun/libcontainer/caps"
 	"github.com/myrun-org/myrun/libcontainer/console"
 	"github.com/myrun-org/myrun/libcontainer/hooks"
 	"github.com/myrun-org/myrun/libcontainer/nsexec"
@@ -38,9 +39,10 @@ func Main() {
 	}
 	log := newLogger(&cfg)
 	if err := run(&cfg, conn, log); err != nil {
-		// The parent may already be gone (after `create`): stderr is the
-		// last resort.
+		// The parent may already be gone (after `create`): then the log
+		// and the container's stderr are all that is left.
 		if serr := conn.SendError(err); serr != nil {
+			log.Error("container init: " + err.Error())
 			fmt.Fprintln(os.Stderr, "myrun init:", err)
 		}
 		os.Exit(1)
@@ -96,13 +98,22 @@ func step(log *slog.Logger, name string, fn func() error, attrs ...any) error {
 }
 
 func run(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
-	if cfg.Process == nil {
-		return errors.New("process: missing")
-	}
 	if cfg.Mode == ModeExec {
 		return execProcess(cfg, conn, log)
 	}
 	spec := cfg.Spec
+	var err error
+	if selfFds, err = unix.Open("/proc/self/fd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		return fmt.Errorf("open /proc/self/fd: %w", err)
+	}
+	// Read our capabilities while /proc is still the host's: without a
+	// mount namespace the container may have none after chroot.
+	var capSets *caps.Caps
+	if cfg.Process != nil {
+		if capSets, err = caps.New(cfg.Process.Capabilities); err != nil {
+			return err
+		}
+	}
 	if !cfg.NoNewKeyring {
 		if err := step(log, "session keyring", func() error { return joinKeyring(cfg.ID) }); err != nil {
 			return err
@@ -111,6 +122,7 @@ func run(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
 	rcfg := &rootfs.Config{
 		Spec:        spec,
 		Rootfs:      cfg.Rootfs,
+		Bundle:      cfg.Bundle,
 		NoPivot:     cfg.NoPivot,
 		InUserNS:    cfg.InUserNS,
 		CgroupPaths: cfg.CgroupPaths,
@@ -157,7 +169,7 @@ func run(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
 			}
 		}
 	}
-	if cfg.Process.Terminal {
+	if cfg.Process != nil && cfg.Process.Terminal {
 		if err := step(log, "console", func() error { return setupConsole(cfg, true) }); err != nil {
 			return err
 		}
@@ -165,7 +177,16 @@ func run(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
 	if err := step(log, "finalize rootfs", func() error { return rootfs.Finalize(rcfg) }); err != nil {
 		return err
 	}
-	p, err := prepareProcess(cfg, log)
+	if cfg.Process == nil {
+		// A container without a process can be created, never started:
+		// wait on the fifo until `delete` kills us.
+		if err := conn.Send(syncproto.TypeReady, nil); err != nil {
+			return err
+		}
+		conn.Close()
+		return waitFifo(cfg.FifoFd)
+	}
+	p, err := prepareProcess(cfg, log, capSets)
 	if err != nil {
 		return err
 	}
@@ -209,16 +230,32 @@ func joinKeyring(id string) error {
 	return unix.KeyctlSetperm(keyID, 0x3f3f0000)
 }
 
+// execFifo stays open (close-on-exec) after the start byte is written, so
+// that `myrun start` sees EOF exactly when the user's process has been
+// exec'd; a package variable keeps the finalizer from closing it early.
+var execFifo *os.File
+
+// selfFds is our /proc/self/fd, opened before pivot_root: the container
+// may have no /proc (no mount namespace, or none configured), and a /proc
+// it controls must not decide which file we reopen.
+var selfFds = -1
+
 func waitFifo(fd int) error {
-	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fd), os.O_WRONLY, 0)
+	if selfFds < 0 {
+		return errors.New("open exec fifo: no handle on /proc/self/fd")
+	}
+	wfd, err := unix.Openat(selfFds, strconv.Itoa(fd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	unix.Close(selfFds)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
-	defer f.Close()
+	f := os.NewFile(uintptr(wfd), "exec.fifo")
 	unix.Close(fd)
 	if _, err := f.Write([]byte{'0'}); err != nil {
+		f.Close()
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
+	execFifo = f
 	return nil
 }
 

@@ -38,7 +38,7 @@ type userProcess struct {
 
 // prepareProcess does everything that can fail in an explainable way while
 // the parent still listens: rlimits, cwd, executable lookup, caps parsing.
-func prepareProcess(cfg *Config, log *slog.Logger) (*userProcess, error) {
+func prepareProcess(cfg *Config, log *slog.Logger, c *caps.Caps) (*userProcess, error) {
 	p := cfg.Process
 	if err := step(log, "rlimits", func() error { return setRlimits(p.Rlimits) }); err != nil {
 		return nil, err
@@ -66,10 +66,6 @@ func prepareProcess(cfg *Config, log *slog.Logger) (*userProcess, error) {
 	path, err := exec.LookPath(p.Args[0])
 	if err != nil {
 		return nil, fmt.Errorf("exec: %q: %w", p.Args[0], unwrapExecErr(err))
-	}
-	c, err := caps.New(p.Capabilities)
-	if err != nil {
-		return nil, err
 	}
 	return &userProcess{path: path, env: env, caps: c}, nil
 }
@@ -165,6 +161,12 @@ func (up *userProcess) exec(cfg *Config, log *slog.Logger) error {
 			return err
 		}
 	}
+	// Only 0-2 and the preserved fds survive execve (CVE-2024-21626).
+	// Marked now: a seccomp profile may not allow close_range later.
+	first := 3 + cfg.PreserveFds
+	if err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close_range: %w", err)
+	}
 	if err := step(log, "bounding capabilities", up.caps.ApplyBounding); err != nil {
 		return err
 	}
@@ -193,11 +195,6 @@ func (up *userProcess) exec(cfg *Config, log *slog.Logger) error {
 		if err := step(log, "seccomp", func() error { return loadSeccomp(cfg, sc) }); err != nil {
 			return err
 		}
-	}
-	// Only 0-2 and the preserved fds survive execve (CVE-2024-21626).
-	first := 3 + cfg.PreserveFds
-	if err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close_range: %w", err)
 	}
 	log.Debug("execve", "path", up.path, "args", p.Args)
 	err := unix.Exec(up.path, p.Args, up.env)

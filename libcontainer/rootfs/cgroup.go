@@ -36,7 +36,12 @@ func (c *Config) mountCgroup(m rspec.Mount, o *mountOpts) error {
 	if err != nil {
 		return err
 	}
-	own, _ := ownCgroups()
+	// Inside a cgroup namespace /proc/self/cgroup is relative to the
+	// namespace root and cannot name a host dir: only configured paths.
+	var own map[string]string
+	if !c.hasNamespace(rspec.CgroupNamespace) {
+		own, _ = ownCgroups()
+	}
 	target, err := pathrs.CreateInRoot(c.Rootfs, m.Destination, true, 0o755)
 	if err != nil {
 		return err

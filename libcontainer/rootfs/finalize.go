@@ -18,8 +18,10 @@ import (
 func Finalize(cfg *Config) error {
 	lx := cfg.linux()
 	if !cfg.hasNamespace(rspec.MountNamespace) {
+		// Masking would change the host's own /proc and /sys: the
+		// container shares them by its own configuration.
 		if len(lx.MaskedPaths) > 0 || len(lx.ReadonlyPaths) > 0 {
-			return errors.New("linux.maskedPaths/readonlyPaths need a mount namespace")
+			cfg.log().Warn("no mount namespace: linux.maskedPaths and linux.readonlyPaths are not applied")
 		}
 		return nil
 	}

@@ -40,11 +40,22 @@ func (c *Config) mountEntry(i int, m rspec.Mount) error {
 	default:
 		err = c.mountFs(m, o)
 	}
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		return fe.err
+	}
 	if err != nil {
 		return fmt.Errorf("%s (%s): %w", field, m.Destination, err)
 	}
 	return nil
 }
+
+// fieldError already names its config field; mountEntry passes it on
+// unchanged.
+type fieldError struct{ err error }
+
+func (e *fieldError) Error() string { return e.err.Error() }
+func (e *fieldError) Unwrap() error { return e.err }
 
 // bindSource makes a relative bind source absolute.
 func (c *Config) bindSource(src string) string {
@@ -58,7 +69,7 @@ func (c *Config) mountBind(field string, m rspec.Mount, o *mountOpts) error {
 	src := c.bindSource(m.Source)
 	st, err := os.Stat(src)
 	if err != nil {
-		return fmt.Errorf("%s.source: %w", field, err)
+		return &fieldError{fmt.Errorf("%s.source: %w", field, err)}
 	}
 	if err := c.checkProcDest(m.Destination, src); err != nil {
 		return err

@@ -74,7 +74,11 @@ func (c *Config) prepareRoot() error {
 		if err != nil {
 			return err
 		}
-		flag = pf
+		// An unbindable tree cannot be bind-mounted; the rootfs bind
+		// below needs it. Finalize applies the final propagation.
+		if pf&unix.MS_UNBINDABLE == 0 {
+			flag = pf
+		}
 	}
 	if err := c.step("root propagation", func() error { return unix.Mount("", "/", "", flag, "") }, "flags", flag); err != nil {
 		return fmt.Errorf("make / %s: %w", c.linux().RootfsPropagation, err)

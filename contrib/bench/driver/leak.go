@@ -115,7 +115,7 @@ func (b *bench) leakCheck(rts []*rtime, before map[string]mountSet) {
 				hit = true
 			}
 		}
-		if !hit {
+		if !hit && (strings.Contains(m, b.work) || strings.Contains(m, b.cgParent)) {
 			other = append(other, m)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,7 @@ type bench struct {
 	mu sync.Mutex
 
 	work, contrib, out string
+	stateDir           string // runtimes' --root, on tmpfs like /run/runc
 	myrun, myimg       string
 	runtimeNames       []string
 	runs, warmup       int
@@ -49,7 +51,6 @@ func (b *bench) add(name, unit, tool string, v float64) {
 
 func main() {
 	b := &bench{peak: map[string]float64{}, leaks: map[string][]string{}}
-	exe, _ := os.Executable()
 	repo := os.Getenv("REPO")
 	if repo == "" {
 		repo, _ = os.Getwd()
@@ -57,7 +58,7 @@ func main() {
 	var rtList, doc string
 	var skipRT, skipImg bool
 	flag.BoolVar(&b.quick, "quick", os.Getenv("QUICK") == "1", "fewer iterations, smaller payload (QUICK=1)")
-	flag.IntVar(&b.runs, "runs", 0, "iterations per runtime measurement (default 60, quick 15)")
+	flag.IntVar(&b.runs, "runs", 0, "iterations per runtime measurement (default 100, quick 15)")
 	flag.StringVar(&b.out, "out", "", "directory for results.md/json (default WORK/../results)")
 	flag.StringVar(&b.work, "work", "", "scratch directory (default /var/tmp/myrun-bench-PID)")
 	flag.StringVar(&b.myrun, "myrun", filepath.Join(repo, "bin/myrun"), "myrun binary")
@@ -66,8 +67,15 @@ func main() {
 	flag.BoolVar(&skipRT, "skip-runtime", false, "skip the runtime part")
 	flag.BoolVar(&skipImg, "skip-images", false, "skip the image part")
 	flag.StringVar(&doc, "update-doc", "", "rewrite the results section of this markdown file")
+	mkBundle := flag.String("make-bundle", "", "only write a bundle (DIR/rootfs + DIR/config.json) for profiling, then exit")
+	cgPath := flag.String("cgroups-path", "", "with -make-bundle: linux.cgroupsPath")
 	flag.Parse()
-	_ = exe
+	if *mkBundle != "" {
+		if err := makeBundle(filepath.Join(repo, "contrib"), *mkBundle, *cgPath, flag.Args()); err != nil {
+			fatal(err)
+		}
+		return
+	}
 	b.contrib = filepath.Join(repo, "contrib")
 	b.runtimeNames = strings.Split(rtList, ",")
 	b.warmup, b.workers, b.burst = 3, 8, 50
@@ -77,7 +85,7 @@ func main() {
 		b.burst = 24
 	}
 	if b.runs == 0 {
-		b.runs = 60
+		b.runs = 100
 		if b.quick {
 			b.runs = 15
 		}
@@ -86,6 +94,7 @@ func main() {
 	if b.work == "" {
 		b.work = fmt.Sprintf("/var/tmp/myrun-bench-%d", os.Getpid())
 	}
+	b.stateDir = fmt.Sprintf("/run/myrun-bench-%d", os.Getpid())
 	if b.out == "" {
 		b.out = filepath.Join(os.TempDir(), "myrun-bench-results")
 	}
@@ -129,9 +138,26 @@ func (b *bench) teardown() {
 	b.cleanup()
 	b.imageCleanup()
 	os.RemoveAll(b.work)
+	os.RemoveAll(b.stateDir)
 }
 
 func fatal(err error) {
 	fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 	os.Exit(1)
+}
+
+// makeBundle writes the benchmark's bundle for profile.sh.
+func makeBundle(contrib, dir, cgPath string, args []string) error {
+	if len(args) == 0 {
+		args = []string{"/bin/true"}
+	}
+	rootfs := filepath.Join(dir, "rootfs")
+	if _, err := os.Stat(filepath.Join(rootfs, "bin", "busybox")); err != nil {
+		c := exec.Command("/bin/sh", filepath.Join(contrib, "bundle", "busybox-rootfs.sh"), rootfs)
+		c.Stderr = os.Stderr
+		if err := c.Run(); err != nil {
+			return fmt.Errorf("busybox rootfs: %w", err)
+		}
+	}
+	return writeBundle(dir, benchSpec(rootfs, args), cgPath)
 }

@@ -9,7 +9,9 @@ import (
 
 // hiddenUnified is an OS thread in a private mount namespace where
 // /sys/fs/cgroup/unified is covered by a tmpfs. crun 1.8 refuses hybrid
-// hosts; processes forked from this thread see a pure v1 host. Doing it on
+// hosts; processes forked from this thread see a v1 host. crun still
+// writes cgroup.procs under unified/ (for the 0:: line of /proc/self/cgroup),
+// so the tmpfs must have room for those small files. Doing it on
 // a thread (instead of wrapping crun in `unshare -m sh -c ...`) keeps the
 // extra execs out of crun's timings.
 type hiddenUnified struct {
@@ -30,7 +32,7 @@ func newHiddenUnified() (*hiddenUnified, error) {
 			err = unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
 		}
 		if err == nil && isCgroup2(unifiedDir) {
-			err = unix.Mount("tmpfs", unifiedDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=4k,mode=0555")
+			err = unix.Mount("tmpfs", unifiedDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755")
 		}
 		h.tid = unix.Gettid()
 		errc <- err

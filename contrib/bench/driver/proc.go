@@ -41,13 +41,24 @@ type reaper struct {
 	tag     string // which runtime orphans are billed to
 }
 
+var (
+	reaperOnce sync.Once
+	theReaper  *reaper
+	reaperErr  error
+)
+
+// newReaper returns the process's single reaper (two wait4(-1) loops would
+// steal each other's children).
 func newReaper() (*reaper, error) {
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return nil, fmt.Errorf("PR_SET_CHILD_SUBREAPER: %w", err)
-	}
-	r := &reaper{mine: map[int]chan exit{}, orphans: map[int]exit{}, wake: make(chan struct{}, 1), orphCPU: map[string]time.Duration{}}
-	go r.loop()
-	return r, nil
+	reaperOnce.Do(func() {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			reaperErr = fmt.Errorf("PR_SET_CHILD_SUBREAPER: %w", err)
+			return
+		}
+		theReaper = &reaper{mine: map[int]chan exit{}, orphans: map[int]exit{}, wake: make(chan struct{}, 1), orphCPU: map[string]time.Duration{}}
+		go theReaper.loop()
+	})
+	return theReaper, reaperErr
 }
 
 func (r *reaper) loop() {
@@ -100,6 +111,13 @@ func (r *reaper) waitOrphan(pid int, timeout time.Duration) (exit, bool) {
 		}
 		time.Sleep(200 * time.Microsecond)
 	}
+}
+
+// orphanCPU is the CPU of reaped orphans billed to tag so far.
+func (r *reaper) orphanCPU(tag string) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.orphCPU[tag]
 }
 
 // dropOrphans forgets reaped orphans nobody asked for (keeps the map small).

@@ -46,7 +46,7 @@ func (b *bench) findRuntimes(names []string) []*rtime {
 			continue
 		}
 		p, _ = filepath.Abs(p)
-		rt := &rtime{Name: n, Bin: p, Root: filepath.Join(b.work, "state-"+n)}
+		rt := &rtime{Name: n, Bin: p, Root: filepath.Join(b.stateDir, n)}
 		if fi, err := os.Stat(p); err == nil {
 			rt.Size = fi.Size()
 		}

@@ -1,0 +1,75 @@
+# Host state the engines touch (sourced by run.sh; bash): snapshot before,
+# restore after. Only what appeared during the run and belongs to podman,
+# netavark or our containerd namespace is removed.
+
+host_snapshot() {
+	local s=$DROPIN_TMP/host
+	mkdir -p "$s"
+	find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$s/cgroups"
+	ls /run/netns 2>/dev/null | sort >"$s/netns"
+	ls /run/containerd/s 2>/dev/null | sort >"$s/shim-sockets"
+	[ -e /run/containerd ] && touch "$s/had-run-containerd"
+	cat /proc/sys/net/ipv4/ip_forward >"$s/ip_forward"
+	iptables-save 2>/dev/null | grep -o '^:[^ ]*' | sort >"$s/chains"
+	stat -c %a /dev/net/tun >"$s/tun-mode" 2>/dev/null || true
+	DROPIN_NETNS_BEFORE=$(grep -c '^netns-' "$s/netns" || true)
+	export DROPIN_NETNS_BEFORE
+}
+
+# unmount_under DIR: lazily unmount every mount below DIR, deepest first.
+unmount_under() {
+	local m
+	findmnt -rn -o TARGET | grep -F "$1/" | sort -r | while read -r m; do
+		umount -l "$(printf '%b' "$m")" 2>/dev/null
+	done
+}
+
+host_restore() {
+	local s=$DROPIN_TMP/host d n c
+	[ -d "$s" ] || return 0
+	# Cgroups: podman's cgroupfs manager leaves empty libpod_parent trees,
+	# containerd leaves /<namespace>. rmdir only removes empty ones.
+	find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$s/cgroups.after"
+	comm -13 "$s/cgroups" "$s/cgroups.after" | grep -E "libpod|/$DROPIN_CTR_NS(/|\$)" |
+		awk '{ print length($0) " " $0 }' | sort -rn | cut -d' ' -f2- | while read -r d; do
+		rmdir "$d" 2>/dev/null || echo "cleanup: cgroup $d not empty" >&2
+	done
+	# Network namespaces podman did not remove.
+	ls /run/netns 2>/dev/null | sort | comm -13 "$s/netns" - | grep '^netns-' | while read -r n; do
+		echo "cleanup: removing netns $n" >&2
+		umount "/run/netns/$n" 2>/dev/null
+		rm -f "/run/netns/$n"
+	done
+	# Our bridge (netavark keeps it while a container uses it).
+	if ip link show "$DROPIN_BRIDGE" >/dev/null 2>&1; then
+		ip link del "$DROPIN_BRIDGE"
+	fi
+	# Netavark's iptables chains and the jumps to them in built-in chains,
+	# only if they did not exist before the run.
+	if ! grep -q NETAVARK "$s/chains" && iptables-save 2>/dev/null | grep -q NETAVARK; then
+		for t in filter nat; do
+			iptables-save -t "$t" | grep -E '^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*NETAVARK' |
+				sed 's/^-A/-D/' | while read -r rule; do
+				eval "iptables -t $t $rule"
+			done
+			for c in $(iptables-save -t "$t" | grep -o '^:NETAVARK[^ ]*' | tr -d :); do
+				iptables -t "$t" -F "$c"
+			done
+			for c in $(iptables-save -t "$t" | grep -o '^:NETAVARK[^ ]*' | tr -d :); do
+				iptables -t "$t" -X "$c"
+			done
+		done
+	fi
+	echo "$(cat "$s/ip_forward")" >/proc/sys/net/ipv4/ip_forward
+	[ -s "$s/tun-mode" ] && chmod "$(cat "$s/tun-mode")" /dev/net/tun
+	# Shim sockets our containerd created.
+	ls /run/containerd/s 2>/dev/null | sort | comm -13 "$s/shim-sockets" - | while read -r n; do
+		rm -f "/run/containerd/s/$n"
+	done
+	# /run/containerd itself if it appeared (ctr and shims create it).
+	if ! [ -e "$s/had-run-containerd" ] && [ -d /run/containerd ]; then
+		rmdir /run/containerd/s /run/containerd/fifo /run/containerd 2>/dev/null ||
+			echo "cleanup: /run/containerd not empty: $(find /run/containerd | head -n 5 | tr '\n' ' ')" >&2
+	fi
+	return 0
+}

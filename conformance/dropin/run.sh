@@ -1,0 +1,130 @@
+#!/bin/bash
+# Engine drop-in harness: podman 4.3 (root and rootless) and containerd 1.6
+# drive RUNTIME exactly as they drive runc.
+#
+# Usage: conformance/dropin/run.sh RUNTIME
+# Env:   DROPIN_SECTIONS  sections to run (default "root rootless containerd")
+#        DROPIN_ONLY      bash regex on case names (e.g. 'podman-root/(echo|exec)')
+#        DROPIN_TIMEOUT   seconds per case (default 60)
+#        DROPIN_ARTIFACTS copy case logs and runtime call traces there
+#        DROPIN_KEEP=1    keep the temp dir (debugging; cleanup is skipped)
+# Prints `ok NAME`, `skip NAME: why` or `FAIL NAME: why` per case and a
+# summary `dropin: N passed, M failed, K skipped`; exits 1 on failures.
+# See conformance/dropin/README.md.
+set -u
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 RUNTIME" >&2
+	exit 2
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "$0: must run as root" >&2
+	exit 2
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+rt=$1
+case $rt in
+/*) ;;
+*/*) rt=$(cd "$(dirname "$rt")" && pwd)/$(basename "$rt") ;;
+*) rt=$(command -v "$rt") ;;
+esac
+[ -x "$rt" ] || { echo "$0: runtime $1 is not executable" >&2; exit 2; }
+
+# Engines daemonize conmon, shims and podman's pause process; run under a
+# child subreaper so they are reaped promptly and none outlives the run.
+if [ -z "${DROPIN_REAPED:-}" ]; then
+	: "${GO:=go}"
+	cache=${CONFORMANCE_CACHE:-$repo/.cache/conformance}
+	mkdir -p "$cache"
+	(cd "$repo" && "$GO" build -o "$cache/dropin-subreaper" ./conformance/dropin/subreaper) || exit 2
+	DROPIN_REAPED=1 exec "$cache/dropin-subreaper" "$0" "$rt"
+fi
+
+for tool in podman conmon containerd ctr slirp4netns newuidmap script busybox iptables-save; do
+	command -v "$tool" >/dev/null || { echo "$0: $tool missing: run $here/install-deps.sh" >&2; exit 2; }
+done
+[ -x /usr/lib/podman/netavark ] || { echo "$0: netavark missing: run $here/install-deps.sh" >&2; exit 2; }
+
+. "$here/lib.sh"
+. "$here/host.sh"
+. "$here/image.sh"
+. "$here/user.sh"
+. "$here/podman.sh"
+. "$here/containerd.sh"
+
+DROPIN_RUNTIME=$rt
+DROPIN_ID=$$
+DROPIN_TMP=$(mktemp -d /tmp/dropin.XXXXXX)
+chmod 0711 "$DROPIN_TMP"
+DROPIN_IMAGE=localhost/dropin-busybox:latest
+DROPIN_CTR_NS=dropin-$DROPIN_ID
+DROPIN_BRIDGE=dropin$((DROPIN_ID % 100000))
+DROPIN_SUBNET=10.89.$((DROPIN_ID % 200 + 20))
+DROPIN_PORT=$((20000 + DROPIN_ID % 20000))
+while ss -Htln "sport = :$DROPIN_PORT or sport = :$((DROPIN_PORT + 1))" | grep -q .; do
+	DROPIN_PORT=$((DROPIN_PORT + 2))
+done
+DROPIN_USER=
+export DROPIN_RUNTIME DROPIN_TMP DROPIN_IMAGE DROPIN_CTR_NS DROPIN_BRIDGE DROPIN_SUBNET DROPIN_PORT DROPIN_ID DROPIN_USER
+: "${DROPIN_SECTIONS:=root rootless containerd}"
+
+cleanup() {
+	trap - EXIT INT TERM
+	if [ -n "${DROPIN_KEEP:-}" ]; then
+		echo "dropin: kept $DROPIN_TMP (DROPIN_KEEP set; nothing cleaned up)" >&2
+		return
+	fi
+	podman_teardown
+	containerd_teardown
+	user_delete
+	host_restore
+	if [ -n "${DROPIN_ARTIFACTS:-}" ]; then
+		mkdir -p "$DROPIN_ARTIFACTS"
+		cp -r "$DROPIN_TMP/logs" "$DROPIN_ARTIFACTS/" 2>/dev/null
+		for f in "$DROPIN_TMP"/*/trace.log; do
+			[ -e "$f" ] && cp "$f" "$DROPIN_ARTIFACTS/trace-$(basename "$(dirname "$f")").log"
+		done
+	fi
+	unmount_under "$DROPIN_TMP"
+	rm -rf "$DROPIN_TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$DROPIN_TMP/logs" "$DROPIN_TMP/bin"
+# A world-readable copy so the rootless user can run it too.
+install -m 0755 "$rt" "$DROPIN_TMP/bin/$(basename "$rt")"
+host_snapshot
+start=$(date +%s)
+echo "dropin: runtime $rt ($("$rt" --version 2>/dev/null | head -n 1)), sections: $DROPIN_SECTIONS"
+build_image >"$DROPIN_TMP/logs/image.log" 2>&1 || { echo "FAIL image: $(tail -n 3 "$DROPIN_TMP/logs/image.log")"; exit 1; }
+
+for section in $DROPIN_SECTIONS; do
+	t0=$(date +%s)
+	case $section in
+	root)
+		podman_section root
+		;;
+	rootless)
+		if user_create >"$DROPIN_TMP/logs/user.log" 2>&1; then
+			podman_section rootless
+		else
+			DROPIN_FAILED=$((DROPIN_FAILED + 1))
+			echo "FAIL podman-rootless/setup: cannot create the test user: $(tail -n 2 "$DROPIN_TMP/logs/user.log")"
+		fi
+		;;
+	containerd)
+		containerd_section
+		;;
+	*)
+		echo "$0: unknown section $section" >&2
+		exit 2
+		;;
+	esac
+	echo "dropin: section $section took $(($(date +%s) - t0))s"
+done
+
+echo "dropin: total $(($(date +%s) - start))s"
+echo "dropin: $DROPIN_PASSED passed, $DROPIN_FAILED failed, $DROPIN_SKIPPED skipped"
+[ "$DROPIN_FAILED" = 0 ]

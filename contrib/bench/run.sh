@@ -1,0 +1,31 @@
+#!/bin/sh
+# run.sh: `make bench`. Builds the Go driver and runs the runtime and image
+# benchmarks side by side. Root only (containers, cgroups, mounts).
+#
+#   QUICK=1         fewer iterations and a 20 MB payload (a few minutes)
+#   RUNS=N          iterations per runtime measurement (default 100, quick 15)
+#   RUNTIMES=a,b    runtimes to compare (default myrun,runc,crun)
+#   SKIP_IMAGES=1   runtime part only;  SKIP_RUNTIME=1  image part only
+#   UPDATE_DOC=1    write the results into docs/benchmarks.md
+#   MYRUN=, MYIMG=  binaries to test (default bin/myrun, bin/myimg)
+#   OUT=DIR         where results.md/results.json go (default /tmp/myrun-bench-results)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+[ "$(id -u)" = 0 ] || { echo "bench: must run as root" >&2; exit 1; }
+"$here/install-deps.sh"
+GO=${GO:-go}
+drv=$(mktemp -d)/bench
+trap 'rm -rf "$(dirname "$drv")"' EXIT
+(cd "$repo" && CGO_ENABLED=0 "$GO" build -o "$drv" ./contrib/bench/driver)
+set -- -runtimes "${RUNTIMES:-myrun,runc,crun}"
+[ -n "${RUNS:-}" ] && set -- "$@" -runs "$RUNS"
+[ "${QUICK:-0}" = 1 ] && set -- "$@" -quick
+[ "${SKIP_IMAGES:-0}" = 1 ] && set -- "$@" -skip-images
+[ "${SKIP_RUNTIME:-0}" = 1 ] && set -- "$@" -skip-runtime
+[ -n "${MYRUN:-}" ] && set -- "$@" -myrun "$MYRUN"
+[ -n "${MYIMG:-}" ] && set -- "$@" -myimg "$MYIMG"
+[ -n "${OUT:-}" ] && set -- "$@" -out "$OUT"
+[ "${UPDATE_DOC:-0}" = 1 ] && set -- "$@" -update-doc "$repo/docs/benchmarks.md"
+cd "$repo"
+REPO=$repo "$drv" "$@"

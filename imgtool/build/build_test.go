@@ -1,0 +1,167 @@
+package build
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/myrun-org/myrun/imgtool/archive"
+	"github.com/myrun-org/myrun/imgtool/store"
+	"github.com/myrun-org/myrun/imgtool/unpack"
+	"github.com/opencontainers/image-spec/schema"
+)
+
+func writeCtx(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for p, c := range files {
+		full := filepath.Join(dir, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func snapshot(t *testing.T, root string) string {
+	t.Helper()
+	var sb strings.Builder
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !strings.Contains(p, "/ingest/") && !strings.HasSuffix(p, ".lock") {
+			rel, _ := filepath.Rel(root, p)
+			sb.WriteString(rel + "\n")
+		}
+		return nil
+	})
+	b, _ := os.ReadFile(filepath.Join(root, "index.json"))
+	sb.Write(b)
+	return sb.String()
+}
+
+func TestParseErrorsNameFileLineInstruction(t *testing.T) {
+	s, _ := store.Open(t.TempDir())
+	before := snapshot(t, s.Root)
+	cases := map[string]struct{ file, want string }{
+		"unknown":      {"FROM scratch\nFROBNICATE x\n", ":2: FROBNICATE: unknown instruction"},
+		"missingstage": {"FROM scratch\nCOPY --from=nosuch /a /b\n", ":2: COPY: --from=nosuch: no such stage or image"},
+		"missingbase":  {"FROM scratch AS a\nFROM nosuch\nCOPY x /x\n", ":2: FROM: image \"nosuch\" not found"},
+		"beforefrom":   {"ENV A=b\nFROM scratch\n", ":1: ENV: only ARG"},
+		"missingfile":  {"FROM scratch\nCOPY nothere /x\n", ":2: COPY: source \"nothere\""},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			ctx := writeCtx(t, map[string]string{"Containerfile": c.file, "x": "x"})
+			_, err := Build(s, Options{ContextDir: ctx, Layers: true})
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "Containerfile") {
+				t.Fatalf("err = %v, want it to contain %q and the file name", err, c.want)
+			}
+			var se *StepError
+			if name != "missingbase" && !errors.As(err, &se) {
+				t.Fatalf("not a StepError: %T", err)
+			}
+		})
+	}
+	if snapshot(t, s.Root) != before {
+		t.Fatal("a failed build changed the store")
+	}
+}
+
+func TestRunWithoutRuntimeFailsClearly(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for overlay mounts")
+	}
+	s, _ := store.Open(t.TempDir())
+	ctx := writeCtx(t, map[string]string{"Containerfile": "FROM scratch\nRUN true\n"})
+	_, err := Build(s, Options{ContextDir: ctx, Layers: true})
+	if err == nil || !strings.Contains(err.Error(), ":2: RUN: RUN needs a runtime") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// COPY-only builds need no runtime: cache, reproducibility, whiteouts.
+func TestCopyBuildCacheAndReproducible(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for overlay mounts")
+	}
+	ctx := writeCtx(t, map[string]string{
+		"Containerfile": "FROM scratch AS one\nCOPY a.txt /stage/\n" +
+			"FROM scratch\nARG V=1\nENV V=$V\nWORKDIR /w\nCOPY --from=one /stage/a.txt ./\nCOPY dir/ ./d/\nCOPY --chmod=0600 *.md ./\n" +
+			"LABEL l=$V\nEXPOSE 80\nVOLUME /v\nUSER 1000:1000\nSTOPSIGNAL SIGINT\nCMD [\"x\"]\n",
+		".dockerignore": "dir/skip*\n!dir/skip-keep\n",
+		"a.txt":         "a", "dir/b": "b", "dir/skip1": "no", "dir/skip-keep": "yes", "r.md": "md",
+	})
+	ts := time.Unix(1700000000, 0).UTC()
+	build := func(root string, args map[string]string) (*Result, *store.Store) {
+		s, err := store.Open(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		res, err := Build(s, Options{ContextDir: ctx, Layers: true, Timestamp: &ts, Tags: []string{"t"}, BuildArgs: args, Out: &out})
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		return res, s
+	}
+	r1, s1 := build(t.TempDir(), nil)
+	r2, _ := build(t.TempDir(), nil)
+	if r1.Manifest.Digest != r2.Manifest.Digest {
+		t.Fatalf("same inputs, different manifests: %s vs %s", r1.Manifest.Digest, r2.Manifest.Digest)
+	}
+	r3, _ := build(s1.Root, nil)
+	if r3.Manifest.Digest != r1.Manifest.Digest || r3.CacheHits != 4 {
+		t.Fatalf("rebuild: digest %s hits %d", r3.Manifest.Digest, r3.CacheHits)
+	}
+	r4, _ := build(s1.Root, map[string]string{"V": "2"})
+	if r4.Manifest.Digest == r1.Manifest.Digest {
+		t.Fatal("a different build arg gave the same image")
+	}
+	// Content check through a flattened unpack.
+	l, err := s1.Load(r1.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := l.Config.Config
+	if c.WorkingDir != "/w" || c.User != "1000:1000" || c.Labels["l"] != "1" || c.StopSignal != "SIGINT" || len(c.Cmd) != 1 {
+		t.Fatalf("config = %+v", c)
+	}
+	if _, ok := c.ExposedPorts["80/tcp"]; !ok {
+		t.Fatal("EXPOSE lost")
+	}
+	for i, ld := range l.Manifest.Layers {
+		if err := archive.VerifyDiffID(s1, ld, l.DiffID(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bundle := filepath.Join(t.TempDir(), "b")
+	if err := unpack.Bundle(s1, l, bundle, unpack.Options{Copy: true}); err != nil {
+		t.Fatal(err)
+	}
+	rfs := filepath.Join(bundle, "rootfs")
+	for p, want := range map[string]bool{"w/a.txt": true, "w/d/b": true, "w/d/skip1": false, "w/d/skip-keep": true, "w/r.md": true} {
+		if _, err := os.Lstat(filepath.Join(rfs, p)); (err == nil) != want {
+			t.Errorf("%s present=%v want %v (.dockerignore / COPY)", p, err == nil, want)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(rfs, "w/r.md")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("--chmod not applied: %v", st.Mode())
+	}
+	// image-spec JSON schema validation of what we wrote.
+	mb, _ := s1.ReadBlob(r1.Manifest)
+	idx, _ := os.ReadFile(filepath.Join(s1.Root, "index.json"))
+	layout, _ := os.ReadFile(filepath.Join(s1.Root, "oci-layout"))
+	for _, c := range []struct {
+		v    schema.Validator
+		data []byte
+	}{{schema.ValidatorMediaTypeManifest, mb}, {schema.ValidatorMediaTypeImageConfig, l.RawConf},
+		{schema.ValidatorMediaTypeImageIndex, idx}, {schema.ValidatorMediaTypeLayoutHeader, layout}} {
+		if err := c.v.Validate(bytes.NewReader(c.data)); err != nil {
+			t.Errorf("%s: %v\n%s", c.v, err, c.data)
+		}
+	}
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/myrun-org/myrun/imgtool/progress"
+	"github.com/myrun-org/myrun/imgtool/registry"
+)
+
+func registryOpts(cmd *cli.Command) registry.Options {
+	rep := progress.New(os.Stderr, cmd.Bool("quiet"))
+	return registry.Options{TLSVerify: cmd.Bool("tls-verify"), Progress: rep.Wrap, Log: rep.Logf}
+}
+
+var registryFlags = []cli.Flag{
+	&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "require HTTPS and verify certificates (false allows plain HTTP, e.g. a loopback registry)"},
+	&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress progress output"},
+}
+
+func pullCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "pull",
+		Usage:     "Pull an image from a registry",
+		ArgsUsage: "IMAGE",
+		Description: `IMAGE is registry/repository[:tag|@digest]. For an index the linux/amd64
+manifest is pulled. Digests, sizes and diff_ids are verified before storing.
+"oci:PATH[:TAG]" copies from an OCI layout directory instead.`,
+		Flags: registryFlags,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := needArgs(cmd, 1, 1); err != nil {
+				return err
+			}
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			desc, err := pullAny(s, cmd.Args().First(), registryOpts(cmd))
+			if err != nil {
+				return err
+			}
+			fmt.Println(descConfigID(s, desc))
+			return nil
+		},
+	}
+}
+
+func pushCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "push",
+		Usage:     "Push an image to a registry",
+		ArgsUsage: "IMAGE [DESTINATION]",
+		Flags:     registryFlags,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := needArgs(cmd, 1, 2); err != nil {
+				return err
+			}
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			_, err = registry.Push(s, cmd.Args().Get(0), cmd.Args().Get(1), registryOpts(cmd))
+			return err
+		},
+	}
+}

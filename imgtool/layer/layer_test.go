@@ -1,0 +1,224 @@
+package layer
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/myrun-org/myrun/imgtool/store"
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
+)
+
+type entry struct {
+	name, link, body string
+	typ              byte
+	mode             int64
+}
+
+func mkTar(t *testing.T, ents ...entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range ents {
+		if e.mode == 0 {
+			e.mode = 0o644
+		}
+		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode, Size: int64(len(e.body)), ModTime: time.Unix(1000, 0)}
+		if e.typ != tar.TypeReg {
+			h.Size = 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(e.body))
+	}
+	tw.Close()
+	return buf.Bytes()
+}
+
+func TestHostileEntries(t *testing.T) {
+	cases := map[string][]entry{
+		"dotdot":          {{name: "../evil", typ: tar.TypeReg, body: "x"}},
+		"dotdot-inside":   {{name: "a/../../evil", typ: tar.TypeReg, body: "x"}},
+		"symlink-write":   {{name: "etc", typ: tar.TypeSymlink, link: "/etc"}, {name: "etc/passwd", typ: tar.TypeReg, body: "pwned"}},
+		"symlink-file":    {{name: "p", typ: tar.TypeSymlink, link: "/etc/passwd"}, {name: "p/x", typ: tar.TypeReg, body: "pwned"}},
+		"relative-escape": {{name: "d", typ: tar.TypeSymlink, link: "../../../../tmp"}, {name: "d/evil", typ: tar.TypeReg, body: "x"}},
+		"hardlink-escape": {{name: "h", typ: tar.TypeLink, link: "../../etc/passwd"}},
+		"hardlink-via-symlink": {{name: "s", typ: tar.TypeSymlink, link: "/etc"},
+			{name: "h", typ: tar.TypeLink, link: "s/passwd"}},
+	}
+	for name, ents := range cases {
+		t.Run(name, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "a", "b")
+			os.MkdirAll(dir, 0o755)
+			err := ExtractTar(bytes.NewReader(mkTar(t, ents...)), dir, ExtractOptions{})
+			var le *Error
+			if !errors.As(err, &le) {
+				t.Fatalf("want a refused entry, got %v", err)
+			}
+			if _, err := os.Lstat(filepath.Join(parent, "evil")); err == nil {
+				t.Fatal("file written outside the root")
+			}
+			if _, err := os.Lstat(filepath.Join(parent, "a", "evil")); err == nil {
+				t.Fatal("file written outside the root")
+			}
+			if b, _ := os.ReadFile("/etc/passwd"); strings.Contains(string(b), "pwned") {
+				t.Fatal("host /etc/passwd written")
+			}
+		})
+	}
+}
+
+func TestCheckTarRejectsDotDot(t *testing.T) {
+	if err := CheckTar(bytes.NewReader(mkTar(t, entry{name: "../evil", typ: tar.TypeReg}))); err == nil {
+		t.Fatal("accepted ../evil")
+	}
+	if err := CheckTar(bytes.NewReader(mkTar(t, entry{name: "ok", typ: tar.TypeReg, body: "x"}))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Whiteouts: upper dir -> tar (OCI whiteouts) -> applied and overlay forms.
+func TestOverlayUpperRoundTrip(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for whiteout devices and trusted xattrs")
+	}
+	upper := t.TempDir()
+	os.MkdirAll(filepath.Join(upper, "opaque"), 0o755)
+	os.WriteFile(filepath.Join(upper, "opaque", "new"), []byte("n"), 0o644)
+	if err := unix.Setxattr(filepath.Join(upper, "opaque"), OverlayOpaqueXattr, []byte("y"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mknod(filepath.Join(upper, "gone"), unix.S_IFCHR, 0); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(upper, "file"), []byte("data"), 0o640)
+	os.Link(filepath.Join(upper, "file"), filepath.Join(upper, "hard"))
+	os.Symlink("/file", filepath.Join(upper, "link"))
+
+	var buf bytes.Buffer
+	clamp := time.Unix(5, 0)
+	if err := WriteTar(&buf, upper, WriteOptions{Overlay: true, Clamp: &clamp}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	tr := tar.NewReader(bytes.NewReader(buf.Bytes()))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if h.ModTime.After(clamp) {
+			t.Errorf("%s: mtime %v not clamped", h.Name, h.ModTime)
+		}
+		names = append(names, h.Name)
+	}
+	want := "file .wh.gone hard link opaque/ opaque/.wh..wh..opq opaque/new"
+	if got := strings.Join(names, " "); got != want {
+		t.Fatalf("entries = %q, want %q", got, want)
+	}
+	// Same tree, same bytes.
+	var again bytes.Buffer
+	WriteTar(&again, upper, WriteOptions{Overlay: true, Clamp: &clamp})
+	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
+		t.Fatal("WriteTar is not deterministic")
+	}
+
+	// Apply onto a lower tree.
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "opaque"), 0o755)
+	os.WriteFile(filepath.Join(root, "opaque", "old"), []byte("o"), 0o644)
+	os.WriteFile(filepath.Join(root, "gone"), []byte("g"), 0o644)
+	if err := ExtractTar(bytes.NewReader(buf.Bytes()), root, ExtractOptions{Mode: Apply}); err != nil {
+		t.Fatal(err)
+	}
+	for p, exists := range map[string]bool{"gone": false, "opaque/old": false, "opaque/new": true, "file": true, "hard": true} {
+		if _, err := os.Lstat(filepath.Join(root, p)); (err == nil) != exists {
+			t.Errorf("%s exists=%v, want %v", p, err == nil, exists)
+		}
+	}
+	var a, b unix.Stat_t
+	unix.Stat(filepath.Join(root, "file"), &a)
+	unix.Stat(filepath.Join(root, "hard"), &b)
+	if a.Ino != b.Ino || a.Mode&0o777 != 0o640 {
+		t.Errorf("hardlink/mode not preserved: ino %d/%d mode %o", a.Ino, b.Ino, a.Mode&0o777)
+	}
+	if l, _ := os.Readlink(filepath.Join(root, "link")); l != "/file" {
+		t.Errorf("symlink = %q", l)
+	}
+
+	// Overlay form: whiteout device and opaque xattr come back.
+	ov := t.TempDir()
+	if err := ExtractTar(bytes.NewReader(buf.Bytes()), ov, ExtractOptions{Mode: Overlay}); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(ov, "gone"), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
+		t.Errorf("whiteout device not created: %v", err)
+	}
+	v := make([]byte, 1)
+	if n, err := unix.Getxattr(filepath.Join(ov, "opaque"), OverlayOpaqueXattr, v); err != nil || n != 1 || v[0] != 'y' {
+		t.Errorf("opaque xattr missing: %v", err)
+	}
+}
+
+func TestUnpackVerifiesDiffIDAndGzip(t *testing.T) {
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := mkTar(t, entry{name: "f", typ: tar.TypeReg, body: strings.Repeat("x", 100000)})
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(raw)
+	zw.Close()
+	desc, err := s.PutBytes("application/vnd.oci.image.layer.v1.tar+gzip", gz.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Unpack(s, desc, digest.FromBytes(raw), t.TempDir(), ExtractOptions{}); err != nil {
+		t.Fatalf("good layer: %v", err)
+	}
+	err = Unpack(s, desc, digest.FromString("not it"), t.TempDir(), ExtractOptions{})
+	if err == nil || !strings.Contains(err.Error(), "diff_id") {
+		t.Fatalf("wrong diff_id: %v", err)
+	}
+	trunc, err := s.PutBytes("application/vnd.oci.image.layer.v1.tar+gzip", gz.Bytes()[:gz.Len()/2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Unpack(s, trunc, digest.FromBytes(raw), t.TempDir(), ExtractOptions{}); err == nil {
+		t.Fatal("truncated gzip accepted")
+	}
+}
+
+func TestCreateDeterministic(t *testing.T) {
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a"), []byte("a"), 0o644)
+	clamp := time.Unix(0, 0)
+	for _, c := range []string{Gzip, Zstd} {
+		d1, id1, err := Create(s, dir, WriteOptions{Clamp: &clamp}, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d2, id2, _ := Create(s, dir, WriteOptions{Clamp: &clamp}, c)
+		if d1.Digest != d2.Digest || id1 != id2 {
+			t.Fatalf("%s: not reproducible", c)
+		}
+		if err := Unpack(s, d1, id1, t.TempDir(), ExtractOptions{}); err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+	}
+}

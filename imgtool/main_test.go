@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"github.com/myrun-org/myrun/imgtool/store"
+)
+
+func TestApplyChange(t *testing.T) {
+	var c store.Config
+	for _, ch := range []string{`CMD ["sh"]`, "ENTRYPOINT run it", "ENV A=b", "WORKDIR /w", "USER 1", "EXPOSE 80", "LABEL k=v", "STOPSIGNAL 9"} {
+		if err := applyChange(&c, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Cmd[0] != "sh" || c.Entrypoint[2] != "run it" || c.Env[0] != "A=b" || c.WorkingDir != "/w" || c.Labels["k"] != "v" {
+		t.Fatalf("%+v", c)
+	}
+	if _, ok := c.ExposedPorts["80/tcp"]; !ok {
+		t.Fatal("port")
+	}
+	if err := applyChange(&c, "RUN x"); err == nil {
+		t.Fatal("RUN accepted as a change")
+	}
+}
+
+func TestParseIDMaps(t *testing.T) {
+	m, err := parseIDMaps([]string{"0:100000:65536"})
+	if err != nil || m[0].HostID != 100000 || m[0].Size != 65536 {
+		t.Fatalf("%+v %v", m, err)
+	}
+	if _, err := parseIDMaps([]string{"0:1"}); err == nil {
+		t.Fatal("bad map accepted")
+	}
+}
+
+func TestCLIWrongArgs(t *testing.T) {
+	root := t.TempDir()
+	for _, args := range [][]string{{"unpack", "x"}, {"tag", "x"}, {"inspect"}} {
+		err := newApp().Run(context.Background(), append([]string{"myimg", "--root", root}, args...))
+		if err == nil {
+			t.Fatalf("%v: no error", args)
+		}
+	}
+	if err := newApp().Run(context.Background(), []string{"myimg", "--root", root, "images", "-q"}); err != nil {
+		t.Fatal(err)
+	}
+}

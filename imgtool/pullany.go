@@ -1,0 +1,43 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/myrun-org/myrun/imgtool/archive"
+	"github.com/myrun-org/myrun/imgtool/registry"
+	"github.com/myrun-org/myrun/imgtool/store"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// pullAny pulls from a registry or copies from an oci: layout.
+func pullAny(s *store.Store, ref string, o registry.Options) (ocispec.Descriptor, error) {
+	if rest, ok := strings.CutPrefix(ref, "oci:"); ok {
+		dir, tag := archive.SplitLayoutRef(rest)
+		unlock, err := s.WriterLock()
+		if err != nil {
+			return ocispec.Descriptor{}, err
+		}
+		defer unlock()
+		desc, err := archive.CopyFromLayout(s, dir, tag)
+		if err != nil {
+			return desc, err
+		}
+		if _, err := archive.VerifyImage(s, desc); err != nil {
+			return desc, err
+		}
+		name := tag
+		if name == "" {
+			name = "latest"
+		}
+		return desc, s.Tag(name, desc)
+	}
+	return registry.Pull(s, strings.TrimPrefix(ref, "docker://"), o)
+}
+
+func descConfigID(s *store.Store, d ocispec.Descriptor) string {
+	l, err := s.Load(d)
+	if err != nil {
+		return d.Digest.Encoded()
+	}
+	return l.Manifest.Config.Digest.Encoded()
+}

@@ -1,0 +1,226 @@
+// Package registry pulls and pushes images over the OCI distribution API
+// with go-containerregistry's remote package, verifying everything it
+// stores and sending OCI media types.
+package registry
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/myrun-org/myrun/imgtool/archive"
+	"github.com/myrun-org/myrun/imgtool/layer"
+	"github.com/myrun-org/myrun/imgtool/store"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Options for Pull and Push.
+type Options struct {
+	TLSVerify bool
+	// Progress wraps each layer stream (for bars or lines); may be nil.
+	Progress func(what string, size int64, r io.Reader) io.Reader
+	// Updates, when set, gets push progress lines.
+	Log func(format string, a ...any)
+}
+
+func (o Options) nameOpts() []name.Option {
+	if !o.TLSVerify {
+		return []name.Option{name.Insecure}
+	}
+	return nil
+}
+
+func (o Options) remoteOpts() []remote.Option {
+	opts := []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"})}
+	if !o.TLSVerify {
+		tr := remote.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig.InsecureSkipVerify = true
+		opts = append(opts, remote.WithTransport(tr))
+	}
+	return opts
+}
+
+func (o Options) log(f string, a ...any) {
+	if o.Log != nil {
+		o.Log(f, a...)
+	}
+}
+
+// Pull fetches ref (picking linux/amd64 from an index), stores its blobs
+// after checking digests, sizes and diff_ids, and names it ref.
+func Pull(s *store.Store, ref string, o Options) (ocispec.Descriptor, error) {
+	r, err := name.ParseReference(ref, o.nameOpts()...)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	unlock, err := s.WriterLock()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	defer unlock()
+	img, err := remote.Image(r, o.remoteOpts()...)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	rawManifest, err := img.RawManifest()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
+		return ocispec.Descriptor{}, fmt.Errorf("pull %s: config lists %d diff_ids for %d layers", ref, len(cf.RootFS.DiffIDs), len(m.Layers))
+	}
+	for i, ld := range m.Layers {
+		desc := toOCI(ld)
+		if s.HasBlob(desc) {
+			o.log("Copying blob %s skipped: already exists", ld.Digest.Hex[:12])
+			continue
+		}
+		o.log("Copying blob %s", ld.Digest.Hex[:12])
+		l, err := img.LayerByDigest(ld.Digest)
+		if err != nil {
+			return ocispec.Descriptor{}, err
+		}
+		if err := putLayer(s, l, desc, digest.Digest(cf.RootFS.DiffIDs[i].String()), o); err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("pull %s: layer %s: %w", ref, ld.Digest, err)
+		}
+	}
+	rawConfig, err := img.RawConfigFile()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	cdesc := toOCI(m.Config)
+	if _, err := s.PutBlob(bytes.NewReader(rawConfig), cdesc.MediaType, &cdesc); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("pull %s: config: %w", ref, err)
+	}
+	mt := string(m.MediaType)
+	if mt == "" {
+		mt = ocispec.MediaTypeImageManifest
+	}
+	md := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(rawManifest), Size: int64(len(rawManifest))}
+	if _, err := s.PutBlob(bytes.NewReader(rawManifest), mt, &md); err != nil {
+		return md, err
+	}
+	o.log("Writing manifest to image destination")
+	return md, s.Tag(ref, md)
+}
+
+// putLayer streams a layer into the store while a second goroutine
+// decompresses it to check the diff_id; nothing lands on a mismatch.
+func putLayer(s *store.Store, l v1.Layer, desc ocispec.Descriptor, diffID digest.Digest, o Options) error {
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	var r io.Reader = rc
+	if o.Progress != nil {
+		r = o.Progress("blob "+desc.Digest.Encoded()[:12], desc.Size, r)
+	}
+	ing, err := s.NewIngest()
+	if err != nil {
+		return err
+	}
+	defer ing.Abort()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := verifyDiff(pr, diffID)
+		pr.CloseWithError(err)
+		done <- err
+	}()
+	_, err = io.Copy(io.MultiWriter(ing, pw), r)
+	pw.CloseWithError(err)
+	if verr := <-done; err == nil {
+		err = verr
+	}
+	if err != nil {
+		return err
+	}
+	_, err = ing.Commit(desc.MediaType, &desc)
+	return err
+}
+
+func verifyDiff(r io.Reader, diffID digest.Digest) error {
+	if err := diffID.Validate(); err != nil {
+		return fmt.Errorf("diff_id %q: %w", diffID, err)
+	}
+	z, err := layer.Decompress(r)
+	if err != nil {
+		return err
+	}
+	v := diffID.Verifier()
+	if _, err := io.Copy(v, z); err != nil {
+		return err
+	}
+	io.Copy(io.Discard, r)
+	if !v.Verified() {
+		return fmt.Errorf("uncompressed content does not match diff_id %s", diffID)
+	}
+	return nil
+}
+
+func toOCI(d v1.Descriptor) ocispec.Descriptor {
+	mt := string(d.MediaType)
+	switch mt {
+	case archive.DockerConfig:
+		mt = ocispec.MediaTypeImageConfig
+	default:
+		mt = archive.OCILayerType(mt)
+	}
+	return ocispec.Descriptor{MediaType: mt, Digest: digest.Digest(d.Digest.String()), Size: d.Size}
+}
+
+// Push sends a stored image to dest (default: its own name).
+func Push(s *store.Store, src, dest string, o Options) (ocispec.Descriptor, error) {
+	if dest == "" {
+		dest = src
+	}
+	dest = strings.TrimPrefix(dest, "docker://")
+	r, err := name.ParseReference(dest, o.nameOpts()...)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	desc, err := s.Resolve(src)
+	if err != nil {
+		return desc, err
+	}
+	l, err := s.Load(desc)
+	if err != nil {
+		return desc, err
+	}
+	img, err := newStoreImage(s, l, o)
+	if err != nil {
+		return desc, err
+	}
+	updates := make(chan v1.Update, 16)
+	go func() {
+		last := int64(-1)
+		for u := range updates {
+			if u.Total > 0 && (u.Complete == u.Total || u.Complete-last > u.Total/4) {
+				o.log("Pushing: %d/%d bytes", u.Complete, u.Total)
+				last = u.Complete
+			}
+		}
+	}()
+	opts := append(o.remoteOpts(), remote.WithProgress(updates))
+	if err := remote.Write(r, img, opts...); err != nil {
+		return desc, fmt.Errorf("push %s: %w", dest, err)
+	}
+	o.log("Writing manifest to image destination")
+	return desc, nil
+}

@@ -1,0 +1,128 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func TestBlobVerify(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.PutBytes("x", []byte("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.ReadBlob(d); err != nil || string(b) != "hello" {
+		t.Fatalf("ReadBlob = %q, %v", b, err)
+	}
+	// Wrong size in the descriptor.
+	bad := d
+	bad.Size = 4
+	if _, err := s.ReadBlob(bad); !errors.Is(err, ErrVerify) {
+		t.Fatalf("size mismatch not caught: %v", err)
+	}
+	// Content changed on disk behind our back.
+	if err := os.WriteFile(s.BlobPath(d.Digest), []byte("jello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReadBlob(d); !errors.Is(err, ErrVerify) {
+		t.Fatalf("digest mismatch not caught: %v", err)
+	}
+}
+
+func TestPutBlobExpectedMismatchStoresNothing(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ocispec.Descriptor{Digest: digest.FromString("other"), Size: 5}
+	if _, err := s.PutBlob(bytes.NewReader([]byte("hello")), "x", &want); err == nil {
+		t.Fatal("mismatching blob accepted")
+	}
+	want = ocispec.Descriptor{Digest: digest.FromString("hello"), Size: 6}
+	if _, err := s.PutBlob(bytes.NewReader([]byte("hello")), "x", &want); err == nil {
+		t.Fatal("wrong size accepted")
+	}
+	ents, _ := os.ReadDir(s.Root + "/blobs/sha256")
+	if len(ents) != 0 {
+		t.Fatalf("store changed: %v", ents)
+	}
+	ents, _ = os.ReadDir(s.Root + "/ingest")
+	if len(ents) != 0 {
+		t.Fatalf("temp files left: %v", ents)
+	}
+}
+
+func TestTagResolveUntag(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.PutImage(Image{RootFS: ocispec.RootFS{Type: "layers"}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Tag("foo", d); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Tag("foo:v2", d); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Tag("foo", d); err != nil { // retag replaces, no duplicate
+		t.Fatal(err)
+	}
+	refs, _ := s.List()
+	if len(refs) != 2 || refs[0].Name != "foo:latest" || refs[1].Name != "foo:v2" {
+		t.Fatalf("refs = %+v", refs)
+	}
+	for _, r := range []string{"foo", "foo:latest", d.Digest.String(), d.Digest.Encoded()[:8]} {
+		got, err := s.Resolve(r)
+		if err != nil || got.Digest != d.Digest {
+			t.Fatalf("Resolve(%q) = %v, %v", r, got.Digest, err)
+		}
+	}
+	if _, err := s.Resolve("bar"); err == nil {
+		t.Fatal("unknown name resolved")
+	}
+	if _, err := s.Load(d); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Untag("foo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Untag("foo"); err == nil {
+		t.Fatal("untag of a missing name succeeded")
+	}
+	res, err := s.Prune(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Blobs != 0 {
+		t.Fatalf("prune removed blobs of a named image: %+v", res)
+	}
+	s.Untag("foo:v2")
+	if res, _ = s.Prune(true); res.Blobs != 2 {
+		t.Fatalf("prune = %+v, want manifest and config gone", res)
+	}
+}
+
+func TestVerifierStream(t *testing.T) {
+	d := ocispec.Descriptor{Digest: digest.FromString("abc"), Size: 3}
+	if _, err := io.ReadAll(NewVerifier(io.NopCloser(bytes.NewReader([]byte("abc"))), d)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(NewVerifier(io.NopCloser(bytes.NewReader([]byte("abcd"))), d)); err == nil {
+		t.Fatal("long stream accepted")
+	}
+	if _, err := io.ReadAll(NewVerifier(io.NopCloser(bytes.NewReader([]byte("ab"))), d)); err == nil {
+		t.Fatal("short stream accepted")
+	}
+}

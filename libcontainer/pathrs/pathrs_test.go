@@ -1,0 +1,205 @@
+package pathrs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// newRoot makes a root with a few escaping symlinks.
+func newRoot(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	for _, d := range []string{"etc", "tmp"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc", "passwd"), []byte("inside"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]string{
+		"abs":     "/etc/passwd",
+		"dotdot":  "../../../../etc/passwd",
+		"dangle":  fmt.Sprintf("/tmp/pathrs-escape-%d", os.Getpid()),
+		"danglef": fmt.Sprintf("/tmp/pathrs-escape-file-%d", os.Getpid()),
+		"updir":   "../../..",
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func TestSecureJoin(t *testing.T) {
+	root := newRoot(t)
+	for in, want := range map[string]string{
+		"/abs": "/etc/passwd", "dotdot": "/etc/passwd", "../../x": "/x", "/updir/etc": "/etc",
+	} {
+		got, err := SecureJoin(root, in)
+		if err != nil || got != root+want {
+			t.Errorf("%s: %q %v, want %q", in, got, err, root+want)
+		}
+	}
+}
+
+func TestOpenInRootStaysInside(t *testing.T) {
+	root := newRoot(t)
+	for _, p := range []string{"/abs", "dotdot", "/updir/etc/passwd"} {
+		f, err := OpenInRoot(root, p, unix.O_RDONLY)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		buf := make([]byte, 16)
+		n, _ := f.Read(buf)
+		f.Close()
+		if string(buf[:n]) != "inside" {
+			t.Errorf("%s: read %q, want the root's file", p, buf[:n])
+		}
+	}
+	h, err := OpenInRoot(root, "/etc", unix.O_PATH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	fl, _ := unix.FcntlInt(h.Fd(), unix.F_GETFL, 0)
+	if fl&unix.O_PATH == 0 {
+		t.Error("O_PATH requested but not returned")
+	}
+	if _, err := OpenInRoot(root, "/nope", unix.O_PATH); !errors.Is(err, unix.ENOENT) {
+		t.Errorf("missing path: %v", err)
+	}
+}
+
+func TestCreateInRootDanglingSymlink(t *testing.T) {
+	root := newRoot(t)
+	hostDir := fmt.Sprintf("/tmp/pathrs-escape-%d", os.Getpid())
+	hostFile := fmt.Sprintf("/tmp/pathrs-escape-file-%d", os.Getpid())
+	t.Cleanup(func() { os.RemoveAll(hostDir); os.Remove(hostFile) })
+
+	d, err := CreateInRoot(root, "/dangle", true, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if st, err := os.Stat(filepath.Join(root, hostDir)); err != nil || !st.IsDir() {
+		t.Errorf("directory not created inside the root: %v", err)
+	}
+	f, err := CreateInRoot(root, "/danglef", false, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if st, err := os.Stat(filepath.Join(root, hostFile)); err != nil || !st.Mode().IsRegular() {
+		t.Errorf("file not created inside the root: %v", err)
+	}
+	for _, p := range []string{hostDir, hostFile} {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("%s created on the host (%v)", p, err)
+		}
+	}
+	// Existing entries are returned, not recreated.
+	f, err = CreateInRoot(root, "/abs", false, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if b, _ := os.ReadFile(filepath.Join(root, "etc/passwd")); string(b) != "inside" {
+		t.Errorf("existing file changed: %q", b)
+	}
+	// Parents are created.
+	f, err = CreateInRoot(root, "/updir/a/b/c", false, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := os.Stat(filepath.Join(root, "a/b/c")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestMkdirAllInRoot(t *testing.T) {
+	root := newRoot(t)
+	d, err := MkdirAllInRoot(root, "/updir/x/y", 0o711)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	st, err := os.Stat(filepath.Join(root, "x/y"))
+	if err != nil || !st.IsDir() {
+		t.Fatalf("not created inside the root: %v", err)
+	}
+	p, base, err := MkdirParentInRoot(root, "/dotdot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if base != "passwd" || !strings.HasSuffix(p.Name(), "etc") {
+		t.Errorf("parent %q base %q", p.Name(), base)
+	}
+}
+
+func TestIsDevNullAndProcfs(t *testing.T) {
+	open := func(p string) *os.File {
+		f, err := os.OpenFile(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	fake := filepath.Join(t.TempDir(), "null")
+	if err := os.WriteFile(fake, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if !IsDevNull(open("/dev/null")) {
+		t.Error("/dev/null not recognised")
+	}
+	if IsDevNull(open("/dev/zero")) || IsDevNull(open(fake)) {
+		t.Error("fake /dev/null accepted")
+	}
+	if !IsProcfs(open("/proc/self/status")) {
+		t.Error("/proc not recognised")
+	}
+	if IsProcfs(open(fake)) {
+		t.Error("tmp file taken for procfs")
+	}
+}
+
+func TestSysctlPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"net.ipv4.ip_forward":               "sys/net/ipv4/ip_forward",
+		"net/ipv4/conf/eth0.100/forwarding": "sys/net/ipv4/conf/eth0.100/forwarding",
+		"kernel.shm_rmid_forced":            "sys/kernel/shm_rmid_forced",
+	} {
+		got, err := SysctlPath(in)
+		if err != nil || got != want {
+			t.Errorf("%s: %q %v, want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "net..x", "net/../../etc", "/", "a/./b"} {
+		if _, err := SysctlPath(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestWriteProcSysErrors(t *testing.T) {
+	if err := WriteProcSys("kernel.no_such_sysctl_pathrs_test", "1"); err == nil {
+		t.Error("missing sysctl accepted")
+	}
+	if err := WriteProcSys("../../etc/passwd", "x"); err == nil {
+		t.Error("escaping key accepted")
+	}
+	// fs.file-nr is read-only: the write must fail, not be dropped.
+	if err := WriteProcSys("fs.file-nr", "1"); err == nil {
+		t.Error("write to a read-only sysctl reported success")
+	}
+}
