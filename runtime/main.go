@@ -185,14 +185,6 @@ func fatal(err error) {
 	os.Exit(1)
 }
 
-// requireID returns the single container id argument.
-func requireID(cmd *cli.Command) (string, error) {
-	if cmd.Args().Len() < 1 {
-		return "", fmt.Errorf("%s: requires exactly 1 argument: <container-id>", cmd.Name)
-	}
-	return cmd.Args().First(), nil
-}
-
 func exactArgs(cmd *cli.Command, n int, usage string) error {
 	if cmd.Args().Len() != n {
 		return fmt.Errorf("%s: requires exactly %d argument(s): %s", cmd.Name, n, usage)

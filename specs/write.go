@@ -26,7 +26,8 @@ func WriteSpec(path string, s *rspec.Spec, force bool) error {
 	f, err := os.OpenFile(path, flags, 0o666)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("File %s exists. Remove it first", filepath.Base(path)) // runc's exact wording
+			//lint:ignore ST1005 runc's exact wording, which users and scripts know
+			return fmt.Errorf("File %s exists. Remove it first", filepath.Base(path))
 		}
 		return err
 	}

@@ -9,7 +9,7 @@ cr() { ctr --address "$CR_BASE/containerd.sock" -n "$DROPIN_CTR_NS" "$@"; }
 cr_run() { cr run --fifo-dir "$CR_BASE/fifo" --runc-binary "$CR_RUNTIME" --runc-root "$CR_BASE/runc-root" "$@"; }
 
 # cr_exec ARGS...: `ctr task exec` with its FIFOs under our temp dir.
-cr_exec() { cr_exec --fifo-dir "$CR_BASE/fifo" "$@"; }
+cr_exec() { cr task exec --fifo-dir "$CR_BASE/fifo" "$@"; }
 
 # cr_task_field ID COLUMN: PID (2) or STATUS (3) of a task from `task ls`.
 cr_task_field() { cr task ls | awk -v id="$1" -v c="$2" '$1 == id { print $c }'; }

@@ -68,7 +68,8 @@ host_restore() {
 	done
 	# /run/containerd itself if it appeared (ctr and shims create it).
 	if ! [ -e "$s/had-run-containerd" ] && [ -d /run/containerd ]; then
-		rmdir /run/containerd/s /run/containerd/fifo /run/containerd 2>/dev/null ||
+		rmdir /run/containerd/s /run/containerd/fifo 2>/dev/null
+		rmdir /run/containerd 2>/dev/null ||
 			echo "cleanup: /run/containerd not empty: $(find /run/containerd | head -n 5 | tr '\n' ' ')" >&2
 	fi
 	return 0

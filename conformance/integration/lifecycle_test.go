@@ -193,3 +193,19 @@ func TestMaskedReadonlyAndMounts(t *testing.T) {
 		t.Fatalf("got:\n%s", out)
 	}
 }
+
+// A config without process can be created (runtime.md: process is
+// optional), but start must fail and leave the container stopped.
+func TestCreateWithoutProcess(t *testing.T) {
+	b := newBundle(t, []string{"true"}, func(s *rspec.Spec) { s.Process = nil })
+	if _, errs, code := b.myrun("create", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("create without process: %s", errs)
+	}
+	if st := b.state(); st["status"] != "created" {
+		t.Fatalf("status %v", st["status"])
+	}
+	if _, errs, code := b.myrun("start", b.id); code == 0 || !strings.Contains(errs, "without a process") {
+		t.Fatalf("start without process: %d %s", code, errs)
+	}
+	waitStatus(t, b, "stopped")
+}

@@ -6,7 +6,6 @@
 package build
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -65,8 +64,6 @@ type builder struct {
 	mounts  []string
 	ignore  *ignorer
 	res     Result
-	total   int
-	stepNo  int
 	multi   bool
 	stageNo int
 	nstages int
@@ -301,5 +298,3 @@ func shortID(id string) string {
 	}
 	return id
 }
-
-var errNoRuntime = errors.New("no runtime")

@@ -230,11 +230,6 @@ func joinKeyring(id string) error {
 	return unix.KeyctlSetperm(keyID, 0x3f3f0000)
 }
 
-// execFifo stays open (close-on-exec) after the start byte is written, so
-// that `myrun start` sees EOF exactly when the user's process has been
-// exec'd; a package variable keeps the finalizer from closing it early.
-var execFifo *os.File
-
 // selfFds is our /proc/self/fd, opened before pivot_root: the container
 // may have no /proc (no mount namespace, or none configured), and a /proc
 // it controls must not decide which file we reopen.
@@ -249,13 +244,14 @@ func waitFifo(fd int) error {
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
-	f := os.NewFile(uintptr(wfd), "exec.fifo")
 	unix.Close(fd)
-	if _, err := f.Write([]byte{'0'}); err != nil {
-		f.Close()
+	// The write end stays open (close-on-exec) after the start byte, so
+	// that `myrun start` sees EOF exactly when the user's process has been
+	// exec'd. A raw fd: no finalizer may close it early.
+	if _, err := unix.Write(wfd, []byte{'0'}); err != nil {
+		unix.Close(wfd)
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
-	execFifo = f
 	return nil
 }
 

@@ -65,13 +65,3 @@ func (c *Config) hasNamespace(t rspec.LinuxNamespaceType) bool {
 	}
 	return false
 }
-
-// newNamespace reports whether the spec creates a new namespace of type t.
-func (c *Config) newNamespace(t rspec.LinuxNamespaceType) bool {
-	for _, ns := range c.linux().Namespaces {
-		if ns.Type == t && ns.Path == "" {
-			return true
-		}
-	}
-	return false
-}
