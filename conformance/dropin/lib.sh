@@ -101,15 +101,22 @@ cgroup_file() {
 
 # make_trace_wrapper REAL WRAPPER_DIR LOG: a script with the real runtime's
 # basename (engines derive the runtime's name from it, e.g. podman's
-# runtime_supports_json) that logs each call's argv and exit status.
+# runtime_supports_json) that logs each call's argv and exit status, and
+# keeps a copy of every bundle's config.json in LOG.configs/ID.json.
 make_trace_wrapper() {
 	local real=$1 dir=$2 log=$3 w
 	w=$dir/$(basename "$real")
-	mkdir -p "$dir"
+	mkdir -p "$dir" "$log.configs"
 	cat >"$w" <<WRAP
 #!/bin/sh
 # drop-in trace wrapper: argv and exit status of every runtime call
 printf '%s %s\n' "\$\$" "\$*" >>'$log'
+prev= bundle= last=
+for a; do
+	case \$prev in --bundle|-b) bundle=\$a ;; esac
+	prev=\$a last=\$a
+done
+[ -n "\$bundle" ] && cp "\$bundle/config.json" '$log.configs'/"\$last.json" 2>/dev/null
 '$real' "\$@"
 rc=\$?
 printf '%s rc=%s\n' "\$\$" "\$rc" >>'$log'

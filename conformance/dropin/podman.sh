@@ -6,6 +6,7 @@
 pm() {
 	if [ "$PM_MODE" = rootless ]; then
 		runuser -u "$DROPIN_USER" -- env -i PATH="$PATH" HOME="$PM_BASE/home" \
+			USER="$DROPIN_USER" LOGNAME="$DROPIN_USER" \
 			XDG_RUNTIME_DIR="$PM_XDG" XDG_CONFIG_HOME="$PM_BASE/home/.config" \
 			CONTAINERS_CONF="$PM_BASE/containers.conf" \
 			CONTAINERS_STORAGE_CONF="$PM_BASE/storage.conf" \

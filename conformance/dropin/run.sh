@@ -83,7 +83,9 @@ cleanup() {
 		mkdir -p "$DROPIN_ARTIFACTS"
 		cp -r "$DROPIN_TMP/logs" "$DROPIN_ARTIFACTS/" 2>/dev/null
 		for f in "$DROPIN_TMP"/*/trace.log; do
-			[ -e "$f" ] && cp "$f" "$DROPIN_ARTIFACTS/trace-$(basename "$(dirname "$f")").log"
+			[ -e "$f" ] || continue
+			cp "$f" "$DROPIN_ARTIFACTS/trace-$(basename "$(dirname "$f")").log"
+			cp -r "$f.configs" "$DROPIN_ARTIFACTS/configs-$(basename "$(dirname "$f")")"
 		done
 	fi
 	unmount_under "$DROPIN_TMP"

@@ -71,6 +71,9 @@ func New(sets *rspec.LinuxCapabilities) (*Caps, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What we do not hold we cannot give: fail now, naming the field,
+	// rather than with EPERM from capset after `start`.
+	avail := func(x capability.Cap) bool { return c.Get(capability.BOUNDING, x) }
 	c.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
 	for _, s := range []struct {
 		which capability.CapType
@@ -86,6 +89,11 @@ func New(sets *rspec.LinuxCapabilities) (*Caps, error) {
 		list, err := resolve(s.names, last)
 		if err != nil {
 			return nil, fmt.Errorf("process.capabilities.%s: %w", s.field, err)
+		}
+		for _, x := range list {
+			if s.which != capability.BOUNDING && !avail(x) {
+				return nil, fmt.Errorf("process.capabilities.%s: CAP_%s is not in the runtime's own bounding set", s.field, strings.ToUpper(x.String()))
+			}
 		}
 		c.Set(s.which, list...)
 	}

@@ -31,18 +31,16 @@ var Rlimits = map[string]int{
 
 // userProcess is the checked, ready-to-exec user process.
 type userProcess struct {
-	path string
-	env  []string
-	caps *caps.Caps
+	path   string
+	env    []string
+	caps   *caps.Caps
+	filter *seccomp.Filter // built early, loaded last
 }
 
 // prepareProcess does everything that can fail in an explainable way while
 // the parent still listens: rlimits, cwd, executable lookup, caps parsing.
 func prepareProcess(cfg *Config, log *slog.Logger, c *caps.Caps) (*userProcess, error) {
 	p := cfg.Process
-	if err := step(log, "rlimits", func() error { return setRlimits(p.Rlimits) }); err != nil {
-		return nil, err
-	}
 	env := p.Env
 	if !hasEnv(env, "HOME") {
 		env = append(env, "HOME="+homeDir(p.User.UID))
@@ -67,7 +65,22 @@ func prepareProcess(cfg *Config, log *slog.Logger, c *caps.Caps) (*userProcess, 
 	if err != nil {
 		return nil, fmt.Errorf("exec: %q: %w", p.Args[0], unwrapExecErr(err))
 	}
-	return &userProcess{path: path, env: env, caps: c}, nil
+	if p.ApparmorProfile != "" {
+		if err := apparmorEnabled(p.ApparmorProfile); err != nil {
+			return nil, err
+		}
+	}
+	up := &userProcess{path: path, env: env, caps: c}
+	// Build the filter now, while memory is plentiful: an RLIMIT_AS set
+	// later can make libseccomp's allocations fail.
+	if cfg.Spec != nil && cfg.Spec.Linux != nil && cfg.Spec.Linux.Seccomp != nil {
+		f, err := seccomp.Build(cfg.Spec.Linux.Seccomp)
+		if err != nil {
+			return nil, err
+		}
+		up.filter = f
+	}
+	return up, nil
 }
 
 func unwrapExecErr(err error) error {
@@ -152,28 +165,29 @@ func setRlimits(limits []rspec.POSIXRlimit) error {
 // execs the user's process.
 func (up *userProcess) exec(cfg *Config, log *slog.Logger) error {
 	p := cfg.Process
-	sc := (*rspec.LinuxSeccomp)(nil)
-	if cfg.Spec != nil && cfg.Spec.Linux != nil {
-		sc = cfg.Spec.Linux.Seccomp
-	}
-	if p.ApparmorProfile != "" {
-		if err := applyApparmor(p.ApparmorProfile); err != nil {
-			return err
-		}
-	}
 	// Only 0-2 and the preserved fds survive execve (CVE-2024-21626).
 	// Marked now: a seccomp profile may not allow close_range later.
 	first := 3 + cfg.PreserveFds
 	if err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close_range: %w", err)
 	}
+	if p.ApparmorProfile != "" {
+		if err := applyApparmor(p.ApparmorProfile); err != nil {
+			return err
+		}
+	}
+	// As late as possible, but while we may still raise hard limits:
+	// limits like RLIMIT_AS constrain the Go runtime itself too.
+	if err := step(log, "rlimits", func() error { return setRlimits(p.Rlimits) }); err != nil {
+		return err
+	}
 	if err := step(log, "bounding capabilities", up.caps.ApplyBounding); err != nil {
 		return err
 	}
 	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which
 	// the container user may not keep: load it while we still have it.
-	if sc != nil && !p.NoNewPrivileges {
-		if err := step(log, "seccomp", func() error { return loadSeccomp(cfg, sc) }); err != nil {
+	if up.filter != nil && !p.NoNewPrivileges {
+		if err := step(log, "seccomp", func() error { return loadSeccomp(cfg, up.filter) }); err != nil {
 			return err
 		}
 	}
@@ -191,8 +205,8 @@ func (up *userProcess) exec(cfg *Config, log *slog.Logger) error {
 			return fmt.Errorf("no_new_privs: %w", err)
 		}
 	}
-	if sc != nil && p.NoNewPrivileges {
-		if err := step(log, "seccomp", func() error { return loadSeccomp(cfg, sc) }); err != nil {
+	if up.filter != nil && p.NoNewPrivileges {
+		if err := step(log, "seccomp", func() error { return loadSeccomp(cfg, up.filter) }); err != nil {
 			return err
 		}
 	}
@@ -226,10 +240,14 @@ func setUser(u rspec.User) error {
 	return unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0)
 }
 
-func applyApparmor(profile string) error {
+func apparmorEnabled(profile string) error {
 	if b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled"); err != nil || !strings.HasPrefix(string(b), "Y") {
 		return fmt.Errorf("process.apparmorProfile: %q set but AppArmor is not enabled on this host", profile)
 	}
+	return nil
+}
+
+func applyApparmor(profile string) error {
 	f, err := os.OpenFile("/proc/thread-self/attr/apparmor/exec", os.O_WRONLY, 0)
 	if err != nil {
 		f, err = os.OpenFile("/proc/thread-self/attr/exec", os.O_WRONLY, 0)
@@ -244,8 +262,9 @@ func applyApparmor(profile string) error {
 	return nil
 }
 
-func loadSeccomp(cfg *Config, sc *rspec.LinuxSeccomp) error {
-	fd, err := seccomp.Load(sc)
+func loadSeccomp(cfg *Config, filter *seccomp.Filter) error {
+	sc := cfg.Spec.Linux.Seccomp
+	fd, err := filter.Load()
 	if err != nil {
 		return err
 	}

@@ -211,7 +211,7 @@ func (b *bench) unpackBench(e *imgEnv) {
 			return os.RemoveAll(filepath.Join(ist, "layers"))
 		}
 		if b.op("unpack", "myimg unpack (overlay, cold)", n, cold, e.mi(ist, "unpack", "payload:latest", out)...) {
-			b.op("unpack", "myimg unpack (overlay, cached)", n, again, e.mi(ist, "unpack", "payload:latest", out)...)
+			b.op("unpack again (layer cache)", "myimg unpack (overlay)", n, again, e.mi(ist, "unpack", "payload:latest", out)...)
 			b.must(e.mi(ist, "unmount", out)...)
 		}
 	}
