@@ -2,6 +2,8 @@
 # restore after. Only what appeared during the run and belongs to podman,
 # netavark or our containerd namespace is removed.
 
+DROPIN_HOST_DIRS="/var/lib/containers /run/containers /etc/containers/networks /run/netns"
+
 host_snapshot() {
 	local s=$DROPIN_TMP/host
 	mkdir -p "$s"
@@ -12,6 +14,13 @@ host_snapshot() {
 	cat /proc/sys/net/ipv4/ip_forward >"$s/ip_forward"
 	iptables-save 2>/dev/null | grep -o '^:[^ ]*' | sort >"$s/chains"
 	stat -c %a /dev/net/tun >"$s/tun-mode" 2>/dev/null || true
+	# Directories podman and netavark create outside our private dirs
+	# (blob-info cache, netavark's IPAM db and lock, netns mount points,
+	# the runtime's default state root).
+	: >"$s/absent"
+	for d in $DROPIN_HOST_DIRS "/run/$(basename "$DROPIN_RUNTIME")"; do
+		[ -e "$d" ] || echo "$d" >>"$s/absent"
+	done
 	DROPIN_NETNS_BEFORE=$(grep -c '^netns-' "$s/netns" || true)
 	export DROPIN_NETNS_BEFORE
 }
@@ -60,7 +69,22 @@ host_restore() {
 			done
 		done
 	fi
-	echo "$(cat "$s/ip_forward")" >/proc/sys/net/ipv4/ip_forward
+	cat "$s/ip_forward" >/proc/sys/net/ipv4/ip_forward
+	while read -r d; do
+		case $d in
+		/run/netns)
+			# podman makes it a shared bind mount of itself.
+			if [ -z "$(ls -A /run/netns 2>/dev/null)" ]; then
+				while mountpoint -q /run/netns; do umount /run/netns || break; done
+				rmdir /run/netns 2>/dev/null
+			fi
+			;;
+		/run/"$(basename "$DROPIN_RUNTIME")")
+			rmdir "$d" 2>/dev/null # a state root: only if empty
+			;;
+		*) rm -rf "$d" ;;
+		esac
+	done <"$s/absent"
 	[ -s "$s/tun-mode" ] && chmod "$(cat "$s/tun-mode")" /dev/net/tun
 	# Shim sockets our containerd created.
 	ls /run/containerd/s 2>/dev/null | sort | comm -13 "$s/shim-sockets" - | while read -r n; do

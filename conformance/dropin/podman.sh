@@ -277,7 +277,9 @@ pc_restart() {
 	pm restart -t 1 rs >/dev/null || die "restart failed"
 	p2=$(pm_pid rs)
 	expect_eq status "$(pm_status rs)" running
-	[ "$p1" != "$p2" ] && [ "$p2" -gt 0 ] || die "pid did not change ($p1 -> $p2)"
+	if [ "$p1" = "$p2" ] || ! [ "$p2" -gt 0 ]; then
+		die "pid did not change ($p1 -> $p2)"
+	fi
 	pm rm -f -t 0 rs >/dev/null
 }
 

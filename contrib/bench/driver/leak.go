@@ -31,8 +31,8 @@ func readMounts(path string) mountSet {
 
 func (b *bench) snapshotMounts() map[string]mountSet {
 	s := map[string]mountSet{"host": readMounts("/proc/self/mountinfo")}
-	if b.hu != nil {
-		s["crun-ns"] = readMounts(b.hu.mountinfo())
+	if b.crunSp != nil {
+		s["crun-ns"] = readMounts(b.crunSp.mountinfo())
 	}
 	return s
 }

@@ -18,9 +18,11 @@ import (
 )
 
 type bench struct {
-	r  *reaper
-	hu *hiddenUnified
-	mu sync.Mutex
+	r              *reaper
+	hostSp, crunSp *spawner
+	spawnerBin     string
+	floorKB        int64 // maxrss of /bin/true from the spawner
+	mu             sync.Mutex
 
 	work, contrib, out string
 	stateDir           string // runtimes' --root, on tmpfs like /run/runc
@@ -136,6 +138,11 @@ func main() {
 
 func (b *bench) teardown() {
 	b.cleanup()
+	for _, sp := range []*spawner{b.hostSp, b.crunSp} {
+		if sp != nil {
+			sp.close()
+		}
+	}
 	b.imageCleanup()
 	os.RemoveAll(b.work)
 	os.RemoveAll(b.stateDir)

@@ -120,6 +120,22 @@ func (r *reaper) orphanCPU(tag string) time.Duration {
 	return r.orphCPU[tag]
 }
 
+// background starts a long-lived helper; its exit is reaped and ignored.
+func (r *reaper) background(argv []string, files []uintptr) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{Env: os.Environ(), Files: files})
+	if err != nil {
+		return 0, err
+	}
+	r.mine[pid] = make(chan exit, 1)
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	return pid, nil
+}
+
 // dropOrphans forgets reaped orphans nobody asked for (keeps the map small).
 func (r *reaper) dropOrphans() { r.mu.Lock(); r.orphans = map[int]exit{}; r.mu.Unlock() }
 
@@ -128,9 +144,6 @@ type cmd struct {
 	Argv []string
 	Env  []string
 	Dir  string
-	// Spawn, when set, runs the fork on a particular OS thread (crun's
-	// private mount namespace).
-	Spawn func(func())
 }
 
 // result of one measured command.
@@ -181,11 +194,7 @@ func (r *reaper) run(c cmd) result {
 			r.mine[pid] = ch
 		}
 	}
-	if c.Spawn != nil {
-		c.Spawn(fork)
-	} else {
-		fork()
-	}
+	fork()
 	if err != nil {
 		return result{Err: fmt.Errorf("%s: %w", c.Argv[0], err)}
 	}

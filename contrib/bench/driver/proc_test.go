@@ -38,28 +38,54 @@ func TestReaperRun(t *testing.T) {
 	}
 }
 
-func TestHiddenUnified(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("needs root")
-	}
-	hybrid := isCgroup2(unifiedDir)
-	h, err := newHiddenUnified()
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestSpawner(t *testing.T) {
 	r, err := newReaper()
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := r.run(cmd{Argv: []string{"/usr/bin/stat", "-f", "-c", "%T", unifiedDir}, Spawn: h.do})
-	if res.Err != nil {
-		t.Skip(res.Err)
+	wd, _ := os.Getwd()
+	b := &bench{r: r, work: t.TempDir(), contrib: filepath.Join(wd, "..", "..")}
+	if lookup("gcc") == "" && lookup("cc") == "" {
+		t.Skip("no C compiler")
 	}
-	if !hybrid {
-		t.Skip("no cgroup2 at " + unifiedDir)
+	sp, err := b.spawnerFor(false)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := strings.TrimSpace(res.Stdout); got != "tmpfs" {
-		t.Fatalf("child sees %q at %s, want tmpfs", got, unifiedDir)
+	defer sp.close()
+	res := sp.run([]string{"/bin/sh", "-c", "echo hi; sleep 0.05"})
+	if res.Err != nil || res.Stdout != "hi\n" {
+		t.Fatalf("sh: %+v", res)
+	}
+	if res.Wall < 50*time.Millisecond || res.Wall > 5*time.Second {
+		t.Fatalf("wall %v for a 50 ms command", res.Wall)
+	}
+	// The point of the spawner: maxrss is not the Go test binary's.
+	if rss := res.MaxRSSKB(); rss <= 0 || rss > 3<<10 {
+		t.Fatalf("maxrss of sh = %d KB, want a small shell's", rss)
+	}
+	if res := sp.run([]string{"/bin/false"}); res.Err == nil {
+		t.Fatal("false succeeded")
+	}
+	res = sp.run([]string{"/bin/sh", "-c", "sleep 0.1 & echo $!"})
+	var pid int
+	if _, err := fmt.Sscan(res.Stdout, &pid); err != nil {
+		t.Fatalf("pid %q: %v", res.Stdout, err)
+	}
+	if _, ok := sp.waitOrphan(pid, 5*time.Second); !ok {
+		t.Fatalf("orphan %d not reaped by the spawner", pid)
+	}
+	if os.Getuid() != 0 || !isCgroup2(unifiedDir) {
+		return
+	}
+	hid, err := b.spawnerFor(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hid.close()
+	res = hid.run([]string{lookup("stat"), "-f", "-c", "%T", unifiedDir})
+	if got := strings.TrimSpace(res.Stdout); res.Err != nil || got != "tmpfs" {
+		t.Fatalf("crun's namespace sees %q (%v) at %s, want tmpfs", got, res.Err, unifiedDir)
 	}
 	if !isCgroup2(unifiedDir) {
 		t.Fatal("the host's mount namespace changed")

@@ -71,6 +71,9 @@ func (b *bench) header(elapsed time.Duration) string {
 	}
 	fmt.Fprintf(&w, "Mode: %s, %d interleaved iterations per runtime measurement (+%d warm-up), burst %d containers x %d workers x %d rounds, image runs %d, payload %d MB / %d files; wall time %.0fs.\n",
 		mode, b.runs, b.warmup, b.burst, b.workers, b.burstRounds, b.imgRuns, b.payloadMB, b.payloadFiles, elapsed.Seconds())
+	if b.floorKB > 0 {
+		fmt.Fprintf(&w, "Commands are forked by a small C spawner (contrib/bench/spawner) so wait4's maxrss is the runtime's own (floor: /bin/true reads %d KB); CPU is user+sys of the command and the children it waited for (lifecycle and burst add the container inits).\n", b.floorKB)
+	}
 	var vs []string
 	for _, rt := range b.rts {
 		vs = append(vs, fmt.Sprintf("%s: %s", rt.Name, b.version(rt.Bin, "--version")))

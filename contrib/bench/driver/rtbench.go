@@ -39,7 +39,7 @@ func (b *bench) benchRun(rts []*rtime) {
 				b.ok(rt, result{Err: err})
 				continue
 			}
-			b.r.setTag(rt.Name)
+			rt.sp.setTag(rt.Name)
 			res := b.exec(rt, "run", "--bundle", dir, id)
 			if !b.ok(rt, res) || i < 0 {
 				continue
@@ -62,7 +62,7 @@ func (b *bench) benchLifecycle(rts []*rtime) {
 				b.ok(rt, result{Err: err})
 				continue
 			}
-			b.r.setTag(rt.Name)
+			rt.sp.setTag(rt.Name)
 			pidFile := filepath.Join(dir, "pid")
 			var cpu time.Duration
 			cr := b.exec(rt, "create", "--bundle", dir, "--pid-file", pidFile, id)
@@ -77,7 +77,7 @@ func (b *bench) benchLifecycle(rts []*rtime) {
 				b.exec(rt, "delete", "--force", id)
 				continue
 			}
-			init, reaped := b.r.waitOrphan(pid, 5*time.Second)
+			init, reaped := rt.sp.waitOrphan(pid, 5*time.Second)
 			if !reaped { // not our child: poll state until stopped
 				for k := 0; k < 500; k++ {
 					if s, _, _ := stateStatus(b.exec(rt, "state", id).Stdout); s == "stopped" {
@@ -104,7 +104,7 @@ func (b *bench) benchLifecycle(rts []*rtime) {
 			}
 		}
 	}
-	b.r.dropOrphans()
+	b.dropOrphans()
 }
 
 // startSleeper creates and starts a long-running container.
@@ -135,7 +135,7 @@ func (b *bench) benchExec(rts []*rtime) {
 	}
 	for i := -b.warmup; i < b.runs; i++ {
 		for _, rt := range rotate(live, i+b.warmup) {
-			b.r.setTag(rt.Name)
+			rt.sp.setTag(rt.Name)
 			res := b.exec(rt, "exec", rt.Name+"-exec", "/bin/true")
 			if !b.ok(rt, res) || i < 0 {
 				continue
@@ -185,8 +185,8 @@ func (b *bench) benchBurst(rts []*rtime) {
 				}
 				dirs[k] = d
 			}
-			b.r.setTag(rt.Name)
-			orph0 := b.r.orphanCPU(rt.Name)
+			rt.sp.setTag(rt.Name)
+			orph0 := rt.sp.orphanCPU(rt.Name)
 			var mu sync.Mutex
 			var cpu time.Duration
 			var failed error
@@ -214,7 +214,7 @@ func (b *bench) benchBurst(rts []*rtime) {
 			})
 			down := time.Since(t1)
 			time.Sleep(200 * time.Millisecond) // killed inits come back to the reaper
-			inits := b.r.orphanCPU(rt.Name) - orph0
+			inits := rt.sp.orphanCPU(rt.Name) - orph0
 			if failed != nil {
 				b.ok(rt, result{Err: fmt.Errorf("burst: %w", failed)})
 				continue
@@ -225,7 +225,7 @@ func (b *bench) benchBurst(rts []*rtime) {
 			b.add(fmt.Sprintf("burst %d CPU incl. inits", b.burst), "ms", rt.Name, ms(cpu+inits))
 		}
 	}
-	b.r.dropOrphans()
+	b.dropOrphans()
 }
 
 func (b *bench) notePeakLocked(rt *rtime, r result) {
@@ -245,6 +245,9 @@ func (b *bench) runtimeBench() error {
 	if r := b.r.run(cmd{Argv: []string{"/bin/sh", filepath.Join(b.contrib, "bundle", "busybox-rootfs.sh"), b.rootfs}}); r.Err != nil {
 		return fmt.Errorf("busybox rootfs: %w", r.Err)
 	}
+	if b.hostSp != nil { // what maxrss reads for a trivial static program
+		b.floorKB = b.hostSp.run([]string{"/bin/true"}).MaxRSSKB()
+	}
 	before := b.snapshotMounts()
 	steps := []struct {
 		name string
@@ -263,4 +266,12 @@ func (b *bench) runtimeBench() error {
 	}
 	b.leakCheck(rts, before)
 	return nil
+}
+
+func (b *bench) dropOrphans() {
+	for _, sp := range []*spawner{b.hostSp, b.crunSp} {
+		if sp != nil {
+			sp.dropOrphans()
+		}
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // rtime is one OCI runtime under test, with its own --root.
@@ -16,7 +18,7 @@ type rtime struct {
 	Name  string
 	Bin   string
 	Root  string
-	Spawn func(func()) // non-nil for crun (hidden cgroup2)
+	sp    *spawner // crun's runs in a mount namespace without cgroup2
 	Size  int64
 	Err   error // set when the runtime failed and is dropped
 	fails int
@@ -27,7 +29,7 @@ func (rt *rtime) argv(args ...string) []string {
 }
 
 func (b *bench) exec(rt *rtime, args ...string) result {
-	return b.r.run(cmd{Argv: rt.argv(args...), Spawn: rt.Spawn})
+	return rt.sp.run(rt.argv(args...))
 }
 
 // findRuntimes resolves the binaries that exist; missing ones are reported
@@ -50,17 +52,12 @@ func (b *bench) findRuntimes(names []string) []*rtime {
 		if fi, err := os.Stat(p); err == nil {
 			rt.Size = fi.Size()
 		}
-		if n == "crun" {
-			if b.hu == nil {
-				h, err := newHiddenUnified()
-				if err != nil {
-					fmt.Fprintf(os.Stderr, "bench: crun: %v: skipped\n", err)
-					continue
-				}
-				b.hu = h
-			}
-			rt.Spawn = b.hu.do
+		sp, err := b.spawnerFor(n == "crun")
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s: %v: skipped\n", n, err)
+			continue
 		}
+		rt.sp = sp
 		if err := os.MkdirAll(rt.Root, 0o700); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", n, err)
 			continue
@@ -112,4 +109,48 @@ func stateStatus(out string) (string, int, error) {
 	}
 	err := json.Unmarshal([]byte(out), &st)
 	return st.Status, st.Pid, err
+}
+
+// unifiedDir is the hybrid host's cgroup2 mount; crun 1.8 refuses hybrid
+// hosts, so its spawner runs in a private mount namespace where a tmpfs
+// covers it. crun still writes cgroup.procs files below it (for the 0::
+// line of /proc/self/cgroup), which land harmlessly in that tmpfs. The
+// wrapper's execs happen once, not per measured command.
+const unifiedDir = "/sys/fs/cgroup/unified"
+
+func (b *bench) spawnerFor(hide bool) (*spawner, error) {
+	if b.spawnerBin == "" {
+		p, err := b.buildSpawner(b.work)
+		if err != nil {
+			return nil, err
+		}
+		b.spawnerBin = p
+	}
+	if !hide {
+		if b.hostSp == nil {
+			sp, err := b.startSpawner([]string{b.spawnerBin})
+			if err != nil {
+				return nil, err
+			}
+			b.hostSp = sp
+		}
+		return b.hostSp, nil
+	}
+	if b.crunSp == nil {
+		script := "exec \"$0\""
+		if isCgroup2(unifiedDir) {
+			script = "mount -t tmpfs -o mode=0755 bench-hide-cgroup2 " + unifiedDir + " && " + script
+		}
+		sp, err := b.startSpawner([]string{lookup("unshare"), "-m", "--propagation", "private", "/bin/sh", "-c", script, b.spawnerBin})
+		if err != nil {
+			return nil, err
+		}
+		b.crunSp = sp
+	}
+	return b.crunSp, nil
+}
+
+func isCgroup2(p string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(p, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }
