@@ -11,7 +11,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -linkmode external -extldflags '-s
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 MIN_PASS  ?= 37
 
-.PHONY: all build myrun myimg test unit integration conformance demo install lint depcheck bench clean deps
+.PHONY: all build myrun myimg test unit integration conformance dropin demo install lint depcheck bench fuzz stress clean deps
 
 all: build
 
@@ -28,7 +28,7 @@ deps:
 	contrib/install-deps.sh
 
 # test is what CI runs: unit tests, root integration tests, conformance.
-test: deps build lint depcheck unit integration conformance
+test: deps build lint depcheck unit integration conformance dropin
 
 unit:
 	$(GO) test -count=1 ./...
@@ -38,6 +38,10 @@ integration: build
 
 conformance: build
 	MIN_PASS=$(MIN_PASS) conformance/run-validation.sh $(CURDIR)/bin/myrun
+
+# Podman (root and rootless) and containerd driving bin/myrun as their runtime.
+dropin: build
+	conformance/dropin/run.sh $(CURDIR)/bin/myrun
 
 demo: deps build
 	contrib/demo.sh

@@ -16,6 +16,8 @@ if [ -n "$missing" ]; then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
+# The engines the drop-in tests drive (podman, conmon, containerd, ...).
+"$(dirname "$0")/../conformance/dropin/install-deps.sh"
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 	echo "note: add /usr/local/go/bin to PATH" >&2
 fi

@@ -16,6 +16,7 @@ import (
 	"github.com/myrun-org/myrun/libcontainer"
 	"github.com/myrun-org/myrun/libcontainer/initproc"
 	_ "github.com/myrun-org/myrun/libcontainer/nsexec" // links the C constructor
+	"github.com/myrun-org/myrun/libcontainer/userns"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -41,8 +42,14 @@ func main() {
 	}
 }
 
+// inUnprivilegedUserNS is true when we are "root" only inside a user
+// namespace an unprivileged user made (rootless podman runs us so).
+func inUnprivilegedUserNS() bool {
+	return userns.RunningInUserNS() && os.Getenv("USER") != "root"
+}
+
 func defaultRoot() string {
-	if os.Geteuid() != 0 {
+	if os.Geteuid() != 0 || (inUnprivilegedUserNS() && os.Getenv("XDG_RUNTIME_DIR") != "") {
 		if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 			return filepath.Join(d, "myrun")
 		}
@@ -157,7 +164,7 @@ func newRuntime(cmd *cli.Command) (*libcontainer.Runtime, error) {
 	r.Systemd = cmd.Bool("systemd-cgroup")
 	switch v := cmd.String("rootless"); v {
 	case "auto", "":
-		r.Rootless = os.Geteuid() != 0
+		r.Rootless = os.Geteuid() != 0 || userns.RunningInUserNS()
 	case "true":
 		r.Rootless = true
 	case "false":

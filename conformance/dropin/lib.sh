@@ -21,7 +21,7 @@ skip() {
 
 # tcase NAME FUNCTION [TIMEOUT]
 tcase() {
-	local name=$1 fn=$2 to=${3:-$DROPIN_TIMEOUT} rc reason log
+	local name=$1 fn=$2 to=${3:-$DROPIN_TIMEOUT} rc reason log where=
 	if [ -n "$DROPIN_ONLY" ] && ! [[ $name =~ $DROPIN_ONLY ]]; then
 		return 0
 	fi
@@ -34,6 +34,13 @@ tcase() {
 	timeout -k 5 "$to" bash -c "$fn" >"$log" 2>&1 </dev/null
 	rc=$?
 	reason=$(head -c 300 "$CASE_REASON" | tr '\n' ' ')
+	reason=${reason% }
+	# The temp dir is removed at the end unless kept or copied.
+	if [ -n "${DROPIN_KEEP:-}" ]; then
+		where=" (log: $log)"
+	elif [ -n "${DROPIN_ARTIFACTS:-}" ]; then
+		where=" (log: $DROPIN_ARTIFACTS/logs/$(basename "$log"))"
+	fi
 	case $rc in
 	0)
 		DROPIN_PASSED=$((DROPIN_PASSED + 1))
@@ -41,15 +48,15 @@ tcase() {
 		;;
 	77)
 		DROPIN_SKIPPED=$((DROPIN_SKIPPED + 1))
-		echo "skip $name: ${reason% }"
+		echo "skip $name: $reason"
 		;;
 	124 | 137)
 		DROPIN_FAILED=$((DROPIN_FAILED + 1))
-		echo "FAIL $name: timed out after ${to}s (log: $log)"
+		echo "FAIL $name: timed out after ${to}s$where"
 		;;
 	*)
 		DROPIN_FAILED=$((DROPIN_FAILED + 1))
-		echo "FAIL $name: ${reason:-exit status $rc} (log: $log)"
+		echo "FAIL $name: ${reason:-exit status $rc}$where"
 		;;
 	esac
 	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then

@@ -209,3 +209,23 @@ func TestCreateWithoutProcess(t *testing.T) {
 	}
 	waitStatus(t, b, "stopped")
 }
+
+// tmpcopyup (podman --read-only puts it on /tmp, /run, /var/tmp): the new
+// tmpfs starts with what the image had there, owners and modes kept.
+func TestTmpCopyUp(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "grep -c root /etc/passwd; stat -c '%a %u' /home/user; touch /etc/new && echo writable"}, func(s *rspec.Spec) {
+		s.Root.Readonly = true
+		s.Mounts = append(s.Mounts,
+			rspec.Mount{Destination: "/etc", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "nosuid", "nodev", "tmpcopyup"}},
+			rspec.Mount{Destination: "/home", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup"}})
+	})
+	os.Chown(filepath.Join(b.dir, "rootfs/home/user"), 1000, 1000)
+	os.Chmod(filepath.Join(b.dir, "rootfs/home/user"), 0o750)
+	out := b.mustRun()
+	if out != "1\n750 1000\nwritable\n" {
+		t.Fatalf("got %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(b.dir, "rootfs/etc/new")); err == nil {
+		t.Fatal("write went to the image, not the tmpfs")
+	}
+}

@@ -67,23 +67,25 @@ for rt in "$@"; do
 	# warm up page cache
 	run_rt "$rt" run --bundle "$work/bundle" "$(nextid)" >/dev/null
 
-	# 1. processes, threads, execs and their timeline
-	WRAP="strace -f --seccomp-bpf -ttt -e trace=execve,execveat,clone,clone3,fork,vfork,exit_group -o $OUT/$rt.proc" \
+	# 1. processes, threads and execs (strace, process syscalls only)
+	WRAP="strace -f --seccomp-bpf -e trace=execve,execveat,clone,clone3,fork,vfork -o $OUT/$rt.proc" \
 		run_rt "$rt" run --bundle "$work/bundle" "$(nextid)" >/dev/null
-	awk -v rt="$rt" '
-		/execve\(|execveat\(/ && !/resumed/ { ex++; split($0, a, "\""); name = a[2]; if (name == "") name = "<execveat>"; if (!t0) t0 = $2
-			if (name == "/bin/true") tw = $2
-			else if (ex > 1 && !ti) ti = $2
-			execs = execs " " name }
+	awk '/execve\(|execveat\(/ && !/resumed/ { ex++; split($0, a, "\""); n = a[2]; if (n == "") n = "<execveat fd>"; execs = execs " " n }
 		/clone3?\(/ && /CLONE_THREAD/ { th++ }
-		/clone3?\(|vfork\(|fork\(/ && !/CLONE_THREAD/ && !/resumed/ { pr++ }
-		/exit_group/ { te = $2 }
-		END {
-			printf "  execs: %d (%s)\n  processes forked: %d, threads created: %d\n", ex, execs, pr, th
-			if (ti) printf "  runtime exec -> first re-exec (init): %.1f ms\n", (ti - t0) * 1000
-			if (tw) printf "  runtime exec -> workload execve: %.1f ms (strace on process syscalls only)\n", (tw - t0) * 1000
-			if (te) printf "  runtime exec -> last exit: %.1f ms\n", (te - t0) * 1000
-		}' "$OUT/$rt.proc"
+		(/clone3?\(|vfork\(|fork\(/) && !/CLONE_THREAD/ && !/resumed/ { pr++ }
+		END { printf "  execs: %d (%s)\n  processes forked: %d, threads created: %d\n", ex, execs, pr, th }' "$OUT/$rt.proc"
+
+	# 1b. timeline from sched tracepoints (cheap, unlike strace -f on Go)
+	if command -v perf >/dev/null 2>&1; then
+		k=0
+		while [ $k -lt 10 ]; do
+			k=$((k + 1))
+			WRAP="perf record -q -e sched:sched_process_fork,sched:sched_process_exec,sched:sched_process_exit -o $work/sched.$rt.$k" \
+				run_rt "$rt" run --bundle "$work/bundle" "$(nextid)" >/dev/null 2>&1
+			perf script -i "$work/sched.$rt.$k" >"$OUT/$rt.sched.$k" 2>/dev/null
+		done
+		"$work/driver" -timeline "$OUT/$rt".sched.* || true
+	fi
 
 	# 2. syscall counts of the whole tree
 	WRAP="strace -f -c -o $OUT/$rt.count" run_rt "$rt" run --bundle "$work/bundle" "$(nextid)" >/dev/null

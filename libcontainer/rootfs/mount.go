@@ -116,7 +116,32 @@ func (c *Config) mountFs(m rspec.Mount, o *mountOpts) error {
 	if src == "" {
 		src = m.Type
 	}
+	var under *os.File
+	if o.copyup {
+		if m.Type != "tmpfs" {
+			return fmt.Errorf("tmpcopyup needs type tmpfs, got %q", m.Type)
+		}
+		if under, err = openUnder(target); err != nil {
+			return err
+		}
+		defer under.Close()
+	}
 	err = mountOn(src, target, m.Type, o.flags, o.dataString())
+	if err == nil && under != nil {
+		mnt, err := reopenMounted(c.Rootfs, m.Destination, target)
+		if err != nil {
+			return err
+		}
+		defer mnt.Close()
+		dir, err := openUnder(mnt)
+		if err != nil {
+			return err
+		}
+		defer dir.Close()
+		if err := copyUp(under, dir); err != nil {
+			return err
+		}
+	}
 	if err != nil {
 		// Without owning the network (sysfs) or pid (proc) namespace, or
 		// with an IPC namespace we do not own (mqueue), a new instance

@@ -17,7 +17,7 @@ type mountOpts struct {
 	recClr  uint64    // MOUNT_ATTR_* cleared recursively (rrw, rsuid, ...)
 	data    []string  // everything else goes to the filesystem
 	idmap   bool      // idmap / ridmap (not supported yet)
-	copyup  bool      // tmpcopyup (not supported yet)
+	copyup  bool      // tmpcopyup: copy the hidden directory into the new tmpfs
 }
 
 func (o *mountOpts) isBind() bool { return o.flags&unix.MS_BIND != 0 }
@@ -167,9 +167,6 @@ func parseOptions(opts []string) (*mountOpts, error) {
 	}
 	if o.idmap {
 		return nil, fmt.Errorf("idmapped mounts (idmap/ridmap) are not supported yet")
-	}
-	if o.copyup {
-		return nil, fmt.Errorf("tmpcopyup is not supported yet")
 	}
 	return o, nil
 }

@@ -74,7 +74,7 @@ func TestParseOptions(t *testing.T) {
 }
 
 func TestParseOptionsRejects(t *testing.T) {
-	for _, opts := range [][]string{{"idmap"}, {"rbind", "ridmap"}, {"tmpcopyup"}} {
+	for _, opts := range [][]string{{"idmap"}, {"rbind", "ridmap"}} {
 		if _, err := parseOptions(opts); err == nil {
 			t.Errorf("%v: no error", opts)
 		}

@@ -71,7 +71,14 @@ func main() {
 	flag.StringVar(&doc, "update-doc", "", "rewrite the results section of this markdown file")
 	mkBundle := flag.String("make-bundle", "", "only write a bundle (DIR/rootfs + DIR/config.json) for profiling, then exit")
 	cgPath := flag.String("cgroups-path", "", "with -make-bundle: linux.cgroupsPath")
+	timeline := flag.Bool("timeline", false, "summarise `perf script` files of sched_process_* (args) and exit")
 	flag.Parse()
+	if *timeline {
+		if err := printTimeline(flag.Args(), "/bin/true"); err != nil {
+			fatal(err)
+		}
+		return
+	}
 	if *mkBundle != "" {
 		if err := makeBundle(filepath.Join(repo, "contrib"), *mkBundle, *cgPath, flag.Args()); err != nil {
 			fatal(err)
