@@ -1,0 +1,118 @@
+//go:build integration
+
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func runningBundle(t *testing.T) *bundle {
+	t.Helper()
+	b := newBundle(t, []string{"sleep", "1000"}, nil)
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	return b
+}
+
+func TestExecFlags(t *testing.T) {
+	b := runningBundle(t)
+	out, errs, code := b.myrun("exec", "-e", "A=1", "-e", "B=two words", "--cwd", "/tmp", "-u", "1000:1000", "--additional-gids", "10",
+		b.id, "sh", "-c", `echo "$A|$B"; pwd; id -u; id -g; id -G`)
+	if code != 0 || out != "1|two words\n/tmp\n1000\n1000\n1000 10\n" {
+		t.Fatalf("exec: %d %q %s", code, out, errs)
+	}
+	// The exec'd process is in the container's namespaces and cgroup.
+	// In the container's cgroup namespace every hierarchy's path is "/".
+	out, _, _ = b.myrun("exec", b.id, "sh", "-c", "hostname; grep -vc ':/$' /proc/self/cgroup; echo $$")
+	if f := strings.Fields(out); len(f) != 3 || f[0] != "myrun-test" || f[1] != "0" || f[2] == "1" {
+		t.Fatalf("exec namespaces/cgroup: %q", out)
+	}
+	// --cap adds to the bounding/effective/permitted sets.
+	capEff := func(args ...string) uint64 {
+		out, errs, _ := b.myrun(append(append([]string{"exec"}, args...), b.id, "grep", "CapEff", "/proc/self/status")...)
+		f := strings.Fields(out)
+		if len(f) != 2 {
+			t.Fatalf("exec %v: %q %s", args, out, errs)
+		}
+		v, _ := strconv.ParseUint(f[1], 16, 64)
+		return v
+	}
+	const sysAdmin = 1 << 21
+	if capEff()&sysAdmin != 0 || capEff("--cap", "CAP_SYS_ADMIN")&sysAdmin == 0 {
+		t.Fatal("exec --cap CAP_SYS_ADMIN did not add the capability")
+	}
+	// Only stdio reaches an exec'd process too.
+	out, _, _ = b.myrun("exec", b.id, "sh", "-c", "ls /proc/self/fd | wc -l")
+	if strings.TrimSpace(out) != "4" {
+		t.Fatalf("exec fds: %q", out)
+	}
+	if _, errs, code := b.myrun("exec", b.id, "/no/such/thing"); code == 0 || !strings.Contains(errs, "/no/such/thing") {
+		t.Fatalf("exec of a missing binary: %d %s", code, errs)
+	}
+}
+
+func TestExecProcessJSONAndDetach(t *testing.T) {
+	b := runningBundle(t)
+	p := rspec.Process{Args: []string{"sh", "-c", "echo from-json > /tmp/pj; sleep 100"}, Cwd: "/", Env: []string{"PATH=/bin"}}
+	raw, _ := json.Marshal(p)
+	pj := filepath.Join(b.dir, "process.json")
+	os.WriteFile(pj, raw, 0o644)
+	pidFile := filepath.Join(b.dir, "exec.pid")
+	if _, errs, code := b.myrun("exec", "-d", "--pid-file", pidFile, "-p", pj, b.id); code != 0 {
+		t.Fatalf("exec -d -p: %s", errs)
+	}
+	if raw, err := os.ReadFile(pidFile); err != nil || len(raw) == 0 {
+		t.Fatalf("pid file: %q %v", raw, err)
+	}
+	out, _, _ := b.myrun("ps", "--format", "json", b.id)
+	var pids []int
+	json.Unmarshal([]byte(out), &pids)
+	if len(pids) < 2 {
+		t.Fatalf("ps after exec -d: %q", out)
+	}
+	bad := filepath.Join(b.dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"args":[],"cwd":"relative"}`), 0o644)
+	if _, errs, code := b.myrun("exec", "-p", bad, b.id); code == 0 || !strings.Contains(errs, "process.json") {
+		t.Fatalf("bad process.json: %d %s", code, errs)
+	}
+}
+
+func TestKillAllAndSignalNames(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "trap 'echo got-usr1 > /tmp/sig' USR1; while :; do sleep 0.1; done"}, func(s *rspec.Spec) {
+		s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/tmp", Type: "bind", Source: "tmp", Options: []string{"rbind"}})
+	})
+	os.MkdirAll(filepath.Join(b.dir, "tmp"), 0o777)
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	waitStatus(t, b, "running")
+	for _, bad := range []string{"NOPE", "0", "99"} {
+		if _, _, code := b.myrun("kill", b.id, bad); code == 0 {
+			t.Errorf("signal %q accepted", bad)
+		}
+	}
+	// A shell installs its trap after start returns: retry until seen.
+	for i := 0; i < 50; i++ {
+		b.myrun("kill", b.id, "SIGUSR1")
+		if raw, _ := os.ReadFile(filepath.Join(b.dir, "tmp/sig")); string(raw) == "got-usr1\n" {
+			break
+		}
+		if i == 49 {
+			t.Fatal("USR1 never arrived")
+		}
+		waitStatus(t, b, "running")
+	}
+	b.myrun("exec", "-d", b.id, "sleep", "100")
+	if _, errs, code := b.myrun("kill", "--all", b.id, "KILL"); code != 0 {
+		t.Fatalf("kill --all: %s", errs)
+	}
+	waitStatus(t, b, "stopped")
+}
