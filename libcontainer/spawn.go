@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strconv"
 	"syscall"
+	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -135,14 +136,18 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 	}()
 
 	if req.cgroup != nil && !cmd.SysProcAttr.UseCgroupFD {
+		t0 := time.Now()
 		if err := req.cgroup.Apply(first); err != nil {
 			return 0, fmt.Errorf("cgroup: %w", err)
 		}
+		r.Log.Debug("cgroup apply", "pid", first, "took", time.Since(t0).String())
 	}
 	if req.cgroup != nil && req.resources != nil {
+		t0 := time.Now()
 		if err := req.cgroup.Set(req.resources); err != nil {
 			return 0, fmt.Errorf("cgroup: %w", err)
 		}
+		r.Log.Debug("cgroup set", "took", time.Since(t0).String())
 	}
 	if req.oomScoreAdj != nil {
 		if err := os.WriteFile("/proc/"+strconv.Itoa(first)+"/oom_score_adj", []byte(strconv.Itoa(*req.oomScoreAdj)), 0); err != nil {
