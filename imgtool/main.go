@@ -29,9 +29,11 @@ func exitCode(err error) int {
 
 func newApp() *cli.Command {
 	cmds := []*cli.Command{
-		buildCommand(), imagesCommand(), inspectCommand(), tagCommand(), rmCommand(),
+		buildCommand(), imagesCommand(), withContainerInspect(inspectCommand()), tagCommand(),
+		containerRmCommand(rmCommand()), imageRmiCommand(rmCommand()),
 		saveCommand(), loadCommand(), importCommand(), pullCommand(), pushCommand(),
 		unpackCommand(), unmountCommand(), pruneCommand(),
+		runCommand(), psCommand(), logsCommand(), stopCommand(), execCommand(), monitorCommand(), pauseCommand(),
 	}
 	setNoSep(cmds)
 	return &cli.Command{

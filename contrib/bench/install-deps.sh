@@ -1,7 +1,7 @@
 #!/bin/sh
 # install-deps.sh: Debian packages `make bench` needs (root). Idempotent.
 set -eu
-PKGS="busybox-static runc crun buildah umoci hyperfine strace tar gzip"
+PKGS="gcc libc6-dev busybox-static runc crun buildah umoci skopeo hyperfine strace tar gzip"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

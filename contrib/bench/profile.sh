@@ -118,17 +118,21 @@ for rt in "$@"; do
 	fi
 done
 
-# 5. optional CPU profile of myrun built with symbols
+# 5. optional CPU profile of myrun built with symbols, all runs in one session
 if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null 2>&1; then
 	echo "== perf record: myrun with symbols, $N runs"
 	(cd "$repo" && CGO_ENABLED=1 go build -trimpath -tags 'netgo osusergo' -ldflags "-linkmode external -extldflags '-static'" -o "$work/myrun-sym" ./runtime)
-	k=0
-	while [ $k -lt "$N" ]; do
-		k=$((k + 1))
-		perf record -q -F 20000 -g -o "$work/perf.$k" "$work/myrun-sym" --root "$state/myrun" run --bundle "$work/bundle" "$(nextid)" >/dev/null 2>&1
-	done
-	for k in $(seq 1 "$N"); do perf report -q -i "$work/perf.$k" --no-children --sort comm,dso,sym --stdio -g none 2>/dev/null; done |
-		awk '{ gsub("%", "", $1); k = $2 " " $3 " " $4 " " $5; s[k] += $1 } END { for (k in s) printf "%8.2f  %s\n", s[k] / '"$N"', k }' |
-		sort -rn | head -30 | tee "$OUT/myrun.perf-top"
+	perf record -q -F 15000 -g -o "$work/perf.data" -- sh -c '
+		i=0; while [ $i -lt "$1" ]; do i=$((i + 1)); "$2" --root "$3" run --bundle "$4" "perf-$i" >/dev/null 2>&1; done' \
+		sh "$N" "$work/myrun-sym" "$state/myrun" "$work/bundle"
+	echo "  samples by process (myrun-sym = parent, digits = the sealed init, true = workload):"
+	perf report -q -i "$work/perf.data" --sort comm --stdio -g none 2>/dev/null | head -5 | sed 's/^/   /'
+	echo "  parent, inclusive, myrun/json/cgroups frames:"
+	perf report -q -i "$work/perf.data" --comm myrun-sym --children --sort sym --stdio -g none 2>/dev/null |
+		grep -E 'myrun-org|encoding/json\.(Unmarshal|Marshal|cachedTypeFields|typeEncoder)|opencontainers/cgroups|runtime\.schedinit' |
+		head -25 | tee "$OUT/myrun.perf-top" | sed 's/^/   /'
+	echo "  parent, kernel, inclusive:"
+	perf report -q -i "$work/perf.data" --comm myrun-sym --children --sort sym --stdio -g none 2>/dev/null |
+		grep '\[k\]' | head -12 | sed 's/^/   /'
 fi
 echo "raw traces: $OUT"

@@ -11,7 +11,7 @@ import (
 // Host files the resolv.conf of a container is generated from. The
 // systemd-resolved file lists the real upstreams behind its 127.0.0.53 stub.
 var (
-	HostResolvConf  = "/etc/resolv.conf"
+	HostResolvConf   = "/etc/resolv.conf"
 	ResolvedUpstream = "/run/systemd/resolve/resolv.conf"
 )
 

@@ -18,6 +18,7 @@ import (
 // myimg processes can allocate at the same time.
 type IPAM struct {
 	dir    string
+	path   string
 	subnet *net.IPNet
 }
 
@@ -29,11 +30,22 @@ func NewIPAM(dir string, subnet *net.IPNet) (*IPAM, error) {
 	if ones, _ := subnet.Mask.Size(); ones > 30 {
 		return nil, fmt.Errorf("subnet %s: too small (need at least /30)", subnet)
 	}
-	return &IPAM{dir: dir, subnet: subnet}, nil
+	name := "ipam-" + strings.NewReplacer("/", "_", ".", "-").Replace(subnet.String()) + ".json"
+	return &IPAM{dir: dir, path: filepath.Join(dir, name), subnet: subnet}, nil
 }
 
-func (a *IPAM) file() string {
-	return filepath.Join(a.dir, "ipam-"+strings.NewReplacer("/", "_", ".", "-").Replace(a.subnet.String())+".json")
+func (a *IPAM) file() string { return a.path }
+
+// ReleaseLeases drops the leases of id from every subnet's file in dir
+// (for a cleanup that does not know which subnet id was on).
+func ReleaseLeases(dir, id string) error {
+	files, _ := filepath.Glob(filepath.Join(dir, "ipam-*.json"))
+	var errs []error
+	for _, f := range files {
+		a := &IPAM{dir: dir, path: f}
+		errs = append(errs, a.Release(id))
+	}
+	return errors.Join(errs...)
 }
 
 // Gateway is the subnet's first address (the bridge's).

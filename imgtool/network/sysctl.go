@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// setSysctl writes value to /proc/sys/<key> unless it already has it.
-func setSysctl(key, value string) error {
-	p := filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
+// setSysctl writes value to /proc/sys/<parts...> unless it already has it.
+func setSysctl(value string, parts ...string) error {
+	p := filepath.Join(append([]string{"/proc/sys"}, parts...)...)
 	if cur, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(cur)) == value {
 		return nil
 	}

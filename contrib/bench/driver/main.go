@@ -71,8 +71,19 @@ func main() {
 	flag.StringVar(&doc, "update-doc", "", "rewrite the results section of this markdown file")
 	mkBundle := flag.String("make-bundle", "", "only write a bundle (DIR/rootfs + DIR/config.json) for profiling, then exit")
 	cgPath := flag.String("cgroups-path", "", "with -make-bundle: linux.cgroupsPath")
+	mkPayload := flag.String("make-payload", "", "only write the image payload (-quick: small) into DIR, then exit")
 	timeline := flag.Bool("timeline", false, "summarise `perf script` files of sched_process_* (args) and exit")
 	flag.Parse()
+	if *mkPayload != "" {
+		mb, n := 200, 13000
+		if b.quick {
+			mb, n = 20, 1300
+		}
+		if err := genPayload(*mkPayload, mb, n); err != nil {
+			fatal(err)
+		}
+		return
+	}
 	if *timeline {
 		if err := printTimeline(flag.Args(), "/bin/true"); err != nil {
 			fatal(err)
@@ -152,6 +163,7 @@ func (b *bench) teardown() {
 	}
 	b.imageCleanup()
 	os.RemoveAll(b.work)
+	unmountBelow(b.stateDir)
 	os.RemoveAll(b.stateDir)
 }
 

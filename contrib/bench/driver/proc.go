@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -28,17 +27,15 @@ func (e exit) CPU() time.Duration {
 // MaxRSSKB is the peak RSS of the process or its biggest waited-for child.
 func (e exit) MaxRSSKB() int64 { return e.Rusage.Maxrss }
 
-// reaper is the only place in the driver that calls wait: we are a child
-// subreaper, so orphaned container inits come back to us and must be reaped
-// (PID 1 here does not), and their rusage is part of a runtime's cost.
-// os/exec is not used because its per-pid wait would race with wait4(-1).
+// reaper is the only place in the driver that calls wait. It runs the image
+// tools and the spawners; as child subreaper it also reaps what those leave
+// behind (PID 1 here does not). Runtime commands go through the spawner
+// (spawner.go). os/exec is not used: its per-pid wait would race wait4(-1).
 type reaper struct {
 	mu      sync.Mutex
 	mine    map[int]chan exit // started by us, someone waits
 	orphans map[int]exit      // reaped, nobody asked (yet)
 	wake    chan struct{}
-	orphCPU map[string]time.Duration
-	tag     string // which runtime orphans are billed to
 }
 
 var (
@@ -55,7 +52,7 @@ func newReaper() (*reaper, error) {
 			reaperErr = fmt.Errorf("PR_SET_CHILD_SUBREAPER: %w", err)
 			return
 		}
-		theReaper = &reaper{mine: map[int]chan exit{}, orphans: map[int]exit{}, wake: make(chan struct{}, 1), orphCPU: map[string]time.Duration{}}
+		theReaper = &reaper{mine: map[int]chan exit{}, orphans: map[int]exit{}, wake: make(chan struct{}, 1)}
 		go theReaper.loop()
 	})
 	return theReaper, reaperErr
@@ -84,14 +81,10 @@ func (r *reaper) loop() {
 			ch <- e
 		} else {
 			r.orphans[pid] = e
-			r.orphCPU[r.tag] += e.CPU()
 		}
 		r.mu.Unlock()
 	}
 }
-
-// setTag bills orphans reaped from now on to a runtime.
-func (r *reaper) setTag(t string) { r.mu.Lock(); r.tag = t; r.mu.Unlock() }
 
 // waitOrphan waits until pid (not started by us) has been reaped.
 func (r *reaper) waitOrphan(pid int, timeout time.Duration) (exit, bool) {
@@ -113,13 +106,6 @@ func (r *reaper) waitOrphan(pid int, timeout time.Duration) (exit, bool) {
 	}
 }
 
-// orphanCPU is the CPU of reaped orphans billed to tag so far.
-func (r *reaper) orphanCPU(tag string) time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.orphCPU[tag]
-}
-
 // background starts a long-lived helper; its exit is reaped and ignored.
 func (r *reaper) background(argv []string, files []uintptr) (int, error) {
 	r.mu.Lock()
@@ -135,9 +121,6 @@ func (r *reaper) background(argv []string, files []uintptr) (int, error) {
 	}
 	return pid, nil
 }
-
-// dropOrphans forgets reaped orphans nobody asked for (keeps the map small).
-func (r *reaper) dropOrphans() { r.mu.Lock(); r.orphans = map[int]exit{}; r.mu.Unlock() }
 
 // cmd is one process to run and measure.
 type cmd struct {
@@ -230,5 +213,3 @@ func firstLine(s string) string {
 	}
 	return s
 }
-
-var errSkip = errors.New("skipped")

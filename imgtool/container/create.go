@@ -1,0 +1,218 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/myrun-org/myrun/imgtool/network"
+	"github.com/myrun-org/myrun/imgtool/unpack"
+)
+
+// Create checks every option, then makes the container: record, bundle
+// (overlay rootfs over the cached layers), network and config.json. It
+// does not start it. Bad input fails before anything is created; a
+// failure later removes everything made so far.
+func (cs *Store) Create(o *Options) (*Record, error) {
+	p, err := o.validate()
+	if err != nil {
+		return nil, err
+	}
+	desc, err := cs.Images.Resolve(o.Image)
+	if err != nil {
+		return nil, err
+	}
+	img, err := cs.Images.Load(desc)
+	if err != nil {
+		return nil, fmt.Errorf("image %q: %w", o.Image, err)
+	}
+	unlock, err := cs.lockNames()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if unlock != nil {
+			unlock()
+		}
+	}()
+	all, err := cs.List()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkConflicts(all, o.Name, p.ports); err != nil {
+		return nil, err
+	}
+	for _, pm := range p.ports {
+		if err := network.CheckFree(pm); err != nil {
+			return nil, err
+		}
+	}
+
+	id := newID()
+	dir := cs.Dir(id)
+	r := &Record{
+		ID: id, Name: o.Name, Image: o.Image, ImageDigest: desc.Digest.String(),
+		Created: time.Now().UTC(), Status: StatusCreating, Runtime: o.Runtime,
+		Bundle: filepath.Join(dir, "bundle"), LogPath: filepath.Join(cs.LogDir, id+".log"),
+		StopSignal: "SIGTERM", AutoRemove: o.AutoRemove, Detached: o.Detach,
+		Rootless: os.Geteuid() != 0, Hostname: o.Hostname,
+		Network: network.Attachment{Mode: o.Net, Ports: p.ports},
+	}
+	if r.Name == "" {
+		r.Name = "myimg-" + id[:8]
+	}
+	if !r.Rootless {
+		r.CgroupsPath = CgroupParent + "/" + id
+	}
+	if r.Hostname == "" {
+		r.Hostname = id[:12]
+		if o.Net == network.ModeHost {
+			r.Hostname, _ = os.Hostname()
+		}
+	}
+	switch o.Net {
+	case network.ModeBridge:
+		r.Network.Bridge, r.Network.Subnet, r.Network.IPAMDir = o.Bridge, o.Subnet, cs.IPAMDir()
+	case network.ModeSlirp:
+		r.Network.APISocket = slirpSocket(dir, id)
+	}
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		return nil, err
+	}
+	if err := cs.Save(r); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	// The name is now taken on disk: other runs may go on.
+	unlock()
+	unlock = nil
+
+	ok := false
+	defer func() {
+		if !ok {
+			cs.Remove(r.ID, RemoveOptions{Force: true})
+		}
+	}()
+	if err := unpack.Bundle(cs.Images, img, r.Bundle, unpack.Options{}); err != nil {
+		return nil, err
+	}
+	s, err := readSpec(r.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	if sig := s.Annotations[unpack.AnnotationStopSignal]; sig != "" {
+		r.StopSignal = sig
+	}
+	args := o.Args
+	if len(args) > 0 {
+		// As docker: arguments replace CMD, the ENTRYPOINT stays.
+		args = append(slices.Clone(img.Config.Config.Entrypoint), args...)
+	}
+	r.Command = s.Process.Args
+	if len(args) > 0 {
+		r.Command = args
+	}
+	if err := cs.Save(r); err != nil {
+		return nil, err
+	}
+	if o.Net == network.ModeBridge {
+		if err := network.SetupBridge(&r.Network, id, func() error { return cs.Save(r) }); err != nil {
+			return nil, fmt.Errorf("--net bridge: %w", err)
+		}
+	}
+	if (o.Net == network.ModeNone || o.Net == network.ModeSlirp) && !r.Rootless {
+		if err := network.SetupNone(&r.Network, id, func() error { return cs.Save(r) }); err != nil {
+			return nil, fmt.Errorf("--net %s: %w", o.Net, err)
+		}
+	}
+	if err := writeHostFiles(dir, r, o); err != nil {
+		return nil, err
+	}
+	oo := *o
+	oo.Args = args
+	if err := applyOptions(s, r, &oo, p, filepath.Join(r.Bundle, "rootfs")); err != nil {
+		return nil, err
+	}
+	if err := writeSpec(r.Bundle, s); err != nil {
+		return nil, err
+	}
+	if err := cs.Save(r); err != nil {
+		return nil, err
+	}
+	ok = true
+	return r, nil
+}
+
+// checkConflicts fails if name is taken or a port is published by a
+// container that still runs (DNAT holds no socket, so CheckFree alone
+// would not see it).
+func checkConflicts(all []*Record, name string, ports []network.PortMapping) error {
+	for _, c := range all {
+		if name != "" && c.Name == name {
+			return fmt.Errorf("--name %q: the name is already in use by container %s", name, c.ID[:12])
+		}
+		if c.Status == StatusExited {
+			continue
+		}
+		for _, q := range c.Network.Ports {
+			for _, pm := range ports {
+				if network.Conflicts(q, pm) {
+					return fmt.Errorf("-p %s: port is already in use by container %s (%s)", pm, c.Name, c.ID[:12])
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// slirpSocket picks a path for slirp4netns's API socket short enough for
+// sun_path (108 bytes).
+func slirpSocket(dir, id string) string {
+	p := filepath.Join(dir, "slirp.sock")
+	if len(p) < 100 {
+		return p
+	}
+	base := "/run/myimg"
+	if os.Geteuid() != 0 {
+		base = filepath.Join(os.TempDir(), fmt.Sprintf("myimg-%d", os.Geteuid()))
+	}
+	return filepath.Join(base, "slirp-"+id[:16]+".sock")
+}
+
+// writeHostFiles writes the resolv.conf, hosts and hostname that are
+// bind-mounted into the container.
+func writeHostFiles(dir string, r *Record, o *Options) error {
+	host, upstream := network.ReadHostResolv()
+	var resolv, hosts []byte
+	switch r.Network.Mode {
+	case network.ModeHost:
+		resolv = network.ResolvConf(host, upstream, o.DNS, true)
+		if h, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = h
+		} else {
+			hosts = network.Hosts(r.Hostname, "")
+		}
+	case network.ModeSlirp:
+		dns := o.DNS
+		if len(dns) == 0 {
+			dns = []string{network.SlirpDNS}
+		}
+		resolv = network.ResolvConf(host, upstream, dns, false)
+		hosts = network.Hosts(r.Hostname, network.SlirpIP)
+	default:
+		resolv = network.ResolvConf(host, upstream, o.DNS, false)
+		hosts = network.Hosts(r.Hostname, r.Network.IP)
+	}
+	files := map[string][]byte{"resolv.conf": resolv, "hosts": hosts, "hostname": []byte(r.Hostname + "\n")}
+	var errs []error
+	for name, data := range files {
+		errs = append(errs, os.WriteFile(filepath.Join(dir, name), data, 0o644))
+	}
+	return errors.Join(errs...)
+}
+
+// ShortID is the 12-character form of an ID.
+func ShortID(id string) string { return id[:min(12, len(id))] }

@@ -1,0 +1,308 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/myrun-org/myrun/imgtool/network"
+	"github.com/myrun-org/myrun/imgtool/unpack"
+)
+
+// monitorAlive reports whether the container's monitor still runs.
+// Our own pid is never "the monitor" here: a monitor removing its own
+// container (--rm) must not wait for or kill itself.
+func monitorAlive(r *Record) bool {
+	return r.MonitorPid != os.Getpid() && alive(r.MonitorPid, r.MonitorTime)
+}
+
+// IsRunning is true while the container (or its monitor) is up.
+func (cs *Store) IsRunning(r *Record) bool {
+	if r.Status == StatusExited {
+		return false
+	}
+	if monitorAlive(r) {
+		return true
+	}
+	st := cs.runtimeStatus(r)
+	return st == "running" || st == "created" || st == "paused"
+}
+
+// Status is the human status for ps: "Up 3 minutes", "Exited (1) 2
+// seconds ago", "Created", or a note that the monitor is gone.
+func (cs *Store) Status(r *Record) string {
+	switch {
+	case r.Status == StatusExited:
+		return fmt.Sprintf("Exited (%d) %s ago", r.ExitCode, since(r.FinishedAt))
+	case r.Status == StatusRunning && monitorAlive(r):
+		return "Up " + since(r.StartedAt)
+	case r.Status == StatusCreating && monitorAlive(r):
+		return "Starting"
+	}
+	if cs.runtimeStatus(r) == "running" {
+		return "Up " + since(r.StartedAt) + " (monitor lost)"
+	}
+	if r.Status == StatusCreating {
+		return "Created"
+	}
+	return "Exited (unknown: monitor lost)"
+}
+
+func since(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case t.IsZero():
+		return "?"
+	case d < time.Minute:
+		return fmt.Sprintf("%d seconds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d hours", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
+
+// signalName turns SIGTERM, TERM or 15 into what the runtime's kill takes.
+func signalName(s string) string {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if s == "" {
+		return "TERM"
+	}
+	return strings.TrimPrefix(s, "SIG")
+}
+
+// Kill sends a signal to the container's init through the runtime.
+func (cs *Store) Kill(r *Record, sig string) error {
+	out, err := cs.rt(r, "kill", r.ID, signalName(sig)).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kill %s: %v: %s", signalName(sig), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// waitExited polls until the container is no longer running.
+func (cs *Store) waitExited(id string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		r, err := cs.Load(id)
+		if err != nil || !cs.IsRunning(r) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop sends the image's stop signal, then SIGKILL after timeout, and
+// waits for the exit to be recorded. Stopping a stopped container is
+// not an error.
+func (cs *Store) Stop(r *Record, timeout time.Duration) error {
+	if !cs.IsRunning(r) {
+		return nil
+	}
+	if err := cs.Kill(r, r.StopSignal); err != nil && cs.IsRunning(r) && cs.runtimeStatus(r) != "" {
+		return err
+	}
+	if !cs.waitExited(r.ID, timeout) {
+		cs.Kill(r, "KILL")
+		if !cs.waitExited(r.ID, 10*time.Second) {
+			return fmt.Errorf("container %s did not exit after SIGKILL", ShortID(r.ID))
+		}
+	}
+	// Without a monitor nobody recorded the exit: do it here.
+	if cur, err := cs.Load(r.ID); err == nil && cur.Status != StatusExited {
+		cs.rt(r, "delete", "--force", r.ID).Run()
+		cs.finish(cur, -1, "monitor lost: exit code unknown")
+	}
+	return nil
+}
+
+// RemoveOptions for Remove.
+type RemoveOptions struct {
+	Force    bool // kill a running container first
+	KeepLogs bool
+}
+
+// Remove deletes every trace of a container: runtime state, monitor and
+// slirp4netns processes, network (veth, netns, iptables rules, lease),
+// cgroups, overlay mount and bundle, log and record. It works from the
+// record and from what exists, so it also cleans up after a crash, and
+// running it twice is fine.
+func (cs *Store) Remove(id string, o RemoveOptions) error {
+	r, err := cs.Load(id)
+	if err != nil {
+		if _, serr := os.Stat(cs.Dir(id)); serr != nil {
+			return fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		r = &Record{ID: id} // a crash before the first save
+	}
+	if r.Runtime == "" {
+		r.Runtime = findRuntimeFallback()
+	}
+	if cs.IsRunning(r) {
+		if !o.Force {
+			return fmt.Errorf("container %s is running: stop it first or use rm -f", ShortID(id))
+		}
+		cs.Kill(r, "KILL")
+		// Give the monitor the chance to record the exit and clean up.
+		if monitorAlive(r) && !cs.waitExited(id, 5*time.Second) {
+			killVerified(r.MonitorPid, r.MonitorTime, syscall.SIGKILL)
+		}
+	}
+	if cur, err := cs.Load(id); err == nil {
+		r = cur
+		if r.Runtime == "" {
+			r.Runtime = findRuntimeFallback()
+		}
+	}
+	if r.MonitorPid != os.Getpid() {
+		// A monitor that recorded the exit is about to leave by itself.
+		for i := 0; i < 40 && r.Status == StatusExited && monitorAlive(r); i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+		killVerified(r.MonitorPid, r.MonitorTime, syscall.SIGKILL)
+	}
+	var errs []error
+	if r.Runtime != "" {
+		cs.rt(r, "delete", "--force", id).Run()
+	}
+	if err := os.RemoveAll(filepath.Join(cs.StateRoot(), id)); err != nil {
+		errs = append(errs, err)
+	}
+	if r.Network.SlirpPid > 0 {
+		killVerified(r.Network.SlirpPid, r.Network.SlirpTime, syscall.SIGKILL)
+	}
+	if r.PausePid > 0 {
+		killVerified(r.PausePid, r.PauseTime, syscall.SIGKILL)
+	}
+	if r.Network.APISocket != "" {
+		os.Remove(r.Network.APISocket)
+	}
+	if r.Network.IPAMDir == "" {
+		r.Network.IPAMDir = cs.IPAMDir()
+	}
+	if err := r.Network.ReleaseBridge(id); err != nil {
+		errs = append(errs, fmt.Errorf("network: %w", err))
+	}
+	cg := r.CgroupsPath
+	if cg == "" {
+		cg = CgroupParent + "/" + id
+	}
+	removeCgroup(cg)
+	bundle := r.Bundle
+	if bundle == "" {
+		bundle = filepath.Join(cs.Dir(id), "bundle")
+	}
+	if err := unpack.RemoveForce(cs.Images, bundle); err != nil {
+		errs = append(errs, err)
+	}
+	if !o.KeepLogs {
+		lp := r.LogPath
+		if lp == "" {
+			lp = filepath.Join(cs.LogDir, id+".log")
+		}
+		if err := os.Remove(lp); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		// Keep the record so a second rm can retry.
+		return fmt.Errorf("removing container %s: %w", ShortID(id), errors.Join(errs...))
+	}
+	return os.RemoveAll(cs.Dir(id))
+}
+
+// RuntimeFallback is used when a record lost its runtime path; set by
+// the CLI to its runtime discovery.
+var RuntimeFallback func() string
+
+func findRuntimeFallback() string {
+	if RuntimeFallback != nil {
+		return RuntimeFallback()
+	}
+	return ""
+}
+
+// Exec runs args in the running container with our stdio and returns
+// its exit code.
+func (cs *Store) Exec(r *Record, args []string, tty bool, env []string, user, cwd string) (int, error) {
+	if !cs.IsRunning(r) || cs.runtimeStatus(r) != "running" {
+		return -1, fmt.Errorf("container %s is not running", ShortID(r.ID))
+	}
+	a := []string{"exec"}
+	if tty {
+		a = append(a, "--tty")
+	}
+	for _, e := range env {
+		a = append(a, "--env", e)
+	}
+	if user != "" {
+		a = append(a, "--user", user)
+	}
+	if cwd != "" {
+		a = append(a, "--cwd", cwd)
+	}
+	a = append(append(a, r.ID), args...)
+	cmd := cs.rt(r, a...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return -1, err
+	}
+	return 0, nil
+}
+
+// Leftovers lists what of container id still exists on the host (for
+// tests and `rm` diagnostics): veth, netns, iptables rules, cgroup dirs,
+// mounts, runtime state, lease, directory.
+func (cs *Store) Leftovers(id string) []string {
+	var out []string
+	if network.LinkExists(network.VethName(id)) {
+		out = append(out, "veth "+network.VethName(id))
+	}
+	if _, err := os.Stat(filepath.Join(network.NetnsDir, id)); err == nil {
+		out = append(out, "netns "+filepath.Join(network.NetnsDir, id))
+	}
+	if os.Geteuid() == 0 {
+		for _, t := range []string{"nat", "filter"} {
+			rules, _ := network.RulesWithComment(t, network.Comment(id))
+			for _, l := range rules {
+				out = append(out, "iptables -t "+t+" "+l)
+			}
+		}
+	}
+	for _, d := range cgroupDirs(CgroupParent + "/" + id) {
+		out = append(out, "cgroup "+d)
+	}
+	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, id) {
+				out = append(out, "mount "+l)
+			}
+		}
+	}
+	for _, p := range []string{filepath.Join(cs.StateRoot(), id), cs.Dir(id), filepath.Join(cs.LogDir, id+".log")} {
+		if _, err := os.Stat(p); err == nil {
+			out = append(out, "path "+p)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(cs.IPAMDir(), "ipam-*.json"))
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), id) {
+			out = append(out, "lease in "+f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,121 @@
+package container
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/vishvananda/netlink"
+)
+
+// PauseCommand is the hidden myimg subcommand that holds a rootless
+// container's user and network namespaces.
+const PauseCommand = "container-pause"
+
+// startPause starts the pause process of a rootless container in a new
+// user namespace (container root = us) and network namespace, and points
+// the bundle's config.json at its namespaces. The returned file is the
+// pause's stdin: when it closes (the monitor exits or dies) the pause
+// exits.
+func (cs *Store) startPause(r *Record) (*os.File, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer inR.Close()
+	rp, wp, err := os.Pipe()
+	if err != nil {
+		inW.Close()
+		return nil, err
+	}
+	defer rp.Close()
+	cmd := exec.Command(self, PauseCommand)
+	cmd.Stdin = inR
+	cmd.ExtraFiles = []*os.File{wp}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}},
+	}
+	if err := cmd.Start(); err != nil {
+		inW.Close()
+		wp.Close()
+		return nil, fmt.Errorf("start pause process: %w", err)
+	}
+	wp.Close()
+	line := make(chan string, 1)
+	go func() { l, _ := bufio.NewReader(rp).ReadString('\n'); line <- strings.TrimSpace(l) }()
+	var msg string
+	select {
+	case msg = <-line:
+	case <-time.After(10 * time.Second):
+		msg = "no answer in 10s"
+	}
+	pid := cmd.Process.Pid
+	st, _ := procStartTime(pid)
+	cmd.Process.Release()
+	cs.Update(r.ID, func(r *Record) { r.PausePid, r.PauseTime = pid, st })
+	r.PausePid, r.PauseTime = pid, st
+	if msg != "ok" {
+		inW.Close()
+		killVerified(pid, st, syscall.SIGKILL)
+		return nil, fmt.Errorf("pause process: %s", msg)
+	}
+	s, err := readSpec(r.Bundle)
+	if err == nil {
+		joinPause(s, pid)
+		err = writeSpec(r.Bundle, s)
+	}
+	if err != nil {
+		inW.Close()
+		return nil, err
+	}
+	return inW, nil
+}
+
+// joinPause makes the container join the pause's user and network
+// namespaces instead of creating them (the id mapping is the pause's).
+func joinPause(s *rspec.Spec, pid int) {
+	var ns []rspec.LinuxNamespace
+	for _, n := range s.Linux.Namespaces {
+		if n.Type != rspec.UserNamespace && n.Type != rspec.NetworkNamespace {
+			ns = append(ns, n)
+		}
+	}
+	proc := filepath.Join("/proc", fmt.Sprint(pid), "ns")
+	s.Linux.Namespaces = append([]rspec.LinuxNamespace{
+		{Type: rspec.UserNamespace, Path: filepath.Join(proc, "user")},
+		{Type: rspec.NetworkNamespace, Path: filepath.Join(proc, "net")},
+	}, ns...)
+	s.Linux.UIDMappings, s.Linux.GIDMappings = nil, nil
+}
+
+// ServePause is the pause process: inside its new namespaces it brings
+// lo up, reports "ok" on ready and waits until stdin closes.
+func ServePause(ready *os.File) error {
+	msg := "ok"
+	if lo, err := netlink.LinkByName("lo"); err != nil {
+		msg = "lo: " + err.Error()
+	} else if err := netlink.LinkSetUp(lo); err != nil {
+		msg = "lo up: " + err.Error()
+	}
+	fmt.Fprintln(ready, msg)
+	ready.Close()
+	buf := make([]byte, 1)
+	for {
+		if _, err := os.Stdin.Read(buf); err != nil {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,132 @@
+package container
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/myrun-org/myrun/imgtool/network"
+	"github.com/myrun-org/myrun/imgtool/unpack"
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// CgroupParent is where container cgroups go (absolute: the caller's own
+// cgroup is not ours to fill).
+const CgroupParent = "/myimg"
+
+// applyOptions adjusts the spec unpack wrote for the image to the run
+// flags: command, env, user, workdir, terminal, volumes, network
+// namespace, host files, hostname and resources.
+func applyOptions(s *rspec.Spec, r *Record, o *Options, p *parsed, rootfs string) error {
+	if len(o.Args) > 0 {
+		s.Process.Args = o.Args // entrypoint + the run arguments
+	}
+	if len(s.Process.Args) == 0 {
+		return fmt.Errorf("%s: the image has no command; give one after the image name", o.Image)
+	}
+	s.Process.Env = unpack.MergeEnv(s.Process.Env, p.env)
+	s.Process.Env = unpack.MergeEnv(s.Process.Env, []string{"HOSTNAME=" + r.Hostname})
+	if o.TTY {
+		s.Process.Terminal = true
+		s.Process.Env = unpack.MergeEnv(s.Process.Env, []string{"TERM=xterm"})
+	}
+	if o.User != "" {
+		u, err := unpack.ResolveUser(rootfs, o.User)
+		if err != nil {
+			return fmt.Errorf("-u %q: %w", o.User, err)
+		}
+		s.Process.User = u
+	}
+	if o.Workdir != "" {
+		s.Process.Cwd = o.Workdir
+	}
+	// Create the working directory in the container's upper dir, as
+	// docker does, resolved inside the rootfs.
+	if s.Process.Cwd != "" && s.Process.Cwd != "/" {
+		if d, err := securejoin.SecureJoin(rootfs, s.Process.Cwd); err == nil {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("-w %s: %w", s.Process.Cwd, err)
+			}
+		}
+	}
+	s.Hostname = r.Hostname
+	for _, v := range p.volumes {
+		opts := []string{"rbind", "rprivate"}
+		if v.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		s.Mounts = append(s.Mounts, rspec.Mount{Destination: v.Dest, Type: "bind", Source: v.Source, Options: opts})
+	}
+	dir := filepath.Dir(r.Bundle)
+	for _, f := range []string{"resolv.conf", "hosts", "hostname"} {
+		s.Mounts = append(s.Mounts, rspec.Mount{
+			Destination: "/etc/" + f, Type: "bind", Source: filepath.Join(dir, f), Options: []string{"bind", "rprivate"},
+		})
+	}
+	setNetns(s, r)
+	if !r.Rootless {
+		s.Linux.CgroupsPath = r.CgroupsPath
+		if p.memory > 0 || p.quota > 0 || o.PidsLimit > 0 {
+			if s.Linux.Resources == nil {
+				s.Linux.Resources = &rspec.LinuxResources{}
+			}
+			res := s.Linux.Resources
+			if p.memory > 0 {
+				m := p.memory
+				res.Memory = &rspec.LinuxMemory{Limit: &m}
+			}
+			if p.quota > 0 {
+				q, per := p.quota, p.period
+				res.CPU = &rspec.LinuxCPU{Quota: &q, Period: &per}
+			}
+			if o.PidsLimit > 0 {
+				res.Pids = &rspec.LinuxPids{Limit: &o.PidsLimit}
+			}
+		}
+	} else if p.memory > 0 || p.quota > 0 || o.PidsLimit > 0 {
+		return fmt.Errorf("--memory, --cpus and --pids-limit need root (rootless containers get no cgroup here)")
+	}
+	return nil
+}
+
+// setNetns sets the network namespace: the bind-mounted one for bridge,
+// none for host, a new one otherwise.
+func setNetns(s *rspec.Spec, r *Record) {
+	s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n rspec.LinuxNamespace) bool {
+		return n.Type == rspec.NetworkNamespace
+	})
+	switch r.Network.Mode {
+	case network.ModeHost:
+	case network.ModeBridge, network.ModeNone, network.ModeSlirp:
+		if r.Network.Netns == "" {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.NetworkNamespace})
+			break
+		}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.NetworkNamespace, Path: r.Network.Netns})
+	default:
+		s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.NetworkNamespace})
+	}
+}
+
+func readSpec(bundle string) (*rspec.Spec, error) {
+	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	var s rspec.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s/config.json: %w", bundle, err)
+	}
+	return &s, nil
+}
+
+func writeSpec(bundle string, s *rspec.Spec) error {
+	b, err := json.MarshalIndent(s, "", "\t")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600)
+}

@@ -1,0 +1,130 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+)
+
+// Network modes of `myimg run --net`.
+const (
+	ModeNone   = "none"
+	ModeHost   = "host"
+	ModeBridge = "bridge"
+	ModeSlirp  = "slirp4netns"
+)
+
+// Attachment records everything a container's network consists of. It
+// is saved in the container record before each piece is created, so
+// Teardown can undo a half-made setup after a crash.
+type Attachment struct {
+	Mode      string        `json:"mode"`
+	Bridge    string        `json:"bridge,omitempty"`
+	Subnet    string        `json:"subnet,omitempty"`
+	IPAMDir   string        `json:"ipamDir,omitempty"`
+	IP        string        `json:"ip,omitempty"`
+	Gateway   string        `json:"gateway,omitempty"`
+	HostVeth  string        `json:"hostVeth,omitempty"`
+	Netns     string        `json:"netns,omitempty"`
+	Ports     []PortMapping `json:"ports,omitempty"`
+	Rules     []Rule        `json:"rules,omitempty"`
+	APISocket string        `json:"apiSocket,omitempty"`
+	SlirpPid  int           `json:"slirpPid,omitempty"`
+	SlirpTime uint64        `json:"slirpStartTime,omitempty"`
+}
+
+// ValidMode checks --net.
+func ValidMode(m string) error {
+	switch m {
+	case ModeNone, ModeHost, ModeBridge, ModeSlirp:
+		return nil
+	}
+	return fmt.Errorf("--net %q: want none, host, bridge or slirp4netns", m)
+}
+
+// SetupBridge creates the bridge network of container id as described
+// by a (Mode, Bridge, Subnet, IPAMDir, Ports set): lease, netns, veth,
+// DNAT rules. persist is called before every step that creates
+// something, with a updated to name it.
+func SetupBridge(a *Attachment, id string, persist func() error) error {
+	subnet, err := ParseSubnet(a.Subnet)
+	if err != nil {
+		return err
+	}
+	ipam, err := NewIPAM(a.IPAMDir, subnet)
+	if err != nil {
+		return err
+	}
+	gw := ipam.Gateway()
+	a.Gateway = gw.String()
+	a.HostVeth = VethName(id)
+	a.Netns = filepath.Join(NetnsDir, id)
+	if err := persist(); err != nil {
+		return err
+	}
+	ip, err := ipam.Allocate(id)
+	if err != nil {
+		return err
+	}
+	a.IP = ip.String()
+	for _, p := range a.Ports {
+		a.Rules = append(a.Rules, PortRules(id, a.IP, p)...)
+	}
+	if err := persist(); err != nil {
+		return err
+	}
+	if err := EnsureBridge(a.Bridge, subnet, gw); err != nil {
+		return err
+	}
+	if err := NewNetns(a.Netns); err != nil {
+		return err
+	}
+	if err := AttachVeth(a.Bridge, a.HostVeth, a.Netns, &net.IPNet{IP: ip, Mask: subnet.Mask}, gw); err != nil {
+		return err
+	}
+	for _, r := range a.Rules {
+		if err := r.Append(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetupNone gives container id (as root) a network namespace of its own
+// with only lo, up (a runtime-made namespace would leave lo down). It is
+// also where slirp4netns adds tap0 for root.
+func SetupNone(a *Attachment, id string, persist func() error) error {
+	a.Netns = filepath.Join(NetnsDir, id)
+	if err := persist(); err != nil {
+		return err
+	}
+	if err := NewNetns(a.Netns); err != nil {
+		return err
+	}
+	return loUp(a.Netns)
+}
+
+// ReleaseBridge undoes SetupBridge and SetupNone; it is idempotent and also looks for
+// what the record may not name (rules by comment, the veth by name).
+func (a *Attachment) ReleaseBridge(id string) error {
+	if a.Mode == ModeHost || os.Geteuid() != 0 {
+		return nil
+	}
+	var errs []error
+	for _, r := range a.Rules {
+		errs = append(errs, r.Delete())
+	}
+	errs = append(errs, DeleteByComment("nat", Comment(id)), DeleteByComment("filter", Comment(id)))
+	errs = append(errs, DeleteLink(VethName(id)))
+	ns := a.Netns
+	if ns == "" {
+		ns = filepath.Join(NetnsDir, id)
+	}
+	errs = append(errs, RemoveNetns(ns))
+	if a.IPAMDir != "" {
+		errs = append(errs, ReleaseLeases(a.IPAMDir, id))
+	}
+	return errors.Join(errs...)
+}

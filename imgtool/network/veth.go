@@ -1,0 +1,119 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+var errExist = syscall.EEXIST
+
+// VethName is the host end of a container's veth pair (IFNAMSIZ is 16).
+func VethName(id string) string { return "myv" + id[:min(12, len(id))] }
+
+// AttachVeth creates a veth pair, enslaves the host end to bridge, moves
+// the other end into the namespace at nsPath as eth0 with addr and a
+// default route via gw, and brings lo up there.
+func AttachVeth(bridge, hostName, nsPath string, addr *net.IPNet, gw net.IP) error {
+	br, err := netlink.LinkByName(bridge)
+	if err != nil {
+		return fmt.Errorf("bridge %s: %w", bridge, err)
+	}
+	peer := "tmp" + hostName[3:]
+	veth := &netlink.Veth{
+		LinkAttrs: netlink.LinkAttrs{Name: hostName, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU},
+		PeerName:  peer,
+	}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return fmt.Errorf("create veth %s: %w", hostName, err)
+	}
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return fmt.Errorf("netns %s: %w", nsPath, err)
+	}
+	defer ns.Close()
+	pl, err := netlink.LinkByName(peer)
+	if err != nil {
+		return err
+	}
+	if err := netlink.LinkSetNsFd(pl, int(ns)); err != nil {
+		return fmt.Errorf("move %s into %s: %w", peer, nsPath, err)
+	}
+	hl, err := netlink.LinkByName(hostName)
+	if err != nil {
+		return err
+	}
+	if err := netlink.LinkSetUp(hl); err != nil {
+		return err
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	if err := h.LinkSetUp(lo); err != nil {
+		return err
+	}
+	cl, err := h.LinkByName(peer)
+	if err != nil {
+		return err
+	}
+	if err := h.LinkSetName(cl, "eth0"); err != nil {
+		return err
+	}
+	if err := h.AddrAdd(cl, &netlink.Addr{IPNet: addr}); err != nil {
+		return fmt.Errorf("eth0: add %s: %w", addr, err)
+	}
+	if err := h.LinkSetUp(cl); err != nil {
+		return err
+	}
+	if err := h.RouteAdd(&netlink.Route{LinkIndex: cl.Attrs().Index, Gw: gw}); err != nil {
+		return fmt.Errorf("eth0: default route via %s: %w", gw, err)
+	}
+	return nil
+}
+
+// DeleteLink removes an interface; a missing one is not an error.
+func DeleteLink(name string) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil
+		}
+		return err
+	}
+	return netlink.LinkDel(l)
+}
+
+// LinkExists reports whether an interface called name exists on the host.
+func LinkExists(name string) bool {
+	_, err := netlink.LinkByName(name)
+	return err == nil
+}
+
+func loUp(nsPath string) error {
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	return h.LinkSetUp(lo)
+}
