@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v3"
@@ -308,49 +307,4 @@ func applyUpdateFlags(cmd *cli.Command, res *rspec.LinuxResources) error {
 		return e
 	})
 	return err
-}
-
-func eventsCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "events",
-		Usage:     "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
-		ArgsUsage: "<container-id>",
-		Description: `The events command displays information about the container. By default the
-information is displayed once every 5 seconds.`,
-		Flags: []cli.Flag{
-			&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "set the stats collection interval"},
-			&cli.BoolFlag{Name: "stats", Usage: "display the container's stats then exit"},
-		},
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
-				return err
-			}
-			r, err := newRuntime(cmd)
-			if err != nil {
-				return err
-			}
-			id := cmd.Args().First()
-			if cmd.Duration("interval") <= 0 {
-				return fmt.Errorf("--interval: duration must be greater than 0")
-			}
-			enc := json.NewEncoder(os.Stdout)
-			for {
-				st, err := r.Stats(id)
-				if err != nil {
-					return err
-				}
-				if err := enc.Encode(map[string]any{"type": "stats", "id": id, "data": st}); err != nil {
-					return err
-				}
-				if cmd.Bool("stats") {
-					return nil
-				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(cmd.Duration("interval")):
-				}
-			}
-		},
-	}
 }

@@ -305,6 +305,69 @@ func TestEscapeCVE2021_30465MountSymlink(t *testing.T) {
 	}
 }
 
+// CVE-2024-45310 (and the race half of CVE-2021-30465): a directory on
+// the path of a mount destination is swapped with a symlink to a host
+// directory while the runtime sets the mount up (here a host goroutine
+// exchanges them in a bind-mounted volume as fast as it can). A runtime
+// that resolves the path once and then mkdirs/mounts by path follows the
+// swapped-in symlink on the host and creates "x" in the host directory.
+// myrun must create nothing there in any run (failing a run is fine).
+func TestEscapeCVE2024_45310MountRace(t *testing.T) {
+	outside := fmt.Sprintf("/tmp/myrun-escape-race-%d-%d", os.Getpid(), counter.Add(1))
+	if err := os.MkdirAll(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(outside) })
+	vol := t.TempDir()
+	os.Mkdir(filepath.Join(vol, "sub"), 0o755)
+	os.Symlink(outside, filepath.Join(vol, "other"))
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		swaps := 0
+		for {
+			select {
+			case <-stop:
+				done <- swaps
+				return
+			default:
+			}
+			if unix.Renameat2(unix.AT_FDCWD, filepath.Join(vol, "sub"), unix.AT_FDCWD, filepath.Join(vol, "other"), unix.RENAME_EXCHANGE) == nil {
+				swaps++
+			}
+		}
+	}()
+	b := newBundle(t, []string{"true"}, func(s *rspec.Spec) {
+		s.Mounts = append(s.Mounts,
+			rspec.Mount{Destination: "/vol", Type: "bind", Source: vol, Options: []string{"rbind"}},
+			rspec.Mount{Destination: "/vol/sub/x", Type: "tmpfs", Source: "tmpfs"},
+		)
+	})
+	ok, refused := 0, 0
+	// The race is probabilistic: a by-path mkdir with a ~20us window lost
+	// it in about 1 of 10 tries here, so 50 runs catch such a runtime.
+	for i := 0; i < 50; i++ {
+		_, _, code := b.run()
+		if code == 0 {
+			ok++
+		} else {
+			refused++
+		}
+		b.myrun("delete", "--force", b.id)
+		if ents, _ := os.ReadDir(outside); len(ents) > 0 {
+			close(stop)
+			<-done
+			t.Fatalf("CVE-2024-45310: run %d created %v in the host directory %s", i, ents, outside)
+		}
+	}
+	close(stop)
+	swaps := <-done
+	t.Logf("%d runs ok, %d refused, %d swaps", ok, refused, swaps)
+	if swaps == 0 {
+		t.Fatalf("the race never ran")
+	}
+}
+
 // CVE-2019-19921 family: a rootfs whose /proc is a symlink to a host path
 // must get its proc mount inside the rootfs (the host path is not created),
 // and the runtime's writes through /proc (sysctls, masking) go to the real

@@ -1,0 +1,16 @@
+package libcontainer
+
+import (
+	"github.com/myrun-org/myrun/libcontainer/cgroups"
+)
+
+// OOMKills returns the container's OOM kill counter (see cgroups.OOMKills).
+func (r *Runtime) OOMKills(id string) (uint64, error) {
+	var n uint64
+	err := r.withCgroup(id, func(c *container, cg cgroups.Manager) error {
+		var err error
+		n, err = cgroups.OOMKills(cg.Paths())
+		return err
+	})
+	return n, err
+}
