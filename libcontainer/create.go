@@ -50,6 +50,9 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 	if err != nil {
 		return err
 	}
+	for _, w := range specs.Warnings(spec) {
+		r.Log.Warn(w)
+	}
 	if spec.Process != nil && spec.Process.Terminal && o.ConsoleSocket == "" && o.ConsoleConn == nil {
 		return errors.New("cannot allocate tty if myrun will detach without setting console socket")
 	}

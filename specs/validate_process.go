@@ -26,6 +26,7 @@ func ValidateProcess(pr *rspec.Process, container *rspec.Spec, file string) erro
 		s.Linux = container.Linux
 	}
 	checkProcess(&p, &s)
+	checkLSM(&p, &rspec.Spec{Process: pr})
 	return p.err()
 }
 

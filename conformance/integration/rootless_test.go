@@ -36,6 +36,7 @@ type rootlessUser struct {
 	subStart int    // start of the subordinate range we add
 	cred     *escCred
 	orig     map[string][]byte // /etc/subuid and /etc/subgid as found
+	bin      string            // a copy of myrun the user can execute
 }
 
 // newRootlessUser creates a user (no home, no automatic subordinate ids)
@@ -68,6 +69,15 @@ func newRootlessUser(t *testing.T) *rootlessUser {
 	u.gid, _ = strconv.Atoi(pw.Gid)
 	u.cred = &escCred{uint32(u.uid), uint32(u.gid)}
 	u.subStart = 400000000 + (os.Getpid()%2000)*65536
+	// MYRUN may live under a directory the user cannot enter.
+	binDir, err := os.MkdirTemp("", "myrun-rootless-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(binDir) })
+	os.Chmod(binDir, 0o755)
+	u.bin = filepath.Join(binDir, "myrun")
+	escInstall(t, myrun, u.bin)
 	u.xdg = fmt.Sprintf("/run/user/%d", u.uid)
 	if escExists(u.xdg) {
 		t.Fatalf("%s already exists", u.xdg)
@@ -145,7 +155,7 @@ func (u *rootlessUser) myrun(args ...string) (string, string, int) {
 	u.t.Helper()
 	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/", "USER=" + u.name,
 		"XDG_RUNTIME_DIR=" + u.xdg}
-	return escRunEnv(u.t, myrun, nil, env, u.cred, args...)
+	return escRunEnv(u.t, u.bin, nil, env, u.cred, args...)
 }
 
 // bundle writes a busybox bundle owned by the user whose config comes from

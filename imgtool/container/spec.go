@@ -83,7 +83,8 @@ func applyOptions(s *rspec.Spec, r *Record, o *Options, p *parsed, rootfs string
 				res.CPU = &rspec.LinuxCPU{Quota: &q, Period: &per}
 			}
 			if o.PidsLimit > 0 {
-				res.Pids = &rspec.LinuxPids{Limit: &o.PidsLimit}
+				pl := o.PidsLimit
+				res.Pids = &rspec.LinuxPids{Limit: &pl}
 			}
 		}
 	} else if p.memory > 0 || p.quota > 0 || o.PidsLimit > 0 {
