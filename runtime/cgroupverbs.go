@@ -12,48 +12,24 @@ import (
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v3"
+
+	"github.com/myrun-org/myrun/libcontainer"
 )
 
 func pauseCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "pause",
-		Usage:     "pause suspends all processes inside the container",
-		ArgsUsage: "<container-id>",
-		Description: `The pause command suspends all processes in the instance of the container.
+	return idCommand("pause", "pause suspends all processes inside the container",
+		`The pause command suspends all processes in the instance of the container.
 
 Use myrun list to identify instances of containers and their current status.`,
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
-				return err
-			}
-			r, err := newRuntime(cmd)
-			if err != nil {
-				return err
-			}
-			return r.Pause(cmd.Args().First())
-		},
-	}
+		(*libcontainer.Runtime).Pause)
 }
 
 func resumeCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "resume",
-		Usage:     "resumes all processes that have been previously paused",
-		ArgsUsage: "<container-id>",
-		Description: `The resume command resumes all processes in the instance of the container.
+	return idCommand("resume", "resumes all processes that have been previously paused",
+		`The resume command resumes all processes in the instance of the container.
 
 Use myrun list to identify instances of containers and their current status.`,
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
-				return err
-			}
-			r, err := newRuntime(cmd)
-			if err != nil {
-				return err
-			}
-			return r.Resume(cmd.Args().First())
-		},
-	}
+		(*libcontainer.Runtime).Resume)
 }
 
 func psCommand() *cli.Command {
@@ -192,119 +168,59 @@ func updateCommand() *cli.Command {
 	}
 }
 
+// updateFlags maps each numeric update flag to the resource it sets; the
+// value is parsed as int64 and negative values are refused where the
+// resource is unsigned.
+var updateFlags = []struct {
+	name     string
+	unsigned bool
+	set      func(r *rspec.LinuxResources, v int64)
+}{
+	{"cpu-period", true, func(r *rspec.LinuxResources, v int64) { r.CPU.Period = u64(v) }},
+	{"cpu-quota", false, func(r *rspec.LinuxResources, v int64) { r.CPU.Quota = &v }},
+	{"cpu-share", true, func(r *rspec.LinuxResources, v int64) { r.CPU.Shares = u64(v) }},
+	{"cpu-rt-period", true, func(r *rspec.LinuxResources, v int64) { r.CPU.RealtimePeriod = u64(v) }},
+	{"cpu-rt-runtime", false, func(r *rspec.LinuxResources, v int64) { r.CPU.RealtimeRuntime = &v }},
+	{"memory", false, func(r *rspec.LinuxResources, v int64) { r.Memory.Limit = &v }},
+	{"memory-reservation", false, func(r *rspec.LinuxResources, v int64) { r.Memory.Reservation = &v }},
+	{"memory-swap", false, func(r *rspec.LinuxResources, v int64) { r.Memory.Swap = &v }},
+	{"pids-limit", false, func(r *rspec.LinuxResources, v int64) { r.Pids = &rspec.LinuxPids{Limit: &v} }},
+	{"blkio-weight", true, func(r *rspec.LinuxResources, v int64) {
+		if r.BlockIO == nil {
+			r.BlockIO = &rspec.LinuxBlockIO{}
+		}
+		w := uint16(v)
+		r.BlockIO.Weight = &w
+	}},
+}
+
+func u64(v int64) *uint64 { u := uint64(v); return &u }
+
 func applyUpdateFlags(cmd *cli.Command, res *rspec.LinuxResources) error {
-	parseI := func(name string) (*int64, error) {
-		if !cmd.IsSet(name) {
-			return nil, nil
-		}
-		v, err := strconv.ParseInt(cmd.String(name), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("--%s: invalid value %q", name, cmd.String(name))
-		}
-		return &v, nil
-	}
-	parseU := func(name string) (*uint64, error) {
-		v, err := parseI(name)
-		if v == nil || err != nil {
-			return nil, err
-		}
-		if *v < 0 {
-			return nil, fmt.Errorf("--%s: must not be negative", name)
-		}
-		u := uint64(*v)
-		return &u, nil
-	}
 	if res.CPU == nil {
 		res.CPU = &rspec.LinuxCPU{}
 	}
 	if res.Memory == nil {
 		res.Memory = &rspec.LinuxMemory{}
 	}
-	var err error
-	set := func(f func() error) {
-		if err == nil {
-			err = f()
+	for _, f := range updateFlags {
+		if !cmd.IsSet(f.name) {
+			continue
 		}
+		v, err := strconv.ParseInt(cmd.String(f.name), 10, 64)
+		if err != nil {
+			return fmt.Errorf("--%s: invalid value %q", f.name, cmd.String(f.name))
+		}
+		if f.unsigned && v < 0 {
+			return fmt.Errorf("--%s: must not be negative", f.name)
+		}
+		f.set(res, v)
 	}
-	set(func() error {
-		v, e := parseU("cpu-period")
-		if v != nil {
-			res.CPU.Period = v
-		}
-		return e
-	})
-	set(func() error {
-		v, e := parseI("cpu-quota")
-		if v != nil {
-			res.CPU.Quota = v
-		}
-		return e
-	})
-	set(func() error {
-		v, e := parseU("cpu-share")
-		if v != nil {
-			res.CPU.Shares = v
-		}
-		return e
-	})
-	set(func() error {
-		v, e := parseU("cpu-rt-period")
-		if v != nil {
-			res.CPU.RealtimePeriod = v
-		}
-		return e
-	})
-	set(func() error {
-		v, e := parseI("cpu-rt-runtime")
-		if v != nil {
-			res.CPU.RealtimeRuntime = v
-		}
-		return e
-	})
 	if cmd.IsSet("cpuset-cpus") {
 		res.CPU.Cpus = cmd.String("cpuset-cpus")
 	}
 	if cmd.IsSet("cpuset-mems") {
 		res.CPU.Mems = cmd.String("cpuset-mems")
 	}
-	set(func() error {
-		v, e := parseI("memory")
-		if v != nil {
-			res.Memory.Limit = v
-		}
-		return e
-	})
-	set(func() error {
-		v, e := parseI("memory-reservation")
-		if v != nil {
-			res.Memory.Reservation = v
-		}
-		return e
-	})
-	set(func() error {
-		v, e := parseI("memory-swap")
-		if v != nil {
-			res.Memory.Swap = v
-		}
-		return e
-	})
-	set(func() error {
-		v, e := parseI("pids-limit")
-		if v != nil {
-			res.Pids = &rspec.LinuxPids{Limit: v}
-		}
-		return e
-	})
-	set(func() error {
-		v, e := parseU("blkio-weight")
-		if v != nil {
-			w := uint16(*v)
-			if res.BlockIO == nil {
-				res.BlockIO = &rspec.LinuxBlockIO{}
-			}
-			res.BlockIO.Weight = &w
-		}
-		return e
-	})
-	return err
+	return nil
 }

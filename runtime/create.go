@@ -75,24 +75,11 @@ command(s) that get executed on start, edit the args parameter of the spec. See
 }
 
 func startCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "start",
-		Usage:     "executes the user defined process in a created container",
-		ArgsUsage: "<container-id>",
-		Description: `The start command executes the user defined process in a created container.
+	return idCommand("start", "executes the user defined process in a created container",
+		`The start command executes the user defined process in a created container.
 
 Where "<container-id>" is your name for the instance of the container that you
 are starting. The name you provide for the container instance must be unique on
 your host.`,
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
-				return err
-			}
-			r, err := newRuntime(cmd)
-			if err != nil {
-				return err
-			}
-			return r.Start(cmd.Args().First())
-		},
-	}
+		(*libcontainer.Runtime).Start)
 }

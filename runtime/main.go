@@ -192,6 +192,26 @@ func fatal(err error) {
 	os.Exit(1)
 }
 
+// idCommand is a verb whose only argument is the container id.
+func idCommand(name, usage, description string, fn func(*libcontainer.Runtime, string) error) *cli.Command {
+	return &cli.Command{
+		Name:        name,
+		Usage:       usage,
+		ArgsUsage:   "<container-id>",
+		Description: description,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
+				return err
+			}
+			r, err := newRuntime(cmd)
+			if err != nil {
+				return err
+			}
+			return fn(r, cmd.Args().First())
+		},
+	}
+}
+
 func exactArgs(cmd *cli.Command, n int, usage string) error {
 	if cmd.Args().Len() != n {
 		return fmt.Errorf("%s: requires exactly %d argument(s): %s", cmd.Name, n, usage)

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// FuzzParseSignal: `myrun kill ID SIG` accepts names with or without SIG,
+// any case, and numbers 1-64; everything else is an error quoting it.
+func FuzzParseSignal(f *testing.F) {
+	for _, s := range []string{"KILL", "SIGKILL", "kill", "9", "0", "65", "-9", "+9", "TERM", "SIGRTMIN", "RTMIN+3", "SIG", "", "sigusr1", "09", "1e1", " 9"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sig, err := parseSignal(s)
+		if err != nil {
+			if !strings.Contains(err.Error(), strconv.Quote(s)) {
+				t.Fatalf("error does not quote %q: %v", s, err)
+			}
+			return
+		}
+		if sig < 1 || sig > 64 {
+			t.Fatalf("%q -> signal %d out of range", s, sig)
+		}
+		if _, nerr := strconv.Atoi(s); nerr != nil {
+			// By name: the name must be the signal's own.
+			name := strings.ToUpper(s)
+			if !strings.HasPrefix(name, "SIG") {
+				name = "SIG" + name
+			}
+			if unix.SignalNum(name) != sig {
+				t.Fatalf("%q -> %d, but %s is %d", s, sig, name, unix.SignalNum(name))
+			}
+		}
+	})
+}
