@@ -43,6 +43,14 @@ conformance: build
 dropin: build
 	conformance/dropin/run.sh $(CURDIR)/bin/myrun
 
+# Every fuzz target for FUZZTIME each (CI runs the seeds as unit tests).
+fuzz:
+	FUZZTIME=$${FUZZTIME:-60s} contrib/fuzz.sh
+
+# The long soak (1,000 lifecycles) and the reliability suite.
+stress: build
+	SOAK=1 MYRUN=$(CURDIR)/bin/myrun MYIMG=$(CURDIR)/bin/myimg $(GO) test -count=1 -p 1 -tags integration -timeout 90m ./conformance/reliability/
+
 demo: deps build
 	contrib/demo.sh
 

@@ -56,7 +56,7 @@ func FuzzDecodeValidate(f *testing.F) {
 		if s == nil {
 			t.Fatal("Decode returned nil spec and nil error")
 		}
-		verr := Validate(s, bundle)
+		verr := validateBounded(t, s, bundle, data)
 		if verr == nil {
 			// What validates must survive a round trip unchanged in meaning.
 			raw, err := json.Marshal(s)
@@ -83,6 +83,20 @@ func FuzzDecodeValidate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// validateBounded fails (and so records the input) when validation blocks:
+// it opens host paths named in the config.
+func validateBounded(t *testing.T, s *rspec.Spec, bundle string, data []byte) error {
+	done := make(chan error, 1)
+	go func() { done <- Validate(s, bundle) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatalf("Validate did not return within 5s for %q", data)
+	}
+	return nil
 }
 
 // FuzzValidateProcess covers the process of `myrun exec --process`.

@@ -26,21 +26,30 @@ var NamespaceFlags = map[rspec.LinuxNamespaceType]int{
 // CheckNamespacePath verifies that path is a namespace file (nsfs) of type t,
 // so that setns(2) later joins what the user meant and not some other file.
 func CheckNamespacePath(path string, t rspec.LinuxNamespaceType) error {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_CLOEXEC, 0)
+	// O_PATH first: opening a FIFO or a device for real could block or
+	// have side effects; only an nsfs file is opened for the ioctl.
+	pfd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
-		if os.IsNotExist(err) {
+		if err == unix.ENOENT {
 			return fmt.Errorf("namespace file %q does not exist", path)
 		}
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Statfs_t
+	err = unix.Fstatfs(pfd, &st)
+	if err != nil || st.Type != unix.NSFS_MAGIC {
+		unix.Close(pfd)
+		if err != nil {
+			return fmt.Errorf("statfs %q: %w", path, err)
+		}
+		return fmt.Errorf("%q is not a namespace file", path)
+	}
+	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", pfd), os.O_RDONLY|unix.O_CLOEXEC, 0)
+	unix.Close(pfd)
+	if err != nil {
 		return err
 	}
 	defer f.Close()
-	var st unix.Statfs_t
-	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
-		return fmt.Errorf("statfs %q: %w", path, err)
-	}
-	if st.Type != unix.NSFS_MAGIC {
-		return fmt.Errorf("%q is not a namespace file", path)
-	}
 	got, err := unix.IoctlRetInt(int(f.Fd()), nsGetNsType)
 	if err != nil {
 		// Kernels before 4.11 lack NS_GET_NSTYPE: nsfs magic is all we can check.

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Runs every Go fuzz target in the repository for FUZZTIME each (default
+# 10s). Usage: contrib/fuzz.sh [package-pattern...]   (default ./...)
+# A crash is written to testdata/fuzz/<Target>/ beside the test: commit
+# it, it is then a regular regression test of `go test`.
+set -eu
+cd "$(dirname "$0")/.."
+FUZZTIME=${FUZZTIME:-10s}
+GO=${GO:-go}
+# Minimising a new input may otherwise take a minute of a short run.
+MINTIME=${FUZZMINIMIZETIME:-10s}
+# Store and layer targets fsync a lot: tmpfs keeps them fast.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	TMPDIR=/dev/shm
+	export TMPDIR
+fi
+[ $# -gt 0 ] || set -- ./...
+fail=0
+runs=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+for pkg in $($GO list "$@"); do
+	dir=$($GO list -f '{{.Dir}}' "$pkg")
+	[ -f "$dir/fuzz_test.go" ] || continue
+	for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(f \*testing\.F).*/\1/p' "$dir/fuzz_test.go"); do
+		runs=$((runs + 1))
+		echo "== $pkg $target ($FUZZTIME)"
+		if $GO test "$pkg" -run '^$' -fuzz "^$target\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$MINTIME" >"$out" 2>&1; then
+			grep 'execs:' "$out" | tail -1
+		else
+			grep -v '^fuzz: elapsed' "$out"
+			echo "FAIL: $pkg $target (the input is in $dir/testdata/fuzz/$target)"
+			fail=1
+		fi
+	done
+done
+echo "fuzz: $runs targets, $FUZZTIME each"
+exit $fail
