@@ -229,3 +229,11 @@ func TestTmpCopyUp(t *testing.T) {
 		t.Fatal("write went to the image, not the tmpfs")
 	}
 }
+
+// A new network namespace has lo up, as with runc and crun.
+func TestLoopbackUp(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "ip link show lo | grep -c ',UP'; cat /sys/class/net/lo/flags"}, nil)
+	if out := b.mustRun(); out != "1\n0x9\n" {
+		t.Fatalf("got %q", out)
+	}
+}

@@ -155,3 +155,19 @@ func reopenPath(f *os.File) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fd), f.Name()), nil
 }
+
+// MkdirParentNoFollow is MkdirParentInRoot for a name that must not itself
+// be resolved: only the directories above it are (inside root), so a
+// symlink planted at the last component is seen as a symlink by the
+// caller's *at(2) calls, never followed (CVE-2025-31133 family).
+func MkdirParentNoFollow(root, unsafePath string) (*os.File, string, error) {
+	dir, base := filepath.Split(filepath.Clean("/" + unsafePath))
+	if base == "" || base == "." || base == ".." {
+		return nil, "", fmt.Errorf("%s: not a file name", unsafePath)
+	}
+	parent, err := MkdirAllInRoot(root, dir, 0o755)
+	if err != nil {
+		return nil, "", err
+	}
+	return parent, base, nil
+}

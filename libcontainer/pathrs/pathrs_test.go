@@ -203,3 +203,29 @@ func TestWriteProcSysErrors(t *testing.T) {
 		t.Error("write to a read-only sysctl reported success")
 	}
 }
+
+func TestMkdirParentNoFollow(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	if err := os.MkdirAll(root+"/dev", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside+"/x", root+"/dev/null"); err != nil {
+		t.Fatal(err)
+	}
+	parent, base, err := MkdirParentNoFollow(root, "/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer parent.Close()
+	if base != "null" {
+		t.Fatalf("base %q", base)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(int(parent.Fd()), base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		t.Fatalf("the last component must be the symlink itself: %v %o", err, st.Mode)
+	}
+	if _, _, err := MkdirParentNoFollow(root, "/"); err == nil {
+		t.Fatal("root accepted as a file name")
+	}
+}

@@ -76,7 +76,7 @@ func (c *Config) createDevice(d rspec.LinuxDevice) error {
 	if err != nil {
 		return err
 	}
-	parent, base, err := pathrs.MkdirParentInRoot(c.Rootfs, d.Path)
+	parent, base, err := pathrs.MkdirParentNoFollow(c.Rootfs, d.Path)
 	if err != nil {
 		return err
 	}
