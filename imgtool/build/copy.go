@@ -24,7 +24,6 @@ import (
 	"github.com/myrun-org/myrun/imgtool/layer"
 	"github.com/myrun-org/myrun/imgtool/unpack"
 	"github.com/opencontainers/go-digest"
-	"golang.org/x/sys/unix"
 )
 
 type copySpec struct {
@@ -58,8 +57,24 @@ func (r *stageRun) copyStep(st step, c *copySpec) error {
 		return err
 	}
 	var inputs digest.Digest
+	var late <-chan lateInputs
 	if inContext || c.add {
-		if inputs, err = b.hashSources(srcs, inContext); err != nil {
+		sc, err := b.scanSources(srcs, inContext)
+		if err != nil {
+			return err
+		}
+		if d, ok := b.cachedInputs(sc); ok {
+			inputs = d
+		} else if !c.add {
+			// Unknown files: read and digest them while they are copied
+			// (a cache hit then only costs the wasted copy).
+			ch := make(chan lateInputs, 1)
+			go func() {
+				d, err := b.contentInputs(sc)
+				ch <- lateInputs{d, err}
+			}()
+			late = ch
+		} else if inputs, err = b.contentInputs(sc); err != nil {
 			return err
 		}
 	} else {
@@ -76,10 +91,14 @@ func (r *stageRun) copyStep(st step, c *copySpec) error {
 	if c.add {
 		verb = "ADD"
 	}
-	createdBy := fmt.Sprintf("/bin/sh -c #(nop) %s %s in %s", verb, inputs.Encoded()[:12], c.sd.DestPath)
-	return r.fsStep(createdBy, verb+" "+string(keyJSON), inputs, func(w *workspace) error {
-		return r.copyInto(w.merged, c, srcs)
-	})
+	createdBy := func(in digest.Digest) string {
+		return fmt.Sprintf("/bin/sh -c #(nop) %s %s in %s", verb, in.Encoded()[:12], c.sd.DestPath)
+	}
+	action := func(w *workspace) error { return r.copyInto(w.merged, c, srcs) }
+	if late != nil {
+		return r.fsStepLate(createdBy, verb+" "+string(keyJSON), late, action)
+	}
+	return r.fsStep(createdBy(inputs), verb+" "+string(keyJSON), inputs, action)
 }
 
 // copyRoot returns the directory sources are taken from: the build
@@ -190,37 +209,6 @@ func (r *stageRun) resolveSources(c *copySpec, root string, inContext bool) ([]s
 	return out, nil
 }
 
-// hashSources digests names, modes and contents of every file a COPY/ADD
-// would copy: the cache key's "inputs".
-func (b *builder) hashSources(srcs []source, inContext bool) (digest.Digest, error) {
-	h := sha256.New()
-	buf := make([]byte, 1<<20)
-	for _, s := range srcs {
-		fmt.Fprintf(h, "src %s %v %v\n", s.name, s.dir, s.archive)
-		err := b.walk(s, inContext, func(rel, p string, st fs.FileInfo) error {
-			fmt.Fprintf(h, "%s %o %d\n", rel, st.Mode(), st.Size())
-			switch {
-			case st.Mode().IsRegular():
-				f, err := os.Open(p)
-				if err != nil {
-					return err
-				}
-				_, err = io.CopyBuffer(h, f, buf)
-				f.Close()
-				return err
-			case st.Mode()&fs.ModeSymlink != 0:
-				l, _ := os.Readlink(p)
-				fmt.Fprintf(h, "-> %s\n", l)
-			}
-			return nil
-		})
-		if err != nil {
-			return "", err
-		}
-	}
-	return digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil))), nil
-}
-
 // walk visits s (a file, or a directory's entries, in lexical order)
 // honouring .dockerignore for context sources; rel is relative to s.
 func (b *builder) walk(s source, inContext bool, fn func(rel, p string, st fs.FileInfo) error) error {
@@ -295,7 +283,8 @@ func (r *stageRun) copyInto(rootfs string, c *copySpec, srcs []source) error {
 			destIsDir = true
 		}
 	}
-	cp := &copier{rootfs: rootfs, uid: uid, gid: gid, chmod: chmod, buf: make([]byte, 1<<20)}
+	cp := newCopier(rootfs, uid, gid, chmod)
+	defer cp.pool.Stop()
 	if destIsDir {
 		if err := cp.mkdirAll(path.Clean(dest)); err != nil {
 			return err
@@ -308,6 +297,11 @@ func (r *stageRun) copyInto(rootfs string, c *copySpec, srcs []source) error {
 		case s.archive:
 			dh, err := securejoin.SecureJoin(rootfs, dest)
 			if err != nil {
+				return err
+			}
+			// The archive writes into the tree directly: let queued
+			// copies land and forget what was checked.
+			if err := cp.settle(); err != nil {
 				return err
 			}
 			if err := extractArchive(s.abs, dh); err != nil {
@@ -338,116 +332,6 @@ func (r *stageRun) copyInto(rootfs string, c *copySpec, srcs []source) error {
 		}
 	}
 	return cp.finish()
-}
-
-type copier struct {
-	rootfs   string
-	uid, gid int
-	chmod    *fs.FileMode
-	buf      []byte
-	dirs     []dirStamp
-}
-
-type dirStamp struct {
-	p string
-	t time.Time
-}
-
-func (c *copier) mkdirAll(cpath string) error {
-	hp, err := securejoin.SecureJoin(c.rootfs, cpath)
-	if err != nil {
-		return err
-	}
-	return os.MkdirAll(hp, 0o755)
-}
-
-func (c *copier) mode(m fs.FileMode) uint32 {
-	if c.chmod != nil {
-		return uint32(*c.chmod)
-	}
-	perm := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		perm |= unix.S_ISUID
-	}
-	if m&fs.ModeSetgid != 0 {
-		perm |= unix.S_ISGID
-	}
-	if m&fs.ModeSticky != 0 {
-		perm |= unix.S_ISVTX
-	}
-	return perm
-}
-
-// copyEntry copies one file, directory or symlink to cpath (a path in
-// the container), creating it through a safe join.
-func (c *copier) copyEntry(src, cpath string, st fs.FileInfo) error {
-	parent, err := securejoin.SecureJoin(c.rootfs, path.Dir(cpath))
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	target := filepath.Join(parent, path.Base(cpath))
-	old, oerr := os.Lstat(target)
-	if oerr == nil && !(old.IsDir() && st.IsDir()) {
-		if err := os.RemoveAll(target); err != nil {
-			return err
-		}
-	}
-	switch {
-	case st.IsDir():
-		if err := os.Mkdir(target, 0o755); err != nil && !os.IsExist(err) {
-			return err
-		}
-		c.dirs = append(c.dirs, dirStamp{target, st.ModTime()})
-	case st.Mode()&fs.ModeSymlink != 0:
-		l, err := os.Readlink(src)
-		if err != nil {
-			return err
-		}
-		if err := os.Symlink(l, target); err != nil {
-			return err
-		}
-		return os.Lchown(target, c.uid, c.gid)
-	case st.Mode().IsRegular():
-		in, err := os.Open(src)
-		if err != nil {
-			return err
-		}
-		out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, 0o600)
-		if err != nil {
-			in.Close()
-			return err
-		}
-		_, err = io.CopyBuffer(out, in, c.buf)
-		in.Close()
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-	default:
-		return nil // devices, sockets and fifos are not copied
-	}
-	if err := os.Lchown(target, c.uid, c.gid); err != nil {
-		return err
-	}
-	if err := unix.Chmod(target, c.mode(st.Mode())); err != nil {
-		return err
-	}
-	if !st.IsDir() {
-		return os.Chtimes(target, st.ModTime(), st.ModTime())
-	}
-	return nil
-}
-
-func (c *copier) finish() error {
-	for i := len(c.dirs) - 1; i >= 0; i-- {
-		os.Chtimes(c.dirs[i].p, c.dirs[i].t, c.dirs[i].t)
-	}
-	return nil
 }
 
 // isArchive says whether ADD should unpack p: a tar, plain or compressed.

@@ -142,6 +142,61 @@ func (r *stageRun) fsStep(createdBy, keyText string, inputs digest.Digest, actio
 	if err != nil {
 		return err
 	}
+	return r.commitWorkspace(w, key, h)
+}
+
+// lateInputs is a step's inputs digest computed while the step runs.
+type lateInputs struct {
+	d   digest.Digest
+	err error
+}
+
+// fsStepLate is fsStep for a step whose inputs digest is still being
+// computed: the action runs meanwhile, and its result is dropped when
+// the finished key turns out to be cached.
+func (r *stageRun) fsStepLate(createdBy func(digest.Digest) string, keyText string, late <-chan lateInputs, action func(w *workspace) error) error {
+	b := r.b
+	if !b.o.Layers {
+		in := <-late
+		if in.err != nil {
+			return in.err
+		}
+		return r.fsStep(createdBy(in.d), keyText, in.d, action)
+	}
+	w, err := b.newWorkspace()
+	if err != nil {
+		<-late
+		return err
+	}
+	defer os.RemoveAll(w.dir)
+	if err = b.mount(w, r.layers, r.img.RootFS.DiffIDs); err == nil {
+		err = action(w)
+		if uerr := overlay.Unmount(w.merged); err == nil {
+			err = uerr
+		}
+	}
+	in := <-late // always: the hashing goroutine must end
+	if err != nil {
+		return err
+	}
+	if in.err != nil {
+		return in.err
+	}
+	key := chainKey(r.key, keyText, in.d)
+	if rec, ok := b.lookup(key); ok {
+		r.applyRecord(rec)
+		r.key = key
+		b.res.CacheHits++
+		b.printf("--> Using cache %s\n", key.Encoded())
+		return nil
+	}
+	return r.commitWorkspace(w, key, ocispec.History{CreatedBy: createdBy(in.d)})
+}
+
+// commitWorkspace records the step's upper dir as its layer (or as an
+// empty layer) under key.
+func (r *stageRun) commitWorkspace(w *workspace, key digest.Digest, h ocispec.History) error {
+	b := r.b
 	h.Created = b.now()
 	rec := &cacheRecord{History: h}
 	if isEmptyDir(w.upper) {

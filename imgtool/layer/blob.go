@@ -64,6 +64,12 @@ func Unpack(s *store.Store, desc ocispec.Descriptor, diffID digest.Digest, dir s
 
 // UnpackStream is Unpack for a (compressed or plain) stream; name is used in errors.
 func UnpackStream(rc io.Reader, name digest.Digest, diffID digest.Digest, dir string, o ExtractOptions) error {
+	if err := diffID.Validate(); err != nil {
+		return fmt.Errorf("layer %s: diff_id %q: %w", name, diffID, err)
+	}
+	// The diff_id is hashed on the decompressing goroutine too, so the
+	// extracting one only parses the tar and creates files.
+	v := diffID.Verifier()
 	pr, pw := io.Pipe()
 	go func() {
 		z, err := Decompress(rc)
@@ -72,7 +78,7 @@ func UnpackStream(rc io.Reader, name digest.Digest, diffID digest.Digest, dir st
 			return
 		}
 		bw := bufio.NewWriterSize(pw, 1<<20)
-		_, err = io.Copy(bw, z)
+		_, err = io.Copy(io.MultiWriter(bw, v), z)
 		if err == nil {
 			err = bw.Flush()
 		}
@@ -87,17 +93,13 @@ func UnpackStream(rc io.Reader, name digest.Digest, diffID digest.Digest, dir st
 		pw.CloseWithError(err)
 	}()
 	defer pr.Close()
-	v := diffID.Verifier()
-	if err := diffID.Validate(); err != nil {
-		return fmt.Errorf("layer %s: diff_id %q: %w", name, diffID, err)
-	}
-	tee := io.TeeReader(pr, v)
-	if err := ExtractTar(tee, dir, o); err != nil {
+	if err := ExtractTar(pr, dir, o); err != nil {
 		return fmt.Errorf("layer %s: %w", name, err)
 	}
 	// umoci writes tars without the end-of-archive blocks; whatever
-	// trails the entries still counts for the diff_id.
-	if _, err := io.Copy(io.Discard, tee); err != nil {
+	// trails the entries still counts for the diff_id. EOF here means the
+	// goroutine is done writing (and hashing).
+	if _, err := io.Copy(io.Discard, pr); err != nil {
 		return err
 	}
 	if !v.Verified() {

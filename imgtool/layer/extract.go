@@ -55,6 +55,14 @@ type extractor struct {
 	dirs    []dirTime
 	buf     []byte
 	skipped int
+	fw      DirPool
+	// fresh: dir was empty, so a path this extraction did not create
+	// (created, dirOK) does not exist and needs no lstat. Cleared on the
+	// first removal.
+	fresh bool
+	// dirOK caches parent directories already checked to be real
+	// directories inside dir; cleared whenever anything is removed.
+	dirOK map[string]bool
 }
 
 type dirTime struct {
@@ -70,7 +78,9 @@ func ExtractTar(r io.Reader, dir string, o ExtractOptions) error {
 	if os.Geteuid() != 0 {
 		o.Rootless = true
 	}
-	e := &extractor{dir: dir, o: o, created: map[string]bool{}, buf: make([]byte, 1<<20)}
+	e := &extractor{dir: dir, o: o, created: map[string]bool{}, buf: make([]byte, 1<<20),
+		dirOK: map[string]bool{}, fresh: isEmpty(dir)}
+	defer e.fw.Stop()
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -83,13 +93,33 @@ func ExtractTar(r io.Reader, dir string, o ExtractOptions) error {
 		if err := e.entry(hdr, tr); err != nil {
 			return err
 		}
+		if err := e.fw.Err(); err != nil {
+			return err
+		}
+	}
+	if err := e.fw.Stop(); err != nil {
+		return err
 	}
 	// Directory times last, deepest first, so writing children does not
 	// bump them again.
+	// A later entry may have replaced a parent with a symlink, so each
+	// directory is opened beneath dir without following any link.
+	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &pathErr{"open", dir, err}
+	}
+	defer unix.Close(root)
+	how := &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
 	for i := len(e.dirs) - 1; i >= 0; i-- {
 		d := e.dirs[i]
-		ts := []unix.Timespec{unix.NsecToTimespec(d.atime.UnixNano()), unix.NsecToTimespec(d.mtime.UnixNano())}
-		unix.UtimesNanoAt(unix.AT_FDCWD, d.path, ts, unix.AT_SYMLINK_NOFOLLOW)
+		fd, err := unix.Openat2(root, d.rel, how)
+		if err != nil {
+			continue // gone or replaced: nothing of ours to stamp
+		}
+		ts := [2]unix.Timespec{unix.NsecToTimespec(d.atime.UnixNano()), unix.NsecToTimespec(d.mtime.UnixNano())}
+		futimens(fd, &ts)
+		unix.Close(fd)
 	}
 	return nil
 }
@@ -115,6 +145,9 @@ func cleanName(name string) (string, error) {
 func (e *extractor) parent(entry, rel string) (string, error) {
 	dirRel := path.Dir(rel)
 	want := filepath.Join(e.dir, dirRel)
+	if e.dirOK[dirRel] {
+		return want, nil
+	}
 	got, err := securejoin.SecureJoin(e.dir, dirRel)
 	if err != nil {
 		return "", &Error{entry, err.Error()}
@@ -125,13 +158,40 @@ func (e *extractor) parent(entry, rel string) (string, error) {
 	if err := os.MkdirAll(want, 0o755); err != nil {
 		return "", &Error{entry, err.Error()}
 	}
+	// MkdirAll made (or found) every ancestor too.
+	for d := dirRel; d != "." && !e.dirOK[d]; d = path.Dir(d) {
+		e.dirOK[d] = true
+	}
 	return want, nil
+}
+
+// removed notes that something under dir was deleted: cached parent
+// checks and the "fresh" shortcut no longer hold.
+func (e *extractor) removed() {
+	e.fresh = false
+	clear(e.dirOK)
+}
+
+func isEmpty(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	return len(names) == 0 && err == io.EOF
 }
 
 func (e *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	rel, err := cleanName(hdr.Name)
 	if err != nil {
 		return err
+	}
+	if hdr.Typeflag == tar.TypeLink {
+		// Refused by name, like CheckTar, even for entries that are skipped.
+		if _, err := cleanName(hdr.Linkname); err != nil {
+			return &Error{hdr.Name, fmt.Sprintf("hardlink target %q leaves the root", hdr.Linkname)}
+		}
 	}
 	if rel == "." {
 		return nil
@@ -149,11 +209,23 @@ func (e *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		return err
 	}
 	target := filepath.Join(pdir, base)
+	if e.created[rel] {
+		// A second entry for the same path: its first write may be queued.
+		if err := e.fw.Barrier(); err != nil {
+			return err
+		}
+	}
 	// Replace what is there unless both are directories.
-	if fi, err := os.Lstat(target); err == nil {
-		if !(fi.IsDir() && hdr.Typeflag == tar.TypeDir) {
-			if err := os.RemoveAll(target); err != nil {
-				return &Error{hdr.Name, err.Error()}
+	if !(e.fresh && !e.created[rel] && !e.dirOK[rel]) {
+		if fi, err := os.Lstat(target); err == nil {
+			if !(fi.IsDir() && hdr.Typeflag == tar.TypeDir) {
+				if err := e.fw.Barrier(); err != nil {
+					return err
+				}
+				if err := os.RemoveAll(target); err != nil {
+					return &Error{hdr.Name, err.Error()}
+				}
+				e.removed()
 			}
 		}
 	}
@@ -164,17 +236,7 @@ func (e *extractor) entry(hdr *tar.Header, r io.Reader) error {
 			return &Error{hdr.Name, err.Error()}
 		}
 	case tar.TypeReg, tar.TypeRegA:
-		f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-		if err != nil {
-			return &Error{hdr.Name, err.Error()}
-		}
-		_, err = io.CopyBuffer(f, r, e.buf)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return &Error{hdr.Name, err.Error()}
-		}
+		return e.regular(hdr, target, r)
 	case tar.TypeSymlink:
 		// The link itself is harmless: we never follow links while
 		// extracting and the runtime resolves them inside the rootfs.
@@ -190,6 +252,9 @@ func (e *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		got, err := securejoin.SecureJoin(e.dir, lrel)
 		if err != nil || got != want {
 			return &Error{hdr.Name, fmt.Sprintf("hardlink target %q goes through a symlink", hdr.Linkname)}
+		}
+		if err := e.fw.Barrier(); err != nil { // the target may still be queued
+			return err
 		}
 		fi, err := os.Lstat(want)
 		if err != nil {
@@ -224,14 +289,42 @@ func (e *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	return e.meta(hdr, rel, target)
 }
 
-func (e *extractor) meta(hdr *tar.Header, rel, target string) error {
-	uid, gid := hdr.Uid, hdr.Gid
-	var err error
-	if uid, err = mapID(uid, e.o.UIDMap); err != nil {
-		return &Error{hdr.Name, "uid " + err.Error()}
+// ids maps the entry's owner to host ids.
+func (e *extractor) ids(hdr *tar.Header) (uid, gid int, err error) {
+	if uid, err = mapID(hdr.Uid, e.o.UIDMap); err != nil {
+		return 0, 0, &Error{hdr.Name, "uid " + err.Error()}
 	}
-	if gid, err = mapID(gid, e.o.GIDMap); err != nil {
-		return &Error{hdr.Name, "gid " + err.Error()}
+	if gid, err = mapID(hdr.Gid, e.o.GIDMap); err != nil {
+		return 0, 0, &Error{hdr.Name, "gid " + err.Error()}
+	}
+	return uid, gid, nil
+}
+
+// regular writes a file: small ones are queued for the workers, large
+// ones streamed here.
+func (e *extractor) regular(hdr *tar.Header, target string, r io.Reader) error {
+	uid, gid, err := e.ids(hdr)
+	if err != nil {
+		return err
+	}
+	if hdr.Size < 0 || hdr.Size > queuedMax {
+		return writeRegular(hdr, target, nil, r, e.buf, uid, gid, e.o.Rootless)
+	}
+	data := make([]byte, hdr.Size)
+	if _, err := io.ReadFull(r, data); err != nil {
+		return fmt.Errorf("reading layer tar: %s: %w", hdr.Name, err)
+	}
+	rootless := e.o.Rootless
+	e.fw.Submit(filepath.Dir(target), hdr.Size, func() error {
+		return writeRegular(hdr, target, data, nil, nil, uid, gid, rootless)
+	})
+	return nil
+}
+
+func (e *extractor) meta(hdr *tar.Header, rel, target string) error {
+	uid, gid, err := e.ids(hdr)
+	if err != nil {
+		return err
 	}
 	if err := os.Lchown(target, uid, gid); err != nil && !e.o.Rootless {
 		return &Error{hdr.Name, err.Error()}
@@ -241,8 +334,7 @@ func (e *extractor) meta(hdr *tar.Header, rel, target string) error {
 		if !ok {
 			continue
 		}
-		// A layer must not forge overlay metadata (whiteouts, redirects).
-		if strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") {
+		if forbiddenXattr(name) {
 			continue
 		}
 		if err := unix.Lsetxattr(target, name, []byte(v), 0); err != nil && !e.o.Rootless &&
@@ -284,6 +376,10 @@ func mapID(id int, m []IDMap) (int, error) {
 }
 
 func (e *extractor) whiteout(name, rel, base string) error {
+	// Whiteouts remove things: let queued writes land first.
+	if err := e.fw.Barrier(); err != nil {
+		return err
+	}
 	pdir, err := e.parent(name, rel)
 	if err != nil {
 		return err
@@ -305,6 +401,7 @@ func (e *extractor) whiteout(name, rel, base string) error {
 				if err := os.RemoveAll(filepath.Join(pdir, c.Name())); err != nil {
 					return &Error{name, err.Error()}
 				}
+				e.removed()
 			}
 		}
 		return nil
@@ -314,6 +411,9 @@ func (e *extractor) whiteout(name, rel, base string) error {
 		return &Error{name, "invalid whiteout name"}
 	}
 	target := filepath.Join(pdir, victim)
+	if _, err := os.Lstat(target); err == nil {
+		e.removed()
+	}
 	if e.o.Mode == Overlay {
 		os.RemoveAll(target)
 		if err := unix.Mknod(target, unix.S_IFCHR|0o600, 0); err != nil {

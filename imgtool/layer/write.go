@@ -161,12 +161,14 @@ func (t *treeWriter) entry(rel string) error {
 	}
 	switch hdr.Typeflag {
 	case tar.TypeReg:
-		f, err := os.OpenFile(full, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+		// A raw fd: os.Open costs an fcntl and a failing epoll
+		// registration per file.
+		fd, err := unix.Open(full, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return err
+			return &os.PathError{Op: "open", Path: full, Err: err}
 		}
-		_, err = io.CopyBuffer(t.tw, io.LimitReader(f, hdr.Size), t.buf)
-		f.Close()
+		_, err = io.CopyBuffer(t.tw, io.LimitReader(fdReader(fd), hdr.Size), t.buf)
+		unix.Close(fd)
 		if err != nil {
 			return fmt.Errorf("%s: %w", full, err)
 		}
@@ -182,6 +184,24 @@ func (t *treeWriter) entry(rel string) error {
 		return t.dir(rel)
 	}
 	return nil
+}
+
+type fdReader int
+
+func (f fdReader) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(f), p)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 && len(p) > 0 {
+			return 0, io.EOF
+		}
+		return n, nil
+	}
 }
 
 type xattr struct {

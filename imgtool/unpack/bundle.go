@@ -51,6 +51,7 @@ func Bundle(s *store.Store, img *store.Loaded, bundle string, o Options) error {
 	if err := os.Mkdir(rootfs, 0o755); err != nil {
 		return err
 	}
+	layer.SpreadHint(rootfs)
 	useCopy := o.Copy || os.Geteuid() != 0 || len(o.UIDMap) > 0
 	if useCopy {
 		for i, l := range img.Manifest.Layers {

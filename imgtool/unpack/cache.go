@@ -73,6 +73,7 @@ func extractCached(s *store.Store, desc ocispec.Descriptor, diffID digest.Digest
 	if err := os.Mkdir(root, 0o755); err != nil {
 		return err
 	}
+	layer.SpreadHint(root)
 	if err := layer.Unpack(s, desc, diffID, root, layer.ExtractOptions{Mode: layer.Overlay}); err != nil {
 		return err
 	}
