@@ -46,9 +46,14 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 	if err != nil {
 		return err
 	}
-	spec, rootfs, err := specs.LoadBundle(bundle)
+	spec, rootfs, raw, err := loadBundle(bundle)
 	if err != nil {
 		return err
+	}
+	// The raw JSON stands in for the spec in state.json and in init's
+	// config only while they agree (see below: Linux may be defaulted).
+	if spec.Linux == nil {
+		raw = nil
 	}
 	for _, w := range specs.Warnings(spec) {
 		r.Log.Warn(w)
@@ -79,6 +84,7 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 		Owner: ownerName(), Annotations: spec.Annotations, Config: spec, Creating: true,
 		Systemd: r.Systemd, Rootless: r.Rootless,
 	}
+	st.SetConfigJSON(raw)
 	var cg cgroups.Manager
 	var pid int
 	defer func() {
@@ -90,11 +96,22 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 		return err
 	}
 
-	cg, err = cgroups.New(r.cgroupConfig(o.ID, spec, r.Systemd, r.Rootless))
+	cg, err = cgroups.New(r.cgroupConfig(o.ID, briefOf(spec), r.Systemd, r.Rootless))
 	if err != nil {
 		return err
 	}
 	st.CgroupPaths = cg.Paths()
+	rec := recovery{Systemd: r.Systemd, Rootless: r.Rootless}
+	if spec.Linux != nil {
+		rec.CgroupsPath = spec.Linux.CgroupsPath
+	}
+	if err := writeRecovery(h, rec); err != nil {
+		return err
+	}
+	r.rememberCgroup(o.ID, cg)
+	if p, ok := cg.(cgroups.Prewarmer); ok {
+		go p.PrewarmMigration()
+	}
 
 	if err := unix.Mkfifo(h.FifoPath(), 0o622); err != nil {
 		return fmt.Errorf("creating exec fifo: %w", err)
@@ -141,6 +158,7 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 			CgroupPaths: st.CgroupPaths, InUserNS: newUser || userns.RunningInUserNS(),
 			NewUTSNS: newUTS && utsPath == "", PreserveFds: o.PreserveFds,
 			ParentHooks: spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0),
+			SpecJSON:    raw,
 		},
 		preserve: o.PreserveFds, fifo: fifo, console: consoleConn, seccomp: seccompConn,
 		stdio: o.Stdio, cgroup: cg, resources: spec.Linux.Resources,
@@ -171,6 +189,10 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 		return fmt.Errorf("container init exited during create: %w", err)
 	}
 	st.InitPid, st.InitStartTime, st.Creating = pid, start, false
+	rec.InitPid, rec.InitStartTime = pid, start
+	if err := writeRecovery(h, rec); err != nil {
+		return err
+	}
 	if err := h.Save(st); err != nil {
 		return err
 	}
@@ -183,17 +205,40 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 	return nil
 }
 
+// loadBundle is specs.LoadBundle that also returns config.json's bytes, so
+// the spec is not encoded again for state.json and init.
+func loadBundle(abs string) (*rspec.Spec, string, []byte, error) {
+	data, err := os.ReadFile(filepath.Join(abs, specs.ConfigFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, "", nil, &specs.FieldError{Msg: fmt.Sprintf("not found in bundle %q", abs)}
+		}
+		return nil, "", nil, &specs.FieldError{Msg: fmt.Sprintf("cannot read: %v", err)}
+	}
+	s, err := specs.Decode(data)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if err := specs.Validate(s, abs); err != nil {
+		return nil, "", nil, err
+	}
+	return s, specs.RootfsPath(s, abs), data, nil
+}
+
 // cgroupConfig is the same for every command on one container, so each can
 // rebuild its manager instead of persisting it.
-func (r *Runtime) cgroupConfig(id string, spec *rspec.Spec, systemd, rootless bool) cgroups.Config {
-	c := cgroups.Config{Name: id, Systemd: systemd, Rootless: rootless}
-	if spec.Linux != nil {
-		c.Path = spec.Linux.CgroupsPath
-		c.Resources = spec.Linux.Resources
-		c.Devices = spec.Linux.Devices
+func (r *Runtime) cgroupConfig(id string, b *state.Brief, systemd, rootless bool) cgroups.Config {
+	return cgroups.Config{
+		Name: id, Systemd: systemd, Rootless: rootless, Logger: r.Log,
+		Path: b.CgroupsPath, Resources: b.Resources, Devices: b.Devices,
 	}
-	c.Logger = r.Log
-	return c
+}
+
+// briefOf is state.Brief for a spec at hand.
+func briefOf(spec *rspec.Spec) *state.Brief {
+	st := state.State{Config: spec}
+	b, _ := st.Brief() // cannot fail with a config
+	return b
 }
 
 // cleanupFailedCreate undoes a partial create.
@@ -209,6 +254,7 @@ func (r *Runtime) cleanupFailedCreate(h *state.Handle, pid int, cg cgroups.Manag
 		}
 		destroyCgroup(cg)
 	}
+	delete(r.cgroups, h.ID)
 	h.Remove()
 }
 

@@ -49,13 +49,16 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 	if o.Process == nil {
 		return 0, errors.New("exec: no process given")
 	}
-	if err := specs.ValidateProcess(o.Process, c.st.Config, "process.json"); err != nil {
+	spec, err := c.st.Spec()
+	if err != nil {
+		return 0, err
+	}
+	if err := specs.ValidateProcess(o.Process, spec, "process.json"); err != nil {
 		return 0, err
 	}
 	if o.Process.Terminal && o.ConsoleSocket == "" && o.ConsoleConn == nil {
 		return 0, errors.New("cannot allocate tty if myrun will detach without setting console socket")
 	}
-	spec := c.st.Config
 	var boot nsexec.Bootstrap
 	inUserNS := userns.RunningInUserNS()
 	if spec.Linux != nil {
@@ -101,6 +104,7 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 		cfg: &initproc.Config{
 			Mode: initproc.ModeExec, ID: o.ID, Spec: spec, Process: o.Process,
 			Rootfs: c.st.Rootfs, Bundle: c.st.Bundle, InUserNS: inUserNS, PreserveFds: o.PreserveFds,
+			SpecJSON: c.st.ConfigJSON(),
 		},
 		preserve: o.PreserveFds, console: consoleConn, seccomp: seccompConn, stdio: o.Stdio,
 		cgroup: r.cgroupOf(c), oomScoreAdj: o.Process.OOMScoreAdj,

@@ -83,12 +83,29 @@ func (r *Runtime) status(c *container) string {
 }
 
 func (r *Runtime) cgroupOf(c *container) cgroups.Manager {
-	cg, err := cgroups.New(r.cgroupConfig(c.st.ID, c.st.Config, c.st.Systemd, c.st.Rootless))
+	if cg, ok := r.cgroups[c.st.ID]; ok {
+		return cg
+	}
+	b, err := c.st.Brief()
 	if err != nil {
 		r.Log.Warn("cgroup", "id", c.st.ID, "error", err)
 		return nil
 	}
+	cg, err := cgroups.New(r.cgroupConfig(c.st.ID, b, c.st.Systemd, c.st.Rootless))
+	if err != nil {
+		r.Log.Warn("cgroup", "id", c.st.ID, "error", err)
+		return nil
+	}
+	r.rememberCgroup(c.st.ID, cg)
 	return cg
+}
+
+// rememberCgroup keeps cg for later verbs on id in this process.
+func (r *Runtime) rememberCgroup(id string, cg cgroups.Manager) {
+	if r.cgroups == nil {
+		r.cgroups = map[string]cgroups.Manager{}
+	}
+	r.cgroups[id] = cg
 }
 
 func (r *Runtime) stateOf(c *container) *ContainerState {
@@ -142,7 +159,11 @@ func (r *Runtime) Start(id string) error {
 		return errors.New("cannot start a container that has stopped")
 	}
 	defer unix.Close(pidfd)
-	if c.st.Config.Process == nil {
+	b, err := c.st.Brief()
+	if err != nil {
+		return err
+	}
+	if !b.HasProcess {
 		// Nothing to run: the container ends here, as stopped.
 		unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 		waitExit(pidfd, 10*time.Second)
@@ -155,7 +176,7 @@ func (r *Runtime) Start(id string) error {
 	if err := c.h.Save(c.st); err != nil {
 		return err
 	}
-	if hs := c.st.Config.Hooks; hs != nil && len(hs.Poststart) > 0 {
+	if hs := b.Hooks; hs != nil && len(hs.Poststart) > 0 {
 		if err := hooks.RunAll("poststart", hs.Poststart, c.specState(Running)); err != nil {
 			// The spec: a failing poststart hook is a warning only.
 			r.Log.Warn(err.Error())
@@ -303,21 +324,26 @@ func (r *Runtime) killAndWait(c *container) {
 // removes the state directory.
 func (r *Runtime) destroy(c *container) error {
 	cg := r.cgroupOf(c)
-	if cg != nil && cg.Exists() {
+	if cg != nil {
 		// Without a pid namespace of its own, processes can outlive init.
 		if pids, _ := cg.Pids(); len(pids) > 0 {
 			r.signalAll(c, unix.SIGKILL)
 		}
+		// Not gated on Exists: a create killed half-way may have made
+		// only some hierarchies' directories; Destroy removes what is there.
 		if err := destroyCgroup(cg); err != nil {
 			r.Log.Warn("removing cgroup", "id", c.st.ID, "error", err)
 		}
 	}
-	if hs := c.st.Config.Hooks; hs != nil && len(hs.Poststop) > 0 && !c.st.PoststopDone {
+	if b, err := c.st.Brief(); err != nil {
+		r.Log.Warn("poststop hooks not run", "id", c.st.ID, "error", err)
+	} else if hs := b.Hooks; hs != nil && len(hs.Poststop) > 0 && !c.st.PoststopDone {
 		if err := hooks.RunAll("poststop", hs.Poststop, c.specState(Stopped)); err != nil {
 			// The spec: poststop failures are warnings; deletion goes on.
 			r.Log.Warn(err.Error())
 		}
 	}
+	delete(r.cgroups, c.st.ID)
 	return c.h.Remove()
 }
 
@@ -331,5 +357,6 @@ func (r *Runtime) forceRemoveCorrupt(id string, cause error) error {
 	}
 	defer h.Unlock()
 	r.Log.Warn("removing container with unreadable state", "id", id, "error", cause)
+	r.recoverAndClean(h)
 	return h.Remove()
 }

@@ -16,10 +16,14 @@ func (r *Runtime) Config(id string) (*rspec.Spec, error) {
 		return nil, err
 	}
 	defer c.close()
-	if c.st.Config == nil || c.st.Config.Process == nil {
+	spec, err := c.st.Spec()
+	if err != nil {
+		return nil, err
+	}
+	if spec.Process == nil {
 		return nil, fmt.Errorf("container %s has no process in its config", id)
 	}
-	return c.st.Config, nil
+	return spec, nil
 }
 
 // withCgroup opens a container and its cgroup for the cgroup-based verbs.
@@ -83,7 +87,15 @@ func (r *Runtime) Update(id string, res *rspec.LinuxResources) error {
 		if err := cg.Set(res); err != nil {
 			return err
 		}
-		c.st.Config.Linux.Resources = res
+		spec, err := c.st.Spec()
+		if err != nil {
+			return err
+		}
+		if spec.Linux == nil {
+			spec.Linux = &rspec.Linux{}
+		}
+		spec.Linux.Resources = res
+		c.st.ConfigChanged()
 		return c.h.Save(c.st)
 	})
 }

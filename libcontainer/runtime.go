@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/myrun-org/myrun/libcontainer/cgroups"
 	"github.com/myrun-org/myrun/libcontainer/state"
 )
 
@@ -20,6 +21,10 @@ type Runtime struct {
 	Systemd   bool // --systemd-cgroup
 	Rootless  bool
 	store     *state.Store
+
+	// cgroups caches one manager per container id for this process:
+	// New is deterministic, and `run` would otherwise build it five times.
+	cgroups map[string]cgroups.Manager
 }
 
 // New returns a runtime rooted at root.

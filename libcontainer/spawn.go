@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"syscall"
 	"time"
@@ -87,39 +86,68 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 	cfg.LogFormat = r.LogFormat
 	cfg.Debug = r.Debug
 
-	exe, err := exeseal.Open(3 + len(extra) + 1)
+	// The container process is put in its cgroup once its pid is known,
+	// while its Go runtime starts; it does nothing before the config,
+	// which is sent after that. (The first cgroup.procs write waits for
+	// an RCU grace period: milliseconds we would otherwise wait alone.)
+	req.boot.LatePlacement = true
+	boot, err := req.boot.Encode()
+	if err != nil {
+		return 0, err
+	}
+
+	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
+	if req.stdio[0] != nil {
+		stdio = req.stdio
+		for i, f := range stdio {
+			if f == nil {
+				// As os/exec does for a nil stream.
+				null, err := os.OpenFile(os.DevNull, os.O_RDWR|unix.O_CLOEXEC, 0)
+				if err != nil {
+					return 0, err
+				}
+				defer null.Close()
+				stdio[i] = null
+			}
+		}
+	}
+	files := make([]uintptr, 0, 3+len(extra))
+	top := 0
+	for _, f := range append(stdio[:], extra...) {
+		files = append(files, f.Fd())
+		top = max(top, int(f.Fd()))
+	}
+	// The child moves fds out of the way before its dup2s, to numbers
+	// from max(len(files), top)+1 upwards (the exec error pipe plus up to
+	// one per file): the binary's fd must lie above all of them, or
+	// execve runs whatever was dup'ed over it.
+	exe, err := exeseal.Open(max(len(files), top) + len(files) + 3)
 	if err != nil {
 		return 0, err
 	}
 	defer exe.Close()
-
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
-		Args:       []string{"myrun", "init"},
-		Env:        []string{nsexec.SyncFdEnv + "=" + strconv.Itoa(syncFd)},
-		ExtraFiles: extra,
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
-	}
-	if req.stdio[0] != nil {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = req.stdio[0], req.stdio[1], req.stdio[2]
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	sys := &syscall.SysProcAttr{}
 	if req.cgroup != nil {
 		// CLONE_INTO_CGROUP: the child is born in the container's cgroup.
 		if fd, err := req.cgroup.CgroupFD(); err == nil && fd >= 0 {
 			defer unix.Close(fd)
-			cmd.SysProcAttr.UseCgroupFD = true
-			cmd.SysProcAttr.CgroupFD = fd
+			sys.UseCgroupFD = true
+			sys.CgroupFD = fd
 		}
 	}
 	r.Log.Debug("start init", "exe", exe.Name(), "extra_fds", len(extra), "clone_flags", fmt.Sprintf("%#x", req.boot.CloneFlags), "joins", req.boot.Joins)
-	if err := cmd.Start(); err != nil {
+	// syscall.ForkExec rather than os/exec: os.StartProcess probes
+	// CLONE_PIDFD with an extra vfork the first time a process starts a
+	// child, which costs every myrun invocation a process.
+	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{"myrun", "init"}, &syscall.ProcAttr{
+		Env:   []string{nsexec.SyncFdEnv + "=" + strconv.Itoa(syncFd)},
+		Files: files,
+		Sys:   sys,
+	})
+	if err != nil {
 		return 0, fmt.Errorf("starting init: %w", err)
 	}
 	child.Close()
-	first := cmd.Process.Pid
 	waited := false
 	defer func() {
 		if err != nil {
@@ -128,36 +156,13 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 				unix.Kill(pid, unix.SIGKILL)
 			}
 			if !waited {
-				cmd.Process.Kill()
-				cmd.Wait()
+				unix.Kill(first, unix.SIGKILL)
+				waitPid(first)
 			}
 			pid = 0
 		}
 	}()
 
-	if req.cgroup != nil && !cmd.SysProcAttr.UseCgroupFD {
-		t0 := time.Now()
-		if err := req.cgroup.Apply(first); err != nil {
-			return 0, fmt.Errorf("cgroup: %w", err)
-		}
-		r.Log.Debug("cgroup apply", "pid", first, "took", time.Since(t0).String())
-	}
-	if req.cgroup != nil && req.resources != nil {
-		t0 := time.Now()
-		if err := req.cgroup.Set(req.resources); err != nil {
-			return 0, fmt.Errorf("cgroup: %w", err)
-		}
-		r.Log.Debug("cgroup set", "took", time.Since(t0).String())
-	}
-	if req.oomScoreAdj != nil {
-		if err := os.WriteFile("/proc/"+strconv.Itoa(first)+"/oom_score_adj", []byte(strconv.Itoa(*req.oomScoreAdj)), 0); err != nil {
-			return 0, fmt.Errorf("process.oomScoreAdj: %w", err)
-		}
-	}
-	boot, err := req.boot.Encode()
-	if err != nil {
-		return 0, err
-	}
 	if err := parent.SendRaw(boot); err != nil {
 		return 0, fmt.Errorf("sending bootstrap: %w", err)
 	}
@@ -167,7 +172,7 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 	for pid == 0 {
 		m, p, err := parent.Recv()
 		if err != nil {
-			return 0, initFailed(cmd, &waited, err)
+			return 0, initFailed(first, &waited, err)
 		}
 		switch m.Type {
 		case syncproto.TypeMaps:
@@ -187,7 +192,7 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 				req.onPid(pid)
 			}
 		case syncproto.TypeError:
-			return 0, initFailed(cmd, &waited, errors.New(m.Error))
+			return 0, initFailed(first, &waited, errors.New(m.Error))
 		default:
 			return 0, fmt.Errorf("unexpected %q from init", m.Type)
 		}
@@ -196,15 +201,18 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 		// The intermediate process forked for a pid/time namespace exits
 		// right away.
 		waited = true
-		if err := cmd.Wait(); err != nil {
+		if err := waitPid(first); err != nil {
 			return pid, fmt.Errorf("init intermediate: %w", err)
 		}
 	} else {
 		// We never wait for init itself here: `create` leaves it behind.
 		waited = true
-		cmd.Process.Release()
 	}
 	r.Log.Debug("namespaces ready", "pid", pid)
+	if err := r.place(req, pid, sys.UseCgroupFD); err != nil {
+		return pid, err
+	}
+	cfg.UnshareCgroupNS = req.boot.CloneFlags&unix.CLONE_NEWCGROUP != 0
 
 	cfg.HostPid = pid
 	if err := parent.Send(syncproto.TypeConfig, cfg); err != nil {
@@ -227,6 +235,9 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 				}
 			}
 			if err := parent.Send(syncproto.TypeHooksDone, nil); err != nil {
+				if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
+					return pid, errors.New("container init exited while the prestart/createRuntime hooks ran")
+				}
 				return pid, err
 			}
 		case syncproto.TypeReady:
@@ -239,16 +250,65 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 	}
 }
 
+// place puts the container process in its cgroup, applies the limits and
+// its oom_score_adj.
+func (r *Runtime) place(req *spawnRequest, pid int, bornInCgroup bool) error {
+	if req.cgroup != nil && !bornInCgroup {
+		t0 := time.Now()
+		if err := req.cgroup.Apply(pid); err != nil {
+			return fmt.Errorf("cgroup: %w", err)
+		}
+		r.Log.Debug("cgroup apply", "pid", pid, "took", time.Since(t0).String())
+	}
+	if req.cgroup != nil && req.resources != nil {
+		t0 := time.Now()
+		if err := req.cgroup.Set(req.resources); err != nil {
+			return fmt.Errorf("cgroup: %w", err)
+		}
+		r.Log.Debug("cgroup set", "took", time.Since(t0).String())
+	}
+	if req.oomScoreAdj != nil {
+		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*req.oomScoreAdj)), 0); err != nil {
+			return fmt.Errorf("process.oomScoreAdj: %w", err)
+		}
+	}
+	return nil
+}
+
 // initFailed turns a closed socket into the reason init died.
-func initFailed(cmd *exec.Cmd, waited *bool, err error) error {
+func initFailed(first int, waited *bool, err error) error {
 	if errors.Is(err, syncproto.ErrClosed) {
 		*waited = true
-		if werr := cmd.Wait(); werr != nil {
+		if werr := waitPid(first); werr != nil {
 			return fmt.Errorf("init exited early: %w", werr)
 		}
 		return errors.New("init exited early")
 	}
 	return err
+}
+
+// waitPid reaps pid and reports a non-zero exit the way os/exec words it.
+func waitPid(pid int) error {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		break
+	}
+	switch {
+	case ws.Exited() && ws.ExitStatus() == 0:
+		return nil
+	case ws.Exited():
+		return fmt.Errorf("exit status %d", ws.ExitStatus())
+	case ws.Signaled():
+		return fmt.Errorf("signal: %v", ws.Signal())
+	}
+	return fmt.Errorf("wait status %#x", uint32(ws))
 }
 
 // bootstrapFor turns the spec's namespaces into the constructor's message.

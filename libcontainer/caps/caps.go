@@ -5,22 +5,24 @@ package caps
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/capability"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-var byName = func() map[string]capability.Cap {
+// byName is built on first use: most myrun commands never need it.
+var byName = sync.OnceValue(func() map[string]capability.Cap {
 	m := map[string]capability.Cap{}
 	for _, c := range capability.ListKnown() {
 		m["CAP_"+strings.ToUpper(c.String())] = c
 	}
 	return m
-}()
+})
 
 // Known reports whether name (e.g. "CAP_SYS_ADMIN") is a capability we know.
 func Known(name string) bool {
-	_, ok := byName[name]
+	_, ok := byName()[name]
 	return ok
 }
 
@@ -38,7 +40,7 @@ func All() []string {
 func resolve(names []string, last capability.Cap) ([]capability.Cap, error) {
 	var out []capability.Cap
 	for _, n := range names {
-		c, ok := byName[n]
+		c, ok := byName()[n]
 		if !ok {
 			return nil, fmt.Errorf("unknown capability %q", n)
 		}

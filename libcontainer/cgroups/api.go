@@ -65,12 +65,12 @@ func New(cfg Config) (Manager, error) {
 	if cfg.Systemd {
 		return newSystemdManager(cfg)
 	}
-	mode := Mode()
+	mode, mounts := detect()
 	switch mode {
 	case ModeV2:
 		return newV2Manager(cfg)
 	case ModeV1, ModeHybrid:
-		return newV1Manager(cfg, mode == ModeHybrid)
+		return newV1Manager(cfg, mode == ModeHybrid, mounts)
 	}
 	return nil, fmt.Errorf("cgroups: no cgroup filesystem found under %s", cgroupRoot)
 }

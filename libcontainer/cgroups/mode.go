@@ -40,14 +40,22 @@ func unifiedDir() string { return filepath.Join(cgroupRoot, "unified") }
 // cgroup2, "hybrid" when it holds v1 controllers plus a cgroup2 mount at
 // /sys/fs/cgroup/unified, "v1" otherwise ("" when nothing is mounted).
 func Mode() string {
+	mode, _ := detect()
+	return mode
+}
+
+// detect is Mode plus the v1 mounts it had to look up, so New does not
+// walk /sys/fs/cgroup twice.
+func detect() (string, map[string]string) {
 	if isFS(cgroupRoot, unix.CGROUP2_SUPER_MAGIC) {
-		return ModeV2
+		return ModeV2, nil
 	}
-	if len(v1Mounts()) == 0 {
-		return ""
+	mounts := v1Mounts()
+	if len(mounts) == 0 {
+		return "", nil
 	}
 	if isFS(unifiedDir(), unix.CGROUP2_SUPER_MAGIC) {
-		return ModeHybrid
+		return ModeHybrid, mounts
 	}
-	return ModeV1
+	return ModeV1, mounts
 }

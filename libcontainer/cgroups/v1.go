@@ -29,11 +29,10 @@ type v1Manager struct {
 	fsm     *fs.Manager
 }
 
-func newV1Manager(cfg Config, hybrid bool) (Manager, error) {
+func newV1Manager(cfg Config, hybrid bool, mounts map[string]string) (Manager, error) {
 	if cfg.Rootless {
 		return newSkipManager(cfg, "cgroup v1 has no delegation to unprivileged users"), nil
 	}
-	mounts := v1Mounts()
 	if _, ok := mounts["devices"]; !ok {
 		// Without it the device allow list cannot be enforced.
 		return nil, errors.New("cgroups: the devices cgroup hierarchy is not mounted")

@@ -38,4 +38,12 @@ type Config struct {
 	// Hooks tells init whether the parent has prestart/createRuntime hooks
 	// to run, so the round trip is skipped when there are none.
 	ParentHooks bool `json:"parent_hooks,omitempty"`
+	// UnshareCgroupNS: create the cgroup namespace here, on the thread
+	// that execs, now that the parent has placed us in our cgroup.
+	UnshareCgroupNS bool `json:"unshare_cgroupns,omitempty"`
+	// ProcessIsSpec: Process was left out because it is Spec.Process.
+	ProcessIsSpec bool `json:"process_is_spec,omitempty"`
+	// SpecJSON, parent side only, is Spec's JSON as read; it is sent
+	// instead of encoding Spec again (see configjson.go).
+	SpecJSON []byte `json:"-"`
 }

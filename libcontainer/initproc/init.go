@@ -37,6 +37,7 @@ func Main() {
 		fmt.Fprintln(os.Stderr, "myrun init:", err)
 		os.Exit(1)
 	}
+	cfg.fixup()
 	log := newLogger(&cfg)
 	if err := run(&cfg, conn, log); err != nil {
 		// The parent may already be gone (after `create`): then the log
@@ -98,6 +99,12 @@ func step(log *slog.Logger, name string, fn func() error, attrs ...any) error {
 }
 
 func run(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
+	if cfg.UnshareCgroupNS {
+		// Per thread: main is locked to this OS thread until execve.
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("unshare cgroup namespace: %w", err)
+		}
+	}
 	if cfg.Mode == ModeExec {
 		return execProcess(cfg, conn, log)
 	}
@@ -155,6 +162,11 @@ func run(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
 			if err := step(log, "sysctl", func() error { return pathrs.WriteProcSys(k, v) }, "key", k, "value", v); err != nil {
 				return fmt.Errorf("linux.sysctl[%q]: %w", k, err)
 			}
+		}
+	}
+	if newNetNS(spec) {
+		if err := step(log, "loopback up", loopbackUp); err != nil {
+			return err
 		}
 	}
 	if cfg.NewUTSNS {

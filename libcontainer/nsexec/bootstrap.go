@@ -24,6 +24,11 @@ type Bootstrap struct {
 	Joins       []Join
 	WaitForMaps bool // the parent writes uid/gid maps after the user ns exists
 	TimeOffsets []TimeOffset
+	// LatePlacement: the parent puts the container process in its cgroup
+	// only after the "pid" reply, so the constructor must not create the
+	// cgroup namespace (it would be rooted in the wrong cgroup); Go init
+	// does that once the config, sent after placement, arrives.
+	LatePlacement bool
 }
 
 // Encode renders the bootstrap message. Paths with a newline cannot be
@@ -39,6 +44,9 @@ func (b *Bootstrap) Encode() ([]byte, error) {
 	}
 	if b.WaitForMaps {
 		sb.WriteString("maps\n")
+	}
+	if b.LatePlacement {
+		sb.WriteString("place\n")
 	}
 	for _, t := range b.TimeOffsets {
 		fmt.Fprintf(&sb, "timens %s %d %d\n", t.Clock, t.Secs, t.Nanos)

@@ -13,6 +13,10 @@
 //   join <flag> <path>         namespace file to setns() into (user first)
 //   maps                       wait for the parent to write uid/gid maps
 //   timens <clock> <sec> <ns>  offsets for a new time namespace
+//   place                      the parent places the container process in its
+//                              cgroup once it has the pid, while Go starts:
+//                              leave the cgroup namespace to Go init, which
+//                              unshares it after placement
 // Replies (packets): "maps" (please write maps, answered by "maps-ok"),
 // "pid" with SCM_CREDENTIALS of the process that returns to Go, "error <msg>".
 #define _GNU_SOURCE
@@ -143,7 +147,8 @@ __attribute__((constructor)) static void nsexec(void)
 	struct join joins[MAX_JOINS];
 	char timens[512] = "";
 	unsigned long clone_flags = 0;
-	int njoins = 0, want_maps = 0, need_fork = 0;
+	int njoins = 0, want_maps = 0, want_place = 0, need_fork = 0;
+	unsigned long rest;
 	struct rlimit rl;
 	const char *env;
 	char *line, *save = NULL;
@@ -192,6 +197,8 @@ __attribute__((constructor)) static void nsexec(void)
 			njoins++;
 		} else if (strcmp(line, "maps") == 0) {
 			want_maps = 1;
+		} else if (strcmp(line, "place") == 0) {
+			want_place = 1;
 		} else if (strncmp(line, "timens ", 7) == 0) {
 			size_t used = strlen(timens);
 
@@ -244,9 +251,12 @@ next:
 		become_root();
 	}
 
-	if (clone_flags & ~(unsigned long)CLONE_NEWUSER) {
-		if (unshare((int)(clone_flags & ~(unsigned long)CLONE_NEWUSER)) < 0)
-			bail("nsexec: unshare namespaces %#lx", clone_flags & ~(unsigned long)CLONE_NEWUSER);
+	rest = clone_flags & ~(unsigned long)CLONE_NEWUSER;
+	if (want_place)
+		rest &= ~(unsigned long)CLONE_NEWCGROUP;
+	if (rest) {
+		if (unshare((int)rest) < 0)
+			bail("nsexec: unshare namespaces %#lx", rest);
 	}
 	if (timens[0] != '\0')
 		write_file("/proc/self/timens_offsets", timens);

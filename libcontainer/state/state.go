@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"time"
 
@@ -48,14 +47,22 @@ type State struct {
 	// PoststopDone records that poststop hooks ran, so a retried delete
 	// does not run them twice.
 	PoststopDone bool `json:"poststop_done,omitempty"`
+
+	configJSON []byte // see raw.go
+	brief      *Brief
 }
 
-var idRegexp = regexp.MustCompile(`^[\w+\-.]+$`)
-
-// ValidateID rejects ids that could escape the state root or confuse tools.
+// ValidateID rejects ids that could escape the state root or confuse tools:
+// only [A-Za-z0-9_+.-] (a loop, not a regexp compiled at every start).
 func ValidateID(id string) error {
-	if id == "" || id == "." || id == ".." || !idRegexp.MatchString(id) || len(id) > 1024 {
+	if id == "" || id == "." || id == ".." || len(id) > 1024 {
 		return fmt.Errorf("invalid id format: %q", id)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '+' || c == '-' || c == '.') {
+			return fmt.Errorf("invalid id format: %q", id)
+		}
 	}
 	return nil
 }
@@ -63,6 +70,8 @@ func ValidateID(id string) error {
 // Store is the runtime's root directory.
 type Store struct {
 	Root string
+
+	volatile *bool // root is on tmpfs/ramfs (nil: not checked yet)
 }
 
 // Handle is a locked container directory.
@@ -70,6 +79,19 @@ type Handle struct {
 	ID  string
 	Dir string
 	fd  int
+	// noSync skips fsync: on a memory filesystem it only costs time and
+	// the rename alone keeps readers from seeing a partial file.
+	noSync bool
+}
+
+// inMemory reports whether the root is on tmpfs or ramfs, once.
+func (s *Store) inMemory() bool {
+	if s.volatile == nil {
+		var st unix.Statfs_t
+		v := unix.Statfs(s.Root, &st) == nil && (st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC)
+		s.volatile = &v
+	}
+	return *s.volatile
 }
 
 func (s *Store) dir(id string) string { return filepath.Join(s.Root, id) }
@@ -95,6 +117,7 @@ func (s *Store) Create(id string) (*Handle, error) {
 		os.Remove(dir)
 		return nil, err
 	}
+	h.noSync = s.inMemory()
 	return h, nil
 }
 
@@ -115,6 +138,7 @@ func (s *Store) Open(id string) (*Handle, error) {
 		h.Unlock()
 		return nil, ErrNotExist
 	}
+	h.noSync = s.inMemory()
 	return h, nil
 }
 
@@ -163,7 +187,7 @@ func (h *Handle) Load() (*State, error) {
 	return &st, nil
 }
 
-// Save writes state.json atomically: temp file, fsync, rename.
+// Save writes state.json atomically: temp file, fsync (not on tmpfs), rename.
 func (h *Handle) Save(st *State) error {
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -174,7 +198,7 @@ func (h *Handle) Save(st *State) error {
 		return err
 	}
 	_, err = tmp.Write(b)
-	if err == nil {
+	if err == nil && !h.noSync {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {

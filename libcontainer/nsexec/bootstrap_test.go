@@ -1,0 +1,22 @@
+package nsexec
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestEncodeLatePlacement(t *testing.T) {
+	b := Bootstrap{CloneFlags: 0x20000, LatePlacement: true}
+	out, err := b.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "\nplace\n") {
+		t.Errorf("no place line in %q", out)
+	}
+	b.LatePlacement = false
+	out, _ = b.Encode()
+	if strings.Contains(string(out), "place") {
+		t.Errorf("place line without LatePlacement: %q", out)
+	}
+}

@@ -1,0 +1,71 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/libcontainer/cgroups"
+	"github.com/myrun-org/myrun/libcontainer/state"
+)
+
+// recoveryFile holds the little that `delete --force` needs when
+// state.json is unreadable (truncated by a crash, overwritten): which
+// cgroup to empty and remove, and which process is init. It is written
+// beside state.json, separately, so one damaged file does not lose both.
+const recoveryFile = "recovery.json"
+
+type recovery struct {
+	CgroupsPath   string `json:"cgroups_path"`
+	Systemd       bool   `json:"systemd,omitempty"`
+	Rootless      bool   `json:"rootless,omitempty"`
+	InitPid       int    `json:"init_pid,omitempty"`
+	InitStartTime uint64 `json:"init_start_time,omitempty"`
+}
+
+func writeRecovery(h *state.Handle, rec recovery) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(h.Dir, "."+recoveryFile)
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(h.Dir, recoveryFile))
+}
+
+// recoverAndClean kills what the recovery file names and removes its
+// cgroup; best effort, the state directory goes anyway.
+func (r *Runtime) recoverAndClean(h *state.Handle) {
+	b, err := os.ReadFile(filepath.Join(h.Dir, recoveryFile))
+	if err != nil {
+		return
+	}
+	var rec recovery
+	if json.Unmarshal(b, &rec) != nil {
+		return
+	}
+	if rec.InitPid > 0 {
+		if fd, err := openPidfd(rec.InitPid, rec.InitStartTime); err == nil {
+			unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+			waitExit(fd, 10*time.Second)
+			unix.Close(fd)
+		}
+	}
+	cg, err := cgroups.New(cgroups.Config{Path: rec.CgroupsPath, Name: h.ID, Systemd: rec.Systemd, Rootless: rec.Rootless, Logger: r.Log})
+	if err != nil {
+		return
+	}
+	if pids, err := cg.Pids(); err == nil {
+		for _, p := range pids {
+			unix.Kill(p, unix.SIGKILL)
+		}
+	}
+	if err := destroyCgroup(cg); err != nil {
+		r.Log.Warn("removing cgroup", "id", h.ID, "error", err)
+	}
+}

@@ -1,0 +1,124 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The container's config is the biggest part of state.json. Encoding
+// *rspec.Spec with reflection builds encoders for the whole runtime-spec
+// type tree in every process that saves, so the state keeps the config's
+// JSON as read (from config.json at create, from state.json later) and
+// writes it back verbatim until the config is changed.
+
+// stateJSON is State without its methods, so the codecs below do not
+// recurse; the outer Config field shadows the embedded one.
+type stateJSON State
+
+type stateWire struct {
+	*stateJSON
+	Config json.RawMessage `json:"config"`
+}
+
+// SetConfigJSON records raw as the JSON form of st.Config; the caller
+// guarantees they agree.
+func (st *State) SetConfigJSON(raw []byte) { st.configJSON, st.brief = raw, nil }
+
+// ConfigJSON is the recorded JSON form of st.Config, or nil.
+func (st *State) ConfigJSON() []byte { return st.configJSON }
+
+// ConfigChanged must be called after st.Config is modified in place.
+func (st *State) ConfigChanged() { st.configJSON, st.brief = nil, nil }
+
+// Spec returns the container's config, decoding it on first use: Load
+// leaves it as JSON because decoding the whole runtime-spec tree costs a
+// fresh process ~0.6 ms, and most verbs only need Brief.
+func (st *State) Spec() (*rspec.Spec, error) {
+	if st.Config == nil && st.configJSON != nil {
+		var s rspec.Spec
+		if err := json.Unmarshal(st.configJSON, &s); err != nil {
+			return nil, fmt.Errorf("corrupt config in state file: %w", err)
+		}
+		st.Config = &s
+	}
+	if st.Config == nil {
+		return nil, errors.New("state file has no config")
+	}
+	return st.Config, nil
+}
+
+// Brief is the part of the config that state, start, kill and delete use.
+type Brief struct {
+	HasProcess  bool
+	Hooks       *rspec.Hooks
+	CgroupsPath string
+	Resources   *rspec.LinuxResources
+	Devices     []rspec.LinuxDevice
+}
+
+type briefWire struct {
+	Process json.RawMessage `json:"process"`
+	Hooks   *rspec.Hooks    `json:"hooks"`
+	Linux   *struct {
+		CgroupsPath string                `json:"cgroupsPath"`
+		Resources   *rspec.LinuxResources `json:"resources"`
+		Devices     []rspec.LinuxDevice   `json:"devices"`
+	} `json:"linux"`
+}
+
+// Brief returns those fields, from the decoded config when there is one
+// and otherwise from a decode of just them.
+func (st *State) Brief() (*Brief, error) {
+	if st.brief != nil {
+		return st.brief, nil
+	}
+	b := &Brief{}
+	switch {
+	case st.Config != nil:
+		c := st.Config
+		b.HasProcess, b.Hooks = c.Process != nil, c.Hooks
+		if c.Linux != nil {
+			b.CgroupsPath, b.Resources, b.Devices = c.Linux.CgroupsPath, c.Linux.Resources, c.Linux.Devices
+		}
+	case st.configJSON != nil:
+		var w briefWire
+		if err := json.Unmarshal(st.configJSON, &w); err != nil {
+			return nil, fmt.Errorf("corrupt config in state file: %w", err)
+		}
+		b.HasProcess = len(w.Process) > 0 && string(w.Process) != "null"
+		b.Hooks = w.Hooks
+		if w.Linux != nil {
+			b.CgroupsPath, b.Resources, b.Devices = w.Linux.CgroupsPath, w.Linux.Resources, w.Linux.Devices
+		}
+	default:
+		return nil, errors.New("state file has no config")
+	}
+	st.brief = b
+	return b, nil
+}
+
+// MarshalJSON writes the recorded config JSON when there is one.
+func (st *State) MarshalJSON() ([]byte, error) {
+	if st.configJSON == nil {
+		return json.Marshal((*stateJSON)(st))
+	}
+	return json.Marshal(stateWire{stateJSON: (*stateJSON)(st), Config: st.configJSON})
+}
+
+// UnmarshalJSON keeps the config's JSON for a later Save.
+func (st *State) UnmarshalJSON(b []byte) error {
+	w := stateWire{stateJSON: (*stateJSON)(st)}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	st.Config, st.configJSON, st.brief = nil, nil, nil
+	if len(w.Config) == 0 || string(w.Config) == "null" {
+		return nil
+	}
+	// Decoded on demand (Spec, Brief); only its syntax is checked here.
+	st.configJSON = w.Config
+	return nil
+}

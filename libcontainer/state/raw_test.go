@@ -1,0 +1,128 @@
+package state
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestConfigJSONRoundTrip(t *testing.T) {
+	s := &Store{Root: filepath.Join(t.TempDir(), "root")}
+	h, err := s.Create("raw1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Unlock()
+	raw := []byte(`{"ociVersion": "1.1.0", "hostname": "from-raw", "linux": {"cgroupsPath": "/x"}}`)
+	var orig rspec.Spec
+	if err := json.Unmarshal(raw, &orig); err != nil {
+		t.Fatal(err)
+	}
+	st := &State{ID: "raw1", Config: &orig}
+	st.SetConfigJSON(raw)
+	if err := h.Save(st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Config != nil {
+		t.Fatal("config decoded by Load, want it left for Spec/Brief")
+	}
+	b, err := got.Brief()
+	if err != nil || b.CgroupsPath != "/x" || b.HasProcess {
+		t.Fatalf("brief = %+v, %v", b, err)
+	}
+	spec, err := got.Spec()
+	if err != nil || spec.Hostname != "from-raw" || spec.Linux.CgroupsPath != "/x" {
+		t.Fatalf("config not restored: %+v %v", spec, err)
+	}
+	if !strings.Contains(string(got.ConfigJSON()), `"from-raw"`) {
+		t.Fatalf("raw config not kept: %s", got.ConfigJSON())
+	}
+
+	// In-place changes must reach the file once announced.
+	spec.Hostname = "changed"
+	got.ConfigChanged()
+	if err := h.Save(got); err != nil {
+		t.Fatal(err)
+	}
+	again, err := h.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec, err := again.Spec(); err != nil || spec.Hostname != "changed" {
+		t.Fatalf("hostname = %+v %v, want changed", spec, err)
+	}
+}
+
+func TestBriefAndBadConfig(t *testing.T) {
+	var st State
+	if err := json.Unmarshal([]byte(`{"id":"a","config":{"process":{"args":["x"]},"hooks":{"poststop":[{"path":"/p"}]},"linux":{"cgroupsPath":"/c","devices":[{"path":"/dev/x","type":"c"}]}}}`), &st); err != nil {
+		t.Fatal(err)
+	}
+	b, err := st.Brief()
+	if err != nil || !b.HasProcess || b.CgroupsPath != "/c" || len(b.Devices) != 1 || b.Hooks == nil || len(b.Hooks.Poststop) != 1 {
+		t.Fatalf("brief = %+v, %v", b, err)
+	}
+	// A config that is JSON but not a spec loads; using it fails clearly.
+	st = State{}
+	if err := json.Unmarshal([]byte(`{"id":"a","config":{"process":{"args":[1]}}}`), &st); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Spec(); err == nil || !strings.Contains(err.Error(), "corrupt config") {
+		t.Fatalf("Spec() = %v", err)
+	}
+	// No config at all is an error, not a nil spec.
+	st = State{}
+	if _, err := st.Brief(); err == nil {
+		t.Fatal("Brief without config succeeded")
+	}
+}
+
+func TestConfigJSONNull(t *testing.T) {
+	var st State
+	if err := json.Unmarshal([]byte(`{"id":"a","config":null}`), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Config != nil || st.ConfigJSON() != nil || st.ID != "a" {
+		t.Fatalf("got %+v", st)
+	}
+	b, err := json.Marshal(&st)
+	if err != nil || !strings.Contains(string(b), `"config":null`) {
+		t.Fatalf("marshal: %s %v", b, err)
+	}
+}
+
+func TestInMemory(t *testing.T) {
+	if _, err := os.Stat("/dev/shm"); err != nil {
+		t.Skip("no /dev/shm")
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "state-test-")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer os.RemoveAll(dir)
+	if !(&Store{Root: dir}).inMemory() {
+		t.Errorf("%s (tmpfs) not detected as in memory", dir)
+	}
+	if (&Store{Root: "/proc/self"}).inMemory() {
+		t.Error("/proc detected as in memory")
+	}
+}
+
+func TestValidateIDCharset(t *testing.T) {
+	if err := ValidateID("A_b+c-1.2"); err != nil {
+		t.Error(err)
+	}
+	for _, id := range []string{"é", "a:b", "a\x00b", "a*", strings.Repeat("x", 1025)} {
+		if ValidateID(id) == nil {
+			t.Errorf("%q accepted", id)
+		}
+	}
+}
