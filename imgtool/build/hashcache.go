@@ -23,7 +23,7 @@ type hashEntry struct {
 	link   string
 }
 
-// sourceScan is the walk of a COPY/ADD's sources: what hashSources needs.
+// sourceScan is the walk of a COPY/ADD's sources: what the cache key needs.
 type sourceScan struct {
 	groups  []scanGroup
 	metaKey string
@@ -32,19 +32,6 @@ type sourceScan struct {
 type scanGroup struct {
 	s    source
 	ents []hashEntry
-}
-
-// hashSources digests names, modes and contents of every file a COPY/ADD
-// would copy: the cache key's "inputs".
-func (b *builder) hashSources(srcs []source, inContext bool) (digest.Digest, error) {
-	sc, err := b.scanSources(srcs, inContext)
-	if err != nil {
-		return "", err
-	}
-	if d, ok := b.cachedInputs(sc); ok {
-		return d, nil
-	}
-	return b.contentInputs(sc)
 }
 
 // scanSources walks the sources and digests their metadata. Reading every
