@@ -109,6 +109,10 @@ func Build(s *store.Store, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer unlock()
+	// A build killed mid-RUN leaves its overlay mounted in ingest.
+	if err := s.CleanStaleIngest(func(dir string) { deleteStaleContainers(o.Runtime, dir) }); err != nil {
+		return nil, err
+	}
 	tmp, err := s.TempDir("build-")
 	if err != nil {
 		return nil, err

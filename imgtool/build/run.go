@@ -212,3 +212,21 @@ func removeCgroup(p string) {
 		os.Remove(filepath.Join(r, p))
 	}
 }
+
+// deleteStaleContainers force-deletes the RUN containers a killed build
+// left under dir (one runtime root per workspace: dir/*/state), so their
+// processes and cgroups go before the directory does.
+func deleteStaleContainers(runtime, dir string) {
+	if runtime == "" {
+		return
+	}
+	states, _ := filepath.Glob(filepath.Join(dir, "*", "state"))
+	for _, st := range states {
+		ents, _ := os.ReadDir(st)
+		for _, e := range ents {
+			if e.IsDir() {
+				exec.Command(runtime, "--root", st, "delete", "--force", e.Name()).Run()
+			}
+		}
+	}
+}

@@ -142,10 +142,15 @@ func (s *Store) Prune(cache bool) (PruneResult, error) {
 			}
 		}
 	}
-	// Leftover temp files of crashed writers.
+	// Leftover temp files of crashed writers (we hold the GC lock: no
+	// writer runs), unmounting what a killed build left mounted there.
 	ents, _ = os.ReadDir(filepath.Join(s.Root, ingestDir))
 	for _, e := range ents {
-		os.RemoveAll(filepath.Join(s.Root, ingestDir, e.Name()))
+		dir := filepath.Join(s.Root, ingestDir, e.Name())
+		if err := unmountUnder(dir); err != nil {
+			return res, err
+		}
+		os.RemoveAll(dir)
 	}
 	return res, nil
 }

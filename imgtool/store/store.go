@@ -85,5 +85,13 @@ func DefaultRoot() string {
 // TempDir makes a private temp directory on the store's filesystem (so
 // renames into the store are atomic and overlay upper dirs can live there).
 func (s *Store) TempDir(pattern string) (string, error) {
-	return os.MkdirTemp(filepath.Join(s.Root, ingestDir), pattern)
+	dir, err := os.MkdirTemp(filepath.Join(s.Root, ingestDir), pattern)
+	if err != nil {
+		return "", err
+	}
+	if err := markOwner(dir); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return dir, nil
 }

@@ -1,0 +1,99 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
+)
+
+// ownerFile marks an ingest directory with the process that owns it, so a
+// later command can tell the leftovers of a killed one (whose overlay
+// mounts would otherwise stay) from the work of a running one.
+const ownerFile = ".owner"
+
+func selfStartTime() string {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return ""
+	}
+	return startTimeOf(b)
+}
+
+// startTimeOf returns field 22 of a /proc/<pid>/stat line.
+func startTimeOf(stat []byte) string {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return ""
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19]
+}
+
+func markOwner(dir string) error {
+	return os.WriteFile(filepath.Join(dir, ownerFile), []byte(fmt.Sprintf("%d %s", os.Getpid(), selfStartTime())), 0o600)
+}
+
+// ownerAlive is false only when the recorded owner is certainly gone.
+func ownerAlive(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+	if err != nil {
+		return true // not ours to judge (no marker yet, or not a directory)
+	}
+	pid, start, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return false
+	}
+	return startTimeOf(stat) == start
+}
+
+// unmountUnder lazily unmounts every mount at or below dir, deepest first.
+func unmountUnder(dir string) error {
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+	if err != nil {
+		return err
+	}
+	sort.Slice(mounts, func(i, j int) bool { return len(mounts[i].Mountpoint) > len(mounts[j].Mountpoint) })
+	for _, m := range mounts {
+		if err := unix.Unmount(m.Mountpoint, unix.MNT_DETACH); err != nil && err != unix.EINVAL && err != unix.ENOENT {
+			return fmt.Errorf("unmounting %s: %w", m.Mountpoint, err)
+		}
+	}
+	return nil
+}
+
+// CleanStaleIngest removes ingest directories whose owning process died
+// (a build killed mid-RUN leaves its overlay mounted there), unmounting
+// first. Running commands' directories are left alone.
+// beforeRemove, when set, runs first on each stale directory (the build
+// uses it to delete the RUN containers a killed build left in there).
+func (s *Store) CleanStaleIngest(beforeRemove func(dir string)) error {
+	root := filepath.Join(s.Root, ingestDir)
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return nil
+	}
+	for _, e := range ents {
+		dir := filepath.Join(root, e.Name())
+		if !e.IsDir() || ownerAlive(dir) {
+			continue
+		}
+		if beforeRemove != nil {
+			beforeRemove(dir)
+		}
+		if err := unmountUnder(dir); err != nil {
+			return err
+		}
+		os.RemoveAll(dir)
+	}
+	return nil
+}
