@@ -2,7 +2,7 @@
 # Installs the Debian packages that building and testing myrun/myimg need.
 # Idempotent: only missing packages are installed.
 set -eu
-PKGS="gcc make libseccomp-dev busybox-static runc uidmap skopeo umoci docker-registry iproute2 procps"
+PKGS="gcc make libseccomp-dev busybox-static runc uidmap skopeo umoci buildah docker-registry iptables slirp4netns iproute2 procps"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
