@@ -38,7 +38,13 @@ type ExtractOptions struct {
 	// Rootless ignores what an unprivileged user cannot do (chown, device
 	// nodes, trusted.* xattrs). Set automatically when not root.
 	Rootless bool
+	// MaxBytes caps the total uncompressed file bytes of one layer so a
+	// decompression bomb cannot fill the disk; 0 means DefaultMaxBytes.
+	MaxBytes int64
 }
+
+// DefaultMaxBytes is the byte budget used when ExtractOptions.MaxBytes is 0.
+const DefaultMaxBytes int64 = 32 << 30
 
 // Error is a refused tar entry.
 type Error struct {
@@ -81,6 +87,11 @@ func ExtractTar(r io.Reader, dir string, o ExtractOptions) error {
 	e := &extractor{dir: dir, o: o, created: map[string]bool{}, buf: make([]byte, 1<<20),
 		dirOK: map[string]bool{}, fresh: isEmpty(dir)}
 	defer e.fw.Stop()
+	limit := o.MaxBytes
+	if limit <= 0 {
+		limit = DefaultMaxBytes
+	}
+	var total int64
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -89,6 +100,9 @@ func ExtractTar(r io.Reader, dir string, o ExtractOptions) error {
 		}
 		if err != nil {
 			return fmt.Errorf("reading layer tar: %w", err)
+		}
+		if total += hdr.Size; hdr.Size < 0 || total > limit {
+			return &Error{Entry: hdr.Name, Reason: fmt.Sprintf("layer exceeds byte budget of %d bytes", limit)}
 		}
 		if err := e.entry(hdr, tr); err != nil {
 			return err
