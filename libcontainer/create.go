@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -262,13 +263,32 @@ func (r *Runtime) cleanupFailedCreate(h *state.Handle, pid int, cg cgroups.Manag
 // once the kernel has finished tearing it down.
 func destroyCgroup(cg cgroups.Manager) error {
 	var err error
-	for i := 0; i < 100; i++ {
+	for i := 0; i < 200; i++ {
 		if err = cg.Destroy(); err == nil {
 			return nil
 		}
+		// A create killed mid-placement can leave init in only some
+		// hierarchies, where Pids (which reads one) does not see it.
+		killCgroupProcs(cg.Paths())
 		time.Sleep(10 * time.Millisecond)
 	}
 	return err
+}
+
+// killCgroupProcs SIGKILLs every process listed in the container's own
+// cgroup directories (only the container's processes can be there).
+func killCgroupProcs(paths map[string]string) {
+	for _, dir := range paths {
+		b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+	}
 }
 
 func dialUnix(path string) (*os.File, error) {
