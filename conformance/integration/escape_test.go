@@ -716,34 +716,7 @@ func escRunEnv(t testing.TB, bin string, extra []*os.File, env []string, cred *e
 	if cred != nil {
 		cred.apply(cmd)
 	}
-	outF, err := os.CreateTemp("", "myrun-esc-out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	errF, err := os.CreateTemp("", "myrun-esc-err")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.Remove(outF.Name())
-	defer os.Remove(errF.Name())
-	defer outF.Close()
-	defer errF.Close()
-	cmd.Stdout, cmd.Stderr = outF, errF
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("%s %v timed out", bin, args)
-	}
-	o, _ := os.ReadFile(outF.Name())
-	e, _ := os.ReadFile(errF.Name())
-	return string(o), string(e), cmd.ProcessState.ExitCode()
+	return runCmd(t, 60*time.Second, cmd)
 }
 
 // escCopyMyrun gives the test a private copy of the runtime binary, so an

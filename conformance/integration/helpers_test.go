@@ -155,9 +155,14 @@ func (b *bundle) myrun(args ...string) (string, string, int) {
 
 func runWithTimeout(t testing.TB, d time.Duration, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(myrun, args...)
-	// Files, not pipes: a detached container keeps its stdio open, and a
-	// pipe would make Wait block until the container exits.
+	return runCmd(t, d, exec.Command(myrun, args...))
+}
+
+// runCmd runs cmd with a timeout and returns stdout, stderr and the exit
+// code. Files, not pipes: a detached container keeps its stdio open, and a
+// pipe would make Wait block until the container exits.
+func runCmd(t testing.TB, d time.Duration, cmd *exec.Cmd) (string, string, int) {
+	t.Helper()
 	outF, err := os.CreateTemp("", "myrun-out")
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +190,7 @@ func runWithTimeout(t testing.TB, d time.Duration, args ...string) (string, stri
 	case <-time.After(d):
 		cmd.Process.Kill()
 		<-done
-		t.Fatalf("myrun %v timed out; stderr: %s", args, read(errF))
+		t.Fatalf("%v timed out; stderr: %s", cmd.Args, read(errF))
 	}
 	return read(outF), read(errF), cmd.ProcessState.ExitCode()
 }
