@@ -102,7 +102,7 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 		return err
 	}
 	st.CgroupPaths = cg.Paths()
-	rec := recovery{Systemd: r.Systemd, Rootless: r.Rootless}
+	rec := recovery{Systemd: r.Systemd, Rootless: r.Rootless, PendingCgroups: cg.Missing()}
 	if spec.Linux != nil {
 		rec.CgroupsPath = spec.Linux.CgroupsPath
 	}
@@ -190,7 +190,7 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 		return fmt.Errorf("container init exited during create: %w", err)
 	}
 	st.InitPid, st.InitStartTime, st.Creating = pid, start, false
-	rec.InitPid, rec.InitStartTime = pid, start
+	rec.InitPid, rec.InitStartTime, rec.PendingCgroups = pid, start, nil
 	if err := writeRecovery(h, rec); err != nil {
 		return err
 	}

@@ -325,6 +325,12 @@ func (r *Runtime) killAndWait(c *container) {
 func (r *Runtime) destroy(c *container) error {
 	cg := r.cgroupOf(c)
 	if cg != nil {
+		if c.st.Creating {
+			// create died: maybe between a mkdir and its marker.
+			if rec, err := readRecovery(c.h); err == nil {
+				cgroups.Claim(rec.PendingCgroups)
+			}
+		}
 		// Without a pid namespace of its own, processes can outlive init.
 		if pids, _ := cg.Pids(); len(pids) > 0 {
 			r.signalAll(c, unix.SIGKILL)

@@ -24,6 +24,10 @@ type recovery struct {
 	Rootless      bool   `json:"rootless,omitempty"`
 	InitPid       int    `json:"init_pid,omitempty"`
 	InitStartTime uint64 `json:"init_start_time,omitempty"`
+	// PendingCgroups are the directories create was about to make; a
+	// create killed between a mkdir and its marker leaves them unmarked,
+	// and delete claims them back. Cleared once init is placed.
+	PendingCgroups []string `json:"pending_cgroups,omitempty"`
 }
 
 func writeRecovery(h *state.Handle, rec recovery) error {
@@ -38,15 +42,20 @@ func writeRecovery(h *state.Handle, rec recovery) error {
 	return os.Rename(tmp, filepath.Join(h.Dir, recoveryFile))
 }
 
+func readRecovery(h *state.Handle) (recovery, error) {
+	var rec recovery
+	b, err := os.ReadFile(filepath.Join(h.Dir, recoveryFile))
+	if err != nil {
+		return rec, err
+	}
+	return rec, json.Unmarshal(b, &rec)
+}
+
 // recoverAndClean kills what the recovery file names and removes its
 // cgroup; best effort, the state directory goes anyway.
 func (r *Runtime) recoverAndClean(h *state.Handle) {
-	b, err := os.ReadFile(filepath.Join(h.Dir, recoveryFile))
+	rec, err := readRecovery(h)
 	if err != nil {
-		return
-	}
-	var rec recovery
-	if json.Unmarshal(b, &rec) != nil {
 		return
 	}
 	if rec.InitPid > 0 {
@@ -60,6 +69,7 @@ func (r *Runtime) recoverAndClean(h *state.Handle) {
 	if err != nil {
 		return
 	}
+	cgroups.Claim(rec.PendingCgroups)
 	if pids, err := cg.Pids(); err == nil {
 		for _, p := range pids {
 			unix.Kill(p, unix.SIGKILL)

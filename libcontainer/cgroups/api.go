@@ -40,6 +40,11 @@ type Manager interface {
 	Paths() map[string]string          // subsystem -> absolute dir ("" on v2, "unified" on hybrid)
 	Exists() bool                      // the container's cgroup exists
 	CgroupFD() (int, error)            // O_PATH dir fd on pure v2, else -1
+
+	// Missing lists the directories Apply would create, parents first.
+	// create records them before Apply: a runtime killed between a mkdir
+	// and its marker would otherwise leave a directory Destroy refuses.
+	Missing() []string
 }
 
 // Freezer states returned by FreezerState.

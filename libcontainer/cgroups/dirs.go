@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -34,16 +35,8 @@ func mkdirMarked(base, dir string) ([]string, error) {
 	if err := checkWithin(dir, base); err != nil {
 		return nil, err
 	}
-	var missing []string
-	for p := dir; p != base && within(p, base); p = filepath.Dir(p) {
-		if _, err := os.Stat(p); err == nil {
-			break
-		}
-		missing = append(missing, p)
-	}
 	var created []string
-	for i := len(missing) - 1; i >= 0; i-- {
-		p := missing[i]
+	for _, p := range missingDirs(base, dir) {
 		if err := mkdirFn(p, 0o755); err != nil {
 			if errors.Is(err, os.ErrExist) {
 				continue // raced with another creator: not ours
@@ -55,6 +48,42 @@ func mkdirMarked(base, dir string) ([]string, error) {
 		_ = unix.Setxattr(p, markerName(), []byte(markerValue), 0)
 	}
 	return created, nil
+}
+
+// missingDirs lists dir and its parents below base that do not exist,
+// top first: what mkdirMarked would create.
+func missingDirs(base, dir string) []string {
+	if checkWithin(dir, base) != nil {
+		return nil
+	}
+	var missing []string
+	for p := dir; p != base && within(p, base); p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil {
+			break
+		}
+		missing = append(missing, p)
+	}
+	slices.Reverse(missing)
+	return missing
+}
+
+// Claim marks as ours those of dirs (from an earlier Missing) that exist
+// without our marker: the runtime that made them died before marking.
+// Only paths under the cgroup root are touched.
+func Claim(dirs []string) {
+	for _, d := range dirs {
+		d = filepath.Clean(d)
+		if d == cgroupRoot || !within(d, cgroupRoot) {
+			continue
+		}
+		if ours, _ := marked(d); ours {
+			continue
+		}
+		if fi, err := os.Lstat(d); err != nil || !fi.IsDir() {
+			continue
+		}
+		_ = unix.Setxattr(d, markerName(), []byte(markerValue), 0)
+	}
 }
 
 // marked reports whether dir carries our marker; unknown is true when

@@ -304,6 +304,17 @@ func (m *v1Manager) Paths() map[string]string {
 	return out
 }
 
+func (m *v1Manager) Missing() []string {
+	var out []string
+	for _, s := range slices.Sorted(maps.Keys(m.paths)) {
+		out = append(out, missingDirs(m.mounts[s], m.paths[s])...)
+	}
+	if m.hybrid {
+		out = append(out, missingDirs(unifiedDir(), m.unified)...)
+	}
+	return out
+}
+
 func (m *v1Manager) Exists() bool { return lib.PathExists(m.paths["devices"]) }
 
 func (m *v1Manager) CgroupFD() (int, error) { return -1, nil }

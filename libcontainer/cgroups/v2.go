@@ -208,6 +208,8 @@ func (m *v2Manager) Destroy() error { return removeCgroup(cgroupRoot, m.dir) }
 
 func (m *v2Manager) Paths() map[string]string { return map[string]string{"": m.dir} }
 
+func (m *v2Manager) Missing() []string { return missingDirs(cgroupRoot, m.dir) }
+
 func (m *v2Manager) Exists() bool { return lib.PathExists(m.dir) }
 
 func (m *v2Manager) CgroupFD() (int, error) {

@@ -297,3 +297,49 @@ func TestModeDetection(t *testing.T) {
 		t.Errorf("v2: %q", got)
 	}
 }
+
+// A runtime killed between mkdir and marking leaves unmarked directories:
+// Destroy alone refuses them, Claim with the recorded Missing list
+// returns them, and a path outside the cgroup root is never claimed.
+func TestClaimAfterCrashBeforeMarker(t *testing.T) {
+	h := newFakeV2(t, allV2, "/")
+	m, err := New(Config{Path: "/a/b", Name: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := m.Missing()
+	want := []string{filepath.Join(cgroupRoot, "a"), filepath.Join(cgroupRoot, "a/b")}
+	if strings.Join(missing, ",") != strings.Join(want, ",") {
+		t.Fatalf("Missing = %v, want %v", missing, want)
+	}
+	for _, d := range missing { // the crash: dirs made, no marker
+		if err := h.mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(want[1]); err != nil {
+		t.Fatalf("Destroy removed an unmarked cgroup: %v", err)
+	}
+	outside := t.TempDir()
+	Claim(append(missing, outside, cgroupRoot))
+	if ours, _ := marked(outside); ours {
+		t.Fatal("Claim marked a directory outside the cgroup root")
+	}
+	if ours, _ := marked(cgroupRoot); ours {
+		t.Fatal("Claim marked the cgroup root")
+	}
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range want {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s left after Claim + Destroy", d)
+		}
+	}
+	if len(m.Missing()) != 2 {
+		t.Errorf("Missing after Destroy = %v", m.Missing())
+	}
+}
