@@ -191,10 +191,11 @@ func (m *sdManager) Stats() (*Stats, error) {
 
 func (m *sdManager) Destroy() error           { return m.m.Destroy() }
 func (m *sdManager) Paths() map[string]string { return m.m.GetPaths() }
+
 // Missing is nil: systemd creates and removes the scope's directories.
 func (m *sdManager) Missing() []string { return nil }
 
-func (m *sdManager) Exists() bool             { return m.m.Exists() }
+func (m *sdManager) Exists() bool { return m.m.Exists() }
 
 func (m *sdManager) CgroupFD() (int, error) {
 	if !m.v2 {
