@@ -62,6 +62,10 @@ func Unpack(s *store.Store, desc ocispec.Descriptor, diffID digest.Digest, dir s
 	return UnpackStream(rc, desc.Digest, diffID, dir, o)
 }
 
+// maxTrailing bounds the bytes accepted after a layer's last tar entry;
+// tar pads to 10 KiB records, so 1 MiB is generous.
+const maxTrailing = 1 << 20
+
 // UnpackStream is Unpack for a (compressed or plain) stream; name is used in errors.
 func UnpackStream(rc io.Reader, name digest.Digest, diffID digest.Digest, dir string, o ExtractOptions) error {
 	if err := diffID.Validate(); err != nil {
@@ -96,11 +100,16 @@ func UnpackStream(rc io.Reader, name digest.Digest, diffID digest.Digest, dir st
 	if err := ExtractTar(pr, dir, o); err != nil {
 		return fmt.Errorf("layer %s: %w", name, err)
 	}
-	// umoci writes tars without the end-of-archive blocks; whatever
-	// trails the entries still counts for the diff_id. EOF here means the
-	// goroutine is done writing (and hashing).
-	if _, err := io.Copy(io.Discard, pr); err != nil {
+	// What trails the entries (end blocks, record padding; umoci writes
+	// none) still counts for the diff_id, but only so much of it: a bomb
+	// of zeros after the end would otherwise be inflated in full. EOF
+	// here means the goroutine is done writing (and hashing).
+	n, err := io.Copy(io.Discard, io.LimitReader(pr, maxTrailing+1))
+	if err != nil {
 		return err
+	}
+	if n > maxTrailing {
+		return fmt.Errorf("layer %s: more than %d bytes of data after the end of the tar archive", name, maxTrailing)
 	}
 	if !v.Verified() {
 		return fmt.Errorf("layer %s: uncompressed content does not match diff_id %s", name, diffID)

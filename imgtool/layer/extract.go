@@ -41,10 +41,18 @@ type ExtractOptions struct {
 	// MaxBytes caps the total uncompressed file bytes of one layer so a
 	// decompression bomb cannot fill the disk; 0 means DefaultMaxBytes.
 	MaxBytes int64
+	// MaxEntries caps the entries of one layer so a layer of empty files
+	// cannot exhaust the filesystem's inodes; 0 means DefaultMaxEntries.
+	MaxEntries int
 }
 
-// DefaultMaxBytes is the byte budget used when ExtractOptions.MaxBytes is 0.
-const DefaultMaxBytes int64 = 32 << 30
+// The budgets used when ExtractOptions leaves them 0: far above real
+// images (a full Debian is ~200k entries and a few GiB), far below what
+// takes a host down.
+const (
+	DefaultMaxBytes   int64 = 32 << 30
+	DefaultMaxEntries       = 4 << 20
+)
 
 // Error is a refused tar entry.
 type Error struct {
@@ -91,7 +99,12 @@ func ExtractTar(r io.Reader, dir string, o ExtractOptions) error {
 	if limit <= 0 {
 		limit = DefaultMaxBytes
 	}
+	maxEntries := o.MaxEntries
+	if maxEntries <= 0 {
+		maxEntries = DefaultMaxEntries
+	}
 	var total int64
+	var entries int
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -103,6 +116,9 @@ func ExtractTar(r io.Reader, dir string, o ExtractOptions) error {
 		}
 		if total += hdr.Size; hdr.Size < 0 || total > limit {
 			return &Error{Entry: hdr.Name, Reason: fmt.Sprintf("layer exceeds byte budget of %d bytes", limit)}
+		}
+		if entries++; entries > maxEntries {
+			return &Error{Entry: hdr.Name, Reason: fmt.Sprintf("layer exceeds entry budget of %d entries", maxEntries)}
 		}
 		if err := e.entry(hdr, tr); err != nil {
 			return err
@@ -246,8 +262,17 @@ func (e *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	e.created[rel] = true
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		if err := os.Mkdir(target, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		err := os.Mkdir(target, 0o700)
+		if err != nil && !errors.Is(err, os.ErrExist) {
 			return &Error{hdr.Name, err.Error()}
+		}
+		// Its children need no fresh symlink check: the parent was checked
+		// and mkdir (or the lstat above) saw a real directory. Without
+		// this, each level of a deep tree re-walks all levels above it.
+		if err == nil {
+			e.dirOK[rel] = true
+		} else if fi, lerr := os.Lstat(target); lerr == nil && fi.IsDir() {
+			e.dirOK[rel] = true
 		}
 	case tar.TypeReg, tar.TypeRegA:
 		return e.regular(hdr, target, r)
