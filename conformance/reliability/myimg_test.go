@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -196,8 +197,9 @@ func TestMyimgKilledMidway(t *testing.T) {
 				if c.after != nil {
 					c.after(t)
 				}
+				// The next command removed the dead one's temp files.
 				if n := ingestEntries(root); n > 0 {
-					t.Logf("%s: %d temp entries left in ingest (%d right after the kill); only prune removes them", when, n, left)
+					t.Errorf("%s: %d temp entries left in ingest after the next command (%d right after the kill)", when, n, left)
 				}
 				checkStore(t, root, when+", then again")
 				if d := subdirs("/sys/fs/cgroup/*" + cgp + "/*"); len(d) > 0 {
@@ -206,7 +208,6 @@ func TestMyimgKilledMidway(t *testing.T) {
 			}
 		})
 	}
-	// prune is the documented cleaner of crashed writers' temp files.
 	mustImg(t, root, "prune")
 	if n := ingestEntries(root); n > 0 {
 		t.Errorf("prune left %d temp entries in ingest", n)
@@ -348,4 +349,105 @@ func unmountUnder(t *testing.T, dir string) {
 			t.Logf("cleanup: unmounted leftover %s", pts[i])
 		}
 	}
+}
+
+// startRegistry serves a docker-registry (Debian's distribution) on a
+// free loopback port until the test ends; it is stopped by its PID.
+func startRegistry(t *testing.T, dir string) string {
+	t.Helper()
+	reg, err := exec.LookPath("docker-registry")
+	if err != nil {
+		t.Fatalf("docker-registry not installed (contrib/install-deps.sh installs it): %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/registry\nhttp:\n  addr: %s\n", dir, addr)
+	if err := os.WriteFile(filepath.Join(dir, "registry.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(reg, "serve", filepath.Join(dir, "registry.yml"))
+	if err := startTracked(cmd); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Kill(cmd.Process.Pid, unix.SIGKILL); waitTracked(cmd) })
+	if !waitFor(10*time.Second, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}) {
+		t.Fatalf("docker-registry did not listen on %s", addr)
+	}
+	return addr
+}
+
+// pull killed half-way leaves the store as it was; the next pull works;
+// parallel pulls of one image (and of two tags) into one store all land.
+func TestMyimgPullKilledAndParallel(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	busyboxStore(t, src)
+	big := filepath.Join(dir, "big.tar")
+	bigTar(t, big, 96<<20)
+	mustImg(t, src, "import", big, "big:1")
+	addr := startRegistry(t, dir)
+	ref := addr + "/rel/big:1"
+	mustImg(t, src, "push", "--tls-verify=false", "big:1", ref)
+	mustImg(t, src, "push", "--tls-verify=false", "busybox", addr+"/rel/busybox:1")
+
+	root := filepath.Join(dir, "pulled")
+	busyboxStore(t, root)
+	for _, d := range []time.Duration{30, 100, 250} {
+		before := snapshotStore(t, root)
+		killed := killImg(t, d*time.Millisecond, root, "pull", "-q", "--tls-verify=false", ref)
+		when := fmt.Sprintf("pull killed after %v (killed=%v)", d*time.Millisecond, killed)
+		t.Logf("%s: %d temp entries in ingest", when, ingestEntries(root))
+		if killed && snapshotStore(t, root) != before {
+			t.Errorf("%s: index.json changed", when)
+		}
+		checkStore(t, root, when)
+		if r := img(t, root, 5*time.Minute, "pull", "-q", "--tls-verify=false", ref); r.code != 0 {
+			t.Errorf("%s: the next pull fails: %s", when, r.err)
+		}
+		if n := ingestEntries(root); n > 0 {
+			t.Errorf("%s: %d temp entries left in ingest after the next pull", when, n)
+		}
+		checkStore(t, root, when+", then again")
+		mustImg(t, root, "rm", ref)
+		mustImg(t, root, "prune")
+	}
+
+	par := filepath.Join(dir, "parallel")
+	refs := []string{ref, ref, ref, addr + "/rel/busybox:1"}
+	var wg sync.WaitGroup
+	errs := make([]string, len(refs))
+	for i, r := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if res := img(t, par, 5*time.Minute, "pull", "-q", "--tls-verify=false", r); res.code != 0 {
+				errs[i] = fmt.Sprintf("pull %s: %s", r, res.err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != "" {
+			t.Error(e)
+		}
+	}
+	for _, r := range []string{ref, addr + "/rel/busybox:1"} {
+		if res := img(t, par, time.Minute, "inspect", r); res.code != 0 {
+			t.Errorf("%s missing after parallel pulls: %s", r, res.err)
+		}
+	}
+	if n := ingestEntries(par); n > 0 {
+		t.Errorf("%d temp entries left in ingest after parallel pulls", n)
+	}
+	checkStore(t, par, "parallel pulls")
 }

@@ -36,9 +36,12 @@ type Ingest struct {
 	done bool
 }
 
+// blobTempPrefix starts blob temp file names; the owner's tag follows.
+const blobTempPrefix = "blob-"
+
 // NewIngest starts writing a blob.
 func (s *Store) NewIngest() (*Ingest, error) {
-	f, err := os.CreateTemp(filepath.Join(s.Root, ingestDir), "blob-*")
+	f, err := os.CreateTemp(filepath.Join(s.Root, ingestDir), blobTempPrefix+ownerTag()+"-*")
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
@@ -42,6 +43,34 @@ func markOwner(dir string) error {
 	return os.WriteFile(filepath.Join(dir, ownerFile), []byte(fmt.Sprintf("%d %s", os.Getpid(), selfStartTime())), 0o600)
 }
 
+// ownerTag names this process in temp file names ("<pid>.<starttime>"),
+// where a marker file cannot go.
+var ownerTag = sync.OnceValue(func() string { return fmt.Sprintf("%d.%s", os.Getpid(), selfStartTime()) })
+
+// alive reports whether pid still runs with the given start time.
+func alive(pid, start string) bool {
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return false
+	}
+	return startTimeOf(stat) == start
+}
+
+// tempFileOwnerAlive reads the owner from a "blob-<pid>.<start>-..." name;
+// names without one are not ours to judge.
+func tempFileOwnerAlive(name string) bool {
+	rest, ok := strings.CutPrefix(name, blobTempPrefix)
+	if !ok {
+		return true
+	}
+	tag, _, ok := strings.Cut(rest, "-")
+	pid, start, ok2 := strings.Cut(tag, ".")
+	if !ok || !ok2 || pid == "" || start == "" {
+		return true
+	}
+	return alive(pid, start)
+}
+
 // ownerAlive is false only when the recorded owner is certainly gone.
 func ownerAlive(dir string) bool {
 	b, err := os.ReadFile(filepath.Join(dir, ownerFile))
@@ -49,11 +78,7 @@ func ownerAlive(dir string) bool {
 		return true // not ours to judge (no marker yet, or not a directory)
 	}
 	pid, start, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
-	stat, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return false
-	}
-	return startTimeOf(stat) == start
+	return alive(pid, start)
 }
 
 // unmountUnder lazily unmounts every mount at or below dir, deepest first.
@@ -96,4 +121,44 @@ func (s *Store) CleanStaleIngest(beforeRemove func(dir string)) error {
 		os.RemoveAll(dir)
 	}
 	return nil
+}
+
+// cleanStaleTemps removes what killed writers left in ingest: their blob
+// temp files, and their temp directories unless something is mounted
+// there (a killed build's RUN overlay, which build and prune clean along
+// with its container). Run on every Open; ingest is normally empty.
+func (s *Store) cleanStaleTemps() {
+	root := filepath.Join(s.Root, ingestDir)
+	ents, err := os.ReadDir(root)
+	if err != nil || len(ents) == 0 {
+		return
+	}
+	var mounted []*mountinfo.Info
+	var mountsRead bool
+	for _, e := range ents {
+		p := filepath.Join(root, e.Name())
+		if !e.IsDir() {
+			if !tempFileOwnerAlive(e.Name()) {
+				os.Remove(p)
+			}
+			continue
+		}
+		if ownerAlive(p) {
+			continue
+		}
+		if !mountsRead {
+			mounted, _ = mountinfo.GetMounts(mountinfo.PrefixFilter(root))
+			mountsRead = true
+		}
+		busy := false
+		for _, m := range mounted {
+			if m.Mountpoint == p || strings.HasPrefix(m.Mountpoint, p+"/") {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			os.RemoveAll(p)
+		}
+	}
 }

@@ -47,6 +47,7 @@ func Open(root string) (*Store, error) {
 	if err := os.Chmod(abs, 0o700); err != nil && !errors.Is(err, os.ErrPermission) {
 		return nil, err
 	}
+	s.cleanStaleTemps()
 	layoutPath := filepath.Join(abs, ocispec.ImageLayoutFile)
 	if _, err := os.Stat(layoutPath); errors.Is(err, os.ErrNotExist) {
 		b, _ := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})

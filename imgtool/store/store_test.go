@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -124,5 +125,52 @@ func TestVerifierStream(t *testing.T) {
 	}
 	if _, err := io.ReadAll(NewVerifier(io.NopCloser(bytes.NewReader([]byte("ab"))), d)); err == nil {
 		t.Fatal("short stream accepted")
+	}
+}
+
+// Open removes what a killed writer left in ingest (blob temp files and
+// temp directories named for a dead owner) and keeps a live writer's.
+func TestOpenCleansStaleTemps(t *testing.T) {
+	root := t.TempDir()
+	s, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingest := filepath.Join(root, ingestDir)
+	live, err := s.NewIngest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Abort()
+	liveDir, err := s.TempDir("unpack-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadFile := filepath.Join(ingest, blobTempPrefix+"999999999.12345-1")
+	deadDir := filepath.Join(ingest, "build-dead")
+	untagged := filepath.Join(ingest, "blob-123")
+	for _, f := range []string{deadFile, untagged} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(deadDir, "upper"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(deadDir, ownerFile), []byte("999999999 12345"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(root); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{deadFile, deadDir} {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("%s of a dead writer kept (%v)", filepath.Base(p), err)
+		}
+	}
+	for _, p := range []string{live.f.Name(), liveDir, untagged} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s removed: %v", filepath.Base(p), err)
+		}
 	}
 }
