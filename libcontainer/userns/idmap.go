@@ -3,6 +3,7 @@
 package userns
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -53,15 +54,25 @@ func onlySelf(m []rspec.LinuxIDMapping, id int) bool {
 	return len(m) == 1 && m[0].Size == 1 && int(m[0].HostID) == id
 }
 
+// helper runs newuidmap or newgidmap; its errors name the spec field,
+// the package and the file that grant the ranges.
 func helper(name string, pid int, m []rspec.LinuxIDMapping) error {
+	field, grants := "linux.uidMappings", "/etc/subuid"
+	if name == "newgidmap" {
+		field, grants = "linux.gidMappings", "/etc/subgid"
+	}
 	args := []string{strconv.Itoa(pid)}
 	for _, e := range m {
 		args = append(args, strconv.FormatUint(uint64(e.ContainerID), 10),
 			strconv.FormatUint(uint64(e.HostID), 10), strconv.FormatUint(uint64(e.Size), 10))
 	}
 	out, err := exec.Command(name, args...).CombinedOutput()
+	if errors.Is(err, exec.ErrNotFound) {
+		return fmt.Errorf("%s: mapping more than your own id needs %s (Debian package uidmap): %w", field, name, err)
+	}
 	if err != nil {
-		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("%s: %s %s: %w: %s (the host ranges must be granted to you in %s)",
+			field, name, strings.Join(args, " "), err, strings.TrimSpace(string(out)), grants)
 	}
 	return nil
 }
