@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // buildSelf builds the subreaper into a temp dir; the behaviour under test
@@ -79,7 +80,14 @@ func TestChildrenOfSelfIncludesStartedChild(t *testing.T) {
 	if !found {
 		t.Fatalf("children() = %v, missing %d", children(), cmd.Process.Pid)
 	}
-	if got := cmdline(cmd.Process.Pid); got != "sleep 30" {
+	// Right after fork the child may not have exec'd yet (empty cmdline).
+	got := ""
+	for i := 0; i < 500 && got != "sleep 30"; i++ {
+		if got = cmdline(cmd.Process.Pid); got != "sleep 30" {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if got != "sleep 30" {
 		t.Errorf("cmdline = %q", got)
 	}
 	if got := cmdline(-1); got != "?" {
