@@ -47,20 +47,23 @@ func listenFds() int {
 	return n
 }
 
-func createCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "create",
-		Usage:     "create a container",
-		ArgsUsage: "<container-id>",
-		Description: `The create command creates an instance of a container for a bundle. The bundle
+// bundleHelp ends the help of create and run.
+const bundleHelp = ` The bundle
 is a directory with a specification file named "config.json" and a root
 filesystem.
 
 The specification file includes an args parameter. The args parameter is used
 to specify command(s) that get run when the container is started. To change the
 command(s) that get executed on start, edit the args parameter of the spec. See
-"myrun spec --help" for more explanation.`,
-		Flags: createFlags(),
+"myrun spec --help" for more explanation.`
+
+func createCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "create",
+		Usage:       "create a container",
+		ArgsUsage:   "<container-id>",
+		Description: "The create command creates an instance of a container for a bundle." + bundleHelp,
+		Flags:       createFlags(),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
 				return err

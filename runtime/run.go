@@ -17,17 +17,10 @@ import (
 func runCommand() *cli.Command {
 	one := 1
 	return &cli.Command{
-		Name:      "run",
-		Usage:     "create and run a container",
-		ArgsUsage: "<container-id>",
-		Description: `The run command creates an instance of a container for a bundle. The bundle
-is a directory with a specification file named "config.json" and a root
-filesystem.
-
-The specification file includes an args parameter. The args parameter is used
-to specify command(s) that get run when the container is started. To change the
-command(s) that get executed on start, edit the args parameter of the spec. See
-"myrun spec --help" for more explanation.`,
+		Name:         "run",
+		Usage:        "create and run a container",
+		ArgsUsage:    "<container-id>",
+		Description:  "The run command creates an instance of a container for a bundle." + bundleHelp,
 		StopOnNthArg: &one,
 		Flags: append(createFlags(),
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
