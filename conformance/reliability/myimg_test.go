@@ -229,21 +229,40 @@ func TestMyimgFullDisk(t *testing.T) {
 	busyboxStore(t, root)
 	big := filepath.Join(dir, "big.tar")
 	bigTar(t, big, 32<<20)
-	before := snapshotStore(t, root)
-	r := img(t, root, 5*time.Minute, "import", big, "big:1")
-	if r.code == 0 {
-		t.Fatalf("import of 32 MB into a 20 MB store succeeded")
+	// The same 32 MB as an oci-archive (made in a roomy store) and as a
+	// build context.
+	roomy := filepath.Join(dir, "roomy")
+	mustImg(t, roomy, "import", big, "big:1")
+	archive := filepath.Join(dir, "big-archive.tar")
+	mustImg(t, roomy, "save", "-o", archive, "big:1")
+	ctx := filepath.Join(dir, "ctx")
+	os.MkdirAll(ctx, 0o755)
+	if err := os.Link(big, filepath.Join(ctx, "big.tar")); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(r.err, "no space left") {
-		t.Errorf("full disk: want a clear ENOSPC error, got %q", strings.TrimSpace(r.err))
+	os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte("FROM busybox\nCOPY big.tar /big.tar\n"), 0o644)
+	for _, args := range [][]string{
+		{"import", big, "big:1"},
+		{"load", "-i", archive},
+		{"build", "-q", "-t", "big:2", ctx},
+	} {
+		when := "full disk: " + args[0]
+		before := snapshotStore(t, root)
+		r := img(t, root, 5*time.Minute, args...)
+		if r.code == 0 {
+			t.Fatalf("%s of 32 MB into a 20 MB store succeeded", when)
+		}
+		if !strings.Contains(r.err, "no space left") {
+			t.Errorf("%s: want a clear ENOSPC error, got %q", when, strings.TrimSpace(r.err))
+		}
+		if snapshotStore(t, root) != before {
+			t.Errorf("%s: index.json changed", when)
+		}
+		if n := ingestEntries(root); n > 0 {
+			t.Errorf("%s: %d temp entries left in ingest", when, n)
+		}
+		checkStore(t, root, when)
 	}
-	if snapshotStore(t, root) != before {
-		t.Errorf("full disk: index.json changed")
-	}
-	if n := ingestEntries(root); n > 0 {
-		t.Errorf("full disk: %d temp entries left in ingest", n)
-	}
-	checkStore(t, root, "full disk")
 	bundle := filepath.Join(dir, "bundle")
 	if r := img(t, root, time.Minute, "unpack", "busybox", bundle); r.code != 0 {
 		t.Errorf("unpack after a full disk: %s", r.err)
