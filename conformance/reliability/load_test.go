@@ -112,9 +112,9 @@ func TestParallelCreateSameID(t *testing.T) {
 // Soak: sequential `myrun run` lifecycles; fds, mounts, cgroups, children
 // and the state dir must return to where they started.
 func TestSoakRun(t *testing.T) {
-	n := 100
+	n := 1000 // ~30 s here
 	if os.Getenv("SOAK") != "" {
-		n = 1000
+		n = 10000
 	}
 	e := newEnv(t)
 	id := newID("soak")
