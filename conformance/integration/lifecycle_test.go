@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/sys/capability"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -236,4 +237,70 @@ func TestLoopbackUp(t *testing.T) {
 	if out := b.mustRun(); out != "1\n0x9\n" {
 		t.Fatalf("got %q", out)
 	}
+}
+
+// Every capability requested: those the runtime itself lacks (here root
+// has no CAP_SYS_RESOURCE in its bounding set) are dropped with a warning
+// naming the field, and the container runs with the rest (runtime-spec:
+// SHOULD NOT fail).
+func TestCapabilitiesNotHeldAreDroppedWithWarning(t *testing.T) {
+	var all []string
+	var nums []int
+	for _, c := range capability.ListKnown() {
+		if int(c) <= lastCap(t) {
+			all = append(all, "CAP_"+strings.ToUpper(c.String()))
+			nums = append(nums, int(c))
+		}
+	}
+	b := newBundle(t, []string{"grep", "CapBnd", "/proc/self/status"}, func(s *rspec.Spec) {
+		c := s.Process.Capabilities
+		c.Bounding, c.Permitted, c.Effective = all, all, all
+	})
+	out, errs, code := b.run()
+	if code != 0 {
+		t.Fatalf("run with every capability: exit %d: %s", code, errs)
+	}
+	own := ownBounding(t)
+	var missing []string
+	for i, name := range all {
+		if own&(1<<uint(nums[i])) == 0 {
+			missing = append(missing, name)
+		}
+	}
+	for _, m := range missing {
+		if !strings.Contains(errs, "process.capabilities.bounding: "+m) {
+			t.Errorf("no warning for %s not held; stderr %q", m, errs)
+		}
+	}
+	if want := fmt.Sprintf("%016x", own); !strings.Contains(out, want) {
+		t.Errorf("container bounding set %q, want the runtime's own %s", strings.TrimSpace(out), want)
+	}
+	t.Logf("not held here: %v", missing)
+}
+
+func ownBounding(t *testing.T) uint64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapBnd:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no CapBnd in /proc/self/status")
+	return 0
+}
+
+func lastCap(t *testing.T) int {
+	raw, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	return n
 }

@@ -4,6 +4,7 @@ package caps
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 
@@ -55,9 +56,14 @@ func resolve(names []string, last capability.Cap) ([]capability.Cap, error) {
 type Caps struct {
 	c    capability.Capabilities
 	sets *rspec.LinuxCapabilities
+	// Dropped names the requested capabilities that cannot be granted
+	// (not in the runtime's own bounding set), as "field: CAP_X". The
+	// spec: log each as a warning, and do not fail.
+	Dropped []string
 }
 
 // New prepares the configured sets; nil means "no capabilities at all".
+// An unknown name is an error; a known one we do not hold is dropped.
 func New(sets *rspec.LinuxCapabilities) (*Caps, error) {
 	if sets == nil {
 		sets = &rspec.LinuxCapabilities{}
@@ -73,9 +79,13 @@ func New(sets *rspec.LinuxCapabilities) (*Caps, error) {
 	if err != nil {
 		return nil, err
 	}
-	// What we do not hold we cannot give: fail now, naming the field,
-	// rather than with EPERM from capset after `start`.
-	avail := func(x capability.Cap) bool { return c.Get(capability.BOUNDING, x) }
+	// Our own bounding set, read before Clear rewrites c.
+	var own [64]bool
+	for x := capability.Cap(0); x <= last && int(x) < len(own); x++ {
+		own[x] = c.Get(capability.BOUNDING, x)
+	}
+	held := func(x capability.Cap) bool { return int(x) < len(own) && own[x] }
+	k := &Caps{c: c, sets: sets}
 	c.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
 	for _, s := range []struct {
 		which capability.CapType
@@ -92,14 +102,32 @@ func New(sets *rspec.LinuxCapabilities) (*Caps, error) {
 		if err != nil {
 			return nil, fmt.Errorf("process.capabilities.%s: %w", s.field, err)
 		}
-		for _, x := range list {
-			if s.which != capability.BOUNDING && !avail(x) {
-				return nil, fmt.Errorf("process.capabilities.%s: CAP_%s is not in the runtime's own bounding set", s.field, strings.ToUpper(x.String()))
-			}
+		list, dropped := grantable(list, held)
+		for _, x := range dropped {
+			k.Dropped = append(k.Dropped, fmt.Sprintf("process.capabilities.%s: CAP_%s", s.field, strings.ToUpper(x.String())))
 		}
 		c.Set(s.which, list...)
 	}
-	return &Caps{c: c, sets: sets}, nil
+	return k, nil
+}
+
+// grantable splits list into what held allows and what it does not.
+func grantable(list []capability.Cap, held func(capability.Cap) bool) (keep, dropped []capability.Cap) {
+	for _, x := range list {
+		if held(x) {
+			keep = append(keep, x)
+		} else {
+			dropped = append(dropped, x)
+		}
+	}
+	return keep, dropped
+}
+
+// WarnDropped logs each capability that could not be granted.
+func (k *Caps) WarnDropped(log *slog.Logger) {
+	for _, d := range k.Dropped {
+		log.Warn(d + " cannot be granted (not in the runtime's bounding set); dropped")
+	}
 }
 
 // ApplyBounding drops everything outside the bounding set; it needs

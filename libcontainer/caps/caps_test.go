@@ -1,7 +1,10 @@
 package caps
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/moby/sys/capability"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -19,5 +22,50 @@ func TestNewRejectsUnknown(t *testing.T) {
 	_, err := New(&rspec.LinuxCapabilities{Effective: []string{"CAP_NOPE"}})
 	if err == nil || err.Error() != `process.capabilities.effective: unknown capability "CAP_NOPE"` {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A capability the runtime does not hold is dropped (and reported), not an
+// error: the spec says such a config SHOULD NOT fail.
+func TestGrantableDropsWhatIsNotHeld(t *testing.T) {
+	held := func(c capability.Cap) bool { return c != capability.CAP_SYS_RESOURCE }
+	keep, dropped := grantable([]capability.Cap{capability.CAP_CHOWN, capability.CAP_SYS_RESOURCE, capability.CAP_KILL}, held)
+	if len(keep) != 2 || keep[0] != capability.CAP_CHOWN || keep[1] != capability.CAP_KILL {
+		t.Fatalf("keep = %v", keep)
+	}
+	if len(dropped) != 1 || dropped[0] != capability.CAP_SYS_RESOURCE {
+		t.Fatalf("dropped = %v", dropped)
+	}
+}
+
+// Every known capability requested: whatever this process lacks appears
+// in Dropped by field, and New does not fail.
+func TestNewReportsDropped(t *testing.T) {
+	all := All()
+	k, err := New(&rspec.LinuxCapabilities{Bounding: all, Permitted: all, Effective: all})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := capability.NewPid2(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Load(); err != nil {
+		t.Fatal(err)
+	}
+	last, _ := capability.LastCap()
+	want := 0
+	for _, x := range capability.ListKnown() {
+		if x <= last && !c.Get(capability.BOUNDING, x) {
+			want += 3
+		}
+	}
+	if len(k.Dropped) != want {
+		t.Fatalf("Dropped = %v, want %d entries", k.Dropped, want)
+	}
+	for _, d := range k.Dropped {
+		if !strings.HasPrefix(d, "process.capabilities.") {
+			t.Fatalf("dropped entry %q does not name its field", d)
+		}
 	}
 }

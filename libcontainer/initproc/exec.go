@@ -24,6 +24,7 @@ func execProcess(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	c.WarnDropped(log)
 	p, err := prepareProcess(cfg, log, c)
 	if err != nil {
 		return err

@@ -120,6 +120,7 @@ func run(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
 		if capSets, err = caps.New(cfg.Process.Capabilities); err != nil {
 			return err
 		}
+		capSets.WarnDropped(log)
 	}
 	if !cfg.NoNewKeyring {
 		if err := step(log, "session keyring", func() error { return joinKeyring(cfg.ID) }); err != nil {
