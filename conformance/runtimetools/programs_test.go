@@ -51,3 +51,12 @@ func TestParseOptions(t *testing.T) {
 		t.Fatal("missing runtime accepted")
 	}
 }
+
+func TestAttempts(t *testing.T) {
+	if attempts("poststart") != racyAttempts || attempts("poststart_fail") != racyAttempts {
+		t.Fatal("the racy poststart programs are not retried")
+	}
+	if attempts("start") != 1 || attempts("default") != 1 {
+		t.Fatal("a deterministic program is retried")
+	}
+}
