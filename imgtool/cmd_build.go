@@ -41,6 +41,7 @@ network namespace with only loopback, unless --network=host.`,
 			if err := needArgs(cmd, 0, 1); err != nil {
 				return err
 			}
+			reexecInPrivateMountNS()
 			s, err := openStore(cmd)
 			if err != nil {
 				return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/myrun-org/myrun/imgtool/build"
 	"github.com/myrun-org/myrun/imgtool/store"
 )
 
@@ -253,6 +254,10 @@ func pruneCommand() *cli.Command {
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			s, err := openStore(cmd)
 			if err != nil {
+				return err
+			}
+			// Killed builds' RUN containers first: Prune only removes files.
+			if err := build.CleanStale(s, findRuntime("")); err != nil {
 				return err
 			}
 			r, err := s.Prune(cmd.Bool("cache"))

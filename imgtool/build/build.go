@@ -110,11 +110,16 @@ func Build(s *store.Store, o Options) (*Result, error) {
 	}
 	defer unlock()
 	// A build killed mid-RUN leaves its overlay mounted in ingest.
-	if err := s.CleanStaleIngest(func(dir string) { deleteStaleContainers(o.Runtime, dir) }); err != nil {
+	if err := CleanStale(s, o.Runtime); err != nil {
 		return nil, err
 	}
 	tmp, err := s.TempDir("build-")
 	if err != nil {
+		return nil, err
+	}
+	// RUN containers live in here: if we die, the next build deletes them.
+	if err := os.WriteFile(filepath.Join(tmp, store.HoldFile), nil, 0o600); err != nil {
+		os.RemoveAll(tmp)
 		return nil, err
 	}
 	b := &builder{s: s, o: o, p: p, lex: shell.NewLex(p.escape), tmp: tmp,

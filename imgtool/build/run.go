@@ -15,6 +15,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/myrun-org/myrun/imgtool/unpack"
 	"github.com/myrun-org/myrun/specs"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -216,6 +217,13 @@ func removeCgroup(p string) {
 // deleteStaleContainers force-deletes the RUN containers a killed build
 // left under dir (one runtime root per workspace: dir/*/state), so their
 // processes and cgroups go before the directory does.
+// CleanStale removes what killed builds left in the store's ingest: their
+// RUN containers (deleted through runtime) and their temp directories.
+// Live builds are left alone.
+func CleanStale(s *store.Store, runtime string) error {
+	return s.CleanStaleIngest(func(dir string) { deleteStaleContainers(runtime, dir) })
+}
+
 func deleteStaleContainers(runtime, dir string) {
 	if runtime == "" {
 		return

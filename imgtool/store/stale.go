@@ -47,13 +47,24 @@ func markOwner(dir string) error {
 // where a marker file cannot go.
 var ownerTag = sync.OnceValue(func() string { return fmt.Sprintf("%d.%s", os.Getpid(), selfStartTime()) })
 
-// alive reports whether pid still runs with the given start time.
+// alive reports whether pid still runs with the given start time. A
+// zombie does not count: a killed owner whose parent died too waits for a
+// busy or slow init to reap it.
 func alive(pid, start string) bool {
 	stat, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
 		return false
 	}
-	return startTimeOf(stat) == start
+	return startTimeOf(stat) == start && !zombie(stat)
+}
+
+// zombie reads the state field of a /proc/<pid>/stat line.
+func zombie(stat []byte) bool {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
+		return false
+	}
+	return stat[i+2] == 'Z' || stat[i+2] == 'X'
 }
 
 // tempFileOwnerAlive reads the owner from a "blob-<pid>.<start>-..." name;
@@ -123,10 +134,20 @@ func (s *Store) CleanStaleIngest(beforeRemove func(dir string)) error {
 	return nil
 }
 
+// HoldFile in a temp directory says it may hold more than files (a build's
+// RUN containers): only CleanStaleIngest, whose caller knows how to release
+// those, removes it after its owner died.
+const HoldFile = ".hold"
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
 // cleanStaleTemps removes what killed writers left in ingest: their blob
-// temp files, and their temp directories unless something is mounted
-// there (a killed build's RUN overlay, which build and prune clean along
-// with its container). Run on every Open; ingest is normally empty.
+// temp files, and their temp directories unless they are held (HoldFile)
+// or something is mounted there. Run on every Open; ingest is normally
+// empty.
 func (s *Store) cleanStaleTemps() {
 	root := filepath.Join(s.Root, ingestDir)
 	ents, err := os.ReadDir(root)
@@ -143,7 +164,7 @@ func (s *Store) cleanStaleTemps() {
 			}
 			continue
 		}
-		if ownerAlive(p) {
+		if ownerAlive(p) || exists(filepath.Join(p, HoldFile)) {
 			continue
 		}
 		if !mountsRead {

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -129,7 +132,8 @@ func TestVerifierStream(t *testing.T) {
 }
 
 // Open removes what a killed writer left in ingest (blob temp files and
-// temp directories named for a dead owner) and keeps a live writer's.
+// temp directories named for a dead owner) and keeps a live writer's, and
+// a dead one's held directory (left to CleanStaleIngest).
 func TestOpenCleansStaleTemps(t *testing.T) {
 	root := t.TempDir()
 	s, err := Open(root)
@@ -145,6 +149,15 @@ func TestOpenCleansStaleTemps(t *testing.T) {
 	liveDir, err := s.TempDir("unpack-*")
 	if err != nil {
 		t.Fatal(err)
+	}
+	deadHeld := filepath.Join(ingest, "build-held")
+	if err := os.MkdirAll(deadHeld, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{ownerFile: "999999999 12345", HoldFile: ""} {
+		if err := os.WriteFile(filepath.Join(deadHeld, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	deadFile := filepath.Join(ingest, blobTempPrefix+"999999999.12345-1")
 	deadDir := filepath.Join(ingest, "build-dead")
@@ -168,9 +181,37 @@ func TestOpenCleansStaleTemps(t *testing.T) {
 			t.Errorf("%s of a dead writer kept (%v)", filepath.Base(p), err)
 		}
 	}
-	for _, p := range []string{live.f.Name(), liveDir, untagged} {
+	for _, p := range []string{live.f.Name(), liveDir, untagged, deadHeld} {
 		if _, err := os.Lstat(p); err != nil {
 			t.Errorf("%s removed: %v", filepath.Base(p), err)
 		}
+	}
+}
+
+// A dead owner that nobody reaped yet (a zombie) is not alive.
+func TestZombieOwnerIsDead(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	pid := strconv.Itoa(cmd.Process.Pid)
+	var stat []byte
+	for i := 0; i < 500; i++ {
+		stat, _ = os.ReadFile("/proc/" + pid + "/stat")
+		if zombie(stat) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !zombie(stat) {
+		t.Fatalf("child never became a zombie: %s", stat)
+	}
+	if alive(pid, startTimeOf(stat)) {
+		t.Fatal("a zombie owner counts as alive")
+	}
+	self, _ := os.ReadFile("/proc/self/stat")
+	if !alive(strconv.Itoa(os.Getpid()), startTimeOf(self)) {
+		t.Fatal("this process does not count as alive")
 	}
 }
