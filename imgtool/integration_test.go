@@ -284,3 +284,22 @@ func TestHostileLoadLeavesStoreUnchanged(t *testing.T) {
 		t.Fatal("escaped")
 	}
 }
+
+// A failing RUN says whether the process failed (its exit status) or the
+// runtime could not start it (the runtime's own error), with file and line.
+func TestRunStepErrors(t *testing.T) {
+	root := busyboxStore(t)
+	for _, c := range []struct{ run, want string }{
+		{`RUN exit 3`, `Containerfile:2: RUN: process "/bin/sh -c exit 3" exited with status 3`},
+		{`RUN ["/no-such-tool"]`, `Containerfile:2: RUN: runtime could not run "/no-such-tool":`},
+	} {
+		ctx := t.TempDir()
+		if err := os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte("FROM busybox\n"+c.run+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := myimg(t, root, "build", "-q", ctx)
+		if err == nil || !strings.Contains(out, c.want) {
+			t.Errorf("%s: want %q in the error, got %v:\n%s", c.run, c.want, err, out)
+		}
+	}
+}

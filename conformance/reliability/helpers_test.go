@@ -7,7 +7,7 @@
 //
 //	MYRUN=$PWD/bin/myrun MYIMG=$PWD/bin/myimg go test -tags integration ./conformance/reliability/
 //
-// SOAK=1 makes the soak 1,000 lifecycles instead of 100.
+// SOAK=1 makes the soak 10,000 lifecycles instead of 1,000.
 package reliability
 
 import (

@@ -148,7 +148,11 @@ func (b *builder) runContainer(w *workspace, args []string, script string, env [
 		return err
 	}
 	state := filepath.Join(w.dir, "state")
-	cmd := exec.Command(b.o.Runtime, "--root", state, "run", "--bundle", bundle, id)
+	// The runtime's own errors go to a log, so a RUN that could not start
+	// is not reported as the process's exit status.
+	logPath := filepath.Join(w.dir, "runtime.log")
+	os.Remove(logPath)
+	cmd := exec.Command(b.o.Runtime, "--root", state, "--log", logPath, "--log-format", "json", "run", "--bundle", bundle, id)
 	cmd.Stdout, cmd.Stderr = b.o.Out, b.o.Out
 	runErr := cmd.Run()
 	del := exec.Command(b.o.Runtime, "--root", state, "delete", "--force", id)
@@ -156,12 +160,32 @@ func (b *builder) runContainer(w *workspace, args []string, script string, env [
 	removeCgroup(s.Linux.CgroupsPath)
 	removeCreated(w.upper, created)
 	if runErr != nil {
+		if msg := lastRuntimeError(logPath); msg != "" {
+			return fmt.Errorf("runtime could not run %q: %s", strings.Join(args, " "), msg)
+		}
 		if ee, ok := runErr.(*exec.ExitError); ok {
 			return fmt.Errorf("process %q exited with status %d", strings.Join(args, " "), ee.ExitCode())
 		}
 		return fmt.Errorf("running %s: %w", b.o.Runtime, runErr)
 	}
 	return nil
+}
+
+// lastRuntimeError is the message of the last error line in a runtime's
+// JSON log (runc's format), or "".
+func lastRuntimeError(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	msg := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		var l struct{ Level, Msg string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Level == "error" {
+			msg = l.Msg
+		}
+	}
+	return msg
 }
 
 // missingTargets lists mount destinations (and their missing parents)
@@ -214,9 +238,6 @@ func removeCgroup(p string) {
 	}
 }
 
-// deleteStaleContainers force-deletes the RUN containers a killed build
-// left under dir (one runtime root per workspace: dir/*/state), so their
-// processes and cgroups go before the directory does.
 // CleanStale removes what killed builds left in the store's ingest: their
 // RUN containers (deleted through runtime) and their temp directories.
 // Live builds are left alone.
@@ -224,6 +245,9 @@ func CleanStale(s *store.Store, runtime string) error {
 	return s.CleanStaleIngest(func(dir string) { deleteStaleContainers(runtime, dir) })
 }
 
+// deleteStaleContainers force-deletes the RUN containers a killed build
+// left under dir (one runtime root per workspace: dir/*/state), so their
+// processes and cgroups go before the directory does.
 func deleteStaleContainers(runtime, dir string) {
 	if runtime == "" {
 		return

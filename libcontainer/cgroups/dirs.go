@@ -36,18 +36,30 @@ func mkdirMarked(base, dir string) ([]string, error) {
 		return nil, err
 	}
 	var created []string
-	for _, p := range missingDirs(base, dir) {
-		if err := mkdirFn(p, 0o755); err != nil {
-			if errors.Is(err, os.ErrExist) {
-				continue // raced with another creator: not ours
+	// A parent we found may be removed under us by the delete of the last
+	// sibling container (it removes the parents it created once empty):
+	// mkdir then fails with ENOENT, and we start again from the top.
+	for attempt := 0; ; attempt++ {
+		again := false
+		for _, p := range missingDirs(base, dir) {
+			if err := mkdirFn(p, 0o755); err != nil {
+				if errors.Is(err, os.ErrExist) {
+					continue // raced with another creator: not ours
+				}
+				if errors.Is(err, os.ErrNotExist) && attempt < 10 {
+					again = true
+					break
+				}
+				return created, err
 			}
-			return created, err
+			created = append(created, p)
+			// Best effort: without xattrs only the leaf is removed later.
+			_ = unix.Setxattr(p, markerName(), []byte(markerValue), 0)
 		}
-		created = append(created, p)
-		// Best effort: without xattrs only the leaf is removed later.
-		_ = unix.Setxattr(p, markerName(), []byte(markerValue), 0)
+		if !again {
+			return created, nil
+		}
 	}
-	return created, nil
 }
 
 // missingDirs lists dir and its parents below base that do not exist,

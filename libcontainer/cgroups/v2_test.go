@@ -343,3 +343,38 @@ func TestClaimAfterCrashBeforeMarker(t *testing.T) {
 		t.Errorf("Missing after Destroy = %v", m.Missing())
 	}
 }
+
+// The delete of a sibling removes the parent we found, between our stat
+// and our mkdir: Apply starts again and succeeds.
+func TestApplyRacesParentRemoval(t *testing.T) {
+	h := newFakeV2(t, allV2, "/")
+	parent := filepath.Join(cgroupRoot, "shared")
+	if err := h.mkdir(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Config{Path: "/shared/c1", Name: "c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed := false
+	mk := mkdirFn
+	mkdirFn = func(p string, mode os.FileMode) error {
+		if !removed && filepath.Dir(p) == parent {
+			removed = true
+			os.RemoveAll(parent) // the sibling's delete wins the race
+		}
+		return mk(p, mode)
+	}
+	if err := m.Apply(-1); err != nil {
+		t.Fatalf("Apply after the parent vanished: %v", err)
+	}
+	if !removed {
+		t.Fatal("the race was not exercised")
+	}
+	if _, err := os.Stat(filepath.Join(parent, "c1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+}
