@@ -23,6 +23,9 @@ type ExecOpts struct {
 	PidFile       string
 	PreserveFds   int
 	Stdio         [3]*os.File
+	// SubCgroups are `--cgroup` values: existing sub-cgroups of the
+	// container's cgroup to run the process in.
+	SubCgroups []string
 }
 
 var nsFiles = map[rspec.LinuxNamespaceType]string{
@@ -92,6 +95,16 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 		}
 		defer seccompConn.Close()
 	}
+	cg := r.cgroupOf(c)
+	var subDirs []string
+	if len(o.SubCgroups) > 0 {
+		if cg == nil {
+			return 0, errors.New("--cgroup: the container has no cgroup of its own")
+		}
+		if subDirs, err = subCgroupDirs(cg.Paths(), o.SubCgroups); err != nil {
+			return 0, err
+		}
+	}
 	// Re-check just before spawning that init is still the process we
 	// recorded; the joins go through its /proc entries.
 	pidfd, err := openPidfd(c.st.InitPid, c.st.InitStartTime)
@@ -107,7 +120,7 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 			SpecJSON: c.st.ConfigJSON(),
 		},
 		preserve: o.PreserveFds, console: consoleConn, seccomp: seccompConn, stdio: o.Stdio,
-		cgroup: r.cgroupOf(c), oomScoreAdj: o.Process.OOMScoreAdj,
+		cgroup: cg, subCgroups: subDirs, oomScoreAdj: o.Process.OOMScoreAdj,
 	}
 	pid, err := r.spawn(req)
 	if err != nil {

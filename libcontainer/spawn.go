@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -42,6 +43,7 @@ type spawnRequest struct {
 	uidMaps     []rspec.LinuxIDMapping
 	gidMaps     []rspec.LinuxIDMapping
 	cgroup      cgroups.Manager
+	subCgroups  []string              // exec --cgroup: dirs to move the process on to
 	resources   *rspec.LinuxResources // applied once the pid is in the cgroup
 	oomScoreAdj *int
 	// onHooks runs prestart/createRuntime hooks when init asks for them.
@@ -255,10 +257,19 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 func (r *Runtime) place(req *spawnRequest, pid int, bornInCgroup bool) error {
 	if req.cgroup != nil && !bornInCgroup {
 		t0 := time.Now()
-		if err := req.cgroup.Apply(pid); err != nil {
+		place := req.cgroup.Apply
+		if req.cfg.Mode == initproc.ModeExec {
+			place = req.cgroup.Join // the cgroup is set up; only enter it
+		}
+		if err := place(pid); err != nil {
 			return fmt.Errorf("cgroup: %w", err)
 		}
 		r.Log.Debug("cgroup apply", "pid", pid, "took", time.Since(t0).String())
+	}
+	for _, d := range req.subCgroups {
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+			return fmt.Errorf("--cgroup: %w", err)
+		}
 	}
 	if req.cgroup != nil && req.resources != nil {
 		t0 := time.Now()

@@ -44,7 +44,7 @@ following will output a list of processes running in the container:
 			&cli.BoolFlag{Name: "no-new-privs", Usage: "set the no new privileges value for the process"},
 			&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability to the bounding set for the process"},
 			&cli.IntFlag{Name: "preserve-fds", Usage: "Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
-			&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s); accepted for compatibility, only the container's cgroup is supported"},
+			&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>."},
 			&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container", Hidden: true},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -63,6 +63,7 @@ following will output a list of processes running in the container:
 			o := libcontainer.ExecOpts{
 				ID: id, Process: p, ConsoleSocket: cmd.String("console-socket"),
 				PidFile: cmd.String("pid-file"), PreserveFds: int(cmd.Int("preserve-fds")),
+				SubCgroups: cmd.StringSlice("cgroup"),
 			}
 			if cmd.Bool("detach") {
 				_, err := r.Exec(o)

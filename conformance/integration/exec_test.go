@@ -116,3 +116,47 @@ func TestKillAllAndSignalNames(t *testing.T) {
 	}
 	waitStatus(t, b, "stopped")
 }
+
+// exec --cgroup runs the process in an existing sub-cgroup of the
+// container's cgroup: every hierarchy (PATH) or named ones (CTRL:PATH).
+func TestExecSubCgroup(t *testing.T) {
+	b := runningBundle(t)
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent + "/" + b.id)
+	if len(dirs) == 0 {
+		t.Fatal("container cgroup not found")
+	}
+	for _, d := range dirs {
+		for _, sub := range []string{"sub", "other"} {
+			if err := os.Mkdir(filepath.Join(d, sub), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			// A new v1 cpuset cgroup takes no tasks until it has cpus and mems.
+			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+				if v, err := os.ReadFile(filepath.Join(d, f)); err == nil {
+					os.WriteFile(filepath.Join(d, sub, f), v, 0o644)
+				}
+			}
+		}
+	}
+	// In the container's cgroup namespace its own cgroup is "/".
+	count := func(args ...string) (sub, other int) {
+		out, errs, code := b.myrun(append(append([]string{"exec"}, args...), b.id, "cat", "/proc/self/cgroup")...)
+		if code != 0 {
+			t.Fatalf("exec %v: %d %s", args, code, errs)
+		}
+		sub, other = strings.Count(out, ":/sub\n"), strings.Count(out, ":/other\n")
+		return
+	}
+	if sub, _ := count("--cgroup", "sub"); sub != len(dirs) {
+		t.Errorf("--cgroup sub: in %d of %d hierarchies", sub, len(dirs))
+	}
+	if sub, other := count("--cgroup", "sub", "--cgroup", "pids:other"); other != 1 || sub != len(dirs)-1 {
+		t.Errorf("--cgroup sub --cgroup pids:other: sub %d, other %d", sub, other)
+	}
+	if _, errs, code := b.myrun("exec", "--cgroup", "missing", b.id, "true"); code == 0 || !strings.Contains(errs, "does not exist") {
+		t.Errorf("--cgroup missing: %d %s", code, errs)
+	}
+	if _, errs, code := b.myrun("exec", "--cgroup", "../..", b.id, "true"); code == 0 || !strings.Contains(errs, "below the container's cgroup") {
+		t.Errorf("--cgroup ../..: %d %s", code, errs)
+	}
+}

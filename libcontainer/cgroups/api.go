@@ -30,6 +30,7 @@ type Config struct {
 // Manager controls one container's cgroup(s).
 type Manager interface {
 	Apply(pid int) error               // create the dirs and move pid in (pid <= 0: create only)
+	Join(pid int) error                // move pid into the existing dirs, changing nothing else (exec)
 	Set(r *specs.LinuxResources) error // apply limits (create and update)
 	Freeze() error                     // pause
 	Thaw() error                       // resume

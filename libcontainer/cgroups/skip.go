@@ -19,6 +19,8 @@ func newSkipManager(cfg Config, why string) *skipManager {
 	return &skipManager{cfg: cfg, why: why}
 }
 
+func (m *skipManager) Join(int) error { return nil }
+
 func (m *skipManager) Apply(int) error {
 	m.cfg.Logger.Warn("rootless: running without a container cgroup: " + m.why)
 	return nil

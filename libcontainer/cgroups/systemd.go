@@ -143,6 +143,17 @@ func (m *sdManager) Apply(pid int) error {
 	return m.m.Apply(pid)
 }
 
+// Join moves pid into the scope's existing directories (systemd already
+// knows the scope; exec'd processes need no new unit).
+func (m *sdManager) Join(pid int) error {
+	for _, d := range m.m.GetPaths() {
+		if err := lib.WriteCgroupProc(d, pid); err != nil {
+			return fmt.Errorf("cgroups: join pid %d: %w", pid, err)
+		}
+	}
+	return nil
+}
+
 func (m *sdManager) Set(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil

@@ -135,6 +135,22 @@ func (m *v1Manager) Apply(pid int) (retErr error) {
 	return nil
 }
 
+// Join writes only cgroup.procs: rewriting the device list, as Apply
+// does, fails once the container has made sub-cgroups of its own.
+func (m *v1Manager) Join(pid int) error {
+	for _, s := range slices.Sorted(maps.Keys(m.paths)) {
+		if err := lib.WriteCgroupProc(m.paths[s], pid); err != nil {
+			return fmt.Errorf("cgroups: join pid %d: %w", pid, err)
+		}
+	}
+	if m.hybrid && lib.PathExists(m.unified) {
+		if err := lib.WriteCgroupProc(m.unified, pid); err != nil {
+			return fmt.Errorf("cgroups: join pid %d: %w", pid, err)
+		}
+	}
+	return nil
+}
+
 func (m *v1Manager) Set(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil

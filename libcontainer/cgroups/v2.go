@@ -208,6 +208,13 @@ func (m *v2Manager) Destroy() error { return removeCgroup(cgroupRoot, m.dir) }
 
 func (m *v2Manager) Paths() map[string]string { return map[string]string{"": m.dir} }
 
+func (m *v2Manager) Join(pid int) error {
+	if err := lib.WriteCgroupProc(m.dir, pid); err != nil {
+		return fmt.Errorf("cgroups: join pid %d: %w", pid, err)
+	}
+	return nil
+}
+
 func (m *v2Manager) Missing() []string { return missingDirs(cgroupRoot, m.dir) }
 
 func (m *v2Manager) Exists() bool { return lib.PathExists(m.dir) }

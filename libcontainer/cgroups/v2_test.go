@@ -378,3 +378,26 @@ func TestApplyRacesParentRemoval(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Join (exec) only enters the cgroup: no device filter, no limits.
+func TestV2JoinOnlyEnters(t *testing.T) {
+	h := newFakeV2(t, allV2, "/")
+	m, err := New(Config{Path: "/j/c", Name: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	lib.DevicesSetV2 = func(string, *lib.Resources) error {
+		t.Fatal("Join rewrote the device filter")
+		return nil
+	}
+	if err := m.Join(4343); err != nil {
+		t.Fatal(err)
+	}
+	h.expect(map[string]string{filepath.Join(cgroupRoot, "j/c/cgroup.procs"): "4343"})
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+}
