@@ -17,7 +17,8 @@ type event struct {
 	Data any    `json:"data,omitempty"`
 }
 
-// oomPoll is how often the stream checks for OOM kills between stats.
+// oomPoll is how often the stream checks for OOM kills when it cannot be
+// notified of them.
 const oomPoll = 100 * time.Millisecond
 
 func eventsCommand() *cli.Command {
@@ -51,10 +52,31 @@ information is displayed once every 5 seconds.`,
 				}
 				return enc.Encode(event{Type: "stats", ID: id, Data: st})
 			}
+			// OOM kills wake us (eventfd/inotify); polling is the fallback
+			// when the cgroup has no memory controller to watch.
 			ooms, _ := r.OOMKills(id)
-			nextStats := time.Now()
+			wake, stop, err := r.NotifyOOM(id)
+			var poll <-chan time.Time
+			if err != nil {
+				t := time.NewTicker(oomPoll)
+				defer t.Stop()
+				poll = t.C
+			} else {
+				defer stop()
+			}
+			stats := time.NewTimer(0)
+			defer stats.Stop()
+			// A v1 notification comes as the cgroup enters OOM, before
+			// the kill is counted: look again a few times after a wake-up.
+			recheck := time.NewTimer(time.Hour)
+			recheck.Stop()
+			defer recheck.Stop()
+			rechecks := 0
 			for {
-				if time.Now().After(nextStats) {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-stats.C:
 					st, err := r.Stats(id)
 					if err != nil {
 						return err // the container is gone: the stream ends
@@ -62,18 +84,27 @@ information is displayed once every 5 seconds.`,
 					if err := enc.Encode(event{Type: "stats", ID: id, Data: st}); err != nil {
 						return err
 					}
-					nextStats = time.Now().Add(cmd.Duration("interval"))
+					stats.Reset(cmd.Duration("interval"))
+					continue
+				case _, ok := <-wake:
+					if !ok {
+						wake = nil // cgroup removed: the next stats ends the stream
+						stats.Reset(0)
+						continue
+					}
+					rechecks = 5
+					recheck.Reset(20 * time.Millisecond)
+				case <-recheck.C:
+					if rechecks--; rechecks > 0 {
+						recheck.Reset(100 * time.Millisecond)
+					}
+				case <-poll:
 				}
 				if n, err := r.OOMKills(id); err == nil && n > ooms {
 					ooms = n
 					if err := enc.Encode(event{Type: "oom", ID: id}); err != nil {
 						return err
 					}
-				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(oomPoll):
 				}
 			}
 		},

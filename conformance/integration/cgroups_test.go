@@ -197,3 +197,45 @@ func TestCgroupStress(t *testing.T) {
 		}
 	}
 }
+
+// The events stream is woken by the kernel, not a timer: when the
+// container is deleted its cgroup goes, and a stream with a 1h interval
+// ends at once.
+func TestEventsEndWithContainer(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "1000"}, func(s *rspec.Spec) {
+		s.Linux.Resources = &rspec.LinuxResources{Memory: &rspec.LinuxMemory{Limit: i64p(64 << 20)}}
+	})
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	ev := exec.Command(myrun, "--root", b.root, "events", "--interval", "1h", b.id)
+	stdout, _ := ev.StdoutPipe()
+	if err := ev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	up, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for first := true; sc.Scan(); first = false {
+			if first {
+				close(up) // the first stats event: the stream is up
+			}
+		}
+		done <- ev.Wait()
+	}()
+	select {
+	case <-up:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no first stats event")
+	}
+	if _, errs, code := b.myrun("delete", "--force", b.id); code != 0 {
+		t.Fatalf("delete --force: %s", errs)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		ev.Process.Kill()
+		<-done
+		t.Fatal("events kept running after its container was deleted")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestOOMKills(t *testing.T) {
@@ -22,5 +23,48 @@ func TestOOMKills(t *testing.T) {
 	}
 	if _, err := OOMKills(map[string]string{"pids": v1}); err == nil {
 		t.Fatal("no memory controller must be an error")
+	}
+}
+
+// v2: a change of memory.events wakes; its removal (the cgroup went)
+// closes the channel.
+func TestNotifyOOMV2(t *testing.T) {
+	dir := t.TempDir()
+	ev := filepath.Join(dir, "memory.events")
+	if err := os.WriteFile(ev, []byte("oom 0\noom_kill 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wake, stop, err := NotifyOOM(map[string]string{"": dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if err := os.WriteFile(ev, []byte("oom 1\noom_kill 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case _, ok := <-wake:
+		if !ok {
+			t.Fatal("closed instead of woken")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no wake-up after memory.events changed")
+	}
+	os.Remove(ev)
+	for deadline := time.After(5 * time.Second); ; {
+		select {
+		case _, ok := <-wake:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("channel not closed after memory.events went away")
+		}
+	}
+}
+
+func TestNotifyOOMNeedsMemory(t *testing.T) {
+	if _, _, err := NotifyOOM(map[string]string{"pids": t.TempDir()}); err == nil {
+		t.Fatal("no error without a memory controller")
 	}
 }
