@@ -27,11 +27,20 @@ for pkg in $($GO list "$@"); do
 	for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(f \*testing\.F).*/\1/p' "$dir/fuzz_test.go"); do
 		runs=$((runs + 1))
 		echo "== $pkg $target ($FUZZTIME)"
+		corpus="$dir/testdata/fuzz/$target"
+		before=$(ls "$corpus" 2>/dev/null | wc -l)
 		if $GO test "$pkg" -run '^$' -fuzz "^$target\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$MINTIME" >"$out" 2>&1; then
 			grep 'execs:' "$out" | tail -1
+		elif [ "$(ls "$corpus" 2>/dev/null | wc -l)" -eq "$before" ] &&
+			grep -q '^    context deadline exceeded$' "$out"; then
+			# Go <1.27's fuzz coordinator can report its own -fuzztime
+			# deadline as a failure (golang/go#75804); no input was
+			# written, so nothing was found.
+			grep 'execs:' "$out" | tail -1
+			echo "note: $target: fuzztime deadline reported as a failure by the Go fuzz coordinator (golang/go#75804); no crasher written"
 		else
 			grep -v '^fuzz: elapsed' "$out"
-			echo "FAIL: $pkg $target (the input is in $dir/testdata/fuzz/$target)"
+			echo "FAIL: $pkg $target (the input is in $corpus)"
 			fail=1
 		fi
 	done
