@@ -43,28 +43,20 @@ func AttachVeth(bridge, hostName, nsPath string, addr *net.IPNet, gw net.IP) err
 	if err := netlink.LinkSetNsFd(pl, int(ns)); err != nil {
 		return fmt.Errorf("move %s into %s: %w", peer, nsPath, err)
 	}
-	hl, err := netlink.LinkByName(hostName)
-	if err != nil {
-		return err
-	}
-	if err := netlink.LinkSetUp(hl); err != nil {
+	if err := linkUp(&netlink.Handle{}, hostName); err != nil { // zero Handle: our own netns
 		return err
 	}
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
-		return err
+		return fmt.Errorf("netns %s: %w", nsPath, err)
 	}
 	defer h.Close()
-	lo, err := h.LinkByName("lo")
-	if err != nil {
-		return err
-	}
-	if err := h.LinkSetUp(lo); err != nil {
+	if err := linkUp(h, "lo"); err != nil {
 		return err
 	}
 	cl, err := h.LinkByName(peer)
 	if err != nil {
-		return err
+		return fmt.Errorf("link %s in %s: %w", peer, nsPath, err)
 	}
 	if err := h.LinkSetName(cl, "eth0"); err != nil {
 		return err
@@ -116,4 +108,16 @@ func loUp(nsPath string) error {
 		return err
 	}
 	return h.LinkSetUp(lo)
+}
+
+// linkUp sets the named link up through h, naming it in errors.
+func linkUp(h *netlink.Handle, name string) error {
+	l, err := h.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("link %s: %w", name, err)
+	}
+	if err := h.LinkSetUp(l); err != nil {
+		return fmt.Errorf("link %s up: %w", name, err)
+	}
+	return nil
 }
