@@ -126,20 +126,7 @@ func TestEventsOOM(t *testing.T) {
 	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
 		t.Fatalf("run -d: %s", errs)
 	}
-	ev := exec.Command(myrun, "--root", b.root, "events", "--interval", "1h", b.id)
-	stdout, _ := ev.StdoutPipe()
-	if err := ev.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { ev.Process.Kill(); ev.Wait() }()
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	lines := streamEvents(t, b)
 	<-lines // the first stats event: the stream is up
 	// dd's 64 MB buffer does not fit in 16 MB.
 	b.myrun("exec", b.id, "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1")
@@ -208,34 +195,42 @@ func TestEventsEndWithContainer(t *testing.T) {
 	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
 		t.Fatalf("run -d: %s", errs)
 	}
-	ev := exec.Command(myrun, "--root", b.root, "events", "--interval", "1h", b.id)
-	stdout, _ := ev.StdoutPipe()
-	if err := ev.Start(); err != nil {
-		t.Fatal(err)
-	}
-	up, done := make(chan struct{}), make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for first := true; sc.Scan(); first = false {
-			if first {
-				close(up) // the first stats event: the stream is up
-			}
-		}
-		done <- ev.Wait()
-	}()
-	select {
-	case <-up:
-	case <-time.After(10 * time.Second):
+	lines := streamEvents(t, b)
+	if _, ok := <-lines; !ok {
 		t.Fatal("no first stats event")
 	}
 	if _, errs, code := b.myrun("delete", "--force", b.id); code != 0 {
 		t.Fatalf("delete --force: %s", errs)
 	}
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		ev.Process.Kill()
-		<-done
-		t.Fatal("events kept running after its container was deleted")
+	for deadline := time.After(10 * time.Second); ; {
+		select {
+		case _, ok := <-lines:
+			if !ok {
+				return // the stream ended
+			}
+		case <-deadline:
+			t.Fatal("events kept running after its container was deleted")
+		}
 	}
+}
+
+// streamEvents runs `myrun events --interval 1h` on b's container until
+// the test ends; the channel carries its lines and closes at its end.
+func streamEvents(t *testing.T, b *bundle) <-chan string {
+	t.Helper()
+	ev := exec.Command(myrun, "--root", b.root, "events", "--interval", "1h", b.id)
+	stdout, _ := ev.StdoutPipe()
+	if err := ev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ev.Process.Kill(); ev.Wait() })
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return lines
 }
