@@ -120,11 +120,7 @@ func (r *stageRun) fsStep(createdBy, keyText string, inputs digest.Digest, actio
 		r.key = key
 		return nil
 	}
-	if rec, ok := b.lookup(key); ok {
-		r.applyRecord(rec)
-		r.key = key
-		b.res.CacheHits++
-		b.printf("--> Using cache %s\n", key.Encoded())
+	if r.useCache(key) {
 		return nil
 	}
 	w, err := b.newWorkspace()
@@ -143,6 +139,19 @@ func (r *stageRun) fsStep(createdBy, keyText string, inputs digest.Digest, actio
 		return err
 	}
 	return r.commitWorkspace(w, key, h)
+}
+
+// useCache applies the cached result of step key, if there is one.
+func (r *stageRun) useCache(key digest.Digest) bool {
+	rec, ok := r.b.lookup(key)
+	if !ok {
+		return false
+	}
+	r.applyRecord(rec)
+	r.key = key
+	r.b.res.CacheHits++
+	r.b.printf("--> Using cache %s\n", key.Encoded())
+	return true
 }
 
 // lateInputs is a step's inputs digest computed while the step runs.
@@ -183,11 +192,7 @@ func (r *stageRun) fsStepLate(createdBy func(digest.Digest) string, keyText stri
 		return in.err
 	}
 	key := chainKey(r.key, keyText, in.d)
-	if rec, ok := b.lookup(key); ok {
-		r.applyRecord(rec)
-		r.key = key
-		b.res.CacheHits++
-		b.printf("--> Using cache %s\n", key.Encoded())
+	if r.useCache(key) {
 		return nil
 	}
 	return r.commitWorkspace(w, key, ocispec.History{CreatedBy: createdBy(in.d)})
