@@ -90,11 +90,12 @@ retry() {
 }
 
 # in_tty CMD...: run CMD with a real terminal (script(1)); prints its output
-# with carriage returns removed.
+# with carriage returns removed. script runs CMD through $SHELL, which need not
+# be bash (CI's is not): pin it, so the exported helper functions exist.
 in_tty() {
 	local q
 	q=$(printf '%q ' "$@")
-	script -qefc "$q" /dev/null </dev/null | tr -d '\r'
+	SHELL=/bin/bash script -qefc "$q" /dev/null </dev/null | tr -d '\r'
 	return "${PIPESTATUS[0]}"
 }
 
