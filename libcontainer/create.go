@@ -17,6 +17,7 @@ import (
 	"github.com/myrun-org/myrun/libcontainer/cgroups"
 	"github.com/myrun-org/myrun/libcontainer/hooks"
 	"github.com/myrun-org/myrun/libcontainer/initproc"
+	"github.com/myrun-org/myrun/libcontainer/rootfs"
 	"github.com/myrun-org/myrun/libcontainer/seccomp"
 	"github.com/myrun-org/myrun/libcontainer/state"
 	"github.com/myrun-org/myrun/libcontainer/userns"
@@ -47,7 +48,7 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 	if err != nil {
 		return err
 	}
-	spec, rootfs, raw, err := loadBundle(bundle)
+	spec, rootPath, raw, err := loadBundle(bundle)
 	if err != nil {
 		return err
 	}
@@ -81,7 +82,7 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 	}
 	defer h.Unlock()
 	st := &state.State{
-		ID: o.ID, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(),
+		ID: o.ID, Bundle: bundle, Rootfs: rootPath, Created: time.Now().UTC(),
 		Owner: ownerName(), Annotations: spec.Annotations, Config: spec, Creating: true,
 		Systemd: r.Systemd, Rootless: r.Rootless,
 	}
@@ -147,6 +148,16 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 		defer seccompConn.Close()
 	}
 
+	idmapped, err := rootfs.IDMappedTrees(spec, bundle)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, t := range idmapped {
+			t.Close()
+		}
+	}()
+
 	newUser, _ := hasNS(spec, rspec.UserNamespace)
 	newPid, pidPath := hasNS(spec, rspec.PIDNamespace)
 	newUTS, utsPath := hasNS(spec, rspec.UTSNamespace)
@@ -155,13 +166,13 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 		boot: boot,
 		cfg: &initproc.Config{
 			Mode: initproc.ModeInit, ID: o.ID, Spec: spec, Process: spec.Process,
-			Rootfs: rootfs, Bundle: bundle, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
+			Rootfs: rootPath, Bundle: bundle, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
 			CgroupPaths: st.CgroupPaths, InUserNS: newUser || userns.RunningInUserNS(),
 			NewUTSNS: newUTS && utsPath == "", PreserveFds: o.PreserveFds,
 			ParentHooks: spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0),
 			SpecJSON:    raw,
 		},
-		preserve: o.PreserveFds, fifo: fifo, console: consoleConn, seccomp: seccompConn,
+		preserve: o.PreserveFds, fifo: fifo, console: consoleConn, seccomp: seccompConn, idmapped: idmapped,
 		stdio: o.Stdio, cgroup: cg, resources: spec.Linux.Resources,
 		onPid: func(p int) { pid = p },
 		onHooks: func(p int) error {

@@ -35,11 +35,12 @@ var nsFlags = map[rspec.LinuxNamespaceType]int{
 type spawnRequest struct {
 	boot        nsexec.Bootstrap
 	cfg         *initproc.Config
-	preserve    int         // fds 3..3+preserve-1 of ours are passed through
-	fifo        *os.File    // exec fifo (O_PATH), init only
-	console     *os.File    // connected console socket
-	seccomp     *os.File    // connected seccomp listener socket
-	stdio       [3]*os.File // nil = ours
+	preserve    int              // fds 3..3+preserve-1 of ours are passed through
+	fifo        *os.File         // exec fifo (O_PATH), init only
+	console     *os.File         // connected console socket
+	seccomp     *os.File         // connected seccomp listener socket
+	idmapped    map[int]*os.File // detached idmapped mounts by mount index
+	stdio       [3]*os.File      // nil = ours
 	uidMaps     []rspec.LinuxIDMapping
 	gidMaps     []rspec.LinuxIDMapping
 	cgroup      cgroups.Manager
@@ -80,6 +81,12 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 	cfg.FifoFd = add(req.fifo)
 	cfg.ConsoleFd = add(req.console)
 	cfg.SeccompFd = add(req.seccomp)
+	for i, tree := range req.idmapped {
+		if cfg.IDMapFds == nil {
+			cfg.IDMapFds = map[int]int{}
+		}
+		cfg.IDMapFds[i] = add(tree)
+	}
 	logFile := r.LogFile
 	if logFile == nil {
 		logFile = os.Stderr

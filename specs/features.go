@@ -21,18 +21,18 @@ var Hooks = []string{"prestart", "createRuntime", "createContainer", "startConta
 
 // MountOptions are the generic mount options (not filesystem data) that
 // the rootfs package must understand: flags, their clearing counterparts,
-// recursive (mount_setattr) variants and propagation. Not listed, because
-// not implemented: tmpcopyup, idmap, ridmap.
+// recursive (mount_setattr) variants, propagation, tmpcopyup and the
+// idmapped-mount options.
 var MountOptions = []string{
 	"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
-	"iversion", "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime",
+	"idmap", "iversion", "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime",
 	"noexec", "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime",
 	"nosuid", "nosymfollow", "private", "ratime", "rbind", "rdev", "rdiratime",
-	"relatime", "remount", "rexec", "rnoatime", "rnodev", "rnodiratime", "rnoexec",
+	"relatime", "remount", "rexec", "ridmap", "rnoatime", "rnodev", "rnodiratime", "rnoexec",
 	"rnorelatime", "rnostrictatime", "rnosuid", "rnosymfollow", "ro", "rprivate",
 	"rrelatime", "rro", "rrw", "rshared", "rslave", "rstrictatime", "rsuid",
 	"rsymfollow", "runbindable", "rw", "shared", "silent", "slave", "strictatime",
-	"suid", "symfollow", "sync", "unbindable",
+	"suid", "symfollow", "sync", "tmpcopyup", "unbindable",
 }
 
 // Namespaces are the namespace types we create and join, sorted.
@@ -42,7 +42,7 @@ var Namespaces = []string{"cgroup", "ipc", "mount", "network", "pid", "time", "u
 // their own support (seccomp from libseccomp, cgroup drivers); may be nil,
 // meaning "unknown".
 func Features(seccomp *features.Seccomp, cgroup *features.Cgroup) *features.Features {
-	f := false
+	f, t := false, true
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: rspec.Version,
@@ -53,12 +53,12 @@ func Features(seccomp *features.Seccomp, cgroup *features.Cgroup) *features.Feat
 			Capabilities: KnownCapabilities(),
 			Cgroup:       cgroup,
 			Seccomp:      seccomp,
-			// "Compiled in" support: we have no AppArmor, SELinux, RDT,
-			// idmapped-mount or net-device code, whatever the host offers.
+			// "Compiled in" support: we have no AppArmor, SELinux, RDT or
+			// net-device code, whatever the host offers.
 			Apparmor:        &features.Apparmor{Enabled: &f},
 			Selinux:         &features.Selinux{Enabled: &f},
 			IntelRdt:        &features.IntelRdt{Enabled: &f},
-			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &f}},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &t}},
 			NetDevices:      &features.NetDevices{Enabled: &f},
 		},
 		Annotations: map[string]string{VersionAnnotation: Version},

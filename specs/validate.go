@@ -32,6 +32,7 @@ func Validate(s *rspec.Spec, bundle string) error {
 	checkRoot(&p, s, abs)
 	checkProcess(&p, s)
 	checkMounts(&p, s.Mounts, abs)
+	checkIDMappedMounts(&p, s)
 	checkHooks(&p, s, abs)
 	checkLinux(&p, s)
 	return p.err()

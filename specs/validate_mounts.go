@@ -47,3 +47,27 @@ func checkMounts(p *problems, mounts []rspec.Mount, bundle string) {
 		}
 	}
 }
+
+// checkIDMappedMounts checks what the runtime spec requires of idmapped
+// mounts: mappings come in pairs, and a mount without its own takes the
+// container's user namespace mapping, so there must be one.
+func checkIDMappedMounts(p *problems, s *rspec.Spec) {
+	for i, m := range s.Mounts {
+		f := idx("mounts", i)
+		option := slices.Contains(m.Options, "idmap") || slices.Contains(m.Options, "ridmap")
+		if !option && len(m.UIDMappings) == 0 && len(m.GIDMappings) == 0 {
+			continue
+		}
+		switch {
+		case len(m.UIDMappings) > 0 && len(m.GIDMappings) == 0:
+			p.add(f+".gidMappings", "required with uidMappings")
+		case len(m.GIDMappings) > 0 && len(m.UIDMappings) == 0:
+			p.add(f+".uidMappings", "required with gidMappings")
+		case len(m.UIDMappings) == 0 && !hasNamespace(s.Linux, rspec.UserNamespace):
+			p.add(f+".options", "idmap without uidMappings/gidMappings needs a user namespace to take the mapping from")
+		}
+		if !IsBind(m) {
+			p.add(f+".options", "idmapped mounts are supported for bind mounts only")
+		}
+	}
+}

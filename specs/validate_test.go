@@ -60,6 +60,18 @@ func TestValidateBad(t *testing.T) {
 			s.Linux.GIDMappings = []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
 			s.Process.User.UID = 5
 		}, "process.user.uid: 5 is not mapped"},
+		{"idmap without a mapping", func(s *rspec.Spec, b string) {
+			s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/data", Type: "bind", Source: b, Options: []string{"rbind", "idmap"}})
+		}, "options: idmap without uidMappings/gidMappings needs a user namespace"},
+		{"idmap uid without gid", func(s *rspec.Spec, b string) {
+			s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/data", Type: "bind", Source: b, Options: []string{"idmap"},
+				UIDMappings: []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}})
+		}, "gidMappings: required with uidMappings"},
+		{"idmap on tmpfs", func(s *rspec.Spec, _ string) {
+			s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"idmap"},
+				UIDMappings: []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}},
+				GIDMappings: []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}})
+		}, "options: idmapped mounts are supported for bind mounts only"},
 		{"unknown ns", func(s *rspec.Spec, _ string) {
 			s.Linux.Namespaces = []rspec.LinuxNamespace{{Type: "pid"}, {Type: "mount"}, {Type: "foo"}}
 		}, `linux.namespaces[2].type: unknown namespace type "foo"`},

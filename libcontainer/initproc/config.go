@@ -34,7 +34,10 @@ type Config struct {
 	LogFormat    string            `json:"log_format,omitempty"`
 	Debug        bool              `json:"debug,omitempty"`
 	SeccompFd    int               `json:"seccomp_fd"` // connected listenerPath socket
-	HostPid      int               `json:"host_pid"`   // our pid as the runtime sees it
+	// IDMapFds are the detached idmapped mounts the parent made, by
+	// mount index (rootfs.IDMappedTrees).
+	IDMapFds map[int]int `json:"idmap_fds,omitempty"`
+	HostPid  int         `json:"host_pid"` // our pid as the runtime sees it
 	// Hooks tells init whether the parent has prestart/createRuntime hooks
 	// to run, so the round trip is skipped when there are none.
 	ParentHooks bool `json:"parent_hooks,omitempty"`

@@ -134,6 +134,7 @@ func run(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
 		NoPivot:     cfg.NoPivot,
 		InUserNS:    cfg.InUserNS,
 		CgroupPaths: cfg.CgroupPaths,
+		IDMapFds:    cfg.IDMapFds,
 		Log:         log,
 	}
 	if err := step(log, "prepare rootfs", func() error { return rootfs.Prepare(rcfg) }, "rootfs", cfg.Rootfs); err != nil {

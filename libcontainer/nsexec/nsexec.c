@@ -6,7 +6,9 @@
 // work the parent asked for in a small text bootstrap message, and returns to
 // let Go start inside the container's namespaces.
 //
-// It does nothing unless _MYRUN_SYNCFD names the sync socket (SOCK_SEQPACKET).
+// It does nothing unless _MYRUN_SYNCFD names the sync socket (SOCK_SEQPACKET),
+// or _MYRUN_HOLD asks for a placeholder process (see hold.go): one that only
+// keeps the user namespace it was started in alive until stdin closes.
 //
 // Bootstrap message: one packet of "key value\n" lines:
 //   clone <flags>              namespaces to unshare (CLONE_NEW* bits)
@@ -156,6 +158,14 @@ __attribute__((constructor)) static void nsexec(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		myrun_orig_nofile_cur = rl.rlim_cur;
+
+	if (getenv("_MYRUN_HOLD") != NULL) {
+		char c;
+
+		while (read(0, &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
 
 	env = getenv("_MYRUN_SYNCFD");
 	if (env == NULL || *env == '\0')

@@ -25,6 +25,9 @@ type Config struct {
 	// Bundle, when set, is the base for relative bind-mount sources;
 	// otherwise they are relative to the working directory.
 	Bundle string
+	// IDMapFds are init's fds of the detached idmapped mounts the parent
+	// made (IDMappedTrees), by mount index.
+	IDMapFds map[int]int
 
 	devReadonly bool // /dev was asked read-only: made so by Finalize
 }

@@ -19,16 +19,16 @@ func (c *Config) mountEntry(i int, m rspec.Mount) error {
 	if !filepath.IsAbs(m.Destination) {
 		return fmt.Errorf("%s.destination: must be an absolute path", field)
 	}
-	o, err := parseOptions(m.Options)
-	if err != nil {
-		return fmt.Errorf("%s.options: %w", field, err)
-	}
+	o := parseOptions(m.Options)
+	var err error
 	if m.Type == "bind" {
 		o.flags |= unix.MS_BIND
 	}
 	switch {
 	case o.flags&unix.MS_REMOUNT != 0:
 		err = c.mountRemount(m, o)
+	case needsIDMap(m, o):
+		err = c.mountIDMapped(i, m, o)
 	case o.isBind():
 		err = c.mountBind(field, m, o)
 	case m.Type == "cgroup":
@@ -71,10 +71,7 @@ func (c *Config) mountBind(field string, m rspec.Mount, o *mountOpts) error {
 	if err != nil {
 		return &fieldError{fmt.Errorf("%s.source: %w", field, err)}
 	}
-	if err := c.checkProcDest(m.Destination, src); err != nil {
-		return err
-	}
-	target, err := pathrs.CreateInRoot(c.Rootfs, m.Destination, st.IsDir(), mkMode(st.IsDir()))
+	target, err := c.bindTarget(m, src, st.IsDir())
 	if err != nil {
 		return err
 	}
@@ -82,6 +79,21 @@ func (c *Config) mountBind(field string, m rspec.Mount, o *mountOpts) error {
 	if err := mountOn(src, target, "", unix.MS_BIND|o.flags&unix.MS_REC, ""); err != nil {
 		return err
 	}
+	return c.finishBind(m, o, target)
+}
+
+// bindTarget checks and creates the destination of a bind mount of src
+// ("" when the source is not a host path).
+func (c *Config) bindTarget(m rspec.Mount, src string, dir bool) (*os.File, error) {
+	if err := c.checkProcDest(m.Destination, src); err != nil {
+		return nil, err
+	}
+	return pathrs.CreateInRoot(c.Rootfs, m.Destination, dir, mkMode(dir))
+}
+
+// finishBind applies the per-mount flags and propagation to the bind mount
+// just made on top of target.
+func (c *Config) finishBind(m rspec.Mount, o *mountOpts, target *os.File) error {
 	mnt, err := reopenMounted(c.Rootfs, m.Destination, target)
 	if err != nil {
 		return err

@@ -9,15 +9,16 @@ import (
 
 // mountOpts is a parsed mounts[i].options list.
 type mountOpts struct {
-	flags   uintptr   // MS_* for mount(2)
-	cleared uintptr   // MS_* flags the user explicitly turned off (rw, suid, ...)
-	atime   bool      // an atime option was given
-	prop    []uintptr // propagation changes, applied one by one after the mount
-	recSet  uint64    // MOUNT_ATTR_* set recursively (rro, rnosuid, ...)
-	recClr  uint64    // MOUNT_ATTR_* cleared recursively (rrw, rsuid, ...)
-	data    []string  // everything else goes to the filesystem
-	idmap   bool      // idmap / ridmap (not supported yet)
-	copyup  bool      // tmpcopyup: copy the hidden directory into the new tmpfs
+	flags    uintptr   // MS_* for mount(2)
+	cleared  uintptr   // MS_* flags the user explicitly turned off (rw, suid, ...)
+	atime    bool      // an atime option was given
+	prop     []uintptr // propagation changes, applied one by one after the mount
+	recSet   uint64    // MOUNT_ATTR_* set recursively (rro, rnosuid, ...)
+	recClr   uint64    // MOUNT_ATTR_* cleared recursively (rrw, rsuid, ...)
+	data     []string  // everything else goes to the filesystem
+	idmap    bool      // idmap or ridmap: the parent prepares the mount (idmap.go)
+	idmapRec bool      // ridmap: the idmapping also applies to submounts
+	copyup   bool      // tmpcopyup: copy the hidden directory into the new tmpfs
 }
 
 func (o *mountOpts) isBind() bool { return o.flags&unix.MS_BIND != 0 }
@@ -111,7 +112,7 @@ var recOpts = map[string]struct {
 // parseOptions turns a mounts[i].options list into flags, propagation,
 // recursive attributes and filesystem data. Later options win, as with
 // mount(8).
-func parseOptions(opts []string) (*mountOpts, error) {
+func parseOptions(opts []string) *mountOpts {
 	o := &mountOpts{}
 	for _, opt := range opts {
 		if f, ok := flagOpts[opt]; ok {
@@ -155,7 +156,7 @@ func parseOptions(opts []string) (*mountOpts, error) {
 		}
 		switch opt {
 		case "idmap", "ridmap":
-			o.idmap = true
+			o.idmap, o.idmapRec = true, opt == "ridmap"
 			continue
 		case "tmpcopyup":
 			o.copyup = true
@@ -165,10 +166,7 @@ func parseOptions(opts []string) (*mountOpts, error) {
 		}
 		o.data = append(o.data, opt)
 	}
-	if o.idmap {
-		return nil, fmt.Errorf("idmapped mounts (idmap/ridmap) are not supported yet")
-	}
-	return o, nil
+	return o
 }
 
 // propagationFlag parses linux.rootfsPropagation.

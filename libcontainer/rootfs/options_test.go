@@ -47,10 +47,7 @@ func TestParseOptions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			o, err := parseOptions(tc.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			o := parseOptions(tc.opts)
 			if o.flags != tc.flags {
 				t.Errorf("flags %#x, want %#x", o.flags, tc.flags)
 			}
@@ -73,10 +70,23 @@ func TestParseOptions(t *testing.T) {
 	}
 }
 
-func TestParseOptionsRejects(t *testing.T) {
-	for _, opts := range [][]string{{"idmap"}, {"rbind", "ridmap"}} {
-		if _, err := parseOptions(opts); err == nil {
-			t.Errorf("%v: no error", opts)
+func TestParseOptionsIDMap(t *testing.T) {
+	for _, tc := range []struct {
+		opts          []string
+		idmap, rec    bool
+		recursiveBind bool
+	}{
+		{[]string{"bind", "idmap"}, true, false, false},
+		{[]string{"rbind", "ridmap"}, true, true, true},
+		{[]string{"rbind", "idmap"}, true, false, true},
+		{[]string{"rbind"}, false, false, true},
+	} {
+		o := parseOptions(tc.opts)
+		if o.idmap != tc.idmap || o.idmapRec != tc.rec || (o.flags&unix.MS_REC != 0) != tc.recursiveBind {
+			t.Errorf("%v: idmap %v rec %v flags %#x", tc.opts, o.idmap, o.idmapRec, o.flags)
+		}
+		if len(o.data) != 0 {
+			t.Errorf("%v: idmap options leak into mount data %v", tc.opts, o.data)
 		}
 	}
 }

@@ -116,8 +116,8 @@ func (c *Config) adjustDevMount(m rspec.Mount) rspec.Mount {
 	if filepath.Clean(m.Destination) != "/dev" {
 		return m
 	}
-	o, err := parseOptions(m.Options)
-	if err != nil || o.isBind() || m.Type == "bind" || o.flags&unix.MS_RDONLY == 0 {
+	o := parseOptions(m.Options)
+	if o.isBind() || m.Type == "bind" || o.flags&unix.MS_RDONLY == 0 {
 		return m
 	}
 	c.devReadonly = true
