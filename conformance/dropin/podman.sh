@@ -197,6 +197,19 @@ pc_user() {
 	expect_contains id "$out" "uid=1000(user) gid=1000(user)"
 }
 
+# An idmapped volume (podman's ":idmap") in a user-namespaced container:
+# the host's root-owned file is root's inside, and a write lands as the
+# host's root. Root only: rootless podman cannot idmap host directories.
+pc_idmap_volume() {
+	[ "$PM_MODE" = root ] || skip "idmapped mounts need root on the host"
+	local dir=$DROPIN_TMP/idmap-vol out
+	mkdir -p "$dir" && touch "$dir/host-file" || die "cannot make $dir"
+	out=$(pm run --rm --uidmap 0:100000:65536 --gidmap 0:100000:65536 -v "$dir:/data:idmap" \
+		"$DROPIN_IMAGE" sh -c 'stat -c "%u:%g" /data/host-file && touch /data/from-ctr') || die "run failed: $out"
+	expect_eq "owner inside" "$out" 0:0
+	expect_eq "owner of the container's file on the host" "$(stat -c %u:%g "$dir/from-ctr")" 0:0
+}
+
 pc_cap_drop() {
 	pm run --rm "$DROPIN_IMAGE" sh -c 'touch /tmp/f && chown 1:1 /tmp/f' || die "chown failed with default capabilities"
 	pm run --rm --cap-drop ALL "$DROPIN_IMAGE" sh -c 'touch /tmp/f && chown 1:1 /tmp/f' 2>/dev/null && die "chown succeeded without capabilities"
@@ -330,7 +343,7 @@ pc_leftovers() {
 
 export -f pc_echo pc_exit_code pc_run_detached pc_ps pc_logs pc_exec pc_exec_tty \
 	pc_stop pc_rm pc_run_tty pc_memory pc_pids_limit pc_cpus pc_read_only pc_user \
-	pc_cap_drop pc_env pc_workdir pc_network_none pc_port pc_pause pc_kill_signal \
+	pc_idmap_volume pc_cap_drop pc_env pc_workdir pc_network_none pc_port pc_pause pc_kill_signal \
 	pc_top pc_rm_flag pc_restart pc_update pc_concurrent pc_leftovers
 
 podman_section() {
@@ -357,6 +370,7 @@ podman_section() {
 	tcase "$p/cpus" pc_cpus
 	tcase "$p/read-only" pc_read_only
 	tcase "$p/user" pc_user
+	tcase "$p/idmap-volume" pc_idmap_volume
 	tcase "$p/cap-drop" pc_cap_drop
 	tcase "$p/env" pc_env
 	tcase "$p/workdir" pc_workdir
