@@ -8,6 +8,7 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/myrun-org/myrun/libcontainer/cgroups"
 	"github.com/myrun-org/myrun/libcontainer/initproc"
 	"github.com/myrun-org/myrun/libcontainer/nsexec"
 	"github.com/myrun-org/myrun/libcontainer/userns"
@@ -52,6 +53,13 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 	if o.Process == nil {
 		return 0, errors.New("exec: no process given")
 	}
+	cg := r.cgroupOf(c)
+	if p, ok := cg.(cgroups.Prewarmer); ok {
+		// The placement of the new process waits for an RCU grace
+		// period unless the lock is warm: start that wait now, while we
+		// decode the spec and start init (see PrewarmMigration).
+		go p.PrewarmMigration()
+	}
 	spec, err := c.st.Spec()
 	if err != nil {
 		return 0, err
@@ -95,7 +103,6 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 		}
 		defer seccompConn.Close()
 	}
-	cg := r.cgroupOf(c)
 	var subDirs []string
 	if len(o.SubCgroups) > 0 {
 		if cg == nil {
@@ -115,9 +122,8 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 	req := &spawnRequest{
 		boot: boot,
 		cfg: &initproc.Config{
-			Mode: initproc.ModeExec, ID: o.ID, Spec: spec, Process: o.Process,
+			Mode: initproc.ModeExec, ID: o.ID, Spec: execSpec(spec), Process: o.Process,
 			Rootfs: c.st.Rootfs, Bundle: c.st.Bundle, InUserNS: inUserNS, PreserveFds: o.PreserveFds,
-			SpecJSON: c.st.ConfigJSON(),
 		},
 		preserve: o.PreserveFds, console: consoleConn, seccomp: seccompConn, stdio: o.Stdio,
 		cgroup: cg, subCgroups: subDirs, oomScoreAdj: o.Process.OOMScoreAdj,
@@ -133,4 +139,16 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 		}
 	}
 	return pid, nil
+}
+
+// execSpec is the part of the container's spec that init reads to set up
+// an exec'd process: the seccomp profile and the annotations its listener
+// gets. Decoding the whole spec with reflection in a fresh process costs
+// about a millisecond that exec need not pay.
+func execSpec(spec *rspec.Spec) *rspec.Spec {
+	s := &rspec.Spec{Version: spec.Version, Annotations: spec.Annotations}
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		s.Linux = &rspec.Linux{Seccomp: spec.Linux.Seccomp}
+	}
+	return s
 }

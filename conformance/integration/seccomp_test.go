@@ -309,3 +309,19 @@ func TestSeccompFeatures(t *testing.T) {
 		t.Errorf("features seccomp: %+v", sc)
 	}
 }
+
+// An exec'd process gets the container's seccomp profile too (exec sends
+// init only the spec parts it needs; the profile must be among them).
+func TestSeccompAppliesToExec(t *testing.T) {
+	b := seccompBundle(t, "exec sleep 600", &rspec.LinuxSeccomp{
+		DefaultAction: rspec.ActAllow,
+		Syscalls:      []rspec.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: rspec.ActErrno, ErrnoRet: seccompErrno(28)}},
+	})
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %d %s", code, errs)
+	}
+	out, _, code := b.myrun("exec", b.id, "sh", "-c", "mkdir /tmp/x 2>&1; echo mkdir=$?; grep Seccomp: /proc/self/status")
+	if code != 0 || !strings.Contains(out, "No space left on device") || !strings.Contains(out, "mkdir=1") || !strings.Contains(out, "Seccomp:\t2") {
+		t.Fatalf("exec %d: %q", code, out)
+	}
+}
