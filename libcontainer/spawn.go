@@ -33,14 +33,17 @@ var nsFlags = map[rspec.LinuxNamespaceType]int{
 
 // spawnRequest describes one process to start through `myrun init`.
 type spawnRequest struct {
-	boot        nsexec.Bootstrap
-	cfg         *initproc.Config
-	preserve    int              // fds 3..3+preserve-1 of ours are passed through
-	fifo        *os.File         // exec fifo (O_PATH), init only
-	console     *os.File         // connected console socket
-	seccomp     *os.File         // connected seccomp listener socket
-	idmapped    map[int]*os.File // detached idmapped mounts by mount index
-	stdio       [3]*os.File      // nil = ours
+	boot     nsexec.Bootstrap
+	cfg      *initproc.Config
+	preserve int              // fds 3..3+preserve-1 of ours are passed through
+	fifo     *os.File         // exec fifo (O_PATH), init only
+	console  *os.File         // connected console socket
+	seccomp  *os.File         // connected seccomp listener socket
+	idmapped map[int]*os.File // detached idmapped mounts by mount index
+	// execMsg, for exec, is the prepared process the constructor execs
+	// itself (constructorExec); nil means Go init does it.
+	execMsg     []byte
+	stdio       [3]*os.File // nil = ours
 	uidMaps     []rspec.LinuxIDMapping
 	gidMaps     []rspec.LinuxIDMapping
 	cgroup      cgroups.Manager
@@ -100,6 +103,7 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 	// which is sent after that. (The first cgroup.procs write waits for
 	// an RCU grace period: milliseconds we would otherwise wait alone.)
 	req.boot.LatePlacement = true
+	req.boot.Exec = req.execMsg != nil
 	boot, err := req.boot.Encode()
 	if err != nil {
 		return 0, err
@@ -221,6 +225,9 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 	if err := r.place(req, pid, sys.UseCgroupFD); err != nil {
 		return pid, err
 	}
+	if req.execMsg != nil {
+		return pid, r.execInConstructor(parent, req.execMsg)
+	}
 	cfg.UnshareCgroupNS = req.boot.CloneFlags&unix.CLONE_NEWCGROUP != 0
 
 	cfg.HostPid = pid
@@ -257,6 +264,24 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 			return pid, fmt.Errorf("unexpected %q from init", m.Type)
 		}
 	}
+}
+
+// execInConstructor sends the prepared process and waits for the execve:
+// the socket is close-on-exec, so EOF means it happened.
+func (r *Runtime) execInConstructor(parent *syncproto.Conn, msg []byte) error {
+	if err := parent.SendRaw(msg); err != nil {
+		return fmt.Errorf("sending the process: %w", err)
+	}
+	m, _, err := parent.Recv()
+	switch {
+	case errors.Is(err, syncproto.ErrClosed):
+		return nil
+	case err != nil:
+		return fmt.Errorf("init: %w", err)
+	case m.Type == syncproto.TypeError:
+		return errors.New(m.Error)
+	}
+	return fmt.Errorf("unexpected %q from init", m.Type)
 }
 
 // place puts the container process in its cgroup, applies the limits and

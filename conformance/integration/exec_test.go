@@ -160,3 +160,48 @@ func TestExecSubCgroup(t *testing.T) {
 		t.Errorf("--cgroup ../..: %d %s", code, errs)
 	}
 }
+
+// Everything of a process.json reaches an exec'd process: user, umask,
+// rlimits, the five capability sets (ambient included), no_new_privs,
+// HOME from the container's /etc/passwd when unset. Exec without a
+// terminal runs through the constructor (nsexec/execproc.c), so this
+// checks the C path against the behaviour Go init has for `run`.
+func TestExecProcessSetup(t *testing.T) {
+	b := runningBundle(t)
+	um := uint32(0o027)
+	netRaw := []string{"CAP_NET_RAW"}
+	p := rspec.Process{
+		Args: []string{"sh", "-c", `echo "$HOME"; umask; ulimit -n; ulimit -Hn; grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status`},
+		Cwd:  "/", Env: []string{"PATH=/bin"},
+		User:            rspec.User{UID: 1000, GID: 1000, Umask: &um},
+		Rlimits:         []rspec.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 256, Hard: 512}},
+		Capabilities:    &rspec.LinuxCapabilities{Bounding: netRaw, Effective: netRaw, Permitted: netRaw, Inheritable: netRaw, Ambient: netRaw},
+		NoNewPrivileges: true,
+	}
+	raw, _ := json.Marshal(p)
+	pj := filepath.Join(b.dir, "process.json")
+	os.WriteFile(pj, raw, 0o644)
+	out, errs, code := b.myrun("exec", "-p", pj, b.id)
+	want := "/home/user\n0027\n256\n512\n" +
+		"CapInh:\t0000000000002000\nCapPrm:\t0000000000002000\nCapEff:\t0000000000002000\n" +
+		"CapBnd:\t0000000000002000\nCapAmb:\t0000000000002000\nNoNewPrivs:\t1\n"
+	if code != 0 || out != want {
+		t.Fatalf("exec %d: got\n%swant\n%s%s", code, out, want, errs)
+	}
+	// The errors engines parse (podman maps them to exit codes 126/127).
+	for args, msg := range map[string]string{
+		"nosuch":            `nosuch\": executable file not found in $PATH`,
+		"/etc/passwd":       `/etc/passwd\": permission denied`,
+		"--cwd /nonexist x": "process.cwd: chdir: no such file or directory",
+	} {
+		a := strings.Fields(args)
+		if a[0] == "--cwd" {
+			a = []string{"--cwd", a[1], b.id, "true"}
+		} else {
+			a = []string{b.id, a[0]}
+		}
+		if _, errs, code := b.myrun(append([]string{"exec"}, a...)...); code == 0 || !strings.Contains(errs, msg) {
+			t.Errorf("exec %v: %d %s, want %q", a, code, errs, msg)
+		}
+	}
+}

@@ -150,3 +150,21 @@ func (k *Caps) ApplyCaps() error {
 	}
 	return nil
 }
+
+// Masks returns the five sets as bit masks, in the order bounding,
+// effective, permitted, inheritable, ambient, and the highest capability
+// this kernel has, for an applier outside Go (the constructor's exec path).
+func (k *Caps) Masks() (sets [5]uint64, last int, err error) {
+	lc, err := capability.LastCap()
+	if err != nil {
+		return sets, 0, err
+	}
+	for i, which := range []capability.CapType{capability.BOUNDING, capability.EFFECTIVE, capability.PERMITTED, capability.INHERITABLE, capability.AMBIENT} {
+		for x := capability.Cap(0); x <= lc && x < 64; x++ {
+			if k.c.Get(which, x) {
+				sets[i] |= 1 << uint(x)
+			}
+		}
+	}
+	return sets, int(lc), nil
+}

@@ -69,3 +69,24 @@ func TestNewReportsDropped(t *testing.T) {
 		}
 	}
 }
+
+func TestMasks(t *testing.T) {
+	k, err := New(&rspec.LinuxCapabilities{
+		Bounding: []string{"CAP_CHOWN", "CAP_KILL"}, Effective: []string{"CAP_KILL"},
+		Permitted: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets, last, err := k.Masks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lc, _ := capability.LastCap(); last != int(lc) {
+		t.Errorf("last %d, want %d", last, lc)
+	}
+	chown, kill := uint64(1)<<capability.CAP_CHOWN, uint64(1)<<capability.CAP_KILL
+	if want := [5]uint64{chown | kill, kill, kill, 0, kill}; sets != want {
+		t.Errorf("masks %#x, want %#x", sets, want)
+	}
+}

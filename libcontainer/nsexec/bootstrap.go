@@ -29,6 +29,9 @@ type Bootstrap struct {
 	// cgroup namespace (it would be rooted in the wrong cgroup); Go init
 	// does that once the config, sent after placement, arrives.
 	LatePlacement bool
+	// Exec: after "pid", the constructor receives an ExecProcess and execs
+	// it without returning to Go.
+	Exec bool
 }
 
 // Encode renders the bootstrap message. Paths with a newline cannot be
@@ -47,6 +50,9 @@ func (b *Bootstrap) Encode() ([]byte, error) {
 	}
 	if b.LatePlacement {
 		sb.WriteString("place\n")
+	}
+	if b.Exec {
+		sb.WriteString("exec\n")
 	}
 	for _, t := range b.TimeOffsets {
 		fmt.Fprintf(&sb, "timens %s %d %d\n", t.Clock, t.Secs, t.Nanos)

@@ -20,3 +20,10 @@ func TestEncodeLatePlacement(t *testing.T) {
 		t.Errorf("place line without LatePlacement: %q", out)
 	}
 }
+
+func TestEncodeExec(t *testing.T) {
+	out, err := (&Bootstrap{Exec: true}).Encode()
+	if err != nil || !strings.Contains(string(out), "\nexec\n") {
+		t.Fatalf("%q %v", out, err)
+	}
+}

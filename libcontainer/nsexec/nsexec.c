@@ -19,6 +19,8 @@
 //                              cgroup once it has the pid, while Go starts:
 //                              leave the cgroup namespace to Go init, which
 //                              unshares it after placement
+//   exec                       after "pid", receive a prepared process and
+//                              exec it here, without starting Go (execproc.c)
 // Replies (packets): "maps" (please write maps, answered by "maps-ok"),
 // "pid" with SCM_CREDENTIALS of the process that returns to Go, "error <msg>".
 #define _GNU_SOURCE
@@ -38,6 +40,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "nsexec.h"
+
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
@@ -49,9 +53,11 @@
 // hand the container the limit it was started with.
 unsigned long long myrun_orig_nofile_cur = 0;
 
-static int sync_fd = -1;
+int myrun_sync_fd = -1;
+#define sync_fd myrun_sync_fd
+#define bail myrun_bail
 
-static void bail(const char *fmt, ...)
+void myrun_bail(const char *fmt, ...)
 {
 	char msg[512] = "error ";
 	size_t off = strlen(msg);
@@ -149,7 +155,7 @@ __attribute__((constructor)) static void nsexec(void)
 	struct join joins[MAX_JOINS];
 	char timens[512] = "";
 	unsigned long clone_flags = 0;
-	int njoins = 0, want_maps = 0, want_place = 0, need_fork = 0;
+	int njoins = 0, want_maps = 0, want_place = 0, want_exec = 0, need_fork = 0;
 	unsigned long rest;
 	struct rlimit rl;
 	const char *env;
@@ -209,6 +215,8 @@ __attribute__((constructor)) static void nsexec(void)
 			want_maps = 1;
 		} else if (strcmp(line, "place") == 0) {
 			want_place = 1;
+		} else if (strcmp(line, "exec") == 0) {
+			want_exec = 1;
 		} else if (strncmp(line, "timens ", 7) == 0) {
 			size_t used = strlen(timens);
 
@@ -287,5 +295,7 @@ next:
 	if (setsid() < 0)
 		bail("nsexec: setsid");
 	send_pid();
+	if (want_exec)
+		myrun_exec_process();
 	errno = 0;
 }

@@ -47,6 +47,24 @@ func kernelHasFlagCached(flag uint) bool {
 	return has
 }
 
+// loadFlags adds to the configured flags what loading needs: TSYNC, and
+// for a listener NEW_LISTENER; WAIT_KILLABLE_RECV only means something
+// with a listener.
+func loadFlags(flags uint, listener bool) uint {
+	flags |= unix.SECCOMP_FILTER_FLAG_TSYNC
+	if !listener {
+		return flags &^ unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+	}
+	flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
+	// TSYNC and NEW_LISTENER need TSYNC_ESRCH (5.7+) to tell a fd from a
+	// failing tid; without it only this locked thread is filtered, which
+	// is fine since it execs next.
+	if kernelHasFlagCached(unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH) {
+		return flags | unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+	}
+	return flags &^ unix.SECCOMP_FILTER_FLAG_TSYNC
+}
+
 // loadProgram installs prog with seccomp(2) for every thread of the process
 // (TSYNC) and returns the listener fd when listener is set, else -1.
 func loadProgram(prog []unix.SockFilter, flags uint, listener bool) (int, error) {
@@ -54,20 +72,7 @@ func loadProgram(prog []unix.SockFilter, flags uint, listener bool) (int, error)
 		return -1, fmt.Errorf("seccomp: bad program length %d", len(prog))
 	}
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
-	flags |= unix.SECCOMP_FILTER_FLAG_TSYNC
-	if listener {
-		flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
-		// TSYNC and NEW_LISTENER need TSYNC_ESRCH (5.7+) to tell a fd from a
-		// failing tid; without it only this locked thread is filtered,
-		// which is fine since it execs next.
-		if kernelHasFlagCached(unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH) {
-			flags |= unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH
-		} else {
-			flags &^= unix.SECCOMP_FILTER_FLAG_TSYNC
-		}
-	} else {
-		flags &^= unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
-	}
+	flags = loadFlags(flags, listener)
 	r, err := seccompCall(unix.SECCOMP_SET_MODE_FILTER, uintptr(flags), unsafe.Pointer(&fprog))
 	runtime.KeepAlive(prog)
 	if err != nil {

@@ -1,0 +1,78 @@
+package libcontainer
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/myrun-org/myrun/libcontainer/caps"
+	"github.com/myrun-org/myrun/libcontainer/initproc"
+	"github.com/myrun-org/myrun/libcontainer/nsexec"
+	"github.com/myrun-org/myrun/libcontainer/seccomp"
+)
+
+// maxConstructorExec bounds the prepared process sent in one packet; a
+// bigger one (a huge environment) goes through Go init.
+const maxConstructorExec = 128 << 10
+
+// constructorExec prepares an exec'd process for the constructor to exec
+// itself (nsexec/execproc.c) instead of starting Go in the container: that
+// second Go runtime is about half of exec's CPU time. Capability masks,
+// rlimit numbers and the seccomp program are resolved here; the C side
+// only applies them, in Go init's order. It returns nil when the process
+// needs Go init: a terminal, an AppArmor profile or SELinux label, or a
+// seccomp listener whose fd must reach the agent.
+func (r *Runtime) constructorExec(p *rspec.Process, spec *rspec.Spec, preserve int) ([]byte, error) {
+	if p.Terminal || p.ApparmorProfile != "" || p.SelinuxLabel != "" {
+		return nil, nil
+	}
+	x := &nsexec.ExecProcess{
+		Args: p.Args, Env: p.Env, Cwd: p.Cwd,
+		LookupHome: !slices.ContainsFunc(p.Env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") }),
+		UID:        p.User.UID, GID: p.User.GID, AdditionalGids: p.User.AdditionalGids, Umask: p.User.Umask,
+		NoNewPrivs: p.NoNewPrivileges, FirstFd: 3 + preserve,
+	}
+	if x.Cwd == "" {
+		x.Cwd = "/"
+	}
+	for i, l := range p.Rlimits {
+		res, ok := initproc.Rlimits[l.Type]
+		if !ok {
+			return nil, fmt.Errorf("process.rlimits[%d].type: unknown rlimit %q", i, l.Type)
+		}
+		x.Rlimits = append(x.Rlimits, nsexec.Rlimit{Resource: res, Soft: l.Soft, Hard: l.Hard, Name: l.Type})
+	}
+	// Our bounding set is the one init would have: joining namespaces
+	// does not change it.
+	c, err := caps.New(p.Capabilities)
+	if err != nil {
+		return nil, err
+	}
+	if x.Caps, x.LastCap, err = c.Masks(); err != nil {
+		return nil, err
+	}
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		f, err := seccomp.Build(spec.Linux.Seccomp)
+		if err != nil {
+			return nil, err
+		}
+		if f != nil {
+			prog, flags, ok := f.Raw()
+			if !ok {
+				return nil, nil
+			}
+			x.SeccompProgram, x.SeccompFlags = prog, flags
+		}
+	}
+	msg, err := x.Encode()
+	if err != nil || len(msg) > maxConstructorExec {
+		return nil, err
+	}
+	c.WarnDropped(r.Log)
+	r.Log.Debug("exec in the constructor", "args", p.Args, "cwd", x.Cwd, "uid", x.UID, "gid", x.GID,
+		"additional_gids", x.AdditionalGids, "caps", fmt.Sprintf("%#x", x.Caps), "rlimits", len(x.Rlimits),
+		"no_new_privs", x.NoNewPrivs, "seccomp_instructions", len(x.SeccompProgram)/8)
+	return msg, nil
+}
