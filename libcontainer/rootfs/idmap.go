@@ -124,7 +124,7 @@ func idmappedTree(src string, o *mountOpts, ns *os.File) (*os.File, error) {
 	}
 	fd, err := unix.OpenTree(unix.AT_FDCWD, src, flags)
 	if err != nil {
-		return nil, &os.PathError{Op: "open_tree", Path: src, Err: err}
+		return nil, &os.PathError{Op: "open_tree", Path: src, Err: explainEPERM(err)}
 	}
 	tree := os.NewFile(uintptr(fd), "idmapped:"+src)
 	attrFlags := uint(unix.AT_EMPTY_PATH)
@@ -134,9 +134,7 @@ func idmappedTree(src string, o *mountOpts, ns *os.File) (*os.File, error) {
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns.Fd())}
 	if err := unix.MountSetattr(fd, "", attrFlags, &attr); err != nil {
 		tree.Close()
-		if errors.Is(err, unix.EPERM) && os.Geteuid() != 0 {
-			err = fmt.Errorf("%w (idmapped mounts need root on the host)", err)
-		}
+		err = explainEPERM(err)
 		if errors.Is(err, unix.EINVAL) {
 			err = fmt.Errorf("%w (does the filesystem of %s support idmapped mounts?)", err, src)
 		}
@@ -168,4 +166,13 @@ func (c *Config) mountIDMapped(i int, m rspec.Mount, o *mountOpts) error {
 		return err
 	}
 	return c.finishBind(m, o, target)
+}
+
+// explainEPERM explains EPERM for an unprivileged caller: making an idmapped
+// mount of a host directory needs CAP_SYS_ADMIN in the host's namespaces.
+func explainEPERM(err error) error {
+	if errors.Is(err, unix.EPERM) && os.Geteuid() != 0 {
+		return fmt.Errorf("%w (idmapped mounts need root on the host)", err)
+	}
+	return err
 }
