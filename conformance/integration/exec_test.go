@@ -205,3 +205,27 @@ func TestExecProcessSetup(t *testing.T) {
 		}
 	}
 }
+
+// exec joins a user namespace too: the process runs as the mapped user,
+// with the container's uid_map, and owns what the container's root owns.
+func TestExecUserNamespace(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "1000"}, func(s *rspec.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.UserNamespace})
+		s.Linux.UIDMappings = []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+	})
+	os.Chmod(b.dir, 0o755)
+	os.Chmod(filepath.Dir(b.dir), 0o755)
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	out, errs, code := b.myrun("exec", b.id, "sh", "-c", "id -u; cat /proc/self/uid_map; touch /tmp/f && stat -c %u /tmp/f")
+	if f := strings.Fields(out); code != 0 || len(f) != 5 || f[0] != "0" || f[1] != "0" || f[2] != "100000" || f[3] != "65536" || f[4] != "0" {
+		t.Fatalf("exec %d: %q %s", code, out, errs)
+	}
+	out, errs, code = b.myrun("exec", "-u", "1000:1000", b.id, "id")
+	if code != 0 || !strings.HasPrefix(out, "uid=1000") {
+		t.Fatalf("exec -u 1000: %d %q %s", code, out, errs)
+	}
+}
