@@ -60,7 +60,7 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 		// decode the spec and start init (see PrewarmMigration).
 		go p.PrewarmMigration()
 	}
-	spec, err := c.st.Spec()
+	spec, err := c.st.ExecSpec()
 	if err != nil {
 		return 0, err
 	}

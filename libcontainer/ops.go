@@ -113,3 +113,21 @@ func (r *Runtime) Stats(id string) (*cgroups.Stats, error) {
 	})
 	return st, err
 }
+
+// Process returns the container's process as configured, for `exec` to
+// start from; it decodes only what exec reads (state.ExecSpec).
+func (r *Runtime) Process(id string) (*rspec.Process, error) {
+	c, err := r.open(id)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	spec, err := c.st.ExecSpec()
+	if err != nil {
+		return nil, err
+	}
+	if spec.Process == nil {
+		return nil, fmt.Errorf("container %s has no process in its config", id)
+	}
+	return spec.Process, nil
+}

@@ -113,11 +113,11 @@ func execProcess(cmd *cli.Command, r *libcontainer.Runtime, id string) (*rspec.P
 	if cmd.Args().Len() < 2 {
 		return nil, fmt.Errorf("exec: requires at least 2 arguments: <container-id> <command>")
 	}
-	base, err := r.Config(id)
+	base, err := r.Process(id)
 	if err != nil {
 		return nil, err
 	}
-	p := *base.Process
+	p := *base
 	p.Args = cmd.Args().Slice()[1:]
 	p.Terminal = cmd.Bool("tty")
 	p.ConsoleSize = nil

@@ -50,6 +50,44 @@ func (st *State) Spec() (*rspec.Spec, error) {
 	return st.Config, nil
 }
 
+// execWire is the part of a config that exec reads.
+type execWire struct {
+	Version     string            `json:"ociVersion"`
+	Process     *rspec.Process    `json:"process"`
+	Annotations map[string]string `json:"annotations"`
+	Linux       *struct {
+		Namespaces  []rspec.LinuxNamespace `json:"namespaces"`
+		UIDMappings []rspec.LinuxIDMapping `json:"uidMappings"`
+		GIDMappings []rspec.LinuxIDMapping `json:"gidMappings"`
+		Seccomp     *rspec.LinuxSeccomp    `json:"seccomp"`
+	} `json:"linux"`
+}
+
+// ExecSpec returns what exec reads of the config (ociVersion, process,
+// annotations, linux.namespaces, the id mappings and linux.seccomp) as a
+// Spec with only those fields set. Unless the whole config was decoded
+// already, only they are: encoding/json builds its reflection caches for
+// the entire type tree it decodes into, which for the whole runtime-spec
+// costs a fresh process over a millisecond.
+func (st *State) ExecSpec() (*rspec.Spec, error) {
+	if st.Config != nil {
+		return st.Config, nil
+	}
+	if st.configJSON == nil {
+		return nil, errors.New("state file has no config")
+	}
+	var w execWire
+	if err := json.Unmarshal(st.configJSON, &w); err != nil {
+		return nil, fmt.Errorf("corrupt config in state file: %w", err)
+	}
+	s := &rspec.Spec{Version: w.Version, Process: w.Process, Annotations: w.Annotations}
+	if w.Linux != nil {
+		s.Linux = &rspec.Linux{Namespaces: w.Linux.Namespaces, UIDMappings: w.Linux.UIDMappings,
+			GIDMappings: w.Linux.GIDMappings, Seccomp: w.Linux.Seccomp}
+	}
+	return s, nil
+}
+
 // Brief is the part of the config that state, start, kill and delete use.
 type Brief struct {
 	HasProcess  bool

@@ -126,3 +126,37 @@ func TestValidateIDCharset(t *testing.T) {
 		}
 	}
 }
+
+// ExecSpec decodes exactly the fields exec reads, equal to a full decode's.
+func TestExecSpec(t *testing.T) {
+	raw := []byte(`{"ociVersion": "1.2.0", "hostname": "h", "annotations": {"a": "b"},
+		"process": {"args": ["sh"], "cwd": "/", "user": {"uid": 5, "gid": 6}, "capabilities": {"bounding": ["CAP_KILL"]}},
+		"linux": {"cgroupsPath": "/x", "namespaces": [{"type": "pid"}, {"type": "user"}],
+			"uidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}],
+			"gidMappings": [{"containerID": 0, "hostID": 2000, "size": 10}],
+			"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}}}`)
+	var full rspec.Spec
+	if err := json.Unmarshal(raw, &full); err != nil {
+		t.Fatal(err)
+	}
+	st := &State{}
+	st.SetConfigJSON(raw)
+	got, err := st.ExecSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := rspec.Spec{Version: full.Version, Process: full.Process, Annotations: full.Annotations, Linux: &rspec.Linux{
+		Namespaces: full.Linux.Namespaces, UIDMappings: full.Linux.UIDMappings, GIDMappings: full.Linux.GIDMappings, Seccomp: full.Linux.Seccomp}}
+	a, _ := json.Marshal(got)
+	b, _ := json.Marshal(&want)
+	if string(a) != string(b) {
+		t.Fatalf("got  %s\nwant %s", a, b)
+	}
+	if got.Hostname != "" || got.Linux.CgroupsPath != "" {
+		t.Fatal("decoded more than exec reads")
+	}
+	st.SetConfigJSON([]byte(`{"process": 3}`))
+	if _, err := st.ExecSpec(); err == nil || !strings.Contains(err.Error(), "corrupt config") {
+		t.Fatalf("corrupt config: %v", err)
+	}
+}
