@@ -119,12 +119,12 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 		return 0, err
 	}
 	defer unix.Close(pidfd)
-	execMsg, err := r.constructorExec(o.Process, spec, o.PreserveFds)
+	fast, err := r.constructorExec(o.Process, spec, o.PreserveFds)
 	if err != nil {
 		return 0, err
 	}
 	req := &spawnRequest{
-		boot: boot, execMsg: execMsg,
+		boot: boot, exec: fast,
 		cfg: &initproc.Config{
 			Mode: initproc.ModeExec, ID: o.ID, Spec: execSpec(spec), Process: o.Process,
 			Rootfs: c.st.Rootfs, Bundle: c.st.Bundle, InUserNS: inUserNS, PreserveFds: o.PreserveFds,

@@ -21,11 +21,11 @@ const maxConstructorExec = 128 << 10
 // itself (nsexec/execproc.c) instead of starting Go in the container: that
 // second Go runtime is about half of exec's CPU time. Capability masks,
 // rlimit numbers and the seccomp program are resolved here; the C side
-// only applies them, in Go init's order. It returns nil when the process
-// needs Go init: a terminal, an AppArmor profile or SELinux label, or a
-// seccomp listener whose fd must reach the agent.
-func (r *Runtime) constructorExec(p *rspec.Process, spec *rspec.Spec, preserve int) ([]byte, error) {
-	if p.Terminal || p.ApparmorProfile != "" || p.SelinuxLabel != "" {
+// only applies them, in Go init's order. spawn fills in the console fd. It
+// returns nil when the process needs Go init: an AppArmor profile or
+// SELinux label, or a seccomp listener whose fd must reach the agent.
+func (r *Runtime) constructorExec(p *rspec.Process, spec *rspec.Spec, preserve int) (*nsexec.ExecProcess, error) {
+	if p.ApparmorProfile != "" || p.SelinuxLabel != "" {
 		return nil, nil
 	}
 	x := &nsexec.ExecProcess{
@@ -33,6 +33,10 @@ func (r *Runtime) constructorExec(p *rspec.Process, spec *rspec.Spec, preserve i
 		LookupHome: !slices.ContainsFunc(p.Env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") }),
 		UID:        p.User.UID, GID: p.User.GID, AdditionalGids: p.User.AdditionalGids, Umask: p.User.Umask,
 		NoNewPrivs: p.NoNewPrivileges, FirstFd: 3 + preserve,
+		Terminal: p.Terminal, ConsoleFd: -1,
+	}
+	if p.ConsoleSize != nil {
+		x.Rows, x.Cols = p.ConsoleSize.Height, p.ConsoleSize.Width
 	}
 	if x.Cwd == "" {
 		x.Cwd = "/"
@@ -66,6 +70,8 @@ func (r *Runtime) constructorExec(p *rspec.Process, spec *rspec.Spec, preserve i
 			x.SeccompProgram, x.SeccompFlags = prog, flags
 		}
 	}
+	// Encoded once here for its checks; spawn encodes it again with the
+	// console fd.
 	msg, err := x.Encode()
 	if err != nil || len(msg) > maxConstructorExec {
 		return nil, err
@@ -73,6 +79,6 @@ func (r *Runtime) constructorExec(p *rspec.Process, spec *rspec.Spec, preserve i
 	c.WarnDropped(r.Log)
 	r.Log.Debug("exec in the constructor", "args", p.Args, "cwd", x.Cwd, "uid", x.UID, "gid", x.GID,
 		"additional_gids", x.AdditionalGids, "caps", fmt.Sprintf("%#x", x.Caps), "rlimits", len(x.Rlimits),
-		"no_new_privs", x.NoNewPrivs, "seccomp_instructions", len(x.SeccompProgram)/8)
-	return msg, nil
+		"no_new_privs", x.NoNewPrivs, "terminal", x.Terminal, "seccomp_instructions", len(x.SeccompProgram)/8)
+	return x, nil
 }

@@ -40,9 +40,9 @@ type spawnRequest struct {
 	console  *os.File         // connected console socket
 	seccomp  *os.File         // connected seccomp listener socket
 	idmapped map[int]*os.File // detached idmapped mounts by mount index
-	// execMsg, for exec, is the prepared process the constructor execs
+	// exec, for exec, is the prepared process the constructor execs
 	// itself (constructorExec); nil means Go init does it.
-	execMsg     []byte
+	exec        *nsexec.ExecProcess
 	stdio       [3]*os.File // nil = ours
 	uidMaps     []rspec.LinuxIDMapping
 	gidMaps     []rspec.LinuxIDMapping
@@ -103,7 +103,7 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 	// which is sent after that. (The first cgroup.procs write waits for
 	// an RCU grace period: milliseconds we would otherwise wait alone.)
 	req.boot.LatePlacement = true
-	req.boot.Exec = req.execMsg != nil
+	req.boot.Exec = req.exec != nil
 	boot, err := req.boot.Encode()
 	if err != nil {
 		return 0, err
@@ -225,8 +225,13 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 	if err := r.place(req, pid, sys.UseCgroupFD); err != nil {
 		return pid, err
 	}
-	if req.execMsg != nil {
-		return pid, r.execInConstructor(parent, req.execMsg)
+	if req.exec != nil {
+		req.exec.ConsoleFd = cfg.ConsoleFd
+		msg, err := req.exec.Encode()
+		if err != nil {
+			return pid, err
+		}
+		return pid, r.execInConstructor(parent, msg)
 	}
 	cfg.UnshareCgroupNS = req.boot.CloneFlags&unix.CLONE_NEWCGROUP != 0
 

@@ -62,12 +62,60 @@ func TestConsoleSocket(t *testing.T) {
 		s.Process.Terminal = true
 		s.Process.ConsoleSize = &rspec.Box{Height: 30, Width: 100}
 	})
+	sockPath, got := consoleSocket(t)
+	if _, errs, code := b.myrun("create", "--console-socket", sockPath, "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("create: %s", errs)
+	}
+	master := <-got
+	if master == nil {
+		t.Fatal("no pty master received")
+	}
+	defer master.Close()
+	if _, errs, code := b.myrun("start", b.id); code != 0 {
+		t.Fatalf("start: %s", errs)
+	}
+	if out := readUntil(master, "30 100"); !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "30 100") {
+		t.Fatalf("console output %q", out)
+	}
+}
+
+// exec -t with a console socket: the pty master reaches the socket, the
+// process has the pty as its controlling terminal, with the process's size.
+func TestExecConsoleSocket(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "1000"}, nil)
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	p := rspec.Process{Terminal: true, ConsoleSize: &rspec.Box{Height: 25, Width: 81}, Cwd: "/", Env: []string{"PATH=/bin"},
+		Args: []string{"sh", "-c", "tty; stty size; ls /proc/self/fd | wc -l"}}
+	raw, _ := json.Marshal(p)
+	pj := filepath.Join(b.dir, "tty.json")
+	os.WriteFile(pj, raw, 0o644)
+	sockPath, got := consoleSocket(t)
+	if _, errs, code := b.myrun("exec", "-d", "--console-socket", sockPath, "-p", pj, b.id); code != 0 {
+		t.Fatalf("exec -t: %s", errs)
+	}
+	master := <-got
+	if master == nil {
+		t.Fatal("no pty master received")
+	}
+	defer master.Close()
+	// 0-2 on the pty plus ls's directory fd: nothing else leaked.
+	out := readUntil(master, "\n4")
+	if !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "25 81") || !strings.Contains(out, "\n4") {
+		t.Fatalf("console output %q", out)
+	}
+}
+
+// consoleSocket listens on a new console socket and delivers the first pty
+// master sent to it (nil on error).
+func consoleSocket(t *testing.T) (string, <-chan *os.File) {
 	sockPath := filepath.Join(t.TempDir(), "console.sock")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sockPath, Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	got := make(chan *os.File, 1)
 	go func() {
 		c, err := ln.AcceptUnix()
@@ -86,29 +134,21 @@ func TestConsoleSocket(t *testing.T) {
 		fds, _ := unix.ParseUnixRights(&msgs[0])
 		got <- os.NewFile(uintptr(fds[0]), "master")
 	}()
-	if _, errs, code := b.myrun("create", "--console-socket", sockPath, "--bundle", b.dir, b.id); code != 0 {
-		t.Fatalf("create: %s", errs)
-	}
-	master := <-got
-	if master == nil {
-		t.Fatal("no pty master received")
-	}
-	defer master.Close()
-	if _, errs, code := b.myrun("start", b.id); code != 0 {
-		t.Fatalf("start: %s", errs)
-	}
+	return sockPath, got
+}
+
+// readUntil reads the pty master until want shows up or the pty closes.
+func readUntil(master *os.File, want string) string {
 	buf := make([]byte, 4096)
 	var out strings.Builder
-	for !strings.Contains(out.String(), "30 100") {
+	for !strings.Contains(strings.ReplaceAll(out.String(), "\r", ""), want) {
 		n, err := master.Read(buf)
 		if err != nil {
 			break
 		}
 		out.Write(buf[:n])
 	}
-	if !strings.Contains(out.String(), "/dev/pts/") || !strings.Contains(out.String(), "30 100") {
-		t.Fatalf("console output %q", out.String())
-	}
+	return strings.ReplaceAll(out.String(), "\r", "")
 }
 
 func TestPreserveFds(t *testing.T) {

@@ -7,8 +7,8 @@
 // file applies it in the order Go init does (initproc/process.go) and
 // execs. The sync socket is close-on-exec: EOF tells the parent the exec
 // happened; a failure is reported as "error ..." like every constructor
-// error. The parent uses this path only for what it covers (no terminal,
-// no LSM label, no seccomp listener); everything else goes through Go init.
+// error. The parent uses this path only for what it covers (no LSM label,
+// no seccomp listener); everything else goes through Go init.
 //
 // Packet: NUL-terminated "key=value" strings (see nsexec/execproc.go):
 //   a=ARG (repeated, in order)        e=NAME=VALUE (repeated)
@@ -19,6 +19,8 @@
 //   capb= cape= capp= capi= capa=  capability masks (hex)
 //   fd=N     lowest fd that must not survive execve
 //   sf=FLAGS seccomp(2) filter flags   sp=HEX compiled seccomp program
+//   tty=1    process.terminal   console=N  the connected console socket's fd
+//   tsize=ROWS COLS  process.consoleSize
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
@@ -35,6 +37,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -50,6 +53,10 @@
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_RAISE 2
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
 #endif
 
 #define MAX_PACKET (8 << 20)
@@ -76,6 +83,8 @@ struct process {
 	int last_cap;
 	uint64_t bounding, effective, permitted, inheritable, ambient;
 	int first_fd;
+	int terminal, console_fd;
+	unsigned short rows, cols;
 	unsigned int seccomp_flags;
 	struct sock_filter *prog;
 	size_t prog_len;
@@ -179,6 +188,7 @@ static void parse(struct process *p, char *buf, size_t len)
 	if (!p->argv || !p->envp || !p->gids || !p->rlimits)
 		myrun_bail("exec: calloc");
 	p->first_fd = 3;
+	p->console_fd = -1;
 	p->last_cap = -1;
 	for (s = buf; s < buf + len; s = next) {
 		char *v = strchr(s, '=');
@@ -233,6 +243,17 @@ static void parse(struct process *p, char *buf, size_t len)
 			p->ambient = number(s, v, 16);
 		} else if (strcmp(s, "fd") == 0) {
 			p->first_fd = (int)number(s, v, 10);
+		} else if (strcmp(s, "tty") == 0) {
+			p->terminal = 1;
+		} else if (strcmp(s, "console") == 0) {
+			p->console_fd = (int)number(s, v, 10);
+		} else if (strcmp(s, "tsize") == 0) {
+			char *f2 = strchr(v, ' ');
+
+			if (f2 == NULL)
+				fail("exec: bad tsize value %.32s", v);
+			p->rows = (unsigned short)number(s, v, 10);
+			p->cols = (unsigned short)number(s, f2 + 1, 10);
 		} else if (strcmp(s, "sf") == 0) {
 			p->seccomp_flags = (unsigned int)number(s, v, 10);
 		} else if (strcmp(s, "sp") == 0) {
@@ -288,6 +309,75 @@ static const char *passwd_home(uid_t uid)
 			return f[5];
 	}
 	return "/";
+}
+
+// send_fd passes fd over the console socket with "/dev/ptmx" as payload,
+// as the --console-socket protocol expects.
+static int send_fd(int sock, int fd)
+{
+	char payload[] = "/dev/ptmx";
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = payload, .iov_len = sizeof(payload) - 1 };
+	struct msghdr msg = { 0 };
+	struct cmsghdr *cmsg;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof(cbuf);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+// setup_console makes a pty from the container's /dev/ptmx, sends its
+// master to the console socket and makes the slave our controlling
+// terminal and stdio (Go init: initproc setupConsole).
+static void setup_console(struct process *p)
+{
+	int master, slave, unlock = 0, n;
+
+	if (p->console_fd < 0)
+		fail("console: process.terminal is true but no console socket was given");
+	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		fail("console: open /dev/ptmx: %s", errstr(errno));
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		fail("console: unlockpt: %s", errstr(errno));
+	// TIOCGPTPEER opens the peer without a path lookup in /dev/pts.
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0) {
+		char path[32];
+
+		if (ioctl(master, TIOCGPTN, &n) < 0)
+			fail("console: ptsname: %s", errstr(errno));
+		snprintf(path, sizeof(path), "/dev/pts/%d", n);
+		slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (slave < 0)
+			fail("console: open pty slave: %s", errstr(errno));
+	}
+	if (p->rows != 0 && p->cols != 0) {
+		struct winsize ws = { .ws_row = p->rows, .ws_col = p->cols };
+
+		if (ioctl(master, TIOCSWINSZ, &ws) < 0)
+			fail("console: set size: %s", errstr(errno));
+	}
+	if (send_fd(p->console_fd, master) < 0)
+		fail("console: sending pty master: %s", errstr(errno));
+	close(p->console_fd);
+	close(master);
+	for (int i = 0; i < 3; i++) {
+		if (dup3(slave, i, 0) < 0)
+			fail("console: dup pty to fd %d: %s", i, errstr(errno));
+	}
+	if (ioctl(0, TIOCSCTTY, 0) < 0)
+		fail("console: TIOCSCTTY: %s", errstr(errno));
+	if (slave > 2)
+		close(slave);
 }
 
 static void add_home(struct process *p)
@@ -456,6 +546,8 @@ void myrun_exec_process(void)
 
 	packet = recv_packet(&len);
 	parse(&p, packet, len);
+	if (p.terminal)
+		setup_console(&p);
 	if (p.home)
 		add_home(&p);
 	p.envp[p.envc] = NULL;

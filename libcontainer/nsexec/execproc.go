@@ -28,6 +28,9 @@ type ExecProcess struct {
 	LastCap        int
 	Caps           [5]uint64 // bounding, effective, permitted, inheritable, ambient
 	FirstFd        int       // fds from here on are closed at execve
+	Terminal       bool      // make a pty and send its master to ConsoleFd
+	ConsoleFd      int       // the connected console socket, as init's fd; -1 for none
+	Rows, Cols     uint      // process.consoleSize, 0 when unset
 	SeccompFlags   uint
 	SeccompProgram []byte // raw struct sock_filter array; nil for none
 }
@@ -84,6 +87,15 @@ func (p *ExecProcess) Encode() ([]byte, error) {
 		field(k, strconv.FormatUint(p.Caps[i], 16))
 	}
 	field("fd", strconv.Itoa(p.FirstFd))
+	if p.Terminal {
+		field("tty", "1")
+		if p.ConsoleFd >= 0 {
+			field("console", strconv.Itoa(p.ConsoleFd))
+		}
+		if p.Rows > 0 && p.Cols > 0 {
+			field("tsize", fmt.Sprintf("%d %d", p.Rows, p.Cols))
+		}
+	}
 	if p.SeccompProgram != nil {
 		field("sf", strconv.FormatUint(uint64(p.SeccompFlags), 10))
 		field("sp", fmt.Sprintf("%x", p.SeccompProgram))
