@@ -19,7 +19,7 @@ const maxConstructorExec = 128 << 10
 
 // constructorExec prepares an exec'd process for the constructor to exec
 // itself (nsexec/execproc.c) instead of starting Go in the container: that
-// second Go runtime is about half of exec's CPU time. Capability masks,
+// second Go runtime was a third of exec's wall time and a quarter of its CPU. Capability masks,
 // rlimit numbers and the seccomp program are resolved here; the C side
 // only applies them, in Go init's order. spawn fills in the console fd. It
 // returns nil when the process needs Go init: an AppArmor profile or

@@ -216,6 +216,18 @@ func TestSeccompNotifyWithContribAgent(t *testing.T) {
 	if !strings.Contains(string(log), b.id) || !strings.Contains(string(log), "itest-meta") || !strings.Contains(string(log), "syscall=mkdir") {
 		t.Fatalf("agent log lacks the container state/metadata:\n%s", log)
 	}
+
+	// An exec'd process gets its own listener fd sent to the agent: exec
+	// with a listener goes through Go init (the constructor path cannot
+	// hand a fd to the agent), so this keeps that path under test.
+	d := seccompBundle(t, "exec sleep 600", b.spec.Linux.Seccomp)
+	if _, errs, code := d.myrun("run", "-d", "--bundle", d.dir, d.id); code != 0 {
+		t.Fatalf("run -d: %d %s", code, errs)
+	}
+	out, errs, code = d.myrun("exec", d.id, "sh", "-c", "mkdir /tmp/e; echo mkdir=$?; ls -d /tmp/e 2>/dev/null || echo absent")
+	if code != 0 || !strings.Contains(out, "mkdir=0") || !strings.Contains(out, "absent") {
+		t.Fatalf("exec under a notify profile: %d %q %s", code, out, errs)
+	}
 }
 
 // Bad profiles fail at create with an error naming the field, leaving
