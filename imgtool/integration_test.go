@@ -155,7 +155,7 @@ func TestSampleBuildRunRebuild(t *testing.T) {
 	start := time.Now()
 	out = buildSample(t, root)
 	el := time.Since(start)
-	if strings.Contains(out, "heredoc") && strings.Contains(out, "built by") || strings.Count(out, "Using cache") != 12 {
+	if strings.Contains(out, "heredoc") && strings.Contains(out, "built by") || strings.Count(out, "Using cache") != 13 {
 		t.Fatalf("rebuild ran steps:\n%s", out)
 	}
 	t.Logf("no-change rebuild took %v", el)

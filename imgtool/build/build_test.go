@@ -3,9 +3,11 @@ package build
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -90,7 +92,7 @@ func TestCopyBuildCacheAndReproducible(t *testing.T) {
 	}
 	ctx := writeCtx(t, map[string]string{
 		"Containerfile": "FROM scratch AS one\nCOPY a.txt /stage/\n" +
-			"FROM scratch\nARG V=1\nENV V=$V\nWORKDIR /w\nCOPY --from=one /stage/a.txt ./\nCOPY dir/ ./d/\nCOPY --chmod=0600 *.md ./\n" +
+			"FROM scratch\nARG V=1\nENV V=$V\nWORKDIR /made/by/workdir\nWORKDIR /w\nCOPY --from=one /stage/a.txt ./\nCOPY dir/ ./d/\nCOPY --chmod=0600 *.md ./\n" +
 			"LABEL l=$V\nEXPOSE 80\nVOLUME /v\nUSER 1000:1000\nSTOPSIGNAL SIGINT\nCMD [\"x\"]\n",
 		".dockerignore": "dir/skip*\n!dir/skip-keep\n",
 		"a.txt":         "a", "dir/b": "b", "dir/skip1": "no", "dir/skip-keep": "yes", "r.md": "md",
@@ -114,7 +116,7 @@ func TestCopyBuildCacheAndReproducible(t *testing.T) {
 		t.Fatalf("same inputs, different manifests: %s vs %s", r1.Manifest.Digest, r2.Manifest.Digest)
 	}
 	r3, _ := build(s1.Root, nil)
-	if r3.Manifest.Digest != r1.Manifest.Digest || r3.CacheHits != 4 {
+	if r3.Manifest.Digest != r1.Manifest.Digest || r3.CacheHits != 6 {
 		t.Fatalf("rebuild: digest %s hits %d", r3.Manifest.Digest, r3.CacheHits)
 	}
 	r4, _ := build(s1.Root, map[string]string{"V": "2"})
@@ -143,6 +145,10 @@ func TestCopyBuildCacheAndReproducible(t *testing.T) {
 		t.Fatal(err)
 	}
 	rfs := filepath.Join(bundle, "rootfs")
+	// WORKDIR creates its directory even when nothing is put in it.
+	if st, err := os.Stat(filepath.Join(rfs, "made/by/workdir")); err != nil || !st.IsDir() {
+		t.Errorf("WORKDIR did not create its directory: %v", err)
+	}
 	for p, want := range map[string]bool{"w/a.txt": true, "w/d/b": true, "w/d/skip1": false, "w/d/skip-keep": true, "w/r.md": true} {
 		if _, err := os.Lstat(filepath.Join(rfs, p)); (err == nil) != want {
 			t.Errorf("%s present=%v want %v (.dockerignore / COPY)", p, err == nil, want)
@@ -163,5 +169,40 @@ func TestCopyBuildCacheAndReproducible(t *testing.T) {
 		if err := c.v.Validate(bytes.NewReader(c.data)); err != nil {
 			t.Errorf("%s: %v\n%s", c.v, err, c.data)
 		}
+	}
+}
+
+// WORKDIR makes missing directories owned by the current USER (as BuildKit
+// does) and leaves existing ones alone.
+func TestWorkdirCreatesOwnedDirs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for overlay mounts")
+	}
+	ctx := writeCtx(t, map[string]string{"Containerfile": "FROM scratch\nCOPY f /etc/f\nUSER 1000:1001\nWORKDIR /home/u\nWORKDIR /etc\n", "f": "x"})
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Build(s, Options{ContextDir: ctx, Layers: true, Tags: []string{"w"}, Out: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Load(res.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(t.TempDir(), "b")
+	if err := unpack.Bundle(s, l, bundle, unpack.Options{Copy: true}); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string][2]uint32{"home": {1000, 1001}, "home/u": {1000, 1001}, "etc": {0, 0}} {
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(bundle, "rootfs", p), &st); err != nil || st.Uid != want[0] || st.Gid != want[1] {
+			t.Errorf("%s: owner %d:%d, want %v (%v)", p, st.Uid, st.Gid, want, err)
+		}
+	}
+	// The second WORKDIR found /etc and added no layer.
+	if n := len(l.Manifest.Layers); n != 2 {
+		t.Errorf("%d layers, want 2 (COPY, WORKDIR /home/u)", n)
 	}
 }

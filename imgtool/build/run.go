@@ -2,7 +2,9 @@ package build
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -261,4 +263,40 @@ func deleteStaleContainers(runtime, dir string) {
 			}
 		}
 	}
+}
+
+// workdir creates WORKDIR in the image, as docker and buildah do, so that
+// an image whose WORKDIR nothing else creates still runs (the runtime
+// refuses a missing cwd). Directories it makes belong to the current
+// USER, as with BuildKit; an existing directory is left alone and the
+// step is an empty layer.
+func (r *stageRun) workdir(dir, usr string) error {
+	return r.fsStep("WORKDIR "+dir, "WORKDIR "+dir+" "+usr, "", func(w *workspace) error {
+		u, err := unpack.ResolveUser(w.merged, usr)
+		if err != nil {
+			return err
+		}
+		rel := ""
+		for _, part := range strings.Split(strings.Trim(dir, "/"), "/") {
+			if part == "" {
+				continue
+			}
+			rel += "/" + part
+			next, err := securejoin.SecureJoin(w.merged, rel)
+			if err != nil {
+				return err
+			}
+			if err := os.Mkdir(next, 0o755); err == nil {
+				if err := os.Lchown(next, int(u.UID), int(u.GID)); err != nil {
+					return err
+				}
+			} else if !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+			if fi, err := os.Stat(next); err != nil || !fi.IsDir() {
+				return fmt.Errorf("%s exists and is not a directory", rel)
+			}
+		}
+		return nil
+	})
 }

@@ -192,6 +192,7 @@ func (r *stageRun) dispatch(st step) error {
 			p = path.Join("/", c.WorkingDir, p)
 		}
 		c.WorkingDir = path.Clean(p)
+		return r.workdir(c.WorkingDir, c.User)
 	case *instructions.UserCommand:
 		c.User = cmd.User
 	case *instructions.ExposeCommand:
