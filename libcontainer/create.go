@@ -34,7 +34,10 @@ type CreateOpts struct {
 	NoPivot       bool
 	NoNewKeyring  bool
 	PreserveFds   int
-	Stdio         [3]*os.File
+	// ListenFds of the PreserveFds are socket-activation fds (systemd's
+	// LISTEN_FDS): the process is told with LISTEN_FDS=N and LISTEN_PID=1.
+	ListenFds int
+	Stdio     [3]*os.File
 }
 
 // Create sets up a container and leaves its init waiting for Start.
@@ -55,6 +58,10 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 	// The raw JSON stands in for the spec in state.json and in init's
 	// config only while they agree (see below: Linux may be defaulted).
 	if spec.Linux == nil {
+		raw = nil
+	}
+	if o.ListenFds > 0 && spec.Process != nil {
+		spec.Process.Env = append(spec.Process.Env, "LISTEN_FDS="+strconv.Itoa(o.ListenFds), "LISTEN_PID=1")
 		raw = nil
 	}
 	for _, w := range specs.Warnings(spec) {

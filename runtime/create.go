@@ -31,13 +31,15 @@ func createOpts(cmd *cli.Command, id string) libcontainer.CreateOpts {
 		NoPivot:       cmd.Bool("no-pivot"),
 		NoNewKeyring:  cmd.Bool("no-new-keyring"),
 		PreserveFds:   int(cmd.Int("preserve-fds")) + listenFds(),
+		ListenFds:     listenFds(),
 	}
 }
 
 // listenFds counts socket-activation fds handed to us (systemd's
-// LISTEN_FDS protocol); they are passed on like --preserve-fds.
+// LISTEN_FDS protocol: for us only when LISTEN_PID is our pid); they come
+// first and are passed on like --preserve-fds.
 func listenFds() int {
-	if os.Getenv("LISTEN_PID") != "" && os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
+	if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
 		return 0
 	}
 	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))

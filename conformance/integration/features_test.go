@@ -151,6 +151,32 @@ func readUntil(master *os.File, want string) string {
 	return strings.ReplaceAll(out.String(), "\r", "")
 }
 
+// Socket activation (systemd's LISTEN_FDS): fds handed to myrun for its
+// own pid reach the container after stdio, and the process is told with
+// LISTEN_FDS=N, LISTEN_PID=1. For another pid they are not ours.
+func TestListenFds(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", `echo "$LISTEN_FDS $LISTEN_PID"; cat <&3; ls /proc/self/fd | wc -l`}, nil)
+	f, err := os.CreateTemp(t.TempDir(), "fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("activated\n")
+	f.Seek(0, 0)
+	// The shell execs myrun, so $$ is myrun's pid.
+	cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"`, "sh", myrun, "--root", b.root, "run", "--bundle", b.dir, b.id)
+	cmd.ExtraFiles = []*os.File{f}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "1 1\nactivated\n") || !strings.HasSuffix(strings.TrimSpace(string(out)), "5") {
+		t.Fatalf("socket activation: %v %q", err, out)
+	}
+	b.myrun("delete", "--force", b.id)
+	cmd = exec.Command("sh", "-c", `LISTEN_PID=1 LISTEN_FDS=1 exec "$@"`, "sh", myrun, "--root", b.root, "run", "--bundle", b.dir, b.id)
+	cmd.ExtraFiles = []*os.File{f}
+	if out, _ := cmd.CombinedOutput(); strings.Contains(string(out), "activated") || !strings.HasPrefix(string(out), " \n") {
+		t.Fatalf("fds for another pid were passed on: %q", out)
+	}
+}
+
 func TestPreserveFds(t *testing.T) {
 	b := newBundle(t, []string{"sh", "-c", "cat <&3; ls /proc/self/fd | wc -l"}, nil)
 	f, err := os.CreateTemp(t.TempDir(), "fd")
