@@ -7,7 +7,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.
 # Static where cgo allows: glibc + libseccomp.a link statically; the user
 # lookup and resolver come from Go (osusergo, netgo).
 TAGS      := netgo osusergo
-LDFLAGS   := -s -w -X main.version=$(VERSION) -linkmode external -extldflags '-static'
+LDFLAGS   := -s -w -X main.version=$(VERSION) -X github.com/myrun-org/myrun/specs.Version=$(VERSION) -linkmode external -extldflags '-static'
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 MIN_PASS  ?= 37
 

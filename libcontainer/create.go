@@ -175,7 +175,8 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 			Mode: initproc.ModeInit, ID: o.ID, Spec: spec, Process: spec.Process,
 			Rootfs: rootPath, Bundle: bundle, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
 			CgroupPaths: st.CgroupPaths, InUserNS: newUser || userns.RunningInUserNS(),
-			NewUTSNS: newUTS && utsPath == "", PreserveFds: o.PreserveFds,
+			MountLabel: mountLabel(spec),
+			NewUTSNS:   newUTS && utsPath == "", PreserveFds: o.PreserveFds,
 			ParentHooks: spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0),
 			SpecJSON:    raw,
 		},
@@ -340,4 +341,13 @@ func ownerName() string {
 		return u.Username
 	}
 	return strconv.Itoa(os.Geteuid())
+}
+
+// mountLabel is linux.mountLabel when SELinux is active; without it the
+// label is ignored with a warning (specs.Warnings).
+func mountLabel(spec *rspec.Spec) string {
+	if spec.Linux == nil || spec.Linux.MountLabel == "" || !specs.SELinuxEnabled() {
+		return ""
+	}
+	return spec.Linux.MountLabel
 }

@@ -53,10 +53,12 @@ func Features(seccomp *features.Seccomp, cgroup *features.Cgroup) *features.Feat
 			Capabilities: KnownCapabilities(),
 			Cgroup:       cgroup,
 			Seccomp:      seccomp,
-			// "Compiled in" support: we have no AppArmor, SELinux, RDT or
-			// net-device code, whatever the host offers.
-			Apparmor:        &features.Apparmor{Enabled: &f},
-			Selinux:         &features.Selinux{Enabled: &f},
+			// "Compiled in" support, whatever the host offers: AppArmor
+			// profiles and SELinux labels are applied where the host has
+			// the LSM (and refused where it does not); no RDT or
+			// net-device code.
+			Apparmor:        &features.Apparmor{Enabled: &t},
+			Selinux:         &features.Selinux{Enabled: &t},
 			IntelRdt:        &features.IntelRdt{Enabled: &f},
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &t}},
 			NetDevices:      &features.NetDevices{Enabled: &f},

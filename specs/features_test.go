@@ -43,7 +43,7 @@ func TestFeatures(t *testing.T) {
 	if l.Seccomp != sc || l.Cgroup != cg {
 		t.Error("caller's seccomp/cgroup not used")
 	}
-	if *l.Apparmor.Enabled || *l.Selinux.Enabled || *l.IntelRdt.Enabled || !*l.MountExtensions.IDMap.Enabled {
+	if !*l.Apparmor.Enabled || !*l.Selinux.Enabled || *l.IntelRdt.Enabled || !*l.MountExtensions.IDMap.Enabled {
 		t.Error("claims support we do not have")
 	}
 	if f.Annotations[VersionAnnotation] != Version {
@@ -53,7 +53,7 @@ func TestFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{`"ociVersionMin":"1.0.0"`, `"namespaces":[`, `"seccomp":{"enabled":true`, `"apparmor":{"enabled":false}`} {
+	for _, k := range []string{`"ociVersionMin":"1.0.0"`, `"namespaces":[`, `"seccomp":{"enabled":true`, `"apparmor":{"enabled":true}`, `"selinux":{"enabled":true}`} {
 		if !strings.Contains(string(data), k) {
 			t.Errorf("JSON lacks %s: %s", k, data)
 		}

@@ -16,6 +16,10 @@ var selinuxEnabled = func() bool {
 	return err == nil
 }
 
+// SELinuxEnabled reports whether SELinux is active on this host: only then
+// are process and mount labels applied.
+func SELinuxEnabled() bool { return selinuxEnabled() }
+
 // apparmorEnabled mirrors the kernel module's switch.
 var apparmorEnabled = func() bool {
 	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")

@@ -25,15 +25,17 @@ type Config struct {
 	NoPivot      bool              `json:"no_pivot,omitempty"`
 	NoNewKeyring bool              `json:"no_new_keyring,omitempty"`
 	CgroupPaths  map[string]string `json:"cgroup_paths,omitempty"`
-	InUserNS     bool              `json:"in_userns,omitempty"`
-	NewUTSNS     bool              `json:"new_utsns,omitempty"`
-	PreserveFds  int               `json:"preserve_fds"`
-	FifoFd       int               `json:"fifo_fd"`
-	ConsoleFd    int               `json:"console_fd"`
-	LogFd        int               `json:"log_fd"`
-	LogFormat    string            `json:"log_format,omitempty"`
-	Debug        bool              `json:"debug,omitempty"`
-	SeccompFd    int               `json:"seccomp_fd"` // connected listenerPath socket
+	// MountLabel is linux.mountLabel when SELinux is active, else empty.
+	MountLabel  string `json:"mount_label,omitempty"`
+	InUserNS    bool   `json:"in_userns,omitempty"`
+	NewUTSNS    bool   `json:"new_utsns,omitempty"`
+	PreserveFds int    `json:"preserve_fds"`
+	FifoFd      int    `json:"fifo_fd"`
+	ConsoleFd   int    `json:"console_fd"`
+	LogFd       int    `json:"log_fd"`
+	LogFormat   string `json:"log_format,omitempty"`
+	Debug       bool   `json:"debug,omitempty"`
+	SeccompFd   int    `json:"seccomp_fd"` // connected listenerPath socket
 	// IDMapFds are the detached idmapped mounts the parent made, by
 	// mount index (rootfs.IDMappedTrees).
 	IDMapFds map[int]int `json:"idmap_fds,omitempty"`

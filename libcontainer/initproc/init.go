@@ -135,6 +135,7 @@ func run(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
 		InUserNS:    cfg.InUserNS,
 		CgroupPaths: cfg.CgroupPaths,
 		IDMapFds:    cfg.IDMapFds,
+		MountLabel:  cfg.MountLabel,
 		Log:         log,
 	}
 	if err := step(log, "prepare rootfs", func() error { return rootfs.Prepare(rcfg) }, "rootfs", cfg.Rootfs); err != nil {

@@ -176,6 +176,11 @@ func (up *userProcess) exec(cfg *Config, log *slog.Logger) error {
 			return err
 		}
 	}
+	if p.SelinuxLabel != "" {
+		if err := applySelinux(p.SelinuxLabel); err != nil {
+			return err
+		}
+	}
 	// As late as possible, but while we may still raise hard limits:
 	// limits like RLIMIT_AS constrain the Go runtime itself too.
 	if err := step(log, "rlimits", func() error { return setRlimits(p.Rlimits) }); err != nil {
@@ -258,6 +263,15 @@ func applyApparmor(profile string) error {
 	defer f.Close()
 	if _, err := f.WriteString("exec " + profile); err != nil {
 		return fmt.Errorf("process.apparmorProfile: %w", err)
+	}
+	return nil
+}
+
+// applySelinux sets the context the next execve runs in (validation has
+// refused a label on a host without SELinux).
+func applySelinux(label string) error {
+	if err := os.WriteFile("/proc/thread-self/attr/exec", []byte(label), 0); err != nil {
+		return fmt.Errorf("process.selinuxLabel: %w", err)
 	}
 	return nil
 }

@@ -28,6 +28,9 @@ type Config struct {
 	// IDMapFds are init's fds of the detached idmapped mounts the parent
 	// made (IDMappedTrees), by mount index.
 	IDMapFds map[int]int
+	// MountLabel, when set (SELinux active), labels the filesystems that
+	// take a context= option.
+	MountLabel string
 
 	devReadonly bool // /dev was asked read-only: made so by Finalize
 }

@@ -114,6 +114,18 @@ func mkMode(dir bool) os.FileMode {
 	return 0o644
 }
 
+// labelledTypes take linux.mountLabel as a context= option; proc, sysfs,
+// mqueue and cgroup do not accept one (as runc decides).
+var labelledTypes = map[string]bool{"tmpfs": true, "devpts": true, "shm": true}
+
+// withLabel adds the mount label to the data of a filesystem that takes it.
+func (c *Config) withLabel(fstype string, data []string) []string {
+	if c.MountLabel == "" || !labelledTypes[fstype] {
+		return data
+	}
+	return append(data, fmt.Sprintf("context=%q", c.MountLabel))
+}
+
 // mountFs mounts a new filesystem instance (tmpfs, proc, sysfs, ...).
 func (c *Config) mountFs(m rspec.Mount, o *mountOpts) error {
 	if err := c.checkProcDest(m.Destination, ""); err != nil && m.Type != "proc" {
@@ -128,6 +140,7 @@ func (c *Config) mountFs(m rspec.Mount, o *mountOpts) error {
 	if src == "" {
 		src = m.Type
 	}
+	o.data = c.withLabel(m.Type, o.data)
 	var under *os.File
 	if o.copyup {
 		if m.Type != "tmpfs" {

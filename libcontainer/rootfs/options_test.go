@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"os"
+	"strings"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"slices"
@@ -141,5 +142,19 @@ func TestDevicesToCreate(t *testing.T) {
 	}
 	if _, err := deviceMode(rspec.LinuxDevice{Type: "x"}); err == nil {
 		t.Error("bad type accepted")
+	}
+}
+
+func TestWithLabel(t *testing.T) {
+	c := &Config{MountLabel: "system_u:object_r:container_file_t:s0:c1,c2"}
+	got := c.withLabel("tmpfs", []string{"size=1m"})
+	if strings.Join(got, ",") != `size=1m,context="system_u:object_r:container_file_t:s0:c1,c2"` {
+		t.Errorf("tmpfs: %q", got)
+	}
+	if got := c.withLabel("proc", nil); len(got) != 0 {
+		t.Errorf("proc got a label: %q", got)
+	}
+	if got := (&Config{}).withLabel("tmpfs", nil); len(got) != 0 {
+		t.Errorf("no label configured: %q", got)
 	}
 }
