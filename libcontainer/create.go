@@ -78,8 +78,13 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 		return fmt.Errorf("config.json: %w", err)
 	}
 	if spec.Linux != nil {
-		if err := seccomp.Validate(spec.Linux.Seccomp); err != nil {
+		f, err := seccomp.Build(spec.Linux.Seccomp)
+		if err != nil {
 			return fmt.Errorf("config.json: %w", err)
+		}
+		if f != nil && len(f.Skipped) > 0 {
+			// As runc: a profile written for newer kernels still loads.
+			r.Log.Debug("seccomp: syscalls unknown to libseccomp on this architecture, their rules skipped", "syscalls", f.Skipped)
 		}
 	}
 
