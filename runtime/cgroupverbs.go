@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"strconv"
@@ -122,8 +123,8 @@ func updateCommand() *cli.Command {
 			u64("cpu-rt-runtime", "CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period"),
 			&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPU(s) to use"},
 			&cli.StringFlag{Name: "cpuset-mems", Usage: "Memory node(s) to use"},
-			u64("memory", "Memory limit (in bytes)"),
-			u64("memory-reservation", "Memory reservation or soft_limit (in bytes)"),
+			u64("memory", "Memory limit (in bytes, or with a unit: 64m, 1g)"),
+			u64("memory-reservation", "Memory reservation or soft_limit (in bytes, or with a unit)"),
 			u64("memory-swap", "Total memory usage (memory + swap); set '-1' to enable unlimited swap"),
 			u64("pids-limit", "Maximum number of pids allowed in the container"),
 		},
@@ -174,18 +175,19 @@ func updateCommand() *cli.Command {
 var updateFlags = []struct {
 	name     string
 	unsigned bool
+	bytes    bool // takes a size with a unit, as runc: 64m, 1g, 512k
 	set      func(r *rspec.LinuxResources, v int64)
 }{
-	{"cpu-period", true, func(r *rspec.LinuxResources, v int64) { r.CPU.Period = u64(v) }},
-	{"cpu-quota", false, func(r *rspec.LinuxResources, v int64) { r.CPU.Quota = &v }},
-	{"cpu-share", true, func(r *rspec.LinuxResources, v int64) { r.CPU.Shares = u64(v) }},
-	{"cpu-rt-period", true, func(r *rspec.LinuxResources, v int64) { r.CPU.RealtimePeriod = u64(v) }},
-	{"cpu-rt-runtime", false, func(r *rspec.LinuxResources, v int64) { r.CPU.RealtimeRuntime = &v }},
-	{"memory", false, func(r *rspec.LinuxResources, v int64) { r.Memory.Limit = &v }},
-	{"memory-reservation", false, func(r *rspec.LinuxResources, v int64) { r.Memory.Reservation = &v }},
-	{"memory-swap", false, func(r *rspec.LinuxResources, v int64) { r.Memory.Swap = &v }},
-	{"pids-limit", false, func(r *rspec.LinuxResources, v int64) { r.Pids = &rspec.LinuxPids{Limit: &v} }},
-	{"blkio-weight", true, func(r *rspec.LinuxResources, v int64) {
+	{"cpu-period", true, false, func(r *rspec.LinuxResources, v int64) { r.CPU.Period = u64(v) }},
+	{"cpu-quota", false, false, func(r *rspec.LinuxResources, v int64) { r.CPU.Quota = &v }},
+	{"cpu-share", true, false, func(r *rspec.LinuxResources, v int64) { r.CPU.Shares = u64(v) }},
+	{"cpu-rt-period", true, false, func(r *rspec.LinuxResources, v int64) { r.CPU.RealtimePeriod = u64(v) }},
+	{"cpu-rt-runtime", false, false, func(r *rspec.LinuxResources, v int64) { r.CPU.RealtimeRuntime = &v }},
+	{"memory", false, true, func(r *rspec.LinuxResources, v int64) { r.Memory.Limit = &v }},
+	{"memory-reservation", false, true, func(r *rspec.LinuxResources, v int64) { r.Memory.Reservation = &v }},
+	{"memory-swap", false, true, func(r *rspec.LinuxResources, v int64) { r.Memory.Swap = &v }},
+	{"pids-limit", false, false, func(r *rspec.LinuxResources, v int64) { r.Pids = &rspec.LinuxPids{Limit: &v} }},
+	{"blkio-weight", true, false, func(r *rspec.LinuxResources, v int64) {
 		if r.BlockIO == nil {
 			r.BlockIO = &rspec.LinuxBlockIO{}
 		}
@@ -207,7 +209,11 @@ func applyUpdateFlags(cmd *cli.Command, res *rspec.LinuxResources) error {
 		if !cmd.IsSet(f.name) {
 			continue
 		}
-		v, err := strconv.ParseInt(cmd.String(f.name), 10, 64)
+		parse := func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }
+		if f.bytes {
+			parse = parseBytes
+		}
+		v, err := parse(cmd.String(f.name))
 		if err != nil {
 			return fmt.Errorf("--%s: invalid value %q", f.name, cmd.String(f.name))
 		}
@@ -223,4 +229,39 @@ func applyUpdateFlags(cmd *cli.Command, res *rspec.LinuxResources) error {
 		res.CPU.Mems = cmd.String("cpuset-mems")
 	}
 	return nil
+}
+
+// parseBytes reads a byte count with an optional binary unit (b, k, m, g,
+// t, with or without a trailing "b" or "ib", any case), as runc's memory
+// flags do; -1 means unlimited.
+func parseBytes(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "ib"), "b")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'k':
+			mult = 1 << 10
+		case 'm':
+			mult = 1 << 20
+		case 'g':
+			mult = 1 << 30
+		case 't':
+			mult = 1 << 40
+		}
+		if mult > 1 {
+			t = t[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(t, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	if v == -1 && mult == 1 {
+		return -1, nil
+	}
+	if v < 0 || v > math.MaxInt64/mult {
+		return 0, fmt.Errorf("out of range")
+	}
+	return v * mult, nil
 }

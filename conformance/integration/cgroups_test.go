@@ -61,7 +61,7 @@ func TestCgroupLimitsLand(t *testing.T) {
 		t.Error("init is not in its freezer cgroup")
 	}
 	// update changes limits live.
-	if _, errs, code := b.myrun("update", "--memory", fmt.Sprint(96<<20), "--memory-swap", fmt.Sprint(192<<20), "--cpu-quota", "20000", "--pids-limit", "50", b.id); code != 0 {
+	if _, errs, code := b.myrun("update", "--memory", "96m", "--memory-swap", fmt.Sprint(192<<20), "--cpu-quota", "20000", "--pids-limit", "50", b.id); code != 0 {
 		t.Fatalf("update: %s", errs)
 	}
 	if cgFile(b, "memory", "memory.limit_in_bytes") != fmt.Sprint(96<<20) || cgFile(b, "cpu", "cpu.cfs_quota_us") != "20000" || cgFile(b, "pids", "pids.max") != "50" {
