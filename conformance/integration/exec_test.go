@@ -229,3 +229,25 @@ func TestExecUserNamespace(t *testing.T) {
 		t.Fatalf("exec -u 1000: %d %q %s", code, out, errs)
 	}
 }
+
+// exec joins every namespace of the container: each of its /proc/self/ns
+// links equals the container init's (pid 1 in the container's pid
+// namespace), and differs from the host's.
+func TestExecJoinsAllNamespaces(t *testing.T) {
+	b := runningBundle(t)
+	out, errs, code := b.myrun("exec", b.id, "sh", "-c", `for n in cgroup ipc mnt net pid uts; do echo "$n $(readlink /proc/self/ns/$n) $(readlink /proc/1/ns/$n)"; done`)
+	if code != 0 {
+		t.Fatalf("exec: %d %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 6 {
+		t.Fatalf("got %q", out)
+	}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		host, _ := os.Readlink("/proc/self/ns/" + f[0])
+		if len(f) != 3 || f[1] != f[2] || f[1] == host {
+			t.Errorf("namespace %s: exec %s, init %s, host %s", f[0], f[1], f[2], host)
+		}
+	}
+}

@@ -5,6 +5,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -303,4 +304,58 @@ func lastCap(t *testing.T) int {
 	}
 	n, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
 	return n
+}
+
+// Without process.rlimits the container gets the NOFILE soft limit myrun
+// was started with, not the one the Go runtime raised to the hard limit.
+func TestNofileRestoredWithoutRlimits(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "ulimit -Sn"}, func(s *rspec.Spec) { s.Process.Rlimits = nil })
+	cmd := exec.Command("sh", "-c", `ulimit -Sn 777 && exec "$@"`, "sh", myrun, "--root", b.root, "run", "--bundle", b.dir, b.id)
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "777" {
+		t.Fatalf("soft NOFILE in the container: %v %q", err, out)
+	}
+}
+
+// linux.timeOffsets in a new time namespace, and domainname in a new UTS
+// namespace, reach the container.
+func TestTimeNamespaceAndDomainname(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "cat /proc/sys/kernel/domainname; cut -d. -f1 /proc/uptime"}, func(s *rspec.Spec) {
+		s.Domainname = "example.test"
+		s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.TimeNamespace})
+		s.Linux.TimeOffsets = map[string]rspec.LinuxTimeOffset{"boottime": {Secs: 10 * 86400}}
+	})
+	f := strings.Fields(b.mustRun())
+	if len(f) != 2 || f[0] != "example.test" {
+		t.Fatalf("got %q", f)
+	}
+	var host float64
+	raw, _ := os.ReadFile("/proc/uptime")
+	fmt.Sscan(string(raw), &host)
+	if up, _ := strconv.ParseFloat(f[1], 64); up < host+10*86400-60 {
+		t.Fatalf("container uptime %s, host %.0f: boottime offset not applied", f[1], host)
+	}
+}
+
+// delete --force of a paused container thaws it first, so it can be
+// killed and its cgroup removed (the cleanup checks nothing is left).
+func TestDeleteForcePaused(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "1000"}, nil)
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	if _, errs, code := b.myrun("pause", b.id); code != 0 {
+		t.Fatalf("pause: %s", errs)
+	}
+	pid := int(b.state()["pid"].(float64))
+	if _, errs, code := b.myrun("delete", "--force", b.id); code != 0 {
+		t.Fatalf("delete --force of a paused container: %s", errs)
+	}
+	// Dead means gone or a zombie (PID 1 here reaps slowly).
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(st), ") Z ") {
+		t.Fatalf("init %d survived delete --force: %s", pid, st)
+	}
+	if out, _, _ := b.myrun("list", "-q"); strings.TrimSpace(out) != "" {
+		t.Fatalf("still listed: %q", out)
+	}
 }
