@@ -55,6 +55,7 @@ func TestBadInput(t *testing.T) {
 			if !strings.Contains(errs, c.want) {
 				t.Fatalf("error %q does not name %q", errs, c.want)
 			}
+			b.assertNothingLeft()
 		})
 	}
 }

@@ -55,6 +55,7 @@ func TestFailingPrestartHookLeavesNothing(t *testing.T) {
 	if _, errs, code := b.myrun("create", "--bundle", b.dir, b.id); code == 0 || !strings.Contains(errs, "prestart") {
 		t.Fatalf("create with failing hook: %d %s", code, errs)
 	}
+	b.assertNothingLeft()
 }
 
 func TestConsoleSocket(t *testing.T) {

@@ -146,6 +146,22 @@ func (b *bundle) cleanup() {
 	}
 }
 
+// assertNothingLeft checks, without deleting anything first, that a failed
+// create left no trace: no state entry, no cgroup, no mount under the
+// bundle, no process of the container's cgroup.
+func (b *bundle) assertNothingLeft() {
+	b.t.Helper()
+	if ents, _ := os.ReadDir(b.root); len(ents) > 0 {
+		b.t.Errorf("state left behind after a failed create: %v", ents)
+	}
+	if dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent + "/" + b.id); len(dirs) > 0 {
+		b.t.Errorf("cgroups left behind after a failed create: %v", dirs)
+	}
+	if mi, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(mi, []byte(b.dir)) {
+		b.t.Errorf("mounts left behind under %s after a failed create", b.dir)
+	}
+}
+
 // myrunCmd runs myrun with the bundle's root and returns stdout, stderr and
 // the exit code.
 func (b *bundle) myrun(args ...string) (string, string, int) {

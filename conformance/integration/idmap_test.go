@@ -122,6 +122,7 @@ func TestIDMappedMountErrors(t *testing.T) {
 			if code == 0 || !strings.Contains(errs, field+tc.want) {
 				t.Fatalf("exit %d, stderr %q, want %q", code, errs, field+tc.want)
 			}
+			b.assertNothingLeft()
 		})
 	}
 }

@@ -271,6 +271,7 @@ func TestSeccompBadProfiles(t *testing.T) {
 			if out, _, _ := b.myrun("list", "-q"); strings.TrimSpace(out) != "" {
 				t.Errorf("container listed after failed create: %q", out)
 			}
+			b.assertNothingLeft()
 		})
 	}
 	b := seccompBundle(t, "mkdir /tmp/x 2>&1; echo mkdir=$?", &rspec.LinuxSeccomp{
