@@ -387,6 +387,11 @@ func TestRootlessSlirp4netns(t *testing.T) {
 	if out, err := img("run", "--rm", "busybox", "echo", "hi"); err != nil || out != "hi\n" {
 		t.Fatalf("rootless run: %v %q", err, out)
 	}
+	// With a terminal the network is set up too (pause process, slirp4netns).
+	tty := filepath.Join(binDir, "myimg") + " --root " + root + " run --rm -t busybox sh -c 'ip -o link show tap0 >/dev/null && echo net-ok'"
+	if out, err := as("script", "-qec", tty, "/dev/null"); err != nil || !strings.Contains(out, "net-ok") {
+		t.Fatalf("rootless run -t has no slirp4netns network: %v %q", err, out)
+	}
 	port := freeRunPort(t)
 	out, err := img("run", "-d", "--name", "rweb", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
 	if err != nil {

@@ -52,6 +52,28 @@ func (cs *Store) monitor(id string, att *Attach, ready func(error)) (int, error)
 		return -1, err
 	}
 	dir := cs.Dir(id)
+	// Network before the container starts, with or without a terminal:
+	// rootless containers join the user and network namespaces of a pause
+	// process (slirp4netns cannot enter the namespaces of the runtime's
+	// non-dumpable init).
+	if r.Rootless && r.Network.Mode != network.ModeHost {
+		keep, err := cs.startPause(r)
+		if err != nil {
+			return -1, err
+		}
+		defer keep.Close()
+	}
+	if r.Network.Mode == network.ModeSlirp {
+		target := r.Network.Netns
+		if r.Rootless {
+			target = strconv.Itoa(r.PausePid)
+		}
+		exitW, err := cs.startSlirp(r, target)
+		if err != nil {
+			return -1, err
+		}
+		defer exitW.Close()
+	}
 	if att != nil && att.TTY {
 		return cs.monitorTTY(r, att, ready)
 	}
@@ -75,27 +97,6 @@ func (cs *Store) monitor(id string, att *Attach, ready func(error)) (int, error)
 	var stdin *os.File
 	if att != nil && att.Stdin != nil {
 		stdin = att.Stdin
-	}
-	// Network before the container starts: rootless containers join the
-	// user and network namespaces of a pause process (slirp4netns cannot
-	// enter the namespaces of the runtime's non-dumpable init).
-	if r.Rootless && r.Network.Mode != network.ModeHost {
-		keep, err := cs.startPause(r)
-		if err != nil {
-			return -1, err
-		}
-		defer keep.Close()
-	}
-	if r.Network.Mode == network.ModeSlirp {
-		target := r.Network.Netns
-		if r.Rootless {
-			target = strconv.Itoa(r.PausePid)
-		}
-		exitW, err := cs.startSlirp(r, target)
-		if err != nil {
-			return -1, err
-		}
-		defer exitW.Close()
 	}
 	pidFile := filepath.Join(dir, "pid")
 	create := cs.rt(r, "--log", filepath.Join(dir, "runtime.log"), "--log-format", "json",
