@@ -12,26 +12,32 @@ import (
 // pullAny pulls from a registry or copies from an oci: layout.
 func pullAny(s *store.Store, ref string, o registry.Options) (ocispec.Descriptor, error) {
 	if rest, ok := strings.CutPrefix(ref, "oci:"); ok {
-		dir, tag := archive.SplitLayoutRef(rest)
-		unlock, err := s.WriterLock()
-		if err != nil {
-			return ocispec.Descriptor{}, err
-		}
-		defer unlock()
-		desc, err := archive.CopyFromLayout(s, dir, tag)
-		if err != nil {
-			return desc, err
-		}
-		if _, err := archive.VerifyImage(s, desc); err != nil {
-			return desc, err
-		}
-		name := tag
-		if name == "" {
-			name = "latest"
-		}
-		return desc, s.Tag(name, desc)
+		return pullLayout(s, rest)
 	}
 	return registry.Pull(s, strings.TrimPrefix(ref, "docker://"), o)
+}
+
+// pullLayout copies an image from an oci: layout, verified, and names it;
+// a failed copy takes its blobs back out (store.Import).
+func pullLayout(s *store.Store, layoutRef string) (_ ocispec.Descriptor, err error) {
+	dir, tag := archive.SplitLayoutRef(layoutRef)
+	end, err := s.Import()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	defer func() { end(err != nil) }()
+	desc, err := archive.CopyFromLayout(s, dir, tag)
+	if err != nil {
+		return desc, err
+	}
+	if _, err := archive.VerifyImage(s, desc); err != nil {
+		return desc, err
+	}
+	name := tag
+	if name == "" {
+		name = "latest"
+	}
+	return desc, s.Tag(name, desc)
 }
 
 func descConfigID(s *store.Store, d ocispec.Descriptor) string {

@@ -150,6 +150,28 @@ func TestLoadDockerArchive(t *testing.T) {
 	if storeState(t, s) != before {
 		t.Fatal("store changed by a rejected docker-archive")
 	}
+	// Two layers, the second lying about its diff_id: the first, already
+	// stored when the second fails, is taken back out.
+	raw2 := tarOf(t, "second", "layer")
+	cfg, _ := json.Marshal(map[string]any{"architecture": "amd64", "os": "linux",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []digest.Digest{digest.FromBytes(raw), digest.FromString("bad")}}})
+	man, _ := json.Marshal([]map[string]any{{"Config": "c.json", "RepoTags": []string{"d:2"}, "Layers": []string{"l1/layer.tar", "l2/layer.tar"}}})
+	var two bytes.Buffer
+	tw := tar.NewWriter(&two)
+	for _, e := range []struct {
+		n string
+		b []byte
+	}{{"manifest.json", man}, {"c.json", cfg}, {"l1/layer.tar", raw}, {"l2/layer.tar", raw2}} {
+		tw.WriteHeader(&tar.Header{Name: e.n, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(e.b))})
+		tw.Write(e.b)
+	}
+	tw.Close()
+	if _, err := Load(s, &two); err == nil {
+		t.Fatal("second layer's wrong diff_id accepted")
+	}
+	if storeState(t, s) != before {
+		t.Fatalf("store changed by a docker-archive rejected at its second layer:\n%s\nwas\n%s", storeState(t, s), before)
+	}
 	imgs, err := Load(s, bytes.NewReader(mk(digest.FromBytes(raw))))
 	if err != nil || len(imgs) != 1 || imgs[0].Name != "d:1" {
 		t.Fatalf("%v %+v", err, imgs)

@@ -28,12 +28,12 @@ type ImportOptions struct {
 
 // Import makes a one-layer image from a rootfs directory or a (possibly
 // compressed) tarball and returns its manifest descriptor.
-func Import(s *store.Store, src string, o ImportOptions) (ocispec.Descriptor, error) {
-	unlock, err := s.WriterLock()
+func Import(s *store.Store, src string, o ImportOptions) (_ ocispec.Descriptor, err error) {
+	end, err := s.Import()
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	defer unlock()
+	defer func() { end(err != nil) }()
 	st, err := os.Stat(src)
 	if err != nil {
 		return ocispec.Descriptor{}, err

@@ -26,12 +26,12 @@ type LoadedImage struct {
 // Load reads an oci-archive or a docker-archive (as podman and docker
 // save write them) and adds its images to the store. Every blob is
 // verified first; nothing is named unless all images load.
-func Load(s *store.Store, r io.Reader) ([]LoadedImage, error) {
-	unlock, err := s.WriterLock()
+func Load(s *store.Store, r io.Reader) (_ []LoadedImage, err error) {
+	end, err := s.Import()
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer func() { end(err != nil) }()
 	tmp, err := s.TempDir("load-")
 	if err != nil {
 		return nil, err

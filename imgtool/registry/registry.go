@@ -55,16 +55,16 @@ func (o Options) log(f string, a ...any) {
 
 // Pull fetches ref (picking linux/amd64 from an index), stores its blobs
 // after checking digests, sizes and diff_ids, and names it ref.
-func Pull(s *store.Store, ref string, o Options) (ocispec.Descriptor, error) {
+func Pull(s *store.Store, ref string, o Options) (_ ocispec.Descriptor, err error) {
 	r, err := name.ParseReference(ref, o.nameOpts()...)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	unlock, err := s.WriterLock()
+	end, err := s.Import()
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	defer unlock()
+	defer func() { end(err != nil) }()
 	img, err := remote.Image(r, o.remoteOpts()...)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, err)

@@ -102,6 +102,9 @@ func (w *Ingest) Commit(mediaType string, expected *ocispec.Descriptor) (ocispec
 		os.Remove(w.f.Name())
 		return desc, err
 	}
+	w.s.mu.Lock()
+	w.s.added = append(w.s.added, desc.Digest)
+	w.s.mu.Unlock()
 	return desc, syncDir(filepath.Dir(dst))
 }
 

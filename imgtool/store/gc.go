@@ -27,12 +27,61 @@ func (s *Store) Prune(cache bool) (PruneResult, error) {
 		return res, err
 	}
 	defer unlock()
-	idx, err := s.Index()
+	if cache {
+		ents, _ := os.ReadDir(filepath.Join(s.Root, CacheDir))
+		for _, e := range ents {
+			if os.Remove(filepath.Join(s.Root, CacheDir, e.Name())) == nil {
+				res.Cache++
+			}
+		}
+	}
+	keep, diffIDs, err := s.live()
 	if err != nil {
 		return res, err
 	}
-	keep := map[digest.Digest]bool{}
-	diffIDs := map[string]bool{}
+	blobDir := filepath.Join(s.Root, "blobs", "sha256")
+	ents, _ := os.ReadDir(blobDir)
+	for _, e := range ents {
+		if keep[digest.NewDigestFromEncoded(digest.SHA256, e.Name())] {
+			continue
+		}
+		if st, err := e.Info(); err == nil {
+			res.Bytes += st.Size()
+		}
+		if os.Remove(filepath.Join(blobDir, e.Name())) == nil {
+			res.Blobs++
+		}
+	}
+	layerDir := filepath.Join(s.Root, LayersDir)
+	ents, _ = os.ReadDir(layerDir)
+	for _, e := range ents {
+		if !diffIDs[e.Name()] {
+			if os.RemoveAll(filepath.Join(layerDir, e.Name())) == nil {
+				res.Layers++
+			}
+		}
+	}
+	// Leftover temp files of crashed writers (we hold the GC lock: no
+	// writer runs), unmounting what a killed build left mounted there.
+	ents, _ = os.ReadDir(filepath.Join(s.Root, ingestDir))
+	for _, e := range ents {
+		dir := filepath.Join(s.Root, ingestDir, e.Name())
+		if err := unmountUnder(dir); err != nil {
+			return res, err
+		}
+		os.RemoveAll(dir)
+	}
+	return res, nil
+}
+
+// live returns the blobs and extracted layers (by diff_id) in use: reachable
+// from index.json, recorded by the build cache, or under a mounted bundle.
+func (s *Store) live() (keep map[digest.Digest]bool, diffIDs map[string]bool, err error) {
+	idx, err := s.Index()
+	if err != nil {
+		return nil, nil, err
+	}
+	keep, diffIDs = map[digest.Digest]bool{}, map[string]bool{}
 	var walk func(d ocispec.Descriptor)
 	walk = func(d ocispec.Descriptor) {
 		if keep[d.Digest] {
@@ -76,16 +125,12 @@ func (s *Store) Prune(cache bool) (PruneResult, error) {
 	for _, m := range idx.Manifests {
 		walk(m)
 	}
-	// Build-cache records keep their blobs unless the cache goes too.
+	// Build-cache records keep their blobs (Prune drops the records first
+	// when the cache goes too).
 	cacheDir := filepath.Join(s.Root, CacheDir)
 	ents, _ := os.ReadDir(cacheDir)
 	for _, e := range ents {
 		p := filepath.Join(cacheDir, e.Name())
-		if cache {
-			os.Remove(p)
-			res.Cache++
-			continue
-		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			continue
@@ -120,37 +165,5 @@ func (s *Store) Prune(cache bool) (PruneResult, error) {
 			}
 		}
 	}
-	blobDir := filepath.Join(s.Root, "blobs", "sha256")
-	ents, _ = os.ReadDir(blobDir)
-	for _, e := range ents {
-		if keep[digest.NewDigestFromEncoded(digest.SHA256, e.Name())] {
-			continue
-		}
-		if st, err := e.Info(); err == nil {
-			res.Bytes += st.Size()
-		}
-		if os.Remove(filepath.Join(blobDir, e.Name())) == nil {
-			res.Blobs++
-		}
-	}
-	layerDir := filepath.Join(s.Root, LayersDir)
-	ents, _ = os.ReadDir(layerDir)
-	for _, e := range ents {
-		if !diffIDs[e.Name()] {
-			if os.RemoveAll(filepath.Join(layerDir, e.Name())) == nil {
-				res.Layers++
-			}
-		}
-	}
-	// Leftover temp files of crashed writers (we hold the GC lock: no
-	// writer runs), unmounting what a killed build left mounted there.
-	ents, _ = os.ReadDir(filepath.Join(s.Root, ingestDir))
-	for _, e := range ents {
-		dir := filepath.Join(s.Root, ingestDir, e.Name())
-		if err := unmountUnder(dir); err != nil {
-			return res, err
-		}
-		os.RemoveAll(dir)
-	}
-	return res, nil
+	return keep, diffIDs, nil
 }

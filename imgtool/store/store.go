@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -20,6 +22,9 @@ import (
 // build-cache records). Tools that read the layout ignore the extra dirs.
 type Store struct {
 	Root string
+
+	mu    sync.Mutex
+	added []digest.Digest // blobs this process put into blobs/ (see Import)
 }
 
 const (

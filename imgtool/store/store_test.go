@@ -215,3 +215,51 @@ func TestZombieOwnerIsDead(t *testing.T) {
 		t.Fatal("this process does not count as alive")
 	}
 }
+
+// A failed import takes out the blobs it added, unless another writer is
+// at work (it may be about to reference them) or something references them.
+func TestImportRollback(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(body string) ocispec.Descriptor {
+		d, err := s.PutBytes("application/octet-stream", []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	end, err := s.Import()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := put("referenced")
+	gone := put("orphan")
+	if err := s.Tag("r", kept); err != nil {
+		t.Fatal(err)
+	}
+	end(true)
+	if !s.HasBlob(kept) || s.HasBlob(gone) {
+		t.Fatalf("after a failed import: referenced %v (want true), orphan %v (want false)", s.HasBlob(kept), s.HasBlob(gone))
+	}
+
+	end, _ = s.Import()
+	ok := put("success")
+	end(false)
+	if !s.HasBlob(ok) {
+		t.Fatal("a successful import lost its blob")
+	}
+
+	other, err := s.WriterLock() // another writer at work
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ = s.Import()
+	busy := put("while another writer runs")
+	end(true)
+	other()
+	if !s.HasBlob(busy) {
+		t.Fatal("blob removed while another writer held the lock")
+	}
+}
