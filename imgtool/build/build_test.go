@@ -206,3 +206,52 @@ func TestWorkdirCreatesOwnedDirs(t *testing.T) {
 		t.Errorf("%d layers, want 2 (COPY, WORKDIR /home/u)", n)
 	}
 }
+
+// --target builds only the stages the target needs (an unneeded broken
+// stage does not fail the build); --layers=false squashes a stage's steps
+// into one layer on top of its base.
+func TestTargetAndSquash(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for overlay mounts")
+	}
+	ctx := writeCtx(t, map[string]string{
+		"Containerfile": "FROM scratch AS a\nCOPY a.txt /a\n" +
+			"FROM scratch AS broken\nCOPY no-such-file /x\n" +
+			"FROM a AS final\nCOPY b.txt /b\nCOPY c.txt /c\n" +
+			"FROM final AS after\nCOPY no-such-file /y\n",
+		"a.txt": "a", "b.txt": "b", "c.txt": "c",
+	})
+	for _, tc := range []struct {
+		layers bool
+		want   int
+	}{{true, 3}, {false, 2}} {
+		s, err := store.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Build(s, Options{ContextDir: ctx, Layers: tc.layers, Target: "final", Tags: []string{"t"}, Out: io.Discard})
+		if err != nil {
+			t.Fatalf("layers=%v: %v", tc.layers, err)
+		}
+		l, err := s.Load(res.Manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(l.Manifest.Layers); n != tc.want {
+			t.Errorf("layers=%v: %d layers, want %d", tc.layers, n, tc.want)
+		}
+		bundle := filepath.Join(t.TempDir(), "b")
+		if err := unpack.Bundle(s, l, bundle, unpack.Options{Copy: true}); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"a", "b", "c"} {
+			if _, err := os.Stat(filepath.Join(bundle, "rootfs", f)); err != nil {
+				t.Errorf("layers=%v: /%s missing: %v", tc.layers, f, err)
+			}
+		}
+	}
+	s, _ := store.Open(t.TempDir())
+	if _, err := Build(s, Options{ContextDir: ctx, Layers: true, Target: "nope", Out: io.Discard}); err == nil || !strings.Contains(err.Error(), `target stage "nope" not found`) {
+		t.Fatalf("unknown target: %v", err)
+	}
+}
