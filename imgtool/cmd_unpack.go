@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/myrun-org/myrun/imgtool/layer"
+	"github.com/myrun-org/myrun/imgtool/progress"
 	"github.com/myrun-org/myrun/imgtool/unpack"
 )
 
@@ -57,9 +58,7 @@ is near instant. Run it with "myrun run --bundle BUNDLE ID" and remove it with
 				gids = uids
 			}
 			o := unpack.Options{Copy: cmd.Bool("copy"), Rootless: cmd.Bool("rootless") || len(uids) > 0, UIDMap: uids, GIDMap: gids}
-			if !cmd.Bool("quiet") {
-				o.Progress = func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
-			}
+			o.Progress = progress.New(os.Stderr, cmd.Bool("quiet")).Steps("unpack", len(img.Manifest.Layers))
 			return unpack.Bundle(s, img, cmd.Args().Get(1), o)
 		},
 	}

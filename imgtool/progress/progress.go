@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -47,4 +48,29 @@ func (r *Reporter) Wrap(what string, size int64, rd io.Reader) io.Reader {
 	)
 	pr := progressbar.NewReader(rd, bar)
 	return &pr
+}
+
+// Steps reports a task of total steps: on a terminal one bar that each
+// call advances (its line becomes the bar's description), otherwise each
+// call prints its line.
+func (r *Reporter) Steps(what string, total int) func(format string, a ...any) {
+	if r.quiet {
+		return func(string, ...any) {}
+	}
+	if !r.tty || total < 2 {
+		return r.Logf
+	}
+	bar := progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(r.out),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(),
+		progressbar.OptionClearOnFinish(),
+	)
+	var mu sync.Mutex
+	return func(format string, a ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		bar.Describe(what + ": " + fmt.Sprintf(format, a...))
+		bar.Add(1)
+	}
 }
