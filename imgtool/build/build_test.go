@@ -2,8 +2,12 @@ package build
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -253,5 +257,55 @@ func TestTargetAndSquash(t *testing.T) {
 	s, _ := store.Open(t.TempDir())
 	if _, err := Build(s, Options{ContextDir: ctx, Layers: true, Target: "nope", Out: io.Discard}); err == nil || !strings.Contains(err.Error(), `target stage "nope" not found`) {
 		t.Fatalf("unknown target: %v", err)
+	}
+}
+
+// ADD of a URL downloads the file (mode 0600, as docker), honours
+// --checksum, and says so clearly when it cannot reach the server.
+func TestAddURL(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for overlay mounts")
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/data.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, "remote content\n")
+	}))
+	defer srv.Close()
+	sum := fmt.Sprintf("sha256:%x", sha256.Sum256([]byte("remote content\n")))
+	build := func(cf string) (*store.Store, *Result, error) {
+		s, err := store.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Build(s, Options{ContextDir: writeCtx(t, map[string]string{"Containerfile": cf}), Layers: true, Tags: []string{"u"}, Out: io.Discard})
+		return s, res, err
+	}
+	s, res, err := build("FROM scratch\nADD --checksum=" + sum + " " + srv.URL + "/data.txt /d/\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := s.Load(res.Manifest)
+	bundle := filepath.Join(t.TempDir(), "b")
+	if err := unpack.Bundle(s, l, bundle, unpack.Options{Copy: true}); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(bundle, "rootfs/d/data.txt")
+	if b, err := os.ReadFile(p); err != nil || string(b) != "remote content\n" {
+		t.Fatalf("downloaded file: %q %v", b, err)
+	}
+	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode().Perm())
+	}
+	for cf, want := range map[string]string{
+		"FROM scratch\nADD --checksum=sha256:" + strings.Repeat("0", 64) + " " + srv.URL + "/data.txt /d/\n": "does not match",
+		"FROM scratch\nADD " + srv.URL + "/missing /d/\n":                                                    "HTTP 404",
+		"FROM scratch\nADD http://127.0.0.1:1/x /d/\n":                                                       "cannot fetch (is there a network?)",
+	} {
+		if _, _, err := build(cf); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), ":2: ADD") {
+			t.Errorf("%q: err %v, want %q at line 2", cf, err, want)
+		}
 	}
 }
