@@ -222,3 +222,45 @@ func TestCreateDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// Owners go through the id mapping (unpack --uid-map/--gid-map, rootless
+// unpack) and xattrs are kept; an id outside the mapping is an error
+// naming the entry.
+func TestExtractOwnersMappedAndXattrs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Name: "root-file", Typeflag: tar.TypeReg, Mode: 0o644, Uid: 0, Gid: 0, Size: 1,
+			PAXRecords: map[string]string{"SCHILY.xattr.user.myimg": "kept"}},
+		{Name: "user-dir/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: 1000, Gid: 1001},
+	} {
+		tw.WriteHeader(h)
+		if h.Size > 0 {
+			tw.Write([]byte("x"))
+		}
+	}
+	tw.Close()
+	m := []IDMap{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	dir := t.TempDir()
+	if err := ExtractTar(bytes.NewReader(buf.Bytes()), dir, ExtractOptions{Mode: Apply, UIDMap: m, GIDMap: m}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][2]uint32{"root-file": {100000, 100000}, "user-dir": {101000, 101001}} {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(dir, name), &st); err != nil || st.Uid != want[0] || st.Gid != want[1] {
+			t.Errorf("%s: owner %d:%d, want %v (%v)", name, st.Uid, st.Gid, want, err)
+		}
+	}
+	val := make([]byte, 16)
+	if n, err := unix.Lgetxattr(filepath.Join(dir, "root-file"), "user.myimg", val); err != nil || string(val[:n]) != "kept" {
+		t.Errorf("xattr user.myimg: %q %v", val[:max(n, 0)], err)
+	}
+	small := []IDMap{{ContainerID: 0, HostID: 100000, Size: 10}}
+	err := ExtractTar(bytes.NewReader(buf.Bytes()), t.TempDir(), ExtractOptions{Mode: Apply, UIDMap: small, GIDMap: small})
+	if err == nil || !strings.Contains(err.Error(), "user-dir") || !strings.Contains(err.Error(), "not in the id mapping") {
+		t.Fatalf("unmapped owner: %v", err)
+	}
+}
