@@ -19,6 +19,7 @@ import (
 	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/myrun-org/myrun/imgtool/unpack"
 	"github.com/opencontainers/image-spec/schema"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func writeCtx(t *testing.T, files map[string]string) string {
@@ -307,5 +308,45 @@ func TestAddURL(t *testing.T) {
 		if _, _, err := build(cf); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), ":2: ADD") {
 			t.Errorf("%q: err %v, want %q at line 2", cf, err, want)
 		}
+	}
+}
+
+// --compression zstd: layers are stored as zstd (media type and bytes),
+// verify against their diff_ids and unpack; a different compression is a
+// different image.
+func TestBuildZstd(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for overlay mounts")
+	}
+	ctx := writeCtx(t, map[string]string{"Containerfile": "FROM scratch\nCOPY f /f\n", "f": "zstd layer\n"})
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Build(s, Options{ContextDir: ctx, Layers: true, Compression: "zstd", Tags: []string{"z"}, Out: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := s.Load(res.Manifest)
+	ld := l.Manifest.Layers[0]
+	if ld.MediaType != ocispec.MediaTypeImageLayerZstd {
+		t.Fatalf("media type %s", ld.MediaType)
+	}
+	if b, _ := s.ReadBlob(ld); len(b) < 4 || !bytes.Equal(b[:4], []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		t.Fatal("layer blob is not zstd")
+	}
+	if err := archive.VerifyDiffID(s, ld, l.DiffID(0)); err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(t.TempDir(), "b")
+	if err := unpack.Bundle(s, l, bundle, unpack.Options{Copy: true}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(bundle, "rootfs/f")); err != nil || string(b) != "zstd layer\n" {
+		t.Fatalf("unpacked: %q %v", b, err)
+	}
+	gz, err := Build(s, Options{ContextDir: ctx, Layers: true, Tags: []string{"g"}, Out: io.Discard})
+	if err != nil || gz.Manifest.Digest == res.Manifest.Digest {
+		t.Fatalf("gzip build reused the zstd image: %v", err)
 	}
 }
