@@ -423,3 +423,27 @@ func TestRootlessSlirp4netns(t *testing.T) {
 		t.Errorf("containers dir: %v", ents)
 	}
 }
+
+// stop sends the image's STOPSIGNAL, not SIGTERM: a process that exits
+// cleanly on USR1 and ignores TERM stops at once with exit code 0.
+func TestStopUsesImageStopSignal(t *testing.T) {
+	root := runEnv(t)
+	ctx := t.TempDir()
+	os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte("FROM busybox\nSTOPSIGNAL SIGUSR1\n"), 0o644)
+	mustImg(t, root, "build", "--cgroup-parent", cgroupP, "-t", "usr1", ctx)
+	out := mustImg(t, root, "run", "-d", "--name", "sig", "usr1", "sh", "-c",
+		`trap "echo got-usr1; exit 0" USR1; trap "" TERM; echo ready; while :; do sleep 0.1; done`)
+	id := strings.TrimSpace(out)
+	defer myimg(t, root, "rm", "-f", id)
+	for i := 0; i < 100 && !strings.Contains(mustImg(t, root, "logs", "sig"), "ready"); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	mustImg(t, root, "stop", "-t", "10", "sig")
+	c := inspectCtr(t, root, "sig")
+	if c.Status != "exited" || c.ExitCode != 0 {
+		t.Fatalf("after stop: status %s exit %d (STOPSIGNAL not used?)", c.Status, c.ExitCode)
+	}
+	if logs := mustImg(t, root, "logs", "sig"); !strings.Contains(logs, "got-usr1") {
+		t.Fatalf("logs: %q", logs)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -233,4 +234,83 @@ func streamEvents(t *testing.T, b *bundle) <-chan string {
 		close(lines)
 	}()
 	return lines
+}
+
+// The rest of linux.resources.cpu and blockIO on the real v1 hierarchy:
+// CFS burst, SCHED_IDLE groups, cpuset.mems, throttles on a real disk.
+func TestCgroupCPUBurstIdleMemsThrottle(t *testing.T) {
+	var major, minor int64 = -1, -1
+	devs, _ := filepath.Glob("/sys/block/*/dev")
+	for _, d := range devs {
+		if strings.Contains(d, "/loop") || strings.Contains(d, "/zram") || strings.Contains(d, "/ram") {
+			continue
+		}
+		raw, _ := os.ReadFile(d)
+		if _, err := fmt.Sscanf(strings.TrimSpace(string(raw)), "%d:%d", &major, &minor); err == nil {
+			break
+		}
+	}
+	if major < 0 {
+		t.Skip("no block device for the throttle checks")
+	}
+	b := newBundle(t, []string{"sleep", "1000"}, func(s *rspec.Spec) {
+		s.Linux.Resources = &rspec.LinuxResources{
+			CPU: &rspec.LinuxCPU{Quota: i64p(50000), Period: u64p(100000), Burst: u64p(20000), Idle: i64p(1), Cpus: "0", Mems: "0"},
+			BlockIO: &rspec.LinuxBlockIO{
+				ThrottleReadBpsDevice:   []rspec.LinuxThrottleDevice{{LinuxBlockIODevice: rspec.LinuxBlockIODevice{Major: major, Minor: minor}, Rate: 1 << 20}},
+				ThrottleWriteIOPSDevice: []rspec.LinuxThrottleDevice{{LinuxBlockIODevice: rspec.LinuxBlockIODevice{Major: major, Minor: minor}, Rate: 300}},
+			},
+		}
+	})
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	dev := fmt.Sprintf("%d:%d", major, minor)
+	for _, c := range []struct{ ctrl, file, want string }{
+		{"cpu", "cpu.cfs_burst_us", "20000"},
+		{"cpu", "cpu.idle", "1"},
+		{"cpuset", "cpuset.mems", "0"},
+		{"blkio", "blkio.throttle.read_bps_device", dev + " 1048576"},
+		{"blkio", "blkio.throttle.write_iops_device", dev + " 300"},
+	} {
+		if got := cgFile(b, c.ctrl, c.file); got != c.want {
+			t.Errorf("%s/%s = %q, want %q", c.ctrl, c.file, got, c.want)
+		}
+	}
+}
+
+// memory.checkBeforeUpdate: an update to a limit below the current usage
+// is refused naming the field, and the old limit stays; without it the
+// same update goes through.
+func TestCheckBeforeUpdateRefuses(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=24 2>/dev/null; echo filled; exec sleep 1000"}, func(s *rspec.Spec) {
+		s.Linux.Resources = &rspec.LinuxResources{Memory: &rspec.LinuxMemory{Limit: i64p(256 << 20)}}
+	})
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	for i := 0; i < 100; i++ {
+		if u, _ := strconv.ParseInt(cgFile(b, "memory", "memory.usage_in_bytes"), 10, 64); u > 20<<20 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	update := func(res string) (string, int) {
+		cmd := exec.Command(myrun, "--root", b.root, "update", "-r", "-", b.id)
+		cmd.Stdin = strings.NewReader(res)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return string(out), 1
+		}
+		return string(out), 0
+	}
+	if out, code := update(`{"memory":{"limit":` + fmt.Sprint(16<<20) + `,"checkBeforeUpdate":true}}`); code == 0 || !strings.Contains(out, "linux.resources.memory.limit") || !strings.Contains(out, "checkBeforeUpdate") {
+		t.Fatalf("update below usage with checkBeforeUpdate: %d %s", code, out)
+	}
+	if got := cgFile(b, "memory", "memory.limit_in_bytes"); got != fmt.Sprint(256<<20) {
+		t.Fatalf("limit changed to %s by a refused update", got)
+	}
+	if out, code := update(`{"memory":{"limit":` + fmt.Sprint(128<<20) + `,"checkBeforeUpdate":true}}`); code != 0 || cgFile(b, "memory", "memory.limit_in_bytes") != fmt.Sprint(128<<20) {
+		t.Fatalf("update above usage: %d %s", code, out)
+	}
 }

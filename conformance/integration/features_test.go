@@ -48,6 +48,40 @@ func TestHooksOrderAndState(t *testing.T) {
 	}
 }
 
+// createContainer and startContainer hooks run in the container's
+// namespaces with the state on stdin; createContainer's path resolves in
+// the runtime's filesystem (before pivot_root), startContainer's in the
+// container's (it writes to /hooklog, a container path).
+func TestContainerHooks(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	b := newBundle(t, []string{"true"}, func(s *rspec.Spec) {
+		s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/hooklog", Type: "bind", Source: dir, Options: []string{"rbind"}})
+		s.Hooks = &rspec.Hooks{
+			CreateContainer: []rspec.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c",
+				`read -r s; echo "$s" > ` + dir + `/create; readlink /proc/self/ns/mnt >> ` + dir + `/create`}}},
+			StartContainer: []rspec.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c",
+				`read -r s; echo "$s" > /hooklog/start; readlink /proc/self/ns/mnt >> /hooklog/start`}}},
+		}
+	})
+	b.mustRun()
+	hostNS, _ := os.Readlink("/proc/self/ns/mnt")
+	for name, status := range map[string]rspec.ContainerState{"create": rspec.StateCreated, "start": rspec.StateRunning} {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+		if err != nil || len(lines) != 2 {
+			t.Fatalf("%sContainer hook output %q: %v", name, raw, err)
+		}
+		var st rspec.State
+		if err := json.Unmarshal([]byte(lines[0]), &st); err != nil || st.ID != b.id || st.Status != status || st.Pid <= 0 {
+			t.Errorf("%sContainer hook state %q (%v), want status %s", name, lines[0], err, status)
+		}
+		if lines[1] == hostNS || !strings.HasPrefix(lines[1], "mnt:") {
+			t.Errorf("%sContainer hook ran in mount namespace %s (host %s)", name, lines[1], hostNS)
+		}
+	}
+}
+
 func TestFailingPrestartHookLeavesNothing(t *testing.T) {
 	b := newBundle(t, []string{"true"}, func(s *rspec.Spec) {
 		s.Hooks = &rspec.Hooks{Prestart: []rspec.Hook{{Path: "/bin/false"}}}

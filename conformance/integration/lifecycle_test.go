@@ -3,12 +3,14 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -357,5 +359,63 @@ func TestDeleteForcePaused(t *testing.T) {
 	}
 	if out, _, _ := b.myrun("list", "-q"); strings.TrimSpace(out) != "" {
 		t.Fatalf("still listed: %q", out)
+	}
+}
+
+// A recycled pid is not the container: when the recorded init pid belongs
+// to another process (its start time differs), the container is stopped
+// and kill/delete --force leave that process alone.
+func TestPidReuseIsDetected(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "1000"}, nil)
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	other := exec.Command("sleep", "100")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { other.Process.Kill(); other.Wait() }()
+	// Kill the real init (by its pid), then point the state at our sleep,
+	// as if the pid had been reused.
+	initPid := int(b.state()["pid"].(float64))
+	stateFile := filepath.Join(b.root, b.id, "state.json")
+	raw, err := os.ReadFile(stateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	json.Unmarshal(raw, &st)
+	st["init_pid"] = other.Process.Pid
+	raw, _ = json.Marshal(st)
+	if err := os.WriteFile(stateFile, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(initPid, syscall.SIGKILL)
+	if got := b.state()["status"]; got != "stopped" {
+		t.Fatalf("status %v with a recycled pid, want stopped", got)
+	}
+	if _, _, code := b.myrun("kill", b.id, "KILL"); code == 0 {
+		t.Error("kill of a stopped container succeeded")
+	}
+	b.myrun("delete", "--force", b.id)
+	if err := other.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("the process that reused the pid was signalled: %v", err)
+	}
+}
+
+// run --no-pivot (MS_MOVE + chroot) still gives the container its rootfs
+// as /; run --keep leaves the stopped container for the caller to delete.
+func TestRunNoPivotAndKeep(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "cat /etc/hostname-marker; ls /proc/1/root/ >/dev/null && echo ok"}, nil)
+	os.WriteFile(filepath.Join(b.dir, "rootfs/etc/hostname-marker"), []byte("inside\n"), 0o644)
+	out, errs, code := b.myrun("run", "--no-pivot", "--keep", "--bundle", b.dir, b.id)
+	if code != 0 || out != "inside\nok\n" {
+		t.Fatalf("run --no-pivot: %d %q %s", code, out, errs)
+	}
+	if st := b.state(); st["status"] != "stopped" {
+		t.Fatalf("after run --keep: %v", st)
+	}
+	if _, errs, code := b.myrun("delete", b.id); code != 0 {
+		t.Fatalf("delete after --keep: %s", errs)
 	}
 }

@@ -366,6 +366,36 @@ func TestRootless(t *testing.T) {
 		if strings.Count(strings.Join(strings.Fields(out), " "), want) != 2 || !strings.Contains(out, "1000:1000") {
 			t.Fatalf("maps or chown wrong (want %q in both maps):\n%s", want, out)
 		}
+
+		// The whole lifecycle through newuidmap: create, start, exec as a
+		// mapped user, kill, delete.
+		dir = u.bundle([]string{"sleep", "1000"}, multi)
+		id = fmt.Sprintf("rl-%d-e", os.Getpid())
+		defer u.myrun("delete", "--force", id)
+		for _, args := range [][]string{{"create", "--bundle", dir, id}, {"start", id}} {
+			if _, errs, code := u.myrun(args...); code != 0 {
+				t.Fatalf("%s: %d %s", args[0], code, errs)
+			}
+		}
+		if out, errs, code := u.myrun("exec", "-u", "1000:1000", id, "sh", "-c", "id -u; cat /proc/self/uid_map"); code != 0 ||
+			!strings.HasPrefix(out, "1000\n") || !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
+			t.Fatalf("exec as a mapped user: %d %q %s", code, out, errs)
+		}
+		if _, errs, code := u.myrun("kill", id, "KILL"); code != 0 {
+			t.Fatalf("kill: %s", errs)
+		}
+		for i := 0; i < 100; i++ {
+			if out, _, _ := u.myrun("state", id); strings.Contains(out, `"stopped"`) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if _, errs, code := u.myrun("delete", id); code != 0 {
+			t.Fatalf("delete: %s", errs)
+		}
+		if escExists(filepath.Join(u.xdg, "myrun", id)) {
+			t.Errorf("state left behind after delete")
+		}
 	})
 
 }
