@@ -152,6 +152,7 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 	// syscall.ForkExec rather than os/exec: os.StartProcess probes
 	// CLONE_PIDFD with an extra vfork the first time a process starts a
 	// child, which costs every myrun invocation a process.
+	tStart := time.Now()
 	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{"myrun", "init"}, &syscall.ProcAttr{
 		Env:   []string{nsexec.SyncFdEnv + "=" + strconv.Itoa(syncFd)},
 		Files: files,
@@ -189,10 +190,11 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 		}
 		switch m.Type {
 		case syncproto.TypeMaps:
-			r.Log.Debug("write id maps", "pid", first, "uid_map", req.uidMaps, "gid_map", req.gidMaps)
+			tMaps := time.Now()
 			if err := userns.WriteMaps(first, req.uidMaps, req.gidMaps, r.Rootless); err != nil {
 				return 0, err
 			}
+			r.Log.Debug("write id maps", "pid", first, "uid_map", req.uidMaps, "gid_map", req.gidMaps, "took", time.Since(tMaps).String())
 			if err := parent.SendRaw([]byte(syncproto.TypeMapsOK)); err != nil {
 				return 0, err
 			}
@@ -221,7 +223,7 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 		// We never wait for init itself here: `create` leaves it behind.
 		waited = true
 	}
-	r.Log.Debug("namespaces ready", "pid", pid)
+	r.Log.Debug("namespaces ready", "pid", pid, "took", time.Since(tStart).String())
 	if err := r.place(req, pid, sys.UseCgroupFD); err != nil {
 		return pid, err
 	}

@@ -278,3 +278,45 @@ func TestPauseResumePsUpdate(t *testing.T) {
 	}
 	waitStatus(t, b, "stopped")
 }
+
+// --log FILE --log-format json writes runc's line shape (level, msg, time)
+// that podman and containerd parse; --debug adds the setup steps with
+// their durations, from the parent and from init.
+func TestLogFileJSON(t *testing.T) {
+	b := newBundle(t, []string{"true"}, nil)
+	logFile := filepath.Join(t.TempDir(), "runtime.log")
+	if _, errs, code := b.myrun("--log", logFile, "--log-format", "json", "--debug", "run", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run: %s", errs)
+	}
+	b.spec.Process.Args = []string{"/no/such/binary"}
+	b.write()
+	b.myrun("delete", "--force", b.id)
+	if _, _, code := b.myrun("--log", logFile, "--log-format", "json", "run", "--bundle", b.dir, b.id); code == 0 {
+		t.Fatal("run of a missing binary succeeded")
+	}
+	raw, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawStep, sawError bool
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("not a JSON line: %q", line)
+		}
+		lvl, _ := e["level"].(string)
+		msg, _ := e["msg"].(string)
+		if _, ok := e["time"].(string); !ok || lvl == "" || msg == "" {
+			t.Fatalf("line lacks level/msg/time: %q", line)
+		}
+		if lvl == "debug" && msg == "pivot_root" && e["took"] != nil {
+			sawStep = true // logged by init, through the same file
+		}
+		if lvl == "error" && strings.Contains(msg, "/no/such/binary") {
+			sawError = true
+		}
+	}
+	if !sawStep || !sawError {
+		t.Fatalf("debug step from init %v, error naming the binary %v:\n%s", sawStep, sawError, raw)
+	}
+}
