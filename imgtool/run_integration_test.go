@@ -447,3 +447,33 @@ func TestStopUsesImageStopSignal(t *testing.T) {
 		t.Fatalf("logs: %q", logs)
 	}
 }
+
+// A foreground `myimg run` killed with SIGKILL mid-run: `rm -f` still
+// removes every trace (container, cgroup, veth, port rules, lease).
+func TestForegroundRunKilledThenRmForce(t *testing.T) {
+	root := runEnv(t)
+	port := freeRunPort(t)
+	cmd := exec.Command(filepath.Join(binDir, "myimg"), "--root", root, "run", "--name", "fg",
+		"-p", fmt.Sprintf("127.0.0.1:%d:80", port), "busybox", "httpd", "-f", "-p", "80")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var c inspected
+	for i := 0; i < 200; i++ {
+		if out, err := myimg(t, root, "inspect", "fg"); err == nil {
+			json.Unmarshal([]byte(out), &c)
+			if c.Pid > 0 && c.Status == "running" {
+				break
+			}
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if c.Pid == 0 {
+		t.Fatal("container never ran")
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	mustImg(t, root, "rm", "-f", "fg")
+	noTraces(t, root, c)
+}
