@@ -159,7 +159,7 @@ func Build(s *store.Store, o Options) (*Result, error) {
 		return nil, err
 	}
 	for k := range o.BuildArgs {
-		if !b.used[k] {
+		if !b.used[k] && !proxyArgs[k] {
 			fmt.Fprintf(o.Out, "[Warning] one or more build args were not consumed: [%s]\n", k)
 		}
 	}
@@ -189,6 +189,15 @@ func (b *builder) metaArgs() error {
 		}
 	}
 	return nil
+}
+
+// proxyArgs are Docker's predefined proxy build args: a --build-arg of one
+// reaches every RUN without an ARG, and stays out of the cache key and the
+// image (as docker does: they are the builder's, not the image's).
+var proxyArgs = map[string]bool{
+	"HTTP_PROXY": true, "http_proxy": true, "HTTPS_PROXY": true, "https_proxy": true,
+	"FTP_PROXY": true, "ftp_proxy": true, "NO_PROXY": true, "no_proxy": true,
+	"ALL_PROXY": true, "all_proxy": true,
 }
 
 func predefinedArgs() map[string]string {

@@ -350,3 +350,27 @@ func TestBuildZstd(t *testing.T) {
 		t.Fatalf("gzip build reused the zstd image: %v", err)
 	}
 }
+
+// Proxy build args reach RUN without an ARG, never override the image's
+// own ENV, and are not warned about as unused (docker's predefined ARGs).
+func TestProxyBuildArgs(t *testing.T) {
+	r := &stageRun{b: &builder{o: Options{BuildArgs: map[string]string{
+		"https_proxy": "http://p:3128", "HTTP_PROXY": "http://p:3128", "NO_PROXY": "set-by-env", "OTHER": "x"}}}}
+	got := r.withProxies([]string{"PATH=/bin", "NO_PROXY=from-image"})
+	want := []string{"PATH=/bin", "NO_PROXY=from-image", "HTTP_PROXY=http://p:3128", "https_proxy=http://p:3128"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for overlay mounts")
+	}
+	s, _ := store.Open(t.TempDir())
+	var out bytes.Buffer
+	ctx := writeCtx(t, map[string]string{"Containerfile": "FROM scratch\nCOPY f /f\n", "f": "x"})
+	if _, err := Build(s, Options{ContextDir: ctx, Layers: true, Out: &out, BuildArgs: map[string]string{"HTTP_PROXY": "http://p", "UNUSED": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "[UNUSED]") || strings.Contains(out.String(), "HTTP_PROXY") {
+		t.Fatalf("unused-arg warnings:\n%s", out.String())
+	}
+}

@@ -80,7 +80,7 @@ func (r *stageRun) run(st step, c *instructions.RunCommand) error {
 	}{args, script, env, cfg.User, cfg.WorkingDir, r.b.o.Network})
 	return r.fsStep(createdBy, "RUN "+string(keyJSON), "", func(w *workspace) error {
 		r.b.res.RunSteps++
-		return r.b.runContainer(w, args, script, env, cfg.User, cfg.WorkingDir)
+		return r.b.runContainer(w, args, script, r.withProxies(env), cfg.User, cfg.WorkingDir)
 	})
 }
 
@@ -299,4 +299,21 @@ func (r *stageRun) workdir(dir, usr string) error {
 		}
 		return nil
 	})
+}
+
+// withProxies adds the proxy build args (proxyArgs) the environment does
+// not set already, in a stable order.
+func (r *stageRun) withProxies(env []string) []string {
+	var keys []string
+	for k := range r.b.o.BuildArgs {
+		if proxyArgs[k] && !hasEnv(env, k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	out := slices.Clone(env)
+	for _, k := range keys {
+		out = append(out, k+"="+r.b.o.BuildArgs[k])
+	}
+	return out
 }
