@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/exec"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/myrun-org/myrun/libcontainer"
+	"github.com/myrun-org/myrun/specs/units"
 )
 
 func pauseCommand() *cli.Command {
@@ -231,37 +231,11 @@ func applyUpdateFlags(cmd *cli.Command, res *rspec.LinuxResources) error {
 	return nil
 }
 
-// parseBytes reads a byte count with an optional binary unit (b, k, m, g,
-// t, with or without a trailing "b" or "ib", any case), as runc's memory
-// flags do; -1 means unlimited.
+// parseBytes reads a memory flag: a size with an optional unit, or -1
+// for unlimited.
 func parseBytes(s string) (int64, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "ib"), "b")
-	mult := int64(1)
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'k':
-			mult = 1 << 10
-		case 'm':
-			mult = 1 << 20
-		case 'g':
-			mult = 1 << 30
-		case 't':
-			mult = 1 << 40
-		}
-		if mult > 1 {
-			t = t[:n-1]
-		}
-	}
-	v, err := strconv.ParseInt(t, 10, 64)
-	if err != nil {
-		return 0, err
-	}
-	if v == -1 && mult == 1 {
+	if strings.TrimSpace(s) == "-1" {
 		return -1, nil
 	}
-	if v < 0 || v > math.MaxInt64/mult {
-		return 0, fmt.Errorf("out of range")
-	}
-	return v * mult, nil
+	return units.ParseBytes(s)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/myrun-org/myrun/imgtool/network"
+	"github.com/myrun-org/myrun/specs/units"
 )
 
 // Options are the flags of `myimg run`.
@@ -90,36 +91,19 @@ func ParseVolume(v string) (Volume, error) {
 	return vol, nil
 }
 
-// ParseMemory parses --memory: bytes with an optional b, k, m or g suffix.
+// ParseMemory parses --memory: a size with an optional unit (512m, 1g).
 func ParseMemory(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
-	t := strings.ToLower(strings.TrimSpace(s))
-	mult := int64(1)
-	t = strings.TrimSuffix(t, "b")
-	if t == "" {
-		return 0, fmt.Errorf("--memory %q: not a size", s)
-	}
-	switch t[len(t)-1] {
-	case 'k':
-		mult = 1 << 10
-	case 'm':
-		mult = 1 << 20
-	case 'g':
-		mult = 1 << 30
-	}
-	if mult > 1 {
-		t = t[:len(t)-1]
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)/mult {
+	n, err := units.ParseBytes(s)
+	if err != nil || n == 0 || n > 1<<62 {
 		return 0, fmt.Errorf("--memory %q: not a size (e.g. 512m, 1g)", s)
 	}
-	if n*mult < 6<<20 {
+	if n < 6<<20 {
 		return 0, fmt.Errorf("--memory %q: minimum is 6m", s)
 	}
-	return n * mult, nil
+	return n, nil
 }
 
 // ParseCPUs parses --cpus into a CFS quota for a 100ms period.

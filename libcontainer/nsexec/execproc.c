@@ -311,29 +311,6 @@ static const char *passwd_home(uid_t uid)
 	return "/";
 }
 
-// send_fd passes fd over the console socket with "/dev/ptmx" as payload,
-// as the --console-socket protocol expects.
-static int send_fd(int sock, int fd)
-{
-	char payload[] = "/dev/ptmx";
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = payload, .iov_len = sizeof(payload) - 1 };
-	struct msghdr msg = { 0 };
-	struct cmsghdr *cmsg;
-
-	memset(cbuf, 0, sizeof(cbuf));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf;
-	msg.msg_controllen = sizeof(cbuf);
-	cmsg = CMSG_FIRSTHDR(&msg);
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
-}
-
 // setup_console makes a pty from the container's /dev/ptmx, sends its
 // master to the console socket and makes the slave our controlling
 // terminal and stdio (Go init: initproc setupConsole).
@@ -366,7 +343,8 @@ static void setup_console(struct process *p)
 		if (ioctl(master, TIOCSWINSZ, &ws) < 0)
 			fail("console: set size: %s", errstr(errno));
 	}
-	if (send_fd(p->console_fd, master) < 0)
+	// The --console-socket protocol: "/dev/ptmx" with the master fd.
+	if (myrun_send_cmsg(p->console_fd, "/dev/ptmx", SCM_RIGHTS, &master, sizeof(master)) < 0)
 		fail("console: sending pty master: %s", errstr(errno));
 	close(p->console_fd);
 	close(master);

@@ -99,29 +99,40 @@ static void expect(const char *want)
 	}
 }
 
+// myrun_send_cmsg sends payload with one control message (SCM_RIGHTS or
+// SCM_CREDENTIALS) carrying len bytes of data.
+int myrun_send_cmsg(int sock, const char *payload, int type, const void *data, size_t len)
+{
+	char cbuf[CMSG_SPACE(sizeof(struct ucred))];
+	struct iovec iov = { .iov_base = (void *)payload, .iov_len = strlen(payload) };
+	struct msghdr msg = { 0 };
+	struct cmsghdr *cmsg;
+
+	if (len > sizeof(struct ucred)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(cbuf, 0, sizeof(cbuf));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = CMSG_SPACE(len);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = type;
+	cmsg->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(cmsg), data, len);
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
 // send_pid reports the pid of the process that will become the container
 // process. The kernel translates SCM_CREDENTIALS into the receiver's pid
 // namespace, which a plain number could not be after joining another one.
 static void send_pid(void)
 {
 	struct ucred cred = { .pid = getpid(), .uid = getuid(), .gid = getgid() };
-	char cbuf[CMSG_SPACE(sizeof(cred))];
-	char payload[] = "pid";
-	struct iovec iov = { .iov_base = payload, .iov_len = 3 };
-	struct msghdr msg = { 0 };
-	struct cmsghdr *cmsg;
 
-	memset(cbuf, 0, sizeof(cbuf));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf;
-	msg.msg_controllen = sizeof(cbuf);
-	cmsg = CMSG_FIRSTHDR(&msg);
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_CREDENTIALS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(cred));
-	memcpy(CMSG_DATA(cmsg), &cred, sizeof(cred));
-	if (sendmsg(sync_fd, &msg, MSG_NOSIGNAL) < 0)
+	if (myrun_send_cmsg(sync_fd, "pid", SCM_CREDENTIALS, &cred, sizeof(cred)) < 0)
 		bail("nsexec: send pid");
 }
 
