@@ -7,16 +7,23 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/myrun-org/myrun/libcontainer/cgroups"
+	"github.com/myrun-org/myrun/libcontainer/state"
 )
 
 // Config returns the spec a container was created with.
 func (r *Runtime) Config(id string) (*rspec.Spec, error) {
+	return r.config(id, (*state.State).Spec)
+}
+
+// config opens container id and decodes its config with decode; the
+// config must have a process.
+func (r *Runtime) config(id string, decode func(*state.State) (*rspec.Spec, error)) (*rspec.Spec, error) {
 	c, err := r.open(id)
 	if err != nil {
 		return nil, err
 	}
 	defer c.close()
-	spec, err := c.st.Spec()
+	spec, err := decode(c.st)
 	if err != nil {
 		return nil, err
 	}
@@ -117,17 +124,9 @@ func (r *Runtime) Stats(id string) (*cgroups.Stats, error) {
 // Process returns the container's process as configured, for `exec` to
 // start from; it decodes only what exec reads (state.ExecSpec).
 func (r *Runtime) Process(id string) (*rspec.Process, error) {
-	c, err := r.open(id)
+	spec, err := r.config(id, (*state.State).ExecSpec)
 	if err != nil {
 		return nil, err
-	}
-	defer c.close()
-	spec, err := c.st.ExecSpec()
-	if err != nil {
-		return nil, err
-	}
-	if spec.Process == nil {
-		return nil, fmt.Errorf("container %s has no process in its config", id)
 	}
 	return spec.Process, nil
 }
