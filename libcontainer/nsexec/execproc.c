@@ -25,19 +25,19 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -194,7 +194,6 @@ static void parse(struct process *p, char *buf, size_t len)
 		char *v = strchr(s, '=');
 
 		next = s + strlen(s) + 1;
-
 		if (v == NULL)
 			fail("exec: bad field %.32s", s);
 		*v++ = '\0';
