@@ -19,11 +19,12 @@ const maxConstructorExec = 128 << 10
 
 // constructorExec prepares an exec'd process for the constructor to exec
 // itself (nsexec/execproc.c) instead of starting Go in the container: that
-// second Go runtime was a third of exec's wall time and a quarter of its CPU. Capability masks,
-// rlimit numbers and the seccomp program are resolved here; the C side
-// only applies them, in Go init's order. spawn fills in the console fd. It
-// returns nil when the process needs Go init: an AppArmor profile or
-// SELinux label, or a seccomp listener whose fd must reach the agent.
+// second Go runtime was a third of exec's wall time and a quarter of its
+// CPU. Capability masks, rlimit numbers and the seccomp program are
+// resolved here; the C side only applies them, in Go init's order. spawn
+// fills in the console fd. It returns nil when the process needs Go init:
+// an AppArmor profile or SELinux label, or a seccomp listener whose fd
+// must reach the agent (or a packet too big for one message).
 func (r *Runtime) constructorExec(p *rspec.Process, spec *rspec.Spec, preserve int) (*nsexec.ExecProcess, error) {
 	if p.ApparmorProfile != "" || p.SelinuxLabel != "" {
 		return nil, nil
