@@ -46,6 +46,9 @@ func checkLinux(p *problems, s *rspec.Spec) {
 	if l == nil {
 		return
 	}
+	if l.Personality != nil && l.Personality.Domain != rspec.PerLinux && l.Personality.Domain != rspec.PerLinux32 {
+		p.add("linux.personality.domain", "unknown domain %q (LINUX or LINUX32)", l.Personality.Domain)
+	}
 	checkNamespaces(p, l)
 	checkIDMappings(p, l)
 	checkSysctls(p, l)

@@ -2,6 +2,7 @@ package specs
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -70,6 +71,21 @@ func checkProcess(p *problems, s *rspec.Spec) {
 		}
 		if pr.IOPriority.Priority < 0 || pr.IOPriority.Priority > 7 {
 			p.add("process.ioPriority.priority", "%d is out of range 0..7", pr.IOPriority.Priority)
+		}
+	}
+	if sc := pr.Scheduler; sc != nil {
+		if !slices.Contains([]rspec.LinuxSchedulerPolicy{rspec.SchedOther, rspec.SchedFIFO, rspec.SchedRR, rspec.SchedBatch,
+			rspec.SchedISO, rspec.SchedIdle, rspec.SchedDeadline}, sc.Policy) {
+			p.add("process.scheduler.policy", "unknown policy %q", sc.Policy)
+		}
+		for i, f := range sc.Flags {
+			if !slices.Contains([]rspec.LinuxSchedulerFlag{rspec.SchedFlagResetOnFork, rspec.SchedFlagReclaim, rspec.SchedFlagDLOverrun,
+				rspec.SchedFlagKeepPolicy, rspec.SchedFlagKeepParams, rspec.SchedFlagUtilClampMin, rspec.SchedFlagUtilClampMax}, f) {
+				p.add(idx("process.scheduler.flags", i), "unknown flag %q", f)
+			}
+		}
+		if sc.Nice < -20 || sc.Nice > 19 {
+			p.add("process.scheduler.nice", "%d is out of range -20..19", sc.Nice)
 		}
 	}
 }

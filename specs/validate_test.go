@@ -72,6 +72,18 @@ func TestValidateBad(t *testing.T) {
 				UIDMappings: []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}},
 				GIDMappings: []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}})
 		}, "options: idmapped mounts are supported for bind mounts only"},
+		{"unknown sched policy", func(s *rspec.Spec, _ string) {
+			s.Process.Scheduler = &rspec.Scheduler{Policy: "SCHED_FAST"}
+		}, `process.scheduler.policy: unknown policy "SCHED_FAST"`},
+		{"unknown sched flag", func(s *rspec.Spec, _ string) {
+			s.Process.Scheduler = &rspec.Scheduler{Policy: rspec.SchedBatch, Flags: []rspec.LinuxSchedulerFlag{"SCHED_FLAG_X"}}
+		}, `process.scheduler.flags[0]: unknown flag "SCHED_FLAG_X"`},
+		{"nice out of range", func(s *rspec.Spec, _ string) {
+			s.Process.Scheduler = &rspec.Scheduler{Policy: rspec.SchedOther, Nice: 30}
+		}, "process.scheduler.nice: 30 is out of range"},
+		{"unknown personality", func(s *rspec.Spec, _ string) {
+			s.Linux.Personality = &rspec.LinuxPersonality{Domain: "WIN32"}
+		}, `linux.personality.domain: unknown domain "WIN32"`},
 		{"unknown ns", func(s *rspec.Spec, _ string) {
 			s.Linux.Namespaces = []rspec.LinuxNamespace{{Type: "pid"}, {Type: "mount"}, {Type: "foo"}}
 		}, `linux.namespaces[2].type: unknown namespace type "foo"`},

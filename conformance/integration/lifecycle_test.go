@@ -16,6 +16,7 @@ import (
 
 	"github.com/moby/sys/capability"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 func TestRunEchoAndExitCode(t *testing.T) {
@@ -417,5 +418,64 @@ func TestRunNoPivotAndKeep(t *testing.T) {
 	}
 	if _, errs, code := b.myrun("delete", b.id); code != 0 {
 		t.Fatalf("delete after --keep: %s", errs)
+	}
+}
+
+// process.ioPriority, process.scheduler, process.execCPUAffinity and
+// linux.personality reach the container's process and an exec'd one
+// (read from the host: ioprio_get, sched_getattr, /proc).
+func TestSchedulingAttributes(t *testing.T) {
+	io := &rspec.LinuxIOPriority{Class: rspec.IOPRIO_CLASS_BE, Priority: 5}
+	sched := &rspec.Scheduler{Policy: rspec.SchedBatch, Nice: 7}
+	aff := &rspec.CPUAffinity{Final: "0"}
+	b := newBundle(t, []string{"sh", "-c", "uname -m > /tmp/m; exec sleep 1000"}, func(s *rspec.Spec) {
+		s.Process.IOPriority, s.Process.Scheduler, s.Process.ExecCPUAffinity = io, sched, aff
+		s.Linux.Personality = &rspec.LinuxPersonality{Domain: rspec.PerLinux32}
+		s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+	})
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	check := func(what string, pid int) {
+		t.Helper()
+		r, _, errno := syscall.Syscall(syscall.SYS_IOPRIO_GET, 1, uintptr(pid), 0)
+		if errno != 0 || r != 2<<13|5 {
+			t.Errorf("%s: ioprio %#x (%v), want best-effort 5", what, r, errno)
+		}
+		attr, err := unix.SchedGetAttr(pid, 0)
+		if err != nil || attr.Policy != 3 || attr.Nice != 7 {
+			t.Errorf("%s: sched_getattr %+v %v, want SCHED_BATCH nice 7", what, attr, err)
+		}
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if !strings.Contains(string(st), "Cpus_allowed_list:\t0\n") {
+			t.Errorf("%s: affinity not 0:\n%s", what, st)
+		}
+		if pers, _ := os.ReadFile(fmt.Sprintf("/proc/%d/personality", pid)); strings.TrimSpace(string(pers)) != "00000008" {
+			t.Errorf("%s: personality %q, want LINUX32 (00000008)", what, pers)
+		}
+	}
+	check("init", int(b.state()["pid"].(float64)))
+	if out, _, _ := b.myrun("exec", b.id, "cat", "/tmp/m"); strings.TrimSpace(out) != "i686" {
+		t.Errorf("uname -m under LINUX32: %q", out)
+	}
+	// exec: the same attributes from a process.json (Go init handles them).
+	p := rspec.Process{Args: []string{"sleep", "1000"}, Cwd: "/", Env: []string{"PATH=/bin"},
+		IOPriority: io, Scheduler: sched, ExecCPUAffinity: aff}
+	raw, _ := json.Marshal(p)
+	pj := filepath.Join(b.dir, "sched.json")
+	os.WriteFile(pj, raw, 0o644)
+	pidFile := filepath.Join(b.dir, "exec.pid")
+	if _, errs, code := b.myrun("exec", "-d", "--pid-file", pidFile, "-p", pj, b.id); code != 0 {
+		t.Fatalf("exec -d: %s", errs)
+	}
+	raw, _ = os.ReadFile(pidFile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	check("exec", pid)
+	// A bad CPU list fails exec, naming the field.
+	p.ExecCPUAffinity = &rspec.CPUAffinity{Final: "9-2"}
+	raw, _ = json.Marshal(p)
+	os.WriteFile(pj, raw, 0o644)
+	if _, errs, code := b.myrun("exec", "-p", pj, b.id); code == 0 || !strings.Contains(errs, "process.execCPUAffinity.final") {
+		t.Errorf("bad CPU list: %d %s", code, errs)
 	}
 }

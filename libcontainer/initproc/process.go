@@ -186,6 +186,13 @@ func (up *userProcess) exec(cfg *Config, log *slog.Logger) error {
 	if err := step(log, "rlimits", func() error { return setRlimits(p.Rlimits) }); err != nil {
 		return err
 	}
+	var linux *rspec.Linux
+	if cfg.Spec != nil {
+		linux = cfg.Spec.Linux
+	}
+	if err := step(log, "scheduling", func() error { return applyScheduling(p, linux) }); err != nil {
+		return err
+	}
 	if err := step(log, "bounding capabilities", up.caps.ApplyBounding); err != nil {
 		return err
 	}

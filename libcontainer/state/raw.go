@@ -56,15 +56,17 @@ type execWire struct {
 	Process     *rspec.Process    `json:"process"`
 	Annotations map[string]string `json:"annotations"`
 	Linux       *struct {
-		Namespaces  []rspec.LinuxNamespace `json:"namespaces"`
-		UIDMappings []rspec.LinuxIDMapping `json:"uidMappings"`
-		GIDMappings []rspec.LinuxIDMapping `json:"gidMappings"`
-		Seccomp     *rspec.LinuxSeccomp    `json:"seccomp"`
+		Namespaces  []rspec.LinuxNamespace  `json:"namespaces"`
+		UIDMappings []rspec.LinuxIDMapping  `json:"uidMappings"`
+		GIDMappings []rspec.LinuxIDMapping  `json:"gidMappings"`
+		Seccomp     *rspec.LinuxSeccomp     `json:"seccomp"`
+		Personality *rspec.LinuxPersonality `json:"personality"`
 	} `json:"linux"`
 }
 
 // ExecSpec returns what exec reads of the config (ociVersion, process,
-// annotations, linux.namespaces, the id mappings and linux.seccomp) as a
+// annotations, linux.namespaces, the id mappings, linux.seccomp and
+// linux.personality) as a
 // Spec with only those fields set. Unless the whole config was decoded
 // already, only they are: encoding/json builds its reflection caches for
 // the entire type tree it decodes into, which for the whole runtime-spec
@@ -83,7 +85,7 @@ func (st *State) ExecSpec() (*rspec.Spec, error) {
 	s := &rspec.Spec{Version: w.Version, Process: w.Process, Annotations: w.Annotations}
 	if w.Linux != nil {
 		s.Linux = &rspec.Linux{Namespaces: w.Linux.Namespaces, UIDMappings: w.Linux.UIDMappings,
-			GIDMappings: w.Linux.GIDMappings, Seccomp: w.Linux.Seccomp}
+			GIDMappings: w.Linux.GIDMappings, Seccomp: w.Linux.Seccomp, Personality: w.Linux.Personality}
 	}
 	return s, nil
 }
