@@ -147,8 +147,9 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 
 // execSpec is the part of the container's spec that init reads to set up
 // an exec'd process: the seccomp profile, the personality and the
-// annotations the seccomp listener gets. Decoding the whole spec with reflection in a fresh process costs
-// about a millisecond that exec need not pay.
+// annotations the seccomp listener gets. Decoding the whole spec with
+// reflection in a fresh process costs about a millisecond that exec need
+// not pay.
 func execSpec(spec *rspec.Spec) *rspec.Spec {
 	s := &rspec.Spec{Version: spec.Version, Annotations: spec.Annotations}
 	if spec.Linux != nil && (spec.Linux.Seccomp != nil || spec.Linux.Personality != nil) {

@@ -62,9 +62,7 @@ func TestExecFlags(t *testing.T) {
 func TestExecProcessJSONAndDetach(t *testing.T) {
 	b := runningBundle(t)
 	p := rspec.Process{Args: []string{"sh", "-c", "echo from-json > /tmp/pj; sleep 100"}, Cwd: "/", Env: []string{"PATH=/bin"}}
-	raw, _ := json.Marshal(p)
-	pj := filepath.Join(b.dir, "process.json")
-	os.WriteFile(pj, raw, 0o644)
+	pj := b.processFile("process.json", p)
 	pidFile := filepath.Join(b.dir, "exec.pid")
 	if _, errs, code := b.myrun("exec", "-d", "--pid-file", pidFile, "-p", pj, b.id); code != 0 {
 		t.Fatalf("exec -d -p: %s", errs)
@@ -178,9 +176,7 @@ func TestExecProcessSetup(t *testing.T) {
 		Capabilities:    &rspec.LinuxCapabilities{Bounding: netRaw, Effective: netRaw, Permitted: netRaw, Inheritable: netRaw, Ambient: netRaw},
 		NoNewPrivileges: true,
 	}
-	raw, _ := json.Marshal(p)
-	pj := filepath.Join(b.dir, "process.json")
-	os.WriteFile(pj, raw, 0o644)
+	pj := b.processFile("process.json", p)
 	out, errs, code := b.myrun("exec", "-p", pj, b.id)
 	want := "/home/user\n0027\n256\n512\n" +
 		"CapInh:\t0000000000002000\nCapPrm:\t0000000000002000\nCapEff:\t0000000000002000\n" +

@@ -123,9 +123,7 @@ func TestExecConsoleSocket(t *testing.T) {
 	}
 	p := rspec.Process{Terminal: true, ConsoleSize: &rspec.Box{Height: 25, Width: 81}, Cwd: "/", Env: []string{"PATH=/bin"},
 		Args: []string{"sh", "-c", "tty; stty size; ls /proc/self/fd | wc -l"}}
-	raw, _ := json.Marshal(p)
-	pj := filepath.Join(b.dir, "tty.json")
-	os.WriteFile(pj, raw, 0o644)
+	pj := b.processFile("tty.json", p)
 	sockPath, got := consoleSocket(t)
 	if _, errs, code := b.myrun("exec", "-d", "--console-socket", sockPath, "-p", pj, b.id); code != 0 {
 		t.Fatalf("exec -t: %s", errs)

@@ -135,31 +135,43 @@ func (b *bundle) write() {
 // cleanup force-deletes the container and checks nothing was left behind.
 func (b *bundle) cleanup() {
 	exec.Command(myrun, "--root", b.root, "delete", "--force", b.id).Run()
-	if ents, _ := os.ReadDir(b.root); len(ents) > 0 {
-		b.t.Errorf("state dir left behind: %v", ents)
-	}
-	if dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent + "/" + b.id); len(dirs) > 0 {
-		b.t.Errorf("cgroups left behind: %v", dirs)
-	}
-	if mi, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(mi, []byte(b.dir)) {
-		b.t.Errorf("mounts left behind under %s", b.dir)
-	}
+	b.checkGone("after delete --force")
 }
 
 // assertNothingLeft checks, without deleting anything first, that a failed
-// create left no trace: no state entry, no cgroup, no mount under the
-// bundle, no process of the container's cgroup.
+// create left no trace.
 func (b *bundle) assertNothingLeft() {
 	b.t.Helper()
+	b.checkGone("after a failed create")
+}
+
+// checkGone reports any state entry, cgroup or mount under the bundle that
+// is still there.
+func (b *bundle) checkGone(when string) {
+	b.t.Helper()
 	if ents, _ := os.ReadDir(b.root); len(ents) > 0 {
-		b.t.Errorf("state left behind after a failed create: %v", ents)
+		b.t.Errorf("state dir left behind %s: %v", when, ents)
 	}
 	if dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent + "/" + b.id); len(dirs) > 0 {
-		b.t.Errorf("cgroups left behind after a failed create: %v", dirs)
+		b.t.Errorf("cgroups left behind %s: %v", when, dirs)
 	}
 	if mi, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(mi, []byte(b.dir)) {
-		b.t.Errorf("mounts left behind under %s after a failed create", b.dir)
+		b.t.Errorf("mounts left behind under %s %s", b.dir, when)
 	}
+}
+
+// processFile writes p as a process.json in the bundle dir for `exec -p`.
+func (b *bundle) processFile(name string, p rspec.Process) string {
+	b.t.Helper()
+	raw, err := json.Marshal(p)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	path := filepath.Join(b.dir, name)
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	return path
 }
 
 // myrunCmd runs myrun with the bundle's root and returns stdout, stderr and

@@ -461,20 +461,17 @@ func TestSchedulingAttributes(t *testing.T) {
 	// exec: the same attributes from a process.json (Go init handles them).
 	p := rspec.Process{Args: []string{"sleep", "1000"}, Cwd: "/", Env: []string{"PATH=/bin"},
 		IOPriority: io, Scheduler: sched, ExecCPUAffinity: aff}
-	raw, _ := json.Marshal(p)
-	pj := filepath.Join(b.dir, "sched.json")
-	os.WriteFile(pj, raw, 0o644)
+	pj := b.processFile("sched.json", p)
 	pidFile := filepath.Join(b.dir, "exec.pid")
 	if _, errs, code := b.myrun("exec", "-d", "--pid-file", pidFile, "-p", pj, b.id); code != 0 {
 		t.Fatalf("exec -d: %s", errs)
 	}
-	raw, _ = os.ReadFile(pidFile)
+	raw, _ := os.ReadFile(pidFile)
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
 	check("exec", pid)
 	// A bad CPU list fails exec, naming the field.
 	p.ExecCPUAffinity = &rspec.CPUAffinity{Final: "9-2"}
-	raw, _ = json.Marshal(p)
-	os.WriteFile(pj, raw, 0o644)
+	pj = b.processFile("sched.json", p)
 	if _, errs, code := b.myrun("exec", "-p", pj, b.id); code == 0 || !strings.Contains(errs, "process.execCPUAffinity.final") {
 		t.Errorf("bad CPU list: %d %s", code, errs)
 	}

@@ -145,11 +145,7 @@ func TestCopyBuildCacheAndReproducible(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bundle := filepath.Join(t.TempDir(), "b")
-	if err := unpack.Bundle(s1, l, bundle, unpack.Options{Copy: true}); err != nil {
-		t.Fatal(err)
-	}
-	rfs := filepath.Join(bundle, "rootfs")
+	rfs := unpackCopy(t, s1, l)
 	// WORKDIR creates its directory even when nothing is put in it.
 	if st, err := os.Stat(filepath.Join(rfs, "made/by/workdir")); err != nil || !st.IsDir() {
 		t.Errorf("WORKDIR did not create its directory: %v", err)
@@ -196,13 +192,10 @@ func TestWorkdirCreatesOwnedDirs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bundle := filepath.Join(t.TempDir(), "b")
-	if err := unpack.Bundle(s, l, bundle, unpack.Options{Copy: true}); err != nil {
-		t.Fatal(err)
-	}
+	rootfs := unpackCopy(t, s, l)
 	for p, want := range map[string][2]uint32{"home": {1000, 1001}, "home/u": {1000, 1001}, "etc": {0, 0}} {
 		var st syscall.Stat_t
-		if err := syscall.Stat(filepath.Join(bundle, "rootfs", p), &st); err != nil || st.Uid != want[0] || st.Gid != want[1] {
+		if err := syscall.Stat(filepath.Join(rootfs, p), &st); err != nil || st.Uid != want[0] || st.Gid != want[1] {
 			t.Errorf("%s: owner %d:%d, want %v (%v)", p, st.Uid, st.Gid, want, err)
 		}
 	}
@@ -245,12 +238,9 @@ func TestTargetAndSquash(t *testing.T) {
 		if n := len(l.Manifest.Layers); n != tc.want {
 			t.Errorf("layers=%v: %d layers, want %d", tc.layers, n, tc.want)
 		}
-		bundle := filepath.Join(t.TempDir(), "b")
-		if err := unpack.Bundle(s, l, bundle, unpack.Options{Copy: true}); err != nil {
-			t.Fatal(err)
-		}
+		rootfs := unpackCopy(t, s, l)
 		for _, f := range []string{"a", "b", "c"} {
-			if _, err := os.Stat(filepath.Join(bundle, "rootfs", f)); err != nil {
+			if _, err := os.Stat(filepath.Join(rootfs, f)); err != nil {
 				t.Errorf("layers=%v: /%s missing: %v", tc.layers, f, err)
 			}
 		}
@@ -289,11 +279,8 @@ func TestAddURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	l, _ := s.Load(res.Manifest)
-	bundle := filepath.Join(t.TempDir(), "b")
-	if err := unpack.Bundle(s, l, bundle, unpack.Options{Copy: true}); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(bundle, "rootfs/d/data.txt")
+	rootfs := unpackCopy(t, s, l)
+	p := filepath.Join(rootfs, "d/data.txt")
 	if b, err := os.ReadFile(p); err != nil || string(b) != "remote content\n" {
 		t.Fatalf("downloaded file: %q %v", b, err)
 	}
@@ -338,11 +325,8 @@ func TestBuildZstd(t *testing.T) {
 	if err := archive.VerifyDiffID(s, ld, l.DiffID(0)); err != nil {
 		t.Fatal(err)
 	}
-	bundle := filepath.Join(t.TempDir(), "b")
-	if err := unpack.Bundle(s, l, bundle, unpack.Options{Copy: true}); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := os.ReadFile(filepath.Join(bundle, "rootfs/f")); err != nil || string(b) != "zstd layer\n" {
+	rootfs := unpackCopy(t, s, l)
+	if b, err := os.ReadFile(filepath.Join(rootfs, "f")); err != nil || string(b) != "zstd layer\n" {
 		t.Fatalf("unpacked: %q %v", b, err)
 	}
 	gz, err := Build(s, Options{ContextDir: ctx, Layers: true, Tags: []string{"g"}, Out: io.Discard})
@@ -373,4 +357,15 @@ func TestProxyBuildArgs(t *testing.T) {
 	if !strings.Contains(out.String(), "[UNUSED]") || strings.Contains(out.String(), "HTTP_PROXY") {
 		t.Fatalf("unused-arg warnings:\n%s", out.String())
 	}
+}
+
+// unpackCopy unpacks l as a copied rootfs in a temp bundle and returns the
+// rootfs path.
+func unpackCopy(t *testing.T, s *store.Store, l *store.Loaded) string {
+	t.Helper()
+	bundle := filepath.Join(t.TempDir(), "b")
+	if err := unpack.Bundle(s, l, bundle, unpack.Options{Copy: true}); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(bundle, "rootfs")
 }
