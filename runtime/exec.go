@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/myrun-org/myrun/libcontainer"
+	"github.com/myrun-org/myrun/specs"
 )
 
 func execCommand() *cli.Command {
@@ -131,18 +132,24 @@ func execProcess(cmd *cli.Command, r *libcontainer.Runtime, id string) (*rspec.P
 		if err != nil {
 			return nil, fmt.Errorf("--user: parsing %q as uid: %w", uidStr, err)
 		}
+		if err := specs.CheckID(uint32(uid)); err != nil {
+			return nil, fmt.Errorf("--user: uid %w", err)
+		}
 		p.User.UID = uint32(uid)
 		if hasGid {
 			gid, err := strconv.ParseUint(gidStr, 10, 32)
 			if err != nil {
 				return nil, fmt.Errorf("--user: parsing %q as gid: %w", gidStr, err)
 			}
+			if err := specs.CheckID(uint32(gid)); err != nil {
+				return nil, fmt.Errorf("--user: gid %w", err)
+			}
 			p.User.GID = uint32(gid)
 		}
 	}
 	for _, g := range cmd.IntSlice("additional-gids") {
-		if g < 0 {
-			return nil, fmt.Errorf("--additional-gids: invalid gid %d", g)
+		if g < 0 || g > specs.MaxID {
+			return nil, fmt.Errorf("--additional-gids: invalid gid %d (range 0..%d)", g, specs.MaxID)
 		}
 		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
 	}

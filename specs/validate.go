@@ -31,7 +31,7 @@ func Validate(s *rspec.Spec, bundle string) error {
 	checkVersion(&p, s.Version)
 	checkRoot(&p, s, abs)
 	checkProcess(&p, s)
-	checkMounts(&p, s.Mounts, abs)
+	checkMounts(&p, s.Mounts, abs, RootfsPath(s, abs))
 	checkIDMappedMounts(&p, s)
 	checkHooks(&p, s, abs)
 	checkLinux(&p, s)
@@ -67,10 +67,26 @@ func checkRoot(p *problems, s *rspec.Spec, bundle string) {
 	switch {
 	case os.IsNotExist(err):
 		p.add("root.path", "rootfs %q does not exist", rootfs)
+		return
 	case err != nil:
 		p.add("root.path", "%v", err)
+		return
 	case !fi.IsDir():
 		p.add("root.path", "rootfs %q is not a directory", rootfs)
+		return
+	}
+	// As runc: the rootfs must not be, or go through, a symlink. A
+	// relative root.path is taken from the bundle's real directory, so
+	// a bundle reached through a symlink is fine.
+	if !filepath.IsAbs(s.Root.Path) {
+		if real, err := filepath.EvalSymlinks(bundle); err == nil {
+			rootfs = filepath.Join(real, s.Root.Path)
+		}
+	}
+	if real, err := filepath.EvalSymlinks(rootfs); err != nil {
+		p.add("root.path", "invalid rootfs: %v", err)
+	} else if real != rootfs {
+		p.add("root.path", "invalid rootfs: %q is a symlink or goes through one (to %q)", s.Root.Path, real)
 	}
 }
 

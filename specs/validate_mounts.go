@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -14,7 +15,7 @@ func IsBind(m rspec.Mount) bool {
 	return m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
 }
 
-func checkMounts(p *problems, mounts []rspec.Mount, bundle string) {
+func checkMounts(p *problems, mounts []rspec.Mount, bundle, rootfs string) {
 	for i, m := range mounts {
 		f := idx("mounts", i)
 		if m.Destination == "" {
@@ -27,6 +28,9 @@ func checkMounts(p *problems, mounts []rspec.Mount, bundle string) {
 			p.add(f+".type", "required unless options contain bind or rbind")
 		}
 		if !bind {
+			if (m.Type == "proc" || m.Type == "sysfs") && rootfs != "" && filepath.IsAbs(m.Destination) {
+				checkOrdinaryDir(p, f, m, rootfs)
+			}
 			continue
 		}
 		if m.Source == "" {
@@ -46,6 +50,31 @@ func checkMounts(p *problems, mounts []rspec.Mount, bundle string) {
 			}
 		}
 	}
+}
+
+// checkOrdinaryDir refuses a proc or sysfs mount whose destination is, in
+// the rootfs, anything but a directory: through a symlink the container's
+// /proc (and so the masked paths and the runtime's writes through /proc)
+// would land where the image chooses. runc refuses it the same way; init
+// checks again when it mounts.
+func checkOrdinaryDir(p *problems, f string, m rspec.Mount, rootfs string) {
+	dir, base := filepath.Split(filepath.Clean(m.Destination))
+	if base == "" {
+		return
+	}
+	parent, err := securejoin.SecureJoin(rootfs, dir)
+	if err != nil {
+		return
+	}
+	fi, err := os.Lstat(filepath.Join(parent, base))
+	if err != nil || fi.IsDir() {
+		return
+	}
+	what := "not a directory"
+	if fi.Mode()&os.ModeSymlink != 0 {
+		what = "a symlink"
+	}
+	p.add(f+".destination", "%s is %s in the rootfs: filesystem %q must be mounted on ordinary directory", m.Destination, what, m.Type)
 }
 
 // checkIDMappedMounts checks what the runtime spec requires of idmapped

@@ -1,6 +1,7 @@
 package specs
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -60,6 +61,7 @@ func checkProcess(p *problems, s *rspec.Spec) {
 	if pr.OOMScoreAdj != nil && (*pr.OOMScoreAdj < -1000 || *pr.OOMScoreAdj > 1000) {
 		p.add("process.oomScoreAdj", "%d is out of range -1000..1000", *pr.OOMScoreAdj)
 	}
+	checkUserIDs(p, pr.User)
 	if s.Linux != nil {
 		checkUserMapped(p, pr.User, s.Linux)
 	}
@@ -127,6 +129,33 @@ func checkCaps(p *problems, field string, caps []string) {
 		// not host-specific so a config stays valid across kernels.
 		if capabilities.CapValid(c, false) != nil {
 			p.add(idx(field, i), "unknown capability %q", c)
+		}
+	}
+}
+
+// MaxID is the largest uid or gid accepted, as runc does: 4294967295 is
+// (uid_t)-1, which setresuid/setresgid read as "leave unchanged", so the
+// process would keep init's root identity.
+const MaxID = 1<<31 - 1
+
+// CheckID reports an id outside 0..MaxID.
+func CheckID(id uint32) error {
+	if id > MaxID {
+		return fmt.Errorf("%d is out of range 0..%d", id, MaxID)
+	}
+	return nil
+}
+
+func checkUserIDs(p *problems, u rspec.User) {
+	if err := CheckID(u.UID); err != nil {
+		p.add("process.user.uid", "%v", err)
+	}
+	if err := CheckID(u.GID); err != nil {
+		p.add("process.user.gid", "%v", err)
+	}
+	for i, g := range u.AdditionalGids {
+		if err := CheckID(g); err != nil {
+			p.add(idx("process.user.additionalGids", i), "%v", err)
 		}
 	}
 }

@@ -54,6 +54,42 @@ func TestValidateBad(t *testing.T) {
 		}, `process.capabilities.ambient[0]`},
 		{"oom too low", func(s *rspec.Spec, _ string) { s.Process.OOMScoreAdj = iptr(-1001) }, "process.oomScoreAdj: -1001 is out of range"},
 		{"oom too high", func(s *rspec.Spec, _ string) { s.Process.OOMScoreAdj = iptr(1001) }, "process.oomScoreAdj: 1001 is out of range"},
+		{"uid -1", func(s *rspec.Spec, _ string) { s.Process.User.UID = 4294967295 }, "config.json: process.user.uid: 4294967295 is out of range 0..2147483647"},
+		{"uid 2^31", func(s *rspec.Spec, _ string) { s.Process.User.UID = 1 << 31 }, "process.user.uid: 2147483648 is out of range"},
+		{"gid -1", func(s *rspec.Spec, _ string) { s.Process.User.GID = 4294967295 }, "config.json: process.user.gid: 4294967295 is out of range 0..2147483647"},
+		{"additional gid -1", func(s *rspec.Spec, _ string) { s.Process.User.AdditionalGids = []uint32{10, 4294967295} },
+			"config.json: process.user.additionalGids[1]: 4294967295 is out of range 0..2147483647"},
+		{"rootfs symlink", func(s *rspec.Spec, b string) {
+			if err := os.Symlink("rootfs", filepath.Join(b, "rootlink")); err != nil {
+				panic(err)
+			}
+			s.Root.Path = "rootlink"
+		}, `config.json: root.path: invalid rootfs: "rootlink" is a symlink or goes through one`},
+		{"rootfs absolute through symlink", func(s *rspec.Spec, b string) {
+			if err := os.Symlink(b, filepath.Join(b, "self")); err != nil {
+				panic(err)
+			}
+			s.Root.Path = filepath.Join(b, "self/rootfs")
+		}, `root.path: invalid rootfs:`},
+		{"proc symlink", func(s *rspec.Spec, b string) {
+			os.Remove(filepath.Join(b, "rootfs/proc"))
+			if err := os.Symlink("tmp", filepath.Join(b, "rootfs/proc")); err != nil {
+				panic(err)
+			}
+			s.Mounts = []rspec.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}}
+		}, `config.json: mounts[0].destination: /proc is a symlink in the rootfs: filesystem "proc" must be mounted on ordinary directory`},
+		{"sys symlink", func(s *rspec.Spec, b string) {
+			os.Remove(filepath.Join(b, "rootfs/sys"))
+			if err := os.Symlink("/tmp", filepath.Join(b, "rootfs/sys")); err != nil {
+				panic(err)
+			}
+			s.Mounts = []rspec.Mount{{Destination: "/dev", Type: "tmpfs"}, {Destination: "/sys", Type: "sysfs", Source: "sysfs"}}
+		}, `config.json: mounts[1].destination: /sys is a symlink in the rootfs: filesystem "sysfs" must be mounted on ordinary directory`},
+		{"proc file", func(s *rspec.Spec, b string) {
+			os.Remove(filepath.Join(b, "rootfs/proc"))
+			os.WriteFile(filepath.Join(b, "rootfs/proc"), nil, 0o644)
+			s.Mounts = []rspec.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}}
+		}, `mounts[0].destination: /proc is not a directory in the rootfs`},
 		{"uid unmapped", func(s *rspec.Spec, _ string) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.UserNamespace})
 			s.Linux.UIDMappings = []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
@@ -262,6 +298,12 @@ func TestValidateGood(t *testing.T) {
 		{"devices", func(s *rspec.Spec, _ string) {
 			s.Linux.Devices = []rspec.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}, {Path: "/dev/fifo", Type: "p"}}
 		}},
+		{"largest ids", func(s *rspec.Spec, _ string) {
+			s.Process.User = rspec.User{UID: 2147483647, GID: 2147483647, AdditionalGids: []uint32{0, 2147483647}}
+		}},
+		{"proc and sysfs on directories", func(s *rspec.Spec, _ string) {
+			s.Mounts = []rspec.Mount{{Destination: "/proc", Type: "proc"}, {Destination: "/sys", Type: "sysfs"}, {Destination: "/new/proc", Type: "proc"}}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -327,5 +369,36 @@ func TestValidateProcess(t *testing.T) {
 	err = ValidateProcess(&rspec.Process{Args: []string{"ls"}, Cwd: "/", User: rspec.User{UID: 7}}, s, "process.json")
 	if err == nil || !strings.Contains(err.Error(), "process.user.uid: 7 is not mapped") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A bundle reached through a symlink is fine (runc takes the real
+// directory too); only root.path itself must not be or go through one.
+func TestValidateBundleThroughSymlink(t *testing.T) {
+	b := newBundle(t)
+	link := filepath.Join(t.TempDir(), "bundle")
+	if err := os.Symlink(b, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(minimal(), link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// process.json (exec -p) and exec -u go through ValidateProcess: -1 as
+// an id would leave the process with init's root identity.
+func TestValidateProcessIDs(t *testing.T) {
+	for _, c := range []struct {
+		u    rspec.User
+		want string
+	}{
+		{rspec.User{UID: 4294967295}, "process.json: process.user.uid: 4294967295 is out of range 0..2147483647"},
+		{rspec.User{GID: 4294967295}, "process.json: process.user.gid: 4294967295 is out of range 0..2147483647"},
+		{rspec.User{AdditionalGids: []uint32{4294967295}}, "process.json: process.user.additionalGids[0]: 4294967295 is out of range"},
+	} {
+		err := ValidateProcess(&rspec.Process{Args: []string{"ls"}, Cwd: "/", User: c.u}, Default(), "process.json")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: got %v, want %q", c.u, err, c.want)
+		}
 	}
 }

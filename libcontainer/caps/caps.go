@@ -60,6 +60,9 @@ type Caps struct {
 	// (not in the runtime's own bounding set), as "field: CAP_X". The
 	// spec: log each as a warning, and do not fail.
 	Dropped []string
+	// NotRaised names the ambient capabilities left out because they are
+	// not both permitted and inheritable (the kernel would refuse them).
+	NotRaised []string
 }
 
 // New prepares the configured sets; nil means "no capabilities at all".
@@ -106,6 +109,17 @@ func New(sets *rspec.LinuxCapabilities) (*Caps, error) {
 		for _, x := range dropped {
 			k.Dropped = append(k.Dropped, fmt.Sprintf("process.capabilities.%s: CAP_%s", s.field, strings.ToUpper(x.String())))
 		}
+		if s.which == capability.AMBIENT {
+			// The kernel raises an ambient capability only when it is
+			// both permitted and inheritable; `runc spec` lists ambient
+			// without inheritable, and runc runs such a config.
+			list, dropped = grantable(list, func(x capability.Cap) bool {
+				return c.Get(capability.PERMITTED, x) && c.Get(capability.INHERITABLE, x)
+			})
+			for _, x := range dropped {
+				k.NotRaised = append(k.NotRaised, fmt.Sprintf("process.capabilities.ambient: CAP_%s", strings.ToUpper(x.String())))
+			}
+		}
 		c.Set(s.which, list...)
 	}
 	return k, nil
@@ -127,6 +141,9 @@ func grantable(list []capability.Cap, held func(capability.Cap) bool) (keep, dro
 func (k *Caps) WarnDropped(log *slog.Logger) {
 	for _, d := range k.Dropped {
 		log.Warn(d + " cannot be granted (not in the runtime's bounding set); dropped")
+	}
+	for _, d := range k.NotRaised {
+		log.Warn(d + " cannot be raised (not in both permitted and inheritable); dropped")
 	}
 }
 

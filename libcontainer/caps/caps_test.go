@@ -73,7 +73,7 @@ func TestNewReportsDropped(t *testing.T) {
 func TestMasks(t *testing.T) {
 	k, err := New(&rspec.LinuxCapabilities{
 		Bounding: []string{"CAP_CHOWN", "CAP_KILL"}, Effective: []string{"CAP_KILL"},
-		Permitted: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL"},
+		Permitted: []string{"CAP_KILL"}, Inheritable: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +86,31 @@ func TestMasks(t *testing.T) {
 		t.Errorf("last %d, want %d", last, lc)
 	}
 	chown, kill := uint64(1)<<capability.CAP_CHOWN, uint64(1)<<capability.CAP_KILL
-	if want := [5]uint64{chown | kill, kill, kill, 0, kill}; sets != want {
+	if want := [5]uint64{chown | kill, kill, kill, kill, kill}; sets != want {
 		t.Errorf("masks %#x, want %#x", sets, want)
+	}
+}
+
+// `runc spec` lists ambient capabilities without inheritable ones: those
+// cannot be raised, so they are left out with a warning, not an error.
+func TestAmbientNeedsPermittedAndInheritable(t *testing.T) {
+	k, err := New(&rspec.LinuxCapabilities{
+		Bounding: []string{"CAP_KILL", "CAP_CHOWN", "CAP_NET_RAW"}, Effective: []string{"CAP_KILL", "CAP_CHOWN"},
+		Permitted: []string{"CAP_KILL", "CAP_CHOWN"}, Inheritable: []string{"CAP_CHOWN", "CAP_NET_RAW"},
+		Ambient: []string{"CAP_KILL", "CAP_CHOWN", "CAP_NET_RAW"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets, _, err := k.Masks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := uint64(1) << capability.CAP_CHOWN; sets[4] != want {
+		t.Errorf("ambient %#x, want %#x", sets[4], want)
+	}
+	want := []string{"process.capabilities.ambient: CAP_KILL", "process.capabilities.ambient: CAP_NET_RAW"}
+	if strings.Join(k.NotRaised, ",") != strings.Join(want, ",") {
+		t.Errorf("NotRaised = %v, want %v", k.NotRaised, want)
 	}
 }

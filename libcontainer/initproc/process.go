@@ -16,6 +16,7 @@ import (
 
 	"github.com/myrun-org/myrun/libcontainer/caps"
 	"github.com/myrun-org/myrun/libcontainer/nsexec"
+	"github.com/myrun-org/myrun/libcontainer/pathrs"
 	"github.com/myrun-org/myrun/libcontainer/seccomp"
 )
 
@@ -259,16 +260,14 @@ func apparmorEnabled(profile string) error {
 	return nil
 }
 
+// applyApparmor and applySelinux write the label through a verified
+// procfs handle, never by path: the container's /proc could redirect it.
 func applyApparmor(profile string) error {
-	f, err := os.OpenFile("/proc/thread-self/attr/apparmor/exec", os.O_WRONLY, 0)
-	if err != nil {
-		f, err = os.OpenFile("/proc/thread-self/attr/exec", os.O_WRONLY, 0)
+	err := pathrs.WriteThreadSelf("attr/apparmor/exec", "exec "+profile)
+	if errors.Is(err, os.ErrNotExist) {
+		err = pathrs.WriteThreadSelf("attr/exec", "exec "+profile)
 	}
 	if err != nil {
-		return fmt.Errorf("process.apparmorProfile: %w", err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString("exec " + profile); err != nil {
 		return fmt.Errorf("process.apparmorProfile: %w", err)
 	}
 	return nil
@@ -277,7 +276,7 @@ func applyApparmor(profile string) error {
 // applySelinux sets the context the next execve runs in (validation has
 // refused a label on a host without SELinux).
 func applySelinux(label string) error {
-	if err := os.WriteFile("/proc/thread-self/attr/exec", []byte(label), 0); err != nil {
+	if err := pathrs.WriteThreadSelf("attr/exec", label); err != nil {
 		return fmt.Errorf("process.selinuxLabel: %w", err)
 	}
 	return nil

@@ -57,3 +57,36 @@ func WriteProcSys(key, value string) error {
 	}
 	return nil
 }
+
+// WriteThreadSelf writes value to /proc/thread-self/<subpath> (an LSM
+// label in attr/, for instance) through a procfs handle verified to be
+// the kernel's procfs with nothing mounted over the path. Opening the path
+// by name inside the container would follow whatever the image put at
+// /proc or mounted there, and the label would go to a file of its choosing
+// (the container then starts unconfined). The caller must be on the thread
+// the write is for (a locked OS thread).
+func WriteThreadSelf(subpath, value string) error {
+	proc, err := procfs.OpenProcRoot()
+	if err != nil {
+		return fmt.Errorf("open procfs: %w", err)
+	}
+	defer proc.Close()
+	h, unlock, err := proc.OpenThreadSelf(subpath)
+	if err != nil {
+		return fmt.Errorf("/proc/thread-self/%s: %w", subpath, err)
+	}
+	defer unlock()
+	defer h.Close()
+	if !IsProcfs(h) {
+		return fmt.Errorf("/proc/thread-self/%s is not on procfs", subpath)
+	}
+	f, err := reopen(h, unix.O_WRONLY)
+	if err != nil {
+		return fmt.Errorf("/proc/thread-self/%s: %w", subpath, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(value); err != nil {
+		return fmt.Errorf("/proc/thread-self/%s: %w", subpath, err)
+	}
+	return nil
+}

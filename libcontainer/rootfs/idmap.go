@@ -157,7 +157,7 @@ func (c *Config) mountIDMapped(i int, m rspec.Mount, o *mountOpts) error {
 		return err
 	}
 	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
-	target, err := c.bindTarget(m, "", isDir)
+	target, err := c.bindTarget(fmt.Sprintf("mounts[%d]", i), m, "", isDir)
 	if err != nil {
 		return err
 	}

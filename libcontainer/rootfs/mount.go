@@ -24,6 +24,11 @@ func (c *Config) mountEntry(i int, m rspec.Mount) error {
 	if m.Type == "bind" {
 		o.flags |= unix.MS_BIND
 	}
+	if (m.Type == "proc" || m.Type == "sysfs") && !o.isBind() && o.flags&unix.MS_REMOUNT == 0 {
+		if err := c.checkOrdinaryDir(m.Destination, m.Type); err != nil {
+			return fmt.Errorf("%s.destination: %s: %w", field, m.Destination, err)
+		}
+	}
 	switch {
 	case o.flags&unix.MS_REMOUNT != 0:
 		err = c.mountRemount(m, o)
@@ -38,7 +43,7 @@ func (c *Config) mountEntry(i int, m rspec.Mount) error {
 	case m.Type == "":
 		return fmt.Errorf("%s.type: required for a non-bind mount", field)
 	default:
-		err = c.mountFs(m, o)
+		err = c.mountFs(field, m, o)
 	}
 	var fe *fieldError
 	if errors.As(err, &fe) {
@@ -71,7 +76,7 @@ func (c *Config) mountBind(field string, m rspec.Mount, o *mountOpts) error {
 	if err != nil {
 		return &fieldError{fmt.Errorf("%s.source: %w", field, err)}
 	}
-	target, err := c.bindTarget(m, src, st.IsDir())
+	target, err := c.bindTarget(field, m, src, st.IsDir())
 	if err != nil {
 		return err
 	}
@@ -84,9 +89,9 @@ func (c *Config) mountBind(field string, m rspec.Mount, o *mountOpts) error {
 
 // bindTarget checks and creates the destination of a bind mount of src
 // ("" when the source is not a host path).
-func (c *Config) bindTarget(m rspec.Mount, src string, dir bool) (*os.File, error) {
-	if err := c.checkProcDest(m.Destination, src); err != nil {
-		return nil, err
+func (c *Config) bindTarget(field string, m rspec.Mount, src string, dir bool) (*os.File, error) {
+	if err := c.checkProcDest(field, m.Destination, src); err != nil {
+		return nil, &fieldError{err}
 	}
 	return pathrs.CreateInRoot(c.Rootfs, m.Destination, dir, mkMode(dir))
 }
@@ -127,9 +132,11 @@ func (c *Config) withLabel(fstype string, data []string) []string {
 }
 
 // mountFs mounts a new filesystem instance (tmpfs, proc, sysfs, ...).
-func (c *Config) mountFs(m rspec.Mount, o *mountOpts) error {
-	if err := c.checkProcDest(m.Destination, ""); err != nil && m.Type != "proc" {
-		return err
+func (c *Config) mountFs(field string, m rspec.Mount, o *mountOpts) error {
+	if m.Type != "proc" {
+		if err := c.checkProcDest(field, m.Destination, ""); err != nil {
+			return &fieldError{err}
+		}
 	}
 	target, err := pathrs.CreateInRoot(c.Rootfs, m.Destination, true, 0o755)
 	if err != nil {
@@ -225,26 +232,65 @@ var procAllowed = map[string]bool{
 	"/proc/sys/kernel/ns_last_pid": true, "/proc/sys/crypto/fips_enabled": true,
 }
 
-// checkProcDest refuses mounts over /proc/... (other than procfs itself
-// and the lxcfs files): a volume over /proc/self/attr or /proc/sys would
-// defeat our checks (CVE-2019-16884, CVE-2019-19921).
-func (c *Config) checkProcDest(dest, src string) error {
+// checkProcDest refuses mounts over /proc/... (other than the lxcfs
+// files): a volume over /proc/self/attr or /proc/sys would defeat our
+// checks (CVE-2019-16884, CVE-2019-19921). At /proc itself only a procfs
+// may be bound; a procfs source elsewhere under /proc is refused too, as
+// runc does (a bind of the host's /proc/sys would bring back what the
+// container's procfs masks).
+func (c *Config) checkProcDest(field, dest, src string) error {
 	joined, err := pathrs.SecureJoin(c.Rootfs, dest)
+	if err != nil {
+		return fmt.Errorf("%s.destination: %w", field, err)
+	}
+	rel := "/" + strings.TrimPrefix(strings.TrimPrefix(joined, filepath.Clean(c.Rootfs)), "/")
+	switch {
+	case rel == "/proc":
+		if src == "" {
+			return fmt.Errorf("%s.destination: %s: only procfs may be mounted at /proc", field, dest)
+		}
+		if !isProcfsPath(src) {
+			return fmt.Errorf("%s.source: %q is not a procfs: only procfs may be mounted at /proc (destination %s)", field, src, dest)
+		}
+		return nil
+	case strings.HasPrefix(rel, "/proc/"):
+		if procAllowed[rel] {
+			return nil
+		}
+		return fmt.Errorf("%s.destination: %s resolves to %s: mounting over /proc is not allowed", field, dest, rel)
+	}
+	return nil
+}
+
+func isProcfsPath(p string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(p, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
+}
+
+// checkOrdinaryDir refuses a proc or sysfs destination that exists in the
+// rootfs as anything but a directory (a symlink /proc -> somewhere would
+// put the container's procfs, and so the masked paths and our writes
+// through /proc, where the image chooses), as runc does.
+func (c *Config) checkOrdinaryDir(dest, fstype string) error {
+	parent, base, err := pathrs.MkdirParentNoFollow(c.Rootfs, dest)
 	if err != nil {
 		return err
 	}
-	rel := "/" + strings.TrimPrefix(strings.TrimPrefix(joined, filepath.Clean(c.Rootfs)), "/")
-	if rel != "/proc" && !strings.HasPrefix(rel, "/proc/") {
+	defer parent.Close()
+	var st unix.Stat_t
+	err = unix.Fstatat(int(parent.Fd()), base, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
-	if procAllowed[rel] {
-		return nil
+	if err != nil {
+		return err
 	}
-	if src != "" {
-		var st unix.Statfs_t
-		if unix.Statfs(src, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC {
-			return nil
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		what := "not a directory"
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			what = "a symlink"
 		}
+		return fmt.Errorf("is %s in the rootfs: filesystem %q must be mounted on ordinary directory", what, fstype)
 	}
-	return fmt.Errorf("%s resolves to %s: mounting over /proc is not allowed", dest, rel)
+	return nil
 }

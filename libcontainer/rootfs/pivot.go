@@ -1,8 +1,13 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -56,6 +61,9 @@ func pivotRoot(rootfs string) error {
 }
 
 func moveRoot(rootfs string) error {
+	if err := hideHostProcSys(rootfs); err != nil {
+		return err
+	}
 	if err := unix.Chdir(rootfs); err != nil {
 		return &os.PathError{Op: "chdir", Path: rootfs, Err: err}
 	}
@@ -66,6 +74,46 @@ func moveRoot(rootfs string) error {
 		return fmt.Errorf("chroot: %w", err)
 	}
 	return chdirRoot()
+}
+
+// hideHostProcSys removes (or covers) every full procfs and sysfs mount
+// outside the rootfs before the move. Without pivot_root the old root stays
+// in our mount namespace under the chroot, and the kernel lets a process
+// that is root in a new user namespace mount a fresh procfs whenever some
+// procfs in its mount namespace is fully visible: the host's /proc would
+// be, so the container could mount one with nothing masked. runc's
+// --no-pivot does the same.
+func hideHostProcSys(rootfs string) error {
+	root := filepath.Clean(rootfs)
+	mounts, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+		inside := m.Mountpoint == root || strings.HasPrefix(m.Mountpoint, root+"/")
+		return m.Root != "/" || (m.FSType != "proc" && m.FSType != "sysfs") || inside, false
+	})
+	if err != nil {
+		return fmt.Errorf("no-pivot: read mountinfo: %w", err)
+	}
+	for _, m := range mounts {
+		p := m.Mountpoint
+		// Never propagate the unmount to the host.
+		if err := unix.Mount("", p, "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue // under a mount already detached
+			}
+			return fmt.Errorf("no-pivot: make %s rslave: %w", p, err)
+		}
+		err := unix.Unmount(p, unix.MNT_DETACH)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("no-pivot: unmount %s: %w", p, err)
+		}
+		// Locked by a user namespace: cover it instead.
+		if err := unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			return fmt.Errorf("no-pivot: cover %s: %w", p, err)
+		}
+	}
+	return nil
 }
 
 func chrootInto(rootfs string) error {
