@@ -6,6 +6,18 @@ package integration
 // which CVE it covers and how it would fail on a runtime without the defence.
 // Shared helpers for escape, rootless and seccomp tests live at the end of
 // this file (prefix esc).
+//
+// Hardening items and the tests that guard them (harden_test.go):
+//
+//	issue 21 item 3, uid/gid 4294967295 ran as root    TestHardenIDsOutOfRange
+//	issue 21 item 5, LSM label write redirected        TestHardenLSMSetupsRefused
+//	                 (the writer itself: pathrs TestWriteThreadSelfIgnoresFakeProc)
+//	issue 21 item 6, /proc and the rootfs trusted      TestHardenProcAndRootfsTrust
+//	issue 21, ambient caps of `runc spec`              TestHardenAmbientFromRuncSpec
+//	issue 20, --no-pivot fresh unmasked procfs         TestHardenNoPivotProcfs
+//	issue 20, symlinked /proc or /sys refused          TestHardenProcAndRootfsTrust/sys-symlink,
+//	                                                   TestHardenLSMSetupsRefused/proc-symlink
+//	issue 20, cgroup namespace listed twice            TestHardenCgroupNamespaceTwice
 
 import (
 	"bytes"

@@ -102,7 +102,7 @@ func hideHostProcSys(rootfs string) error {
 			return fmt.Errorf("no-pivot: make %s rslave: %w", p, err)
 		}
 		err := unix.Unmount(p, unix.MNT_DETACH)
-		if err == nil {
+		if err == nil || errors.Is(err, unix.ENOENT) {
 			continue
 		}
 		if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
