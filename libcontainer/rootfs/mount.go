@@ -138,7 +138,13 @@ func (c *Config) mountFs(field string, m rspec.Mount, o *mountOpts) error {
 			return &fieldError{err}
 		}
 	}
-	target, err := pathrs.CreateInRoot(c.Rootfs, m.Destination, true, 0o755)
+	var target *os.File
+	var err error
+	if m.Type == "proc" || m.Type == "sysfs" {
+		target, err = openOrdinaryDir(c.Rootfs, m.Destination)
+	} else {
+		target, err = pathrs.CreateInRoot(c.Rootfs, m.Destination, true, 0o755)
+	}
 	if err != nil {
 		return err
 	}
@@ -293,4 +299,23 @@ func (c *Config) checkOrdinaryDir(dest, fstype string) error {
 		return fmt.Errorf("is %s in the rootfs: filesystem %q must be mounted on ordinary directory", what, fstype)
 	}
 	return nil
+}
+
+// openOrdinaryDir returns an O_PATH handle on the directory dest inside
+// root (made when missing), never following a symlink at its last
+// component, so a swap after checkOrdinaryDir cannot redirect the mount.
+func openOrdinaryDir(root, dest string) (*os.File, error) {
+	parent, base, err := pathrs.MkdirParentNoFollow(root, dest)
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	if err := unix.Mkdirat(int(parent.Fd()), base, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, &os.PathError{Op: "mkdir", Path: dest, Err: err}
+	}
+	fd, err := unix.Openat(int(parent.Fd()), base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: dest, Err: fmt.Errorf("%w (must be an ordinary directory)", err)}
+	}
+	return os.NewFile(uintptr(fd), filepath.Join(parent.Name(), base)), nil
 }

@@ -31,6 +31,28 @@ func TestCheckOrdinaryDir(t *testing.T) {
 	}
 }
 
+// The mount itself goes through a handle that never follows a symlink at
+// the destination, so a swap after the check changes nothing.
+func TestOpenOrdinaryDir(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "tmp"), 0o755)
+	os.Mkdir(filepath.Join(root, "sys"), 0o755)
+	os.Symlink("tmp", filepath.Join(root, "proc"))
+	os.Symlink("/tmp", filepath.Join(root, "abs"))
+	for dest, ok := range map[string]bool{"/sys": true, "/new/proc": true, "/proc": false, "/abs": false} {
+		f, err := openOrdinaryDir(root, dest)
+		if ok != (err == nil) {
+			t.Errorf("%s: %v", dest, err)
+		}
+		if f != nil {
+			f.Close()
+		}
+	}
+	if fi, err := os.Lstat(filepath.Join(root, "new/proc")); err != nil || !fi.IsDir() {
+		t.Errorf("new/proc not made: %v", err)
+	}
+}
+
 func TestCheckProcDest(t *testing.T) {
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "proc"), 0o755)
