@@ -127,14 +127,13 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 		go p.PrewarmMigration()
 	}
 
-	if err := unix.Mkfifo(h.FifoPath(), 0o622); err != nil {
+	if err := unix.Mkfifo(h.FifoPath(), 0o600); err != nil {
 		return fmt.Errorf("creating exec fifo: %w", err)
 	}
-	// Past the umask: init may run as a mapped user that must open it.
-	if err := os.Chmod(h.FifoPath(), 0o622); err != nil {
-		return fmt.Errorf("creating exec fifo: %w", err)
-	}
-	fifo, err := os.OpenFile(h.FifoPath(), unix.O_PATH|unix.O_CLOEXEC, 0)
+	// Opened here for init, read+write (which never blocks on a fifo):
+	// init waits in read(2) for `start`'s byte and needs no procfs
+	// handle to reopen anything.
+	fifo, err := os.OpenFile(h.FifoPath(), unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("opening exec fifo: %w", err)
 	}

@@ -185,11 +185,50 @@ func (r *Runtime) Start(id string) error {
 	return nil
 }
 
-// releaseFifo opens the exec fifo's read end, which lets init's blocked
-// open for writing return; init writes one byte, and its write end closes
-// on execve: we return once the user's process runs (or init died), so
-// poststart hooks and signals reach the user's process, not init.
+// releaseFifo writes the byte that init waits for in read(2) on the exec
+// fifo, which init holds open for reading and writing (close-on-exec): we
+// return once the fifo has no reader left, that is once the user's process
+// runs (or init died), so poststart hooks and signals reach the user's
+// process, not init.
 func (r *Runtime) releaseFifo(c *container, pidfd int) error {
+	fd, err := unix.Open(c.h.FifoPath(), unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENXIO) {
+		// No reader: an init of an older myrun, which blocks opening
+		// the write end (or a dead init, which that path reports).
+		return r.releaseFifoReader(c, pidfd)
+	}
+	if err != nil {
+		return fmt.Errorf("opening exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte{'0'}); err != nil {
+		if errors.Is(err, unix.EPIPE) {
+			return errors.New("container init exited before start")
+		}
+		return fmt.Errorf("writing exec fifo: %w", err)
+	}
+	// The fifo has done its job: the container counts as running.
+	if err := os.Remove(c.h.FifoPath()); err != nil {
+		return err
+	}
+	for {
+		// POLLERR on a fifo's write end: no reader is left.
+		fds := []unix.PollFd{{Fd: int32(fd)}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return err
+		}
+		if fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0 || fds[1].Revents&unix.POLLIN != 0 {
+			return nil
+		}
+	}
+}
+
+// releaseFifoReader is the protocol of older inits, which block opening
+// the fifo's write end: open the read end, read the byte, and wait for EOF.
+func (r *Runtime) releaseFifoReader(c *container, pidfd int) error {
 	fd, err := unix.Open(c.h.FifoPath(), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("opening exec fifo: %w", err)

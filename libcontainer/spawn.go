@@ -36,7 +36,7 @@ type spawnRequest struct {
 	boot     nsexec.Bootstrap
 	cfg      *initproc.Config
 	preserve int              // fds 3..3+preserve-1 of ours are passed through
-	fifo     *os.File         // exec fifo (O_PATH), init only
+	fifo     *os.File         // exec fifo (read+write), init only
 	console  *os.File         // connected console socket
 	seccomp  *os.File         // connected seccomp listener socket
 	idmapped map[int]*os.File // detached idmapped mounts by mount index
@@ -154,7 +154,7 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 	// child, which costs every myrun invocation a process.
 	tStart := time.Now()
 	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{"myrun", "init"}, &syscall.ProcAttr{
-		Env:   []string{nsexec.SyncFdEnv + "=" + strconv.Itoa(syncFd)},
+		Env:   []string{nsexec.SyncFdEnv + "=" + strconv.Itoa(syncFd), nsexec.KeepFdsEnv + "=" + strconv.Itoa(len(files))},
 		Files: files,
 		Sys:   sys,
 	})

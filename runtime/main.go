@@ -1,4 +1,11 @@
 // Command myrun is an OCI runtime with runc's command line.
+
+// No cgroup-aware GOMAXPROCS: the runtime would keep the cgroup's cpu
+// files open, and a created container's init would hold them for the
+// container to reopen (writable) through /proc/<init>/fd.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (

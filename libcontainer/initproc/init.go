@@ -11,6 +11,7 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	"github.com/myrun-org/myrun/libcontainer/caps"
 	"github.com/myrun-org/myrun/libcontainer/console"
 	"github.com/myrun-org/myrun/libcontainer/hooks"
@@ -30,6 +31,7 @@ func Main() {
 		os.Exit(2)
 	}
 	os.Unsetenv(nsexec.SyncFdEnv)
+	os.Unsetenv(nsexec.KeepFdsEnv)
 	unix.CloseOnExec(fd)
 	conn := syncproto.FromFd(fd)
 	var cfg Config
@@ -110,9 +112,6 @@ func run(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
 	}
 	spec := cfg.Spec
 	var err error
-	if selfFds, err = unix.Open("/proc/self/fd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
-		return fmt.Errorf("open /proc/self/fd: %w", err)
-	}
 	// Read our capabilities while /proc is still the host's: without a
 	// mount namespace the container may have none after chroot.
 	var capSets *caps.Caps
@@ -199,28 +198,77 @@ func run(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
 			return err
 		}
 		conn.Close()
-		return waitFifo(cfg.FifoFd)
+		closeLog(cfg, log)
+		if err := closeDirFds(3 + cfg.PreserveFds); err != nil {
+			return err
+		}
+		return waitStart(cfg.FifoFd)
 	}
 	p, err := prepareProcess(cfg, log, capSets)
 	if err != nil {
+		return err
+	}
+	// Become the container's process before waiting for `start`, as runc
+	// does: a created container may wait for days, and anything that can
+	// ptrace it then (an exec'd process with CAP_SYS_PTRACE, a sibling in
+	// a shared pid namespace) must find the container's identity and
+	// capabilities, not root with every capability. Errors still reach
+	// `create`.
+	if err := p.finish(cfg, log); err != nil {
+		return err
+	}
+	if err := closeDirFds(3 + cfg.PreserveFds); err != nil {
 		return err
 	}
 	if err := conn.Send(syncproto.TypeReady, nil); err != nil {
 		return err
 	}
 	conn.Close()
+	// What remains open while we wait: stdio, the preserved fds and the
+	// fifo (a pipe, not a directory). The log may be a copy of the
+	// caller's stderr, which would keep `out=$(myrun create ...)` from
+	// ever returning.
+	closeLog(cfg, log)
 
-	// Block until `myrun start` opens the fifo's read end.
-	if err := step(log, "wait for start", func() error { return waitFifo(cfg.FifoFd) }); err != nil {
+	// Block until `myrun start` writes to the fifo.
+	if err := waitStart(cfg.FifoFd); err != nil {
 		return err
 	}
 	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
-		st := hookState(cfg, rspec.StateRunning)
-		if err := hooks.Run("startContainer", spec.Hooks.StartContainer, st); err != nil {
+		if err := runStartHooks(cfg); err != nil {
 			return err
 		}
 	}
-	return p.exec(cfg, log)
+	return p.execve(cfg, log)
+}
+
+// runStartHooks runs the startContainer hooks as the container's process
+// would run: their path resolves in the container, so they get its user,
+// capabilities and seccomp filter (already ours), and no fd but 0-2: the
+// preserved fds are marked close-on-exec while the hooks start.
+func runStartHooks(cfg *Config) error {
+	first := 3 + cfg.PreserveFds
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close_range: %w", err)
+	}
+	st := hookState(cfg, rspec.StateRunning)
+	err := hooks.Run("startContainer", cfg.Spec.Hooks.StartContainer, st)
+	for fd := 3; fd < first; fd++ {
+		if _, ferr := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); ferr != nil && err == nil {
+			err = fmt.Errorf("preserved fd %d: %w", fd, ferr)
+		}
+	}
+	return err
+}
+
+// closeLog closes the log fd before the wait for `start`; later messages
+// go to our stderr (the container's), as errors from Main do.
+func closeLog(cfg *Config, log *slog.Logger) {
+	*log = *slog.New(slog.DiscardHandler)
+	if cfg.LogFd >= 0 {
+		unix.Close(cfg.LogFd)
+		cfg.LogFd = -1
+	}
 }
 
 func hookState(cfg *Config, status rspec.ContainerState) *rspec.State {
@@ -241,33 +289,31 @@ func joinKeyring(id string) error {
 		}
 		return err
 	}
-	// Possessor may view/read/write/search/link/setattr; nobody else.
-	return unix.KeyctlSetperm(keyID, 0x3f3f0000)
+	// The possessor may do everything; the owning user may view, read,
+	// search and link, not write or setattr (runc's 0x3f1b0000).
+	return unix.KeyctlSetperm(keyID, 0x3f1b0000)
 }
 
-// selfFds is our /proc/self/fd, opened before pivot_root: the container
-// may have no /proc (no mount namespace, or none configured), and a /proc
-// it controls must not decide which file we reopen.
-var selfFds = -1
-
-func waitFifo(fd int) error {
-	if selfFds < 0 {
-		return errors.New("open exec fifo: no handle on /proc/self/fd")
+// waitStart blocks until `myrun start` writes its byte to the exec fifo.
+// fd is the fifo opened for reading and writing by the parent (a fifo
+// opened that way never blocks in open), so no procfs handle is needed to
+// reopen an O_PATH fd later. It stays open, close-on-exec: `start` learns
+// that the user's process runs when the fifo has no reader left.
+func waitStart(fd int) error {
+	var b [1]byte
+	for {
+		n, err := unix.Read(fd, b[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read exec fifo: %w", err)
+		}
+		if n != 1 {
+			return errors.New("read exec fifo: unexpected end of file")
+		}
+		return nil
 	}
-	wfd, err := unix.Openat(selfFds, strconv.Itoa(fd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	unix.Close(selfFds)
-	if err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
-	}
-	unix.Close(fd)
-	// The write end stays open (close-on-exec) after the start byte, so
-	// that `myrun start` sees EOF exactly when the user's process has been
-	// exec'd. A raw fd: no finalizer may close it early.
-	if _, err := unix.Write(wfd, []byte{'0'}); err != nil {
-		unix.Close(wfd)
-		return fmt.Errorf("write exec fifo: %w", err)
-	}
-	return nil
 }
 
 // setupConsole creates the pty, passes its master to the console socket
@@ -300,4 +346,49 @@ func setupConsole(cfg *Config, mountConsole bool) error {
 	err = console.SetupTerminal(slave)
 	slave.Close()
 	return err
+}
+
+// closeDirFds closes every directory fd from first up. The only one left
+// at this point is the procfs handle that the pathrs library caches (a
+// private procfs of our pid namespace, never closed by the library): the
+// wait for `start` holds no directory that a process able to ptrace us
+// could walk from. Nothing after the wait uses the library.
+func closeDirFds(first int) error {
+	proc, err := procfs.OpenProcRoot()
+	if err != nil {
+		return nil // no handle, nothing cached
+	}
+	defer proc.Close()
+	h, err := proc.OpenSelf("fd")
+	if err != nil {
+		return fmt.Errorf("open /proc/self/fd: %w", err)
+	}
+	rfd, err := unix.Openat(int(h.Fd()), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	h.Close()
+	if err != nil {
+		return fmt.Errorf("open /proc/self/fd: %w", err)
+	}
+	dir := os.NewFile(uintptr(rfd), "/proc/self/fd")
+	names, err := dir.Readdirnames(-1)
+	own := int(dir.Fd())
+	if err != nil {
+		dir.Close()
+		return fmt.Errorf("read /proc/self/fd: %w", err)
+	}
+	var dirs []int
+	for _, n := range names {
+		fd, err := strconv.Atoi(n)
+		if err != nil || fd < first || fd == own {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			dirs = append(dirs, fd)
+		}
+	}
+	dir.Close()
+	for _, fd := range dirs {
+		unix.Close(fd)
+	}
+	return nil
 }

@@ -165,6 +165,17 @@ func setRlimits(limits []rspec.POSIXRlimit) error {
 // no_new_privs and seccomp (last), closes every fd we do not hand on, and
 // execs the user's process.
 func (up *userProcess) exec(cfg *Config, log *slog.Logger) error {
+	if err := up.finish(cfg, log); err != nil {
+		return err
+	}
+	return up.execve(cfg, log)
+}
+
+// finish does everything but the execve and a seccomp filter that waits
+// for no_new_privs: fds marked, labels, rlimits, scheduling, bounding set,
+// user and groups, capabilities, umask, no_new_privs. Afterwards we hold
+// the container's capabilities and nothing more.
+func (up *userProcess) finish(cfg *Config, log *slog.Logger) error {
 	p := cfg.Process
 	// Only 0-2 and the preserved fds survive execve (CVE-2024-21626).
 	// Marked now: a seccomp profile may not allow close_range later.
@@ -218,6 +229,14 @@ func (up *userProcess) exec(cfg *Config, log *slog.Logger) error {
 			return fmt.Errorf("no_new_privs: %w", err)
 		}
 	}
+	return nil
+}
+
+// execve loads a seccomp filter that needed no_new_privs (as late as
+// possible, so the profile needs to allow few syscalls of ours) and execs
+// the user's process.
+func (up *userProcess) execve(cfg *Config, log *slog.Logger) error {
+	p := cfg.Process
 	if up.filter != nil && p.NoNewPrivileges {
 		if err := step(log, "seccomp", func() error { return loadSeccomp(cfg, up.filter) }); err != nil {
 			return err

@@ -9,6 +9,10 @@
 // It does nothing unless _MYRUN_SYNCFD names the sync socket (SOCK_SEQPACKET),
 // or _MYRUN_HOLD asks for a placeholder process (see hold.go): one that only
 // keeps the user namespace it was started in alive until stdin closes.
+// _MYRUN_KEEPFDS=N: fds 0..N-1 are stdio, the preserved fds and ours; every
+// other fd was inherited from whoever ran myrun and is closed first thing,
+// so that neither init (which may wait for `start` for days) nor the
+// container holds the caller's pipes and files.
 //
 // Bootstrap message: one packet of "key value\n" lines:
 //   clone <flags>              namespaces to unshare (CLONE_NEW* bits)
@@ -36,6 +40,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -149,6 +154,20 @@ struct join {
 	int fd;
 };
 
+// close_from closes every fd from first up. close_range(2) where the
+// kernel has it, else one by one up to the fd limit.
+static void close_from(unsigned int first)
+{
+	struct rlimit rl;
+
+	if (syscall(SYS_close_range, first, ~0U, 0) == 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur > (1U << 20))
+		rl.rlim_cur = 1U << 20;
+	for (unsigned long fd = first; fd < rl.rlim_cur; fd++)
+		close((int)fd);
+}
+
 static void write_file(const char *path, const char *data)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -179,6 +198,8 @@ __attribute__((constructor)) static void nsexec(void)
 	if (getenv("_MYRUN_HOLD") != NULL) {
 		char c;
 
+		// Only stdin (whose closing ends us) was passed.
+		close_from(1);
 		while (read(0, &c, 1) < 0 && errno == EINTR)
 			;
 		_exit(0);
@@ -190,6 +211,12 @@ __attribute__((constructor)) static void nsexec(void)
 	sync_fd = atoi(env);
 	if (sync_fd < 3)
 		bail("nsexec: bad _MYRUN_SYNCFD %s", env);
+	env = getenv("_MYRUN_KEEPFDS");
+	if (env == NULL || atoi(env) <= sync_fd) {
+		errno = 0;
+		bail("nsexec: bad _MYRUN_KEEPFDS %s", env ? env : "(unset)");
+	}
+	close_from((unsigned int)atoi(env));
 
 	// No core dumps and no ptrace/proc access from the container to a
 	// process that still holds host resources.

@@ -13,6 +13,10 @@ import "C"
 // fd is the sync socket; without it the constructor does nothing.
 const SyncFdEnv = "_MYRUN_SYNCFD"
 
+// KeepFdsEnv tells the constructor how many fds (0..N-1) the parent passed
+// on purpose; it closes every fd above them before anything else.
+const KeepFdsEnv = "_MYRUN_KEEPFDS"
+
 // OrigNofileCur is the RLIMIT_NOFILE soft limit the process was started with,
 // before the Go runtime raised it to the hard limit.
 func OrigNofileCur() uint64 {
