@@ -18,6 +18,12 @@ package integration
 //	issue 20, symlinked /proc or /sys refused          TestHardenProcAndRootfsTrust/sys-symlink,
 //	                                                   TestHardenLSMSetupsRefused/proc-symlink
 //	issue 20, cgroup namespace listed twice            TestHardenCgroupNamespaceTwice
+//	issue 21 item 1, created init: host handles, caps  TestCreatedInitHoldsNoHostHandles,
+//	                 (inithard_test.go)                TestCreatedInitPtraceWalkFindsNoHost
+//	issue 21 item 2, caller's fds held by init         TestCreatedInitHoldsNoCallerFds
+//	issue 20, $(myrun create ...) never returns        TestCapturedOutputReturns
+//	issue 21 item 4, startContainer hooks' caps, fds   TestStartContainerHookRunsAsContainerProcess
+//	issue 21 item 7, session keyring perms 0x3f3f0000  TestSessionKeyringPermissions
 
 import (
 	"bytes"
