@@ -19,7 +19,8 @@ package integration
 //	                                                   TestHardenLSMSetupsRefused/proc-symlink
 //	issue 20, cgroup namespace listed twice            TestHardenCgroupNamespaceTwice
 //	issue 21 item 1, created init: host handles, caps  TestCreatedInitHoldsNoHostHandles,
-//	                 (inithard_test.go)                TestCreatedInitPtraceWalkFindsNoHost
+//	                 (inithard_test.go)                TestCreatedInitPtraceWalkFindsNoHost,
+//	                                                   TestCreatedInitIsTheContainerUser
 //	issue 21 item 2, caller's fds held by init         TestCreatedInitHoldsNoCallerFds
 //	issue 20, $(myrun create ...) never returns        TestCapturedOutputReturns
 //	issue 21 item 4, startContainer hooks' caps, fds   TestStartContainerHookRunsAsContainerProcess

@@ -122,6 +122,42 @@ func TestCreatedInitHoldsNoHostHandles(t *testing.T) {
 	waitStatus(t, b, "running")
 }
 
+// Item 1 with a non-root user: the created init already is that user and
+// holds the configured effective set (here CAP_KILL), which it keeps
+// through setuid; after start the process runs as usual.
+func TestCreatedInitIsTheContainerUser(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "id -u > /tmp/uid; sleep 30"}, func(s *rspec.Spec) {
+		s.Root.Readonly = false
+		s.Process.User = rspec.User{UID: 1000, GID: 1000}
+		c := []string{"CAP_KILL"}
+		s.Process.Capabilities = &rspec.LinuxCapabilities{Bounding: c, Effective: c, Permitted: c}
+	})
+	pid := ihCreate(t, b, nil)
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(l, "Uid:") || strings.HasPrefix(l, "Gid:") {
+			if f := strings.Fields(l); len(f) != 5 || f[1] != "1000" || f[2] != "1000" || f[3] != "1000" {
+				t.Errorf("created init's %s, want the container's 1000", l)
+			}
+		}
+	}
+	caps := ihCaps(t, string(raw))
+	if caps["CapEff"] != 1<<5 || caps["CapPrm"] != 1<<5 || caps["CapBnd"] != 1<<5 {
+		t.Errorf("created init's caps %#v, want CAP_KILL (0x20) only", caps)
+	}
+	if _, errs, code := b.myrun("start", b.id); code != 0 {
+		t.Fatalf("start: %s", errs)
+	}
+	uid := filepath.Join(b.dir, "rootfs/tmp/uid")
+	escWaitFor(t, 10*time.Second, "the container's process", func() bool {
+		raw, _ := os.ReadFile(uid)
+		return strings.TrimSpace(string(raw)) == "1000"
+	})
+}
+
 // Item 1, as an attacker does it: a process exec'd into the created
 // container with CAP_SYS_PTRACE walks ".." from every fd of init
 // (/proc/1/fd/N) to the host's procfs root and reads a host file through
