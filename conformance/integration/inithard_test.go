@@ -241,6 +241,9 @@ func TestCapturedOutputReturns(t *testing.T) {
 		{name: "create terminal", mutate: console, tty: true, cmd: `create --bundle {B} --console-socket {S} {ID} 2>&1 </dev/null`},
 		{name: "run -d with extra fd", cmd: `run -d --bundle {B} {ID} 9>&1 >/dev/null 2>&1 </dev/null`},
 		{name: "run -d terminal", mutate: console, tty: true, cmd: `run -d --bundle {B} --console-socket {S} {ID} 2>&1 </dev/null`},
+		// ioPriority takes the Go init path of exec, the other the
+		// constructor's.
+		{name: "exec -d Go init with extra fd", setup: []string{"run", "-d", "--bundle", "{B}", "{ID}"}, cmd: `exec -d -p {P} {ID} 9>&1 >/dev/null 2>&1 </dev/null`},
 		{name: "exec -d with extra fd", setup: []string{"run", "-d", "--bundle", "{B}", "{ID}"}, cmd: `exec -d {ID} sleep 30 9>&1 >/dev/null 2>&1 </dev/null`},
 		{name: "update", setup: []string{"run", "-d", "--bundle", "{B}", "{ID}"}, cmd: `update --pids-limit 100 {ID} 9>&1 2>&1 </dev/null`},
 		{name: "kill", setup: []string{"run", "-d", "--bundle", "{B}", "{ID}"}, cmd: `kill {ID} KILL 9>&1 2>&1 </dev/null`},
@@ -263,9 +266,11 @@ func TestCapturedOutputReturns(t *testing.T) {
 					}
 				})
 			}
+			proc := b.processFile("process.json", rspec.Process{Args: []string{"sleep", "30"}, Cwd: "/", Env: []string{"PATH=/bin"},
+				IOPriority: &rspec.LinuxIOPriority{Class: rspec.IOPRIO_CLASS_BE, Priority: 4}})
 			q := func(s string) string { return "'" + s + "'" }
 			repl := strings.NewReplacer("{ID}", b.id, "{B}", b.dir, "{S}", sock)
-			shRepl := strings.NewReplacer("{ID}", q(b.id), "{B}", q(b.dir), "{S}", q(sock))
+			shRepl := strings.NewReplacer("{ID}", q(b.id), "{B}", q(b.dir), "{S}", q(sock), "{P}", q(proc))
 			if c.setup != nil {
 				args := append([]string{"--root", b.root}, c.setup...)
 				for i := range args {
