@@ -297,7 +297,7 @@ func TestCapturedOutputReturns(t *testing.T) {
 // capabilities and only fds 0-2 (ls's own fd for the directory is 3),
 // although the caller passed a preserved fd and left another open.
 func TestStartContainerHookRunsAsContainerProcess(t *testing.T) {
-	b := newBundle(t, []string{"sh", "-c", `grep ^Cap /proc/self/status > /proc-caps; sleep 30`}, func(s *rspec.Spec) {
+	b := newBundle(t, []string{"sh", "-c", `grep ^Cap /proc/self/status > /proc-caps.tmp; mv /proc-caps.tmp /proc-caps; sleep 30`}, func(s *rspec.Spec) {
 		s.Root.Readonly = false
 		s.Hooks = &rspec.Hooks{StartContainer: []rspec.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c",
 			`grep ^Cap /proc/self/status > /hook-caps; ls /proc/self/fd > /hook-fds`}}}}
