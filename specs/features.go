@@ -42,7 +42,7 @@ var Namespaces = []string{"cgroup", "ipc", "mount", "network", "pid", "time", "u
 // their own support (seccomp from libseccomp, cgroup drivers); may be nil,
 // meaning "unknown".
 func Features(seccomp *features.Seccomp, cgroup *features.Cgroup) *features.Features {
-	f, t := false, true
+	t := true
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: rspec.Version,
@@ -55,16 +55,44 @@ func Features(seccomp *features.Seccomp, cgroup *features.Cgroup) *features.Feat
 			Seccomp:      seccomp,
 			// "Compiled in" support, whatever the host offers: AppArmor
 			// profiles and SELinux labels are applied where the host has
-			// the LSM (and refused where it does not); no RDT or
-			// net-device code.
+			// the LSM (and refused where it does not), resctrl groups
+			// where resctrl is mounted (and refused where it is not).
 			Apparmor:        &features.Apparmor{Enabled: &t},
 			Selinux:         &features.Selinux{Enabled: &t},
-			IntelRdt:        &features.IntelRdt{Enabled: &f},
+			IntelRdt:        &features.IntelRdt{Enabled: &t, Schemata: &t, Monitoring: &t},
+			MemoryPolicy:    &features.MemoryPolicy{Modes: MemoryPolicyModeNames(), Flags: MemoryPolicyFlagNames()},
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &t}},
-			NetDevices:      &features.NetDevices{Enabled: &f},
+			NetDevices:      &features.NetDevices{Enabled: &t},
 		},
 		Annotations: map[string]string{VersionAnnotation: Version},
+		// The same list as runc's: annotations an engine should not
+		// pass through from an untrusted image.
+		PotentiallyUnsafeConfigAnnotations: slices.Clone(UnsafeConfigAnnotations),
 	}
+}
+
+// UnsafeConfigAnnotations are reported as potentially unsafe in config.json
+// ("bundle", and prefixes ending in ".").
+var UnsafeConfigAnnotations = []string{"bundle", "org.systemd.property.", "org.criu.config"}
+
+// MemoryPolicyModeNames lists the memory policy modes we apply, sorted.
+func MemoryPolicyModeNames() []string {
+	var out []string
+	for m := range MemoryPolicyModes {
+		out = append(out, string(m))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// MemoryPolicyFlagNames lists the memory policy flags we apply, sorted.
+func MemoryPolicyFlagNames() []string {
+	var out []string
+	for m := range MemoryPolicyFlags {
+		out = append(out, string(m))
+	}
+	slices.Sort(out)
+	return out
 }
 
 // KnownCapabilities lists every capability name moby/sys/capability knows

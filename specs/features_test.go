@@ -43,8 +43,19 @@ func TestFeatures(t *testing.T) {
 	if l.Seccomp != sc || l.Cgroup != cg {
 		t.Error("caller's seccomp/cgroup not used")
 	}
-	if !*l.Apparmor.Enabled || !*l.Selinux.Enabled || *l.IntelRdt.Enabled || !*l.MountExtensions.IDMap.Enabled {
-		t.Error("claims support we do not have")
+	if !*l.Apparmor.Enabled || !*l.Selinux.Enabled || !*l.MountExtensions.IDMap.Enabled {
+		t.Error("misreports LSM or idmap support")
+	}
+	if !*l.IntelRdt.Enabled || !*l.IntelRdt.Schemata || !*l.IntelRdt.Monitoring || !*l.NetDevices.Enabled {
+		t.Errorf("intelRdt %+v netDevices %+v: both are implemented", l.IntelRdt, l.NetDevices)
+	}
+	wantModes := []string{"MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL", "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"}
+	wantFlags := []string{"MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"}
+	if l.MemoryPolicy == nil || !slices.Equal(l.MemoryPolicy.Modes, wantModes) || !slices.Equal(l.MemoryPolicy.Flags, wantFlags) {
+		t.Errorf("memoryPolicy %+v, want modes %v flags %v", l.MemoryPolicy, wantModes, wantFlags)
+	}
+	if !slices.Equal(f.PotentiallyUnsafeConfigAnnotations, []string{"bundle", "org.systemd.property.", "org.criu.config"}) {
+		t.Errorf("potentiallyUnsafeConfigAnnotations %v", f.PotentiallyUnsafeConfigAnnotations)
 	}
 	if f.Annotations[VersionAnnotation] != Version {
 		t.Errorf("annotations %v", f.Annotations)

@@ -36,6 +36,7 @@ func namespacePath(l *rspec.Linux, t rspec.LinuxNamespaceType) string {
 
 func checkLinux(p *problems, s *rspec.Spec) {
 	checkLSM(p, s)
+	checkSpecFields(p, s)
 	l := s.Linux
 	if s.Hostname != "" && !hasNamespace(l, rspec.UTSNamespace) {
 		p.add("hostname", "cannot be set without a private UTS namespace (add a uts entry to linux.namespaces)")

@@ -29,6 +29,7 @@ func ValidateProcess(pr *rspec.Process, container *rspec.Spec, file string) erro
 	}
 	checkProcess(&p, &s)
 	checkLSM(&p, &rspec.Spec{Process: pr})
+	checkSpecFields(&p, &rspec.Spec{Process: pr})
 	return p.err()
 }
 
@@ -75,6 +76,7 @@ func checkProcess(p *problems, s *rspec.Spec) {
 			p.add("process.ioPriority.priority", "%d is out of range 0..7", pr.IOPriority.Priority)
 		}
 	}
+	checkExecCPUAffinity(p, pr.ExecCPUAffinity)
 	if sc := pr.Scheduler; sc != nil {
 		if !slices.Contains([]rspec.LinuxSchedulerPolicy{rspec.SchedOther, rspec.SchedFIFO, rspec.SchedRR, rspec.SchedBatch,
 			rspec.SchedISO, rspec.SchedIdle, rspec.SchedDeadline}, sc.Policy) {
