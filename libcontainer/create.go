@@ -199,7 +199,7 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 		},
 	}
 	if spec.Process != nil {
-		req.oomScoreAdj = spec.Process.OOMScoreAdj
+		req.oomScoreAdj, req.affinity = spec.Process.OOMScoreAdj, spec.Process.ExecCPUAffinity
 	}
 	if newUser {
 		req.uidMaps, req.gidMaps = spec.Linux.UIDMappings, spec.Linux.GIDMappings

@@ -130,7 +130,7 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 			Rootfs: c.st.Rootfs, Bundle: c.st.Bundle, InUserNS: inUserNS, PreserveFds: o.PreserveFds,
 		},
 		preserve: o.PreserveFds, console: consoleConn, seccomp: seccompConn, stdio: o.Stdio,
-		cgroup: cg, subCgroups: subDirs, oomScoreAdj: o.Process.OOMScoreAdj,
+		cgroup: cg, subCgroups: subDirs, oomScoreAdj: o.Process.OOMScoreAdj, affinity: o.Process.ExecCPUAffinity,
 	}
 	pid, err := r.spawn(req)
 	if err != nil {
@@ -146,14 +146,14 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 }
 
 // execSpec is the part of the container's spec that init reads to set up
-// an exec'd process: the seccomp profile, the personality and the
-// annotations the seccomp listener gets. Decoding the whole spec with
-// reflection in a fresh process costs about a millisecond that exec need
-// not pay.
+// an exec'd process: the seccomp profile, the personality, the memory
+// policy and the annotations the seccomp listener gets. Decoding the
+// whole spec with reflection in a fresh process costs about a millisecond
+// that exec need not pay.
 func execSpec(spec *rspec.Spec) *rspec.Spec {
 	s := &rspec.Spec{Version: spec.Version, Annotations: spec.Annotations}
-	if spec.Linux != nil && (spec.Linux.Seccomp != nil || spec.Linux.Personality != nil) {
-		s.Linux = &rspec.Linux{Seccomp: spec.Linux.Seccomp, Personality: spec.Linux.Personality}
+	if l := spec.Linux; l != nil && (l.Seccomp != nil || l.Personality != nil || l.MemoryPolicy != nil) {
+		s.Linux = &rspec.Linux{Seccomp: l.Seccomp, Personality: l.Personality, MemoryPolicy: l.MemoryPolicy}
 	}
 	return s
 }

@@ -24,11 +24,12 @@ const maxConstructorExec = 128 << 10
 // resolved here; the C side only applies them, in Go init's order. spawn
 // fills in the console fd. It returns nil when the process needs Go init:
 // an AppArmor profile or SELinux label, a seccomp listener whose fd must
-// reach the agent, scheduling attributes or a personality (rare; Go init
-// applies them), or a packet too big for one message.
+// reach the agent, scheduling attributes, a personality or a memory
+// policy (rare; Go init applies them), or a packet too big for one
+// message.
 func (r *Runtime) constructorExec(p *rspec.Process, spec *rspec.Spec, preserve int) (*nsexec.ExecProcess, error) {
-	if p.ApparmorProfile != "" || p.SelinuxLabel != "" || p.IOPriority != nil || p.Scheduler != nil || p.ExecCPUAffinity != nil ||
-		(spec.Linux != nil && spec.Linux.Personality != nil) {
+	if p.ApparmorProfile != "" || p.SelinuxLabel != "" || p.IOPriority != nil || p.Scheduler != nil ||
+		(spec.Linux != nil && (spec.Linux.Personality != nil || spec.Linux.MemoryPolicy != nil)) {
 		return nil, nil
 	}
 	x := &nsexec.ExecProcess{

@@ -50,6 +50,7 @@ type spawnRequest struct {
 	subCgroups  []string              // exec --cgroup: dirs to move the process on to
 	resources   *rspec.LinuxResources // applied once the pid is in the cgroup
 	oomScoreAdj *int
+	affinity    *rspec.CPUAffinity // process.execCPUAffinity (affinity.go)
 	// onHooks runs prestart/createRuntime hooks when init asks for them.
 	onHooks func(pid int) error
 	// onPid is called as soon as the container process's pid is known, so
@@ -153,11 +154,16 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 	// CLONE_PIDFD with an extra vfork the first time a process starts a
 	// child, which costs every myrun invocation a process.
 	tStart := time.Now()
+	restoreAffinity, err := forkAffinity(req.affinity)
+	if err != nil {
+		return 0, err
+	}
 	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{"myrun", "init"}, &syscall.ProcAttr{
 		Env:   []string{nsexec.SyncFdEnv + "=" + strconv.Itoa(syncFd), nsexec.KeepFdsEnv + "=" + strconv.Itoa(len(files))},
 		Files: files,
 		Sys:   sys,
 	})
+	restoreAffinity()
 	if err != nil {
 		return 0, fmt.Errorf("starting init: %w", err)
 	}
@@ -316,6 +322,9 @@ func (r *Runtime) place(req *spawnRequest, pid int, bornInCgroup bool) error {
 			return fmt.Errorf("cgroup: %w", err)
 		}
 		r.Log.Debug("cgroup set", "took", time.Since(t0).String())
+	}
+	if err := finalAffinity(pid, req.affinity); err != nil {
+		return err
 	}
 	if req.oomScoreAdj != nil {
 		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*req.oomScoreAdj)), 0); err != nil {

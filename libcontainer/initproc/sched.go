@@ -10,7 +10,7 @@ import (
 )
 
 // Scheduling attributes of the process (runtime-spec process.ioPriority,
-// process.scheduler, process.execCPUAffinity, linux.personality), applied
+// process.scheduler, linux.personality, linux.memoryPolicy), applied
 // while init still has the capabilities real-time classes need.
 
 var ioprioClasses = map[rspec.IOPriorityClass]int{
@@ -70,22 +70,10 @@ func applyScheduling(p *rspec.Process, linux *rspec.Linux) error {
 			return fmt.Errorf("linux.personality: %w", errno)
 		}
 	}
-	if a := p.ExecCPUAffinity; a != nil {
-		// We are in the container's cgroup already: the final set applies
-		// (the initial one only matters before that move).
-		field, list := "process.execCPUAffinity.final", a.Final
-		if list == "" {
-			field, list = "process.execCPUAffinity.initial", a.Initial
-		}
-		if list != "" {
-			set, err := ParseCPUList(list)
-			if err != nil {
-				return fmt.Errorf("%s: %w", field, err)
-			}
-			if err := unix.SchedSetaffinity(0, &set); err != nil {
-				return fmt.Errorf("%s: sched_setaffinity: %w", field, err)
-			}
-		}
+	// process.execCPUAffinity is set by the parent, around the move
+	// into the cgroup (libcontainer/affinity.go).
+	if linux != nil && linux.MemoryPolicy != nil {
+		return applyMemoryPolicy(linux.MemoryPolicy)
 	}
 	return nil
 }

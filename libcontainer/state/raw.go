@@ -61,12 +61,16 @@ type execWire struct {
 		GIDMappings []rspec.LinuxIDMapping  `json:"gidMappings"`
 		Seccomp     *rspec.LinuxSeccomp     `json:"seccomp"`
 		Personality *rspec.LinuxPersonality `json:"personality"`
+		// MemoryPolicy applies to exec'd processes too.
+		MemoryPolicy *rspec.LinuxMemoryPolicy `json:"memoryPolicy"`
+		// IntelRdt: exec'd processes join the container's resctrl group.
+		IntelRdt *rspec.LinuxIntelRdt `json:"intelRdt"`
 	} `json:"linux"`
 }
 
 // ExecSpec returns what exec reads of the config (ociVersion, process,
-// annotations, linux.namespaces, the id mappings, linux.seccomp and
-// linux.personality) as a
+// annotations, linux.namespaces, the id mappings, linux.seccomp,
+// linux.personality, linux.memoryPolicy and linux.intelRdt) as a
 // Spec with only those fields set. Unless the whole config was decoded
 // already, only they are: encoding/json builds its reflection caches for
 // the entire type tree it decodes into, which for the whole runtime-spec
@@ -85,7 +89,8 @@ func (st *State) ExecSpec() (*rspec.Spec, error) {
 	s := &rspec.Spec{Version: w.Version, Process: w.Process, Annotations: w.Annotations}
 	if w.Linux != nil {
 		s.Linux = &rspec.Linux{Namespaces: w.Linux.Namespaces, UIDMappings: w.Linux.UIDMappings,
-			GIDMappings: w.Linux.GIDMappings, Seccomp: w.Linux.Seccomp, Personality: w.Linux.Personality}
+			GIDMappings: w.Linux.GIDMappings, Seccomp: w.Linux.Seccomp, Personality: w.Linux.Personality,
+			MemoryPolicy: w.Linux.MemoryPolicy, IntelRdt: w.Linux.IntelRdt}
 	}
 	return s, nil
 }
