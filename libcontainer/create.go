@@ -123,6 +123,10 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 		return err
 	}
 	r.rememberCgroup(o.ID, cg)
+	rdt, err := setupRdt(h, o.ID, spec)
+	if err != nil {
+		return err
+	}
 	if p, ok := cg.(cgroups.Prewarmer); ok {
 		go p.PrewarmMigration()
 	}
@@ -185,7 +189,7 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 			SpecJSON:    raw,
 		},
 		preserve: o.PreserveFds, fifo: fifo, console: consoleConn, seccomp: seccompConn, idmapped: idmapped,
-		stdio: o.Stdio, cgroup: cg, resources: spec.Linux.Resources,
+		stdio: o.Stdio, cgroup: cg, resources: spec.Linux.Resources, rdt: rdt,
 		onPid: func(p int) { pid = p },
 		onHooks: func(p int) error {
 			hs := &rspec.State{Version: rspec.Version, ID: o.ID, Status: rspec.StateCreated, Pid: p, Bundle: bundle, Annotations: spec.Annotations}
@@ -279,6 +283,7 @@ func (r *Runtime) cleanupFailedCreate(h *state.Handle, pid int, cg cgroups.Manag
 		destroyCgroup(cg)
 	}
 	delete(r.cgroups, h.ID)
+	r.destroyRdt(h)
 	h.Remove()
 }
 

@@ -123,6 +123,10 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	rdt, err := rdtOf(c.h)
+	if err != nil {
+		return 0, err
+	}
 	req := &spawnRequest{
 		boot: boot, exec: fast,
 		cfg: &initproc.Config{
@@ -130,7 +134,7 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 			Rootfs: c.st.Rootfs, Bundle: c.st.Bundle, InUserNS: inUserNS, PreserveFds: o.PreserveFds,
 		},
 		preserve: o.PreserveFds, console: consoleConn, seccomp: seccompConn, stdio: o.Stdio,
-		cgroup: cg, subCgroups: subDirs, oomScoreAdj: o.Process.OOMScoreAdj, affinity: o.Process.ExecCPUAffinity,
+		cgroup: cg, subCgroups: subDirs, oomScoreAdj: o.Process.OOMScoreAdj, affinity: o.Process.ExecCPUAffinity, rdt: rdt,
 	}
 	pid, err := r.spawn(req)
 	if err != nil {

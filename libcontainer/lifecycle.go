@@ -389,6 +389,7 @@ func (r *Runtime) destroy(c *container) error {
 		}
 	}
 	delete(r.cgroups, c.st.ID)
+	r.destroyRdt(c.h)
 	return c.h.Remove()
 }
 

@@ -54,6 +54,7 @@ func readRecovery(h *state.Handle) (recovery, error) {
 // recoverAndClean kills what the recovery file names and removes its
 // cgroup; best effort, the state directory goes anyway.
 func (r *Runtime) recoverAndClean(h *state.Handle) {
+	defer r.destroyRdt(h)
 	rec, err := readRecovery(h)
 	if err != nil {
 		return

@@ -16,6 +16,7 @@ import (
 	"github.com/myrun-org/myrun/libcontainer/exeseal"
 	"github.com/myrun-org/myrun/libcontainer/initproc"
 	"github.com/myrun-org/myrun/libcontainer/nsexec"
+	"github.com/myrun-org/myrun/libcontainer/resctrl"
 	"github.com/myrun-org/myrun/libcontainer/syncproto"
 	"github.com/myrun-org/myrun/libcontainer/userns"
 )
@@ -51,6 +52,7 @@ type spawnRequest struct {
 	resources   *rspec.LinuxResources // applied once the pid is in the cgroup
 	oomScoreAdj *int
 	affinity    *rspec.CPUAffinity // process.execCPUAffinity (affinity.go)
+	rdt         *resctrl.Group     // linux.intelRdt: the resctrl group to join
 	// onHooks runs prestart/createRuntime hooks when init asks for them.
 	onHooks func(pid int) error
 	// onPid is called as soon as the container process's pid is known, so
@@ -322,6 +324,11 @@ func (r *Runtime) place(req *spawnRequest, pid int, bornInCgroup bool) error {
 			return fmt.Errorf("cgroup: %w", err)
 		}
 		r.Log.Debug("cgroup set", "took", time.Since(t0).String())
+	}
+	if req.rdt != nil {
+		if err := req.rdt.Join(pid); err != nil {
+			return err
+		}
 	}
 	if err := finalAffinity(pid, req.affinity); err != nil {
 		return err

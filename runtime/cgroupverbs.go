@@ -127,6 +127,8 @@ func updateCommand() *cli.Command {
 			u64("memory-reservation", "Memory reservation or soft_limit (in bytes, or with a unit)"),
 			u64("memory-swap", "Total memory usage (memory + swap); set '-1' to enable unlimited swap"),
 			u64("pids-limit", "Maximum number of pids allowed in the container"),
+			&cli.StringFlag{Name: "l3-cache-schema", Usage: "The string of Intel RDT/AMD QoS L3 cache schema"},
+			&cli.StringFlag{Name: "mem-bw-schema", Usage: "The string of Intel RDT/AMD QoS memory bandwidth schema"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
@@ -163,6 +165,11 @@ func updateCommand() *cli.Command {
 			}
 			if err := applyUpdateFlags(cmd, res); err != nil {
 				return err
+			}
+			if l3, mb := cmd.String("l3-cache-schema"), cmd.String("mem-bw-schema"); l3 != "" || mb != "" {
+				if err := r.UpdateIntelRdt(id, l3, mb); err != nil {
+					return err
+				}
 			}
 			return r.Update(id, res)
 		},

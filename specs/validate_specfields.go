@@ -175,14 +175,9 @@ func checkIntelRdt(p *problems, rdt *rspec.LinuxIntelRdt) {
 		return
 	}
 	const f = "linux.intelRdt"
+	checkIntelRdtSchemas(p, rdt)
 	if c := rdt.ClosID; c != "" && c != "/" && (c == "." || c == ".." || strings.ContainsAny(c, "/\n") || strings.HasPrefix(c, "mon_")) {
 		p.add(f+".closID", "%q is not a resctrl group name", c)
-	}
-	if s := rdt.L3CacheSchema; s != "" && (!strings.HasPrefix(s, "L3") || strings.Contains(s, "\n")) {
-		p.add(f+".l3CacheSchema", "must start with \"L3\" and hold no newline, got %q", s)
-	}
-	if s := rdt.MemBwSchema; s != "" && (!strings.HasPrefix(s, "MB:") || strings.Contains(s, "\n")) {
-		p.add(f+".memBwSchema", "must start with \"MB:\" and hold no newline, got %q", s)
 	}
 	for i, s := range rdt.Schemata {
 		if strings.Contains(s, "\n") {
@@ -192,6 +187,24 @@ func checkIntelRdt(p *problems, rdt *rspec.LinuxIntelRdt) {
 	// The runtime namespace must have resctrl mounted (config-linux.md).
 	if !ResctrlMounted() {
 		p.add(f, "resctrl is not mounted at %s (Intel RDT / AMD QoS not available on this host)", ResctrlRoot)
+	}
+}
+
+// ValidateIntelRdtSchemas checks an L3 cache and a memory bandwidth
+// schema (also those of `update --l3-cache-schema/--mem-bw-schema`).
+func ValidateIntelRdtSchemas(rdt *rspec.LinuxIntelRdt) error {
+	var p problems
+	checkIntelRdtSchemas(&p, rdt)
+	return p.err()
+}
+
+func checkIntelRdtSchemas(p *problems, rdt *rspec.LinuxIntelRdt) {
+	const f = "linux.intelRdt"
+	if s := rdt.L3CacheSchema; s != "" && (!strings.HasPrefix(s, "L3") || strings.Contains(s, "\n")) {
+		p.add(f+".l3CacheSchema", "must start with \"L3\" and hold no newline, got %q", s)
+	}
+	if s := rdt.MemBwSchema; s != "" && (!strings.HasPrefix(s, "MB:") || strings.Contains(s, "\n")) {
+		p.add(f+".memBwSchema", "must start with \"MB:\" and hold no newline, got %q", s)
 	}
 }
 
