@@ -17,6 +17,7 @@ import (
 	"github.com/myrun-org/myrun/libcontainer/cgroups"
 	"github.com/myrun-org/myrun/libcontainer/hooks"
 	"github.com/myrun-org/myrun/libcontainer/initproc"
+	"github.com/myrun-org/myrun/libcontainer/netdev"
 	"github.com/myrun-org/myrun/libcontainer/rootfs"
 	"github.com/myrun-org/myrun/libcontainer/seccomp"
 	"github.com/myrun-org/myrun/libcontainer/state"
@@ -78,6 +79,11 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 		return fmt.Errorf("config.json: %w", err)
 	}
 	if spec.Linux != nil {
+		if err := netdev.Check(spec.Linux.NetDevices); err != nil {
+			return fmt.Errorf("config.json: %w", err)
+		}
+	}
+	if spec.Linux != nil {
 		f, err := seccomp.Build(spec.Linux.Seccomp)
 		if err != nil {
 			return fmt.Errorf("config.json: %w", err)
@@ -101,8 +107,14 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 	st.SetConfigJSON(raw)
 	var cg cgroups.Manager
 	var pid int
+	var req *spawnRequest
 	defer func() {
 		if err != nil {
+			if req != nil && pid > 0 && len(req.moved) > 0 {
+				if rerr := netdev.Return(pid, req.moved); rerr != nil {
+					r.Log.Warn("moving network devices back to the host", "error", rerr)
+				}
+			}
 			r.cleanupFailedCreate(h, pid, cg)
 		}
 	}()
@@ -177,8 +189,8 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 	newPid, pidPath := hasNS(spec, rspec.PIDNamespace)
 	newUTS, utsPath := hasNS(spec, rspec.UTSNamespace)
 	st.SharedPidNS = !newPid || pidPath != ""
-	req := &spawnRequest{
-		boot: boot,
+	req = &spawnRequest{
+		boot: boot, netDevices: spec.Linux.NetDevices,
 		cfg: &initproc.Config{
 			Mode: initproc.ModeInit, ID: o.ID, Spec: spec, Process: spec.Process,
 			Rootfs: rootPath, Bundle: bundle, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,

@@ -15,6 +15,7 @@ import (
 	"github.com/myrun-org/myrun/libcontainer/cgroups"
 	"github.com/myrun-org/myrun/libcontainer/exeseal"
 	"github.com/myrun-org/myrun/libcontainer/initproc"
+	"github.com/myrun-org/myrun/libcontainer/netdev"
 	"github.com/myrun-org/myrun/libcontainer/nsexec"
 	"github.com/myrun-org/myrun/libcontainer/resctrl"
 	"github.com/myrun-org/myrun/libcontainer/syncproto"
@@ -53,6 +54,10 @@ type spawnRequest struct {
 	oomScoreAdj *int
 	affinity    *rspec.CPUAffinity // process.execCPUAffinity (affinity.go)
 	rdt         *resctrl.Group     // linux.intelRdt: the resctrl group to join
+	// netDevices (linux.netDevices) are moved into init's network
+	// namespace once it exists; moved says which are there, for undoing.
+	netDevices map[string]rspec.LinuxNetDevice
+	moved      []netdev.Moved
 	// onHooks runs prestart/createRuntime hooks when init asks for them.
 	onHooks func(pid int) error
 	// onPid is called as soon as the container process's pid is known, so
@@ -173,7 +178,14 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 	waited := false
 	defer func() {
 		if err != nil {
-			// Init failed or we did: make sure nothing we started survives.
+			// Init failed or we did: make sure nothing we started survives,
+			// and no host device dies with its network namespace.
+			if pid > 0 && len(req.moved) > 0 {
+				if rerr := netdev.Return(pid, req.moved); rerr != nil {
+					r.Log.Warn("moving network devices back to the host", "error", rerr)
+				}
+				req.moved = nil
+			}
 			if pid > 0 {
 				unix.Kill(pid, unix.SIGKILL)
 			}
@@ -234,6 +246,13 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 	r.Log.Debug("namespaces ready", "pid", pid, "took", time.Since(tStart).String())
 	if err := r.place(req, pid, sys.UseCgroupFD); err != nil {
 		return pid, err
+	}
+	if len(req.netDevices) > 0 {
+		t0 := time.Now()
+		if req.moved, err = netdev.Move(pid, req.netDevices); err != nil {
+			return pid, err
+		}
+		r.Log.Debug("network devices moved", "devices", req.moved, "took", time.Since(t0).String())
 	}
 	if req.exec != nil {
 		req.exec.ConsoleFd = cfg.ConsoleFd
