@@ -3,16 +3,19 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
 )
 
 // numaPolicy is the policy field of the first line of numa_maps (the
@@ -402,5 +405,35 @@ func TestNetDevicesBadInput(t *testing.T) {
 				t.Errorf("%s came back without its address: %s", va, out)
 			}
 		})
+	}
+}
+
+// `myrun features` reports the fields above as implemented, the memory
+// policy modes and flags it applies, and runc's list of potentially
+// unsafe config annotations.
+func TestFeaturesSpecFields(t *testing.T) {
+	out, errs, code := runWithTimeout(t, time.Minute, "features")
+	if code != 0 {
+		t.Fatalf("features: %s", errs)
+	}
+	var f features.Features
+	if err := json.Unmarshal([]byte(out), &f); err != nil {
+		t.Fatal(err)
+	}
+	l := f.Linux
+	if l == nil || l.IntelRdt == nil || l.IntelRdt.Enabled == nil || !*l.IntelRdt.Enabled ||
+		l.IntelRdt.Schemata == nil || !*l.IntelRdt.Schemata || l.IntelRdt.Monitoring == nil || !*l.IntelRdt.Monitoring {
+		t.Errorf("intelRdt: %s", out)
+	}
+	if l == nil || l.NetDevices == nil || l.NetDevices.Enabled == nil || !*l.NetDevices.Enabled {
+		t.Errorf("netDevices: %s", out)
+	}
+	modes := []string{"MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL", "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"}
+	flags := []string{"MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"}
+	if l == nil || l.MemoryPolicy == nil || !slices.Equal(l.MemoryPolicy.Modes, modes) || !slices.Equal(l.MemoryPolicy.Flags, flags) {
+		t.Errorf("memoryPolicy: %s", out)
+	}
+	if want := []string{"bundle", "org.systemd.property.", "org.criu.config"}; !slices.Equal(f.PotentiallyUnsafeConfigAnnotations, want) {
+		t.Errorf("potentiallyUnsafeConfigAnnotations %v, want %v", f.PotentiallyUnsafeConfigAnnotations, want)
 	}
 }
