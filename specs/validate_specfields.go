@@ -176,7 +176,8 @@ func checkIntelRdt(p *problems, rdt *rspec.LinuxIntelRdt) {
 	}
 	const f = "linux.intelRdt"
 	checkIntelRdtSchemas(p, rdt)
-	if c := rdt.ClosID; c != "" && c != "/" && (c == "." || c == ".." || strings.ContainsAny(c, "/\n") || strings.HasPrefix(c, "mon_")) {
+	// "info", "mon_groups" and "mon_data" are resctrl's own directories.
+	if c := rdt.ClosID; c != "" && c != "/" && (c == "." || c == ".." || c == "info" || strings.ContainsAny(c, "/\n") || strings.HasPrefix(c, "mon_")) {
 		p.add(f+".closID", "%q is not a resctrl group name", c)
 	}
 	for i, s := range rdt.Schemata {
