@@ -146,3 +146,25 @@ func TestRelabel(t *testing.T) {
 		}
 	}
 }
+
+// A "%d" name is a template: the kernel picks the number, and the device
+// is found (and returned) by its index.
+func TestMoveTemplateName(t *testing.T) {
+	p := os.Getpid() % 100000
+	a, b := fmt.Sprintf("mrtt%da", p), fmt.Sprintf("mrtt%db", p)
+	vethPair(t, a, b, "10.79.2.1/24")
+	pid := newNetNS(t)
+	moved, err := Move(pid, map[string]rspec.LinuxNetDevice{a: {Name: "tpl%d"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inNS(t, pid).LinkByName("tpl0"); err != nil {
+		t.Fatalf("not in the container as tpl0: %v", err)
+	}
+	if err := Return(pid, moved); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := netlink.LinkByName(a); err != nil {
+		t.Errorf("not back as %s: %v", a, err)
+	}
+}
