@@ -127,8 +127,8 @@ func updateCommand() *cli.Command {
 			u64("memory-reservation", "Memory reservation or soft_limit (in bytes, or with a unit)"),
 			u64("memory-swap", "Total memory usage (memory + swap); set '-1' to enable unlimited swap"),
 			u64("pids-limit", "Maximum number of pids allowed in the container"),
-			&cli.StringFlag{Name: "l3-cache-schema", Usage: "The string of Intel RDT/AMD QoS L3 cache schema"},
-			&cli.StringFlag{Name: "mem-bw-schema", Usage: "The string of Intel RDT/AMD QoS memory bandwidth schema"},
+			&cli.StringFlag{Name: "l3-cache-schema", Usage: "new L3 cache line for the container's resctrl schemata (e.g. L3:0=ff)"},
+			&cli.StringFlag{Name: "mem-bw-schema", Usage: "new memory bandwidth line for the container's resctrl schemata (e.g. MB:0=50)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
