@@ -9,6 +9,9 @@ package integration
 //
 // Hardening items and the tests that guard them (harden_test.go):
 //
+//	issue 21 item 0, CVE-2019-5736 seal made writable  TestEscapeCVE2019_5736RemountSeal
+//	                 (mount_setattr, clones, remounts,  (this file)
+//	                 map_files, fds, userns helper)
 //	issue 21 item 3, uid/gid 4294967295 ran as root    TestHardenIDsOutOfRange
 //	issue 21 item 5, LSM label write redirected        TestHardenLSMSetupsRefused
 //	                 (the writer itself: pathrs TestWriteThreadSelfIgnoresFakeProc)
@@ -52,8 +55,9 @@ import (
 // process, and reopens the handle for writing to overwrite the host binary.
 // A runtime that execs its own unsealed binary fails here: the reopen
 // succeeds on the host file (nothing executes it any more, so no ETXTBSY)
-// and the same-byte write goes through. myrun's init runs a read-only
-// detached mount (EROFS) or a sealed memfd (write fails with EPERM).
+// and the same-byte write goes through. myrun's init runs the binary seen
+// through a lower-only overlayfs (EROFS) or a sealed memfd (write fails
+// with EPERM).
 func TestEscapeCVE2019_5736ProcExeReopen(t *testing.T) {
 	bin := escCopyMyrun(t)
 	before := escSHA256(t, bin)
@@ -1321,9 +1325,10 @@ type target struct {
 type attacker struct {
 	tag    string
 	attach string
-	mu     sync.Mutex
+	mu     sync.Mutex // ts, n
 	ts     []*target
 	n      int
+	tryMu  sync.Mutex // one try at a time
 }
 
 func (a *attacker) add(what, route string, fd int, path string) {
@@ -1382,6 +1387,8 @@ func (a *attacker) handle(what string, h int) {
 // try reopens every queued view for writing; a view that opens gets its
 // first byte written back (harmless) and is reported.
 func (a *attacker) try(final bool) {
+	a.tryMu.Lock()
+	defer a.tryMu.Unlock()
 	a.mu.Lock()
 	ts := append([]*target(nil), a.ts...)
 	a.mu.Unlock()
@@ -1605,6 +1612,7 @@ func catch(a *attacker, helpers []*helper, pid int, base, link string) {
 		}
 	}
 	say("caught %d %s maps=%d fds=%d", pid, link, nmaps, nfds)
+	a.try(false) // the paths under /proc/<pid> while pid is there
 	for _, hp := range helpers {
 		msg := strconv.Itoa(pid) + ":" + strings.Join(names, ",")
 		if err := syscall.Sendmsg(hp.sock, []byte(msg), syscall.UnixRights(hs...), nil, 0); err != nil {

@@ -2,18 +2,31 @@
 // container cannot modify (CVE-2019-5736): a process in the container could
 // otherwise open /proc/<init-pid>/exe for writing and replace the host binary.
 //
-// Two ways, cheapest first:
-//   - a detached, read-only bind mount of the binary (open_tree +
-//     mount_setattr): no copy, no mount visible anywhere, writes through it
-//     fail with EROFS; needs CAP_SYS_ADMIN, so not for rootless callers;
-//   - a sealed memfd copy of the binary, which works everywhere but costs a
-//     copy of the binary per container start.
+// The view must stay read-only whatever the container does with a handle on
+// it, with every capability in its own user namespace or, without one, with
+// CAP_SYS_ADMIN: a read-only bind mount does not qualify (mount_setattr, or
+// a remount of an open_tree clone, clears MOUNT_ATTR_RDONLY again while the
+// mount lives). Two ways, cheapest first:
+//   - the binary looked up through an overlayfs of only lower layers (its
+//     directory over an empty tmpfs): such a superblock has nowhere to
+//     write and refuses to be reconfigured writable, whatever the mount
+//     flags. The mount is never attached and its fd is closed before use,
+//     which dissolves it: no mount operation reaches it afterwards. No copy;
+//     needs CAP_SYS_ADMIN over our mount namespace, so not for rootless
+//     callers. The file mappings of a process running it name the overlay
+//     file (/proc/<pid>/map_files gives no path to the host file);
+//   - a sealed memfd copy (F_SEAL_WRITE and the rest), which works
+//     everywhere but copies the binary at every container start or exec.
 package exeseal
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,7 +37,7 @@ const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_
 // written through. minFd places it at or above that number so that the dup2
 // of ExtraFiles in the child cannot clobber it before execve.
 func Open(minFd int) (*os.File, error) {
-	f, err := readOnlyMount()
+	f, err := overlayView("/proc/self/exe")
 	if err != nil {
 		f, err = sealedCopy()
 	}
@@ -42,28 +55,115 @@ func Open(minFd int) (*os.File, error) {
 	return os.NewFile(uintptr(hi), "myrun:sealed"), nil
 }
 
-// readOnlyMount clones a mount of just our binary, detached from every
-// mount table, and makes it read-only.
-func readOnlyMount() (*os.File, error) {
-	return readOnlyMountOf("/proc/self/exe")
+// overlayView returns an O_PATH descriptor of exe (a path, or the
+// /proc/self/exe link) looked up through a detached, dissolved overlayfs
+// whose layers are exe's directory and an empty tmpfs.
+func overlayView(exe string) (*os.File, error) {
+	var self unix.Stat_t
+	if err := unix.Stat(exe, &self); err != nil {
+		return nil, err
+	}
+	path := exe
+	if l, err := os.Readlink(exe); err == nil {
+		path = l
+	}
+	if !filepath.IsAbs(path) || strings.HasSuffix(path, " (deleted)") {
+		return nil, fmt.Errorf("exeseal: %s: no directory to look %q up in", exe, path)
+	}
+	dir, name := filepath.Split(path)
+	mnt, err := overlayMount(dir)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.Openat(mnt, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	// Closing the only handle on a detached mount unmounts it: the file
+	// keeps it alive, but mount_setattr, open_tree and fspick on it fail.
+	unix.Close(mnt)
+	if err != nil {
+		return nil, fmt.Errorf("exeseal: %s in overlay: %w", name, err)
+	}
+	f := os.NewFile(uintptr(fd), "myrun:overlay-exe")
+	if err := sameFile(f, &self); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
-func readOnlyMountOf(path string) (*os.File, error) {
-	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+// overlayMount returns a detached mount of an overlayfs with dir over an
+// empty tmpfs and no upper layer.
+func overlayMount(dir string) (int, error) {
+	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
-		return nil, err
+		return -1, fmt.Errorf("exeseal: fsopen overlay: %w", err)
 	}
-	defer unix.Close(fd)
-	tree, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	defer unix.Close(ctx)
+	// An overlay without upper layer needs two lower ones. Ours on top,
+	// so that nothing in the other can shadow the binary.
+	if err := unix.FsconfigSetString(ctx, "lowerdir+", dir); err != nil {
+		return -1, fmt.Errorf("exeseal: overlay lowerdir+ %s: %w", dir, err)
+	}
+	empty, err := emptyTmpfs()
 	if err != nil {
-		return nil, err
+		return -1, err
 	}
-	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NODEV}
-	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, attr); err != nil {
-		unix.Close(tree)
-		return nil, err
+	defer unix.Close(empty)
+	if err := unix.FsconfigSetString(ctx, "lowerdir+", "/proc/self/fd/"+strconv.Itoa(empty)); err != nil {
+		return -1, fmt.Errorf("exeseal: overlay lowerdir+ (empty tmpfs): %w", err)
 	}
-	return os.NewFile(uintptr(tree), "myrun:ro-exe"), nil
+	// Inode numbers stay the lower file's, for sameFile; xino would
+	// also log when the layers are on different filesystems.
+	if err := unix.FsconfigSetString(ctx, "xino", "off"); err != nil {
+		return -1, fmt.Errorf("exeseal: overlay xino=off: %w", err)
+	}
+	if err := unix.FsconfigCreate(ctx); err != nil {
+		return -1, fmt.Errorf("exeseal: creating overlay: %w", err)
+	}
+	mnt, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	if err != nil {
+		return -1, fmt.Errorf("exeseal: fsmount overlay: %w", err)
+	}
+	return mnt, nil
+}
+
+// sameFile checks that the overlay found the file we run, not one renamed
+// over it since (an upgrade in progress).
+func sameFile(f *os.File, self *unix.Stat_t) error {
+	var st unix.Stat_t
+	var fs unix.Statfs_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("exeseal: %w", err)
+	}
+	if err := unix.Fstatfs(int(f.Fd()), &fs); err != nil {
+		return fmt.Errorf("exeseal: %w", err)
+	}
+	if fs.Type != unix.OVERLAYFS_SUPER_MAGIC || fs.Flags&unix.ST_RDONLY == 0 {
+		return errors.New("exeseal: overlay view is not a read-only overlayfs")
+	}
+	if st.Ino != self.Ino || st.Size != self.Size || st.Mtim != self.Mtim || st.Ctim != self.Ctim || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return errors.New("exeseal: the binary in the overlay is not the one running")
+	}
+	return nil
+}
+
+// emptyTmpfs returns the root of a detached, read-only, empty tmpfs.
+func emptyTmpfs() (int, error) {
+	ctx, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("exeseal: fsopen tmpfs: %w", err)
+	}
+	defer unix.Close(ctx)
+	if err := unix.FsconfigSetString(ctx, "size", "4k"); err != nil {
+		return -1, fmt.Errorf("exeseal: tmpfs size: %w", err)
+	}
+	if err := unix.FsconfigCreate(ctx); err != nil {
+		return -1, fmt.Errorf("exeseal: creating tmpfs: %w", err)
+	}
+	mnt, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("exeseal: fsmount tmpfs: %w", err)
+	}
+	return mnt, nil
 }
 
 func sealedCopy() (*os.File, error) {
