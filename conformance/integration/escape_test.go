@@ -233,11 +233,9 @@ func escRemountSeal(t *testing.T, probe string, caps []string) {
 		raw, _ := os.ReadFile(report)
 		return strings.Count("\n"+string(raw), "\ncaught ")
 	}
-	// At least 30 rounds; more until the attacker has caught a few
-	// runtime processes (each catch is attacked every way).
 	// The runs' own results do not matter (the shebang entrypoint fails);
 	// a start refused with ETXTBSY means someone holds the binary open for
-	// writing, which the write attempts below then report.
+	// writing.
 	busy := 0
 	runIt := func(args ...string) {
 		for i := 0; i < 100; i++ {
@@ -251,6 +249,9 @@ func escRemountSeal(t *testing.T, probe string, caps []string) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	// At least 30 rounds; more until the attacker has caught a few
+	// runtime processes (each catch is attacked every way). Exec through
+	// the constructor and through Go init, and run (create path).
 	n := 0
 	for ; n < 30 || (caught() < 6 && n < 300); n++ {
 		switch {
