@@ -11,13 +11,17 @@ import (
 	"github.com/myrun-org/myrun/imgtool/registry"
 )
 
-func registryOpts(cmd *cli.Command) registry.Options {
+func registryOpts(cmd *cli.Command) (registry.Options, error) {
+	conf, err := registry.LoadConf()
+	if err != nil {
+		return registry.Options{}, err
+	}
 	rep := progress.New(os.Stderr, cmd.Bool("quiet"))
-	return registry.Options{TLSVerify: cmd.Bool("tls-verify"), Progress: rep.Wrap, Log: rep.Logf}
+	return registry.Options{TLSVerify: cmd.Bool("tls-verify"), TLSVerifySet: cmd.IsSet("tls-verify"), Conf: conf, Progress: rep.Wrap, Log: rep.Logf}, nil
 }
 
 var registryFlags = []cli.Flag{
-	&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "require HTTPS and verify certificates (false allows plain HTTP, e.g. a loopback registry)"},
+	&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "require HTTPS and verify certificates (false allows plain HTTP, e.g. a loopback registry; default: true unless registries.conf marks the registry insecure)"},
 	&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress progress output"},
 }
 
@@ -38,7 +42,11 @@ manifest is pulled. Digests, sizes and diff_ids are verified before storing.
 			if err != nil {
 				return err
 			}
-			desc, err := pullAny(s, cmd.Args().First(), registryOpts(cmd))
+			o, err := registryOpts(cmd)
+			if err != nil {
+				return err
+			}
+			desc, err := pullAny(s, cmd.Args().First(), o)
 			if err != nil {
 				return err
 			}
@@ -62,7 +70,11 @@ func pushCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			_, err = registry.Push(s, cmd.Args().Get(0), cmd.Args().Get(1), registryOpts(cmd))
+			o, err := registryOpts(cmd)
+			if err != nil {
+				return err
+			}
+			_, err = registry.Push(s, cmd.Args().Get(0), cmd.Args().Get(1), o)
 			return err
 		},
 	}

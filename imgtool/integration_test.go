@@ -251,9 +251,20 @@ func TestRegistryPushPull(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The registry speaks plain HTTP on 127.0.0.1, a name go-containerregistry
+	// would fall back to HTTP for on its own.
+	conf := filepath.Join(dir, "registries.conf")
+	os.WriteFile(conf, nil, 0o644)
+	t.Setenv("CONTAINERS_REGISTRIES_CONF", conf)
 	ref := addr + "/myimg/busybox:t1"
-	if out, err := myimg(t, root, "push", ref); err == nil {
-		t.Fatalf("push over plain HTTP without --tls-verify=false succeeded:\n%s", out)
+	for _, args := range [][]string{{"push", "busybox", ref}, {"push", "--tls-verify=true", "busybox", ref}, {"pull", ref}} {
+		out, err := myimg(t, root, args...)
+		if err == nil || !strings.Contains(out, "plain HTTP is refused: use --tls-verify=false") {
+			t.Fatalf("%v over plain HTTP with TLS verification on: %v\n%s", args, err, out)
+		}
+	}
+	if cat := httpGet(t, "http://"+addr+"/v2/_catalog"); strings.Contains(cat, "myimg/busybox") {
+		t.Fatalf("a refused push reached the registry: %s", cat)
 	}
 	mustImg(t, root, "push", "--tls-verify=false", "busybox", ref)
 	root2 := filepath.Join(t.TempDir(), "s2")
@@ -262,6 +273,19 @@ func TestRegistryPushPull(t *testing.T) {
 	b := mustImg(t, root2, "inspect", ref)
 	if a[strings.Index(a, "ManifestDigest"):][:90] != b[strings.Index(b, "ManifestDigest"):][:90] {
 		t.Fatalf("digests differ:\n%s\n%s", a, b)
+	}
+	// A registry marked insecure in registries.conf needs no flag; an
+	// explicit --tls-verify=true still wins; a blocked one is refused.
+	os.WriteFile(conf, []byte(fmt.Sprintf("[[registry]]\nlocation = %q\ninsecure = true\n\n[[registry]]\nlocation = \"127.0.0.1:1/blocked\"\nblocked = true\n", addr)), 0o644)
+	ref2 := addr + "/myimg/busybox:t2"
+	mustImg(t, root, "push", "busybox", ref2)
+	root3 := filepath.Join(t.TempDir(), "s3")
+	mustImg(t, root3, "pull", ref2)
+	if out, err := myimg(t, root3, "pull", "--tls-verify=true", ref2); err == nil || !strings.Contains(out, "plain HTTP is refused") {
+		t.Fatalf("--tls-verify=true over an insecure entry: %v\n%s", err, out)
+	}
+	if out, err := myimg(t, root3, "pull", "127.0.0.1:1/blocked/x:1"); err == nil || !strings.Contains(out, "is blocked in "+conf) {
+		t.Fatalf("blocked registry: %v\n%s", err, out)
 	}
 }
 

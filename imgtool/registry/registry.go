@@ -23,28 +23,78 @@ import (
 
 // Options for Pull and Push.
 type Options struct {
-	TLSVerify bool
+	// TLSVerify false allows plain HTTP and unverified certificates for
+	// every registry; TLSVerifySet says the user gave it, which overrides
+	// an insecure entry of Conf (as podman and skopeo do).
+	TLSVerify    bool
+	TLSVerifySet bool
+	// Conf marks registries insecure or blocked; may be nil.
+	Conf *Conf
 	// Progress wraps each layer stream (for bars or lines); may be nil.
 	Progress func(what string, size int64, r io.Reader) io.Reader
 	// Updates, when set, gets push progress lines.
 	Log func(format string, a ...any)
 }
 
-func (o Options) nameOpts() []name.Option {
-	if !o.TLSVerify {
-		return []name.Option{name.Insecure}
-	}
-	return nil
+// conn is how one reference is reached.
+type conn struct {
+	ref   name.Reference
+	plain bool // plain HTTP and unverified TLS allowed
+	gate  *httpsOnly
+	o     Options
 }
 
-func (o Options) remoteOpts() []remote.Option {
-	opts := []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"})}
-	if !o.TLSVerify {
-		tr := remote.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig.InsecureSkipVerify = true
-		opts = append(opts, remote.WithTransport(tr))
+func (o Options) connect(ref string) (*conn, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, err
 	}
-	return opts
+	plain := !o.TLSVerify
+	if e := o.Conf.find(r.Name()); e != nil {
+		if e.Blocked {
+			return nil, fmt.Errorf("%s: registry %s is blocked in %s", ref, e.Prefix, e.from)
+		}
+		if e.Insecure && !o.TLSVerifySet {
+			plain = true
+		}
+	}
+	c := &conn{ref: r, plain: plain, o: o}
+	if plain {
+		if c.ref, err = name.ParseReference(ref, name.Insecure); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *conn) remoteOpts() []remote.Option {
+	tr := remote.DefaultTransport.(*http.Transport).Clone()
+	var rt http.RoundTripper = tr
+	if c.plain {
+		tr.TLSClientConfig.InsecureSkipVerify = true
+	} else {
+		c.gate = &httpsOnly{inner: tr}
+		rt = c.gate
+	}
+	return []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}), remote.WithTransport(rt)}
+}
+
+// explain adds to an error caused by a refused plain HTTP request what
+// would allow it.
+func (c *conn) explain(err error) error {
+	if err == nil || c.gate == nil || !c.gate.refused.Load() {
+		return err
+	}
+	where := DefaultConfPath
+	if c.o.Conf != nil {
+		where = c.o.Conf.Path
+	}
+	reg := c.ref.Context().RegistryStr()
+	how := fmt.Sprintf("use --tls-verify=false, or mark it insecure ([[registry]] location = %q, insecure = true in %s)", reg, where)
+	if c.o.TLSVerifySet {
+		how = "use --tls-verify=false (an explicit --tls-verify=true overrides insecure = true in registries.conf)"
+	}
+	return fmt.Errorf("%w; registry %s did not answer over HTTPS and plain HTTP is refused: %s", err, reg, how)
 }
 
 func (o Options) log(f string, a ...any) {
@@ -56,7 +106,7 @@ func (o Options) log(f string, a ...any) {
 // Pull fetches ref (picking linux/amd64 from an index), stores its blobs
 // after checking digests, sizes and diff_ids, and names it ref.
 func Pull(s *store.Store, ref string, o Options) (_ ocispec.Descriptor, err error) {
-	r, err := name.ParseReference(ref, o.nameOpts()...)
+	c, err := o.connect(ref)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
@@ -65,9 +115,9 @@ func Pull(s *store.Store, ref string, o Options) (_ ocispec.Descriptor, err erro
 		return ocispec.Descriptor{}, err
 	}
 	defer func() { end(err != nil) }()
-	img, err := remote.Image(r, o.remoteOpts()...)
+	img, err := remote.Image(c.ref, c.remoteOpts()...)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, err)
+		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, c.explain(err))
 	}
 	rawManifest, err := img.RawManifest()
 	if err != nil {
@@ -96,7 +146,7 @@ func Pull(s *store.Store, ref string, o Options) (_ ocispec.Descriptor, err erro
 			return ocispec.Descriptor{}, err
 		}
 		if err := putLayer(s, l, desc, digest.Digest(cf.RootFS.DiffIDs[i].String()), o); err != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("pull %s: layer %s: %w", ref, ld.Digest, err)
+			return ocispec.Descriptor{}, fmt.Errorf("pull %s: layer %s: %w", ref, ld.Digest, c.explain(err))
 		}
 	}
 	rawConfig, err := img.RawConfigFile()
@@ -191,7 +241,7 @@ func Push(s *store.Store, src, dest string, o Options) (ocispec.Descriptor, erro
 		dest = src
 	}
 	dest = strings.TrimPrefix(dest, "docker://")
-	r, err := name.ParseReference(dest, o.nameOpts()...)
+	c, err := o.connect(dest)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
@@ -217,9 +267,9 @@ func Push(s *store.Store, src, dest string, o Options) (ocispec.Descriptor, erro
 			}
 		}
 	}()
-	opts := append(o.remoteOpts(), remote.WithProgress(updates))
-	if err := remote.Write(r, img, opts...); err != nil {
-		return desc, fmt.Errorf("push %s: %w", dest, err)
+	opts := append(c.remoteOpts(), remote.WithProgress(updates))
+	if err := remote.Write(c.ref, img, opts...); err != nil {
+		return desc, fmt.Errorf("push %s: %w", dest, c.explain(err))
 	}
 	o.log("Writing manifest to image destination")
 	return desc, nil

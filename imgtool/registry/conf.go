@@ -1,0 +1,176 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultConfPath is read when $CONTAINERS_REGISTRIES_CONF is unset, with
+// the drop-ins in DefaultConfPath+".d/*.conf" after it (as containers/image).
+const DefaultConfPath = "/etc/containers/registries.conf"
+
+// Conf is what myimg uses of a containers-registries.conf(5): which
+// registries may be reached over plain HTTP (insecure) and which are
+// blocked. Mirrors, aliases and search registries are not used: myimg pulls
+// fully qualified names from their own location.
+type Conf struct {
+	Path    string
+	entries []confEntry
+}
+
+type confEntry struct {
+	Prefix   string `toml:"prefix"`
+	Location string `toml:"location"`
+	Insecure bool   `toml:"insecure"`
+	Blocked  bool   `toml:"blocked"`
+	from     string
+}
+
+type confFile struct {
+	Registry []confEntry `toml:"registry"`
+	// Version 1 format: [registries.insecure] registries = [...].
+	Registries struct {
+		Insecure struct{ Registries []string } `toml:"insecure"`
+		Block    struct{ Registries []string } `toml:"block"`
+	} `toml:"registries"`
+}
+
+// LoadConf reads $CONTAINERS_REGISTRIES_CONF (which must exist when set)
+// or DefaultConfPath and its drop-ins (absent files are no configuration).
+func LoadConf() (*Conf, error) {
+	if p := os.Getenv("CONTAINERS_REGISTRIES_CONF"); p != "" {
+		c := &Conf{Path: p}
+		return c, c.add(p, false)
+	}
+	c := &Conf{Path: DefaultConfPath}
+	if err := c.add(DefaultConfPath, true); err != nil {
+		return nil, err
+	}
+	drops, _ := filepath.Glob(DefaultConfPath + ".d/*.conf")
+	sort.Strings(drops)
+	for _, d := range drops {
+		if err := c.add(d, true); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *Conf) add(path string, optional bool) error {
+	b, err := os.ReadFile(path)
+	if optional && errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("registries.conf: %w", err)
+	}
+	var f confFile
+	if _, err := toml.Decode(string(b), &f); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	v1 := len(f.Registries.Insecure.Registries)+len(f.Registries.Block.Registries) > 0
+	if v1 && len(f.Registry) > 0 {
+		return fmt.Errorf("%s: mixes the version 1 [registries.*] tables with version 2 [[registry]] entries", path)
+	}
+	for _, r := range f.Registries.Insecure.Registries {
+		f.Registry = append(f.Registry, confEntry{Location: r, Insecure: true})
+	}
+	for _, r := range f.Registries.Block.Registries {
+		f.Registry = append(f.Registry, confEntry{Location: r, Blocked: true})
+	}
+	for i, e := range f.Registry {
+		if e.Prefix == "" {
+			e.Prefix = e.Location
+		}
+		if e.Prefix == "" {
+			return fmt.Errorf("%s: registry[%d]: neither location nor prefix is set", path, i)
+		}
+		if strings.Contains(e.Prefix, "*") && (!strings.HasPrefix(e.Prefix, "*.") || strings.ContainsAny(e.Prefix[1:], "*/")) {
+			return fmt.Errorf("%s: registry[%d]: prefix %q: a wildcard must be a leading \"*.\" on a host name", path, i, e.Prefix)
+		}
+		e.from = path
+		// A later file's entry for the same prefix replaces the earlier one.
+		replaced := false
+		for j := range c.entries {
+			if c.entries[j].Prefix == e.Prefix {
+				c.entries[j], replaced = e, true
+			}
+		}
+		if !replaced {
+			c.entries = append(c.entries, e)
+		}
+	}
+	return nil
+}
+
+// find returns the entry whose prefix matches ref (host[:port]/repo[:tag],
+// as name.Reference.Name() spells it)
+// longest, as containers/image does: a prefix matches at a boundary
+// (end, "/", ":" or "@"); "*.example.com" matches any subdomain host.
+func (c *Conf) find(ref string) *confEntry {
+	if c == nil {
+		return nil
+	}
+	if rest, ok := strings.CutPrefix(ref, "index.docker.io/"); ok {
+		ref = "docker.io/" + rest
+	}
+	var best *confEntry
+	bestLen := -1
+	for i := range c.entries {
+		e := &c.entries[i]
+		if n := matchPrefix(ref, e.Prefix); n > bestLen {
+			best, bestLen = e, n
+		}
+	}
+	return best
+}
+
+func matchPrefix(ref, prefix string) int {
+	boundary := func(rest string) bool {
+		return rest == "" || strings.ContainsAny(rest[:1], "/:@")
+	}
+	if suffix, ok := strings.CutPrefix(prefix, "*"); ok {
+		host, _, _ := strings.Cut(ref, "/")
+		name, _, _ := strings.Cut(host, ":")
+		if strings.HasSuffix(name, suffix) && len(name) > len(suffix) {
+			return len(prefix)
+		}
+		return -1
+	}
+	if rest, ok := strings.CutPrefix(ref, prefix); ok && boundary(rest) {
+		return len(prefix)
+	}
+	return -1
+}
+
+// errPlainHTTP is what the transport returns for a plain HTTP request
+// that neither --tls-verify=false nor registries.conf allowed.
+var errPlainHTTP = errors.New("plain HTTP not allowed")
+
+// httpsOnly refuses every request that is not HTTPS. go-containerregistry
+// tries plain HTTP on its own for localhost, loopback, RFC 1918 and
+// *.localhost names, in its ping fallback and by rewriting URLs; gating the
+// innermost transport covers all of those paths.
+type httpsOnly struct {
+	inner   http.RoundTripper
+	refused atomic.Bool
+}
+
+func (t *httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme != "https" {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		t.refused.Store(true)
+		return nil, fmt.Errorf("%s %s: %w", r.Method, r.URL.Redacted(), errPlainHTTP)
+	}
+	return t.inner.RoundTrip(r)
+}
