@@ -60,6 +60,9 @@ func parseContainerfile(file string, data []byte) (*parsed, error) {
 		if err != nil {
 			return nil, &StepError{file, n.StartLine, instr, stripLocation(err)}
 		}
+		if err := checkApplied(v); err != nil {
+			return nil, &StepError{file, n.StartLine, instr, err}
+		}
 		st := step{cmd: v, name: instr, line: n.StartLine, text: strings.TrimSpace(n.Original)}
 		switch c := v.(type) {
 		case *instructions.Stage:
