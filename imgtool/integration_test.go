@@ -313,9 +313,12 @@ func TestHostileLoadLeavesStoreUnchanged(t *testing.T) {
 // runtime could not start it (the runtime's own error), with file and line.
 func TestRunStepErrors(t *testing.T) {
 	root := busyboxStore(t)
-	for _, c := range []struct{ run, want string }{
-		{`RUN exit 3`, `Containerfile:2: RUN: process "/bin/sh -c exit 3" exited with status 3`},
-		{`RUN ["/no-such-tool"]`, `Containerfile:2: RUN: runtime could not run "/no-such-tool":`},
+	for _, c := range []struct {
+		run, want string
+		code      int
+	}{
+		{`RUN exit 3`, `Containerfile:2: RUN: process "/bin/sh -c exit 3" exited with status 3`, 3},
+		{`RUN ["/no-such-tool"]`, `Containerfile:2: RUN: runtime could not run "/no-such-tool":`, 125},
 	} {
 		ctx := t.TempDir()
 		if err := os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte("FROM busybox\n"+c.run+"\n"), 0o644); err != nil {
@@ -324,6 +327,10 @@ func TestRunStepErrors(t *testing.T) {
 		out, err := myimg(t, root, "build", "-q", ctx)
 		if err == nil || !strings.Contains(out, c.want) {
 			t.Errorf("%s: want %q in the error, got %v:\n%s", c.run, c.want, err, out)
+		}
+		// myimg build exits with a failed RUN's own status.
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != c.code {
+			t.Errorf("%s: exit %v, want %d", c.run, err, c.code)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -20,8 +21,11 @@ func main() {
 	}
 }
 
+// exitCode is the status of a wrapped cli.ExitCoder (a failed RUN's
+// build.ExitError among them), else 125.
 func exitCode(err error) int {
-	if e, ok := err.(cli.ExitCoder); ok && e.ExitCode() != 0 {
+	var e cli.ExitCoder
+	if errors.As(err, &e) && e.ExitCode() > 0 && e.ExitCode() < 256 {
 		return e.ExitCode()
 	}
 	return 125 // podman's "error in the tool itself"

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 
+	"github.com/myrun-org/myrun/imgtool/build"
 	"github.com/myrun-org/myrun/imgtool/store"
 )
 
@@ -32,6 +35,19 @@ func TestParseIDMaps(t *testing.T) {
 	}
 	if _, err := parseIDMaps([]string{"0:1"}); err == nil {
 		t.Fatal("bad map accepted")
+	}
+}
+
+func TestExitCodeOfFailedRun(t *testing.T) {
+	err := fmt.Errorf("build: %w", &build.StepError{File: "Containerfile", Line: 2, Instr: "RUN", Err: &build.ExitError{Args: "sh -c exit 3", Status: 3}})
+	if c := exitCode(err); c != 3 {
+		t.Fatalf("exit code %d, want 3", c)
+	}
+	if c := exitCode(errors.New("x")); c != 125 {
+		t.Fatalf("exit code %d, want 125", c)
+	}
+	if c := exitCode(&build.ExitError{Status: -1}); c != 125 {
+		t.Fatalf("signalled: exit code %d, want 125", c)
 	}
 }
 

@@ -166,12 +166,26 @@ func (b *builder) runContainer(w *workspace, args []string, script string, env [
 			return fmt.Errorf("runtime could not run %q: %s", strings.Join(args, " "), msg)
 		}
 		if ee, ok := runErr.(*exec.ExitError); ok {
-			return fmt.Errorf("process %q exited with status %d", strings.Join(args, " "), ee.ExitCode())
+			return &ExitError{Args: strings.Join(args, " "), Status: ee.ExitCode()}
 		}
 		return fmt.Errorf("running %s: %w", b.o.Runtime, runErr)
 	}
 	return nil
 }
+
+// ExitError is a RUN whose process exited non-zero: myimg build exits
+// with the same status, as buildah and docker build do.
+type ExitError struct {
+	Args   string
+	Status int
+}
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("process %q exited with status %d", e.Args, e.Status)
+}
+
+// ExitCode makes it a cli.ExitCoder.
+func (e *ExitError) ExitCode() int { return e.Status }
 
 // lastRuntimeError is the message of the last error line in a runtime's
 // JSON log (runc's format), or "".
