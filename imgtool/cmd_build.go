@@ -34,6 +34,7 @@ network namespace with only loopback, unless --network=host.`,
 			&cli.Int64Flag{Name: "timestamp", Value: -1, Usage: "set created timestamp and clamp file mtimes to `seconds` since the epoch (default $SOURCE_DATE_EPOCH)"},
 			&cli.StringFlag{Name: "runtime", Usage: "`path` of the OCI runtime for RUN", Sources: cli.EnvVars("MYIMG_RUNTIME")},
 			&cli.StringFlag{Name: "network", Usage: "network for RUN: private (loopback only, default) or host"},
+			&cli.StringSliceFlag{Name: "allow", Usage: "`entitlement` for RUN: security.insecure (RUN --security=insecure runs privileged); network.host is accepted (RUN --network=host needs no entitlement, as in buildah)"},
 			&cli.StringFlag{Name: "cgroup-parent", Value: "/myimg-build", Usage: "absolute cgroup `path` RUN containers are placed under"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "refrain from announcing build instructions and image read/write progress"},
 		},
@@ -70,11 +71,21 @@ network namespace with only loopback, unless --network=host.`,
 			default:
 				return fmt.Errorf("--network %q: want private or host", cmd.String("network"))
 			}
+			allowInsecure := false
+			for _, a := range cmd.StringSlice("allow") {
+				switch a {
+				case "security.insecure":
+					allowInsecure = true
+				case "network.host":
+				default:
+					return fmt.Errorf("--allow %q: want security.insecure or network.host", a)
+				}
+			}
 			o := build.Options{
 				ContextDir: ctxDir, File: cmd.String("file"), Tags: cmd.StringSlice("tag"), BuildArgs: args,
 				Target: cmd.String("target"), NoCache: cmd.Bool("no-cache"), Layers: cmd.Bool("layers"),
 				Compression: cmd.String("compression"), Timestamp: ts, Runtime: findRuntime(cmd.String("runtime")),
-				Network: cmd.String("network"), CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
+				Network: cmd.String("network"), AllowInsecure: allowInsecure, CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
 			}
 			if cmd.Bool("quiet") {
 				o.Out = nil

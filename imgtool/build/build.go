@@ -33,6 +33,9 @@ type Options struct {
 	Timestamp   *time.Time // SOURCE_DATE_EPOCH / --timestamp
 	Runtime     string     // runtime binary for RUN
 	Network     string     // "" / "private": new netns with loopback only; "host"
+	// AllowInsecure lets RUN --security=insecure run privileged
+	// (--allow security.insecure, as BuildKit's entitlement).
+	AllowInsecure bool
 	// CgroupParent is the absolute cgroup path RUN containers go under.
 	CgroupParent string
 	Out          io.Writer // step lines and RUN output

@@ -16,18 +16,18 @@ import (
 var applied = map[reflect.Type]map[string]bool{
 	typeOf[instructions.Stage](): set("Name", "Commands", "OrigCmd", "BaseName", "DocComment",
 		"SourceCode", "Location", "Comments"),
-	typeOf[instructions.ArgCommand]():         set("Args"),
-	typeOf[instructions.EnvCommand]():         set("Env"),
-	typeOf[instructions.LabelCommand]():       set("Labels"),
-	typeOf[instructions.MaintainerCommand]():  set("Maintainer"),
-	typeOf[instructions.WorkdirCommand]():     set("Path"),
-	typeOf[instructions.UserCommand]():        set("User"),
-	typeOf[instructions.ExposeCommand]():      set("Ports"),
-	typeOf[instructions.VolumeCommand]():      set("Volumes"),
-	typeOf[instructions.StopSignalCommand]():  set("Signal"),
+	typeOf[instructions.ArgCommand]():        set("Args"),
+	typeOf[instructions.EnvCommand]():        set("Env"),
+	typeOf[instructions.LabelCommand]():      set("Labels"),
+	typeOf[instructions.MaintainerCommand](): set("Maintainer"),
+	typeOf[instructions.WorkdirCommand]():    set("Path"),
+	typeOf[instructions.UserCommand]():       set("User"),
+	typeOf[instructions.ExposeCommand]():     set("Ports"),
+	typeOf[instructions.VolumeCommand]():     set("Volumes"),
+	typeOf[instructions.StopSignalCommand](): set("Signal"),
 	typeOf[instructions.EntrypointCommand](): set("CmdLine", "Files", "PrependShell"),
-	typeOf[instructions.CmdCommand]():         set("CmdLine", "Files", "PrependShell"),
-	typeOf[instructions.ShellCommand]():       set("Shell"),
+	typeOf[instructions.CmdCommand]():        set("CmdLine", "Files", "PrependShell"),
+	typeOf[instructions.ShellCommand]():      set("Shell"),
 	// --interval, --timeout, --start-period, --start-interval, --retries
 	// all land in Health, which is kept whole.
 	typeOf[instructions.HealthCheckCommand](): set("Health"),
@@ -41,7 +41,7 @@ var applied = map[reflect.Type]map[string]bool{
 }
 
 // runFlags are the RUN flags the build applies.
-var runFlags = set()
+var runFlags = set("network", "security")
 
 // flagOf names a field of a parsed instruction as the Containerfile
 // spells it.

@@ -33,8 +33,8 @@ var buildkitFlags = []struct {
 	{"ADD --link a /b", "--link", false},
 	{"ADD --keep-git-dir https://x/r.git /b", "--keep-git-dir", false},
 	{"RUN --mount=type=cache,target=/c true", "--mount", false},
-	{"RUN --network=none true", "--network", false},
-	{"RUN --security=insecure true", "--security", false},
+	{"RUN --network=none true", "--network", true},
+	{"RUN --security=insecure true", "--security", true},
 	{"RUN --device=/dev/null true", "--device", false},
 	{"HEALTHCHECK --interval=5s --timeout=1s --start-period=1s --start-interval=1s --retries=2 CMD true", "", true},
 }

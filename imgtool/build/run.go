@@ -17,6 +17,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/sys/capability"
 	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/myrun-org/myrun/imgtool/unpack"
 	"github.com/myrun-org/myrun/specs"
@@ -62,7 +63,45 @@ func (r *stageRun) runArgs(c *instructions.RunCommand) (args []string, script st
 // so nothing lands in the layer).
 const scriptPath = "/dev/.myimg-run-script"
 
+// runOpts are a RUN's own flags, resolved.
+type runOpts struct {
+	network  string // "private" (loopback only) or "host"
+	insecure bool   // --security=insecure: every capability, nothing masked
+}
+
+// runFlagOpts resolves RUN --network and --security against the build's
+// options.
+func (r *stageRun) runFlagOpts(c *instructions.RunCommand) (runOpts, error) {
+	o := runOpts{network: "private"}
+	switch n := instructions.GetNetwork(c); n {
+	case instructions.NetworkDefault:
+		if r.b.o.Network == "host" {
+			o.network = "host"
+		}
+	case instructions.NetworkNone:
+	case instructions.NetworkHost:
+		o.network = "host"
+	default:
+		return o, fmt.Errorf("--network=%s: want default, none or host", n)
+	}
+	switch sec := instructions.GetSecurity(c); sec {
+	case instructions.SecuritySandbox:
+	case instructions.SecurityInsecure:
+		if !r.b.o.AllowInsecure {
+			return o, fmt.Errorf("--security=insecure is refused unless the build is started with --allow security.insecure")
+		}
+		o.insecure = true
+	default:
+		return o, fmt.Errorf("--security=%s: want sandbox or insecure", sec)
+	}
+	return o, nil
+}
+
 func (r *stageRun) run(st step, c *instructions.RunCommand) error {
+	ro, err := r.runFlagOpts(c)
+	if err != nil {
+		return err
+	}
 	args, script := r.runArgs(c)
 	env := r.runEnv()
 	cfg := r.img.Config
@@ -71,22 +110,23 @@ func (r *stageRun) run(st step, c *instructions.RunCommand) error {
 		createdBy = "RUN " + st.text
 	}
 	keyJSON, _ := json.Marshal(struct {
-		Args    []string
-		Script  string
-		Env     []string
-		User    string
-		Dir     string
-		Network string
-	}{args, script, env, cfg.User, cfg.WorkingDir, r.b.o.Network})
+		Args     []string
+		Script   string
+		Env      []string
+		User     string
+		Dir      string
+		Network  string
+		Insecure bool `json:",omitempty"`
+	}{args, script, env, cfg.User, cfg.WorkingDir, ro.network, ro.insecure})
 	return r.fsStep(createdBy, "RUN "+string(keyJSON), "", func(w *workspace) error {
 		r.b.res.RunSteps++
-		return r.b.runContainer(w, args, script, r.withProxies(env), cfg.User, cfg.WorkingDir)
+		return r.b.runContainer(w, args, script, r.withProxies(env), cfg.User, cfg.WorkingDir, ro)
 	})
 }
 
 // runContainer runs one process in a container of our runtime, with the
 // workspace's merged dir as rootfs, and waits for it.
-func (b *builder) runContainer(w *workspace, args []string, script string, env []string, usr, cwd string) error {
+func (b *builder) runContainer(w *workspace, args []string, script string, env []string, usr, cwd string, ro runOpts) error {
 	if b.o.Runtime == "" {
 		return fmt.Errorf("RUN needs a runtime: none found (set --runtime or MYIMG_RUNTIME)")
 	}
@@ -118,7 +158,17 @@ func (b *builder) runContainer(w *workspace, args []string, script string, env [
 	s.Root = &rspec.Root{Path: rootfs}
 	s.Hostname = "myimg-build"
 	s.Linux.CgroupsPath = path.Join(b.o.CgroupParent, id)
-	if b.o.Network == "host" {
+	if ro.insecure {
+		all := allCaps()
+		s.Process.Capabilities = &rspec.LinuxCapabilities{Bounding: all, Effective: slices.Clone(all), Permitted: slices.Clone(all)}
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+		for i, m := range s.Mounts {
+			if m.Type == "sysfs" {
+				s.Mounts[i].Options = slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return o == "ro" })
+			}
+		}
+	}
+	if ro.network == "host" {
 		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n rspec.LinuxNamespace) bool {
 			return n.Type == rspec.NetworkNamespace
 		})
@@ -171,6 +221,18 @@ func (b *builder) runContainer(w *workspace, args []string, script string, env [
 		return fmt.Errorf("running %s: %w", b.o.Runtime, runErr)
 	}
 	return nil
+}
+
+// allCaps is every capability we hold in our bounding set (root here
+// lacks CAP_SYS_RESOURCE, which no container can then get either).
+func allCaps() []string {
+	var out []string
+	for _, c := range capability.ListKnown() {
+		if ok, err := capability.GetBound(c); err == nil && ok {
+			out = append(out, "CAP_"+strings.ToUpper(c.String()))
+		}
+	}
+	return out
 }
 
 // ExitError is a RUN whose process exited non-zero: myimg build exits
