@@ -3,7 +3,9 @@
 package main
 
 import (
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -109,5 +111,192 @@ func TestRunSecurityInsecure(t *testing.T) {
 	}
 	if out, err := buildCtx(t, root, "sec2", cf, map[string]string{}, "--allow", "nosuch"); err == nil || !strings.Contains(out, `--allow "nosuch"`) {
 		t.Fatalf("--allow nosuch: %v\n%s", err, out)
+	}
+}
+
+// findIn reports files under root whose content contains s.
+func findIn(t *testing.T, root, s string) []string {
+	t.Helper()
+	var hits []string
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), s) {
+				hits = append(hits, p)
+			}
+		}
+		return nil
+	})
+	return hits
+}
+
+// RUN --mount=type=cache|secret|tmpfs|bind with their options.
+func TestRunMounts(t *testing.T) {
+	root := busyboxStore(t)
+	sec := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(sec, []byte("s3cr3t"), 0o600)
+	t.Setenv("MYIMG_TEST_TOKEN", "envs3cr3t")
+	cf := `FROM busybox AS s
+RUN mkdir /out && echo fromstage > /out/s.txt
+FROM busybox
+ARG CID=c1
+RUN --mount=type=cache,id=$CID,target=/cache,uid=1000,gid=1000,mode=0700 sh -c 'stat -c "%u %g %a" /cache > /cache-owner; n=$(cat /cache/n 2>/dev/null || echo 0); echo $((n+1)) > /cache/n; cp /cache/n /count'
+RUN --mount=type=secret,id=tok,mode=0440,uid=5 sh -c 'stat -c "%u %a" /run/secrets/tok > /secret-stat && wc -c < /run/secrets/tok > /secret-len'
+RUN --mount=type=secret,id=etok,env=TOKEN sh -c 'test "${#TOKEN}" = 9 && test "${TOKEN#env}" != "$TOKEN" && echo ok > /secret-env; ls /run/secrets > /secret-ls 2>&1 || true'
+RUN --mount=type=tmpfs,target=/scratch,size=1m sh -c 'df -k /scratch | tail -1 | awk "{print \$2}" > /tmpfs-size; echo x > /scratch/f'
+RUN --mount=type=bind,source=data,target=/ctx sh -c 'cat /ctx/a.txt > /bound; if touch /ctx/new 2>/dev/null; then echo writable; else echo ro; fi > /ro'
+RUN --mount=type=bind,source=data,target=/ctx,rw sh -c 'echo changed > /ctx/a.txt && cat /ctx/a.txt > /rw'
+RUN --mount=type=bind,from=s,source=/out,target=/st cat /st/s.txt > /fromstage
+`
+	files := map[string]string{"data/a.txt": "alpha\n"}
+	flags := []string{"--secret", "id=tok,src=" + sec, "--secret", "id=etok,env=MYIMG_TEST_TOKEN"}
+	build := func(extra ...string) {
+		t.Helper()
+		if out, err := buildCtx(t, root, "mnt", cf, files, append(flags, extra...)...); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	build()
+	bundle := filepath.Join(t.TempDir(), "b")
+	mustImg(t, root, "unpack", "--copy", "-q", "mnt", bundle)
+	rfs := filepath.Join(bundle, "rootfs")
+	read := func(p string) string {
+		b, err := os.ReadFile(filepath.Join(rfs, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	for p, want := range map[string]string{
+		"count": "1", "cache-owner": "1000 1000 700", "secret-stat": "5 440", "secret-len": "6",
+		"secret-env": "ok", "tmpfs-size": "1024", "bound": "alpha", "ro": "ro", "rw": "changed", "fromstage": "fromstage",
+	} {
+		if got := read(p); got != want {
+			t.Errorf("/%s = %q, want %q", p, got, want)
+		}
+	}
+	// Mount points and secrets leave nothing in the image.
+	for _, p := range []string{"cache", "run/secrets", "scratch", "ctx", "st"} {
+		if _, err := os.Lstat(filepath.Join(rfs, p)); err == nil {
+			t.Errorf("/%s is in the image", p)
+		}
+	}
+	if hits := append(findIn(t, rfs, "s3cr3t"), findIn(t, bundle, "envs3cr3t")...); len(hits) > 0 {
+		t.Errorf("a secret's value is in the image: %v", hits)
+	}
+	if hits := findIn(t, filepath.Join(root, "cache"), "s3cr3t"); len(hits) > 0 {
+		t.Errorf("a secret's value is in the build cache: %v", hits)
+	}
+	// A secret's content does not key the cache; a bound context file does.
+	id1 := mustImg(t, root, "inspect", "mnt")
+	os.WriteFile(sec, []byte("other!"), 0o600)
+	build()
+	if id2 := mustImg(t, root, "inspect", "mnt"); id1 != id2 {
+		t.Error("a changed secret rebuilt the image")
+	}
+	files["data/a.txt"] = "beta\n"
+	build()
+	if got := strings.TrimSpace(imageFile(t, root, "mnt", "bound")); got != "beta" {
+		t.Errorf("after the bound file changed: /bound = %q", got)
+	}
+	// The cache persists across builds (--no-cache reruns every RUN), and
+	// prune --cache drops it.
+	build("--no-cache")
+	if got := strings.TrimSpace(imageFile(t, root, "mnt", "count")); got != "2" {
+		t.Errorf("second use of the cache: /count = %q", got)
+	}
+	if out := mustImg(t, root, "prune", "--cache"); !strings.Contains(out, "1 cache mounts") {
+		t.Errorf("prune: %s", out)
+	}
+	build("--no-cache")
+	if got := strings.TrimSpace(imageFile(t, root, "mnt", "count")); got != "1" {
+		t.Errorf("after prune --cache: /count = %q", got)
+	}
+	// The same id with another owner is an error, not a silent reuse.
+	cf2 := "FROM busybox\nRUN --mount=type=cache,id=c1,target=/c,uid=7 true\n"
+	if out, err := buildCtx(t, root, "m2", cf2, map[string]string{}); err == nil || !strings.Contains(out, `Containerfile:2: RUN: --mount type=cache,target=/c: cache id "c1" exists with mode=700,uid=1000,gid=1000`) {
+		t.Errorf("incompatible cache reuse: %v\n%s", err, out)
+	}
+}
+
+// Bad secret and mount input fails with the flag or the line named, and
+// leaves no image.
+func TestRunMountErrors(t *testing.T) {
+	root := busyboxStore(t)
+	for _, c := range []struct {
+		cf    string
+		flags []string
+		want  string
+	}{
+		{"FROM busybox\nRUN --mount=type=secret,id=nope,required true\n", nil, `Containerfile:2: RUN: --mount type=secret: secret "nope" is required but was not given`},
+		{"FROM busybox\nRUN true\n", []string{"--secret", "id=x,src=/nonexistent/file"}, `--secret "id=x,src=/nonexistent/file": stat /nonexistent/file: no such file or directory`},
+		{"FROM busybox\nRUN true\n", []string{"--secret", "id=x,env=MYIMG_NO_SUCH_VAR"}, `environment variable MYIMG_NO_SUCH_VAR is not set`},
+		{"FROM busybox\nRUN --mount=type=bind,source=nope,target=/x true\n", nil, `Containerfile:2: RUN: --mount type=bind: source "nope":`},
+		{"FROM busybox\nRUN --mount=type=ssh,required true\n", nil, `Containerfile:2: RUN: --mount type=ssh: ssh "default" is required but was not given`},
+		{"FROM busybox\nRUN --mount=type=bind,from=nosuch,target=/x true\n", nil, `Containerfile:2: RUN: --from=nosuch: no such stage or image`},
+	} {
+		out, err := buildCtx(t, root, "bad", c.cf, map[string]string{}, c.flags...)
+		if err == nil || !strings.Contains(out, c.want) {
+			t.Errorf("%q %v: want %q, got %v\n%s", c.cf, c.flags, c.want, err, out)
+		}
+	}
+	if out, _ := myimg(t, root, "images"); strings.Contains(out, "bad") {
+		t.Errorf("a failed build left an image:\n%s", out)
+	}
+}
+
+// RUN --mount=type=ssh reaches the agent given with --ssh through a
+// socket owned as the mount asks, and sets SSH_AUTH_SOCK.
+func TestRunMountSSH(t *testing.T) {
+	root := busyboxStore(t)
+	dir := t.TempDir()
+	agent := filepath.Join(dir, "agent.sock")
+	l, err := net.Listen("unix", agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("agent-hello\n"))
+			c.Close()
+		}
+	}()
+	// A static client: busybox has no unix-socket client.
+	src := filepath.Join(dir, "client.go")
+	os.WriteFile(src, []byte(`package main
+
+import ("io"; "net"; "os")
+
+func main() {
+	c, err := net.Dial("unix", os.Getenv("SSH_AUTH_SOCK"))
+	if err != nil { println(err.Error()); os.Exit(1) }
+	io.Copy(os.Stdout, c)
+}
+`), 0o644)
+	ctx := map[string]string{}
+	bin := filepath.Join(dir, "client")
+	gb := exec.Command("go", "build", "-o", bin, src)
+	gb.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GO111MODULE=off")
+	if out, err := gb.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	b, _ := os.ReadFile(bin)
+	ctx["client"] = string(b)
+	cf := "FROM busybox\nCOPY --chmod=755 client /client\nRUN --mount=type=ssh,uid=1000,mode=0600 sh -c 'stat -c \"%u %a %F\" $SSH_AUTH_SOCK > /sock-stat; /client > /ssh-out'\n"
+	if out, err := buildCtx(t, root, "ssh", cf, ctx, "--ssh", "default="+agent); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(imageFile(t, root, "ssh", "ssh-out")); got != "agent-hello" {
+		t.Errorf("through the agent socket: %q", got)
+	}
+	if got := strings.TrimSpace(imageFile(t, root, "ssh", "sock-stat")); got != "1000 600 socket" {
+		t.Errorf("socket: %q", got)
+	}
+	if out, err := buildCtx(t, root, "ssh2", cf, ctx, "--ssh", "default="+src); err == nil || !strings.Contains(out, "is not a socket") {
+		t.Errorf("--ssh with a file: %v\n%s", err, out)
 	}
 }

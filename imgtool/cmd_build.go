@@ -35,6 +35,8 @@ network namespace with only loopback, unless --network=host.`,
 			&cli.StringFlag{Name: "runtime", Usage: "`path` of the OCI runtime for RUN", Sources: cli.EnvVars("MYIMG_RUNTIME")},
 			&cli.StringFlag{Name: "network", Usage: "network for RUN: private (loopback only, default) or host"},
 			&cli.StringSliceFlag{Name: "allow", Usage: "`entitlement` for RUN: security.insecure (RUN --security=insecure runs privileged); network.host is accepted (RUN --network=host needs no entitlement, as in buildah)"},
+			&cli.StringSliceFlag{Name: "secret", Usage: "`id=ID,src=FILE` or id=ID,env=VAR: a secret for RUN --mount=type=secret (never in a layer or the cache key)"},
+			&cli.StringSliceFlag{Name: "ssh", Usage: "`default` ($SSH_AUTH_SOCK) or ID=SOCKET: an ssh agent for RUN --mount=type=ssh"},
 			&cli.StringFlag{Name: "cgroup-parent", Value: "/myimg-build", Usage: "absolute cgroup `path` RUN containers are placed under"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "refrain from announcing build instructions and image read/write progress"},
 		},
@@ -81,11 +83,19 @@ network namespace with only loopback, unless --network=host.`,
 					return fmt.Errorf("--allow %q: want security.insecure or network.host", a)
 				}
 			}
+			secrets, err := parseSecrets(cmd.StringSlice("secret"))
+			if err != nil {
+				return err
+			}
+			ssh, err := parseSSH(cmd.StringSlice("ssh"))
+			if err != nil {
+				return err
+			}
 			o := build.Options{
 				ContextDir: ctxDir, File: cmd.String("file"), Tags: cmd.StringSlice("tag"), BuildArgs: args,
 				Target: cmd.String("target"), NoCache: cmd.Bool("no-cache"), Layers: cmd.Bool("layers"),
 				Compression: cmd.String("compression"), Timestamp: ts, Runtime: findRuntime(cmd.String("runtime")),
-				Network: cmd.String("network"), AllowInsecure: allowInsecure, CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
+				Network: cmd.String("network"), AllowInsecure: allowInsecure, Secrets: secrets, SSH: ssh, CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
 			}
 			if cmd.Bool("quiet") {
 				o.Out = nil
@@ -100,6 +110,90 @@ network namespace with only loopback, unless --network=host.`,
 			return nil
 		},
 	}
+}
+
+// parseSecrets reads --secret id=ID,src=FILE|env=VAR (type=file|env and
+// source= as docker buildx spells them; id alone: the variable ID).
+func parseSecrets(flags []string) (map[string]build.Secret, error) {
+	out := map[string]build.Secret{}
+	for _, f := range flags {
+		var id, typ string
+		var sec build.Secret
+		for _, kv := range strings.Split(f, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return nil, fmt.Errorf("--secret %q: %q is not key=value", f, kv)
+			}
+			switch strings.ToLower(k) {
+			case "id":
+				id = v
+			case "src", "source":
+				sec.File = v
+			case "env":
+				sec.Env = v
+			case "type":
+				typ = v
+			default:
+				return nil, fmt.Errorf("--secret %q: unknown key %q (want id, src, env, type)", f, k)
+			}
+		}
+		if id == "" {
+			return nil, fmt.Errorf("--secret %q: id is required", f)
+		}
+		switch typ {
+		case "", "file", "env":
+		default:
+			return nil, fmt.Errorf("--secret %q: type %q: want file or env", f, typ)
+		}
+		if sec.File != "" && sec.Env != "" {
+			return nil, fmt.Errorf("--secret %q: src and env are exclusive", f)
+		}
+		if sec.File == "" && sec.Env == "" {
+			if typ == "file" {
+				sec.File = id
+			} else {
+				sec.Env = id
+			}
+		}
+		if sec.File != "" {
+			if st, err := os.Stat(sec.File); err != nil {
+				return nil, fmt.Errorf("--secret %q: %w", f, err)
+			} else if !st.Mode().IsRegular() {
+				return nil, fmt.Errorf("--secret %q: %s is not a regular file", f, sec.File)
+			}
+		} else if _, ok := os.LookupEnv(sec.Env); !ok {
+			return nil, fmt.Errorf("--secret %q: environment variable %s is not set", f, sec.Env)
+		}
+		out[id] = sec
+	}
+	return out, nil
+}
+
+// parseSSH reads --ssh default|ID=SOCKET (an agent socket; key files,
+// which buildx also takes, are refused).
+func parseSSH(flags []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, f := range flags {
+		id, sock, ok := strings.Cut(f, "=")
+		if !ok {
+			sock = os.Getenv("SSH_AUTH_SOCK")
+			if sock == "" {
+				return nil, fmt.Errorf("--ssh %q: no socket given and SSH_AUTH_SOCK is not set", f)
+			}
+		}
+		if strings.Contains(sock, ",") {
+			return nil, fmt.Errorf("--ssh %q: one agent socket per id", f)
+		}
+		st, err := os.Stat(sock)
+		if err != nil {
+			return nil, fmt.Errorf("--ssh %q: %w", f, err)
+		}
+		if st.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("--ssh %q: %s is not a socket (key files are not supported: give an agent socket)", f, sock)
+		}
+		out[id] = sock
+	}
+	return out, nil
 }
 
 // findRuntime picks the runtime: the flag/env value, else myrun next to

@@ -249,7 +249,7 @@ func pruneCommand() *cli.Command {
 		Name:  "prune",
 		Usage: "Free blobs and cached layers no named image uses",
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "cache", Usage: "also drop the build cache"},
+			&cli.BoolFlag{Name: "cache", Usage: "also drop the build cache and RUN --mount=type=cache directories"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			s, err := openStore(cmd)
@@ -264,7 +264,7 @@ func pruneCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("Removed %d blobs (%s), %d extracted layers, %d cache records\n", r.Blobs, humanSize(r.Bytes), r.Layers, r.Cache)
+			fmt.Printf("Removed %d blobs (%s), %d extracted layers, %d cache records, %d cache mounts\n", r.Blobs, humanSize(r.Bytes), r.Layers, r.Cache, r.CacheMounts)
 			return nil
 		},
 	}

@@ -36,6 +36,10 @@ type Options struct {
 	// AllowInsecure lets RUN --security=insecure run privileged
 	// (--allow security.insecure, as BuildKit's entitlement).
 	AllowInsecure bool
+	// Secrets (--secret) and SSH agent sockets (--ssh) by id, for RUN
+	// --mount=type=secret|ssh.
+	Secrets map[string]Secret
+	SSH     map[string]string
 	// CgroupParent is the absolute cgroup path RUN containers go under.
 	CgroupParent string
 	Out          io.Writer // step lines and RUN output
@@ -231,7 +235,7 @@ func (b *builder) neededStages(target int) ([]int, error) {
 			}
 		}
 		for _, st := range sd.steps {
-			if from := copyFrom(st.cmd); from != "" {
+			for _, from := range stepFroms(st.cmd) {
 				if dep, ok := b.p.findStage(from, i); ok {
 					if err := visit(dep.index); err != nil {
 						return err

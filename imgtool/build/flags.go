@@ -41,7 +41,7 @@ var applied = map[reflect.Type]map[string]bool{
 }
 
 // runFlags are the RUN flags the build applies.
-var runFlags = set("network", "security")
+var runFlags = set("mount", "network", "security")
 
 // flagOf names a field of a parsed instruction as the Containerfile
 // spells it.

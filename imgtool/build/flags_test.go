@@ -32,7 +32,7 @@ var buildkitFlags = []struct {
 	{"ADD --unpack=false a.tar /b", "--unpack", true},
 	{"ADD --link a /b", "--link", false},
 	{"ADD --keep-git-dir https://x/r.git /b", "--keep-git-dir", false},
-	{"RUN --mount=type=cache,target=/c true", "--mount", false},
+	{"RUN --mount=type=cache,target=/c true", "--mount", true},
 	{"RUN --network=none true", "--network", true},
 	{"RUN --security=insecure true", "--security", true},
 	{"RUN --device=/dev/null true", "--device", false},

@@ -67,6 +67,8 @@ const scriptPath = "/dev/.myimg-run-script"
 type runOpts struct {
 	network  string // "private" (loopback only) or "host"
 	insecure bool   // --security=insecure: every capability, nothing masked
+	mounts   []rspec.Mount
+	env      []string // from secret and ssh mounts, kept out of the key
 }
 
 // runFlagOpts resolves RUN --network and --security against the build's
@@ -102,6 +104,10 @@ func (r *stageRun) run(st step, c *instructions.RunCommand) error {
 	if err != nil {
 		return err
 	}
+	plans, mountKey, err := r.planMounts(c)
+	if err != nil {
+		return err
+	}
 	args, script := r.runArgs(c)
 	env := r.runEnv()
 	cfg := r.img.Config
@@ -116,10 +122,17 @@ func (r *stageRun) run(st step, c *instructions.RunCommand) error {
 		User     string
 		Dir      string
 		Network  string
-		Insecure bool `json:",omitempty"`
-	}{args, script, env, cfg.User, cfg.WorkingDir, ro.network, ro.insecure})
+		Insecure bool     `json:",omitempty"`
+		Mounts   []string `json:",omitempty"`
+	}{args, script, env, cfg.User, cfg.WorkingDir, ro.network, ro.insecure, mountKey})
 	return r.fsStep(createdBy, "RUN "+string(keyJSON), "", func(w *workspace) error {
 		r.b.res.RunSteps++
+		mounts, menv, cleanup, err := r.b.setupMounts(w, plans)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		ro.mounts, ro.env = mounts, menv
 		return r.b.runContainer(w, args, script, r.withProxies(env), cfg.User, cfg.WorkingDir, ro)
 	})
 }
@@ -148,7 +161,7 @@ func (b *builder) runContainer(w *workspace, args []string, script string, env [
 	s := specs.Default()
 	s.Process.Terminal = false
 	s.Process.Args = args
-	s.Process.Env = env
+	s.Process.Env = append(slices.Clone(env), ro.env...)
 	s.Process.Cwd = cwd
 	s.Process.User = u
 	s.Process.NoNewPrivileges = false // setuid tools (su, sudo) must work in builds
@@ -189,6 +202,7 @@ func (b *builder) runContainer(w *workspace, args []string, script string, env [
 		}
 		s.Mounts = append(s.Mounts, rspec.Mount{Destination: scriptPath, Type: "bind", Source: sp, Options: []string{"bind", "ro"}})
 	}
+	s.Mounts = append(s.Mounts, ro.mounts...)
 	// Mount points the runtime has to create would otherwise end up in
 	// the layer: note the missing ones and remove them afterwards.
 	created := missingTargets(rootfs, s.Mounts)

@@ -314,9 +314,22 @@ func (b *builder) declareArgs(st step, into, global map[string]string) error {
 	return nil
 }
 
-func copyFrom(cmd any) string {
-	if c, ok := cmd.(*instructions.CopyCommand); ok {
-		return c.From
+// stepFroms lists the stages or images a step reads: COPY --from and
+// RUN --mount from=.
+func stepFroms(cmd any) []string {
+	switch c := cmd.(type) {
+	case *instructions.CopyCommand:
+		if c.From != "" {
+			return []string{c.From}
+		}
+	case *instructions.RunCommand:
+		var out []string
+		for _, m := range instructions.GetMounts(c) {
+			if m.From != "" {
+				out = append(out, m.From)
+			}
+		}
+		return out
 	}
-	return ""
+	return nil
 }

@@ -15,6 +15,8 @@ type PruneResult struct {
 	Bytes  int64
 	Layers int
 	Cache  int
+	// CacheMounts is the number of RUN --mount=type=cache dirs dropped.
+	CacheMounts int
 }
 
 // Prune removes blobs not reachable from index.json, extracted layers no
@@ -34,6 +36,15 @@ func (s *Store) Prune(cache bool) (PruneResult, error) {
 				res.Cache++
 			}
 		}
+		// RUN cache mounts: builds using one hold the writer lock, so
+		// none is in use now.
+		ents, _ = os.ReadDir(filepath.Join(s.Root, CacheMountsDir))
+		for _, e := range ents {
+			if e.IsDir() && os.RemoveAll(filepath.Join(s.Root, CacheMountsDir, e.Name())) == nil {
+				res.CacheMounts++
+			}
+		}
+		os.RemoveAll(filepath.Join(s.Root, CacheMountsDir))
 	}
 	keep, diffIDs, err := s.live()
 	if err != nil {

@@ -33,6 +33,9 @@ const (
 	LayersDir = "layers"
 	// CacheDir holds build-cache records.
 	CacheDir = "cache"
+	// CacheMountsDir holds RUN --mount=type=cache directories (<sha256 of
+	// id>, with .lock and .json beside each).
+	CacheMountsDir = "cache-mounts"
 	// BundlesDir records bundles whose rootfs is an overlay of cached layers.
 	BundlesDir = "bundles"
 )
