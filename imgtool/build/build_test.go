@@ -369,3 +369,29 @@ func unpackCopy(t *testing.T, s *store.Store, l *store.Loaded) string {
 	}
 	return filepath.Join(bundle, "rootfs")
 }
+
+// COPY/ADD --chown also own the directories the copy creates (BuildKit
+// and buildah do); directories that existed keep their owner.
+func TestCopyChownOwnsCreatedDirs(t *testing.T) {
+	ctx := writeCtx(t, map[string]string{"Containerfile": "FROM scratch\nCOPY f /etc/f\nCOPY --chown=1000:1001 f /a/b/c/\nADD --chown=1000:1001 d /etc/x/y\n", "f": "x", "d/g": "y"})
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Build(s, Options{ContextDir: ctx, Layers: true, Tags: []string{"w"}, Out: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Load(res.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootfs := unpackCopy(t, s, l)
+	for p, want := range map[string][2]uint32{"a": {1000, 1001}, "a/b": {1000, 1001}, "a/b/c": {1000, 1001}, "a/b/c/f": {1000, 1001},
+		"etc": {0, 0}, "etc/x": {1000, 1001}, "etc/x/y": {1000, 1001}, "etc/x/y/g": {1000, 1001}} {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(filepath.Join(rootfs, p), &st); err != nil || st.Uid != want[0] || st.Gid != want[1] {
+			t.Errorf("%s: owner %d:%d, want %v (%v)", p, st.Uid, st.Gid, want, err)
+		}
+	}
+}

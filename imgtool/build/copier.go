@@ -59,17 +59,31 @@ func (c *copier) mkdirAll(cpath string) error {
 	return err
 }
 
-// parent resolves a container dir inside rootfs and creates it.
+// parent resolves a container dir inside rootfs and creates it, one
+// component at a time: the directories created here get the copy's owner
+// (--chown), as BuildKit and buildah give them; existing ones are kept.
 func (c *copier) parent(cdir string) (string, error) {
+	cdir = path.Clean("/" + cdir)
 	if hp, ok := c.parents[cdir]; ok {
 		return hp, nil
+	}
+	if cdir != "/" {
+		if _, err := c.parent(path.Dir(cdir)); err != nil {
+			return "", err
+		}
 	}
 	hp, err := securejoin.SecureJoin(c.rootfs, cdir)
 	if err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(hp, 0o755); err != nil {
+	if err := os.Mkdir(hp, 0o755); err == nil {
+		if err := os.Lchown(hp, c.uid, c.gid); err != nil {
+			return "", err
+		}
+	} else if !errors.Is(err, fs.ErrExist) {
 		return "", err
+	} else if st, err := os.Stat(hp); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("%s: not a directory", cdir)
 	}
 	c.parents[cdir] = hp
 	return hp, nil
