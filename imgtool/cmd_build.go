@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/myrun-org/myrun/imgtool/build"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func buildCommand() *cli.Command {
@@ -35,6 +36,7 @@ network namespace with only loopback, unless --network=host.`,
 			&cli.StringFlag{Name: "runtime", Usage: "`path` of the OCI runtime for RUN", Sources: cli.EnvVars("MYIMG_RUNTIME")},
 			&cli.StringFlag{Name: "network", Usage: "network for RUN: private (loopback only, default) or host"},
 			&cli.StringSliceFlag{Name: "allow", Usage: "`entitlement` for RUN: security.insecure (RUN --security=insecure runs privileged); network.host is accepted (RUN --network=host needs no entitlement, as in buildah)"},
+			&cli.StringFlag{Name: "platform", Usage: "target `os/arch[/variant]` (default: the host's); a base of another platform is an error, RUN needs a qemu binfmt_misc handler"},
 			&cli.StringSliceFlag{Name: "secret", Usage: "`id=ID,src=FILE` or id=ID,env=VAR: a secret for RUN --mount=type=secret (never in a layer or the cache key)"},
 			&cli.StringSliceFlag{Name: "ssh", Usage: "`default` ($SSH_AUTH_SOCK) or ID=SOCKET: an ssh agent for RUN --mount=type=ssh"},
 			&cli.StringFlag{Name: "cgroup-parent", Value: "/myimg-build", Usage: "absolute cgroup `path` RUN containers are placed under"},
@@ -91,11 +93,17 @@ network namespace with only loopback, unless --network=host.`,
 			if err != nil {
 				return err
 			}
+			var platform ocispec.Platform
+			if p := cmd.String("platform"); p != "" {
+				if platform, err = build.ParsePlatform(p); err != nil {
+					return fmt.Errorf("--platform: %w", err)
+				}
+			}
 			o := build.Options{
 				ContextDir: ctxDir, File: cmd.String("file"), Tags: cmd.StringSlice("tag"), BuildArgs: args,
 				Target: cmd.String("target"), NoCache: cmd.Bool("no-cache"), Layers: cmd.Bool("layers"),
 				Compression: cmd.String("compression"), Timestamp: ts, Runtime: findRuntime(cmd.String("runtime")),
-				Network: cmd.String("network"), AllowInsecure: allowInsecure, Secrets: secrets, SSH: ssh, CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
+				Network: cmd.String("network"), AllowInsecure: allowInsecure, Secrets: secrets, SSH: ssh, Platform: platform, CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
 			}
 			if cmd.Bool("quiet") {
 				o.Out = nil

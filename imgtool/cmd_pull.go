@@ -30,8 +30,8 @@ func pullCommand() *cli.Command {
 		Name:      "pull",
 		Usage:     "Pull an image from a registry",
 		ArgsUsage: "IMAGE",
-		Description: `IMAGE is registry/repository[:tag|@digest]. For an index the linux/amd64
-manifest is pulled. Digests, sizes and diff_ids are verified before storing.
+		Description: `IMAGE is registry/repository[:tag|@digest]. For an index the host's
+linux/GOARCH manifest is pulled. Digests, sizes and diff_ids are verified before storing.
 "oci:PATH[:TAG]" copies from an OCI layout directory instead.`,
 		Flags: registryFlags,
 		Action: func(ctx context.Context, cmd *cli.Command) error {

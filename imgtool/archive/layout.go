@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/myrun-org/myrun/imgtool/store"
@@ -88,16 +89,16 @@ func copyImage(src, dst *store.Store, desc ocispec.Descriptor) (ocispec.Descript
 		return desc, fmt.Errorf("manifest %s: %w", desc.Digest, err)
 	}
 	if probe.Config == nil {
-		// An index: take the linux/amd64 (or only) manifest.
+		// An index: take the host's linux/GOARCH (or only) manifest.
 		var pick *ocispec.Descriptor
 		for i, m := range probe.Manifests {
-			if len(probe.Manifests) == 1 || m.Platform != nil && m.Platform.OS == "linux" && m.Platform.Architecture == "amd64" {
+			if len(probe.Manifests) == 1 || m.Platform != nil && m.Platform.OS == "linux" && m.Platform.Architecture == runtime.GOARCH {
 				pick = &probe.Manifests[i]
 				break
 			}
 		}
 		if pick == nil {
-			return desc, fmt.Errorf("index %s: no linux/amd64 manifest", desc.Digest)
+			return desc, fmt.Errorf("index %s: no linux/%s manifest", desc.Digest, runtime.GOARCH)
 		}
 		return copyImage(src, dst, *pick)
 	}

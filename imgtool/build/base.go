@@ -3,7 +3,6 @@ package build
 import (
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"strings"
 
 	"github.com/myrun-org/myrun/imgtool/archive"
@@ -21,7 +20,18 @@ func (r *stageRun) from() error {
 	if err != nil {
 		return err
 	}
+	want := b.o.Platform
 	text := "FROM " + base
+	if sd.from.Platform != "" {
+		ps, err := b.expandMeta(sd.from.Platform)
+		if err != nil {
+			return err
+		}
+		if want, err = ParsePlatform(ps); err != nil {
+			return fmt.Errorf("--platform=%s: %w", sd.from.Platform, err)
+		}
+		text = "FROM --platform=" + platformString(want) + " " + base
+	}
 	if sd.from.Name != "" {
 		text += " AS " + sd.from.Name
 	}
@@ -30,7 +40,7 @@ func (r *stageRun) from() error {
 	case base == "":
 		return fmt.Errorf("base image name is empty after expansion of %q", sd.from.BaseName)
 	case strings.EqualFold(base, "scratch"):
-		r.img = store.Image{Platform: ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}, RootFS: ocispec.RootFS{Type: "layers"}}
+		r.img = store.Image{Platform: want, RootFS: ocispec.RootFS{Type: "layers"}}
 		r.key = digest.FromString("scratch")
 	default:
 		if dep, ok := b.p.findStage(base, sd.index); ok {
@@ -59,12 +69,21 @@ func (r *stageRun) from() error {
 			r.img.RootFS.Type = "layers"
 		}
 	}
+	// A base of another platform is an error, never a silent build of it.
+	if r.img.Architecture == "" {
+		r.img.Platform = want
+	} else if !samePlatform(r.img.Platform, want) {
+		if sd.from.Platform != "" {
+			return fmt.Errorf("--platform=%s: image %q is %s", platformString(want), base, platformString(r.img.Platform))
+		}
+		return fmt.Errorf("image %q is %s, not the build's --platform %s", base, platformString(r.img.Platform), platformString(want))
+	}
 	// Options that change the bytes of every layer are part of the key.
 	ts := ""
 	if b.o.Timestamp != nil {
 		ts = b.o.Timestamp.UTC().String()
 	}
-	r.key = chainKey(r.key, fmt.Sprintf("opts compression=%s timestamp=%s layers=%v", b.o.Compression, ts, b.o.Layers), "")
+	r.key = chainKey(r.key, fmt.Sprintf("opts compression=%s timestamp=%s layers=%v platform=%s", b.o.Compression, ts, b.o.Layers, platformString(r.img.Platform)), "")
 	return nil
 }
 

@@ -40,6 +40,8 @@ type Options struct {
 	// --mount=type=secret|ssh.
 	Secrets map[string]Secret
 	SSH     map[string]string
+	// Platform is the target platform (--platform); zero: the host's.
+	Platform ocispec.Platform
 	// CgroupParent is the absolute cgroup path RUN containers go under.
 	CgroupParent string
 	Out          io.Writer // step lines and RUN output
@@ -84,6 +86,9 @@ func Build(s *store.Store, o Options) (*Result, error) {
 	}
 	if o.Compression == "" {
 		o.Compression = "gzip"
+	}
+	if o.Platform.Architecture == "" {
+		o.Platform = HostPlatform()
 	}
 	if o.CgroupParent == "" {
 		o.CgroupParent = "/myimg-build"
@@ -187,7 +192,7 @@ func (b *builder) cleanup() {
 
 // metaArgs evaluates ARGs before the first FROM (plus predefined ones).
 func (b *builder) metaArgs() error {
-	for k, v := range predefinedArgs() {
+	for k, v := range predefinedArgs(b.o.Platform, HostPlatform()) {
 		b.meta[k] = v
 	}
 	for _, st := range b.p.meta {
@@ -207,10 +212,12 @@ var proxyArgs = map[string]bool{
 	"ALL_PROXY": true, "all_proxy": true,
 }
 
-func predefinedArgs() map[string]string {
+// predefinedArgs are BuildKit's TARGET* (the --platform) and BUILD* (the
+// host) args.
+func predefinedArgs(target, build ocispec.Platform) map[string]string {
 	return map[string]string{
-		"TARGETPLATFORM": "linux/amd64", "TARGETOS": "linux", "TARGETARCH": "amd64", "TARGETVARIANT": "",
-		"BUILDPLATFORM": "linux/amd64", "BUILDOS": "linux", "BUILDARCH": "amd64", "BUILDVARIANT": "",
+		"TARGETPLATFORM": platformString(target), "TARGETOS": target.OS, "TARGETARCH": target.Architecture, "TARGETVARIANT": target.Variant,
+		"BUILDPLATFORM": platformString(build), "BUILDOS": build.OS, "BUILDARCH": build.Architecture, "BUILDVARIANT": build.Variant,
 	}
 }
 

@@ -395,3 +395,70 @@ func TestCopyChownOwnsCreatedDirs(t *testing.T) {
 		}
 	}
 }
+
+// --platform: TARGET*/BUILD* args, scratch gets the target platform, a
+// base image of another platform is an error (for the build's --platform
+// and for FROM --platform), and RUN for a foreign arch needs binfmt_misc.
+func TestPlatform(t *testing.T) {
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(cf string, o Options) (*store.Loaded, error) {
+		t.Helper()
+		o.ContextDir = writeCtx(t, map[string]string{"Containerfile": cf, "f": "x"})
+		o.Layers, o.Out = true, io.Discard
+		res, err := Build(s, o)
+		if err != nil {
+			return nil, err
+		}
+		return s.Load(res.Manifest)
+	}
+	host := HostPlatform()
+	if l, err := build("FROM scratch\nARG TARGETARCH\nARG BUILDPLATFORM\nLABEL t=$TARGETARCH b=$BUILDPLATFORM\nCOPY f /f\n", Options{Tags: []string{"base"}}); err != nil {
+		t.Fatal(err)
+	} else if l.Config.Architecture != host.Architecture || l.Config.Config.Labels["t"] != host.Architecture || l.Config.Config.Labels["b"] != "linux/"+host.Architecture {
+		t.Fatalf("default platform: %s, labels %v", l.Config.Architecture, l.Config.Config.Labels)
+	}
+	arm, _ := ParsePlatform("linux/arm64")
+	l, err := build("FROM scratch\nARG TARGETPLATFORM\nLABEL t=$TARGETPLATFORM\nCOPY f /f\n", Options{Platform: arm})
+	if err != nil || l.Config.Architecture != "arm64" || l.Config.Config.Labels["t"] != "linux/arm64" {
+		t.Fatalf("--platform linux/arm64: %v %+v", err, l)
+	}
+	if l, err := build("FROM --platform=linux/arm64 scratch\nCOPY f /f\n", Options{}); err != nil || l.Config.Architecture != "arm64" {
+		t.Fatalf("FROM --platform=linux/arm64 scratch: %v", err)
+	}
+	for cf, want := range map[string]string{
+		"FROM base\n":                          `Containerfile:1: FROM: image "base" is linux/` + host.Architecture + `, not the build's --platform linux/arm64`,
+		"FROM --platform=linux/arm64 base\n":   `Containerfile:1: FROM: --platform=linux/arm64: image "base" is linux/` + host.Architecture,
+		"FROM --platform=windows/amd64 base\n": `only linux images can be built`,
+	} {
+		o := Options{}
+		if !strings.Contains(cf, "--platform") {
+			o.Platform = arm
+		}
+		if _, err := build(cf, o); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want %q", cf, err, want)
+		}
+	}
+	if _, err := build("FROM --platform=$BUILDPLATFORM base\n", Options{Platform: arm}); err != nil {
+		t.Errorf("FROM --platform=$BUILDPLATFORM: %v", err)
+	}
+	// RUN on arm64: refused without a qemu handler, allowed with one.
+	binfmtDir = t.TempDir()
+	defer func() { binfmtDir = "/proc/sys/fs/binfmt_misc" }()
+	cf := "FROM --platform=linux/arm64 scratch\nRUN true\n"
+	if _, err := build(cf, Options{Runtime: "/nonexistent/runtime"}); err == nil || !strings.Contains(err.Error(), "Containerfile:2: RUN: RUN for linux/arm64 on this linux/"+host.Architecture+" host needs a binfmt_misc handler") {
+		t.Errorf("RUN without binfmt: %v", err)
+	}
+	os.WriteFile(filepath.Join(binfmtDir, "qemu-aarch64"), []byte("enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: POCF\n"), 0o644)
+	if _, err := build(cf, Options{Runtime: "/nonexistent/runtime"}); err == nil || strings.Contains(err.Error(), "binfmt") {
+		t.Errorf("RUN with binfmt: %v", err)
+	}
+	if p, err := ParsePlatform("aarch64"); err != nil || platformString(p) != "linux/arm64" {
+		t.Errorf("aarch64: %v %v", p, err)
+	}
+	if _, err := ParsePlatform("linux/sparc"); err == nil {
+		t.Error("linux/sparc accepted")
+	}
+}

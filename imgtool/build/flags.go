@@ -15,7 +15,7 @@ import (
 // parsed and then dropped.
 var applied = map[reflect.Type]map[string]bool{
 	typeOf[instructions.Stage](): set("Name", "Commands", "OrigCmd", "BaseName", "DocComment",
-		"SourceCode", "Location", "Comments"),
+		"SourceCode", "Location", "Comments", "Platform"),
 	typeOf[instructions.ArgCommand]():        set("Args"),
 	typeOf[instructions.EnvCommand]():        set("Env"),
 	typeOf[instructions.LabelCommand]():      set("Labels"),

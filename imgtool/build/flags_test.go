@@ -18,7 +18,7 @@ var buildkitFlags = []struct {
 	flag    string // as it must appear in the error
 	applies bool
 }{
-	{"FROM --platform=linux/arm64 scratch", "--platform", false},
+	{"FROM --platform=linux/arm64 scratch", "--platform", true},
 	{"COPY --from=x a /b", "--from", true},
 	{"COPY --chown=1:1 a /b", "--chown", true},
 	{"COPY --chmod=600 a /b", "--chmod", true},

@@ -100,6 +100,9 @@ func (r *stageRun) runFlagOpts(c *instructions.RunCommand) (runOpts, error) {
 }
 
 func (r *stageRun) run(st step, c *instructions.RunCommand) error {
+	if err := canRun(r.img.Platform); err != nil {
+		return err
+	}
 	ro, err := r.runFlagOpts(c)
 	if err != nil {
 		return err

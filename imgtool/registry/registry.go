@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -76,7 +77,7 @@ func (c *conn) remoteOpts() []remote.Option {
 		c.gate = &httpsOnly{inner: tr}
 		rt = c.gate
 	}
-	return []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}), remote.WithTransport(rt)}
+	return []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH}), remote.WithTransport(rt)}
 }
 
 // explain adds to an error caused by a refused plain HTTP request what
@@ -103,7 +104,7 @@ func (o Options) log(f string, a ...any) {
 	}
 }
 
-// Pull fetches ref (picking linux/amd64 from an index), stores its blobs
+// Pull fetches ref (picking the host's linux/GOARCH from an index), stores its blobs
 // after checking digests, sizes and diff_ids, and names it ref.
 func Pull(s *store.Store, ref string, o Options) (_ ocispec.Descriptor, err error) {
 	c, err := o.connect(ref)

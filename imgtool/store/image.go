@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -48,7 +49,7 @@ type Loaded struct {
 }
 
 // Load reads and verifies the manifest and config of desc. An image index
-// is followed to its linux/amd64 (or only) manifest.
+// is followed to its host-platform linux/GOARCH (or only) manifest.
 func (s *Store) Load(desc ocispec.Descriptor) (*Loaded, error) {
 	b, err := s.ReadBlob(desc)
 	if err != nil {
@@ -105,11 +106,11 @@ func pickManifest(idx ocispec.Index) (ocispec.Descriptor, error) {
 		return idx.Manifests[0], nil
 	}
 	for _, m := range idx.Manifests {
-		if m.Platform != nil && m.Platform.OS == "linux" && m.Platform.Architecture == "amd64" {
+		if m.Platform != nil && m.Platform.OS == "linux" && m.Platform.Architecture == runtime.GOARCH {
 			return m, nil
 		}
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("no linux/amd64 manifest among %d", len(idx.Manifests))
+	return ocispec.Descriptor{}, fmt.Errorf("no linux/%s manifest among %d", runtime.GOARCH, len(idx.Manifests))
 }
 
 // PutImage writes config and manifest blobs for layers and returns the
