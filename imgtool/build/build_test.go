@@ -462,3 +462,40 @@ func TestPlatform(t *testing.T) {
 		t.Error("linux/sparc accepted")
 	}
 }
+
+// COPY --exclude (repeatable, **) and --parents (with a "/./" pivot).
+func TestCopyExcludeParents(t *testing.T) {
+	ctx := writeCtx(t, map[string]string{"Containerfile": `FROM scratch
+COPY --exclude=*.md --exclude=**/*.go a /ex/
+COPY --exclude=sub a /ex2/
+COPY --exclude=*.txt a/x.txt a/y.md /ex3/
+COPY --parents a/sub/z.txt b/q.txt /par/
+COPY --parents a/./sub /piv/
+COPY --parents */sub/*.go /g/
+`, "a/x.txt": "x", "a/y.md": "y", "a/sub/z.txt": "z", "a/sub/w.go": "w", "b/q.txt": "q"})
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Build(s, Options{ContextDir: ctx, Layers: true, Tags: []string{"x"}, Out: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Load(res.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootfs := unpackCopy(t, s, l)
+	var got []string
+	filepath.Walk(rootfs, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			rel, _ := filepath.Rel(rootfs, p)
+			got = append(got, rel)
+		}
+		return nil
+	})
+	want := []string{"ex/sub/z.txt", "ex/x.txt", "ex2/x.txt", "ex2/y.md", "ex3/y.md", "g/a/sub/w.go", "par/a/sub/z.txt", "par/b/q.txt", "piv/sub/w.go", "piv/sub/z.txt"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("files:\n got %v\nwant %v", got, want)
+	}
+}

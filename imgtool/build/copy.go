@@ -21,6 +21,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/patternmatcher"
 	"github.com/myrun-org/myrun/imgtool/layer"
 	"github.com/myrun-org/myrun/imgtool/unpack"
 	"github.com/opencontainers/go-digest"
@@ -35,12 +36,14 @@ type copySpec struct {
 	add      bool
 	unpack   *bool
 	excludes []string
+	parents  bool // --parents: keep each source's path (after a "/./" pivot)
+	link     bool // --link: the layer is made without the earlier content
 }
 
 // source is one resolved COPY/ADD source.
 type source struct {
 	abs     string // host path
-	name    string // name used under a directory destination
+	name    string // name used under a directory destination (--parents: its path)
 	rel     string // path relative to the context (for .dockerignore); "" outside it
 	dir     bool
 	archive bool
@@ -86,7 +89,9 @@ func (r *stageRun) copyStep(st step, c *copySpec) error {
 		Add                bool
 		Workdir            string
 		Excludes           []string
-	}{c.sd, c.from, c.chown, c.chmod, c.add, r.img.Config.WorkingDir, c.excludes})
+		Parents            bool `json:",omitempty"`
+		Link               bool `json:",omitempty"`
+	}{c.sd, c.from, c.chown, c.chmod, c.add, r.img.Config.WorkingDir, c.excludes, c.parents, c.link})
 	verb := "COPY"
 	if c.add {
 		verb = "ADD"
@@ -152,6 +157,11 @@ func (r *stageRun) resolveSources(c *copySpec, root string, inContext bool) ([]s
 		if rel == "" {
 			rel = "."
 		}
+		// --parents keeps the path below a "/./" pivot (all of it without one).
+		pivot := ""
+		if i := strings.LastIndex("/"+src, "/./"); c.parents && i >= 0 {
+			pivot = path.Clean("/" + src[:max(i-1, 0)])[1:]
+		}
 		var matches []string
 		if hasGlob(rel) {
 			m, err := filepath.Glob(filepath.Join(root, rel))
@@ -189,6 +199,15 @@ func (r *stageRun) resolveSources(c *copySpec, root string, inContext bool) ([]s
 				}
 			}
 			s := source{abs: hp, name: path.Base(m), dir: st.IsDir()}
+			if c.parents {
+				s.name = m
+				if pivot != "" {
+					s.name, _ = strings.CutPrefix(strings.TrimPrefix(m, pivot), "/")
+				}
+				if s.name == "" {
+					s.name = "."
+				}
+			}
 			if inContext {
 				s.rel = m
 			}
@@ -274,7 +293,20 @@ func (r *stageRun) copyInto(rootfs string, c *copySpec, srcs []source) error {
 	if err != nil {
 		return err
 	}
-	destIsDir := strings.HasSuffix(dest, "/") || len(srcs) > 1
+	var excl *patternmatcher.PatternMatcher
+	if len(c.excludes) > 0 {
+		if excl, err = patternmatcher.New(c.excludes); err != nil {
+			return fmt.Errorf("--exclude: %w", err)
+		}
+	}
+	excluded := func(rel string) bool {
+		if excl == nil || rel == "." {
+			return false
+		}
+		m, err := excl.MatchesOrParentMatches(rel)
+		return err == nil && m
+	}
+	destIsDir := strings.HasSuffix(dest, "/") || len(srcs) > 1 || c.parents
 	if st, err := os.Stat(destHost); err == nil && st.IsDir() {
 		destIsDir = true
 	}
@@ -293,7 +325,18 @@ func (r *stageRun) copyInto(rootfs string, c *copySpec, srcs []source) error {
 		return err
 	}
 	for _, s := range srcs {
+		// --exclude: a file source by its name, a directory's entries by
+		// their path below it.
+		if !s.dir && (excluded(path.Base(s.name)) || s.rel != "" && excluded(s.rel)) {
+			continue
+		}
+		prefix := ""
+		if c.parents && s.dir {
+			prefix = s.name
+		}
 		switch {
+		case s.archive && excl != nil:
+			return fmt.Errorf("ADD %s: --exclude does not apply inside a local archive", s.name)
 		case s.archive:
 			dh, err := securejoin.SecureJoin(rootfs, dest)
 			if err != nil {
@@ -310,9 +353,18 @@ func (r *stageRun) copyInto(rootfs string, c *copySpec, srcs []source) error {
 		case s.dir:
 			err := r.b.walk(s, s.rel != "", func(rel, p string, st fs.FileInfo) error {
 				if rel == "." {
+					if prefix != "" {
+						return cp.mkdirAll(path.Join(dest, prefix))
+					}
 					return nil
 				}
-				return cp.copyEntry(p, path.Join(dest, rel), st)
+				if excluded(rel) {
+					if st.IsDir() && !excl.Exclusions() {
+						return filepath.SkipDir
+					}
+					return nil
+				}
+				return cp.copyEntry(p, path.Join(dest, prefix, rel), st)
 			})
 			if err != nil {
 				return err

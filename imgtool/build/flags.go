@@ -35,7 +35,7 @@ var applied = map[reflect.Type]map[string]bool{
 	// RUN's own flags are in FlagsUsed, checked against runFlags.
 	typeOf[instructions.RunCommand](): set("CmdLine", "Files", "PrependShell", "FlagsUsed"),
 	typeOf[instructions.CopyCommand](): set("SourcePaths", "SourceContents", "DestPath", "From", "Chown",
-		"Chmod", "ExcludePatterns"),
+		"Chmod", "ExcludePatterns", "Parents"),
 	typeOf[instructions.AddCommand](): set("SourcePaths", "SourceContents", "DestPath", "Chown", "Chmod",
 		"ExcludePatterns", "Checksum", "Unpack"),
 }

@@ -24,7 +24,7 @@ var buildkitFlags = []struct {
 	{"COPY --chmod=600 a /b", "--chmod", true},
 	{"COPY --exclude=*.txt a /b", "--exclude", true},
 	{"COPY --link a /b", "--link", false},
-	{"COPY --parents a /b", "--parents", false},
+	{"COPY --parents a /b", "--parents", true},
 	{"ADD --chown=1:1 a /b", "--chown", true},
 	{"ADD --chmod=600 a /b", "--chmod", true},
 	{"ADD --exclude=*.txt a /b", "--exclude", true},

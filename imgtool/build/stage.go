@@ -240,7 +240,7 @@ func (r *stageRun) dispatch(st step) error {
 	case *instructions.RunCommand:
 		return r.run(st, cmd)
 	case *instructions.CopyCommand:
-		return r.copyStep(st, &copySpec{sd: cmd.SourcesAndDest, from: cmd.From, chown: cmd.Chown, chmod: cmd.Chmod, excludes: cmd.ExcludePatterns})
+		return r.copyStep(st, &copySpec{sd: cmd.SourcesAndDest, from: cmd.From, chown: cmd.Chown, chmod: cmd.Chmod, excludes: cmd.ExcludePatterns, parents: cmd.Parents})
 	case *instructions.AddCommand:
 		return r.copyStep(st, &copySpec{sd: cmd.SourcesAndDest, chown: cmd.Chown, chmod: cmd.Chmod, add: true, checksum: cmd.Checksum, unpack: cmd.Unpack, excludes: cmd.ExcludePatterns})
 	case *instructions.Stage:
