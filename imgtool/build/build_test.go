@@ -1,6 +1,7 @@
 package build
 
 import (
+	"archive/tar"
 	"bytes"
 	"crypto/sha256"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/myrun-org/myrun/imgtool/archive"
+	"github.com/myrun-org/myrun/imgtool/layer"
 	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/myrun-org/myrun/imgtool/unpack"
 	"github.com/opencontainers/image-spec/schema"
@@ -497,5 +499,60 @@ COPY --parents */sub/*.go /g/
 	want := []string{"ex/sub/z.txt", "ex/x.txt", "ex2/x.txt", "ex2/y.md", "ex3/y.md", "g/a/sub/w.go", "par/a/sub/z.txt", "par/b/q.txt", "piv/sub/w.go", "piv/sub/z.txt"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("files:\n got %v\nwant %v", got, want)
+	}
+}
+
+// COPY --link makes its layer on an empty root: the layer holds only the
+// copied files and fresh parents (0755 root), not the destination's
+// earlier content or owners; the image still has both; --chown names
+// come from the image.
+func TestCopyLink(t *testing.T) {
+	ctx := writeCtx(t, map[string]string{"Containerfile": "FROM scratch\nCOPY passwd /etc/passwd\nCOPY --chown=5:5 f /d/old\nCOPY --link g /d/\nCOPY --link --chown=app g /h/\n",
+		"f": "f", "g": "g", "passwd": "root:x:0:0::/:/bin/sh\napp:x:1234:1234::/:/bin/sh\n"})
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Build(s, Options{ContextDir: ctx, Layers: true, Tags: []string{"x"}, Out: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Load(res.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := func(i int) map[string]*tar.Header {
+		rc, err := s.Open(l.Manifest.Layers[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		z, err := layer.Decompress(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]*tar.Header{}
+		tr := tar.NewReader(z)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				break
+			}
+			out[h.Name] = h
+		}
+		return out
+	}
+	e := entries(2)
+	if len(e) != 2 || e["d/"] == nil || e["d/g"] == nil || e["d/"].Uid != 0 || e["d/"].Mode&0o777 != 0o755 {
+		t.Fatalf("--link layer: %v", e)
+	}
+	if h := entries(3)["h/g"]; h == nil || h.Uid != 1234 {
+		t.Fatalf("--link --chown=app: %+v", h)
+	}
+	rootfs := unpackCopy(t, s, l)
+	for _, p := range []string{"d/old", "d/g", "h/g"} {
+		if _, err := os.Stat(filepath.Join(rootfs, p)); err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -38,6 +38,8 @@ type copySpec struct {
 	excludes []string
 	parents  bool // --parents: keep each source's path (after a "/./" pivot)
 	link     bool // --link: the layer is made without the earlier content
+	// namesRoot is where --chown names are looked up ("": the rootfs).
+	namesRoot string
 }
 
 // source is one resolved COPY/ADD source.
@@ -98,6 +100,19 @@ func (r *stageRun) copyStep(st step, c *copySpec) error {
 	}
 	createdBy := func(in digest.Digest) string {
 		return fmt.Sprintf("/bin/sh -c #(nop) %s %s in %s", verb, in.Encoded()[:12], c.sd.DestPath)
+	}
+	if c.link && b.o.Layers {
+		// --link: the step's layer is made on an empty root, so it holds
+		// only the copied files and their parents (0755, root), whatever
+		// the destination held before (symlinks are not followed, earlier
+		// owners and modes not kept); --chown names come from the image.
+		r.link = true
+		defer func() { r.link = false }()
+		if c.chown != "" {
+			if c.namesRoot, err = b.view(r.layers, r.img.RootFS.DiffIDs); err != nil {
+				return err
+			}
+		}
 	}
 	action := func(w *workspace) error { return r.copyInto(w.merged, c, srcs) }
 	if late != nil {
@@ -274,7 +289,11 @@ func (r *stageRun) copyInto(rootfs string, c *copySpec, srcs []source) error {
 	}
 	uid, gid := 0, 0
 	if c.chown != "" {
-		u, err := unpack.ResolveUser(rootfs, c.chown)
+		names := rootfs
+		if c.namesRoot != "" {
+			names = c.namesRoot
+		}
+		u, err := unpack.ResolveUser(names, c.chown)
 		if err != nil {
 			return fmt.Errorf("--chown=%s: %w", c.chown, err)
 		}

@@ -35,9 +35,9 @@ var applied = map[reflect.Type]map[string]bool{
 	// RUN's own flags are in FlagsUsed, checked against runFlags.
 	typeOf[instructions.RunCommand](): set("CmdLine", "Files", "PrependShell", "FlagsUsed"),
 	typeOf[instructions.CopyCommand](): set("SourcePaths", "SourceContents", "DestPath", "From", "Chown",
-		"Chmod", "ExcludePatterns", "Parents"),
+		"Chmod", "ExcludePatterns", "Parents", "Link"),
 	typeOf[instructions.AddCommand](): set("SourcePaths", "SourceContents", "DestPath", "Chown", "Chmod",
-		"ExcludePatterns", "Checksum", "Unpack"),
+		"ExcludePatterns", "Checksum", "Unpack", "Link"),
 }
 
 // runFlags are the RUN flags the build applies.

@@ -28,6 +28,8 @@ type stageRun struct {
 	total  int
 	// --layers=false: one workspace for the whole stage.
 	squash *workspace
+	// link: the current step is COPY/ADD --link (see lowerLayers).
+	link bool
 }
 
 func (b *builder) runStage(sd *stageDef) (*stageResult, error) {
@@ -240,9 +242,9 @@ func (r *stageRun) dispatch(st step) error {
 	case *instructions.RunCommand:
 		return r.run(st, cmd)
 	case *instructions.CopyCommand:
-		return r.copyStep(st, &copySpec{sd: cmd.SourcesAndDest, from: cmd.From, chown: cmd.Chown, chmod: cmd.Chmod, excludes: cmd.ExcludePatterns, parents: cmd.Parents})
+		return r.copyStep(st, &copySpec{sd: cmd.SourcesAndDest, from: cmd.From, chown: cmd.Chown, chmod: cmd.Chmod, excludes: cmd.ExcludePatterns, parents: cmd.Parents, link: cmd.Link})
 	case *instructions.AddCommand:
-		return r.copyStep(st, &copySpec{sd: cmd.SourcesAndDest, chown: cmd.Chown, chmod: cmd.Chmod, add: true, checksum: cmd.Checksum, unpack: cmd.Unpack, excludes: cmd.ExcludePatterns})
+		return r.copyStep(st, &copySpec{sd: cmd.SourcesAndDest, chown: cmd.Chown, chmod: cmd.Chmod, add: true, checksum: cmd.Checksum, unpack: cmd.Unpack, excludes: cmd.ExcludePatterns, link: cmd.Link})
 	case *instructions.Stage:
 		return fmt.Errorf("unexpected FROM")
 	default:

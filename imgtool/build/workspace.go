@@ -91,6 +91,15 @@ func isEmptyDir(p string) bool {
 	return len(names) == 0
 }
 
+// lowerLayers are what a step's workspace is mounted on: the stage's
+// layers, or nothing for COPY --link.
+func (r *stageRun) lowerLayers() ([]ocispec.Descriptor, []digest.Digest) {
+	if r.link {
+		return nil, nil
+	}
+	return r.layers, r.img.RootFS.DiffIDs
+}
+
 // fsStep runs action on a writable rootfs and records the resulting layer
 // (or reuses a cached one).
 func (r *stageRun) fsStep(createdBy, keyText string, inputs digest.Digest, action func(w *workspace) error) error {
@@ -128,7 +137,8 @@ func (r *stageRun) fsStep(createdBy, keyText string, inputs digest.Digest, actio
 		return err
 	}
 	defer os.RemoveAll(w.dir)
-	if err := b.mount(w, r.layers, r.img.RootFS.DiffIDs); err != nil {
+	lower, lowerIDs := r.lowerLayers()
+	if err := b.mount(w, lower, lowerIDs); err != nil {
 		return err
 	}
 	err = action(w)
@@ -178,7 +188,8 @@ func (r *stageRun) fsStepLate(createdBy func(digest.Digest) string, keyText stri
 		return err
 	}
 	defer os.RemoveAll(w.dir)
-	if err = b.mount(w, r.layers, r.img.RootFS.DiffIDs); err == nil {
+	lower, lowerIDs := r.lowerLayers()
+	if err = b.mount(w, lower, lowerIDs); err == nil {
 		err = action(w)
 		if uerr := overlay.Unmount(w.merged); err == nil {
 			err = uerr
