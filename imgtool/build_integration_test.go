@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -298,5 +299,50 @@ func main() {
 	}
 	if out, err := buildCtx(t, root, "ssh2", cf, ctx, "--ssh", "default="+src); err == nil || !strings.Contains(out, "is not a socket") {
 		t.Errorf("--ssh with a file: %v\n%s", err, out)
+	}
+}
+
+// build -f - (stdin), --iidfile, --squash, --label, --annotation through
+// the CLI, and a context without a Containerfile.
+func TestBuildCLIOptions(t *testing.T) {
+	root := busyboxStore(t)
+	ctx := t.TempDir()
+	os.WriteFile(filepath.Join(ctx, "f"), []byte("x"), 0o644)
+	iid := filepath.Join(t.TempDir(), "iid")
+	cmd := exec.Command(filepath.Join(binDir, "myimg"), "--root", root, "build", "--cgroup-parent", cgroupP, "-q", "-f", "-", "--iidfile", iid,
+		"--squash", "--label", "k=v", "--annotation", "org.example.a=b", "-t", "cli", ctx)
+	cmd.Stdin = strings.NewReader("FROM busybox\nCOPY f /f\nCOPY f /g\nLABEL k=old\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	id := strings.TrimSpace(string(out))
+	if b, _ := os.ReadFile(iid); string(b) != "sha256:"+id {
+		t.Errorf("--iidfile holds %q, build printed %q", b, id)
+	}
+	var insp struct {
+		ImageID  string
+		Manifest struct {
+			Layers      []any
+			Annotations map[string]string
+		}
+		Config struct {
+			Config struct{ Labels map[string]string }
+		}
+	}
+	if err := json.Unmarshal([]byte(mustImg(t, root, "inspect", "cli")), &insp); err != nil {
+		t.Fatal(err)
+	}
+	var base struct{ Manifest struct{ Layers []any } }
+	json.Unmarshal([]byte(mustImg(t, root, "inspect", "busybox")), &base)
+	if insp.ImageID != id || len(insp.Manifest.Layers) != len(base.Manifest.Layers)+1 {
+		t.Errorf("--squash: %d layers on a base of %d", len(insp.Manifest.Layers), len(base.Manifest.Layers))
+	}
+	if insp.Config.Config.Labels["k"] != "v" || insp.Manifest.Annotations["org.example.a"] != "b" {
+		t.Errorf("labels %v, annotations %v", insp.Config.Config.Labels, insp.Manifest.Annotations)
+	}
+	empty := t.TempDir()
+	if out, err := myimg(t, root, "build", empty); err == nil || !strings.Contains(out, "no Containerfile or Dockerfile in the build context") {
+		t.Errorf("empty context: %v\n%s", err, out)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,7 +27,7 @@ directory. RUN instructions run in containers started with the runtime binary
 network namespace with only loopback, unless --network=host.`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "tag", Aliases: []string{"t"}, Usage: "`name` to apply to the resulting image"},
-			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "`pathname` of a Containerfile (default CONTEXT/Containerfile or CONTEXT/Dockerfile)"},
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "`pathname` of a Containerfile, - for stdin (default CONTEXT/Containerfile or CONTEXT/Dockerfile)"},
 			&cli.StringSliceFlag{Name: "build-arg", Usage: "`argument=value` to supply to the builder"},
 			&cli.StringFlag{Name: "target", Usage: "set the target build `stage` to build"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "do not use existing cached images for the container build"},
@@ -36,6 +37,12 @@ network namespace with only loopback, unless --network=host.`,
 			&cli.StringFlag{Name: "runtime", Usage: "`path` of the OCI runtime for RUN", Sources: cli.EnvVars("MYIMG_RUNTIME")},
 			&cli.StringFlag{Name: "network", Usage: "network for RUN: private (loopback only, default) or host"},
 			&cli.StringSliceFlag{Name: "allow", Usage: "`entitlement` for RUN: security.insecure (RUN --security=insecure runs privileged); network.host is accepted (RUN --network=host needs no entitlement, as in buildah)"},
+			&cli.StringFlag{Name: "iidfile", Usage: "write the image ID (sha256:...) to `file`"},
+			&cli.StringSliceFlag{Name: "label", Usage: "`key=value` label for the image's config"},
+			&cli.StringSliceFlag{Name: "annotation", Usage: "`key=value` annotation for the image's manifest"},
+			&cli.BoolFlag{Name: "squash", Usage: "one new layer on top of the base (as --layers=false: no step cache)"},
+			&cli.StringFlag{Name: "pull", Value: "never", Usage: "pull FROM/--from images: always, missing (also true) or never (also false)"},
+			&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "for --pull: require HTTPS and verify certificates (see myimg pull)"},
 			&cli.StringFlag{Name: "platform", Usage: "target `os/arch[/variant]` (default: the host's); a base of another platform is an error, RUN needs a qemu binfmt_misc handler"},
 			&cli.StringSliceFlag{Name: "secret", Usage: "`id=ID,src=FILE` or id=ID,env=VAR: a secret for RUN --mount=type=secret (never in a layer or the cache key)"},
 			&cli.StringSliceFlag{Name: "ssh", Usage: "`default` ($SSH_AUTH_SOCK) or ID=SOCKET: an ssh agent for RUN --mount=type=ssh"},
@@ -99,11 +106,50 @@ network namespace with only loopback, unless --network=host.`,
 					return fmt.Errorf("--platform: %w", err)
 				}
 			}
+			labels, err := keyValues("--label", cmd.StringSlice("label"))
+			if err != nil {
+				return err
+			}
+			annotations, err := keyValues("--annotation", cmd.StringSlice("annotation"))
+			if err != nil {
+				return err
+			}
+			pull := cmd.String("pull")
+			switch pull {
+			case "true":
+				pull = "missing"
+			case "false":
+				pull = "never"
+			case "always", "missing", "never":
+			default:
+				return fmt.Errorf("--pull=%s: want always, missing or never", pull)
+			}
+			var fileData []byte
+			if cmd.String("file") == "-" {
+				if fileData, err = io.ReadAll(os.Stdin); err != nil {
+					return fmt.Errorf("-f -: %w", err)
+				}
+			}
 			o := build.Options{
 				ContextDir: ctxDir, File: cmd.String("file"), Tags: cmd.StringSlice("tag"), BuildArgs: args,
 				Target: cmd.String("target"), NoCache: cmd.Bool("no-cache"), Layers: cmd.Bool("layers"),
 				Compression: cmd.String("compression"), Timestamp: ts, Runtime: findRuntime(cmd.String("runtime")),
-				Network: cmd.String("network"), AllowInsecure: allowInsecure, Secrets: secrets, SSH: ssh, Platform: platform, CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
+				Network: cmd.String("network"), AllowInsecure: allowInsecure, Secrets: secrets, SSH: ssh, Platform: platform,
+				Labels: labels, Annotations: annotations, PullPolicy: pull, FileData: fileData, CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
+			}
+			if fileData != nil {
+				o.File = ""
+			}
+			if cmd.Bool("squash") {
+				o.Layers = false
+			}
+			if pull != "never" {
+				ro, err := registryOpts(cmd)
+				if err != nil {
+					return err
+				}
+				ro.Progress = nil
+				o.Pull = func(ref string) (ocispec.Descriptor, error) { return pullAny(s, ref, ro) }
 			}
 			if cmd.Bool("quiet") {
 				o.Out = nil
@@ -112,12 +158,33 @@ network namespace with only loopback, unless --network=host.`,
 			if err != nil {
 				return err
 			}
+			if f := cmd.String("iidfile"); f != "" {
+				if err := os.WriteFile(f, []byte("sha256:"+res.ImageID), 0o644); err != nil {
+					return fmt.Errorf("--iidfile: %w", err)
+				}
+			}
 			if cmd.Bool("quiet") {
 				fmt.Println(res.ImageID)
 			}
 			return nil
 		},
 	}
+}
+
+// keyValues reads repeated key=value flags.
+func keyValues(flag string, vals []string) (map[string]string, error) {
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, v := range vals {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%s %q: want key=value", flag, v)
+		}
+		out[k] = val
+	}
+	return out, nil
 }
 
 // parseSecrets reads --secret id=ID,src=FILE|env=VAR (type=file|env and

@@ -287,6 +287,20 @@ func TestRegistryPushPull(t *testing.T) {
 	if out, err := myimg(t, root3, "pull", "127.0.0.1:1/blocked/x:1"); err == nil || !strings.Contains(out, "is blocked in "+conf) {
 		t.Fatalf("blocked registry: %v\n%s", err, out)
 	}
+	// build --pull=missing fetches a FROM image the store lacks (with the
+	// same TLS rules); the default never pulls.
+	ctx := t.TempDir()
+	os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte("FROM "+ref+"\nLABEL pulled=yes\n"), 0o644)
+	root4 := filepath.Join(t.TempDir(), "s4")
+	if out, err := myimg(t, root4, "build", ctx); err == nil || !strings.Contains(out, "not pulled: --pull=missing") {
+		t.Fatalf("build without --pull: %v\n%s", err, out)
+	}
+	os.WriteFile(conf, nil, 0o644)
+	if out, err := myimg(t, root4, "build", "--pull=missing", ctx); err == nil || !strings.Contains(out, "plain HTTP is refused") {
+		t.Fatalf("build --pull over plain HTTP: %v\n%s", err, out)
+	}
+	mustImg(t, root4, "build", "--pull=missing", "--tls-verify=false", "-t", "pulled", ctx)
+	mustImg(t, root4, "inspect", ref)
 }
 
 func TestHostileLoadLeavesStoreUnchanged(t *testing.T) {

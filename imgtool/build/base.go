@@ -98,8 +98,19 @@ func (b *builder) loadImageRef(ref string) (*store.Loaded, error) {
 		return b.s.Load(desc)
 	}
 	desc, err := b.s.Resolve(ref)
-	if err != nil {
-		return nil, fmt.Errorf("%w (images are not pulled implicitly: use myimg pull or FROM oci:PATH)", err)
+	switch {
+	case b.o.PullPolicy == "always" && !b.pulled[ref], b.o.PullPolicy == "missing" && err != nil:
+		// Once per build: a later FROM of the same name sees the same image.
+		b.printf("Pulling %s\n", ref)
+		if desc, err = b.o.Pull(ref); err != nil {
+			return nil, fmt.Errorf("--pull=%s: %w", b.o.PullPolicy, err)
+		}
+		if b.pulled == nil {
+			b.pulled = map[string]bool{}
+		}
+		b.pulled[ref] = true
+	case err != nil:
+		return nil, fmt.Errorf("%w (not pulled: --pull=missing or myimg pull, or FROM oci:PATH)", err)
 	}
 	return b.s.Load(desc)
 }

@@ -6,8 +6,11 @@
 package build
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +45,15 @@ type Options struct {
 	SSH     map[string]string
 	// Platform is the target platform (--platform); zero: the host's.
 	Platform ocispec.Platform
+	// FileData is the Containerfile itself (-f -), named File in errors.
+	FileData []byte
+	// Labels (--label) go into the final image's config, Annotations
+	// (--annotation) into its manifest.
+	Labels, Annotations map[string]string
+	// PullPolicy for FROM/--from images: "never" (default), "missing"
+	// or "always", through Pull.
+	PullPolicy string
+	Pull       func(ref string) (ocispec.Descriptor, error)
 	// CgroupParent is the absolute cgroup path RUN containers go under.
 	CgroupParent string
 	Out          io.Writer // step lines and RUN output
@@ -62,6 +74,7 @@ type stageResult struct {
 }
 
 type builder struct {
+	pulled  map[string]bool // --pull=always: refs pulled by this build
 	s       *store.Store
 	o       Options
 	p       *parsed
@@ -102,15 +115,31 @@ func Build(s *store.Store, o Options) (*Result, error) {
 	}
 	o.ContextDir = ctxDir
 	file := o.File
-	if file == "" {
-		file = filepath.Join(ctxDir, "Containerfile")
-		if _, err := os.Stat(file); err != nil {
-			file = filepath.Join(ctxDir, "Dockerfile")
+	data := o.FileData
+	if data == nil {
+		if file == "" {
+			file = filepath.Join(ctxDir, "Containerfile")
+			if _, err := os.Stat(file); err != nil {
+				file = filepath.Join(ctxDir, "Dockerfile")
+				if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+					return nil, fmt.Errorf("no Containerfile or Dockerfile in the build context %s (or give one with -f)", o.ContextDir)
+				}
+			}
 		}
+		if data, err = os.ReadFile(file); err != nil {
+			return nil, err
+		}
+	} else if file == "" {
+		file = "Containerfile"
 	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
+	switch o.PullPolicy {
+	case "", "never":
+	case "missing", "always":
+		if o.Pull == nil {
+			return nil, fmt.Errorf("--pull=%s: no registry access configured", o.PullPolicy)
+		}
+	default:
+		return nil, fmt.Errorf("--pull=%s: want always, missing or never", o.PullPolicy)
 	}
 	p, err := parseContainerfile(file, data)
 	if err != nil {
@@ -247,7 +276,7 @@ func (b *builder) neededStages(target int) ([]int, error) {
 					if err := visit(dep.index); err != nil {
 						return err
 					}
-				} else if _, err := b.s.Resolve(from); err != nil && !strings.HasPrefix(from, "oci:") {
+				} else if _, err := b.s.Resolve(from); err != nil && !strings.HasPrefix(from, "oci:") && (b.o.PullPolicy == "" || b.o.PullPolicy == "never") {
 					return &StepError{b.p.file, st.line, st.name, fmt.Errorf("--from=%s: no such stage or image", from)}
 				}
 			}
@@ -292,7 +321,14 @@ func (b *builder) commit(r *stageResult) (ocispec.Descriptor, error) {
 		now := time.Now().UTC()
 		img.Created = &now
 	}
-	desc, err := b.s.PutImage(img, r.layers, nil)
+	if len(b.o.Labels) > 0 {
+		img.Config.Labels = maps.Clone(img.Config.Labels)
+		if img.Config.Labels == nil {
+			img.Config.Labels = map[string]string{}
+		}
+		maps.Copy(img.Config.Labels, b.o.Labels)
+	}
+	desc, err := b.s.PutImage(img, r.layers, b.o.Annotations)
 	if err != nil {
 		return desc, err
 	}

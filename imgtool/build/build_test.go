@@ -556,3 +556,50 @@ func TestCopyLink(t *testing.T) {
 		}
 	}
 }
+
+// Labels, annotations, a Containerfile given as data (-f -), the error
+// for a context without one, and --pull policies.
+func TestBuildOptionsLabelsPull(t *testing.T) {
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := writeCtx(t, map[string]string{"f": "x"})
+	if _, err := Build(s, Options{ContextDir: ctx, Out: io.Discard}); err == nil || !strings.Contains(err.Error(), "no Containerfile or Dockerfile in the build context") {
+		t.Fatalf("no Containerfile: %v", err)
+	}
+	res, err := Build(s, Options{ContextDir: ctx, FileData: []byte("FROM scratch\nLABEL a=1\nCOPY f /f\n"), Layers: true, Tags: []string{"base"}, Out: io.Discard,
+		Labels: map[string]string{"a": "2", "b": "3"}, Annotations: map[string]string{"org.example.k": "v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Load(res.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lb := l.Config.Config.Labels; lb["a"] != "2" || lb["b"] != "3" || l.Manifest.Annotations["org.example.k"] != "v" {
+		t.Fatalf("labels %v, annotations %v", lb, l.Manifest.Annotations)
+	}
+	if _, err := Build(s, Options{ContextDir: ctx, FileData: []byte("FROM scratch\nRUN\n"), Out: io.Discard}); err == nil || !strings.HasPrefix(err.Error(), "Containerfile:2:") {
+		t.Fatalf("stdin Containerfile errors: %v", err)
+	}
+	var pulls []string
+	pull := func(ref string) (ocispec.Descriptor, error) {
+		pulls = append(pulls, ref)
+		return s.Resolve("base")
+	}
+	cf := []byte("FROM remote.example/x:1\nCOPY --from=base /f /g\n")
+	if _, err := Build(s, Options{ContextDir: ctx, FileData: cf, Out: io.Discard, Pull: pull}); err == nil || !strings.Contains(err.Error(), "not pulled: --pull=missing") || len(pulls) != 0 {
+		t.Fatalf("never: %v %v", err, pulls)
+	}
+	if _, err := Build(s, Options{ContextDir: ctx, FileData: cf, Out: io.Discard, Pull: pull, PullPolicy: "missing"}); err != nil || strings.Join(pulls, " ") != "remote.example/x:1" {
+		t.Fatalf("missing: %v %v", err, pulls)
+	}
+	pulls = nil
+	if _, err := Build(s, Options{ContextDir: ctx, FileData: cf, Out: io.Discard, Pull: pull, PullPolicy: "always"}); err != nil || strings.Join(pulls, " ") != "remote.example/x:1 base" {
+		t.Fatalf("always: %v %v", err, pulls)
+	}
+	if _, err := Build(s, Options{ContextDir: ctx, FileData: cf, Out: io.Discard, PullPolicy: "sometimes"}); err == nil || !strings.Contains(err.Error(), "--pull=sometimes") {
+		t.Fatalf("bad policy: %v", err)
+	}
+}
