@@ -449,7 +449,8 @@ func sshProxy(path, agent string, p *mountPlan) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	if err := os.Chown(path, p.uid, p.gid); err == nil {
+	err = os.Chown(path, p.uid, p.gid)
+	if err == nil {
 		err = os.Chmod(path, p.mode)
 	}
 	if err != nil {
