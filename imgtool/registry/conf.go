@@ -170,7 +170,7 @@ func (t *httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 			r.Body.Close()
 		}
 		t.refused.Store(true)
-		return nil, fmt.Errorf("%s %s: %w", r.Method, r.URL.Redacted(), errPlainHTTP)
+		return nil, errPlainHTTP // the client's error names the URL
 	}
 	return t.inner.RoundTrip(r)
 }
