@@ -603,3 +603,26 @@ func TestBuildOptionsLabelsPull(t *testing.T) {
 		t.Fatalf("bad policy: %v", err)
 	}
 }
+
+// COPY <<EOF expands variables in the body (quotes kept); <<'EOF' does not.
+func TestCopyHeredocExpands(t *testing.T) {
+	ctx := writeCtx(t, map[string]string{"Containerfile": "FROM scratch\nARG X=hello\nENV Y=world\nCOPY <<EOF /f\n$X \"q\" ${Y}\nEOF\nCOPY <<'EOF' /g\n$X\nEOF\n"})
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Build(s, Options{ContextDir: ctx, Layers: true, Out: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Load(res.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootfs := unpackCopy(t, s, l)
+	for p, want := range map[string]string{"f": "hello \"q\" world\n", "g": "$X\n"} {
+		if b, err := os.ReadFile(filepath.Join(rootfs, p)); err != nil || string(b) != want {
+			t.Errorf("/%s = %q, want %q (%v)", p, b, want, err)
+		}
+	}
+}

@@ -149,10 +149,23 @@ func (r *stageRun) expand(cmd any) error {
 		return nil // the shell expands RUN; declareArgs expands ARG
 	}
 	env := shell.EnvsFromSlice(r.env())
-	return e.Expand(func(w string) (string, error) {
+	if err := e.Expand(func(w string) (string, error) {
 		s, _, err := r.b.lex.ProcessWord(w, env)
 		return s, err
-	})
+	}); err != nil {
+		return err
+	}
+	// COPY/ADD <<EOF (unquoted): variables in the body expand, quotes
+	// stay, as BuildKit does.
+	if raw, ok := cmd.(instructions.SupportsSingleWordExpansionRaw); ok {
+		lex := shell.NewLex('\\')
+		lex.SkipProcessQuotes = true
+		return raw.ExpandRaw(func(w string) (string, error) {
+			s, _, err := lex.ProcessWord(w, env)
+			return s, err
+		})
+	}
+	return nil
 }
 
 func (r *stageRun) dispatch(st step) error {
