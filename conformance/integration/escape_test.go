@@ -16,6 +16,8 @@ package integration
 //	issue 21 item 5, LSM label write redirected        TestHardenLSMSetupsRefused
 //	                 (the writer itself: pathrs TestWriteThreadSelfIgnoresFakeProc)
 //	issue 21 item 6, /proc and the rootfs trusted      TestHardenProcAndRootfsTrust
+//	issue 21 item 8, myimg plain HTTP, tls-verify on   imgtool TestRegistryPushPull,
+//	                                                   imgtool/registry TestPlainHTTPNeedsConsent
 //	issue 21, ambient caps of `runc spec`              TestHardenAmbientFromRuncSpec
 //	issue 20, --no-pivot fresh unmasked procfs         TestHardenNoPivotProcfs
 //	issue 20, symlinked /proc or /sys refused          TestHardenProcAndRootfsTrust/sys-symlink,
