@@ -346,3 +346,27 @@ func TestBuildCLIOptions(t *testing.T) {
 		t.Errorf("empty context: %v\n%s", err, out)
 	}
 }
+
+// --cap-add, --cap-drop and --ulimit reach RUN.
+func TestBuildCapsUlimits(t *testing.T) {
+	root := busyboxStore(t)
+	cf := "FROM busybox\nRUN grep CapEff /proc/self/status > /caps; ulimit -n > /nofile; ulimit -Hn >> /nofile\n"
+	if out, err := buildCtx(t, root, "caps", cf, map[string]string{}, "--cap-add", "SYS_ADMIN", "--cap-drop", "CHOWN", "--ulimit", "nofile=512:2048"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	f := strings.Fields(imageFile(t, root, "caps", "caps"))
+	v, err := strconv.ParseUint(f[len(f)-1], 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const chown, sysAdmin, setuid = 1 << 0, 1 << 21, 1 << 7
+	if v&sysAdmin == 0 || v&chown != 0 || v&setuid == 0 {
+		t.Errorf("CapEff %x", v)
+	}
+	if got := strings.Fields(imageFile(t, root, "caps", "nofile")); strings.Join(got, " ") != "512 2048" {
+		t.Errorf("nofile %v", got)
+	}
+	if out, err := buildCtx(t, root, "caps2", cf, map[string]string{}, "--ulimit", "nosuch=1"); err == nil || !strings.Contains(out, `--ulimit "nosuch=1"`) {
+		t.Errorf("bad ulimit: %v\n%s", err, out)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/myrun-org/myrun/imgtool/build"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 func buildCommand() *cli.Command {
@@ -37,6 +38,9 @@ network namespace with only loopback, unless --network=host.`,
 			&cli.StringFlag{Name: "runtime", Usage: "`path` of the OCI runtime for RUN", Sources: cli.EnvVars("MYIMG_RUNTIME")},
 			&cli.StringFlag{Name: "network", Usage: "network for RUN: private (loopback only, default) or host"},
 			&cli.StringSliceFlag{Name: "allow", Usage: "`entitlement` for RUN: security.insecure (RUN --security=insecure runs privileged); network.host is accepted (RUN --network=host needs no entitlement, as in buildah)"},
+			&cli.StringSliceFlag{Name: "cap-add", Usage: "`capability` added to RUN's default set (ALL: every one)"},
+			&cli.StringSliceFlag{Name: "cap-drop", Usage: "`capability` dropped from RUN's default set (ALL: every one)"},
+			&cli.StringSliceFlag{Name: "ulimit", Usage: "`name=soft[:hard]` rlimit for RUN (nofile, nproc, core, ...)"},
 			&cli.StringFlag{Name: "iidfile", Usage: "write the image ID (sha256:...) to `file`"},
 			&cli.StringSliceFlag{Name: "label", Usage: "`key=value` label for the image's config"},
 			&cli.StringSliceFlag{Name: "annotation", Usage: "`key=value` annotation for the image's manifest"},
@@ -124,6 +128,20 @@ network namespace with only loopback, unless --network=host.`,
 			default:
 				return fmt.Errorf("--pull=%s: want always, missing or never", pull)
 			}
+			var caps []string
+			if cmd.IsSet("cap-add") || cmd.IsSet("cap-drop") {
+				if caps, err = build.RunCaps(cmd.StringSlice("cap-add"), cmd.StringSlice("cap-drop")); err != nil {
+					return err
+				}
+			}
+			var ulimits []rspec.POSIXRlimit
+			for _, u := range cmd.StringSlice("ulimit") {
+				l, err := build.ParseUlimit(u)
+				if err != nil {
+					return err
+				}
+				ulimits = append(ulimits, l)
+			}
 			var fileData []byte
 			if cmd.String("file") == "-" {
 				if fileData, err = io.ReadAll(os.Stdin); err != nil {
@@ -135,7 +153,7 @@ network namespace with only loopback, unless --network=host.`,
 				Target: cmd.String("target"), NoCache: cmd.Bool("no-cache"), Layers: cmd.Bool("layers"),
 				Compression: cmd.String("compression"), Timestamp: ts, Runtime: findRuntime(cmd.String("runtime")),
 				Network: cmd.String("network"), AllowInsecure: allowInsecure, Secrets: secrets, SSH: ssh, Platform: platform,
-				Labels: labels, Annotations: annotations, PullPolicy: pull, FileData: fileData, CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
+				Labels: labels, Annotations: annotations, Caps: caps, Ulimits: ulimits, PullPolicy: pull, FileData: fileData, CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
 			}
 			if fileData != nil {
 				o.File = ""

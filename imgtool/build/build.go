@@ -21,6 +21,7 @@ import (
 	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Options of a build.
@@ -45,6 +46,10 @@ type Options struct {
 	SSH     map[string]string
 	// Platform is the target platform (--platform); zero: the host's.
 	Platform ocispec.Platform
+	// Caps is the capability set of RUN (RunCaps of --cap-add/--cap-drop;
+	// nil: the default set); Ulimits replace RUN's rlimits of their type.
+	Caps    []string
+	Ulimits []rspec.POSIXRlimit
 	// FileData is the Containerfile itself (-f -), named File in errors.
 	FileData []byte
 	// Labels (--label) go into the final image's config, Annotations

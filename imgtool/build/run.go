@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -125,9 +126,11 @@ func (r *stageRun) run(st step, c *instructions.RunCommand) error {
 		User     string
 		Dir      string
 		Network  string
-		Insecure bool     `json:",omitempty"`
-		Mounts   []string `json:",omitempty"`
-	}{args, script, env, cfg.User, cfg.WorkingDir, ro.network, ro.insecure, mountKey})
+		Insecure bool                `json:",omitempty"`
+		Mounts   []string            `json:",omitempty"`
+		Caps     []string            `json:",omitempty"`
+		Ulimits  []rspec.POSIXRlimit `json:",omitempty"`
+	}{args, script, env, cfg.User, cfg.WorkingDir, ro.network, ro.insecure, mountKey, r.b.o.Caps, r.b.o.Ulimits})
 	return r.fsStep(createdBy, "RUN "+string(keyJSON), "", func(w *workspace) error {
 		r.b.res.RunSteps++
 		mounts, menv, cleanup, err := r.b.setupMounts(w, plans)
@@ -168,8 +171,16 @@ func (b *builder) runContainer(w *workspace, args []string, script string, env [
 	s.Process.Cwd = cwd
 	s.Process.User = u
 	s.Process.NoNewPrivileges = false // setuid tools (su, sudo) must work in builds
+	caps := unpack.DefaultCaps
+	if b.o.Caps != nil {
+		caps = b.o.Caps
+	}
 	s.Process.Capabilities = &rspec.LinuxCapabilities{
-		Bounding: slices.Clone(unpack.DefaultCaps), Effective: slices.Clone(unpack.DefaultCaps), Permitted: slices.Clone(unpack.DefaultCaps),
+		Bounding: slices.Clone(caps), Effective: slices.Clone(caps), Permitted: slices.Clone(caps),
+	}
+	for _, l := range b.o.Ulimits {
+		s.Process.Rlimits = slices.DeleteFunc(s.Process.Rlimits, func(x rspec.POSIXRlimit) bool { return x.Type == l.Type })
+		s.Process.Rlimits = append(s.Process.Rlimits, l)
 	}
 	s.Root = &rspec.Root{Path: rootfs}
 	s.Hostname = "myimg-build"
@@ -409,4 +420,78 @@ func (r *stageRun) withProxies(env []string) []string {
 		out = append(out, k+"="+r.b.o.BuildArgs[k])
 	}
 	return out
+}
+
+// RunCaps is the capability set of RUN containers: the default set with
+// --cap-add and --cap-drop applied (ALL names every capability we hold).
+func RunCaps(add, drop []string) ([]string, error) {
+	norm := func(flag, c string) (string, error) {
+		c = strings.ToUpper(strings.TrimSpace(c))
+		if c == "ALL" {
+			return c, nil
+		}
+		if !strings.HasPrefix(c, "CAP_") {
+			c = "CAP_" + c
+		}
+		for _, k := range capability.ListKnown() {
+			if "CAP_"+strings.ToUpper(k.String()) == c {
+				return c, nil
+			}
+		}
+		return "", fmt.Errorf("%s %s: unknown capability", flag, c)
+	}
+	caps := slices.Clone(unpack.DefaultCaps)
+	for _, d := range drop {
+		c, err := norm("--cap-drop", d)
+		if err != nil {
+			return nil, err
+		}
+		caps = slices.DeleteFunc(caps, func(x string) bool { return c == "ALL" || x == c })
+	}
+	for _, a := range add {
+		c, err := norm("--cap-add", a)
+		if err != nil {
+			return nil, err
+		}
+		if c == "ALL" {
+			caps = allCaps()
+			continue
+		}
+		if !slices.Contains(caps, c) {
+			caps = append(caps, c)
+		}
+	}
+	sort.Strings(caps)
+	return caps, nil
+}
+
+// ParseUlimit reads --ulimit name=soft[:hard] (-1 or unlimited: no limit).
+func ParseUlimit(s string) (rspec.POSIXRlimit, error) {
+	name, val, ok := strings.Cut(s, "=")
+	typ := "RLIMIT_" + strings.ToUpper(strings.TrimSpace(name))
+	if !ok || !specs.Rlimits[typ] {
+		return rspec.POSIXRlimit{}, fmt.Errorf("--ulimit %q: want name=soft[:hard] with a setrlimit(2) name (nofile, nproc, core, ...)", s)
+	}
+	num := func(v string) (uint64, error) {
+		if v == "-1" || v == "unlimited" {
+			return ^uint64(0), nil
+		}
+		return strconv.ParseUint(v, 10, 64)
+	}
+	soft, hard, two := strings.Cut(val, ":")
+	l := rspec.POSIXRlimit{Type: typ}
+	var err error
+	if l.Soft, err = num(soft); err != nil {
+		return l, fmt.Errorf("--ulimit %q: %w", s, err)
+	}
+	l.Hard = l.Soft
+	if two {
+		if l.Hard, err = num(hard); err != nil {
+			return l, fmt.Errorf("--ulimit %q: %w", s, err)
+		}
+	}
+	if l.Soft > l.Hard {
+		return l, fmt.Errorf("--ulimit %q: soft limit above the hard one", s)
+	}
+	return l, nil
 }
