@@ -38,6 +38,7 @@ network namespace with only loopback, unless --network=host.`,
 			&cli.StringFlag{Name: "runtime", Usage: "`path` of the OCI runtime for RUN", Sources: cli.EnvVars("MYIMG_RUNTIME")},
 			&cli.StringFlag{Name: "network", Usage: "network for RUN: private (loopback only, default) or host"},
 			&cli.StringSliceFlag{Name: "allow", Usage: "`entitlement` for RUN: security.insecure (RUN --security=insecure runs privileged); network.host is accepted (RUN --network=host needs no entitlement, as in buildah)"},
+			&cli.StringSliceFlag{Name: "build-context", Usage: "`name=DIR|docker-image://REF|oci-layout://PATH[:TAG]` standing for a stage or image of that name"},
 			&cli.StringSliceFlag{Name: "cap-add", Usage: "`capability` added to RUN's default set (ALL: every one)"},
 			&cli.StringSliceFlag{Name: "cap-drop", Usage: "`capability` dropped from RUN's default set (ALL: every one)"},
 			&cli.StringSliceFlag{Name: "ulimit", Usage: "`name=soft[:hard]` rlimit for RUN (nofile, nproc, core, ...)"},
@@ -128,6 +129,14 @@ network namespace with only loopback, unless --network=host.`,
 			default:
 				return fmt.Errorf("--pull=%s: want always, missing or never", pull)
 			}
+			contexts := map[string]build.NamedContext{}
+			for _, bc := range cmd.StringSlice("build-context") {
+				name, nc, err := build.ParseBuildContext(bc)
+				if err != nil {
+					return err
+				}
+				contexts[name] = nc
+			}
 			var caps []string
 			if cmd.IsSet("cap-add") || cmd.IsSet("cap-drop") {
 				if caps, err = build.RunCaps(cmd.StringSlice("cap-add"), cmd.StringSlice("cap-drop")); err != nil {
@@ -153,7 +162,7 @@ network namespace with only loopback, unless --network=host.`,
 				Target: cmd.String("target"), NoCache: cmd.Bool("no-cache"), Layers: cmd.Bool("layers"),
 				Compression: cmd.String("compression"), Timestamp: ts, Runtime: findRuntime(cmd.String("runtime")),
 				Network: cmd.String("network"), AllowInsecure: allowInsecure, Secrets: secrets, SSH: ssh, Platform: platform,
-				Labels: labels, Annotations: annotations, Caps: caps, Ulimits: ulimits, PullPolicy: pull, FileData: fileData, CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
+				Labels: labels, Annotations: annotations, Caps: caps, Ulimits: ulimits, Contexts: contexts, PullPolicy: pull, FileData: fileData, CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
 			}
 			if fileData != nil {
 				o.File = ""

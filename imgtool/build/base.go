@@ -43,7 +43,12 @@ func (r *stageRun) from() error {
 		r.img = store.Image{Platform: want, RootFS: ocispec.RootFS{Type: "layers"}}
 		r.key = digest.FromString("scratch")
 	default:
-		if dep, ok := b.p.findStage(base, sd.index); ok {
+		if nc, named := b.o.Contexts[base]; named {
+			if nc.Image == "" {
+				return fmt.Errorf("build context %q is a directory, not an image", base)
+			}
+			base = nc.Image
+		} else if dep, ok := b.p.findStage(base, sd.index); ok {
 			res := b.results[dep.index]
 			if res == nil {
 				return fmt.Errorf("stage %q was not built", base)

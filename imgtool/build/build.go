@@ -46,6 +46,10 @@ type Options struct {
 	SSH     map[string]string
 	// Platform is the target platform (--platform); zero: the host's.
 	Platform ocispec.Platform
+	// Contexts are named build contexts (--build-context NAME=DIR or
+	// NAME=docker-image://REF): they stand for a stage or image of that
+	// name in FROM, COPY --from and RUN --mount from=.
+	Contexts map[string]NamedContext
 	// Caps is the capability set of RUN (RunCaps of --cap-add/--cap-drop;
 	// nil: the default set); Ulimits replace RUN's rlimits of their type.
 	Caps    []string
@@ -62,6 +66,36 @@ type Options struct {
 	// CgroupParent is the absolute cgroup path RUN containers go under.
 	CgroupParent string
 	Out          io.Writer // step lines and RUN output
+}
+
+// NamedContext is a directory or an image reference (store, oci:).
+type NamedContext struct {
+	Dir   string
+	Image string
+}
+
+// ParseBuildContext reads --build-context NAME=DIR|docker-image://REF|oci-layout://PATH[:TAG].
+func ParseBuildContext(s string) (string, NamedContext, error) {
+	name, val, ok := strings.Cut(s, "=")
+	if !ok || name == "" || val == "" {
+		return "", NamedContext{}, fmt.Errorf("--build-context %q: want NAME=DIR or NAME=docker-image://REF", s)
+	}
+	switch {
+	case strings.HasPrefix(val, "docker-image://"):
+		return name, NamedContext{Image: strings.TrimPrefix(val, "docker-image://")}, nil
+	case strings.HasPrefix(val, "oci-layout://"):
+		return name, NamedContext{Image: "oci:" + strings.TrimPrefix(val, "oci-layout://")}, nil
+	case strings.Contains(val, "://"):
+		return "", NamedContext{}, fmt.Errorf("--build-context %q: only directories, docker-image:// and oci-layout:// are supported", s)
+	}
+	abs, err := filepath.Abs(val)
+	if err != nil {
+		return "", NamedContext{}, err
+	}
+	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+		return "", NamedContext{}, fmt.Errorf("--build-context %q: %s is not a directory", s, val)
+	}
+	return name, NamedContext{Dir: abs}, nil
 }
 
 // Result of a build.
@@ -270,13 +304,18 @@ func (b *builder) neededStages(target int) ([]int, error) {
 		if err != nil {
 			return &StepError{b.p.file, sd.line, "FROM", err}
 		}
-		if dep, ok := b.p.findStage(base, i); ok {
-			if err := visit(dep.index); err != nil {
-				return err
+		if _, named := b.o.Contexts[base]; !named {
+			if dep, ok := b.p.findStage(base, i); ok {
+				if err := visit(dep.index); err != nil {
+					return err
+				}
 			}
 		}
 		for _, st := range sd.steps {
 			for _, from := range stepFroms(st.cmd) {
+				if _, named := b.o.Contexts[from]; named {
+					continue
+				}
 				if dep, ok := b.p.findStage(from, i); ok {
 					if err := visit(dep.index); err != nil {
 						return err

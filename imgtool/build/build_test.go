@@ -626,3 +626,60 @@ func TestCopyHeredocExpands(t *testing.T) {
 		}
 	}
 }
+
+// --build-context: a named directory for COPY --from (its content keys
+// the step), a named image for FROM; a name overrides a stage of that name.
+func TestNamedBuildContexts(t *testing.T) {
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := writeCtx(t, map[string]string{"f": "x"})
+	if _, err := Build(s, Options{ContextDir: ctx, FileData: []byte("FROM scratch\nCOPY f /base-file\n"), Layers: true, Tags: []string{"base"}, Out: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	other := writeCtx(t, map[string]string{"sub/o.txt": "one"})
+	name, dirCtx, err := ParseBuildContext("other=" + other)
+	if err != nil || name != "other" || dirCtx.Dir != other {
+		t.Fatalf("%q %+v %v", name, dirCtx, err)
+	}
+	_, imgCtx, err := ParseBuildContext("img=docker-image://base")
+	if err != nil || imgCtx.Image != "base" {
+		t.Fatalf("%+v %v", imgCtx, err)
+	}
+	cf := []byte("FROM scratch AS other\nCOPY f /wrong\nFROM img\nCOPY --from=other /sub/o.txt /o.txt\n")
+	o := Options{ContextDir: ctx, FileData: cf, Layers: true, Out: io.Discard, Contexts: map[string]NamedContext{"other": dirCtx, "img": imgCtx}}
+	build := func() string {
+		t.Helper()
+		res, err := Build(s, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := s.Load(res.Manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rootfs := unpackCopy(t, s, l)
+		if _, err := os.Stat(filepath.Join(rootfs, "base-file")); err != nil {
+			t.Fatal("FROM img did not use the image")
+		}
+		b, _ := os.ReadFile(filepath.Join(rootfs, "o.txt"))
+		return string(b)
+	}
+	if got := build(); got != "one" {
+		t.Fatalf("/o.txt = %q", got)
+	}
+	os.WriteFile(filepath.Join(other, "sub/o.txt"), []byte("two"), 0o644)
+	if got := build(); got != "two" {
+		t.Fatalf("after the named context changed: /o.txt = %q", got)
+	}
+	o.FileData = []byte("FROM other\n")
+	if _, err := Build(s, o); err == nil || !strings.Contains(err.Error(), `build context "other" is a directory`) {
+		t.Fatalf("FROM a directory context: %v", err)
+	}
+	for _, bad := range []string{"x", "x=https://example.com/c.tar", "x=/nonexistent/dir"} {
+		if _, _, err := ParseBuildContext(bad); err == nil || !strings.Contains(err.Error(), "--build-context") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

@@ -128,6 +128,31 @@ func (r *stageRun) copyRoot(c *copySpec) (root string, inContext bool, key strin
 	if c.from == "" {
 		return b.o.ContextDir, true, "", nil
 	}
+	from := c.from
+	if nc, named := b.o.Contexts[c.from]; named {
+		if nc.Dir != "" {
+			// A named directory: its whole content keys the step (the
+			// main context's ignore file does not apply to it).
+			sc, err := b.scanSources([]source{{abs: nc.Dir, name: ".", dir: true}}, false)
+			if err != nil {
+				return "", false, "", fmt.Errorf("--from=%s: %w", c.from, err)
+			}
+			d, ok := b.cachedInputs(sc)
+			if !ok {
+				if d, err = b.contentInputs(sc); err != nil {
+					return "", false, "", fmt.Errorf("--from=%s: %w", c.from, err)
+				}
+			}
+			return nc.Dir, false, "context\x00" + string(d), nil
+		}
+		from = nc.Image
+		l, err := b.loadImageRef(from)
+		if err != nil {
+			return "", false, "", fmt.Errorf("--from=%s: %w", c.from, err)
+		}
+		v, err := b.view(l.Manifest.Layers, l.Config.RootFS.DiffIDs)
+		return v, false, "image\x00" + string(l.Desc.Digest), err
+	}
 	if dep, ok := b.p.findStage(c.from, r.def.index); ok {
 		res := b.results[dep.index]
 		if res == nil {
