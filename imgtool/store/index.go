@@ -188,6 +188,20 @@ func (s *Store) Resolve(ref string) (ocispec.Descriptor, error) {
 				hit = &refs[i].Desc
 			}
 		}
+		if hit == nil {
+			// The image ID (config digest) that build -q, images and
+			// podman print.
+			for i, r := range refs {
+				l, err := s.Load(r.Desc)
+				if err != nil || !strings.HasPrefix(l.Manifest.Config.Digest.Encoded(), hex) {
+					continue
+				}
+				if hit != nil && hit.Digest != r.Desc.Digest {
+					return ocispec.Descriptor{}, fmt.Errorf("image id %q is ambiguous", ref)
+				}
+				hit = &refs[i].Desc
+			}
+		}
 		if hit != nil {
 			d := *hit
 			d.Annotations = nil

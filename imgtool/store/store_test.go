@@ -96,6 +96,17 @@ func TestTagResolveUntag(t *testing.T) {
 	if _, err := s.Resolve("bar"); err == nil {
 		t.Fatal("unknown name resolved")
 	}
+	// The image ID (config digest), full or short, as build -q prints it.
+	l, err := s.Load(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := l.Manifest.Config.Digest.Encoded()
+	for _, r := range []string{id, id[:12], "sha256:" + id} {
+		if got, err := s.Resolve(r); err != nil || got.Digest != d.Digest {
+			t.Fatalf("Resolve(image id %q) = %v, %v", r, got.Digest, err)
+		}
+	}
 	if _, err := s.Load(d); err != nil {
 		t.Fatal(err)
 	}
