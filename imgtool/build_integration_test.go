@@ -341,6 +341,11 @@ func TestBuildCLIOptions(t *testing.T) {
 	if insp.Config.Config.Labels["k"] != "v" || insp.Manifest.Annotations["org.example.a"] != "b" {
 		t.Errorf("labels %v, annotations %v", insp.Config.Config.Labels, insp.Manifest.Annotations)
 	}
+	// The printed ID works as a reference.
+	mustImg(t, root, "tag", id[:12], "by-id")
+	if out := mustImg(t, root, "inspect", "by-id"); !strings.Contains(out, id) {
+		t.Errorf("tag by short ID:\n%s", out)
+	}
 	empty := t.TempDir()
 	if out, err := myimg(t, root, "build", empty); err == nil || !strings.Contains(out, "no Containerfile or Dockerfile in the build context") {
 		t.Errorf("empty context: %v\n%s", err, out)
