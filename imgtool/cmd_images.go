@@ -44,6 +44,9 @@ func imagesCommand() *cli.Command {
 			for _, r := range refs {
 				l, err := s.Load(r.Desc)
 				rw := row{Name: r.Name, Digest: r.Desc.Digest.String()}
+				if rw.Name == "" {
+					rw.Name = "<none>"
+				}
 				if err == nil {
 					rw.ID = l.Manifest.Config.Digest.Encoded()
 					if l.Config.Created != nil {
@@ -264,7 +267,7 @@ func pruneCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("Removed %d blobs (%s), %d extracted layers, %d cache records, %d cache mounts\n", r.Blobs, humanSize(r.Bytes), r.Layers, r.Cache, r.CacheMounts)
+			fmt.Printf("Removed %d untagged images, %d blobs (%s), %d extracted layers, %d cache records, %d cache mounts\n", r.Untagged, r.Blobs, humanSize(r.Bytes), r.Layers, r.Cache, r.CacheMounts)
 			return nil
 		},
 	}

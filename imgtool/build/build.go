@@ -388,6 +388,11 @@ func (b *builder) commit(r *stageResult) (ocispec.Descriptor, error) {
 			return desc, err
 		}
 	}
+	if len(names) == 0 {
+		if err := b.s.AddUntagged(desc); err != nil {
+			return desc, err
+		}
+	}
 	b.printf("--> %s\n", shortID(b.res.ImageID))
 	for _, t := range names {
 		b.printf("Successfully tagged %s\n", store.NormalizeName(t))

@@ -683,3 +683,19 @@ func TestNamedBuildContexts(t *testing.T) {
 		}
 	}
 }
+
+// A build without -t stays in the store (as <none>), found by its ID.
+func TestUntaggedBuildKept(t *testing.T) {
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := writeCtx(t, map[string]string{"f": "x"})
+	res, err := Build(s, Options{ContextDir: ctx, FileData: []byte("FROM scratch\nCOPY f /f\n"), Layers: true, Out: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.Resolve(res.ImageID); err != nil || d.Digest != res.Manifest.Digest {
+		t.Fatalf("untagged build by ID: %v %v", d, err)
+	}
+}

@@ -17,6 +17,8 @@ type PruneResult struct {
 	Cache  int
 	// CacheMounts is the number of RUN --mount=type=cache dirs dropped.
 	CacheMounts int
+	// Untagged is the number of images without a name dropped.
+	Untagged int
 }
 
 // Prune removes blobs not reachable from index.json, extracted layers no
@@ -45,6 +47,21 @@ func (s *Store) Prune(cache bool) (PruneResult, error) {
 			}
 		}
 		os.RemoveAll(filepath.Join(s.Root, CacheMountsDir))
+	}
+	// Untagged images (AddUntagged) are kept until a prune.
+	if err := s.UpdateIndex(func(idx *ocispec.Index) error {
+		out := idx.Manifests[:0]
+		for _, m := range idx.Manifests {
+			if m.Annotations[ocispec.AnnotationRefName] == "" {
+				res.Untagged++
+				continue
+			}
+			out = append(out, m)
+		}
+		idx.Manifests = out
+		return nil
+	}); err != nil {
+		return res, err
 	}
 	keep, diffIDs, err := s.live()
 	if err != nil {

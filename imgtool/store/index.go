@@ -94,11 +94,30 @@ func (s *Store) Tag(name string, desc ocispec.Descriptor) error {
 	return s.UpdateIndex(func(idx *ocispec.Index) error {
 		out := idx.Manifests[:0]
 		for _, m := range idx.Manifests {
-			if m.Annotations[ocispec.AnnotationRefName] != name {
+			rn := m.Annotations[ocispec.AnnotationRefName]
+			// The name replaces an older image of that name, and an
+			// untagged entry of this image (AddUntagged).
+			if rn != name && !(rn == "" && m.Digest == desc.Digest) {
 				out = append(out, m)
 			}
 		}
 		idx.Manifests = append(out, desc)
+		return nil
+	})
+}
+
+// AddUntagged keeps an image that has no name (a build without -t) in
+// index.json without a ref name: listed as <none>, found by its ID, and
+// dropped by the next prune. An image that is already listed is left.
+func (s *Store) AddUntagged(desc ocispec.Descriptor) error {
+	desc.Annotations, desc.URLs, desc.Platform, desc.Data = nil, nil, nil, nil
+	return s.UpdateIndex(func(idx *ocispec.Index) error {
+		for _, m := range idx.Manifests {
+			if m.Digest == desc.Digest {
+				return nil
+			}
+		}
+		idx.Manifests = append(idx.Manifests, desc)
 		return nil
 	})
 }
@@ -169,7 +188,7 @@ func (s *Store) Resolve(ref string) (ocispec.Descriptor, error) {
 	}
 	norm := NormalizeName(ref)
 	for _, r := range refs {
-		if r.Name == ref || r.Name == norm {
+		if r.Name != "" && (r.Name == ref || r.Name == norm) {
 			return r.Desc, nil
 		}
 	}

@@ -274,3 +274,49 @@ func TestImportRollback(t *testing.T) {
 		t.Fatal("blob removed while another writer held the lock")
 	}
 }
+
+// An untagged image (a build without -t) is listed without a name, found
+// by its ID, folded into a later tag, and dropped by prune.
+func TestUntaggedKeptUntilPrune(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.PutImage(Image{RootFS: ocispec.RootFS{Type: "layers"}, Author: "u"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddUntagged(d); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddUntagged(d); err != nil {
+		t.Fatal(err)
+	}
+	refs, _ := s.List()
+	if len(refs) != 1 || refs[0].Name != "" {
+		t.Fatalf("refs %+v", refs)
+	}
+	l, _ := s.Load(d)
+	if got, err := s.Resolve(l.Manifest.Config.Digest.Encoded()[:12]); err != nil || got.Digest != d.Digest {
+		t.Fatalf("by ID: %v %v", got, err)
+	}
+	if _, err := s.Resolve(""); err == nil {
+		t.Fatal("the empty name resolved")
+	}
+	res, err := s.Prune(false)
+	if err != nil || res.Untagged != 1 || res.Blobs == 0 {
+		t.Fatalf("prune: %+v %v", res, err)
+	}
+	if refs, _ := s.List(); len(refs) != 0 {
+		t.Fatalf("after prune: %+v", refs)
+	}
+	// Tagging an untagged image replaces its entry.
+	d, _ = s.PutImage(Image{RootFS: ocispec.RootFS{Type: "layers"}, Author: "v"}, nil, nil)
+	s.AddUntagged(d)
+	if err := s.Tag("named", d); err != nil {
+		t.Fatal(err)
+	}
+	if refs, _ := s.List(); len(refs) != 1 || refs[0].Name != "named:latest" {
+		t.Fatalf("after tag: %+v", refs)
+	}
+}
