@@ -128,7 +128,6 @@ func (r *stageRun) copyRoot(c *copySpec) (root string, inContext bool, key strin
 	if c.from == "" {
 		return b.o.ContextDir, true, "", nil
 	}
-	from := c.from
 	if nc, named := b.o.Contexts[c.from]; named {
 		if nc.Dir != "" {
 			// A named directory: its whole content keys the step (the
@@ -145,8 +144,7 @@ func (r *stageRun) copyRoot(c *copySpec) (root string, inContext bool, key strin
 			}
 			return nc.Dir, false, "context\x00" + string(d), nil
 		}
-		from = nc.Image
-		l, err := b.loadImageRef(from)
+		l, err := b.loadImageRef(nc.Image)
 		if err != nil {
 			return "", false, "", fmt.Errorf("--from=%s: %w", c.from, err)
 		}
