@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -13,7 +14,12 @@ import (
 const SupportedMajor = "1"
 
 // semverRe is SemVer 2.0.0 (numeric identifiers without leading zeros).
-var semverRe = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+// Compiled on first use: at package init it cost every process (each verb,
+// and the container's Go init) about 1.1 million instructions, a quarter
+// of a whole `myrun state` (callgrind; docs/benchmarks.md).
+var semverRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+})
 
 // Validate checks a spec before anything is created for it. bundle is used
 // to resolve root.path and relative bind-mount sources. It returns all
@@ -43,7 +49,7 @@ func checkVersion(p *problems, v string) {
 		p.add("ociVersion", "required")
 		return
 	}
-	m := semverRe.FindStringSubmatch(v)
+	m := semverRe().FindStringSubmatch(v)
 	if m == nil {
 		p.add("ociVersion", "%q is not a valid SemVer version", v)
 		return

@@ -2,7 +2,9 @@
 # run.sh: `make bench`. Builds the Go driver and runs the runtime and image
 # benchmarks side by side. Root only (containers, cgroups, mounts).
 #
-#   QUICK=1         fewer iterations and a 20 MB payload (a few minutes)
+#   QUICK=1         fewer iterations and a 20 MB payload (a few minutes);
+#                   BENCH_QUICK=1 is the same
+#   SKIP_COUNTS=1   no strace/cachegrind counts (syscalls, threads, instructions)
 #   RUNS=N          iterations per runtime measurement (default 100, quick 15)
 #   RUNTIMES=a,b    runtimes to compare (default myrun,runc,crun)
 #   SKIP_IMAGES=1   runtime part only;  SKIP_RUNTIME=1  image part only
@@ -20,7 +22,8 @@ trap 'rm -rf "$(dirname "$drv")"' EXIT
 (cd "$repo" && CGO_ENABLED=0 "$GO" build -o "$drv" ./contrib/bench/driver)
 set -- -runtimes "${RUNTIMES:-myrun,runc,crun}"
 [ -n "${RUNS:-}" ] && set -- "$@" -runs "$RUNS"
-[ "${QUICK:-0}" = 1 ] && set -- "$@" -quick
+[ "${QUICK:-${BENCH_QUICK:-0}}" = 1 ] && set -- "$@" -quick
+[ "${SKIP_COUNTS:-0}" = 1 ] && set -- "$@" -skip-counts
 [ "${SKIP_IMAGES:-0}" = 1 ] && set -- "$@" -skip-images
 [ "${SKIP_RUNTIME:-0}" = 1 ] && set -- "$@" -skip-runtime
 [ -n "${MYRUN:-}" ] && set -- "$@" -myrun "$MYRUN"

@@ -35,6 +35,10 @@ type bench struct {
 	payloadMB          int
 	payloadFiles       int
 	quick              bool
+	countReps          int    // strace and cachegrind repetitions per verb
+	strace, valgrind   string // empty when not installed
+	skipCounts         bool
+	notes              []string
 
 	cgParent string
 	rootfs   string
@@ -59,7 +63,7 @@ func main() {
 	}
 	var rtList, doc string
 	var skipRT, skipImg bool
-	flag.BoolVar(&b.quick, "quick", os.Getenv("QUICK") == "1", "fewer iterations, smaller payload (QUICK=1)")
+	flag.BoolVar(&b.quick, "quick", os.Getenv("QUICK") == "1" || os.Getenv("BENCH_QUICK") == "1", "fewer iterations, smaller payload (QUICK=1)")
 	flag.IntVar(&b.runs, "runs", 0, "iterations per runtime measurement (default 100, quick 15)")
 	flag.StringVar(&b.out, "out", "", "directory for results.md/json (default WORK/../results)")
 	flag.StringVar(&b.work, "work", "", "scratch directory (default /var/tmp/myrun-bench-PID)")
@@ -68,6 +72,7 @@ func main() {
 	flag.StringVar(&rtList, "runtimes", "myrun,runc,crun", "runtimes to compare")
 	flag.BoolVar(&skipRT, "skip-runtime", false, "skip the runtime part")
 	flag.BoolVar(&skipImg, "skip-images", false, "skip the image part")
+	flag.BoolVar(&b.skipCounts, "skip-counts", false, "skip the strace and cachegrind counts")
 	flag.StringVar(&doc, "update-doc", "", "rewrite the results section of this markdown file")
 	mkBundle := flag.String("make-bundle", "", "only write a bundle (DIR/rootfs + DIR/config.json) for profiling, then exit")
 	cgPath := flag.String("cgroups-path", "", "with -make-bundle: linux.cgroupsPath")
@@ -99,10 +104,12 @@ func main() {
 	b.contrib = filepath.Join(repo, "contrib")
 	b.runtimeNames = strings.Split(rtList, ",")
 	b.warmup, b.workers, b.burst = 3, 8, 50
+	b.countReps = 3
 	b.burstRounds, b.imgRuns, b.payloadMB, b.payloadFiles = 3, 3, 200, 13000
 	if b.quick {
 		b.burstRounds, b.imgRuns, b.payloadMB, b.payloadFiles = 1, 1, 20, 1300
 		b.burst = 24
+		b.countReps = 1
 	}
 	if b.runs == 0 {
 		b.runs = 100

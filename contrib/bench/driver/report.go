@@ -111,6 +111,9 @@ func (b *bench) leakText() string {
 			fmt.Fprintf(&w, "- %s dropped after repeated failures: %v\n", rt.Name, rt.Err)
 		}
 	}
+	for _, n := range b.notes {
+		fmt.Fprintf(&w, "- %s\n", n)
+	}
 	for _, n := range b.imgNotes {
 		fmt.Fprintf(&w, "- %s\n", n)
 	}
@@ -120,6 +123,11 @@ func (b *bench) leakText() string {
 func (b *bench) markdown(head string) string {
 	var w bytes.Buffer
 	fmt.Fprintf(&w, "%s\n", head)
+	if len(b.rt.rows) > 0 && b.hasCrun() {
+		fmt.Fprintf(&w, "### Targets (issue 18: myrun's median against crun's, this run)\n\n")
+		b.writeTargets(&w, true)
+		fmt.Fprintln(&w)
+	}
 	if len(b.rt.rows) > 0 {
 		fmt.Fprintf(&w, "### Runtime (ratios are to the fastest runtime in the row)\n\n")
 		b.rt.writeWide(&w, b.tools(), true)
@@ -143,6 +151,10 @@ func (b *bench) report(doc string, elapsed time.Duration) error {
 	if len(b.rt.rows) > 0 {
 		fmt.Println("\nRuntime: median (ratio to fastest)")
 		b.rt.writeWide(os.Stdout, b.tools(), false)
+		if b.hasCrun() {
+			fmt.Println("\nTargets (issue 18), myrun against crun in this run:")
+			b.writeTargets(os.Stdout, false)
+		}
 	}
 	if len(b.img.rows) > 0 {
 		fmt.Println("\nImages:")
@@ -158,7 +170,13 @@ func (b *bench) report(doc string, elapsed time.Duration) error {
 	if err := os.WriteFile(filepath.Join(b.out, "results.md"), []byte(md), 0o644); err != nil {
 		return err
 	}
-	js, _ := json.MarshalIndent(map[string]any{"runtime": b.rt.rows, "images": b.img.rows, "leaks": b.leaks}, "", " ")
+	var tg []map[string]string
+	if b.hasCrun() {
+		for _, l := range b.targetLines() {
+			tg = append(tg, map[string]string{"target": l[0], "limit": l[1], "measured": l[2], "status": l[3]})
+		}
+	}
+	js, _ := json.MarshalIndent(map[string]any{"runtime": b.rt.rows, "images": b.img.rows, "leaks": b.leaks, "targets": tg}, "", " ")
 	if err := os.WriteFile(filepath.Join(b.out, "results.json"), js, 0o644); err != nil {
 		return err
 	}
@@ -167,6 +185,15 @@ func (b *bench) report(doc string, elapsed time.Duration) error {
 		return updateDoc(doc, md)
 	}
 	return nil
+}
+
+func (b *bench) hasCrun() bool {
+	for _, rt := range b.rts {
+		if rt.Name == "crun" {
+			return true
+		}
+	}
+	return false
 }
 
 // updateDoc replaces the text between the bench markers of a markdown file.

@@ -258,6 +258,13 @@ func (b *bench) runtimeBench() error {
 		name string
 		f    func([]*rtime)
 	}{{"floor", b.benchFloor}, {"run", b.benchRun}, {"lifecycle", b.benchLifecycle}, {"exec", b.benchExec}, {"burst", b.benchBurst}}
+	if !b.skipCounts {
+		b.strace, b.valgrind = lookup("strace"), lookup("valgrind")
+		steps = append(steps, []struct {
+			name string
+			f    func([]*rtime)
+		}{{"syscalls", b.benchSyscalls}, {"instructions", b.benchInstructions}}...)
+	}
 	for _, s := range steps {
 		t := time.Now()
 		s.f(rts)
