@@ -4,17 +4,18 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/libcontainer/internal/smallfile"
 )
 
 // procStartTime returns field 22 of /proc/<pid>/stat (start time in clock
 // ticks since boot): with the pid it identifies a process across pid reuse.
 func procStartTime(pid int) (uint64, byte, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	b, err := smallfile.Read("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, 0, err
 	}

@@ -14,6 +14,8 @@ import (
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/libcontainer/internal/smallfile"
 )
 
 // Errors with runc's wording, which engines match on.
@@ -170,7 +172,7 @@ func (h *Handle) Unlock() {
 
 // Load reads state.json; a truncated or garbage file is a clear error.
 func (h *Handle) Load() (*State, error) {
-	b, err := os.ReadFile(filepath.Join(h.Dir, stateFile))
+	b, err := smallfile.ReadAt(h.fd, stateFile) // the directory we hold locked
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNotExist
 	}

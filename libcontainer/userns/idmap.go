@@ -9,8 +9,11 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/myrun-org/myrun/libcontainer/internal/smallfile"
 )
 
 func format(m []rspec.LinuxIDMapping) string {
@@ -78,8 +81,12 @@ func helper(name string, pid int, m []rspec.LinuxIDMapping) error {
 }
 
 // RunningInUserNS reports whether we are inside a non-initial user namespace.
-func RunningInUserNS() bool {
-	b, err := os.ReadFile("/proc/self/uid_map")
+// Read once per process (every verb asked twice: ten syscalls each): only
+// the runtime's side calls it, and that side never changes user namespace.
+var RunningInUserNS = sync.OnceValue(runningInUserNS)
+
+func runningInUserNS() bool {
+	b, err := smallfile.Read("/proc/self/uid_map")
 	if err != nil {
 		return false
 	}

@@ -24,7 +24,7 @@ func TestParseStrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c != (traceCount{Calls: 4532, Threads: 2, Procs: 1, Execs: 3}) {
+	if c != (traceCount{Calls: 4532, Threads: 2, Procs: 1, Execs: 3, Work: 4432}) {
 		t.Fatalf("got %+v", c)
 	}
 	// no errors column in the total line

@@ -38,6 +38,7 @@ type bench struct {
 	countReps          int    // strace and cachegrind repetitions per verb
 	strace, valgrind   string // empty when not installed
 	skipCounts         bool
+	grindFailed        map[string]bool // "runtime verb" that valgrind cannot run
 	notes              []string
 
 	cgParent string
