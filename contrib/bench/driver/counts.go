@@ -275,7 +275,7 @@ func (b *bench) benchInstructions(rts []*rtime) {
 		}
 		counted = append(counted, rt)
 	}
-	for i := 0; i < b.countReps; i++ {
+	for i := 0; i < b.instrReps; i++ {
 		for _, rt := range rotate(counted, i) {
 			rt.sp.setTag(rt.Name)
 			b.grind(rt, "--version", "--version")

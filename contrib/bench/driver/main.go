@@ -35,7 +35,8 @@ type bench struct {
 	payloadMB          int
 	payloadFiles       int
 	quick              bool
-	countReps          int    // strace and cachegrind repetitions per verb
+	countReps          int    // strace repetitions per verb
+	instrReps          int    // cachegrind repetitions per verb (slow: ~1-3 s each)
 	strace, valgrind   string // empty when not installed
 	skipCounts         bool
 	grindFailed        map[string]bool // "runtime verb" that valgrind cannot run
@@ -105,12 +106,12 @@ func main() {
 	b.contrib = filepath.Join(repo, "contrib")
 	b.runtimeNames = strings.Split(rtList, ",")
 	b.warmup, b.workers, b.burst = 3, 8, 50
-	b.countReps = 3
+	b.countReps, b.instrReps = 3, 2
 	b.burstRounds, b.imgRuns, b.payloadMB, b.payloadFiles = 3, 3, 200, 13000
 	if b.quick {
 		b.burstRounds, b.imgRuns, b.payloadMB, b.payloadFiles = 1, 1, 20, 1300
 		b.burst = 24
-		b.countReps = 1
+		b.countReps, b.instrReps = 1, 1
 	}
 	if b.runs == 0 {
 		b.runs = 100
