@@ -94,6 +94,12 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 		}
 	}
 
+	if spec.Linux != nil && spec.Linux.Resources != nil {
+		if err := cgroups.CheckUnified(spec.Linux.Resources.Unified, r.Systemd); err != nil {
+			return err
+		}
+	}
+
 	h, err := r.store.Create(o.ID)
 	if err != nil {
 		return err
@@ -122,9 +128,18 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 		return err
 	}
 
-	cg, err = cgroups.New(r.cgroupConfig(o.ID, briefOf(spec), r.Systemd, r.Rootless))
+	newCg, err := cgroups.New(r.cgroupConfig(o.ID, briefOf(spec), r.Systemd, r.Rootless))
 	if err != nil {
 		return err
+	}
+	// Checked before cg is set: a refused cgroup is not ours to clean.
+	n, err := cgroups.CheckBeforeStart(newCg)
+	if err != nil {
+		return err
+	}
+	cg = newCg
+	if n > 0 {
+		r.Log.Warn(fmt.Sprintf("container's cgroup is not empty: %d process(es) found", n))
 	}
 	st.CgroupPaths = cg.Paths()
 	rec := recovery{Systemd: r.Systemd, Rootless: r.Rootless, PendingCgroups: cg.Missing()}

@@ -88,6 +88,8 @@ type bundle struct {
 	root string // --root for myrun
 	id   string
 	spec *rspec.Spec
+	// runcCleanup: the runc side-by-side helper registered its cleanup.
+	runcCleanup bool
 }
 
 // newBundle writes a busybox bundle whose config comes from `myrun spec`,

@@ -268,7 +268,7 @@ func TestHostUnsupportedFieldsAreNamed(t *testing.T) {
 			&specs.LinuxResources{Network: &specs.LinuxNetwork{ClassID: ptr(uint32(1))}}
 	}
 	if Mode() == ModeV1 {
-		cases["linux.resources.unified: not supported by this host (cgroup v1 host without a cgroup2 mount)"] =
+		cases["invalid configuration: linux.resources.unified: cannot use unified on cgroup v1 (no cgroup2 mount on this host)"] =
 			&specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}}
 	}
 	for want, r := range cases {

@@ -185,7 +185,7 @@ func (m *v1Manager) Set(r *specs.LinuxResources) error {
 // somewhere to go, naming the field otherwise.
 func (m *v1Manager) checkUnifiedSide(r *specs.LinuxResources, hugetlb []*lib.HugepageLimit, rdma map[string]lib.LinuxRdma, unified map[string]string) error {
 	if len(unified) > 0 && !m.hybrid {
-		return unsupported("unified", "cgroup v1 host without a cgroup2 mount")
+		return errors.New("invalid configuration: linux.resources.unified: cannot use unified on cgroup v1 (no cgroup2 mount on this host)")
 	}
 	if len(hugetlb) > 0 && !(m.hybrid && hasV2Controller(unifiedDir(), "hugetlb")) {
 		return unsupported("hugepageLimits", "no hugetlb controller")
