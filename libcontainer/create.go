@@ -272,10 +272,10 @@ func loadBundle(abs string) (*rspec.Spec, string, []byte, error) {
 	}
 	s, err := specs.Decode(data)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", nil, invalidConfig(err)
 	}
 	if err := specs.Validate(s, abs); err != nil {
-		return nil, "", nil, err
+		return nil, "", nil, invalidConfig(err)
 	}
 	return s, specs.RootfsPath(s, abs), data, nil
 }

@@ -27,6 +27,8 @@ type ExecOpts struct {
 	// SubCgroups are `--cgroup` values: existing sub-cgroups of the
 	// container's cgroup to run the process in.
 	SubCgroups []string
+	// IgnorePaused allows exec into a paused container (--ignore-paused).
+	IgnorePaused bool
 }
 
 var nsFiles = map[rspec.LinuxNamespaceType]string{
@@ -42,11 +44,23 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer c.close()
+	locked := true
+	defer func() {
+		if locked {
+			c.close()
+		}
+	}()
+	paused := false
 	switch s := r.status(c); s {
 	case Running, Created:
 	case Paused:
-		return 0, errors.New("cannot exec in a paused container")
+		if !o.IgnorePaused {
+			return 0, ErrExecPaused
+		}
+		// The process joins the frozen cgroup and runs once resumed.
+		paused = true
+	case Stopped:
+		return 0, errExecStopped
 	default:
 		return 0, fmt.Errorf("cannot exec in a %s container", s)
 	}
@@ -119,6 +133,12 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 		return 0, err
 	}
 	defer unix.Close(pidfd)
+	if paused {
+		// We wait for the execve, which happens only after a resume:
+		// `resume` must be able to take the lock meanwhile.
+		c.close()
+		locked = false
+	}
 	fast, err := r.constructorExec(o.Process, spec, o.PreserveFds)
 	if err != nil {
 		return 0, err

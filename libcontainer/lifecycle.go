@@ -148,15 +148,17 @@ func (r *Runtime) Start(id string) error {
 	switch s := r.status(c); s {
 	case Created:
 	case Stopped:
-		return errors.New("cannot start a container that has stopped")
-	case Running, Paused:
-		return errors.New("cannot start an already running container")
+		return errStartStopped
+	case Running:
+		return errStartRunning
+	case Paused:
+		return errStartPaused
 	default:
 		return fmt.Errorf("cannot start a container in the %s state", s)
 	}
 	pidfd, err := openPidfd(c.st.InitPid, c.st.InitStartTime)
 	if err != nil {
-		return errors.New("cannot start a container that has stopped")
+		return errStartStopped
 	}
 	defer unix.Close(pidfd)
 	b, err := c.st.Brief()
@@ -339,7 +341,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 	case Stopped:
 	default:
 		if !force {
-			return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, s)
+			return fmt.Errorf("cannot delete container %s that %w: %s", id, errNotStopped, s)
 		}
 		r.killAndWait(c)
 	}

@@ -42,6 +42,9 @@ func (r *Runtime) withCgroup(id string, fn func(c *container, cg cgroups.Manager
 	defer c.close()
 	cg := r.cgroupOf(c)
 	if cg == nil || !cg.Exists() {
+		if r.status(c) == Stopped {
+			return errNotRunning
+		}
 		return fmt.Errorf("container %s has no cgroup (rootless without a delegated cgroup?)", id)
 	}
 	return fn(c, cg)
@@ -52,10 +55,8 @@ func (r *Runtime) Pause(id string) error {
 	return r.withCgroup(id, func(c *container, cg cgroups.Manager) error {
 		switch s := r.status(c); s {
 		case Running:
-		case Paused:
-			return errors.New("container already paused")
 		default:
-			return fmt.Errorf("container not running: %s", s)
+			return fmt.Errorf("%w: %s", ErrNotRunning, s)
 		}
 		return cg.Freeze()
 	})
@@ -65,23 +66,27 @@ func (r *Runtime) Pause(id string) error {
 func (r *Runtime) Resume(id string) error {
 	return r.withCgroup(id, func(c *container, cg cgroups.Manager) error {
 		if s := r.status(c); s != Paused {
-			return fmt.Errorf("container not paused: %s", s)
+			return fmt.Errorf("%w: %s", ErrNotPaused, s)
 		}
 		return cg.Thaw()
 	})
 }
 
-// Pids lists the processes in the container's cgroup.
+// Pids lists the processes in the container's cgroup; a stopped
+// container has none (runc's ps prints just the header for it).
 func (r *Runtime) Pids(id string) ([]int, error) {
 	var pids []int
 	err := r.withCgroup(id, func(c *container, cg cgroups.Manager) error {
 		if r.status(c) == Stopped {
-			return errNotRunning
+			return nil
 		}
 		var err error
 		pids, err = cg.Pids()
 		return err
 	})
+	if errors.Is(err, errNotRunning) {
+		return nil, nil
+	}
 	return pids, err
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -46,55 +47,68 @@ following will output a list of processes running in the container:
 			&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability to the bounding set for the process"},
 			&cli.IntFlag{Name: "preserve-fds", Usage: "Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
 			&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>."},
-			&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container", Hidden: true},
+			&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() < 1 {
 				return fmt.Errorf("exec: requires at least 1 argument: <container-id>")
 			}
-			id := cmd.Args().First()
-			r, err := newRuntime(cmd)
-			if err != nil {
-				return err
-			}
-			p, err := execProcess(cmd, r, id)
-			if err != nil {
-				return err
-			}
-			o := libcontainer.ExecOpts{
-				ID: id, Process: p, ConsoleSocket: cmd.String("console-socket"),
-				PidFile: cmd.String("pid-file"), PreserveFds: int(cmd.Int("preserve-fds")),
-				SubCgroups: cmd.StringSlice("cgroup"),
-			}
-			if cmd.Bool("detach") {
-				_, err := r.Exec(o)
-				return err
-			}
-			if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-				return err
-			}
-			var tty *ttyProxy
-			if p.Terminal && o.ConsoleSocket == "" {
-				if tty, err = newTTYProxy(); err != nil {
+			if err := execAction(cmd); err != nil {
+				var ee exitError
+				if errors.As(err, &ee) {
 					return err
 				}
-				defer tty.close()
-				o.ConsoleConn = tty.remote
+				// runc's rule: 255 when exec itself failed, the
+				// process's status otherwise.
+				return failedError{code: 255, err: fmt.Errorf("exec failed: %w", err)}
 			}
-			// No signal.Stop: we exit right after, and unregistering
-			// every signal costs a thread round trip each (~0.3 ms).
-			sigs := forwardSignals()
-			pid, err := r.Exec(o)
-			if err != nil {
-				return err
-			}
-			if tty != nil {
-				tty.remote.Close()
-				tty.startIfSent()
-			}
-			return exitCodeErr(waitForeground(pid, sigs, tty))
+			return nil
 		},
 	}
+}
+
+func execAction(cmd *cli.Command) error {
+	id := cmd.Args().First()
+	r, err := newRuntime(cmd)
+	if err != nil {
+		return err
+	}
+	p, err := execProcess(cmd, r, id)
+	if err != nil {
+		return err
+	}
+	o := libcontainer.ExecOpts{
+		ID: id, Process: p, ConsoleSocket: cmd.String("console-socket"),
+		PidFile: cmd.String("pid-file"), PreserveFds: int(cmd.Int("preserve-fds")),
+		SubCgroups: cmd.StringSlice("cgroup"), IgnorePaused: cmd.Bool("ignore-paused"),
+	}
+	if cmd.Bool("detach") {
+		_, err := r.Exec(o)
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	var tty *ttyProxy
+	if p.Terminal && o.ConsoleSocket == "" {
+		if tty, err = newTTYProxy(); err != nil {
+			return err
+		}
+		defer tty.close()
+		o.ConsoleConn = tty.remote
+	}
+	// No signal.Stop: we exit right after, and unregistering
+	// every signal costs a thread round trip each (~0.3 ms).
+	sigs := forwardSignals()
+	pid, err := r.Exec(o)
+	if err != nil {
+		return err
+	}
+	if tty != nil {
+		tty.remote.Close()
+		tty.startIfSent()
+	}
+	return exitCodeErr(waitForeground(pid, sigs, tty))
 }
 
 // execProcess builds the process from -p process.json or from the

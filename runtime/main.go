@@ -187,16 +187,32 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// failedError is a failure of the runtime itself that exits with code
+// instead of 1: exec's 255, as runc, so callers can tell it from the
+// process's own status.
+type failedError struct {
+	code int
+	err  error
+}
+
+func (e failedError) Error() string { return e.err.Error() }
+func (e failedError) Unwrap() error { return e.err }
+
 func fatal(err error) {
 	var ee exitError
 	if errors.As(err, &ee) {
 		os.Exit(ee.code)
 	}
+	code := 1
+	var fe failedError
+	if errors.As(err, &fe) {
+		code = fe.code
+	}
 	slog.Error(err.Error())
 	if logFile != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
-	os.Exit(1)
+	os.Exit(code)
 }
 
 // idCommand is a verb whose only argument is the container id.

@@ -263,6 +263,10 @@ func TestRootless(t *testing.T) {
 		if code != 0 && !strings.Contains(errs, "linux.resources") {
 			t.Errorf("refusal does not name linux.resources: %s", errs)
 		}
+		// The words engines match for this refusal (libcontainer.Messages).
+		if code != 0 && !strings.Contains(errs, "permission denied") {
+			t.Errorf("refusal does not say permission denied: %s", errs)
+		}
 		if code == 0 && !strings.Contains(strings.ToLower(errs), "cgroup") {
 			t.Errorf("limits silently ignored (no warning): %s", errs)
 		}

@@ -172,3 +172,207 @@ func TestRuncUnifiedOnV1Refused(t *testing.T) {
 	}
 	b.assertNothingLeft()
 }
+
+// waitStopped polls `state` under both runtimes until the container has
+// stopped (a bounded wait).
+func (b *bundle) waitStopped(runc bool) {
+	b.t.Helper()
+	for i := 0; i < 200; i++ {
+		var out string
+		if runc {
+			out, _, _ = b.runc("state", b.id)
+		} else {
+			out, _, _ = b.myrun("state", b.id)
+		}
+		if strings.Contains(out, `"stopped"`) {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	b.t.Fatalf("%s never stopped", b.id)
+}
+
+// Every row of libcontainer.Messages (the substrings engines match on),
+// provoked under myrun and runc alike: same exit code, and the substring
+// in both runtimes' stderr. exec's exit code is 255 when exec itself
+// fails, as runc's.
+func TestRuncMessages(t *testing.T) {
+	cases := []struct {
+		name   string
+		args   []string // container process
+		setup  func(b *bundle, runc bool)
+		cmd    []string // {id} is replaced
+		want   string
+		code   int
+		mutate func(*rspec.Spec)
+	}{
+		{name: "unknown id (state)", cmd: []string{"state", "nosuch-{id}"}, want: "does not exist", code: 1},
+		{name: "unknown id (exec)", cmd: []string{"exec", "nosuch-{id}", "true"}, want: "does not exist", code: 255},
+		{name: "id in use", args: []string{"sleep", "100"}, setup: detach, cmd: []string{"run", "-d", "--bundle", "{dir}", "{id}"}, want: "already exists", code: 1},
+		{name: "kill stopped", args: []string{"true"}, setup: stopped, cmd: []string{"kill", "{id}", "KILL"}, want: "container not running", code: 1},
+		{name: "pause stopped", args: []string{"true"}, setup: stopped, cmd: []string{"pause", "{id}"}, want: "container not running", code: 1},
+		{name: "update stopped", args: []string{"true"}, setup: stopped, cmd: []string{"update", "--pids-limit", "10", "{id}"}, want: "container not running", code: 1},
+		{name: "resume running", args: []string{"sleep", "100"}, setup: detach, cmd: []string{"resume", "{id}"}, want: "container not paused", code: 1},
+		{name: "start running", args: []string{"sleep", "100"}, setup: detach, cmd: []string{"start", "{id}"}, want: "cannot start an already running container", code: 1},
+		{name: "start stopped", args: []string{"true"}, setup: stopped, cmd: []string{"start", "{id}"}, want: "cannot start a container that has stopped", code: 1},
+		{name: "start paused", args: []string{"sleep", "100"}, setup: paused, cmd: []string{"start", "{id}"}, want: "cannot start a container in the paused state", code: 1},
+		{name: "delete running", args: []string{"sleep", "100"}, setup: detach, cmd: []string{"delete", "{id}"}, want: "is not stopped", code: 1},
+		{name: "exec paused", args: []string{"sleep", "100"}, setup: paused, cmd: []string{"exec", "{id}", "true"}, want: "cannot exec in a paused container", code: 255},
+		{name: "exec stopped", args: []string{"true"}, setup: stopped, cmd: []string{"exec", "{id}", "true"}, want: "cannot exec in a stopped container", code: 255},
+		{name: "exec bad pid-file dir", args: []string{"sleep", "100"}, setup: detach, cmd: []string{"exec", "--pid-file", "/nonexistent/dir/pid", "{id}", "true"}, want: "no such file or directory", code: 255},
+		{name: "exec missing binary", args: []string{"sleep", "100"}, setup: detach, cmd: []string{"exec", "{id}", "/nonexistent"}, want: "no such file or directory", code: 255},
+		{name: "exec process status", args: []string{"sleep", "100"}, setup: detach, cmd: []string{"exec", "{id}", "sh", "-c", "exit 7"}, code: 7},
+		{name: "invalid configuration", args: []string{"true"}, cmd: []string{"run", "--bundle", "{dir}", "{id}"}, want: "invalid configuration", code: 1,
+			mutate: func(s *rspec.Spec) { s.Linux.Resources.Unified = map[string]string{"memory.high": "1000000"} }},
+		{name: "run process status", args: []string{"sh", "-c", "exit 3"}, cmd: []string{"run", "--bundle", "{dir}", "{id}"}, code: 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := c.args
+			if args == nil {
+				args = []string{"true"}
+			}
+			b := newBundle(t, args, c.mutate)
+			var got [2]result
+			for i, runc := range []bool{false, true} {
+				if c.setup != nil {
+					c.setup(b, runc)
+				}
+				cmd := make([]string, len(c.cmd))
+				for j, a := range c.cmd {
+					cmd[j] = strings.NewReplacer("{id}", b.id, "{dir}", b.dir).Replace(a)
+				}
+				r := &got[i]
+				if runc {
+					r.out, r.err, r.code = b.runc(cmd...)
+					b.runc("resume", b.id)
+					b.runc("delete", "--force", b.id)
+				} else {
+					r.out, r.err, r.code = b.myrun(cmd...)
+					b.myrun("resume", b.id)
+					b.myrun("delete", "--force", b.id)
+				}
+			}
+			mine, theirs := got[0], got[1]
+			if theirs.code != c.code || !strings.Contains(theirs.err, c.want) {
+				t.Fatalf("runc is not as the table says: %v", theirs)
+			}
+			if mine.code != theirs.code || !strings.Contains(mine.err, c.want) {
+				t.Errorf("myrun: %v\nrunc:  %v", mine, theirs)
+			}
+		})
+	}
+}
+
+func detach(b *bundle, runc bool) {
+	b.t.Helper()
+	args := []string{"run", "-d", "--bundle", b.dir, b.id}
+	var code int
+	var errs string
+	if runc {
+		_, errs, code = b.runc(args...)
+	} else {
+		_, errs, code = b.myrun(args...)
+	}
+	if code != 0 {
+		b.t.Fatalf("run -d (runc=%v): %s", runc, errs)
+	}
+}
+
+func stopped(b *bundle, runc bool) {
+	detach(b, runc)
+	b.waitStopped(runc)
+}
+
+func paused(b *bundle, runc bool) {
+	detach(b, runc)
+	var code int
+	var errs string
+	if runc {
+		_, errs, code = b.runc("pause", b.id)
+	} else {
+		_, errs, code = b.myrun("pause", b.id)
+	}
+	if code != 0 {
+		b.t.Fatalf("pause (runc=%v): %s", runc, errs)
+	}
+}
+
+// exec --ignore-paused into a paused container: the process runs once the
+// container is resumed, and the resume is not blocked by the waiting exec
+// (it was: exec held the container's lock while it waited).
+func TestExecIgnorePaused(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "100"}, nil)
+	paused(b, false)
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		r.out, r.err, r.code = b.myrun("exec", "--ignore-paused", b.id, "echo", "ran")
+		done <- r
+	}()
+	// The exec is waiting on the frozen process; resume lets it run.
+	// Resume first waits until the exec's process is in the cgroup, so
+	// that the test checks the frozen path.
+	for i := 0; i < 400; i++ {
+		procs, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/freezer", cgroupParent, b.id, "cgroup.procs"))
+		if len(strings.Fields(string(procs))) > 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, errs, code := b.myrun("resume", b.id); code != 0 {
+		t.Fatalf("resume: %s", errs)
+	}
+	select {
+	case r := <-done:
+		if r.code != 0 || strings.TrimSpace(r.out) != "ran" {
+			t.Fatalf("exec --ignore-paused: %v", r)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("exec --ignore-paused never returned after resume")
+	}
+}
+
+// `ps ID -e -x` passes its arguments to ps(1); ps of a stopped container
+// prints just the header and exits 0, as runc.
+func TestRuncPs(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "100"}, nil)
+	for _, runc := range []bool{false, true} {
+		detach(b, runc)
+		var out, errs string
+		var code int
+		var lines []string
+		// runc's run -d may return before its init has exec'd.
+		for i := 0; i < 100; i++ {
+			if runc {
+				out, errs, code = b.runc("ps", b.id, "-e", "-x")
+			} else {
+				out, errs, code = b.myrun("ps", b.id, "-e", "-x")
+			}
+			lines = strings.Split(strings.TrimSpace(out), "\n")
+			if !strings.Contains(out, "init") {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if code != 0 || len(lines) != 2 || !strings.Contains(lines[0], "STAT") || !strings.Contains(lines[1], "sleep 100") {
+			t.Errorf("ps -e -x (runc=%v): exit %d: %q %s", runc, code, out, errs)
+		}
+		if runc {
+			b.runc("kill", b.id, "KILL")
+		} else {
+			b.myrun("kill", b.id, "KILL")
+		}
+		b.waitStopped(runc)
+		if runc {
+			out, errs, code = b.runc("ps", b.id)
+			b.runc("delete", b.id)
+		} else {
+			out, errs, code = b.myrun("ps", b.id)
+			b.myrun("delete", b.id)
+		}
+		if code != 0 || len(strings.Split(strings.TrimSpace(out), "\n")) != 1 || !strings.Contains(out, "PID") {
+			t.Errorf("ps of a stopped container (runc=%v): exit %d: %q %s", runc, code, out, errs)
+		}
+	}
+}

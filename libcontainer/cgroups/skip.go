@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -14,6 +15,11 @@ type skipManager struct {
 	cfg Config
 	why string
 }
+
+// ErrRootlessNoCgroup: limits asked for where we may not make a cgroup.
+// runc reports the EACCES/EPERM of its mkdir; callers match "permission
+// denied".
+var ErrRootlessNoCgroup = errors.New("cannot set limits rootless: permission denied: container could not join or create cgroup")
 
 func newSkipManager(cfg Config, why string) *skipManager {
 	return &skipManager{cfg: cfg, why: why}
@@ -35,7 +41,7 @@ func (m *skipManager) Set(r *specs.LinuxResources) error {
 	rest := *r
 	rest.Devices = nil
 	if !reflect.ValueOf(rest).IsZero() {
-		return errors.New("linux.resources: cannot set limits rootless: " + m.why)
+		return fmt.Errorf("linux.resources: %w: %s", ErrRootlessNoCgroup, m.why)
 	}
 	return nil
 }

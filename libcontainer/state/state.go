@@ -21,7 +21,7 @@ import (
 // Errors with runc's wording, which engines match on.
 var (
 	ErrNotExist = errors.New("container does not exist")
-	ErrExist    = errors.New("container with id exists")
+	ErrExist    = errors.New("container with given ID already exists")
 )
 
 const stateFile = "state.json"
