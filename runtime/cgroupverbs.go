@@ -36,11 +36,11 @@ Use myrun list to identify instances of containers and their current status.`,
 func psCommand() *cli.Command {
 	one := 1
 	return &cli.Command{
-		Name:      "ps",
+		Name: "ps",
 		// Everything after the id is for ps(1): `myrun ps ID -e -x`.
 		StopOnNthArg: &one,
-		Usage:     "ps displays the processes running inside a container",
-		ArgsUsage: "<container-id> [ps options]",
+		Usage:        "ps displays the processes running inside a container",
+		ArgsUsage:    "<container-id> [ps options]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: `select one of: table or json (default: "table")`},
 		},

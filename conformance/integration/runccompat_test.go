@@ -48,7 +48,9 @@ type result struct {
 	code     int
 }
 
-func (r result) String() string { return fmt.Sprintf("exit %d, stdout %q, stderr %q", r.code, r.out, r.err) }
+func (r result) String() string {
+	return fmt.Sprintf("exit %d, stdout %q, stderr %q", r.code, r.out, r.err)
+}
 
 // precreate makes the container's cgroup in every v1 hierarchy (and the
 // hybrid cgroup2 mount) before the runtime does, and removes it at the end.
