@@ -167,7 +167,7 @@ func (t *ttyProxy) startIfSent() {
 	}
 	t.master = m
 	if term.IsTerminal(int(os.Stdin.Fd())) {
-		t.restore, _ = term.MakeRaw(int(os.Stdin.Fd()))
+		t.restore, _ = makeRawKeepOutput(int(os.Stdin.Fd()))
 		t.resize()
 	}
 	t.done = make(chan struct{})
@@ -176,6 +176,30 @@ func (t *ttyProxy) startIfSent() {
 		io.Copy(os.Stdout, m)
 		close(t.done)
 	}()
+}
+
+// makeRawKeepOutput puts our terminal in raw mode for input (keys go to
+// the container's pty as typed) but keeps its output processing, as runc
+// does: the container's pty has ONLCR off, so "\n" becomes "\r\n" once,
+// on our terminal.
+func makeRawKeepOutput(fd int) (*term.State, error) {
+	st, err := term.GetState(fd)
+	if err != nil {
+		return nil, err
+	}
+	orig, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := term.MakeRaw(fd); err != nil {
+		return nil, err
+	}
+	raw, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return st, err
+	}
+	raw.Oflag = orig.Oflag
+	return st, unix.IoctlSetTermios(fd, unix.TCSETS, raw)
 }
 
 func (t *ttyProxy) resize() {

@@ -4,14 +4,19 @@ package integration
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/myrun-org/myrun/libcontainer/console"
 )
 
 // Behaviours of runc that callers rely on, checked side by side with the
@@ -376,5 +381,86 @@ func TestRuncPs(t *testing.T) {
 		if code != 0 || len(strings.Split(strings.TrimSpace(out), "\n")) != 1 || !strings.Contains(out, "PID") {
 			t.Errorf("ps of a stopped container (runc=%v): exit %d: %q %s", runc, code, out, errs)
 		}
+	}
+}
+
+// underPty runs script with sh on a new pty as its controlling terminal
+// and stdio (as a user at a terminal would run the runtime), with RT set
+// to the runtime's command line, and returns what the script wrote to
+// the file $OUT.
+func underPty(t *testing.T, rt, script string) string {
+	t.Helper()
+	master, slave, err := console.NewPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	outFile := filepath.Join(t.TempDir(), "out")
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = append(os.Environ(), "RT="+rt, "OUT="+outFile)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	go io.Copy(io.Discard, master) // the terminal's screen
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("%s under a pty timed out", rt)
+	}
+	b, _ := os.ReadFile(outFile)
+	return string(b)
+}
+
+// A terminal container run in the foreground from a terminal: its output
+// captured with $(...) has no "\r" (the container's pty has ONLCR off, as
+// runc's), and the pty slave belongs to the process's uid (group tty), for
+// run and exec -t alike.
+func TestRuncTerminal(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "stat -c '%u %g' $(readlink /proc/self/fd/0); echo hello"}, func(s *rspec.Spec) {
+		s.Process.Terminal = true
+		s.Process.User = rspec.User{UID: 1000, GID: 1000}
+	})
+	script := `cd "$BUNDLE" && out=$($RT run "$ID"); printf '%s' "$out" > "$OUT"`
+	os.Setenv("BUNDLE", b.dir)
+	os.Setenv("ID", b.id)
+	defer os.Unsetenv("BUNDLE")
+	defer os.Unsetenv("ID")
+	theirs := underPty(t, "runc --root "+filepath.Join(b.dir, "runc-state"), script)
+	mine := underPty(t, myrun+" --root "+b.root, script)
+	tty := ""
+	if g, err := user.LookupGroup("tty"); err == nil {
+		tty = g.Gid
+	}
+	want := "1000 " + tty + "\nhello"
+	if theirs != want {
+		t.Fatalf("runc gave %q, want %q", theirs, want)
+	}
+	if mine != theirs {
+		t.Errorf("run: myrun gave %q, runc %q", mine, theirs)
+	}
+
+	// exec -t as a non-root user into a running container. runc clears
+	// ONLCR only once it has the pty master, racing the process's first
+	// write: the process waits a little so runc's side is stable.
+	b2 := newBundle(t, []string{"sleep", "100"}, nil)
+	os.Setenv("ID", b2.id)
+	execScript := `out=$($RT exec -t -u 1000:1000 "$ID" sh -c "sleep 0.3; stat -c '%u %g' \$(readlink /proc/self/fd/0); echo hello"); printf '%s' "$out" > "$OUT"`
+	detach(b2, true)
+	theirs = underPty(t, "runc --root "+filepath.Join(b2.dir, "runc-state"), execScript)
+	b2.runc("delete", "--force", b2.id)
+	detach(b2, false)
+	mine = underPty(t, myrun+" --root "+b2.root, execScript)
+	if theirs != want {
+		t.Fatalf("runc exec -t gave %q, want %q", theirs, want)
+	}
+	if mine != theirs {
+		t.Errorf("exec -t: myrun gave %q, runc %q", mine, theirs)
 	}
 }

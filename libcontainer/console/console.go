@@ -40,6 +40,27 @@ func NewPty() (master, slave *os.File, err error) {
 	return master, os.NewFile(uintptr(sfd), fmt.Sprintf("/dev/pts/%d", n)), nil
 }
 
+// PrepareSlave gives the pty slave runc's settings before the process
+// gets it: ONLCR cleared, so "\n" reaches the reader as "\n" and not
+// "\r\n" (scripts compare `$(runc run ID)` output), and owned by the
+// process's uid, keeping the group devpts gave it (the tty group), so a
+// non-root process can use its own terminal.
+func PrepareSlave(slave *os.File, uid uint32) error {
+	fd := int(slave.Fd())
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return fmt.Errorf("console: get termios: %w", err)
+	}
+	t.Oflag &^= unix.ONLCR
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
+		return fmt.Errorf("console: clear ONLCR: %w", err)
+	}
+	if err := unix.Fchown(fd, int(uid), -1); err != nil {
+		return fmt.Errorf("console: chown pty slave to uid %d: %w", uid, err)
+	}
+	return nil
+}
+
 // SetSize sets the terminal size when both dimensions are known.
 func SetSize(f *os.File, height, width uint) error {
 	if height == 0 || width == 0 {

@@ -327,6 +327,9 @@ func setupConsole(cfg *Config, mountConsole bool) error {
 		return err
 	}
 	defer master.Close()
+	if err := console.PrepareSlave(slave, cfg.Process.User.UID); err != nil {
+		return err
+	}
 	if mountConsole {
 		if err := rootfs.MountConsole(slave); err != nil {
 			return err

@@ -42,6 +42,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "nsexec.h"
@@ -335,6 +336,18 @@ static void setup_console(struct process *p)
 		slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (slave < 0)
 			fail("console: open pty slave: %s", errstr(errno));
+	}
+	// As console.PrepareSlave: ONLCR off, owned by the process's uid.
+	{
+		struct termios t;
+
+		if (tcgetattr(slave, &t) < 0)
+			fail("console: get termios: %s", errstr(errno));
+		t.c_oflag &= ~ONLCR;
+		if (tcsetattr(slave, TCSANOW, &t) < 0)
+			fail("console: clear ONLCR: %s", errstr(errno));
+		if (fchown(slave, p->uid, -1) < 0)
+			fail("console: chown pty slave to uid %u: %s", p->uid, errstr(errno));
 	}
 	if (p->rows != 0 && p->cols != 0) {
 		struct winsize ws = { .ws_row = p->rows, .ws_col = p->cols };
