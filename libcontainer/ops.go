@@ -3,6 +3,7 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"reflect"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -96,13 +97,27 @@ func (r *Runtime) Update(id string, res *rspec.LinuxResources) error {
 		if r.status(c) == Stopped {
 			return errNotRunning
 		}
-		if err := cg.Set(res); err != nil {
-			return err
-		}
 		spec, err := c.st.Spec()
 		if err != nil {
 			return err
 		}
+		// Device rules stay as created: update never widens (or
+		// narrows) device access. runc drops them from update; an
+		// engine resending the container's own rules is fine, other
+		// rules are refused rather than dropped.
+		var recorded []rspec.LinuxDeviceCgroup
+		if spec.Linux != nil && spec.Linux.Resources != nil {
+			recorded = spec.Linux.Resources.Devices
+		}
+		if len(res.Devices) > 0 && !reflect.DeepEqual(res.Devices, recorded) {
+			return errors.New("linux.resources.devices: update cannot change the device rules of a container")
+		}
+		set := *res
+		set.Devices = nil
+		if err := cg.Set(&set); err != nil {
+			return err
+		}
+		res.Devices = recorded
 		if spec.Linux == nil {
 			spec.Linux = &rspec.Linux{}
 		}

@@ -30,7 +30,8 @@ func subCgroupDirs(paths map[string]string, values []string) ([]string, error) {
 		}
 		clean := filepath.Clean("/" + sub)
 		if sub == "" || clean == "/" || strings.Contains(sub, "..") {
-			return nil, fmt.Errorf("--cgroup %q: want a path below the container's cgroup", v)
+			// "is not a sub cgroup path" is runc's wording.
+			return nil, fmt.Errorf("--cgroup %q: %s is not a sub cgroup path (want a path below the container's cgroup)", v, sub)
 		}
 		if !hasCtrls {
 			for c := range paths {

@@ -132,6 +132,12 @@ func updateCommand() *cli.Command {
 			u64("pids-limit", "Maximum number of pids allowed in the container"),
 			&cli.StringFlag{Name: "l3-cache-schema", Usage: "new L3 cache line for the container's resctrl schemata (e.g. L3:0=ff)"},
 			&cli.StringFlag{Name: "mem-bw-schema", Usage: "new memory bandwidth line for the container's resctrl schemata (e.g. MB:0=50)"},
+			u64("cpu-burst", "CPU CFS burst limit (in usecs), on top of the quota"),
+			u64("cpu-idle", "1 makes the cgroup's CPU scheduling idle (SCHED_IDLE-like), 0 normal"),
+			// Obsolete: kernel memory limits are gone from the kernel.
+			// Accepted so old callers work, with a warning (runc does so).
+			&cli.StringFlag{Name: "kernel-memory", Hidden: true},
+			&cli.StringFlag{Name: "kernel-memory-tcp", Hidden: true},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
@@ -166,6 +172,11 @@ func updateCommand() *cli.Command {
 					return fmt.Errorf("--resources: %w", err)
 				}
 			}
+			for _, f := range []string{"kernel-memory", "kernel-memory-tcp"} {
+				if cmd.IsSet(f) {
+					r.Log.Warn("--" + f + ": kernel memory limits are obsolete and not supported; ignored")
+				}
+			}
 			if err := applyUpdateFlags(cmd, res); err != nil {
 				return err
 			}
@@ -196,6 +207,8 @@ var updateFlags = []struct {
 	{"memory", false, true, func(r *rspec.LinuxResources, v int64) { r.Memory.Limit = &v }},
 	{"memory-reservation", false, true, func(r *rspec.LinuxResources, v int64) { r.Memory.Reservation = &v }},
 	{"memory-swap", false, true, func(r *rspec.LinuxResources, v int64) { r.Memory.Swap = &v }},
+	{"cpu-burst", true, false, func(r *rspec.LinuxResources, v int64) { r.CPU.Burst = u64(v) }},
+	{"cpu-idle", false, false, func(r *rspec.LinuxResources, v int64) { r.CPU.Idle = &v }},
 	{"pids-limit", false, false, func(r *rspec.LinuxResources, v int64) { r.Pids = &rspec.LinuxPids{Limit: &v} }},
 	{"blkio-weight", true, false, func(r *rspec.LinuxResources, v int64) {
 		if r.BlockIO == nil {

@@ -464,3 +464,77 @@ func TestRuncTerminal(t *testing.T) {
 		t.Errorf("exec -t: myrun gave %q, runc %q", mine, theirs)
 	}
 }
+
+// linux.devices makes /dev/kmsg exist but adds no cgroup rule: under a
+// deny-all resources.devices it is EPERM for reading and writing, from
+// init and from exec, while runc's default devices (/dev/null) work; an
+// update never widens that.
+func TestRuncDevicesNoImplicitAllow(t *testing.T) {
+	probe := `head -c 10 /dev/kmsg >/dev/null 2>&1; echo r=$?; echo x 2>/dev/null > /dev/kmsg; echo w=$?; echo > /dev/null; echo n=$?`
+	b := newBundle(t, []string{"sh", "-c", probe}, func(s *rspec.Spec) {
+		s.Linux.Devices = []rspec.LinuxDevice{{Path: "/dev/kmsg", Type: "c", Major: 1, Minor: 11}}
+		s.Linux.Resources.Devices = []rspec.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+	})
+	const want = "r=1\nw=1\nn=0\n"
+	mine, theirs := b.both("run", "--bundle", b.dir, b.id)
+	if theirs.out != want {
+		t.Fatalf("runc: %v", theirs)
+	}
+	if mine.out != want {
+		t.Errorf("run: myrun %v, runc %v", mine, theirs)
+	}
+	b.spec.Process.Args = []string{"sleep", "100"}
+	b.write()
+	detach(b, false)
+	if out, errs, _ := b.myrun("exec", b.id, "sh", "-c", probe); out != want {
+		t.Errorf("exec: %q %s", out, errs)
+	}
+	if _, errs, code := b.myrun("update", "--pids-limit", "20", b.id); code != 0 {
+		t.Fatalf("update: %s", errs)
+	}
+	cmd := exec.Command(myrun, "--root", b.root, "update", "-r", "-", b.id)
+	cmd.Stdin = strings.NewReader(`{"devices":[{"allow":true,"access":"rwm"}]}`)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "linux.resources.devices") {
+		t.Errorf("update -r widening the device rules: %v %s", err, out)
+	}
+	// Resending the container's own rules (engines send the whole
+	// resources) is accepted.
+	cmd = exec.Command(myrun, "--root", b.root, "update", "-r", "-", b.id)
+	cmd.Stdin = strings.NewReader(`{"devices":[{"allow":false,"access":"rwm"}],"pids":{"limit":30}}`)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("update -r with the same rules: %v %s", err, out)
+	}
+	if out, errs, _ := b.myrun("exec", b.id, "sh", "-c", probe); out != want {
+		t.Errorf("exec after update: %q %s", out, errs)
+	}
+}
+
+// update's newer flags and the obsolete ones; exec --cgroup escaping with
+// runc's words.
+func TestRuncUpdateAndExecFlags(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "100"}, func(s *rspec.Spec) {
+		s.Linux.Resources.CPU = &rspec.LinuxCPU{Quota: i64p(50000), Period: u64p(100000)}
+	})
+	detach(b, false)
+	if _, errs, code := b.myrun("update", "--cpu-burst", "1000", b.id); code != 0 {
+		t.Fatalf("update --cpu-burst: %s", errs)
+	}
+	if got := cgFile(b, "cpu", "cpu.cfs_burst_us"); got != "1000" {
+		t.Errorf("cpu.cfs_burst_us = %s", got)
+	}
+	if exists(filepath.Join("/sys/fs/cgroup/cpu", cgroupParent, b.id, "cpu.idle")) {
+		if _, errs, code := b.myrun("update", "--cpu-idle", "1", b.id); code != 0 || cgFile(b, "cpu", "cpu.idle") != "1" {
+			t.Errorf("update --cpu-idle: %d %s", code, errs)
+		}
+	}
+	// Obsolete, as runc: accepted with a warning, nothing set.
+	if _, errs, code := b.myrun("update", "--kernel-memory", "10m", b.id); code != 0 || !strings.Contains(errs, "kernel-memory") {
+		t.Errorf("update --kernel-memory: %d %s", code, errs)
+	}
+	for _, c := range []string{"../x", "memory:../x", "/../x"} {
+		_, errs, code := b.myrun("exec", "--cgroup", c, b.id, "true")
+		if code != 255 || !strings.Contains(errs, "is not a sub cgroup path") {
+			t.Errorf("exec --cgroup %s: %d %s", c, code, errs)
+		}
+	}
+}

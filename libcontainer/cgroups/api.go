@@ -20,8 +20,8 @@ type Config struct {
 	Rootless  bool                  // only a delegated v2 subtree owned by us
 	Resources *specs.LinuxResources // may be nil
 
-	// Devices are the spec's linux.devices: each gets an rwm allow rule
-	// (runc does the same), on top of the default devices.
+	// Devices are the spec's linux.devices: checked, but they get no
+	// allow rule (runc adds none either): access is resources.devices'.
 	Devices []specs.LinuxDevice
 	// Logger receives warnings about skipped settings (nil: slog.Default()).
 	Logger *slog.Logger

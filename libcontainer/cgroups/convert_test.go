@@ -46,7 +46,7 @@ func TestDeviceRules(t *testing.T) {
 		}
 		got = append(got, s)
 	}
-	want := "deny a *:* rwm,c 4:* rw,c *:* m,b *:* m,c 1:3 rwm,c 1:5 rwm,c 1:7 rwm,c 1:8 rwm,c 1:9 rwm,c 5:0 rwm,c 5:1 rwm,c 5:2 rwm,c 136:* rwm,b 7:0 rwm"
+	want := "deny a *:* rwm,c 4:* rw,c *:* m,b *:* m,c 1:3 rwm,c 1:5 rwm,c 1:7 rwm,c 1:8 rwm,c 1:9 rwm,c 5:0 rwm,c 5:1 rwm,c 5:2 rwm,c 136:* rwm"
 	if strings.Join(got, ",") != want {
 		t.Errorf("rules\n got %s\nwant %s", strings.Join(got, ","), want)
 	}

@@ -28,7 +28,7 @@ var defaultDeviceRules = []devcfg.Rule{
 }
 
 // deviceRules builds the device allow list: the spec's rules in order
-// (over an implicit deny-all), then the defaults, then linux.devices.
+// (over an implicit deny-all), then the defaults.
 func deviceRules(r *specs.LinuxResources, devs []specs.LinuxDevice) ([]*devcfg.Rule, error) {
 	var out []*devcfg.Rule
 	if r != nil {
@@ -44,19 +44,15 @@ func deviceRules(r *specs.LinuxResources, devs []specs.LinuxDevice) ([]*devcfg.R
 		rule := defaultDeviceRules[i]
 		out = append(out, &rule)
 	}
+	// linux.devices only makes the nodes exist: access to them is what
+	// linux.resources.devices (and the defaults) allow, as with runc. A
+	// listed /dev/kmsg under a deny-all stays EPERM.
 	for i, d := range devs {
-		var t devcfg.Type
 		switch d.Type {
-		case "c", "u":
-			t = devcfg.CharDevice
-		case "b":
-			t = devcfg.BlockDevice
-		case "p":
-			continue // fifos are not subject to the device cgroup
+		case "c", "u", "b", "p":
 		default:
 			return nil, fmt.Errorf("linux.devices[%d].type: unknown device type %q", i, d.Type)
 		}
-		out = append(out, &devcfg.Rule{Type: t, Major: d.Major, Minor: d.Minor, Permissions: "rwm", Allow: true})
 	}
 	return out, nil
 }
