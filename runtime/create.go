@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"strconv"
 
 	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
 
 	"github.com/myrun-org/myrun/libcontainer"
 )
@@ -18,7 +21,52 @@ func createFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs. This should be used whenever the rootfs is on top of a ramdisk"},
 		&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container. This will cause the container to inherit the calling processes session key"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
+		pidfdSocketFlag(),
 	}
+}
+
+func pidfdSocketFlag() cli.Flag {
+	return &cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket that receives a pidfd of the container's process"}
+}
+
+// sendPidfd passes a pidfd of pid over the unix socket at path (runc's
+// --pidfd-socket): engines use it to wait for and signal the process
+// without pid reuse races.
+func sendPidfd(path string, pid int) error {
+	if path == "" {
+		return nil
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("--pidfd-socket: pidfd_open(%d): %w", pid, err)
+	}
+	defer unix.Close(fd)
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("--pidfd-socket: %w", err)
+	}
+	defer c.Close()
+	if _, _, err := c.WriteMsgUnix([]byte("pidfd"), unix.UnixRights(fd), nil); err != nil {
+		return fmt.Errorf("--pidfd-socket: sending the pidfd: %w", err)
+	}
+	return nil
+}
+
+// createAndSend is Create followed by --pidfd-socket; on a send failure
+// the container is removed again.
+func createAndSend(r *libcontainer.Runtime, cmd *cli.Command, o libcontainer.CreateOpts) (int, error) {
+	if err := r.Create(o); err != nil {
+		return 0, err
+	}
+	st, err := r.State(o.ID)
+	if err == nil {
+		err = sendPidfd(cmd.String("pidfd-socket"), st.Pid)
+	}
+	if err != nil {
+		r.Delete(o.ID, true)
+		return 0, err
+	}
+	return st.Pid, nil
 }
 
 // createOpts reads the shared create/run flags.
@@ -74,7 +122,8 @@ func createCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return r.Create(createOpts(cmd, cmd.Args().First()))
+			_, err = createAndSend(r, cmd, createOpts(cmd, cmd.Args().First()))
+			return err
 		},
 	}
 }

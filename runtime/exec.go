@@ -48,6 +48,7 @@ following will output a list of processes running in the container:
 			&cli.IntFlag{Name: "preserve-fds", Usage: "Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
 			&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>."},
 			&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
+			pidfdSocketFlag(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() < 1 {
@@ -83,7 +84,12 @@ func execAction(cmd *cli.Command) error {
 		SubCgroups: cmd.StringSlice("cgroup"), IgnorePaused: cmd.Bool("ignore-paused"),
 	}
 	if cmd.Bool("detach") {
-		_, err := r.Exec(o)
+		pid, err := r.Exec(o)
+		if err == nil {
+			if err = sendPidfd(cmd.String("pidfd-socket"), pid); err != nil {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+		}
 		return err
 	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
@@ -102,6 +108,10 @@ func execAction(cmd *cli.Command) error {
 	sigs := forwardSignals()
 	pid, err := r.Exec(o)
 	if err != nil {
+		return err
+	}
+	if err := sendPidfd(cmd.String("pidfd-socket"), pid); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
 		return err
 	}
 	if tty != nil {

@@ -25,6 +25,7 @@ func runCommand() *cli.Command {
 		Flags: append(createFlags(),
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
 			&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+			&cli.BoolFlag{Name: "no-subreaper", Usage: "do not stay the reaper of processes orphaned in the container (we still wait for its init)"},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
@@ -37,7 +38,7 @@ func runCommand() *cli.Command {
 			o := createOpts(cmd, cmd.Args().First())
 			detach := cmd.Bool("detach")
 			if detach {
-				if err := r.Create(o); err != nil {
+				if _, err := createAndSend(r, cmd, o); err != nil {
 					return err
 				}
 				if err := r.Start(o.ID); err != nil {
@@ -62,12 +63,17 @@ func runCommand() *cli.Command {
 			// No signal.Stop: we exit right after, and unregistering
 			// every signal costs a thread round trip each (~0.3 ms).
 			sigs := forwardSignals()
-			if err := r.Create(o); err != nil {
-				return err
-			}
-			st, err := r.State(o.ID)
+			initPid, err := createAndSend(r, cmd, o)
 			if err != nil {
 				return err
+			}
+			if cmd.Bool("no-subreaper") {
+				// Init was reparented to us during create (the
+				// constructor forks for a pid namespace); from now on
+				// orphans go to our own reaper, as with runc's flag.
+				if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0); err != nil {
+					return err
+				}
 			}
 			if tty != nil {
 				tty.remote.Close()
@@ -77,7 +83,7 @@ func runCommand() *cli.Command {
 				r.Delete(o.ID, true)
 				return err
 			}
-			code := waitForeground(st.Pid, sigs, tty)
+			code := waitForeground(initPid, sigs, tty)
 			if !cmd.Bool("keep") {
 				if err := r.Delete(o.ID, true); err != nil {
 					r.Log.Warn("delete after run", "error", err)

@@ -5,6 +5,7 @@ package integration
 import (
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/myrun-org/myrun/libcontainer/console"
 )
@@ -535,6 +537,102 @@ func TestRuncUpdateAndExecFlags(t *testing.T) {
 		_, errs, code := b.myrun("exec", "--cgroup", c, b.id, "true")
 		if code != 255 || !strings.Contains(errs, "is not a sub cgroup path") {
 			t.Errorf("exec --cgroup %s: %d %s", c, code, errs)
+		}
+	}
+}
+
+// recvPidfd accepts one connection on a fresh unix socket and returns the
+// pid that the fd it receives refers to (from /proc/self/fdinfo).
+func recvPidfd(t *testing.T) (path string, got chan string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "pidfd.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = make(chan string, 1)
+	go func() {
+		defer l.Close()
+		l.SetDeadline(time.Now().Add(60 * time.Second))
+		c, err := l.AcceptUnix()
+		if err != nil {
+			got <- "accept: " + err.Error()
+			return
+		}
+		defer c.Close()
+		oob := make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, err := c.ReadMsgUnix(make([]byte, 64), oob)
+		if err != nil {
+			got <- "read: " + err.Error()
+			return
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		if len(msgs) != 1 {
+			got <- "no fd"
+			return
+		}
+		fds, _ := unix.ParseUnixRights(&msgs[0])
+		defer unix.Close(fds[0])
+		info, _ := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fds[0]))
+		for _, l := range strings.Split(string(info), "\n") {
+			if v, ok := strings.CutPrefix(l, "Pid:"); ok {
+				got <- strings.TrimSpace(v)
+				return
+			}
+		}
+		got <- "not a pidfd: " + string(info)
+	}()
+	return path, got
+}
+
+// --pidfd-socket (runc 1.2+) on create and exec: the socket receives a
+// pidfd of the container's init, and of the exec'd process.
+func TestPidfdSocket(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "100"}, nil)
+	sock, got := recvPidfd(t)
+	if _, errs, code := b.myrun("create", "--pidfd-socket", sock, "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("create: %s", errs)
+	}
+	if pid := fmt.Sprint(b.state()["pid"]); <-got != pid {
+		t.Errorf("create --pidfd-socket: pidfd is not init's (%s)", pid)
+	}
+	b.myrun("start", b.id)
+	sock, got = recvPidfd(t)
+	pidFile := filepath.Join(b.dir, "exec.pid")
+	if _, errs, code := b.myrun("exec", "-d", "--pid-file", pidFile, "--pidfd-socket", sock, b.id, "sleep", "50"); code != 0 {
+		t.Fatalf("exec: %s", errs)
+	}
+	want, _ := os.ReadFile(pidFile)
+	if g := <-got; g != string(want) {
+		t.Errorf("exec --pidfd-socket: got %s, want %s", g, want)
+	}
+}
+
+// run --no-subreaper: processes orphaned in a container that shares our
+// pid namespace are not reparented to the runtime, as with runc's flag;
+// without it they are. The foreground run still gets init's status.
+func TestRuncNoSubreaper(t *testing.T) {
+	script := `c=$(sleep 100 >/dev/null 2>&1 & echo $!); p=$(grep PPid /proc/$c/status | cut -f2); kill $c; [ "$p" = "$PPID" ] && echo runtime || echo elsewhere; exit 4`
+	b := newBundle(t, []string{"sh", "-c", script}, func(s *rspec.Spec) {
+		var ns []rspec.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != rspec.PIDNamespace {
+				ns = append(ns, n)
+			}
+		}
+		s.Linux.Namespaces = ns
+	})
+	for _, c := range []struct {
+		flags []string
+		want  string
+	}{{nil, "runtime\n"}, {[]string{"--no-subreaper"}, "elsewhere\n"}} {
+		args := append(append([]string{"run"}, c.flags...), "--bundle", b.dir, b.id)
+		mine, theirs := b.both(args...)
+		if theirs.out != c.want || theirs.code != 4 {
+			t.Fatalf("runc %v: %v", c.flags, theirs)
+		}
+		if mine.out != theirs.out || mine.code != theirs.code {
+			t.Errorf("%v: myrun %v, runc %v", c.flags, mine, theirs)
 		}
 	}
 }
