@@ -19,17 +19,14 @@ import (
 
 func pauseCommand() *cli.Command {
 	return idCommand("pause", "pause suspends all processes inside the container",
-		`The pause command suspends all processes in the instance of the container.
-
-Use myrun list to identify instances of containers and their current status.`,
+		`pause freezes every process of the container (cgroup freezer) until
+"myrun resume".`,
 		(*libcontainer.Runtime).Pause)
 }
 
 func resumeCommand() *cli.Command {
 	return idCommand("resume", "resumes all processes that have been previously paused",
-		`The resume command resumes all processes in the instance of the container.
-
-Use myrun list to identify instances of containers and their current status.`,
+		`resume thaws the processes of a container frozen by "myrun pause".`,
 		(*libcontainer.Runtime).Resume)
 }
 

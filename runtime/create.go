@@ -98,21 +98,18 @@ func listenFds() int {
 }
 
 // bundleHelp ends the help of create and run.
-const bundleHelp = ` The bundle
-is a directory with a specification file named "config.json" and a root
-filesystem.
+const bundleHelp = `
 
-The specification file includes an args parameter. The args parameter is used
-to specify command(s) that get run when the container is started. To change the
-command(s) that get executed on start, edit the args parameter of the spec. See
-"myrun spec --help" for more explanation.`
+--bundle (default: the current directory) is the OCI bundle: config.json
+and the root filesystem it names. The process that runs is config.json's
+process.args; "myrun spec" writes a starter config.json to edit.`
 
 func createCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "create",
 		Usage:       "create a container",
 		ArgsUsage:   "<container-id>",
-		Description: "The create command creates an instance of a container for a bundle." + bundleHelp,
+		Description: "create sets a container up from a bundle and leaves its process waiting; \"myrun start\" lets it run." + bundleHelp,
 		Flags:       createFlags(),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
@@ -130,10 +127,7 @@ func createCommand() *cli.Command {
 
 func startCommand() *cli.Command {
 	return idCommand("start", "executes the user defined process in a created container",
-		`The start command executes the user defined process in a created container.
-
-Where "<container-id>" is your name for the instance of the container that you
-are starting. The name you provide for the container instance must be unique on
-your host.`,
+		`start lets the process of a container made by "myrun create" run; it
+returns once the process has been started.`,
 		(*libcontainer.Runtime).Start)
 }

@@ -26,8 +26,9 @@ func eventsCommand() *cli.Command {
 		Name:      "events",
 		Usage:     "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
 		ArgsUsage: "<container-id>",
-		Description: `The events command displays information about the container. By default the
-information is displayed once every 5 seconds.`,
+		Description: `events prints the container's events as JSON lines: OOM notifications as
+they happen and resource statistics every --interval; --stats prints the
+statistics once.`,
 		Flags: []cli.Flag{
 			&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "set the stats collection interval"},
 			&cli.BoolFlag{Name: "stats", Usage: "display the container's stats then exit"},

@@ -23,13 +23,12 @@ func execCommand() *cli.Command {
 		Name:      "exec",
 		Usage:     "execute new process inside the container",
 		ArgsUsage: "<container-id> <command> [command options]  || -p process.json <container-id>",
-		Description: `The exec command executes a new process inside an existing container.
+		Description: `exec starts one more process in a running container, in all of its
+namespaces and its cgroup: the command line after the id, or the process
+described by -p process.json. exec exits with the process's status, or
+with 255 when the process could not be started at all.
 
-EXAMPLE:
-For example, if the container is configured to run the linux ps command the
-following will output a list of processes running in the container:
-
-       # myrun exec <container-id> ps`,
+    myrun exec ID ps -ef`,
 		StopOnNthArg: &one,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"},

@@ -34,14 +34,11 @@ func killCommand() *cli.Command {
 		Name:      "kill",
 		Usage:     "kill sends the specified signal (default: SIGTERM) to the container's init process",
 		ArgsUsage: "<container-id> [signal]",
-		Description: `The kill command sends the specified signal (default: SIGTERM) to the container's
-init process.
+		Description: `kill signals the container's init (SIGTERM unless a signal is given, by
+name with or without SIG, or by number); --all signals every process of
+the container.
 
-EXAMPLE:
-For example, if the container id is "ubuntu01" the following will send a "KILL"
-signal to the init process of the "ubuntu01" container:
-
-       # myrun kill ubuntu01 KILL`,
+    myrun kill ID KILL`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "send the specified signal to all processes inside the container"},
 		},
@@ -73,15 +70,8 @@ func deleteCommand() *cli.Command {
 		Aliases:   []string{"rm"},
 		Usage:     "delete any resources held by the container often used with detached container",
 		ArgsUsage: "<container-id>",
-		Description: `The delete command deletes any resources held by the container often used with
-detached containers.
-
-EXAMPLE:
-For example, if the container id is "ubuntu01" and myrun list currently shows the
-status of "ubuntu01" as "stopped" the following will delete resources held for
-"ubuntu01" removing "ubuntu01" from the myrun list of containers:
-
-       # myrun delete ubuntu01`,
+		Description: `delete removes a stopped container: its cgroup, its state, and it runs
+the poststop hooks. --force kills a container that still runs first.`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "Forcibly deletes the container if it is still running (uses SIGKILL)"},
 		},

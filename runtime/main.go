@@ -76,24 +76,21 @@ func newApp() *cli.Command {
 	}
 	return &cli.Command{
 		Name:    "myrun",
-		Usage:   "Open Container Initiative runtime",
+		Usage:   "an OCI runtime: runs containers from OCI bundles, with runc's command line",
 		Version: version + "\nspec: " + specVersion(),
-		Description: `myrun is a command line client for running applications packaged according to
-the Open Container Initiative (OCI) format and is a compliant implementation of the
-Open Container Initiative specification.
+		Description: `myrun starts and manages containers described by OCI runtime bundles: a
+directory holding config.json (what to run and how it is isolated) and the
+root filesystem it names. Its commands, flags, exit codes and state format
+follow runc's, so engines and scripts written for runc can use it as is.
 
-Containers are configured using bundles. A bundle for a container is a directory
-that includes a specification file named "config.json" and a root filesystem.
-The root filesystem contains the contents of the container.
+A container's life: create (set up, process waiting), start (run the
+process), then kill and delete; run does all of it in one go, in the
+foreground unless -d is given. exec adds processes to a running container.
 
-To start a new instance of a container:
+    myrun spec                # write a starter config.json
+    myrun run -b BUNDLE ID    # ID: any name not already in use under --root
 
-    # myrun run [ -b bundle ] <container-id>
-
-Where "<container-id>" is your name for the instance of the container that you
-are starting. The name you provide for the container instance must be unique on
-your host. Providing the bundle directory using "-b" is optional. The default
-value for "bundle" is the current directory.`,
+"myrun COMMAND --help" shows a command's options.`,
 		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "debug", Usage: "enable debug logging (every setup step with its duration)"},

@@ -20,7 +20,7 @@ func runCommand() *cli.Command {
 		Name:         "run",
 		Usage:        "create and run a container",
 		ArgsUsage:    "<container-id>",
-		Description:  "The run command creates an instance of a container for a bundle." + bundleHelp,
+		Description:  "run is create and start in one: in the foreground it relays signals and the terminal and exits with the process's status, then deletes the container (unless --keep); with -d it returns once the process runs." + bundleHelp,
 		StopOnNthArg: &one,
 		Flags: append(createFlags(),
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},

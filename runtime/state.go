@@ -18,8 +18,8 @@ func stateCommand() *cli.Command {
 		Name:      "state",
 		Usage:     "output the state of a container",
 		ArgsUsage: "<container-id>",
-		Description: `The state command outputs current state information for the
-instance of a container.`,
+		Description: `state prints the container's state as JSON (the runtime spec's fields
+plus runc's created and owner).`,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
 				return err
@@ -44,15 +44,11 @@ instance of a container.`,
 
 func listCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "list",
-		Aliases:   []string{"ls"},
-		Usage:     "lists containers started by myrun with the given root",
-		ArgsUsage: " ",
-		Description: `The list command lists containers started by myrun with the given root.
-
-EXAMPLE:
-To list containers created via the default "--root":
-       # myrun list`,
+		Name:        "list",
+		Aliases:     []string{"ls"},
+		Usage:       "lists containers started by myrun with the given root",
+		ArgsUsage:   " ",
+		Description: `list shows the containers whose state is under --root.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: `select one of: table or json (default: "table")`},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "display only container IDs"},

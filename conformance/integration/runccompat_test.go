@@ -636,3 +636,49 @@ func TestRuncNoSubreaper(t *testing.T) {
 		}
 	}
 }
+
+// --help in our own words: it names the program as an OCI runtime and
+// repeats none of runc's paragraphs; `myrun COMMAND -h` prints that
+// command's usage.
+func TestHelpOwnWords(t *testing.T) {
+	out, _, code := runWithTimeout(t, 30*time.Second, "--help")
+	first := strings.SplitN(strings.TrimSpace(out), "\n", 3)
+	if code != 0 || len(first) < 2 || !strings.Contains(first[1], "myrun") || !strings.Contains(first[1], "OCI runtime") {
+		t.Errorf("--help starts %q", first)
+	}
+	runcs := []string{
+		"is a command line client for running applications packaged according to",
+		"integrates well with existing process supervisors",
+		`Where "<container-id>" is your name for the instance`,
+		"The specification file includes an args parameter",
+		"The spec generated is just a starter file",
+		"often used with\ndetached",
+	}
+	cmds := []string{"create", "start", "run", "exec", "state", "kill", "delete", "list", "ps", "pause", "resume", "update", "events", "spec", "features"}
+	for _, c := range append([]string{""}, cmds...) {
+		args := []string{"--help"}
+		if c != "" {
+			args = []string{c, "-h"}
+		}
+		out, errs, code := runWithTimeout(t, 30*time.Second, args...)
+		if code != 0 || (c != "" && !strings.Contains(out, "myrun "+c+" - ")) {
+			t.Errorf("%v: exit %d: %q %s", args, code, out, errs)
+		}
+		for _, p := range runcs {
+			if strings.Contains(out, p) {
+				t.Errorf("%v repeats runc's words %q", args, p)
+			}
+		}
+	}
+}
+
+// exec and run stop parsing flags at the first argument (the rest is the
+// process's), and no flag splits its value at commas.
+func TestRuncArgParsing(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "100"}, nil)
+	detach(b, false)
+	out, errs, code := b.myrun("exec", "-e", "A=1,2", b.id, "sh", "-c", `echo "$A $0 $1"`, "-t", "--env")
+	if code != 0 || out != "1,2 -t --env\n" {
+		t.Errorf("exec: exit %d: %q %s", code, out, errs)
+	}
+}
