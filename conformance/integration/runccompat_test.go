@@ -16,6 +16,7 @@ import (
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 
 	"github.com/myrun-org/myrun/libcontainer/console"
@@ -680,5 +681,77 @@ func TestRuncArgParsing(t *testing.T) {
 	out, errs, code := b.myrun("exec", "-e", "A=1,2", b.id, "sh", "-c", `echo "$A $0 $1"`, "-t", "--env")
 	if code != 0 || out != "1,2 -t --env\n" {
 		t.Errorf("exec: exit %d: %q %s", code, out, errs)
+	}
+}
+
+const enosysProbeSrc = `//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+)
+
+// Prints the errno of raw syscall numbers given as arguments (0: none).
+func main() {
+	for _, a := range os.Args[1:] {
+		nr, _ := strconv.Atoi(a)
+		_, _, e := syscall.RawSyscall(uintptr(nr), 0, 0, 0)
+		fmt.Printf("%d=%d\n", nr, int(e))
+	}
+}
+`
+
+// A syscall beyond every one the profile names (a newer one, or a number
+// no kernel has) fails with ENOSYS, as under runc's stub, so libc falls
+// back; syscalls the profile knows keep the default errno.
+func TestRuncSeccompENOSYS(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "probe.go"), []byte(enosysProbeSrc), 0o644)
+	probe := filepath.Join(dir, "probe")
+	build := exec.Command("go", "build", "-o", probe, "probe.go")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GO111MODULE=on", "GOWORK=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build probe: %v: %s", err, out)
+	}
+	getcpu, err := libseccomp.GetSyscallFromName("getcpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Everything up to close_range (436 on x86_64) but getcpu is allowed;
+	// the default is EPERM.
+	last, _ := libseccomp.GetSyscallFromName("close_range")
+	var names []string
+	for nr := 0; nr <= int(last); nr++ {
+		if name, err := libseccomp.ScmpSyscall(nr).GetName(); err == nil && nr != int(getcpu) {
+			names = append(names, name)
+		}
+	}
+	eperm := uint(1)
+	b := newBundle(t, []string{"/probe", fmt.Sprint(getcpu), fmt.Sprint(last + 3), "1000"}, func(s *rspec.Spec) {
+		s.Linux.Seccomp = &rspec.LinuxSeccomp{DefaultAction: rspec.ActErrno, DefaultErrnoRet: &eperm,
+			Architectures: []rspec.Arch{rspec.ArchX86_64, rspec.ArchX86, rspec.ArchX32},
+			Syscalls:      []rspec.LinuxSyscall{{Names: names, Action: rspec.ActAllow}}}
+	})
+	raw, _ := os.ReadFile(probe)
+	os.WriteFile(filepath.Join(b.dir, "rootfs", "probe"), raw, 0o755)
+	want := fmt.Sprintf("%d=1\n%d=38\n1000=38\n", getcpu, last+3)
+	mine, theirs := b.both("run", "--bundle", b.dir, b.id)
+	if theirs.out != want {
+		t.Fatalf("runc: %v, want %q", theirs, want)
+	}
+	if mine.out != want {
+		t.Errorf("run: myrun %v, runc %v", mine, theirs)
+	}
+	// exec'd processes get the same filter.
+	b.spec.Process.Args = []string{"/bin/sleep", "100"}
+	b.write()
+	detach(b, false)
+	if out, errs, _ := b.myrun("exec", b.id, "/probe", fmt.Sprint(getcpu), fmt.Sprint(last+3), "1000"); out != want {
+		t.Errorf("exec: %q %s", out, errs)
 	}
 }

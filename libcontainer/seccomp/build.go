@@ -88,6 +88,9 @@ func Build(cfg *specs.LinuxSeccomp) (*Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("linux.seccomp: %w", err)
 	}
+	if stub := enosysStub(cfg, defAct); stub != nil {
+		f.prog = append(stub, f.prog...)
+	}
 	return f, nil
 }
 
