@@ -350,9 +350,8 @@ func (r *Runtime) Delete(id string, force bool) error {
 
 func (r *Runtime) killAndWait(c *container) {
 	if cg := r.cgroupOf(c); cg != nil {
-		if s, _ := cg.FreezerState(); s == "frozen" {
-			cg.Thaw()
-		}
+		// Sub-cgroups too: a frozen process takes no SIGKILL.
+		cgroups.ThawTree(cg)
 	}
 	if pidfd, err := openPidfd(c.st.InitPid, c.st.InitStartTime); err == nil {
 		unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
@@ -374,6 +373,7 @@ func (r *Runtime) destroy(c *container) error {
 		}
 		// Without a pid namespace of its own, processes can outlive init.
 		if pids, _ := cg.Pids(); len(pids) > 0 {
+			cgroups.ThawTree(cg)
 			r.signalAll(c, unix.SIGKILL)
 		}
 		// Not gated on Exists: a create killed half-way may have made

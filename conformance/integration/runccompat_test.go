@@ -755,3 +755,52 @@ func TestRuncSeccompENOSYS(t *testing.T) {
 		t.Errorf("exec: %q %s", out, errs)
 	}
 }
+
+// delete --force of a container whose processes were moved into nested
+// sub-cgroups (cgroup v1 and the hybrid cgroup2 side), one of them frozen:
+// everything goes, processes and directories. A process frozen in a
+// sub-cgroup took no SIGKILL and delete --force waited for it forever.
+func TestDeleteForceSubCgroups(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "100"}, nil)
+	detach(b, false)
+	pidFile := filepath.Join(b.dir, "exec.pid")
+	if _, errs, code := b.myrun("exec", "-d", "--pid-file", pidFile, b.id, "sleep", "200"); code != 0 {
+		t.Fatalf("exec: %s", errs)
+	}
+	execPid, _ := os.ReadFile(pidFile)
+	initPid := fmt.Sprint(b.state()["pid"])
+	for _, c := range []string{"freezer", "devices", "memory", "pids", "cpu", "cpuset", "unified"} {
+		top := filepath.Join("/sys/fs/cgroup", c, cgroupParent, b.id)
+		if !exists(top) {
+			continue
+		}
+		deeper := filepath.Join(top, "sub", "deeper")
+		if err := os.MkdirAll(deeper, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if c == "cpuset" {
+			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+				v, _ := os.ReadFile(filepath.Join(top, f))
+				os.WriteFile(filepath.Join(top, "sub", f), v, 0)
+				os.WriteFile(filepath.Join(deeper, f), v, 0)
+			}
+		}
+		for _, p := range []string{initPid, string(execPid)} {
+			if err := os.WriteFile(filepath.Join(deeper, "cgroup.procs"), []byte(p), 0); err != nil {
+				t.Fatalf("%s: moving %s: %v", deeper, p, err)
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join("/sys/fs/cgroup/freezer", cgroupParent, b.id, "sub/deeper/freezer.state"), []byte("FROZEN"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := b.myrun("delete", "--force", b.id); code != 0 {
+		t.Fatalf("delete --force: %s", errs)
+	}
+	b.checkGone("after delete --force")
+	for _, p := range []string{initPid, string(execPid)} {
+		if st, err := os.ReadFile("/proc/" + p + "/stat"); err == nil && !strings.Contains(string(st), ") Z") {
+			t.Errorf("process %s survived: %s", p, st)
+		}
+	}
+}

@@ -74,3 +74,31 @@ func CheckUnified(r map[string]string, systemd bool) error {
 	}
 	return nil
 }
+
+// ThawTree thaws the container's cgroup and every cgroup below it, in
+// the v1 freezer and in cgroup2 (cgroup.freeze). A process frozen in a
+// sub-cgroup (made by the container or by hand) does not take SIGKILL
+// until it is thawed: delete --force would wait for it forever.
+func ThawTree(m Manager) {
+	for subsys, dir := range m.Paths() {
+		file, thawed := "", ""
+		switch subsys {
+		case "freezer":
+			file, thawed = "freezer.state", "THAWED"
+		case "", "unified":
+			file, thawed = "cgroup.freeze", "0"
+		default:
+			continue
+		}
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil
+			}
+			f := filepath.Join(p, file)
+			if b, err := os.ReadFile(f); err == nil && strings.TrimSpace(string(b)) != thawed {
+				os.WriteFile(f, []byte(thawed), 0)
+			}
+			return nil
+		})
+	}
+}
