@@ -171,6 +171,13 @@ func (r *Runtime) Start(id string) error {
 		waitExit(pidfd, 10*time.Second)
 		return errors.New("cannot start a container without a process: config.json has no process")
 	}
+	if cg := r.cgroupOf(c); cg != nil {
+		// Frozen by hand after create: init could not take the fifo
+		// byte and start would wait for it forever.
+		if _, err := cgroups.CheckBeforeStart(cg); errors.Is(err, cgroups.ErrFrozen) {
+			return err
+		}
+	}
 	if err := r.releaseFifo(c, pidfd); err != nil {
 		return err
 	}

@@ -804,3 +804,25 @@ func TestDeleteForceSubCgroups(t *testing.T) {
 		}
 	}
 }
+
+// start of a created container whose cgroup was frozen by hand returns an
+// error instead of waiting for the frozen init forever; after a thaw the
+// container starts.
+func TestStartFrozenCreated(t *testing.T) {
+	b := newBundle(t, []string{"true"}, nil)
+	if _, errs, code := b.myrun("create", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("create: %s", errs)
+	}
+	fz := filepath.Join("/sys/fs/cgroup/freezer", cgroupParent, b.id, "freezer.state")
+	if err := os.WriteFile(fz, []byte("FROZEN"), 0); err != nil {
+		t.Fatal(err)
+	}
+	defer os.WriteFile(fz, []byte("THAWED"), 0)
+	if _, errs, code := b.myrun("start", b.id); code == 0 || !strings.Contains(errs, "container's cgroup unexpectedly frozen") {
+		t.Fatalf("start of a frozen container: exit %d: %s", code, errs)
+	}
+	os.WriteFile(fz, []byte("THAWED"), 0)
+	if _, errs, code := b.myrun("start", b.id); code != 0 {
+		t.Fatalf("start after thaw: %s", errs)
+	}
+}
