@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -824,5 +825,59 @@ func TestStartFrozenCreated(t *testing.T) {
 	os.WriteFile(fz, []byte("THAWED"), 0)
 	if _, errs, code := b.myrun("start", b.id); code != 0 {
 		t.Fatalf("start after thaw: %s", errs)
+	}
+}
+
+// --debug puts its lines where runc does: on stderr alone, only in the
+// --log file with it, as JSON objects (level, msg, time) with
+// --log-format json; for run and exec alike.
+func TestRuncDebugPlacement(t *testing.T) {
+	b := newBundle(t, []string{"true"}, nil)
+	for _, rt := range []string{"myrun", "runc"} {
+		call := func(args ...string) result {
+			var r result
+			if rt == "runc" {
+				r.out, r.err, r.code = b.runc(args...)
+			} else {
+				r.out, r.err, r.code = b.myrun(args...)
+			}
+			return r
+		}
+		r := call("--debug", "run", "--bundle", b.dir, b.id)
+		if r.code != 0 || !strings.Contains(r.err, "level=debug") {
+			t.Errorf("%s --debug run: %v", rt, r)
+		}
+		log := filepath.Join(t.TempDir(), "log")
+		r = call("--debug", "--log", log, "run", "--bundle", b.dir, b.id)
+		raw, _ := os.ReadFile(log)
+		if r.code != 0 || r.err != "" || !strings.Contains(string(raw), "level=debug") {
+			t.Errorf("%s --debug --log run: %v; log %q", rt, r, raw)
+		}
+		b.spec.Process.Args = []string{"sleep", "100"}
+		b.write()
+		detach(b, rt == "runc")
+		jlog := filepath.Join(t.TempDir(), "jlog")
+		r = call("--debug", "--log", jlog, "--log-format", "json", "exec", b.id, "true")
+		raw, _ = os.ReadFile(jlog)
+		debug := 0
+		for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			var e map[string]any
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Errorf("%s: not JSON: %q", rt, line)
+				continue
+			}
+			if _, ok := e["time"].(string); !ok || e["msg"] == nil {
+				t.Errorf("%s: line lacks msg/time: %q", rt, line)
+			}
+			if e["level"] == "debug" {
+				debug++
+			}
+		}
+		if r.code != 0 || r.err != "" || debug == 0 {
+			t.Errorf("%s --debug --log --log-format json exec: %v; log %q", rt, r, raw)
+		}
+		call("delete", "--force", b.id)
+		b.spec.Process.Args = []string{"true"}
+		b.write()
 	}
 }
