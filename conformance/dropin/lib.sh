@@ -110,7 +110,8 @@ cgroup_file() {
 # make_trace_wrapper REAL WRAPPER_DIR LOG: a script with the real runtime's
 # basename (engines derive the runtime's name from it, e.g. podman's
 # runtime_supports_json) that logs each call's argv and exit status, and
-# keeps a copy of every bundle's config.json in LOG.configs/ID.json.
+# keeps a copy of every bundle's config.json in LOG.configs/ID.json and the
+# error lines of a failed call's --log file in LOG.errors.
 make_trace_wrapper() {
 	local real=$1 dir=$2 log=$3 w
 	w=$dir/$(basename "$real")
@@ -119,15 +120,18 @@ make_trace_wrapper() {
 #!/bin/sh
 # drop-in trace wrapper: argv and exit status of every runtime call
 printf '%s %s\n' "\$\$" "\$*" >>'$log'
-prev= bundle= last=
+prev= bundle= last= rlog=
 for a; do
-	case \$prev in --bundle|-b) bundle=\$a ;; esac
+	case \$prev in --bundle|-b) bundle=\$a ;; --log) rlog=\$a ;; esac
 	prev=\$a last=\$a
 done
 [ -n "\$bundle" ] && cp "\$bundle/config.json" '$log.configs'/"\$last.json" 2>/dev/null
 '$real' "\$@"
 rc=\$?
 printf '%s rc=%s\n' "\$\$" "\$rc" >>'$log'
+# A failed call's error lines from the runtime's own log (engines pass
+# --log FILE and read it back): what the engine should have reported.
+[ "\$rc" != 0 ] && [ -n "\$rlog" ] && grep '"level":"error"' "\$rlog" >>'$log.errors' 2>/dev/null
 exit \$rc
 WRAP
 	chmod 0755 "$w"
@@ -145,4 +149,10 @@ pids_referring() {
 	done
 }
 
-export -f pids_referring die skip expect_eq expect_contains retry in_tty cgroup_file
+# last_runtime_error TRACE_LOG: the message of the last error line a traced
+# runtime wrote to its --log file (JSON log format).
+last_runtime_error() {
+	tail -n 1 "$1.errors" 2>/dev/null | sed -n 's/.*"msg":"\(\([^"\\]\|\\.\)*\)".*/\1/p'
+}
+
+export -f pids_referring last_runtime_error die skip expect_eq expect_contains retry in_tty cgroup_file

@@ -1,9 +1,9 @@
 #!/bin/bash
-# Engine drop-in harness: podman 4.3 (root and rootless) and containerd 1.6
-# drive RUNTIME exactly as they drive runc.
+# Engine drop-in harness: podman 4.3 (root and rootless), containerd 1.6
+# and docker 20.10 drive RUNTIME exactly as they drive runc.
 #
 # Usage: conformance/dropin/run.sh RUNTIME
-# Env:   DROPIN_SECTIONS  sections to run (default "root rootless containerd")
+# Env:   DROPIN_SECTIONS  sections to run (default "root rootless containerd docker")
 #        DROPIN_ONLY      bash regex on case names (e.g. 'podman-root/(echo|exec)')
 #        DROPIN_TIMEOUT   seconds per case (default 60)
 #        DROPIN_ARTIFACTS copy case logs and runtime call traces there
@@ -52,6 +52,7 @@ done
 . "$here/user.sh"
 . "$here/podman.sh"
 . "$here/containerd.sh"
+. "$here/docker.sh"
 
 DROPIN_RUNTIME=$rt
 DROPIN_ID=$$
@@ -67,7 +68,18 @@ while ss -Htln "sport = :$DROPIN_PORT or sport = :$((DROPIN_PORT + 1))" | grep -
 done
 DROPIN_USER=
 export DROPIN_RUNTIME DROPIN_TMP DROPIN_IMAGE DROPIN_CTR_NS DROPIN_BRIDGE DROPIN_SUBNET DROPIN_PORT DROPIN_ID DROPIN_USER
-: "${DROPIN_SECTIONS:=root rootless containerd}"
+: "${DROPIN_SECTIONS:=root rootless containerd docker}"
+DROPIN_REPO=$repo
+DROPIN_MYIMG=${MYIMG:-$repo/bin/myimg}
+export DROPIN_REPO DROPIN_MYIMG
+case " $DROPIN_SECTIONS " in
+*" docker "*)
+	for tool in dockerd docker docker-proxy skopeo curl; do
+		command -v "$tool" >/dev/null || { echo "$0: $tool missing: run $here/install-deps.sh" >&2; exit 2; }
+	done
+	[ -x "$DROPIN_MYIMG" ] || { echo "$0: $DROPIN_MYIMG missing (make build)" >&2; exit 2; }
+	;;
+esac
 
 cleanup() {
 	trap - EXIT INT TERM
@@ -77,6 +89,7 @@ cleanup() {
 	fi
 	podman_teardown
 	containerd_teardown
+	docker_teardown
 	user_delete
 	host_restore
 	if [ -n "${DROPIN_ARTIFACTS:-}" ]; then
@@ -118,6 +131,9 @@ for section in $DROPIN_SECTIONS; do
 		;;
 	containerd)
 		containerd_section
+		;;
+	docker)
+		docker_section
 		;;
 	*)
 		echo "$0: unknown section $section" >&2

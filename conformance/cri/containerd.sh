@@ -1,0 +1,193 @@
+# The private registry and containerd of the CRI run (sourced by run.sh;
+# bash).
+
+cri_registry_start() {
+	local d=$CRI_BASE/registry i
+	mkdir -p "$d/data"
+	cat >"$d/config.yml" <<Y
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $d/data
+  delete:
+    enabled: true
+http:
+  addr: $CRI_REGISTRY
+Y
+	docker-registry serve "$d/config.yml" >"$d/registry.log" 2>&1 &
+	echo $! >"$d/pid"
+	for i in $(seq 1 100); do
+		curl -fsS "http://$CRI_REGISTRY/v2/" >/dev/null 2>&1 && return 0
+		kill -0 "$(cat "$d/pid")" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 5 "$d/registry.log"
+	return 1
+}
+
+cri_registry_stop() {
+	local f=$CRI_BASE/registry/pid pid
+	[ -s "$f" ] || return 0
+	pid=$(cat "$f")
+	kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -f "$f"
+}
+
+# cri_config: containerd's config. The runtime handler `myrun` is the
+# shipped contrib/engines/containerd-config.toml with its binary path
+# pointed at our traced copy; everything else (root, state, sockets, CRI
+# plugin, CNI, registry mirror, the runc handler) is ours. Top-level keys
+# come first: in TOML a key after a table header belongs to that table.
+cri_config() {
+	local b=$CRI_BASE
+	cat <<CONF
+root = "$b/root"
+state = "$b/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
+CONF
+	echo "# ---- contrib/engines/containerd-config.toml ----"
+	sed "s#\"/usr/local/bin/myrun\"#\"$CRI_RUNTIME\"#" "$CRI_REPO/contrib/engines/containerd-config.toml"
+	echo "# ---- the harness's own settings ----"
+	cat <<CONF
+
+[grpc]
+  address = "$CRI_SOCK"
+
+[ttrpc]
+  address = "$CRI_SOCK.ttrpc"
+
+[debug]
+  address = "$b/debug.sock"
+
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$b/opt"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$CRI_REGISTRY/$CRI_PAUSE"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  # No CAP_SYS_RESOURCE here: containerd may not lower oom_score_adj.
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  enable_selinux = false
+  disable_apparmor = true
+  max_container_log_line_size = 16384
+
+[plugins."io.containerd.grpc.v1.cri".cni]
+  bin_dir = "/usr/lib/cni"
+  conf_dir = "$b/cni/net.d"
+  max_conf_num = 1
+
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  default_runtime_name = "runc"
+  snapshotter = "overlayfs"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+    BinaryName = "$CRI_RUNC"
+    Root = "$b/runc-root"
+
+[plugins."io.containerd.grpc.v1.cri".registry.mirrors."$CRI_REGISTRY"]
+  endpoint = ["http://$CRI_REGISTRY"]
+CONF
+}
+
+cri_cni_config() {
+	cat <<J
+{
+  "cniVersion": "0.4.0",
+  "name": "cri-harness-$CRI_ID",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$CRI_BRIDGE",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$CRI_BASE/cni/ipam",
+        "ranges": [[{ "subnet": "$CRI_SUBNET.0/24" }]],
+        "routes": [{ "dst": "0.0.0.0/0" }]
+      }
+    },
+    { "type": "portmap", "capabilities": { "portMappings": true } }
+  ]
+}
+J
+}
+
+cri_containerd_start() {
+	local b=$CRI_BASE i
+	mkdir -p "$b"/{root,state,opt,runc-root,cni/net.d,cni/ipam,tracebin}
+	CRI_TRACE=$b/trace.log
+	CRI_RUNTIME=$(make_trace_wrapper "$b/bin/$(basename "$CRI_RT")" "$b/tracebin/myrun" "$CRI_TRACE")
+	CRI_RUNC=$(make_trace_wrapper "$(command -v runc)" "$b/tracebin/runc" "$CRI_TRACE")
+	export CRI_TRACE CRI_RUNTIME CRI_RUNC
+	cri_config >"$b/config.toml"
+	cri_cni_config >"$b/cni/net.d/10-cri-harness.conflist"
+	containerd --config "$b/config.toml" >"$b/containerd.log" 2>&1 &
+	CRI_PID=$!
+	echo "$CRI_PID" >"$b/containerd.pid"
+	export CRI_PID
+	for i in $(seq 1 150); do
+		crictl_ version >/dev/null 2>&1 && break
+		kill -0 "$CRI_PID" 2>/dev/null || { tail -n 5 "$b/containerd.log"; return 1; }
+		sleep 0.1
+	done
+	crictl_ version || return 1
+	# The CRI plugin reports NetworkReady once it has loaded our CNI config.
+	retry 50 bash -c 'crictl_ info | grep -q "\"NetworkReady\"" && crictl_ info -o json | tr -d " \n" | grep -q "\"type\":\"NetworkReady\",\"status\":true"' ||
+		{ crictl_ info; return 1; }
+	# Fail early when the sandbox image cannot be pulled.
+	crictl_ pull "$CRI_REGISTRY/$CRI_PAUSE"
+}
+
+# crictl_ ARGS...: crictl against our containerd.
+crictl_() {
+	"$CRI_TOOLS/crictl" --runtime-endpoint "unix://$CRI_SOCK" --image-endpoint "unix://$CRI_SOCK" --timeout 60s "$@"
+}
+export -f crictl_
+
+# cri_critest HANDLER: one critest run; the ginkgo JSON report goes to
+# $CRI_BASE/report-HANDLER.json. The default handler (runc) is selected by
+# no --runtime-handler, as a kubelet does for pods without a RuntimeClass.
+cri_critest() {
+	local h=$1 args=()
+	[ "$h" = runc ] || args+=("--runtime-handler=$h")
+	[ -n "${CRI_FOCUS:-}" ] && args+=("-ginkgo.focus=$CRI_FOCUS")
+	[ -n "${CRI_SKIP:-}" ] && args+=("-ginkgo.skip=$CRI_SKIP")
+	(cd "$CRI_BASE" && timeout -k 10 "${CRI_TIMEOUT:-1800}" "$CRI_TOOLS/critest" \
+		--runtime-endpoint "unix://$CRI_SOCK" --image-endpoint "unix://$CRI_SOCK" \
+		--registry-prefix "$CRI_REGISTRY" --test-images-file "$CRI_BASE/test-images.yaml" \
+		"${args[@]}" -ginkgo.no-color -ginkgo.json-report "$CRI_BASE/report-$h.json" \
+		-ginkgo.timeout "${CRI_TIMEOUT:-1800}s")
+}
+
+cri_containerd_teardown() {
+	local b=$CRI_BASE pid id
+	[ -s "$b/containerd.pid" ] || return 0
+	pid=$(cat "$b/containerd.pid")
+	if kill -0 "$pid" 2>/dev/null; then
+		# Whatever a failed spec left: stop and remove through the CRI.
+		for id in $(crictl_ pods -q 2>/dev/null); do
+			crictl_ stopp "$id" >/dev/null 2>&1
+			crictl_ rmp -f "$id" >/dev/null 2>&1
+		done
+		kill -TERM "$pid"
+		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	for pid in $(pids_referring "$b/containerd.sock"); do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	unmount_under "$b"
+	rm -f "$b/containerd.pid"
+}
