@@ -11,7 +11,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X github.com/myrun-org/myrun/spec
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 MIN_PASS  ?= 37
 
-.PHONY: all build myrun myimg test unit integration conformance dropin demo install lint depcheck bench fuzz fuzz-ci stress clean deps
+.PHONY: all build myrun myimg test unit integration conformance dropin cri demo install lint depcheck bench fuzz fuzz-ci stress clean deps
 
 all: build
 
@@ -28,7 +28,7 @@ deps:
 	contrib/install-deps.sh
 
 # test is what CI runs: unit tests, root integration tests, conformance.
-test: deps build lint depcheck unit fuzz-ci integration conformance dropin
+test: deps build lint depcheck unit fuzz-ci integration conformance dropin cri
 
 unit:
 	$(GO) test -count=1 ./...
@@ -39,9 +39,15 @@ integration: build
 conformance: build
 	MIN_PASS=$(MIN_PASS) conformance/run-validation.sh $(CURDIR)/bin/myrun
 
-# Podman (root and rootless) and containerd driving bin/myrun as their runtime.
+# Podman (root and rootless), containerd and docker driving bin/myrun as their runtime.
 dropin: build
 	conformance/dropin/run.sh $(CURDIR)/bin/myrun
+
+# Kubernetes' CRI validation (critest, built once into .cache/cri) through a
+# private containerd: the shipped `myrun` handler and runc side by side.
+# CRI_FOCUS/CRI_SKIP narrow it (ginkgo regexes); see conformance/cri/README.md.
+cri: build
+	conformance/cri/run.sh $(CURDIR)/bin/myrun
 
 # Every fuzz target for FUZZTIME each; `unit` also runs the seeds and the
 # committed crashers as plain tests.

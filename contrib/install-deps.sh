@@ -4,8 +4,10 @@
 set -eu
 PKGS="gcc make libseccomp-dev busybox-static runc uidmap skopeo umoci buildah docker-registry iptables slirp4netns iproute2 procps"
 "$(dirname "$0")/apt-install.sh" $PKGS
-# The engines the drop-in tests drive (podman, conmon, containerd, ...).
+# The engines the drop-in tests drive (podman, conmon, containerd, docker, ...).
 "$(dirname "$0")/../conformance/dropin/install-deps.sh"
+# The CRI harness (containerd's CRI plugin, CNI plugins, a local registry).
+"$(dirname "$0")/../conformance/cri/install-deps.sh"
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 	echo "note: add /usr/local/go/bin to PATH" >&2
 fi

@@ -1,10 +1,15 @@
 # The private registry and containerd of the CRI run (sourced by run.sh;
 # bash).
 
+# cri_registry_start: docker-registry on 127.0.0.1; another port if the
+# chosen one is taken meanwhile. Sets CRI_REGISTRY.
 cri_registry_start() {
-	local d=$CRI_BASE/registry i
+	local d=$CRI_BASE/registry i try port=$CRI_PORT
 	mkdir -p "$d/data"
-	cat >"$d/config.yml" <<Y
+	for try in 1 2 3 4 5; do
+		while ss -Htln "sport = :$port" | grep -q .; do port=$((port + 1)); done
+		CRI_REGISTRY=127.0.0.1:$port
+		cat >"$d/config.yml" <<Y
 version: 0.1
 log:
   level: error
@@ -16,14 +21,17 @@ storage:
 http:
   addr: $CRI_REGISTRY
 Y
-	docker-registry serve "$d/config.yml" >"$d/registry.log" 2>&1 &
-	echo $! >"$d/pid"
-	for i in $(seq 1 100); do
-		curl -fsS "http://$CRI_REGISTRY/v2/" >/dev/null 2>&1 && return 0
-		kill -0 "$(cat "$d/pid")" 2>/dev/null || break
-		sleep 0.1
+		docker-registry serve "$d/config.yml" >"$d/registry.log" 2>&1 &
+		echo $! >"$d/pid"
+		for i in $(seq 1 100); do
+			curl -fsS "http://$CRI_REGISTRY/v2/" >/dev/null 2>&1 && return 0
+			kill -0 "$(cat "$d/pid")" 2>/dev/null || break
+			sleep 0.1
+		done
+		cri_registry_stop
+		cat "$d/registry.log"
+		port=$((port + 1))
 	done
-	tail -n 5 "$d/registry.log"
 	return 1
 }
 
@@ -93,7 +101,16 @@ CONF
     BinaryName = "$CRI_RUNC"
     Root = "$b/runc-root"
 
+# critest's hard-coded images (registry.k8s.io/e2e-test-images/...,
+# gcr.io/k8s-staging-cri-tools/...) come from our loopback registry: a
+# mirror keeps their tags, which --registry-prefix drops (README.md).
 [plugins."io.containerd.grpc.v1.cri".registry.mirrors."$CRI_REGISTRY"]
+  endpoint = ["http://$CRI_REGISTRY"]
+[plugins."io.containerd.grpc.v1.cri".registry.mirrors."registry.k8s.io"]
+  endpoint = ["http://$CRI_REGISTRY"]
+[plugins."io.containerd.grpc.v1.cri".registry.mirrors."gcr.io"]
+  endpoint = ["http://$CRI_REGISTRY"]
+[plugins."io.containerd.grpc.v1.cri".registry.mirrors."k8s.gcr.io"]
   endpoint = ["http://$CRI_REGISTRY"]
 CONF
 }
@@ -128,9 +145,11 @@ cri_containerd_start() {
 	mkdir -p "$b"/{root,state,opt,runc-root,cni/net.d,cni/ipam,tracebin}
 	CRI_TRACE=$b/trace.log
 	CRI_RUNTIME=$(make_trace_wrapper "$b/bin/$(basename "$CRI_RT")" "$b/tracebin/myrun" "$CRI_TRACE")
-	CRI_RUNC=$(make_trace_wrapper "$(command -v runc)" "$b/tracebin/runc" "$CRI_TRACE")
-	export CRI_TRACE CRI_RUNTIME CRI_RUNC
+	CRI_TRACE_RUNC=$b/trace-runc.log
+	CRI_RUNC=$(make_trace_wrapper "$(command -v runc)" "$b/tracebin/runc" "$CRI_TRACE_RUNC")
+	export CRI_TRACE CRI_TRACE_RUNC CRI_RUNTIME CRI_RUNC
 	cri_config >"$b/config.toml"
+	printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 60\n' "$CRI_SOCK" "$CRI_SOCK" >"$b/crictl.yaml"
 	cri_cni_config >"$b/cni/net.d/10-cri-harness.conflist"
 	containerd --config "$b/config.toml" >"$b/containerd.log" 2>&1 &
 	CRI_PID=$!
@@ -143,7 +162,7 @@ cri_containerd_start() {
 	done
 	crictl_ version || return 1
 	# The CRI plugin reports NetworkReady once it has loaded our CNI config.
-	retry 50 bash -c 'crictl_ info | grep -q "\"NetworkReady\"" && crictl_ info -o json | tr -d " \n" | grep -q "\"type\":\"NetworkReady\",\"status\":true"' ||
+	retry 50 bash -c 'crictl_ info | jq -e ".status.conditions[] | select(.type == \"NetworkReady\") | .status" | grep -qx true' ||
 		{ crictl_ info; return 1; }
 	# Fail early when the sandbox image cannot be pulled.
 	crictl_ pull "$CRI_REGISTRY/$CRI_PAUSE"
@@ -151,7 +170,7 @@ cri_containerd_start() {
 
 # crictl_ ARGS...: crictl against our containerd.
 crictl_() {
-	"$CRI_TOOLS/crictl" --runtime-endpoint "unix://$CRI_SOCK" --image-endpoint "unix://$CRI_SOCK" --timeout 60s "$@"
+	"$CRI_TOOLS/crictl" --config "$CRI_BASE/crictl.yaml" "$@"
 }
 export -f crictl_
 
@@ -164,8 +183,9 @@ cri_critest() {
 	[ -n "${CRI_FOCUS:-}" ] && args+=("-ginkgo.focus=$CRI_FOCUS")
 	[ -n "${CRI_SKIP:-}" ] && args+=("-ginkgo.skip=$CRI_SKIP")
 	(cd "$CRI_BASE" && timeout -k 10 "${CRI_TIMEOUT:-1800}" "$CRI_TOOLS/critest" \
+		--config "$CRI_BASE/crictl.yaml" \
 		--runtime-endpoint "unix://$CRI_SOCK" --image-endpoint "unix://$CRI_SOCK" \
-		--registry-prefix "$CRI_REGISTRY" --test-images-file "$CRI_BASE/test-images.yaml" \
+		--test-images-file "$CRI_BASE/test-images.yaml" \
 		"${args[@]}" -ginkgo.no-color -ginkgo.json-report "$CRI_BASE/report-$h.json" \
 		-ginkgo.timeout "${CRI_TIMEOUT:-1800}s")
 }

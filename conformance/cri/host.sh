@@ -15,6 +15,7 @@ cri_host_snapshot() {
 	[ -e /run/containerd/runc ] && touch "$s/had-runc-root"
 	[ -e /var/lib/cni ] && touch "$s/had-var-lib-cni"
 	cat /proc/sys/net/ipv4/ip_forward >"$s/ip_forward"
+	awk 'NR > 1 { print $2 }' /proc/sysvipc/shm | sort >"$s/shm"
 	for t in filter nat; do
 		iptables-save -t "$t" 2>/dev/null | grep -o '^:[^ ]*' | tr -d : | sort >"$s/chains-$t"
 		iptables-save -t "$t" 2>/dev/null | grep '^-A' | sort >"$s/rules-$t"
@@ -58,6 +59,11 @@ cri_host_restore() {
 		for c in $(cri_new_chains "$t" | grep '^CNI-'); do iptables -t "$t" -X "$c" 2>/dev/null; done
 	done
 	cat "$s/ip_forward" >/proc/sys/net/ipv4/ip_forward
+	# critest's host-IPC specs make 1 MiB segments on the host (ipcmk -M
+	# 1048576) and keep them: new unattached ones of that size go.
+	awk 'NR > 1 && $4 == 1048576 && $7 == 0 { print $2 }' /proc/sysvipc/shm | sort | comm -13 "$s/shm" - | while read -r n; do
+		ipcrm -m "$n" 2>/dev/null
+	done
 	[ -e "$s/had-var-lib-cni" ] || rm -rf /var/lib/cni
 	ls /run/containerd/s 2>/dev/null | sort | comm -13 "$s/shim-sockets" - | while read -r n; do
 		rm -f "/run/containerd/s/$n"

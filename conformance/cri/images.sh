@@ -2,9 +2,10 @@
 #
 # Every image is the host's busybox-static plus a few files, imported with
 # `myimg import` into a private store and pushed to our registry on
-# 127.0.0.1 under the names critest asks for once --registry-prefix has
-# replaced registry.k8s.io and gcr.io (see README.md for the list). The
-# pause and nonewprivs programs are our own small static C programs.
+# 127.0.0.1 under the paths of the names critest asks for; containerd
+# mirrors registry.k8s.io, k8s.gcr.io and gcr.io to that registry (see
+# README.md for the list). The pause and nonewprivs programs are our own
+# small static C programs.
 
 # cri_rootfs DIR: a busybox rootfs with the users critest's images expect.
 cri_rootfs() {
@@ -35,6 +36,26 @@ group-defined-in-image:x:50000:default-user
 nogroup:x:65534:
 G
 	echo "hosts: files dns" >"$r/etc/nsswitch.conf"
+	# Debian's busybox-static has no pgrep or ipcs applet; critest's
+	# busybox image does. Enough of each for critest's calls.
+	cat >"$r/usr/bin/pgrep" <<'S'
+#!/bin/sh
+# pgrep PATTERN: PIDs whose command name matches PATTERN (grep -E).
+found=1
+for d in /proc/[0-9]*; do
+	c=$(cat "$d/comm" 2>/dev/null) || continue
+	if echo "$c" | grep -Eq -- "$1"; then echo "${d#/proc/}"; found=0; fi
+done
+exit $found
+S
+	cat >"$r/usr/bin/ipcs" <<'S'
+#!/bin/sh
+# ipcs -m: the shared memory segments of this IPC namespace (key, shmid).
+echo "------ Shared Memory Segments --------"
+echo "key        shmid      owner      perms      bytes      nattch     status"
+awk 'NR > 1 { printf "0x%08x %-10s %-10s %-10s %-10s %-10s\n", $1, $2, $8, $3, $4, $7 }' /proc/sysvipc/shm
+S
+	chmod 0755 "$r/usr/bin/pgrep" "$r/usr/bin/ipcs"
 	echo '<html><body>cri-harness</body></html>' >"$r/www/index.html"
 }
 
@@ -68,6 +89,8 @@ build_cri_images() {
 	cri_variant "$b" "$w/pause-root"
 	cp "$w/pause" "$w/pause-root/pause"
 	cri_image "$CRI_PAUSE" "$w/pause-root" 'ENTRYPOINT ["/pause"]' || return 1
+	# One image under two registries' names (both mirrored to ours).
+	cri_image pause:3.9 "$w/pause-root" 'ENTRYPOINT ["/pause"]' || return 1
 
 	cri_image e2e-test-images/busybox:1.29-2 "$b" 'CMD ["sh"]' || return 1
 	# The web servers: busybox httpd serving /www (critest checks for 200).

@@ -45,7 +45,7 @@ if [ -z "${CRI_REAPED:-}" ]; then
 	CRI_REAPED=1 exec "$cache/dropin-subreaper" "$0" "$rt"
 fi
 
-for tool in containerd docker-registry busybox gcc iptables-save ip runc; do
+for tool in containerd docker-registry busybox gcc iptables-save ip runc jq curl; do
 	command -v "$tool" >/dev/null || { echo "$0: $tool missing: run $here/install-deps.sh" >&2; exit 2; }
 done
 for p in bridge host-local loopback portmap; do
@@ -58,6 +58,7 @@ CRI_MYIMG=${MYIMG:-$repo/bin/myimg}
 [ -x "$CRI_MYIMG" ] || { echo "$0: $CRI_MYIMG missing (make build)" >&2; exit 2; }
 
 . "$repo/conformance/dropin/lib.sh"
+. "$repo/conformance/dropin/host.sh" # unmount_under
 . "$here/host.sh"
 . "$here/images.sh"
 . "$here/containerd.sh"
@@ -90,7 +91,7 @@ cleanup() {
 	if [ -n "${CRI_ARTIFACTS:-}" ]; then
 		mkdir -p "$CRI_ARTIFACTS"
 		cp -r "$CRI_BASE/logs" "$CRI_BASE"/report-*.json "$CRI_BASE"/critest-*.log \
-			"$CRI_BASE/containerd.log" "$CRI_BASE/trace.log" "$CRI_ARTIFACTS/" 2>/dev/null
+			"$CRI_BASE/containerd.log" "$CRI_BASE"/trace*.log* "$CRI_BASE/config.toml" "$CRI_ARTIFACTS/" 2>/dev/null
 	fi
 	cri_containerd_teardown
 	cri_registry_stop
@@ -105,7 +106,7 @@ mkdir -p "$CRI_BASE/logs" "$CRI_BASE/bin"
 install -m 0755 "$rt" "$CRI_BASE/bin/$(basename "$rt")"
 cri_host_snapshot
 start=$(date +%s)
-echo "cri: runtime $rt ($("$rt" --version 2>/dev/null | head -n 1)), critest $("$CRI_TOOLS/critest" -version 2>/dev/null | sed -n 's/^critest version: //p'), containerd $(containerd --version | awk '{print $3}')"
+echo "cri: runtime $rt ($("$rt" --version 2>/dev/null | head -n 1)), critest $(cut -d" " -f1 "$CRI_TOOLS/.stamp"), containerd $(containerd --version | awk '{print $3}')"
 
 status=0
 if ! cri_registry_start >"$CRI_BASE/logs/registry.log" 2>&1; then

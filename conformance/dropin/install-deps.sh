@@ -4,4 +4,5 @@
 set -eu
 exec "$(dirname "$0")/../../contrib/apt-install.sh" podman conmon containerd uidmap slirp4netns fuse-overlayfs \
 	netavark aardvark-dns containernetworking-plugins catatonit busybox-static runc \
-	iptables util-linux procps iproute2 curl
+	iptables util-linux procps iproute2 curl \
+	docker.io skopeo
