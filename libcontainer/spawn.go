@@ -254,6 +254,14 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 		}
 		r.Log.Debug("network devices moved", "devices", req.moved, "took", time.Since(t0).String())
 	}
+	// An exec'd process gets its limits and final affinity now; init
+	// once its own setup is done (setLimits).
+	limitsSet := false
+	if req.exec != nil || cfg.Mode == initproc.ModeExec {
+		if err := r.setLimits(req, pid, &limitsSet); err != nil {
+			return pid, err
+		}
+	}
 	if req.exec != nil {
 		req.exec.ConsoleFd = cfg.ConsoleFd
 		msg, err := req.exec.Encode()
@@ -278,6 +286,10 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 		}
 		switch m.Type {
 		case syncproto.TypeHooks:
+			if err := r.setLimits(req, pid, &limitsSet); err != nil {
+				parent.SendError(err)
+				return pid, err
+			}
 			if req.onHooks != nil {
 				if err := req.onHooks(pid); err != nil {
 					parent.SendError(err)
@@ -291,7 +303,7 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 				return pid, err
 			}
 		case syncproto.TypeReady:
-			return pid, nil
+			return pid, r.setLimits(req, pid, &limitsSet)
 		case syncproto.TypeError:
 			return pid, errors.New(m.Error)
 		default:
@@ -318,8 +330,8 @@ func (r *Runtime) execInConstructor(parent *syncproto.Conn, msg []byte) error {
 	return fmt.Errorf("unexpected %q from init", m.Type)
 }
 
-// place puts the container process in its cgroup, applies the limits and
-// its oom_score_adj.
+// place puts the container process in its cgroup (and resctrl group) and
+// sets its oom_score_adj; the limits come later (setLimits).
 func (r *Runtime) place(req *spawnRequest, pid int, bornInCgroup bool) error {
 	if req.cgroup != nil && !bornInCgroup {
 		t0 := time.Now()
@@ -337,20 +349,10 @@ func (r *Runtime) place(req *spawnRequest, pid int, bornInCgroup bool) error {
 			return fmt.Errorf("--cgroup: %w", err)
 		}
 	}
-	if req.cgroup != nil && req.resources != nil {
-		t0 := time.Now()
-		if err := req.cgroup.Set(req.resources); err != nil {
-			return fmt.Errorf("cgroup: %w", err)
-		}
-		r.Log.Debug("cgroup set", "took", time.Since(t0).String())
-	}
 	if req.rdt != nil {
 		if err := req.rdt.Join(pid); err != nil {
 			return err
 		}
-	}
-	if err := finalAffinity(pid, req.affinity); err != nil {
-		return err
 	}
 	if req.oomScoreAdj != nil {
 		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(*req.oomScoreAdj)), 0); err != nil {
@@ -358,6 +360,27 @@ func (r *Runtime) place(req *spawnRequest, pid int, bornInCgroup bool) error {
 		}
 	}
 	return nil
+}
+
+// setLimits applies the cgroup limits and the final CPU affinity once
+// init has done its own setup (it reports hooks or ready), as runc does:
+// init's mounts and Go runtime must not run under the workload's limits.
+// A pod sandbox has cpu.shares 2, which starved init for seconds on a busy
+// host; a pids limit below init's thread count killed it. The cpuset comes
+// before the affinity, which must be a subset of it.
+func (r *Runtime) setLimits(req *spawnRequest, pid int, done *bool) error {
+	if *done {
+		return nil
+	}
+	*done = true
+	if req.cgroup != nil && req.resources != nil {
+		t0 := time.Now()
+		if err := req.cgroup.Set(req.resources); err != nil {
+			return fmt.Errorf("cgroup: %w", err)
+		}
+		r.Log.Debug("cgroup set", "took", time.Since(t0).String())
+	}
+	return finalAffinity(pid, req.affinity)
 }
 
 // initFailed turns a closed socket into the reason init died.
