@@ -10,14 +10,16 @@
 # cri_rootfs DIR: a busybox rootfs with the users critest's images expect.
 cri_rootfs() {
 	local r=$1 app
-	mkdir -p "$r"/{bin,etc,root,tmp,proc,sys,dev,home,var/tmp,usr/bin,usr/sbin,sbin,www}
+	mkdir -p "$r"/{bin,etc,root,tmp,proc,sys,dev,home,var/tmp,var/run,usr/bin,usr/sbin,sbin,www}
 	chmod 1777 "$r/tmp" "$r/var/tmp"
 	chmod 700 "$r/root"
 	cp "$(command -v busybox)" "$r/bin/busybox"
+	# Hard links, as in critest's busybox image: a masked path (/bin/ls)
+	# must not be a symlink to the shell's own binary.
 	for app in $("$r/bin/busybox" --list-full); do
 		[ "$app" = bin/busybox ] && continue
 		mkdir -p "$r/$(dirname "$app")"
-		ln -sf /bin/busybox "$r/$app"
+		ln -f "$r/bin/busybox" "$r/$app"
 	done
 	cat >"$r/etc/passwd" <<'P'
 root:x:0:0:root:/root:/bin/sh
@@ -55,7 +57,18 @@ echo "------ Shared Memory Segments --------"
 echo "key        shmid      owner      perms      bytes      nattch     status"
 awk 'NR > 1 { printf "0x%08x %-10s %-10s %-10s %-10s %-10s\n", $1, $2, $8, $3, $4, $7 }' /proc/sysvipc/shm
 S
-	chmod 0755 "$r/usr/bin/pgrep" "$r/usr/bin/ipcs"
+	# nginx stand-in for the PID namespace specs: its command name is nginx,
+	# its argv says "master process", it writes /var/run/nginx.pid and
+	# serves /www on port 80 (busybox httpd as its child).
+	cat >"$r/usr/sbin/nginx" <<'S'
+#!/bin/sh
+echo $$ >/var/run/nginx.pid
+httpd -f -p "${NGINX_PORT:-80}" -h /www &
+child=$!
+trap 'kill $child; exit 0' TERM INT QUIT
+wait $child
+S
+	chmod 0755 "$r/usr/bin/pgrep" "$r/usr/bin/ipcs" "$r/usr/sbin/nginx"
 	echo '<html><body>cri-harness</body></html>' >"$r/www/index.html"
 }
 
@@ -89,12 +102,15 @@ build_cri_images() {
 	cri_variant "$b" "$w/pause-root"
 	cp "$w/pause" "$w/pause-root/pause"
 	cri_image "$CRI_PAUSE" "$w/pause-root" 'ENTRYPOINT ["/pause"]' || return 1
-	# One image under two registries' names (both mirrored to ours).
-	cri_image pause:3.9 "$w/pause-root" 'ENTRYPOINT ["/pause"]' || return 1
+	# One image under two registries' names (both mirrored to ours); not
+	# the sandbox image, which would add a third name to it.
+	cri_variant "$w/pause-root" "$w/pause-3.9"
+	touch "$w/pause-3.9/pause-3.9"
+	cri_image pause:3.9 "$w/pause-3.9" 'ENTRYPOINT ["/pause"]' || return 1
 
 	cri_image e2e-test-images/busybox:1.29-2 "$b" 'CMD ["sh"]' || return 1
 	# The web servers: busybox httpd serving /www (critest checks for 200).
-	cri_image e2e-test-images/nginx:1.14-2 "$b" 'CMD ["httpd", "-f", "-p", "80", "-h", "/www"]' || return 1
+	cri_image e2e-test-images/nginx:1.14-2 "$b" 'CMD ["nginx", "-g", "master process"]' || return 1
 	cri_image e2e-test-images/httpd:2.4.39-4 "$b" \
 		'CMD ["sh", "-c", "echo httpd listening on 80; exec httpd -f -v -p 80 -h /www"]' || return 1
 	cri_image k8s-staging-cri-tools/hostnet-nginx-amd64 "$b" 'CMD ["httpd", "-f", "-p", "12003", "-h", "/www"]' || return 1

@@ -109,7 +109,7 @@ cgroup_file() {
 
 # make_trace_wrapper REAL WRAPPER_DIR LOG: a script with the real runtime's
 # basename (engines derive the runtime's name from it, e.g. podman's
-# runtime_supports_json) that logs each call's argv and exit status, and
+# runtime_supports_json) that logs each call's argv, exit status and time, and
 # keeps a copy of every bundle's config.json in LOG.configs/ID.json and the
 # error lines of a failed call's --log file in LOG.errors.
 make_trace_wrapper() {
@@ -126,9 +126,10 @@ for a; do
 	prev=\$a last=\$a
 done
 [ -n "\$bundle" ] && cp "\$bundle/config.json" '$log.configs'/"\$last.json" 2>/dev/null
+t0=\$(date +%s%N)
 '$real' "\$@"
 rc=\$?
-printf '%s rc=%s\n' "\$\$" "\$rc" >>'$log'
+printf '%s rc=%s ms=%s\n' "\$\$" "\$rc" "\$(( (\$(date +%s%N) - t0) / 1000000 ))" >>'$log'
 # A failed call's error lines from the runtime's own log (engines pass
 # --log FILE and read it back): what the engine should have reported.
 [ "\$rc" != 0 ] && [ -n "\$rlog" ] && grep '"level":"error"' "\$rlog" >>'$log.errors' 2>/dev/null
