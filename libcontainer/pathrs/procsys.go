@@ -1,6 +1,7 @@
 package pathrs
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -40,6 +41,11 @@ func WriteProcSys(key, value string) error {
 	}
 	defer proc.Close()
 	h, err := proc.OpenRoot(sub)
+	if errors.Is(err, unix.ENOENT) {
+		// The library words every failed lookup as "unsafe procfs
+		// detected"; a missing file is a sysctl this kernel lacks.
+		return fmt.Errorf("sysctl %s: /proc/%s: no such sysctl on this kernel (%w)", key, sub, unix.ENOENT)
+	}
 	if err != nil {
 		return fmt.Errorf("sysctl %s: %w", key, err)
 	}
