@@ -63,7 +63,8 @@ DROPIN_CTR_NS=dropin-$DROPIN_ID
 DROPIN_BRIDGE=dropin$((DROPIN_ID % 100000))
 DROPIN_SUBNET=10.89.$((DROPIN_ID % 200 + 20))
 DROPIN_PORT=$((20000 + DROPIN_ID % 20000))
-while ss -Htln "sport = :$DROPIN_PORT or sport = :$((DROPIN_PORT + 1))" | grep -q .; do
+# Four ports: podman's two cases, docker's two (myrun, runc).
+while ss -Htln "sport = :$DROPIN_PORT or sport = :$((DROPIN_PORT + 1)) or sport = :$((DROPIN_PORT + 2)) or sport = :$((DROPIN_PORT + 3))" | grep -q .; do
 	DROPIN_PORT=$((DROPIN_PORT + 2))
 done
 DROPIN_USER=
