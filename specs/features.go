@@ -7,6 +7,8 @@ import (
 	"github.com/moby/sys/capability"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
+
+	"github.com/myrun-org/myrun/internal/numa"
 )
 
 // Version is myrun's version, set at link time with
@@ -78,7 +80,7 @@ var UnsafeConfigAnnotations = []string{"bundle", "org.systemd.property.", "org.c
 // MemoryPolicyModeNames lists the memory policy modes we apply, sorted.
 func MemoryPolicyModeNames() []string {
 	var out []string
-	for m := range MemoryPolicyModes {
+	for m := range numa.Modes {
 		out = append(out, string(m))
 	}
 	slices.Sort(out)
@@ -88,7 +90,7 @@ func MemoryPolicyModeNames() []string {
 // MemoryPolicyFlagNames lists the memory policy flags we apply, sorted.
 func MemoryPolicyFlagNames() []string {
 	var out []string
-	for m := range MemoryPolicyFlags {
+	for m := range numa.Flags {
 		out = append(out, string(m))
 	}
 	slices.Sort(out)

@@ -1,15 +1,15 @@
 package specs
 
 import (
-	"fmt"
 	"maps"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/internal/numa"
 )
 
 // Validation of linux.memoryPolicy, linux.intelRdt, linux.netDevices and
@@ -17,54 +17,11 @@ import (
 // Host facts (NUMA nodes, resctrl) are checked here too, so that create
 // fails before anything exists.
 
-// MemoryPolicyModes are the set_mempolicy(2) modes of the spec, by value.
-var MemoryPolicyModes = map[rspec.MemoryPolicyModeType]int{
-	rspec.MpolDefault: 0, rspec.MpolPreferred: 1, rspec.MpolBind: 2, rspec.MpolInterleave: 3,
-	rspec.MpolLocal: 4, rspec.MpolPreferredMany: 5, rspec.MpolWeightedInterleave: 6,
-}
-
-// MemoryPolicyFlags are the mode flags of the spec, by value (or'ed into
-// the mode argument).
-var MemoryPolicyFlags = map[rspec.MemoryPolicyFlagType]int{
-	rspec.MpolFStaticNodes: 1 << 15, rspec.MpolFRelativeNodes: 1 << 14, rspec.MpolFNumaBalancing: 1 << 13,
-}
-
-// MaxNUMANodes bounds a node list (the kernel's MAX_NUMNODES is at most
-// 1024).
-const MaxNUMANodes = 1024
-
 // NodesFile lists the host's possible NUMA nodes; a variable for tests.
 var NodesFile = "/sys/devices/system/node/possible"
 
 // ResctrlRoot is where resctrl must be mounted; a variable for tests.
 var ResctrlRoot = "/sys/fs/resctrl"
-
-// ParseList reads a CPU or node list such as "0-3,7" into its members,
-// each below limit.
-func ParseList(s string, limit int) ([]int, error) {
-	var out []int
-	if strings.TrimSpace(s) == "" {
-		return nil, fmt.Errorf("empty list")
-	}
-	for _, part := range strings.Split(s, ",") {
-		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
-		a, err := strconv.Atoi(lo)
-		b := a
-		if err == nil && isRange {
-			b, err = strconv.Atoi(hi)
-		}
-		if err != nil || a < 0 || b < a {
-			return nil, fmt.Errorf("bad list %q", s)
-		}
-		if b >= limit {
-			return nil, fmt.Errorf("%d is out of range (0-%d)", b, limit-1)
-		}
-		for c := a; c <= b; c++ {
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
 
 // hostNodes returns how many NUMA node numbers the host has (the highest
 // possible node + 1); 1 when the kernel has no NUMA support.
@@ -73,7 +30,7 @@ func hostNodes() int {
 	if err != nil {
 		return 1
 	}
-	nodes, err := ParseList(strings.TrimSpace(string(raw)), MaxNUMANodes)
+	nodes, err := numa.ParseList(strings.TrimSpace(string(raw)), numa.MaxNodes)
 	if err != nil || len(nodes) == 0 {
 		return 1
 	}
@@ -123,13 +80,13 @@ func checkMemoryPolicy(p *problems, mp *rspec.LinuxMemoryPolicy) {
 		return
 	}
 	const f = "linux.memoryPolicy"
-	mode, ok := MemoryPolicyModes[mp.Mode]
+	mode, ok := numa.Modes[mp.Mode]
 	if !ok {
 		p.add(f+".mode", "unknown mode %q", mp.Mode)
 	}
 	var static, relative bool
 	for i, fl := range mp.Flags {
-		if _, ok := MemoryPolicyFlags[fl]; !ok {
+		if _, ok := numa.Flags[fl]; !ok {
 			p.add(idx(f+".flags", i), "unknown flag %q", fl)
 		}
 		static = static || fl == rspec.MpolFStaticNodes
@@ -157,11 +114,11 @@ func checkMemoryPolicy(p *problems, mp *rspec.LinuxMemoryPolicy) {
 	}
 	// Relative nodes are folded onto the allowed ones by the kernel, so
 	// only the static bound applies to them.
-	limit := MaxNUMANodes
+	limit := numa.MaxNodes
 	if !relative {
 		limit = hostNodes()
 	}
-	if _, err := ParseList(mp.Nodes, limit); err != nil {
+	if _, err := numa.ParseList(mp.Nodes, limit); err != nil {
 		if !relative {
 			p.add(f+".nodes", "%v: this host has NUMA nodes 0-%d", err, limit-1)
 		} else {
@@ -261,12 +218,12 @@ func checkExecCPUAffinity(p *problems, a *rspec.CPUAffinity) {
 		return
 	}
 	if a.Initial != "" {
-		if _, err := ParseList(a.Initial, 1024); err != nil {
+		if _, err := numa.ParseList(a.Initial, 1024); err != nil {
 			p.add("process.execCPUAffinity.initial", "%v", err)
 		}
 	}
 	if a.Final != "" {
-		if _, err := ParseList(a.Final, 1024); err != nil {
+		if _, err := numa.ParseList(a.Final, 1024); err != nil {
 			p.add("process.execCPUAffinity.final", "%v", err)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/myrun-org/myrun/specs"
+	"github.com/myrun-org/myrun/internal/numa"
 )
 
 // applyMemoryPolicy sets linux.memoryPolicy on the calling thread, the one
@@ -34,12 +34,12 @@ func applyMemoryPolicy(mp *rspec.LinuxMemoryPolicy) error {
 // memoryPolicyArgs turns the spec's policy into set_mempolicy's mode
 // (flags or'ed in), node mask and maxnode.
 func memoryPolicyArgs(mp *rspec.LinuxMemoryPolicy) (mode int, mask []uint64, maxnode int, err error) {
-	mode, ok := specs.MemoryPolicyModes[mp.Mode]
+	mode, ok := numa.Modes[mp.Mode]
 	if !ok {
 		return 0, nil, 0, fmt.Errorf("linux.memoryPolicy.mode: unknown mode %q", mp.Mode)
 	}
 	for i, f := range mp.Flags {
-		bit, ok := specs.MemoryPolicyFlags[f]
+		bit, ok := numa.Flags[f]
 		if !ok {
 			return 0, nil, 0, fmt.Errorf("linux.memoryPolicy.flags[%d]: unknown flag %q", i, f)
 		}
@@ -48,14 +48,14 @@ func memoryPolicyArgs(mp *rspec.LinuxMemoryPolicy) (mode int, mask []uint64, max
 	if mp.Nodes == "" {
 		return mode, nil, 0, nil
 	}
-	nodes, err := specs.ParseList(mp.Nodes, specs.MaxNUMANodes)
+	nodes, err := numa.ParseList(mp.Nodes, numa.MaxNodes)
 	if err != nil {
 		return 0, nil, 0, fmt.Errorf("linux.memoryPolicy.nodes: %w", err)
 	}
-	mask = make([]uint64, specs.MaxNUMANodes/64)
+	mask = make([]uint64, numa.MaxNodes/64)
 	for _, n := range nodes {
 		mask[n/64] |= 1 << (n % 64)
 	}
 	// maxnode counts bits; the kernel reads maxnode-1 of them.
-	return mode, mask, specs.MaxNUMANodes + 1, nil
+	return mode, mask, numa.MaxNodes + 1, nil
 }
