@@ -5,6 +5,7 @@
 package nsexec
 
 /*
+#cgo CFLAGS: -Wall -Wextra -Werror
 extern unsigned long long myrun_orig_nofile_cur;
 */
 import "C"
