@@ -11,7 +11,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X github.com/myrun-org/myrun/spec
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 MIN_PASS  ?= 37
 
-.PHONY: all build myrun myimg test unit integration conformance dropin cri demo install lint depcheck bench fuzz fuzz-ci stress clean deps
+.PHONY: all build myrun myimg test unit integration conformance dropin cri demo install lint c-format depcheck bench fuzz fuzz-ci stress clean deps
 
 all: build
 
@@ -79,6 +79,13 @@ lint:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) mod tidy -diff
+	@out=$$(for f in $$(git ls-files '*.c' '*.h'); do clang-format $$f | cmp -s $$f - || echo $$f; done); if [ -n "$$out" ]; then echo "clang-format needed (make c-format):"; echo "$$out"; exit 1; fi
+	contrib/shellcheck.sh
+
+# c-format rewrites the C files in the style of .clang-format.
+c-format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
 
 depcheck:
 	contrib/depcheck.sh

@@ -13,7 +13,7 @@ level() {
 	$M/libcontainer/caps* | $M/libcontainer/seccomp* | $M/libcontainer/userns* | $M/libcontainer/console* | \
 		$M/libcontainer/hooks* | $M/libcontainer/state* | $M/libcontainer/cgroups*) echo 2 ;;
 	$M/libcontainer/rootfs* | $M/libcontainer/initproc*) echo 3 ;;
-	$M/libcontainer | $M/specs*) echo 4 ;;
+	"$M"/libcontainer | "$M"/specs*) echo 4 ;;
 	$M/runtime* | $M/imgtool* | $M/conformance* | $M/contrib*) echo 5 ;;
 	*) echo 0 ;;
 	esac

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs every Go fuzz target in the repository for FUZZTIME each (default
-# 10s). Usage: contrib/fuzz.sh [package-pattern...]   (default ./...)
+# 10s), then the libFuzzer targets of the C parsers. Usage:
+# contrib/fuzz.sh [package-pattern...]   (default ./...)
 # A crash is written to testdata/fuzz/<Target>/ beside the test: commit
 # it, it is then a regular regression test of `go test`.
 set -eu
@@ -44,6 +45,36 @@ for pkg in $($GO list "$@"); do
 			fail=1
 		fi
 	done
+done
+
+# The C parsers of the constructor (libcontainer/nsexec/fuzz/*.c): libFuzzer
+# targets built with clang, ASan and UBSan. Leak checking is off: the
+# process they parse for exits or execs right after. A crasher is written to
+# .cache/fuzz/<target>/; add it to the target's corpus/ directory.
+secs=$(echo "$FUZZTIME" | sed -n 's/^\([0-9]*\)s$/\1/p; s/^\([0-9]*\)m$/\1 60/p' | awk '{ print $1 * ($2 ? $2 : 1) }')
+[ -n "$secs" ] || { echo "fuzz: FUZZTIME $FUZZTIME: want Ns or Nm for the C targets" >&2; exit 1; }
+CLANG=${CLANG:-clang}
+cdir=libcontainer/nsexec/fuzz
+for src in "$cdir"/*.c; do
+	target=$(basename "$src" .c)
+	work=.cache/fuzz/$target
+	mkdir -p "$work/corpus"
+	runs=$((runs + 1))
+	echo "== $cdir $target (${secs}s, libFuzzer)"
+	if ! $CLANG -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -I libcontainer/nsexec "$src" -o "$work/fuzzer"; then
+		echo "FAIL: $target does not build"
+		fail=1
+		continue
+	fi
+	if ASAN_OPTIONS=detect_leaks=0 "$work/fuzzer" -max_total_time="$secs" -detect_leaks=0 \
+		-artifact_prefix="$work/" "$work/corpus" "$cdir/corpus/$target" >"$out" 2>&1; then
+		tail -n 1 "$out"
+	else
+		grep -v '^#' "$out" | tail -n 40
+		echo "FAIL: $cdir $target (the input is in $work/)"
+		fail=1
+	fi
 done
 echo "fuzz: $runs targets, $FUZZTIME each"
 exit $fail

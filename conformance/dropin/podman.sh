@@ -336,7 +336,7 @@ pc_leftovers() {
 	expect_eq "libpod-* container cgroups" "$n" 0
 	n=$(ip -o link show master "$DROPIN_BRIDGE" 2>/dev/null | wc -l)
 	expect_eq "veths on $DROPIN_BRIDGE" "$n" 0
-	n=$(ls /run/netns 2>/dev/null | grep -c '^netns-' || true)
+	n=$(find /run/netns -mindepth 1 -maxdepth 1 -name 'netns-*' 2>/dev/null | wc -l)
 	expect_eq "podman netns in /run/netns (new)" "$n" "${DROPIN_NETNS_BEFORE:-0}"
 	return 0
 }

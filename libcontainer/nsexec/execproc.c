@@ -434,7 +434,9 @@ static char *look_path(struct process *p)
 			myrun_bail("exec: asprintf");
 		if (find_executable(full) == 0) {
 			if (full[0] != '/')
-				fail("exec: \"%s\": cannot run executable found relative to current directory", name);
+				fail("exec: \"%s\": cannot run executable found relative to current "
+				     "directory",
+				     name);
 			return full;
 		}
 		free(full);
@@ -464,7 +466,8 @@ static void set_caps(struct process *p)
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = {
 		{ (uint32_t)p->effective, (uint32_t)p->permitted, (uint32_t)p->inheritable },
-		{ (uint32_t)(p->effective >> 32), (uint32_t)(p->permitted >> 32), (uint32_t)(p->inheritable >> 32) },
+		{ (uint32_t)(p->effective >> 32), (uint32_t)(p->permitted >> 32),
+		  (uint32_t)(p->inheritable >> 32) },
 	};
 
 	if (syscall(SYS_capset, &hdr, data) < 0)
@@ -521,7 +524,8 @@ static void load_seccomp(struct process *p)
 		fail("seccomp: bad program length %zu", p->prog_len);
 	r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog);
 	if (r < 0 && errno == EACCES)
-		fail("seccomp: seccomp: load filter: %s (needs no_new_privs or CAP_SYS_ADMIN)", errstr(EACCES));
+		fail("seccomp: seccomp: load filter: %s (needs no_new_privs or CAP_SYS_ADMIN)",
+		     errstr(EACCES));
 	if (r < 0)
 		fail("seccomp: seccomp: load filter (flags %#x): %s", p->seccomp_flags, errstr(errno));
 	if (r != 0)
@@ -550,7 +554,8 @@ void myrun_exec_process(void)
 	if (syscall(SYS_getcwd, cwd, sizeof(cwd)) < 0)
 		fail("process.cwd: chdir: getcwd: %s", errstr(errno));
 	if (cwd[0] != '/')
-		fail("process.cwd: chdir: current working directory \"%s\" is outside the container root", cwd);
+		fail("process.cwd: chdir: current working directory \"%s\" is outside the container root",
+		     cwd);
 	path = look_path(&p);
 
 	// Only 0-2 and the preserved fds survive execve; marked now, before a
@@ -562,7 +567,8 @@ void myrun_exec_process(void)
 
 		if (setrlimit(r->resource, &r->limit) < 0)
 			fail("rlimits: process.rlimits[%zu] (%s %llu:%llu): %s", i, r->name,
-			     (unsigned long long)r->limit.rlim_cur, (unsigned long long)r->limit.rlim_max, errstr(errno));
+			     (unsigned long long)r->limit.rlim_cur, (unsigned long long)r->limit.rlim_max,
+			     errstr(errno));
 	}
 	set_caps_bounding(&p);
 	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which

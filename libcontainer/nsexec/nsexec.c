@@ -62,6 +62,10 @@ int myrun_sync_fd = -1;
 #define sync_fd myrun_sync_fd
 #define bail myrun_bail
 
+// The fuzz targets (fuzz/) include this file with MYRUN_FUZZ defined: they
+// bring their own myrun_bail, which returns to the harness, and run no
+// constructor.
+#ifndef MYRUN_FUZZ
 void myrun_bail(const char *fmt, ...)
 {
 	char msg[512] = "error ";
@@ -78,6 +82,7 @@ void myrun_bail(const char *fmt, ...)
 		(void)send(sync_fd, msg, strlen(msg), MSG_NOSIGNAL);
 	_exit(1);
 }
+#endif
 
 static void send_str(const char *s)
 {
@@ -152,6 +157,7 @@ static void become_root(void)
 struct join {
 	int flag;
 	int fd;
+	const char *path;
 };
 
 // close_from closes every fd from first up. close_range(2) where the
@@ -168,6 +174,58 @@ static void close_from(unsigned int first)
 		close((int)fd);
 }
 
+// The bootstrap message, parsed.
+struct bootstrap {
+	unsigned long clone_flags;
+	struct join joins[MAX_JOINS];
+	int njoins, want_maps, want_place, want_exec;
+	char timens[512];
+};
+
+// parse_bootstrap reads the message's lines into b (zeroed by the caller)
+// and bails on a bad one. It opens nothing: the fuzz target (fuzz/) calls
+// it on arbitrary input.
+static void parse_bootstrap(char *buf, struct bootstrap *b)
+{
+	char *line, *save = NULL;
+
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "clone ", 6) == 0) {
+			b->clone_flags = strtoul(line + 6, NULL, 10);
+		} else if (strncmp(line, "join ", 5) == 0) {
+			char *end = NULL;
+			long flag = strtol(line + 5, &end, 10);
+
+			if (end == NULL || *end != ' ' || b->njoins >= MAX_JOINS) {
+				errno = 0;
+				bail("nsexec: bad join line");
+			}
+			b->joins[b->njoins].flag = (int)flag;
+			b->joins[b->njoins].fd = -1;
+			b->joins[b->njoins].path = end + 1;
+			b->njoins++;
+		} else if (strcmp(line, "maps") == 0) {
+			b->want_maps = 1;
+		} else if (strcmp(line, "place") == 0) {
+			b->want_place = 1;
+		} else if (strcmp(line, "exec") == 0) {
+			b->want_exec = 1;
+		} else if (strncmp(line, "timens ", 7) == 0) {
+			size_t used = strlen(b->timens);
+
+			if (used + strlen(line + 7) + 2 > sizeof(b->timens)) {
+				errno = 0;
+				bail("nsexec: timens offsets too long");
+			}
+			strcat(b->timens, line + 7);
+			strcat(b->timens, "\n");
+		} else {
+			errno = 0;
+			bail("nsexec: unknown bootstrap line %.32s", line);
+		}
+	}
+}
+
 static void write_file(const char *path, const char *data)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -179,17 +237,21 @@ static void write_file(const char *path, const char *data)
 	close(fd);
 }
 
-__attribute__((constructor)) static void nsexec(void)
+#ifdef MYRUN_FUZZ
+#define CONSTRUCTOR __attribute__((unused))
+#else
+#define CONSTRUCTOR __attribute__((constructor))
+#endif
+
+CONSTRUCTOR static void nsexec(void)
 {
 	static char buf[MSG_MAX + 1];
-	struct join joins[MAX_JOINS];
-	char timens[512] = "";
-	unsigned long clone_flags = 0;
-	int njoins = 0, want_maps = 0, want_place = 0, want_exec = 0, need_fork = 0;
+	static struct bootstrap b;
+	struct join *joins = b.joins;
+	int need_fork = 0;
 	unsigned long rest;
 	struct rlimit rl;
 	const char *env;
-	char *line, *save = NULL;
 	ssize_t n;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
@@ -230,56 +292,25 @@ __attribute__((constructor)) static void nsexec(void)
 		bail("nsexec: reading bootstrap");
 	buf[n] = '\0';
 
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(line, "clone ", 6) == 0) {
-			clone_flags = strtoul(line + 6, NULL, 10);
-		} else if (strncmp(line, "join ", 5) == 0) {
-			char *end = NULL;
-			long flag = strtol(line + 5, &end, 10);
-
-			if (end == NULL || *end != ' ' || njoins >= MAX_JOINS) {
-				errno = 0;
-				bail("nsexec: bad join line");
-			}
-			joins[njoins].flag = (int)flag;
-			// Open every path before joining any namespace: after
-			// joining the mount namespace the paths would resolve
-			// in the container.
-			joins[njoins].fd = open(end + 1, O_RDONLY | O_CLOEXEC);
-			if (joins[njoins].fd < 0)
-				bail("nsexec: open namespace %s", end + 1);
-			njoins++;
-		} else if (strcmp(line, "maps") == 0) {
-			want_maps = 1;
-		} else if (strcmp(line, "place") == 0) {
-			want_place = 1;
-		} else if (strcmp(line, "exec") == 0) {
-			want_exec = 1;
-		} else if (strncmp(line, "timens ", 7) == 0) {
-			size_t used = strlen(timens);
-
-			if (used + strlen(line + 7) + 2 > sizeof(timens)) {
-				errno = 0;
-				bail("nsexec: timens offsets too long");
-			}
-			strcat(timens, line + 7);
-			strcat(timens, "\n");
-		} else {
-			errno = 0;
-			bail("nsexec: unknown bootstrap line %.32s", line);
-		}
+	parse_bootstrap(buf, &b);
+	// Open every path before joining any namespace: after joining the
+	// mount namespace the paths would resolve in the container.
+	for (int i = 0; i < b.njoins; i++) {
+		joins[i].fd = open(joins[i].path, O_RDONLY | O_CLOEXEC);
+		if (joins[i].fd < 0)
+			bail("nsexec: open namespace %s", joins[i].path);
 	}
 
 	// The user namespace comes first: joining it gives the capabilities
 	// needed to join or create the others.
-	for (int i = 0; i < njoins; i++) {
+	for (int i = 0; i < b.njoins; i++) {
 		if (joins[i].flag != CLONE_NEWUSER)
 			continue;
 		if (setns(joins[i].fd, CLONE_NEWUSER) < 0)
 			bail("nsexec: setns user namespace");
 		become_root();
 	}
-	for (int i = 0; i < njoins; i++) {
+	for (int i = 0; i < b.njoins; i++) {
 		if (joins[i].flag == CLONE_NEWUSER)
 			goto next;
 		if (setns(joins[i].fd, joins[i].flag) < 0)
@@ -290,7 +321,7 @@ next:
 		close(joins[i].fd);
 	}
 
-	if (clone_flags & CLONE_NEWUSER) {
+	if (b.clone_flags & CLONE_NEWUSER) {
 		// The parent writes our maps through /proc/<pid>/; a
 		// non-dumpable process's /proc files belong to root, which an
 		// unprivileged parent is not.
@@ -298,7 +329,7 @@ next:
 			bail("nsexec: PR_SET_DUMPABLE");
 		if (unshare(CLONE_NEWUSER) < 0)
 			bail("nsexec: unshare user namespace");
-		if (want_maps) {
+		if (b.want_maps) {
 			send_str("maps");
 			expect("maps-ok");
 		}
@@ -307,16 +338,16 @@ next:
 		become_root();
 	}
 
-	rest = clone_flags & ~(unsigned long)CLONE_NEWUSER;
-	if (want_place)
+	rest = b.clone_flags & ~(unsigned long)CLONE_NEWUSER;
+	if (b.want_place)
 		rest &= ~(unsigned long)CLONE_NEWCGROUP;
 	if (rest) {
 		if (unshare((int)rest) < 0)
 			bail("nsexec: unshare namespaces %#lx", rest);
 	}
-	if (timens[0] != '\0')
-		write_file("/proc/self/timens_offsets", timens);
-	if (clone_flags & (CLONE_NEWPID | CLONE_NEWTIME))
+	if (b.timens[0] != '\0')
+		write_file("/proc/self/timens_offsets", b.timens);
+	if (b.clone_flags & (CLONE_NEWPID | CLONE_NEWTIME))
 		need_fork = 1;
 
 	// A new pid or time namespace applies to children only: fork once,
@@ -333,7 +364,7 @@ next:
 	if (setsid() < 0)
 		bail("nsexec: setsid");
 	send_pid();
-	if (want_exec)
+	if (b.want_exec)
 		myrun_exec_process();
 	errno = 0;
 }

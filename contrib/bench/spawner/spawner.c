@@ -33,7 +33,11 @@
 #define MAXJOBS 256
 #define MAXARGS 64
 
-struct job { pid_t pid; long id; long long start; };
+struct job {
+	pid_t pid;
+	long id;
+	long long start;
+};
 static struct job jobs[MAXJOBS];
 static int njobs;
 static sigset_t oldmask;
@@ -45,7 +49,10 @@ static long long now_ns(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static long long us(struct timeval tv) { return tv.tv_sec * 1000000LL + tv.tv_usec; }
+static long long us(struct timeval tv)
+{
+	return tv.tv_sec * 1000000LL + tv.tv_usec;
+}
 
 static void start(long id, int argc, char **argv, const char *out, const char *err)
 {
@@ -71,7 +78,7 @@ static void start(long id, int argc, char **argv, const char *out, const char *e
 		dprintf(2, "spawner: exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	jobs[njobs++] = (struct job){pid, id, t0};
+	jobs[njobs++] = (struct job){ pid, id, t0 };
 }
 
 static void reap(void)
@@ -89,7 +96,8 @@ static void reap(void)
 			       us(ru.ru_stime), ru.ru_maxrss, t1 - jobs[i].start);
 			jobs[i] = jobs[--njobs];
 		} else {
-			printf("O %d %d %lld %lld %ld\n", pid, st, us(ru.ru_utime), us(ru.ru_stime), ru.ru_maxrss);
+			printf("O %d %d %lld %lld %ld\n", pid, st, us(ru.ru_utime), us(ru.ru_stime),
+			       ru.ru_maxrss);
 		}
 	}
 	fflush(stdout);
@@ -113,7 +121,7 @@ int main(void)
 		return 1;
 	}
 	while (!eof || njobs > 0) {
-		struct pollfd p[2] = {{sfd, POLLIN, 0}, {0, eof ? 0 : POLLIN, 0}};
+		struct pollfd p[2] = { { sfd, POLLIN, 0 }, { 0, eof ? 0 : POLLIN, 0 } };
 		if (poll(p, eof ? 1 : 2, -1) < 0 && errno != EINTR)
 			return 1;
 		if (p[0].revents) {
@@ -136,7 +144,8 @@ int main(void)
 			long id;
 			int argc, used = 0;
 			char out[4096], err[4096];
-			if (sscanf(buf, "R %ld %d %4095s %4095s\n%n", &id, &argc, out, err, &used) < 4 || used == 0)
+			if (sscanf(buf, "R %ld %d %4095s %4095s\n%n", &id, &argc, out, err, &used) < 4 ||
+			    used == 0)
 				break;
 			if (argc < 1 || argc > MAXARGS)
 				return 2;
