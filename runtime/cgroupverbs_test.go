@@ -2,9 +2,9 @@ package main
 
 import "testing"
 
-// Memory flags take units (specs/units) and -1 for unlimited.
+// Memory flags take units (specs/units, decimals too) and -1 for unlimited.
 func TestParseBytes(t *testing.T) {
-	for in, want := range map[string]int64{"64m": 64 << 20, "-1": -1, "1024": 1024} {
+	for in, want := range map[string]int64{"64m": 64 << 20, "-1": -1, "1024": 1024, "1.5g": 3 << 29} {
 		if got, err := parseBytes(in); err != nil || got != want {
 			t.Errorf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
 		}
