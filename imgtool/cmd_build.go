@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/myrun-org/myrun/imgtool/build"
+	"github.com/myrun-org/myrun/imgtool/registry"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -58,7 +59,7 @@ network namespace with only loopback, unless --network=host.`,
 			if err := needArgs(cmd, 0, 1); err != nil {
 				return err
 			}
-			reexecInPrivateMountNS()
+			build.ReexecInPrivateMountNS()
 			s, err := openStore(cmd)
 			if err != nil {
 				return err
@@ -176,7 +177,7 @@ network namespace with only loopback, unless --network=host.`,
 					return err
 				}
 				ro.Progress = nil
-				o.Pull = func(ref string) (ocispec.Descriptor, error) { return pullAny(s, ref, ro) }
+				o.Pull = func(ref string) (ocispec.Descriptor, error) { return registry.PullAny(s, ref, ro) }
 			}
 			if cmd.Bool("quiet") {
 				o.Out = nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -86,7 +87,7 @@ func applyChange(c *store.Config, change string) error {
 	words := func() []string {
 		if strings.HasPrefix(arg, "[") {
 			var v []string
-			if jsonUnmarshal(arg, &v) == nil {
+			if json.Unmarshal([]byte(arg), &v) == nil {
 				return v
 			}
 		}

@@ -67,7 +67,7 @@ func psCommand() *cli.Command {
 	}
 }
 
-func lookupContainer(cmd *cli.Command) (*container.Store, *container.Record, error) {
+func lookupContainer(cmd *cli.Command) (*container.Manager, *container.Record, error) {
 	cs, err := openContainers(cmd)
 	if err != nil {
 		return nil, nil, err

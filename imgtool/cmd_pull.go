@@ -9,6 +9,8 @@ import (
 
 	"github.com/myrun-org/myrun/imgtool/progress"
 	"github.com/myrun-org/myrun/imgtool/registry"
+	"github.com/myrun-org/myrun/imgtool/store"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func registryOpts(cmd *cli.Command) (registry.Options, error) {
@@ -46,7 +48,7 @@ linux/GOARCH manifest is pulled. Digests, sizes and diff_ids are verified before
 			if err != nil {
 				return err
 			}
-			desc, err := pullAny(s, cmd.Args().First(), o)
+			desc, err := registry.PullAny(s, cmd.Args().First(), o)
 			if err != nil {
 				return err
 			}
@@ -78,4 +80,12 @@ func pushCommand() *cli.Command {
 			return err
 		},
 	}
+}
+
+func descConfigID(s *store.Store, d ocispec.Descriptor) string {
+	l, err := s.Load(d)
+	if err != nil {
+		return d.Digest.Encoded()
+	}
+	return l.Manifest.Config.Digest.Encoded()
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/myrun-org/myrun/imgtool/network"
 )
 
-func openContainers(cmd *cli.Command) (*container.Store, error) {
+func openContainers(cmd *cli.Command) (*container.Manager, error) {
 	s, err := openStore(cmd)
 	if err != nil {
 		return nil, err
@@ -99,7 +99,7 @@ root), host, none.`,
 
 // runForeground is its own container's monitor: output is logged and
 // shown, signals are passed on, and the exit code becomes ours.
-func runForeground(cs *container.Store, r *container.Record, o *container.Options) error {
+func runForeground(cs *container.Manager, r *container.Record, o *container.Options) error {
 	att := &container.Attach{Stdout: os.Stdout, Stderr: os.Stderr, TTY: o.TTY}
 	if o.Stdin || o.TTY {
 		att.Stdin = os.Stdin

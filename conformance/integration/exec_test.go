@@ -161,9 +161,10 @@ func TestExecSubCgroup(t *testing.T) {
 
 // Everything of a process.json reaches an exec'd process: user, umask,
 // rlimits, the five capability sets (ambient included), no_new_privs,
-// HOME from the container's /etc/passwd when unset. Exec without a
-// terminal runs through the constructor (nsexec/execproc.c), so this
-// checks the C path against the behaviour Go init has for `run`.
+// HOME from the container's /etc/passwd when unset. Such an exec, with a
+// terminal or without, runs through the constructor (nsexec/execproc.c;
+// libcontainer/execfast.go says what still needs Go init), so this checks
+// the C path against the behaviour Go init has for `run`.
 func TestExecProcessSetup(t *testing.T) {
 	b := runningBundle(t)
 	um := uint32(0o027)

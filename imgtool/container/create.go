@@ -16,7 +16,7 @@ import (
 // (overlay rootfs over the cached layers), network and config.json. It
 // does not start it. Bad input fails before anything is created; a
 // failure later removes everything made so far.
-func (cs *Store) Create(o *Options) (*Record, error) {
+func (cs *Manager) Create(o *Options) (*Record, error) {
 	p, err := o.validate()
 	if err != nil {
 		return nil, err

@@ -17,7 +17,7 @@ const MonitorCommand = "container-monitor"
 // StartDetached starts the monitor of r as a new session (`self args...
 // container-monitor ID`, self being our own executable) and waits until
 // it reports the container running or failing.
-func (cs *Store) StartDetached(r *Record, self string, args []string) error {
+func (cs *Manager) StartDetached(r *Record, self string, args []string) error {
 	rp, wp, err := os.Pipe()
 	if err != nil {
 		return err
@@ -64,7 +64,7 @@ func (cs *Store) StartDetached(r *Record, self string, args []string) error {
 // ServeMonitor is the body of the hidden monitor command: it runs the
 // container, reporting "ok" or "error: ..." on ready, and removes the
 // container at the end when it was started with --rm.
-func (cs *Store) ServeMonitor(id string, ready *os.File) error {
+func (cs *Manager) ServeMonitor(id string, ready *os.File) error {
 	report := func(err error) {
 		if ready == nil {
 			return

@@ -22,7 +22,7 @@ func monitorAlive(r *Record) bool {
 }
 
 // IsRunning is true while the container (or its monitor) is up.
-func (cs *Store) IsRunning(r *Record) bool {
+func (cs *Manager) IsRunning(r *Record) bool {
 	if r.Status == StatusExited {
 		return false
 	}
@@ -35,7 +35,7 @@ func (cs *Store) IsRunning(r *Record) bool {
 
 // Status is the human status for ps: "Up 3 minutes", "Exited (1) 2
 // seconds ago", "Created", or a note that the monitor is gone.
-func (cs *Store) Status(r *Record) string {
+func (cs *Manager) Status(r *Record) string {
 	switch {
 	case r.Status == StatusExited:
 		return fmt.Sprintf("Exited (%d) %s ago", r.ExitCode, since(r.FinishedAt))
@@ -78,7 +78,7 @@ func signalName(s string) string {
 }
 
 // Kill sends a signal to the container's init through the runtime.
-func (cs *Store) Kill(r *Record, sig string) error {
+func (cs *Manager) Kill(r *Record, sig string) error {
 	out, err := cs.rt(r, "kill", r.ID, signalName(sig)).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("kill %s: %v: %s", signalName(sig), err, strings.TrimSpace(string(out)))
@@ -87,7 +87,7 @@ func (cs *Store) Kill(r *Record, sig string) error {
 }
 
 // waitExited polls until the container is no longer running.
-func (cs *Store) waitExited(id string, d time.Duration) bool {
+func (cs *Manager) waitExited(id string, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for {
 		r, err := cs.Load(id)
@@ -104,7 +104,7 @@ func (cs *Store) waitExited(id string, d time.Duration) bool {
 // Stop sends the image's stop signal, then SIGKILL after timeout, and
 // waits for the exit to be recorded. Stopping a stopped container is
 // not an error.
-func (cs *Store) Stop(r *Record, timeout time.Duration) error {
+func (cs *Manager) Stop(r *Record, timeout time.Duration) error {
 	if !cs.IsRunning(r) {
 		return nil
 	}
@@ -136,7 +136,7 @@ type RemoveOptions struct {
 // cgroups, overlay mount and bundle, log and record. It works from the
 // record and from what exists, so it also cleans up after a crash, and
 // running it twice is fine.
-func (cs *Store) Remove(id string, o RemoveOptions) error {
+func (cs *Manager) Remove(id string, o RemoveOptions) error {
 	r, err := cs.Load(id)
 	if err != nil {
 		if _, serr := os.Stat(cs.Dir(id)); serr != nil {
@@ -233,7 +233,7 @@ func findRuntimeFallback() string {
 
 // Exec runs args in the running container with our stdio and returns
 // its exit code.
-func (cs *Store) Exec(r *Record, args []string, tty bool, env []string, user, cwd string) (int, error) {
+func (cs *Manager) Exec(r *Record, args []string, tty bool, env []string, user, cwd string) (int, error) {
 	if !cs.IsRunning(r) || cs.runtimeStatus(r) != "running" {
 		return -1, fmt.Errorf("container %s is not running", ShortID(r.ID))
 	}
@@ -267,7 +267,7 @@ func (cs *Store) Exec(r *Record, args []string, tty bool, env []string, user, cw
 // Leftovers lists what of container id still exists on the host (for
 // tests and `rm` diagnostics): veth, netns, iptables rules, cgroup dirs,
 // mounts, runtime state, lease, directory.
-func (cs *Store) Leftovers(id string) []string {
+func (cs *Manager) Leftovers(id string) []string {
 	var out []string
 	if network.LinkExists(network.VethName(id)) {
 		out = append(out, "veth "+network.VethName(id))

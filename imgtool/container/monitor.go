@@ -28,7 +28,7 @@ type Attach struct {
 // foreground), records pid, status and exit code, and tears the network
 // down at the end. ready is called once, when the container runs or
 // failed to. It returns the container's exit code.
-func (cs *Store) Monitor(id string, att *Attach, ready func(error)) (int, error) {
+func (cs *Manager) Monitor(id string, att *Attach, ready func(error)) (int, error) {
 	readyOnce := func(err error) {
 		if ready != nil {
 			ready(err)
@@ -40,7 +40,7 @@ func (cs *Store) Monitor(id string, att *Attach, ready func(error)) (int, error)
 	return code, err
 }
 
-func (cs *Store) monitor(id string, att *Attach, ready func(error)) (int, error) {
+func (cs *Manager) monitor(id string, att *Attach, ready func(error)) (int, error) {
 	// Container init is re-parented to us when `runtime create` exits.
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return -1, err
@@ -151,7 +151,7 @@ func (cs *Store) monitor(id string, att *Attach, ready func(error)) (int, error)
 
 // finish records the exit and releases what only a running container
 // needs (network, slirp4netns, cgroup); rm removes the rest.
-func (cs *Store) finish(r *Record, code int, msg string) {
+func (cs *Manager) finish(r *Record, code int, msg string) {
 	rec, err := cs.Load(r.ID)
 	if err != nil {
 		rec = r
@@ -176,7 +176,7 @@ func (cs *Store) finish(r *Record, code int, msg string) {
 
 // monitorTTY runs a foreground container with a terminal: the runtime's
 // own `run` proxies the pty to our terminal. No log is written.
-func (cs *Store) monitorTTY(r *Record, att *Attach, ready func(error)) (int, error) {
+func (cs *Manager) monitorTTY(r *Record, att *Attach, ready func(error)) (int, error) {
 	cmd := cs.rt(r, "run", "--bundle", r.Bundle, r.ID)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = att.Stdin, os.Stdout, os.Stderr
 	if cmd.Stdin == nil {
@@ -199,7 +199,7 @@ func (cs *Store) monitorTTY(r *Record, att *Attach, ready func(error)) (int, err
 	return code, nil
 }
 
-func (cs *Store) startSlirp(r *Record, target string) (*os.File, error) {
+func (cs *Manager) startSlirp(r *Record, target string) (*os.File, error) {
 	exitR, exitW, err := os.Pipe()
 	if err != nil {
 		return nil, err

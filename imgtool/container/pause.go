@@ -23,7 +23,7 @@ const PauseCommand = "container-pause"
 // the bundle's config.json at its namespaces. The returned file is the
 // pause's stdin: when it closes (the monitor exits or dies) the pause
 // exits.
-func (cs *Store) startPause(r *Record) (*os.File, error) {
+func (cs *Manager) startPause(r *Record) (*os.File, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err

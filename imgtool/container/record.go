@@ -60,8 +60,8 @@ type Record struct {
 	Network     network.Attachment `json:"network"`
 }
 
-// Store keeps container records beside an image store.
-type Store struct {
+// Manager keeps container records beside an image store.
+type Manager struct {
 	Images *store.Store
 	// Root is <image store>/containers.
 	Root string
@@ -70,8 +70,8 @@ type Store struct {
 }
 
 // Open returns the container store of an image store.
-func Open(s *store.Store) (*Store, error) {
-	cs := &Store{Images: s, Root: filepath.Join(s.Root, "containers"), LogDir: "/var/log/myimg"}
+func Open(s *store.Store) (*Manager, error) {
+	cs := &Manager{Images: s, Root: filepath.Join(s.Root, "containers"), LogDir: "/var/log/myimg"}
 	if os.Geteuid() != 0 {
 		cs.LogDir = filepath.Join(cs.Root, "logs")
 	}
@@ -85,19 +85,19 @@ func Open(s *store.Store) (*Store, error) {
 
 // StateRoot is the runtime's --root for our containers, so they never
 // mix with containers of other tools using the same runtime.
-func (cs *Store) StateRoot() string { return filepath.Join(cs.Root, "state") }
+func (cs *Manager) StateRoot() string { return filepath.Join(cs.Root, "state") }
 
 // IPAMDir holds the address leases of bridge networks.
-func (cs *Store) IPAMDir() string { return filepath.Join(cs.Images.Root, "network") }
+func (cs *Manager) IPAMDir() string { return filepath.Join(cs.Images.Root, "network") }
 
 // Dir is the directory of container id.
-func (cs *Store) Dir(id string) string { return filepath.Join(cs.Root, id) }
+func (cs *Manager) Dir(id string) string { return filepath.Join(cs.Root, id) }
 
-func (cs *Store) recordPath(id string) string { return filepath.Join(cs.Dir(id), "container.json") }
+func (cs *Manager) recordPath(id string) string { return filepath.Join(cs.Dir(id), "container.json") }
 
 // Save writes r atomically. It never creates the container directory,
 // so a monitor finishing after `rm` cannot bring a record back.
-func (cs *Store) Save(r *Record) error {
+func (cs *Manager) Save(r *Record) error {
 	b, err := json.MarshalIndent(r, "", "\t")
 	if err != nil {
 		return err
@@ -106,7 +106,7 @@ func (cs *Store) Save(r *Record) error {
 }
 
 // Load reads the record of id.
-func (cs *Store) Load(id string) (*Record, error) {
+func (cs *Manager) Load(id string) (*Record, error) {
 	b, err := os.ReadFile(cs.recordPath(id))
 	if err != nil {
 		return nil, err
@@ -119,7 +119,7 @@ func (cs *Store) Load(id string) (*Record, error) {
 }
 
 // Update reads, changes and saves the record of id under its lock.
-func (cs *Store) Update(id string, fn func(r *Record)) (*Record, error) {
+func (cs *Manager) Update(id string, fn func(r *Record)) (*Record, error) {
 	unlock, err := lockFile(filepath.Join(cs.Dir(id), "lock"))
 	if err != nil {
 		return nil, err
@@ -136,7 +136,7 @@ func (cs *Store) Update(id string, fn func(r *Record)) (*Record, error) {
 // List returns every container, newest first. Directories without a
 // readable record (a crash before the first save) come back as records
 // with only the ID, so rm can still remove them.
-func (cs *Store) List() ([]*Record, error) {
+func (cs *Manager) List() ([]*Record, error) {
 	ents, err := os.ReadDir(cs.Root)
 	if err != nil {
 		return nil, err
@@ -160,7 +160,7 @@ func (cs *Store) List() ([]*Record, error) {
 var ErrNotFound = errors.New("no such container")
 
 // Lookup finds a container by name, full ID or unique ID prefix.
-func (cs *Store) Lookup(ref string) (*Record, error) {
+func (cs *Manager) Lookup(ref string) (*Record, error) {
 	all, err := cs.List()
 	if err != nil {
 		return nil, err
@@ -187,7 +187,7 @@ func (cs *Store) Lookup(ref string) (*Record, error) {
 	return match, nil
 }
 
-func (cs *Store) lockNames() (func(), error) {
+func (cs *Manager) lockNames() (func(), error) {
 	return lockFile(filepath.Join(cs.Root, "names.lock"))
 }
 

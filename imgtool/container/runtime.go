@@ -11,13 +11,13 @@ import (
 )
 
 // rt builds a command of the runtime binary with our own state root.
-func (cs *Store) rt(r *Record, args ...string) *exec.Cmd {
+func (cs *Manager) rt(r *Record, args ...string) *exec.Cmd {
 	return exec.Command(r.Runtime, append([]string{"--root", cs.StateRoot()}, args...)...)
 }
 
 // runtimeStatus is the runtime's view of the container ("created",
 // "running", "stopped", ...) or "" when it does not know it.
-func (cs *Store) runtimeStatus(r *Record) string {
+func (cs *Manager) runtimeStatus(r *Record) string {
 	if r.Runtime == "" {
 		return ""
 	}

@@ -6,13 +6,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Validate checks cfg and compiles it without loading it, so that errors
-// show at create time with the field they concern. A nil cfg is valid.
-func Validate(cfg *specs.LinuxSeccomp) error {
-	_, err := Build(cfg)
-	return err
-}
-
 // Load compiles cfg and installs it for every thread of the calling process
 // (TSYNC). The caller should have its OS thread locked and execve right
 // after. It returns the listener fd (close-on-exec) when a rule uses

@@ -74,13 +74,13 @@ func TestValidateErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := base()
-			if err := Validate(c); err != nil {
+			if _, err := Build(c); err != nil {
 				t.Fatalf("base config invalid: %v", err)
 			}
 			tc.mod(c)
-			err := Validate(c)
+			_, err := Build(c)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Validate = %v, want error containing %q", err, tc.want)
+				t.Fatalf("Build = %v, want error containing %q", err, tc.want)
 			}
 		})
 	}
@@ -143,8 +143,8 @@ func TestValidateAccepts(t *testing.T) {
 	if f.flags != unix.SECCOMP_FILTER_FLAG_TSYNC|unix.SECCOMP_FILTER_FLAG_LOG|unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW {
 		t.Errorf("flags = %#x", f.flags)
 	}
-	if err := Validate(nil); err != nil {
-		t.Errorf("Validate(nil) = %v", err)
+	if _, err := Build(nil); err != nil {
+		t.Errorf("Build(nil) = %v", err)
 	}
 }
 

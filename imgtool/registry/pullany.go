@@ -1,20 +1,19 @@
-package main
+package registry
 
 import (
 	"strings"
 
 	"github.com/myrun-org/myrun/imgtool/archive"
-	"github.com/myrun-org/myrun/imgtool/registry"
 	"github.com/myrun-org/myrun/imgtool/store"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// pullAny pulls from a registry or copies from an oci: layout.
-func pullAny(s *store.Store, ref string, o registry.Options) (ocispec.Descriptor, error) {
+// PullAny pulls from a registry or copies from an oci: layout.
+func PullAny(s *store.Store, ref string, o Options) (ocispec.Descriptor, error) {
 	if rest, ok := strings.CutPrefix(ref, "oci:"); ok {
 		return pullLayout(s, rest)
 	}
-	return registry.Pull(s, strings.TrimPrefix(ref, "docker://"), o)
+	return Pull(s, strings.TrimPrefix(ref, "docker://"), o)
 }
 
 // pullLayout copies an image from an oci: layout, verified, and names it;
@@ -38,12 +37,4 @@ func pullLayout(s *store.Store, layoutRef string) (_ ocispec.Descriptor, err err
 		name = "latest"
 	}
 	return desc, s.Tag(name, desc)
-}
-
-func descConfigID(s *store.Store, d ocispec.Descriptor) string {
-	l, err := s.Load(d)
-	if err != nil {
-		return d.Digest.Encoded()
-	}
-	return l.Manifest.Config.Digest.Encoded()
 }

@@ -1,4 +1,4 @@
-package main
+package build
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 // namespace.
 const privateNSEnv = "_MYIMG_PRIVATE_MOUNTNS"
 
-// reexecInPrivateMountNS runs this command again in a new mount namespace
+// ReexecInPrivateMountNS runs this command again in a new mount namespace
 // and exits with its status; it returns only in that copy, or when a new
 // namespace cannot be had (not root), and the caller goes on in place.
 //
@@ -22,7 +22,7 @@ const privateNSEnv = "_MYIMG_PRIVATE_MOUNTNS"
 // prune cleans up; in a namespace of its own they go when the build does.
 // The copy is killed with its caller (PDEATHSIG), so killing `myimg build`
 // still stops the build.
-func reexecInPrivateMountNS() {
+func ReexecInPrivateMountNS() {
 	if os.Getenv(privateNSEnv) == "1" || os.Geteuid() != 0 {
 		return
 	}
