@@ -84,3 +84,5 @@ func TestStatsJSONShape(t *testing.T) {
 		}
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

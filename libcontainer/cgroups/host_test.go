@@ -1,3 +1,5 @@
+//go:build integration
+
 package cgroups
 
 import (
@@ -20,7 +22,7 @@ import (
 func needRootCgroups(t *testing.T) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root")
+		t.Fatal("integration tests need root")
 	}
 	mode := Mode()
 	if mode != ModeV1 && mode != ModeHybrid {
@@ -56,8 +58,6 @@ func readTrim(t *testing.T, path string) string {
 	}
 	return strings.TrimSpace(string(b))
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // testBase is a unique absolute cgroupsPath parent for this test process.
 func testBase() string { return fmt.Sprintf("/myrun-test-cgroups-%d", os.Getpid()) }

@@ -1,3 +1,5 @@
+//go:build integration
+
 package rootfs
 
 import (
@@ -20,10 +22,10 @@ import (
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root")
+		t.Fatal("integration tests need root")
 	}
 	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Skip("needs /bin/busybox (busybox-static)")
+		t.Fatal("needs /bin/busybox (busybox-static, contrib/install-deps.sh)")
 	}
 }
 
