@@ -1,7 +1,6 @@
 package libcontainer
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -9,38 +8,34 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/myrun-org/myrun/internal/procstat"
 	"github.com/myrun-org/myrun/libcontainer/internal/smallfile"
 )
 
 // procStartTime returns field 22 of /proc/<pid>/stat (start time in clock
-// ticks since boot): with the pid it identifies a process across pid reuse.
+// ticks since boot) and the state: with the pid it identifies a process
+// across pid reuse. Read with smallfile (fewer syscalls than os.ReadFile),
+// parsed by internal/procstat.
 func procStartTime(pid int) (uint64, byte, error) {
 	b, err := smallfile.Read("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, 0, err
 	}
-	// comm may contain spaces and parentheses: parse after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return 0, 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	st, state, err := procstat.Parse(b)
+	if err != nil {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 	}
-	fields := bytes.Fields(b[i+2:])
-	// fields[0] is field 3 (state); start time is field 22.
-	if len(fields) < 20 {
-		return 0, 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	st, err := strconv.ParseUint(string(fields[19]), 10, 64)
-	return st, fields[0][0], err
+	return st, state, nil
 }
 
 // alive reports whether pid is still the process that started at start and
 // has not exited (a zombie counts as exited).
 func alive(pid int, start uint64) bool {
-	if pid <= 0 {
+	if pid <= 0 || start == 0 {
 		return false
 	}
 	st, s, err := procStartTime(pid)
-	return err == nil && st == start && s != 'Z' && s != 'X'
+	return err == nil && st == start && !procstat.Exited(s)
 }
 
 // openPidfd opens a pidfd for pid and checks afterwards that it is still the

@@ -1,16 +1,18 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/internal/procstat"
 )
 
 // ownerFile marks an ingest directory with the process that owns it, so a
@@ -28,15 +30,11 @@ func selfStartTime() string {
 
 // startTimeOf returns field 22 of a /proc/<pid>/stat line.
 func startTimeOf(stat []byte) string {
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
+	st, _, err := procstat.Parse(stat)
+	if err != nil {
 		return ""
 	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 20 {
-		return ""
-	}
-	return f[19]
+	return strconv.FormatUint(st, 10)
 }
 
 func markOwner(dir string) error {
@@ -60,11 +58,8 @@ func alive(pid, start string) bool {
 
 // zombie reads the state field of a /proc/<pid>/stat line.
 func zombie(stat []byte) bool {
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 || i+2 >= len(stat) {
-		return false
-	}
-	return stat[i+2] == 'Z' || stat[i+2] == 'X'
+	_, state, err := procstat.Parse(stat)
+	return err == nil && procstat.Exited(state)
 }
 
 // tempFileOwnerAlive reads the owner from a "blob-<pid>.<start>-..." name;
