@@ -41,6 +41,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "integration tests need root")
 		os.Exit(1)
 	}
+	// Every save checks that state.json's config bytes say what the
+	// config says (libcontainer/state.CheckConfigJSONEnv).
+	os.Setenv("_MYRUN_CHECK_CONFIG_JSON", "1")
 	code := m.Run()
 	removeCgroupParent()
 	os.Exit(code)

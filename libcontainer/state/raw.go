@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"reflect"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -145,10 +147,43 @@ func (st *State) Brief() (*Brief, error) {
 	return b, nil
 }
 
+// CheckConfigJSONEnv, set to 1, makes every save check that the recorded
+// config JSON still says what st.Config says, so a change to the config
+// without ConfigChanged fails instead of saving stale bytes. The
+// integration tests set it for every myrun they run; it costs a full
+// encode and decode, so it is off otherwise.
+const CheckConfigJSONEnv = "_MYRUN_CHECK_CONFIG_JSON"
+
+var checkConfigJSON = os.Getenv(CheckConfigJSONEnv) == "1"
+
+// errStaleConfig is what a save with the check on returns for stale bytes.
+var errStaleConfig = errors.New("state: recorded config JSON differs from the config (changed without ConfigChanged)")
+
+// configJSONAgrees reports whether raw decodes to what c encodes to.
+func configJSONAgrees(raw []byte, c *rspec.Spec) (bool, error) {
+	enc, err := json.Marshal(c)
+	if err != nil {
+		return false, err
+	}
+	var want, got rspec.Spec
+	if err := json.Unmarshal(enc, &want); err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(raw, &got); err != nil {
+		return false, err
+	}
+	return reflect.DeepEqual(want, got), nil
+}
+
 // MarshalJSON writes the recorded config JSON when there is one.
 func (st *State) MarshalJSON() ([]byte, error) {
 	if st.configJSON == nil {
 		return json.Marshal((*stateJSON)(st))
+	}
+	if checkConfigJSON && st.Config != nil {
+		if ok, err := configJSONAgrees(st.configJSON, st.Config); err != nil || !ok {
+			return nil, errors.Join(errStaleConfig, err)
+		}
 	}
 	return json.Marshal(stateWire{stateJSON: (*stateJSON)(st), Config: st.configJSON})
 }

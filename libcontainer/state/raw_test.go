@@ -160,3 +160,36 @@ func TestExecSpec(t *testing.T) {
 		t.Fatalf("corrupt config: %v", err)
 	}
 }
+
+// With the check on (as in the integration tests), a save of a config
+// changed in place without ConfigChanged fails rather than writing the
+// stale bytes; after ConfigChanged it saves the config as it is.
+func TestStaleConfigJSONRefused(t *testing.T) {
+	defer func(v bool) { checkConfigJSON = v }(checkConfigJSON)
+	checkConfigJSON = true
+	raw := []byte(`{"ociVersion": "1.1.0", "hostname": "a", "process": {"cwd": "/", "args": ["sh"], "user": {"uid": 0, "gid": 0}}}`)
+	var spec rspec.Spec
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		t.Fatal(err)
+	}
+	st := &State{ID: "c", Config: &spec}
+	st.SetConfigJSON(raw)
+	if _, err := json.Marshal(st); err != nil {
+		t.Fatalf("agreeing config: %v", err)
+	}
+	spec.Process.Env = append(spec.Process.Env, "LISTEN_FDS=1")
+	if _, err := json.Marshal(st); err == nil || !strings.Contains(err.Error(), "ConfigChanged") {
+		t.Fatalf("stale config JSON saved: %v", err)
+	}
+	st.ConfigChanged()
+	b, err := json.Marshal(st)
+	if err != nil || !strings.Contains(string(b), "LISTEN_FDS=1") {
+		t.Fatalf("after ConfigChanged: %s %v", b, err)
+	}
+	// Off (the default), nothing is checked: the bytes are trusted.
+	checkConfigJSON = false
+	st.SetConfigJSON(raw)
+	if _, err := json.Marshal(st); err != nil {
+		t.Fatal(err)
+	}
+}
