@@ -11,12 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/myrun-org/myrun/internal/testrootfs"
 )
 
 var (
@@ -41,9 +42,6 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "integration tests need root")
 		os.Exit(1)
 	}
-	// Every save checks that state.json's config bytes say what the
-	// config says (libcontainer/state.CheckConfigJSONEnv).
-	os.Setenv("_MYRUN_CHECK_CONFIG_JSON", "1")
 	code := m.Run()
 	removeCgroupParent()
 	os.Exit(code)
@@ -59,30 +57,9 @@ func removeCgroupParent() {
 // busyboxRootfs builds a minimal rootfs from the host's busybox-static.
 func busyboxRootfs(t testing.TB, dir string) {
 	t.Helper()
-	for _, d := range []string{"bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "root", "home/user"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	src, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatalf("busybox-static is required: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), src, 0o755); err != nil {
+	if err := testrootfs.Busybox(dir); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("/bin/busybox", "--list").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, app := range strings.Fields(string(out)) {
-		if app != "busybox" {
-			os.Symlink("busybox", filepath.Join(dir, "bin", app))
-		}
-	}
-	os.WriteFile(filepath.Join(dir, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "etc/group"), []byte("root:x:0:\nuser:x:1000:\n"), 0o644)
-	os.Chmod(filepath.Join(dir, "tmp"), 0o1777)
 }
 
 type bundle struct {

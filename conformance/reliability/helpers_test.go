@@ -26,6 +26,8 @@ import (
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/internal/testrootfs"
 )
 
 var (
@@ -85,31 +87,7 @@ func TestMain(m *testing.M) {
 }
 
 // busyboxRootfs builds a minimal rootfs from the host's busybox-static.
-func busyboxRootfs(dir string) error {
-	for _, d := range []string{"bin", "etc", "proc", "sys", "dev", "tmp", "root"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	src, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		return fmt.Errorf("busybox-static is required: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), src, 0o755); err != nil {
-		return err
-	}
-	out, err := exec.Command("/bin/busybox", "--list").Output()
-	if err != nil {
-		return err
-	}
-	for _, app := range strings.Fields(string(out)) {
-		if app != "busybox" {
-			os.Symlink("busybox", filepath.Join(dir, "bin", app))
-		}
-	}
-	os.WriteFile(filepath.Join(dir, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
-	return os.WriteFile(filepath.Join(dir, "etc/group"), []byte("root:x:0:\n"), 0o644)
-}
+func busyboxRootfs(dir string) error { return testrootfs.Busybox(dir) }
 
 // tracked are the pids of commands whose exec.Cmd.Wait reaps them;
 // startMu keeps the reaper out between Start and marking the pid.

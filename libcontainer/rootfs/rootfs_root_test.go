@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/myrun-org/myrun/internal/testrootfs"
 )
 
 func needRoot(t *testing.T) {
@@ -33,28 +34,8 @@ func needRoot(t *testing.T) {
 func busyboxRootfs(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
-	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp", "etc"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	src, err := os.Open("/bin/busybox")
-	if err != nil {
+	if err := testrootfs.Busybox(root); err != nil {
 		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(filepath.Join(root, "bin/busybox"), os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	dst.Close()
-	for _, a := range []string{"sh", "ls", "cat", "mount", "stat", "readlink", "hostname", "echo", "wc", "test", "touch", "head"} {
-		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return root
 }
