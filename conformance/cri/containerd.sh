@@ -6,6 +6,7 @@
 cri_registry_start() {
 	local d=$CRI_BASE/registry i try port=$CRI_PORT
 	mkdir -p "$d/data"
+	# shellcheck disable=SC2034 # a retry count
 	for try in 1 2 3 4 5; do
 		while ss -Htln "sport = :$port" | grep -q .; do port=$((port + 1)); done
 		CRI_REGISTRY=127.0.0.1:$port
@@ -155,6 +156,7 @@ cri_containerd_start() {
 	CRI_PID=$!
 	echo "$CRI_PID" >"$b/containerd.pid"
 	export CRI_PID
+	# shellcheck disable=SC2034 # a retry count
 	for i in $(seq 1 150); do
 		crictl_ version >/dev/null 2>&1 && break
 		kill -0 "$CRI_PID" 2>/dev/null || { tail -n 5 "$b/containerd.log"; return 1; }

@@ -272,6 +272,7 @@ dc_concurrent() {
 	for i in "${pids[@]}"; do wait "$i" && ok=$((ok + 1)); done
 	expect_eq started "$ok" 10
 	expect_eq running "$(dk ps --filter "name=-$DK_RT\$" --format '{{.Names}}' | grep -c '^c[0-9]*-')" 10
+	# shellcheck disable=SC2046 # one word per container id
 	dk rm -f $(dk ps -aq --filter "name=-$DK_RT\$") >/dev/null || die "rm -f failed"
 }
 

@@ -48,6 +48,7 @@ vg() { GODEBUG=asyncpreemptoff=1 valgrind --tool=cachegrind --cache-sim=no --cac
 i=0
 while [ $i -lt "$N" ]; do
 	i=$((i + 1))
+	# shellcheck disable=SC2154 # bin is set by the eval
 	for tag in A B; do
 		eval bin=\$$tag
 		R="--root $state"
