@@ -10,6 +10,7 @@ import (
 
 	"github.com/myrun-org/myrun/imgtool/network"
 	"github.com/myrun-org/myrun/imgtool/unpack"
+	"github.com/myrun-org/myrun/imgtool/userns"
 )
 
 // Create checks every option, then makes the container: record, bundle
@@ -63,6 +64,16 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 	}
 	if r.Name == "" {
 		r.Name = "myimg-" + id[:8]
+	}
+	if r.Rootless {
+		m, warn, err := userns.ForCaller()
+		if err != nil {
+			return nil, err
+		}
+		if warn != "" {
+			fmt.Fprintln(os.Stderr, warn)
+		}
+		r.IDMaps = &m
 	}
 	if !r.Rootless {
 		r.CgroupsPath = CgroupParent + "/" + id

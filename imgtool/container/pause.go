@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/myrun-org/myrun/imgtool/userns"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/vishvananda/netlink"
 )
@@ -17,6 +18,9 @@ import (
 // PauseCommand is the hidden myimg subcommand that holds a rootless
 // container's user and network namespaces.
 const PauseCommand = "container-pause"
+
+// pauseWaitEnv tells the pause process to wait for its id maps.
+const pauseWaitEnv = "_MYIMG_PAUSE_WAIT_MAPS"
 
 // startPause starts the pause process of a rootless container in a new
 // user namespace (container root = us) and network namespace, and points
@@ -43,10 +47,25 @@ func (cs *Manager) startPause(r *Record) (*os.File, error) {
 	cmd.Stdin = inR
 	cmd.ExtraFiles = []*os.File{wp}
 	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}},
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET}
+	multi := r.IDMaps != nil && r.IDMaps.Multi()
+	var goR, goW *os.File
+	if multi {
+		// newuidmap/newgidmap write the maps once the child exists; it
+		// waits for them and then re-executes itself so that it runs as
+		// root of the namespace with its capabilities.
+		if goR, goW, err = os.Pipe(); err != nil {
+			inW.Close()
+			wp.Close()
+			return nil, err
+		}
+		defer goR.Close()
+		defer goW.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, goR)
+		cmd.Env = append(os.Environ(), pauseWaitEnv+"=1")
+	} else {
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
 	}
 	if err := cmd.Start(); err != nil {
 		inW.Close()
@@ -54,6 +73,17 @@ func (cs *Manager) startPause(r *Record) (*os.File, error) {
 		return nil, fmt.Errorf("start pause process: %w", err)
 	}
 	wp.Close()
+	if multi {
+		goR.Close()
+		if err := userns.Apply(cmd.Process.Pid, *r.IDMaps); err != nil {
+			inW.Close()
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, err
+		}
+		goW.Write([]byte{1})
+		goW.Close()
+	}
 	line := make(chan string, 1)
 	go func() { l, _ := bufio.NewReader(rp).ReadString('\n'); line <- strings.TrimSpace(l) }()
 	var msg string
@@ -104,6 +134,19 @@ func joinPause(s *rspec.Spec, pid int) {
 // ServePause is the pause process: inside its new namespaces it brings
 // lo up, reports "ok" on ready and waits until stdin closes.
 func ServePause(ready *os.File) error {
+	if os.Getenv(pauseWaitEnv) == "1" {
+		// Started without maps: wait until they are written (or the
+		// parent gave up), then start again as the namespace's root.
+		gate := os.NewFile(4, "maps")
+		b := make([]byte, 1)
+		n, _ := gate.Read(b)
+		gate.Close()
+		if n != 1 {
+			return fmt.Errorf("pause: the id maps were not written")
+		}
+		os.Unsetenv(pauseWaitEnv)
+		return syscall.Exec("/proc/self/exe", os.Args, os.Environ())
+	}
 	msg := "ok"
 	if lo, err := netlink.LinkByName("lo"); err != nil {
 		msg = "lo: " + err.Error()

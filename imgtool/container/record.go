@@ -19,6 +19,7 @@ import (
 
 	"github.com/myrun-org/myrun/imgtool/network"
 	"github.com/myrun-org/myrun/imgtool/store"
+	"github.com/myrun-org/myrun/imgtool/userns"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,32 +33,35 @@ const (
 // Record is what we know of a container; it is the source of truth for
 // ps, stop, rm and inspect, together with what exists on the host.
 type Record struct {
-	ID          string             `json:"id"`
-	Name        string             `json:"name"`
-	Image       string             `json:"image"`
-	ImageDigest string             `json:"imageDigest"`
-	Command     []string           `json:"command"`
-	Created     time.Time          `json:"created"`
-	Status      string             `json:"status"`
-	Pid         int                `json:"pid,omitempty"`
-	ExitCode    int                `json:"exitCode"`
-	StartedAt   time.Time          `json:"startedAt,omitzero"`
-	FinishedAt  time.Time          `json:"finishedAt,omitzero"`
-	Error       string             `json:"error,omitempty"`
-	MonitorPid  int                `json:"monitorPid,omitempty"`
-	MonitorTime uint64             `json:"monitorStartTime,omitempty"`
-	PausePid    int                `json:"pausePid,omitempty"`
-	PauseTime   uint64             `json:"pauseStartTime,omitempty"`
-	Runtime     string             `json:"runtime"`
-	Bundle      string             `json:"bundle"`
-	LogPath     string             `json:"logPath"`
-	CgroupsPath string             `json:"cgroupsPath,omitempty"`
-	Hostname    string             `json:"hostname"`
-	StopSignal  string             `json:"stopSignal"`
-	AutoRemove  bool               `json:"autoRemove,omitempty"`
-	Detached    bool               `json:"detached,omitempty"`
-	Rootless    bool               `json:"rootless,omitempty"`
-	Network     network.Attachment `json:"network"`
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Image       string    `json:"image"`
+	ImageDigest string    `json:"imageDigest"`
+	Command     []string  `json:"command"`
+	Created     time.Time `json:"created"`
+	Status      string    `json:"status"`
+	Pid         int       `json:"pid,omitempty"`
+	ExitCode    int       `json:"exitCode"`
+	StartedAt   time.Time `json:"startedAt,omitzero"`
+	FinishedAt  time.Time `json:"finishedAt,omitzero"`
+	Error       string    `json:"error,omitempty"`
+	MonitorPid  int       `json:"monitorPid,omitempty"`
+	MonitorTime uint64    `json:"monitorStartTime,omitempty"`
+	PausePid    int       `json:"pausePid,omitempty"`
+	PauseTime   uint64    `json:"pauseStartTime,omitempty"`
+	Runtime     string    `json:"runtime"`
+	Bundle      string    `json:"bundle"`
+	LogPath     string    `json:"logPath"`
+	CgroupsPath string    `json:"cgroupsPath,omitempty"`
+	Hostname    string    `json:"hostname"`
+	StopSignal  string    `json:"stopSignal"`
+	AutoRemove  bool      `json:"autoRemove,omitempty"`
+	Detached    bool      `json:"detached,omitempty"`
+	Rootless    bool      `json:"rootless,omitempty"`
+	// IDMaps are a rootless container's user namespace maps (the
+	// caller's subordinate ranges, or the single mapping without them).
+	IDMaps  *userns.Maps       `json:"idMaps,omitempty"`
+	Network network.Attachment `json:"network"`
 }
 
 // Manager keeps container records beside an image store.

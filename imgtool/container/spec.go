@@ -67,6 +67,10 @@ func applyOptions(s *rspec.Spec, r *Record, o *Options, p *parsed, rootfs string
 		})
 	}
 	setNetns(s, r)
+	if r.IDMaps != nil {
+		// Used as is with --net host; joinPause drops them otherwise.
+		s.Linux.UIDMappings, s.Linux.GIDMappings = r.IDMaps.UIDs, r.IDMaps.GIDs
+	}
 	if !r.Rootless {
 		s.Linux.CgroupsPath = r.CgroupsPath
 		if p.memory > 0 || p.quota > 0 || o.PidsLimit > 0 {

@@ -1,0 +1,241 @@
+//go:build integration
+
+package main
+
+import (
+	"archive/tar"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// rlUser is an unprivileged account made for one test, with its own
+// home holding the store; cleanup kills its processes, removes its
+// subordinate id lines, its home and the account.
+type rlUser struct {
+	t        *testing.T
+	name     string
+	uid, gid int
+	home     string
+	subStart int
+	orig     map[string][]byte
+}
+
+const rlSubCount = 65536
+
+func newRLUser(t *testing.T) *rlUser {
+	t.Helper()
+	for _, tool := range []string{"useradd", "userdel", "newuidmap", "newgidmap"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not installed (apt-get install passwd uidmap)", tool)
+		}
+	}
+	subreaperOnce.Do(func() { unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) })
+	name := fmt.Sprintf("myimgrl%d", os.Getpid())
+	out, err := exec.Command("useradd", "-M", "-U", "-s", "/bin/sh",
+		"-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("useradd: %v: %s", err, out)
+	}
+	u := &rlUser{t: t, name: name, orig: map[string][]byte{}}
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		u.orig[f], _ = os.ReadFile(f)
+	}
+	t.Cleanup(u.remove)
+	pw, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.uid, _ = strconv.Atoi(pw.Uid)
+	u.gid, _ = strconv.Atoi(pw.Gid)
+	u.subStart = 300000000 + (os.Getpid()%2000)*rlSubCount
+	if u.home, err = os.MkdirTemp("", "myimg-rl-"); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(u.home, 0o755)
+	os.Chown(u.home, u.uid, u.gid)
+	os.Chmod(binDir, 0o755)
+	return u
+}
+
+// addSubIDs grants the user one range in /etc/subuid and /etc/subgid.
+func (u *rlUser) addSubIDs() {
+	u.t.Helper()
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		fh, err := os.OpenFile(f, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			u.t.Fatal(err)
+		}
+		fmt.Fprintf(fh, "%s:%d:%d\n", u.name, u.subStart, rlSubCount)
+		fh.Close()
+	}
+}
+
+func (u *rlUser) remove() {
+	if ents, _ := os.ReadDir("/proc"); ents != nil {
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			var st syscall.Stat_t
+			if syscall.Stat("/proc/"+e.Name(), &st) != nil {
+				continue
+			}
+			if id := int(st.Uid); id == u.uid || (id >= u.subStart && id < u.subStart+rlSubCount) {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+	reapZombies()
+	if u.home != "" {
+		os.RemoveAll(u.home)
+	}
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var keep []string
+		for _, l := range strings.SplitAfter(string(raw), "\n") {
+			if l != "" && !strings.HasPrefix(l, u.name+":") {
+				keep = append(keep, l)
+			}
+		}
+		if s := strings.Join(keep, ""); s != string(raw) {
+			os.WriteFile(f, []byte(s), 0o644)
+		}
+	}
+	if out, err := exec.Command("userdel", u.name).CombinedOutput(); err != nil {
+		u.t.Errorf("userdel %s: %v: %s", u.name, err, out)
+	}
+}
+
+// img runs myimg as the user on the user's store.
+func (u *rlUser) img(env []string, args ...string) (string, string, error) {
+	u.t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "myimg"), append([]string{"--root", filepath.Join(u.home, "store")}, args...)...)
+	cmd.Dir = u.home
+	cmd.Env = append([]string{"HOME=" + u.home, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "USER=" + u.name}, env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// writeUserImageTar writes a root filesystem tarball: busybox, an
+// /etc/passwd with "app" (1500:1500) and nobody, and /home/app owned by
+// app with mode 0700.
+func writeUserImageTar(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(h *tar.Header, data []byte) {
+		h.Size = int64(len(data))
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(data)
+	}
+	dir := func(name string, mode int64, id int) {
+		add(&tar.Header{Name: name + "/", Typeflag: tar.TypeDir, Mode: mode, Uid: id, Gid: id}, nil)
+	}
+	file := func(name string, mode int64, id int, data string) {
+		add(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: mode, Uid: id, Gid: id}, []byte(data))
+	}
+	for _, d := range []string{"bin", "etc", "home", "tmp", "proc", "sys", "dev"} {
+		dir(d, 0o755, 0)
+	}
+	add(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755}, bb)
+	for _, app := range []string{"sh", "id", "stat", "touch", "cat", "ls", "echo", "true"} {
+		add(&tar.Header{Name: "bin/" + app, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}, nil)
+	}
+	file("etc/passwd", 0o644, 0, "root:x:0:0:root:/root:/bin/sh\napp:x:1500:1500:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
+	file("etc/group", 0o644, 0, "root:x:0:\napp:x:1500:\nnogroup:x:65534:\n")
+	dir("home/app", 0o700, 1500)
+	file("home/app/owned", 0o600, 1500, "mine\n")
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRootlessRunSubIDs: a rootless `myimg run` gets the user's whole
+// subordinate ranges (newuidmap/newgidmap), so an image with a non-root
+// USER and `-u nobody` run; without ranges it warns and maps only root
+// (as podman); with ranges but no newuidmap it fails clearly.
+func TestRootlessRunSubIDs(t *testing.T) {
+	u := newRLUser(t)
+	tarball := filepath.Join(u.home, "rootfs.tar")
+	writeUserImageTar(t, tarball)
+	os.Chown(tarball, u.uid, u.gid)
+	if out, stderr, err := u.img(nil, "import", "-c", "USER app", "-c", `CMD ["id"]`, tarball, "appimg"); err != nil {
+		t.Fatalf("import as %s: %v\n%s%s", u.name, err, out, stderr)
+	}
+
+	// No ranges yet: a warning, and container root works.
+	out, stderr, err := u.img(nil, "run", "--rm", "--net", "none", "-u", "0", "appimg", "id", "-u")
+	if err != nil || out != "0\n" || !strings.Contains(stderr, "subordinate ids") {
+		t.Fatalf("run without subuid ranges: %v %q %q (want uid 0 and a warning)", err, out, stderr)
+	}
+
+	u.addSubIDs()
+	// Ranges but no newuidmap in PATH: a clear error, nothing left.
+	before, _ := os.ReadDir(filepath.Join(u.home, "store", "containers"))
+	_, stderr, err = u.img([]string{"PATH=/nonexistent"}, "run", "--rm", "--net", "none", "appimg")
+	if err == nil || !strings.Contains(stderr, "newuidmap") || !strings.Contains(stderr, "uidmap") {
+		t.Fatalf("run without newuidmap: %v %q, want an error naming newuidmap", err, stderr)
+	}
+	after, _ := os.ReadDir(filepath.Join(u.home, "store", "containers"))
+	if len(after) != len(before) {
+		t.Errorf("failed run left containers: %v -> %v", before, after)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"appimg", "sh", "-c", "id -u; id -g"}, "1500\n1500\n"},
+		{[]string{"-u", "nobody", "appimg", "sh", "-c", "id -u; id -g"}, "65534\n65534\n"},
+		{[]string{"--net", "host", "-u", "nobody", "appimg", "id", "-u"}, "65534\n"},
+		{[]string{"appimg", "cat", "/proc/self/uid_map"}, ""},
+	} {
+		args := append([]string{"run", "--rm"}, c.args...)
+		if c.args[0] != "--net" {
+			args = append([]string{"run", "--rm", "--net", "none"}, c.args...)
+		}
+		out, stderr, err := u.img(nil, args...)
+		if err != nil {
+			t.Errorf("%v: %v\n%s%s", args, err, out, stderr)
+			continue
+		}
+		if c.want != "" && out != c.want {
+			t.Errorf("%v: got %q, want %q", args, out, c.want)
+		}
+		if c.want == "" {
+			want := fmt.Sprintf("1 %d %d", u.subStart, rlSubCount)
+			if !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
+				t.Errorf("uid_map %q lacks %q", out, want)
+			}
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(u.home, "store", "containers", "state")); len(ents) != 0 {
+		t.Errorf("state left: %v", ents)
+	}
+}
