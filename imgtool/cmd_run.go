@@ -12,6 +12,7 @@ import (
 
 	"github.com/myrun-org/myrun/imgtool/container"
 	"github.com/myrun-org/myrun/imgtool/network"
+	"github.com/myrun-org/myrun/imgtool/store"
 )
 
 func openContainers(cmd *cli.Command) (*container.Manager, error) {
@@ -154,6 +155,17 @@ func pauseCommand() *cli.Command {
 		Usage:  "internal: hold a rootless container's namespaces until stdin closes",
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			return container.ServePause(os.NewFile(3, "ready"))
+		},
+	}
+}
+
+func usernsCommand() *cli.Command {
+	return &cli.Command{
+		Name:   container.UsernsCommand,
+		Hidden: true,
+		Usage:  "internal: unpack or remove a rootless container's rootfs inside its user namespace",
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			return container.ServeUserns(func() (*store.Store, error) { return openStore(cmd) }, cmd.Args().Slice())
 		},
 	}
 }

@@ -10,11 +10,13 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/myrun-org/myrun/imgtool/store"
+	"github.com/myrun-org/myrun/imgtool/userns"
 )
 
 var version = "0.1.0-dev"
 
 func main() {
+	userns.PassGate()
 	if err := newApp().Run(context.Background(), os.Args); err != nil {
 		fmt.Fprintf(os.Stderr, "Error: %v\n", err)
 		os.Exit(exitCode(err))
@@ -37,7 +39,7 @@ func newApp() *cli.Command {
 		containerRmCommand(rmCommand()), imageRmiCommand(rmCommand()),
 		saveCommand(), loadCommand(), importCommand(), pullCommand(), pushCommand(),
 		unpackCommand(), unmountCommand(), pruneCommand(),
-		runCommand(), psCommand(), logsCommand(), stopCommand(), execCommand(), monitorCommand(), pauseCommand(),
+		runCommand(), psCommand(), logsCommand(), stopCommand(), execCommand(), monitorCommand(), pauseCommand(), usernsCommand(),
 	}
 	setNoSep(cmds)
 	return &cli.Command{

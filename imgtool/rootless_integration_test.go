@@ -215,6 +215,9 @@ func TestRootlessRunSubIDs(t *testing.T) {
 		{[]string{"-u", "nobody", "appimg", "sh", "-c", "id -u; id -g"}, "65534\n65534\n"},
 		{[]string{"--net", "host", "-u", "nobody", "appimg", "id", "-u"}, "65534\n"},
 		{[]string{"appimg", "cat", "/proc/self/uid_map"}, ""},
+		// Files are owned as in the image: app writes its 0700 home.
+		{[]string{"appimg", "sh", "-c", "stat -c '%u:%g %a' /home/app /home/app/owned /etc/passwd; touch /home/app/new && cat /home/app/owned"},
+			"1500:1500 700\n1500:1500 600\n0:0 644\nmine\n"},
 	} {
 		args := append([]string{"run", "--rm"}, c.args...)
 		if c.args[0] != "--net" {
@@ -234,6 +237,23 @@ func TestRootlessRunSubIDs(t *testing.T) {
 				t.Errorf("uid_map %q lacks %q", out, want)
 			}
 		}
+	}
+	// On disk the owners are the subordinate ids; rm (as the user, who
+	// cannot enter /home/app) removes every trace.
+	out, stderr, err = u.img(nil, "run", "--net", "none", "--name", "keep", "appimg", "true")
+	if err != nil {
+		t.Fatalf("run --name keep: %v %s%s", err, out, stderr)
+	}
+	homes, _ := filepath.Glob(filepath.Join(u.home, "store", "containers", "*", "bundle", "rootfs", "home", "app"))
+	var st syscall.Stat_t
+	if len(homes) != 1 || syscall.Lstat(homes[0], &st) != nil || int(st.Uid) != u.subStart+1499 || int(st.Gid) != u.subStart+1499 {
+		t.Errorf("/home/app on disk: %v owner %d:%d, want %d", homes, st.Uid, st.Gid, u.subStart+1499)
+	}
+	if out, stderr, err := u.img(nil, "rm", "keep"); err != nil {
+		t.Fatalf("rm keep: %v %s%s", err, out, stderr)
+	}
+	if left, _ := filepath.Glob(filepath.Join(u.home, "store", "containers", "*", "bundle")); len(left) != 0 {
+		t.Errorf("rm left %v", left)
 	}
 	if ents, _ := os.ReadDir(filepath.Join(u.home, "store", "containers", "state")); len(ents) != 0 {
 		t.Errorf("state left: %v", ents)

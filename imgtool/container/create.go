@@ -107,7 +107,7 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 			cs.Remove(r.ID, RemoveOptions{Force: true})
 		}
 	}()
-	if err := unpack.Bundle(cs.Images, img, r.Bundle, unpack.Options{}); err != nil {
+	if err := cs.unpackBundle(r, img); err != nil {
 		return nil, err
 	}
 	s, err := readSpec(r.Bundle)

@@ -201,6 +201,9 @@ func (cs *Manager) Remove(id string, o RemoveOptions) error {
 	if bundle == "" {
 		bundle = filepath.Join(cs.Dir(id), "bundle")
 	}
+	if err := removeInNS(r, filepath.Join(bundle, "rootfs")); err != nil {
+		errs = append(errs, err)
+	}
 	if err := unpack.RemoveForce(cs.Images, bundle); err != nil {
 		errs = append(errs, err)
 	}

@@ -19,9 +19,6 @@ import (
 // container's user and network namespaces.
 const PauseCommand = "container-pause"
 
-// pauseWaitEnv tells the pause process to wait for its id maps.
-const pauseWaitEnv = "_MYIMG_PAUSE_WAIT_MAPS"
-
 // startPause starts the pause process of a rootless container in a new
 // user namespace (container root = us) and network namespace, and points
 // the bundle's config.json at its namespaces. The returned file is the
@@ -48,42 +45,20 @@ func (cs *Manager) startPause(r *Record) (*os.File, error) {
 	cmd.ExtraFiles = []*os.File{wp}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET}
-	multi := r.IDMaps != nil && r.IDMaps.Multi()
-	var goR, goW *os.File
-	if multi {
-		// newuidmap/newgidmap write the maps once the child exists; it
-		// waits for them and then re-executes itself so that it runs as
-		// root of the namespace with its capabilities.
-		if goR, goW, err = os.Pipe(); err != nil {
-			inW.Close()
-			wp.Close()
-			return nil, err
-		}
-		defer goR.Close()
-		defer goW.Close()
-		cmd.ExtraFiles = append(cmd.ExtraFiles, goR)
-		cmd.Env = append(os.Environ(), pauseWaitEnv+"=1")
+	if r.IDMaps != nil && r.IDMaps.Multi() {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET
+		err = userns.Start(cmd, *r.IDMaps, 0)
 	} else {
 		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+		err = cmd.Start()
 	}
-	if err := cmd.Start(); err != nil {
+	if err != nil {
 		inW.Close()
 		wp.Close()
 		return nil, fmt.Errorf("start pause process: %w", err)
 	}
 	wp.Close()
-	if multi {
-		goR.Close()
-		if err := userns.Apply(cmd.Process.Pid, *r.IDMaps); err != nil {
-			inW.Close()
-			cmd.Process.Kill()
-			cmd.Wait()
-			return nil, err
-		}
-		goW.Write([]byte{1})
-		goW.Close()
-	}
 	line := make(chan string, 1)
 	go func() { l, _ := bufio.NewReader(rp).ReadString('\n'); line <- strings.TrimSpace(l) }()
 	var msg string
@@ -134,19 +109,6 @@ func joinPause(s *rspec.Spec, pid int) {
 // ServePause is the pause process: inside its new namespaces it brings
 // lo up, reports "ok" on ready and waits until stdin closes.
 func ServePause(ready *os.File) error {
-	if os.Getenv(pauseWaitEnv) == "1" {
-		// Started without maps: wait until they are written (or the
-		// parent gave up), then start again as the namespace's root.
-		gate := os.NewFile(4, "maps")
-		b := make([]byte, 1)
-		n, _ := gate.Read(b)
-		gate.Close()
-		if n != 1 {
-			return fmt.Errorf("pause: the id maps were not written")
-		}
-		os.Unsetenv(pauseWaitEnv)
-		return syscall.Exec("/proc/self/exe", os.Args, os.Environ())
-	}
 	msg := "ok"
 	if lo, err := netlink.LinkByName("lo"); err != nil {
 		msg = "lo: " + err.Error()

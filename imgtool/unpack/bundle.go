@@ -24,7 +24,10 @@ type Options struct {
 	// container root to the caller (or UIDMap/GIDMap when given).
 	Rootless       bool
 	UIDMap, GIDMap []layer.IDMap
-	Progress       Progress
+	// InUserNS: we are root of a rootless user namespace; owners are
+	// set where mapped, device nodes are skipped.
+	InUserNS bool
+	Progress Progress
 }
 
 // Bundle unpacks img into bundle: bundle/rootfs and bundle/config.json.
@@ -55,7 +58,7 @@ func Bundle(s *store.Store, img *store.Loaded, bundle string, o Options) error {
 	useCopy := o.Copy || os.Geteuid() != 0 || len(o.UIDMap) > 0
 	if useCopy {
 		for i, l := range img.Manifest.Layers {
-			eo := layer.ExtractOptions{Mode: layer.Apply, UIDMap: o.UIDMap, GIDMap: o.GIDMap}
+			eo := layer.ExtractOptions{Mode: layer.Apply, UIDMap: o.UIDMap, GIDMap: o.GIDMap, Rootless: o.InUserNS}
 			if err := layer.Unpack(s, l, img.DiffID(i), rootfs, eo); err != nil {
 				return err
 			}
