@@ -164,7 +164,7 @@ func writeUserImageTar(t *testing.T, path string) {
 		dir(d, 0o755, 0)
 	}
 	add(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755}, bb)
-	for _, app := range []string{"sh", "id", "stat", "touch", "cat", "ls", "echo", "true"} {
+	for _, app := range []string{"sh", "id", "stat", "touch", "cat", "ls", "echo", "true", "mkdir", "chown", "rm", "wc"} {
 		add(&tar.Header{Name: "bin/" + app, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}, nil)
 	}
 	file("etc/passwd", 0o644, 0, "root:x:0:0:root:/root:/bin/sh\napp:x:1500:1500:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
@@ -257,5 +257,41 @@ func TestRootlessRunSubIDs(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(u.home, "store", "containers", "state")); len(ents) != 0 {
 		t.Errorf("state left: %v", ents)
+	}
+}
+
+// TestRootlessBuildSubIDs: a rootless `myimg build` runs as root of a
+// user namespace with the user's subordinate ranges and a mount namespace
+// of its own: overlay mounts work there (userxattr), RUN steps may switch
+// to a non-root USER and files keep the owners the steps gave them.
+func TestRootlessBuildSubIDs(t *testing.T) {
+	u := newRLUser(t)
+	u.addSubIDs()
+	tarball := filepath.Join(u.home, "rootfs.tar")
+	writeUserImageTar(t, tarball)
+	os.Chown(tarball, u.uid, u.gid)
+	if out, stderr, err := u.img(nil, "import", "-c", "USER app", tarball, "appimg"); err != nil {
+		t.Fatalf("import: %v\n%s%s", err, out, stderr)
+	}
+	ctx := filepath.Join(u.home, "ctx")
+	os.Mkdir(ctx, 0o755)
+	os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte(`FROM appimg
+USER root
+RUN mkdir -p /data /gone/sub && chown 1500:1500 /data && touch /gone/sub/f
+RUN rm -rf /gone/sub && mkdir /gone/sub
+USER app
+RUN id -u > /data/who && touch /home/app/built
+`), 0o644)
+	os.Chown(ctx, u.uid, u.gid)
+	if out, stderr, err := u.img(nil, "build", "-t", "built", ctx); err != nil {
+		t.Fatalf("rootless build: %v\n%s%s", err, out, stderr)
+	}
+	out, stderr, err := u.img(nil, "run", "--rm", "--net", "none", "built", "sh", "-c",
+		"cat /data/who; stat -c %u:%g /data /data/who /home/app/built; ls /gone/sub | wc -l")
+	if want := "1500\n1500:1500\n1500:1500\n1500:1500\n0\n"; err != nil || out != want {
+		t.Fatalf("built image: %v %q (want %q)\n%s", err, out, want, stderr)
+	}
+	if m, _ := filepath.Glob(filepath.Join(u.home, "store", "ingest", "*")); len(m) != 0 {
+		t.Errorf("build left %v", m)
 	}
 }

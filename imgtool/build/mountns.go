@@ -2,11 +2,14 @@ package build
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"runtime"
 	"syscall"
+
+	"github.com/myrun-org/myrun/imgtool/userns"
 )
 
 // privateNSEnv marks the copy of `myimg build` that runs in its own mount
@@ -23,8 +26,25 @@ const privateNSEnv = "_MYIMG_PRIVATE_MOUNTNS"
 // The copy is killed with its caller (PDEATHSIG), so killing `myimg build`
 // still stops the build.
 func ReexecInPrivateMountNS() {
-	if os.Getenv(privateNSEnv) == "1" || os.Geteuid() != 0 {
+	if os.Getenv(privateNSEnv) == "1" {
 		return
+	}
+	var maps *userns.Maps
+	if os.Geteuid() != 0 {
+		// Rootless with subordinate ids: the copy runs as root of a user
+		// namespace with them (and a mount namespace it owns), so layers
+		// keep their owners, RUN steps may switch users and overlay
+		// mounts are allowed (Linux >= 5.11).
+		m, warn, err := userns.ForCaller()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+			os.Exit(125)
+		}
+		if !m.Multi() {
+			fmt.Fprintln(os.Stderr, warn)
+			return
+		}
+		maps = &m
 	}
 	// PDEATHSIG fires when the forking thread exits: keep this one.
 	runtime.LockOSThread()
@@ -37,7 +57,17 @@ func ReexecInPrivateMountNS() {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
-	if err := cmd.Start(); err != nil {
+	var err error
+	if maps != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err = userns.Start(cmd, *maps, syscall.CLONE_NEWNS); err != nil {
+			fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+			os.Exit(125)
+		}
+	} else {
+		err = cmd.Start()
+	}
+	if err != nil {
 		signal.Stop(sigs)
 		runtime.UnlockOSThread()
 		return // e.g. no CAP_SYS_ADMIN in this user namespace: build in place
@@ -47,7 +77,7 @@ func ReexecInPrivateMountNS() {
 			_ = cmd.Process.Signal(s)
 		}
 	}()
-	err := cmd.Wait()
+	err = cmd.Wait()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:

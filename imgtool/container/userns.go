@@ -20,7 +20,7 @@ func multi(r *Record) bool { return r.IDMaps != nil && r.IDMaps.Multi() }
 
 // unpackBundle makes the container's bundle; with subordinate ids the
 // layers are extracted inside the user namespace so that chown works.
-func (cs *Store) unpackBundle(r *Record, img *store.Loaded) error {
+func (cs *Manager) unpackBundle(r *Record, img *store.Loaded) error {
 	if !multi(r) {
 		return unpack.Bundle(cs.Images, img, r.Bundle, unpack.Options{})
 	}

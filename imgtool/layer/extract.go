@@ -13,6 +13,8 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/imgtool/overlay"
 )
 
 // Mode says how whiteouts are applied.
@@ -426,7 +428,7 @@ func (e *extractor) whiteout(name, rel, base string) error {
 	dirRel := path.Dir(rel)
 	if base == WhiteoutOpaque {
 		if e.o.Mode == Overlay {
-			if err := unix.Lsetxattr(pdir, OverlayOpaqueXattr, []byte("y"), 0); err != nil {
+			if err := unix.Lsetxattr(pdir, overlay.OpaqueXattr(), []byte("y"), 0); err != nil {
 				return &Error{name, "marking opaque directory: " + err.Error()}
 			}
 			return nil

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/imgtool/overlay"
 )
 
 // OCI whiteout names.
@@ -145,7 +147,7 @@ func (t *treeWriter) entry(rel string) error {
 	if xs, err := listXattrs(full); err == nil {
 		for _, x := range xs {
 			if strings.HasPrefix(x.name, "trusted.overlay.") || strings.HasPrefix(x.name, "user.overlay.") {
-				if x.name == OverlayOpaqueXattr && string(x.value) == "y" {
+				if x.name == overlay.OpaqueXattr() && string(x.value) == "y" {
 					opaque = true
 				}
 				continue

@@ -4,7 +4,9 @@ package overlay
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -54,8 +56,15 @@ func mountNew(lowers []string, upper, work, target string) error {
 		}
 	}
 	unix.FsconfigSetString(fd, "index", "off")
-	unix.FsconfigSetString(fd, "redirect_dir", "off")
-	unix.FsconfigSetString(fd, "metacopy", "off")
+	if InUserNS() {
+		// trusted.* xattrs are root's only; redirect_dir may not be set.
+		if err := unix.FsconfigSetFlag(fd, "userxattr"); err != nil {
+			return fmt.Errorf("userxattr: %w", err)
+		}
+	} else {
+		unix.FsconfigSetString(fd, "redirect_dir", "off")
+		unix.FsconfigSetString(fd, "metacopy", "off")
+	}
 	if err := unix.FsconfigCreate(fd); err != nil {
 		return err
 	}
@@ -77,6 +86,9 @@ func mountOld(lowers []string, upper, work, target string) error {
 		rev[len(lowers)-1-i] = l
 	}
 	opts := "index=off,redirect_dir=off,metacopy=off,lowerdir=" + strings.Join(rev, ":")
+	if InUserNS() {
+		opts = "index=off,userxattr,lowerdir=" + strings.Join(rev, ":")
+	}
 	var flags uintptr
 	if upper != "" {
 		opts += ",upperdir=" + upper + ",workdir=" + work
@@ -87,6 +99,27 @@ func mountOld(lowers []string, upper, work, target string) error {
 		return fmt.Errorf("too many layers (%d) for mount options", len(lowers))
 	}
 	return unix.Mount("overlay", target, "overlay", flags, opts)
+}
+
+// InUserNS reports whether we run in a user namespace other than the
+// initial one (rootless myimg runs its builds as root of one).
+var InUserNS = sync.OnceValue(func() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+})
+
+// OpaqueXattr marks an opaque directory in an upper or lower dir:
+// trusted.overlay.opaque, or user.overlay.opaque in a user namespace
+// (where mounts use userxattr).
+func OpaqueXattr() string {
+	if InUserNS() {
+		return "user.overlay.opaque"
+	}
+	return "trusted.overlay.opaque"
 }
 
 // Unmount detaches target; "not mounted" is not an error.
