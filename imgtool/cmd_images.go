@@ -255,6 +255,7 @@ func pruneCommand() *cli.Command {
 			&cli.BoolFlag{Name: "cache", Usage: "also drop the build cache and RUN --mount=type=cache directories"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			build.ReexecRootless()
 			s, err := openStore(cmd)
 			if err != nil {
 				return err

@@ -294,4 +294,15 @@ RUN id -u > /data/who && touch /home/app/built
 	if m, _ := filepath.Glob(filepath.Join(u.home, "store", "ingest", "*")); len(m) != 0 {
 		t.Errorf("build left %v", m)
 	}
+	// prune deletes layer dirs holding dirs owned by subordinate ids
+	// (the user alone may not delete /data/who): only appimg's stays.
+	if out, stderr, err := u.img(nil, "rmi", "built"); err != nil {
+		t.Fatalf("rmi: %v %s%s", err, out, stderr)
+	}
+	if out, stderr, err := u.img(nil, "prune", "--cache"); err != nil {
+		t.Fatalf("prune: %v %s%s", err, out, stderr)
+	}
+	if left, _ := filepath.Glob(filepath.Join(u.home, "store", "layers", "*")); len(left) != 1 {
+		t.Errorf("layer dirs after prune: %v, want appimg's only", left)
+	}
 }

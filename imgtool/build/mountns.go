@@ -25,8 +25,15 @@ const privateNSEnv = "_MYIMG_PRIVATE_MOUNTNS"
 // prune cleans up; in a namespace of its own they go when the build does.
 // The copy is killed with its caller (PDEATHSIG), so killing `myimg build`
 // still stops the build.
-func ReexecInPrivateMountNS() {
-	if os.Getenv(privateNSEnv) == "1" {
+func ReexecInPrivateMountNS() { reexec(true) }
+
+// ReexecRootless runs this command again as root of the rootless user
+// namespace (for commands that delete files owned by subordinate ids,
+// such as prune); as root, or without subordinate ids, it returns at once.
+func ReexecRootless() { reexec(false) }
+
+func reexec(root bool) {
+	if os.Getenv(privateNSEnv) == "1" || (!root && os.Geteuid() == 0) {
 		return
 	}
 	var maps *userns.Maps
@@ -41,7 +48,9 @@ func ReexecInPrivateMountNS() {
 			os.Exit(125)
 		}
 		if !m.Multi() {
-			fmt.Fprintln(os.Stderr, warn)
+			if root {
+				fmt.Fprintln(os.Stderr, warn)
+			}
 			return
 		}
 		maps = &m
