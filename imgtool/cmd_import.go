@@ -13,6 +13,7 @@ import (
 
 	"github.com/myrun-org/myrun/imgtool/archive"
 	"github.com/myrun-org/myrun/imgtool/store"
+	"github.com/myrun-org/myrun/imgtool/userns"
 )
 
 func importCommand() *cli.Command {
@@ -46,9 +47,19 @@ gzip or zstd). The result is a one-layer image; NAME defaults to none (print the
 			if err != nil {
 				return err
 			}
-			desc, err := archive.Import(s, cmd.Args().Get(0), archive.ImportOptions{
+			opts := archive.ImportOptions{
 				Compression: cmd.String("compression"), Created: ts, Config: conf, Comment: cmd.String("message"),
-			})
+			}
+			if os.Geteuid() != 0 {
+				// Record owners as the user's namespace sees them: the
+				// user's own files belong to container root.
+				m, _, err := userns.ForCaller()
+				if err != nil { // no newuidmap: the ranges are still read
+					m = userns.Maps{UIDs: userns.Mapping(uint32(os.Geteuid()), nil), GIDs: userns.Mapping(uint32(os.Getegid()), nil)}
+				}
+				opts.IDs = m.ToContainer
+			}
+			desc, err := archive.Import(s, cmd.Args().Get(0), opts)
 			if err != nil {
 				return err
 			}

@@ -189,6 +189,16 @@ func TestRootlessRunSubIDs(t *testing.T) {
 		t.Fatalf("import as %s: %v\n%s%s", u.name, err, out, stderr)
 	}
 
+	// A directory imported by the user records the user's files as
+	// root's (busybox.sh imports one), with or without ranges.
+	bbCmd := exec.Command(filepath.Join(repo, "contrib/images/busybox.sh"), "-r", filepath.Join(u.home, "store"))
+	bbCmd.Dir = u.home
+	bbCmd.Env = []string{"HOME=" + u.home, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "MYIMG=" + filepath.Join(binDir, "myimg")}
+	bbCmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
+	if out, err := bbCmd.CombinedOutput(); err != nil {
+		t.Fatalf("busybox.sh as %s: %v\n%s", u.name, err, out)
+	}
+
 	// No ranges yet: a warning, and container root works.
 	out, stderr, err := u.img(nil, "run", "--rm", "--net", "none", "-u", "0", "appimg", "id", "-u")
 	if err != nil || out != "0\n" || !strings.Contains(stderr, "subordinate ids") {
@@ -207,6 +217,11 @@ func TestRootlessRunSubIDs(t *testing.T) {
 		t.Errorf("failed run left containers: %v -> %v", before, after)
 	}
 
+	// With the ranges the rootfs has the recorded owners: root's.
+	out, stderr, err = u.img(nil, "run", "--rm", "--net", "none", "busybox", "stat", "-c", "%u:%g", "/bin/busybox", "/etc")
+	if err != nil || out != "0:0\n0:0\n" {
+		t.Fatalf("busybox.sh image: owners %q (want root's) %v %s", out, err, stderr)
+	}
 	for _, c := range []struct {
 		args []string
 		want string

@@ -24,6 +24,8 @@ type ImportOptions struct {
 	Created     *time.Time // nil: now; also clamps file mtimes when set
 	Config      store.Config
 	Comment     string
+	// IDs maps the owners of a directory's files (see layer.WriteOptions).
+	IDs func(uid, gid uint32) (uint32, uint32)
 }
 
 // Import makes a one-layer image from a rootfs directory or a (possibly
@@ -41,7 +43,7 @@ func Import(s *store.Store, src string, o ImportOptions) (_ ocispec.Descriptor, 
 	var desc ocispec.Descriptor
 	var diffID digest.Digest
 	if st.IsDir() {
-		desc, diffID, err = layer.Create(s, src, layer.WriteOptions{Clamp: o.Created}, o.Compression)
+		desc, diffID, err = layer.Create(s, src, layer.WriteOptions{Clamp: o.Created, IDs: o.IDs}, o.Compression)
 	} else {
 		desc, diffID, err = importTarball(s, src, o.Compression)
 	}

@@ -38,6 +38,9 @@ type WriteOptions struct {
 	Clamp *time.Time
 	// Skip, when set, leaves out rel (and everything below it).
 	Skip func(rel string) bool
+	// IDs, when set, turns a file's host owner into the one recorded
+	// (rootless import: the user's ids become the container's).
+	IDs func(uid, gid uint32) (uint32, uint32)
 }
 
 // WriteTar writes the tree under root as a tar stream in lexical order
@@ -96,11 +99,15 @@ func (t *treeWriter) entry(rel string) error {
 	if err := unix.Lstat(full, &st); err != nil {
 		return fmt.Errorf("%s: %w", full, err)
 	}
+	uid, gid := st.Uid, st.Gid
+	if t.o.IDs != nil {
+		uid, gid = t.o.IDs(uid, gid)
+	}
 	hdr := &tar.Header{
 		Name:    rel,
 		Mode:    int64(st.Mode & 0o7777),
-		Uid:     int(st.Uid),
-		Gid:     int(st.Gid),
+		Uid:     int(uid),
+		Gid:     int(gid),
 		ModTime: t.mtime(&st),
 		Format:  tar.FormatPAX,
 	}

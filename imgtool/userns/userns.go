@@ -145,3 +145,21 @@ func helper(tool, grants string, pid int, m []rspec.LinuxIDMapping) error {
 	}
 	return nil
 }
+
+// Overflow is the id the kernel shows for an unmapped one.
+const Overflow = 65534
+
+// ToContainer maps host ids back to container ids through m (the owners
+// a file has as seen inside the namespace); unmapped ids become Overflow.
+func (m Maps) ToContainer(uid, gid uint32) (uint32, uint32) {
+	return back(m.UIDs, uid), back(m.GIDs, gid)
+}
+
+func back(m []rspec.LinuxIDMapping, id uint32) uint32 {
+	for _, e := range m {
+		if id >= e.HostID && id-e.HostID < e.Size {
+			return e.ContainerID + (id - e.HostID)
+		}
+	}
+	return Overflow
+}

@@ -30,3 +30,15 @@ func TestParseSubIDsAndMapping(t *testing.T) {
 		}
 	}
 }
+
+func TestToContainer(t *testing.T) {
+	m := Maps{UIDs: Mapping(1001, []Range{{200000, 1000}}), GIDs: Mapping(1002, []Range{{300000, 10}})}
+	for _, c := range [][4]uint32{
+		{1001, 1002, 0, 0}, {200000, 300000, 1, 1}, {200999, 300009, 1000, 10},
+		{201000, 300010, Overflow, Overflow}, {0, 0, Overflow, Overflow},
+	} {
+		if u, g := m.ToContainer(c[0], c[1]); u != c[2] || g != c[3] {
+			t.Errorf("ToContainer(%d, %d) = %d, %d, want %d, %d", c[0], c[1], u, g, c[2], c[3])
+		}
+	}
+}
