@@ -11,7 +11,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X github.com/myrun-org/myrun/spec
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 MIN_PASS  ?= 37
 
-.PHONY: all build myrun myimg test unit integration conformance dropin cri demo install lint c-format depcheck bench fuzz fuzz-ci stress clean deps
+.PHONY: all build myrun myimg test unit integration conformance dropin cri test-vm vm-ci demo install lint c-format depcheck bench fuzz fuzz-ci stress clean deps
 
 all: build
 
@@ -28,7 +28,7 @@ deps:
 	contrib/install-deps.sh
 
 # test is what CI runs: unit tests, root integration tests, conformance.
-test: deps build lint depcheck unit fuzz-ci integration conformance dropin cri
+test: deps build lint depcheck unit fuzz-ci integration conformance dropin cri vm-ci
 
 unit:
 	$(GO) test -count=1 ./...
@@ -48,6 +48,17 @@ dropin: build
 # CRI_FOCUS/CRI_SKIP narrow it (ginkgo regexes); see conformance/cri/README.md.
 cri: build
 	conformance/cri/run.sh $(CURDIR)/bin/myrun
+
+# The VM lane: a Debian 12 guest under qemu (pure cgroup v2, systemd as
+# PID 1) running our suites; see conformance/vm/README.md. vm-ci is the
+# bounded subset `make test` runs.
+test-vm: build
+	conformance/vm/install-deps.sh
+	conformance/vm/run.sh
+
+vm-ci: build
+	conformance/vm/install-deps.sh
+	VM_SUITES="$${VM_SUITES:-integration-cgroupfs integration-systemd v2-myrun v2-runc}" conformance/vm/run.sh
 
 # Every fuzz target for FUZZTIME each; `unit` also runs the seeds and the
 # committed crashers as plain tests.
@@ -78,6 +89,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
+	$(GO) vet -tags 'integration vm' ./conformance/integration/
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) mod tidy -diff
 	@out=$$(for f in $$(git ls-files '*.c' '*.h'); do clang-format $$f | cmp -s $$f - || echo $$f; done); if [ -n "$$out" ]; then echo "clang-format needed (make c-format):"; echo "$$out"; exit 1; fi

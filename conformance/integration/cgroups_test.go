@@ -180,7 +180,7 @@ func TestCgroupStress(t *testing.T) {
 		t.Error(e)
 	}
 	for _, b := range bs {
-		if dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent + "/" + b.id); len(dirs) > 0 {
+		if dirs := cgroupDirs(b); len(dirs) > 0 {
 			t.Errorf("cgroups left: %v", dirs)
 		}
 	}

@@ -26,6 +26,10 @@ var (
 	// cgroupParent is one absolute cgroup per test process, removed at the
 	// end; the session's own cgroup is not ours to use.
 	cgroupParent = fmt.Sprintf("/myrun-itest-%d", os.Getpid())
+	// systemdCgroup runs every container through the systemd driver
+	// (--systemd-cgroup, cgroupsPath system.slice:myrun-itest-<pid>:<id>);
+	// the VM lane sets MYRUN_TEST_CGROUP_MANAGER=systemd.
+	systemdCgroup = os.Getenv("MYRUN_TEST_CGROUP_MANAGER") == "systemd"
 )
 
 func TestMain(m *testing.M) {
@@ -49,7 +53,7 @@ func TestMain(m *testing.M) {
 
 func removeCgroupParent() {
 	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent)
-	for _, d := range dirs {
+	for _, d := range append(dirs, "/sys/fs/cgroup"+cgroupParent) {
 		os.Remove(d)
 	}
 }
@@ -94,6 +98,9 @@ func newBundle(t testing.TB, args []string, mutate func(*rspec.Spec)) *bundle {
 	s.Process.Terminal = false
 	s.Process.Args = args
 	s.Linux.CgroupsPath = cgroupParent + "/" + b.id
+	if systemdCgroup {
+		s.Linux.CgroupsPath = "system.slice:" + cgroupParent[1:] + ":" + b.id
+	}
 	s.Hostname = "myrun-test"
 	if mutate != nil {
 		mutate(&s)
@@ -134,12 +141,26 @@ func (b *bundle) checkGone(when string) {
 	if ents, _ := os.ReadDir(b.root); len(ents) > 0 {
 		b.t.Errorf("state dir left behind %s: %v", when, ents)
 	}
-	if dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent + "/" + b.id); len(dirs) > 0 {
+	if dirs := cgroupDirs(b); len(dirs) > 0 {
 		b.t.Errorf("cgroups left behind %s: %v", when, dirs)
 	}
 	if mi, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(mi, []byte(b.dir)) {
 		b.t.Errorf("mounts left behind under %s %s", b.dir, when)
 	}
+}
+
+// cgroupDirs lists the container's cgroup directories that exist: one per
+// v1 hierarchy, the cgroup2 one (pure v2 or the unified mount), or the
+// systemd scope's.
+func cgroupDirs(b *bundle) []string {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent + "/" + b.id)
+	for _, d := range []string{"/sys/fs/cgroup" + cgroupParent + "/" + b.id,
+		"/sys/fs/cgroup/system.slice/" + cgroupParent[1:] + "-" + b.id + ".scope"} {
+		if _, err := os.Stat(d); err == nil {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
 }
 
 // processFile writes p as a process.json in the bundle dir for `exec -p`.
@@ -165,6 +186,9 @@ func (b *bundle) myrun(args ...string) (string, string, int) {
 
 func runWithTimeout(t testing.TB, d time.Duration, args ...string) (string, string, int) {
 	t.Helper()
+	if systemdCgroup {
+		args = append([]string{"--systemd-cgroup"}, args...)
+	}
 	return runCmd(t, d, exec.Command(myrun, args...))
 }
 

@@ -1,0 +1,66 @@
+#!/bin/sh
+# guest.sh: runs inside the VM (from the work disk, as root, started by
+# vm-test.service under systemd). Runs the suites named in /vm/suites, each
+# with a time limit, writes each suite's full log to /vm/results/NAME.log
+# and prints one line per suite and a final `vm: N passed, N failed, N
+# skipped` (stdout is the host's results port).
+#
+# Suites:
+#   integration-cgroupfs  conformance/integration (cgroup/exec/lifecycle
+#                         subset), myrun with the cgroupfs driver
+#   integration-systemd   the same with --systemd-cgroup
+#   v2-myrun, v2-runc     the pure-v2 + systemd tests (cgroupv2_test.go,
+#                         build tag vm), myrun then runc 1.1.5 as baseline
+set -u
+V=/vm
+R=$V/results
+mkdir -p "$R"
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root
+cd "$V"
+echo "vm-host: kernel $(uname -r), $(stat -fc %T /sys/fs/cgroup) at /sys/fs/cgroup, controllers: $(cat /sys/fs/cgroup/cgroup.controllers), pid 1: $(cat /proc/1/comm) $(systemctl is-system-running 2>/dev/null)"
+
+P=0 F=0 S=0
+# The integration subset: cgroup, exec and lifecycle tests that do not
+# read v1 files (those are the hybrid host's; cgroupv2_test.go has the v2
+# equivalents).
+INTEG=${VM_INTEG_RUN:-'^(TestExec(Flags|ProcessJSONAndDetach|ProcessSetup|UserNamespace|JoinsAllNamespaces|ConsoleSocket)|TestRunEchoAndExitCode|TestPidNamespaceAndHostname|TestDetachedRoundTrip|TestCreateStartSplit|TestDeleteCreatedContainer|TestDeleteForcePaused|TestKillAllAndSignalNames|TestCgroupBadInput|TestCgroupStress|TestEventsEndWithContainer|TestEventsOOM|TestBadInput|TestFailingPrestartHookLeavesNothing|TestHooksOrderAndState)$'}
+V2RUN='^TestV2'
+
+suite() { # NAME LIMIT CMD...
+	name=$1 limit=$2
+	shift 2
+	echo "vm-suite-start $name $limit"
+	t0=$(cut -d. -f1 /proc/uptime)
+	timeout -k 10 "$limit" "$@" >"$R/$name.log" 2>&1
+	rc=$?
+	t1=$(cut -d. -f1 /proc/uptime)
+	p=$(grep -c '^--- PASS' "$R/$name.log")
+	f=$(grep -c '^--- FAIL' "$R/$name.log")
+	s=$(grep -c '^--- SKIP' "$R/$name.log")
+	note=""
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		note=" (exit $rc$([ "$rc" -eq 124 ] && echo ", timed out after ${limit}s"))"
+	fi
+	P=$((P + p)) F=$((F + f)) S=$((S + s))
+	echo "vm-suite $name: $p passed, $f failed, $s skipped in $((t1 - t0)) s$note"
+	grep '^--- FAIL' "$R/$name.log" | sed "s/^/vm-suite $name: /" | head -20
+}
+
+for s in $(cat "$V/suites"); do
+	case $s in
+	integration-cgroupfs)
+		suite "$s" 1200 env MYRUN=$V/bin/myrun "$V/bin/integration.test" -test.v -test.count=1 -test.timeout 19m -test.run "$INTEG" ;;
+	integration-systemd)
+		suite "$s" 1200 env MYRUN=$V/bin/myrun MYRUN_TEST_CGROUP_MANAGER=systemd "$V/bin/integration.test" -test.v -test.count=1 -test.timeout 19m -test.run "$INTEG" ;;
+	v2-myrun)
+		suite "$s" 900 env MYRUN=$V/bin/myrun "$V/bin/integration.test" -test.v -test.count=1 -test.timeout 14m -test.run "$V2RUN" ;;
+	v2-runc)
+		suite "$s" 900 env MYRUN=/usr/sbin/runc "$V/bin/integration.test" -test.v -test.count=1 -test.timeout 14m -test.run "$V2RUN" ;;
+	*)
+		echo "vm-suite $s: unknown suite"
+		F=$((F + 1)) ;;
+	esac
+done
+echo "vm: $P passed, $F failed, $S skipped"
