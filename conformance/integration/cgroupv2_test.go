@@ -190,7 +190,8 @@ func TestV2UnifiedAndNamespace(t *testing.T) {
 }
 
 // The eBPF device filter: a block node the rules do not allow cannot be
-// made (mknod, with CAP_MKNOD) nor read; with an allow rule for it, it can.
+// made (mknod in /dev, with CAP_MKNOD) nor read; with an allow rule for
+// it, it can.
 func TestV2DeviceFilter(t *testing.T) {
 	raw, err := os.ReadFile("/sys/block/nvme0n1/dev")
 	if err != nil {
@@ -202,7 +203,7 @@ func TestV2DeviceFilter(t *testing.T) {
 	}
 	forV2Cases(t, func(t *testing.T, c v2Case) {
 		for _, allow := range []bool{false, true} {
-			script := fmt.Sprintf("mknod /tmp/vmdisk b %d %d 2>&1 && dd if=/tmp/vmdisk of=/dev/null bs=512 count=1 2>&1 && echo READ", major, minor)
+			script := fmt.Sprintf("mknod /dev/vmdisk b %d %d 2>&1 && dd if=/dev/vmdisk of=/dev/null bs=512 count=1 2>&1 && echo READ", major, minor)
 			b := c.bundle(t, []string{"sh", "-c", script}, func(s *rspec.Spec) {
 				s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_MKNOD")
 				s.Process.Capabilities.Effective = append(s.Process.Capabilities.Effective, "CAP_MKNOD")

@@ -63,6 +63,46 @@ func TestNotifyOOMV2(t *testing.T) {
 	}
 }
 
+// v2 on a real cgroupfs: rmdir of the cgroup takes memory.events with it
+// but sends no inotify event for the file (kernfs), only for the
+// directory. Here a second hard link keeps the file's inode alive, so its
+// unlink, like kernfs, wakes nothing: the channel must close on the rmdir.
+func TestNotifyOOMV2CgroupRemoved(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "cg")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ev := filepath.Join(dir, "memory.events")
+	if err := os.WriteFile(ev, []byte("oom 0\noom_kill 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(ev, filepath.Join(base, "keep")); err != nil {
+		t.Fatal(err)
+	}
+	wake, stop, err := NotifyOOM(map[string]string{"": dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if err := os.Remove(ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.After(5 * time.Second); ; {
+		select {
+		case _, ok := <-wake:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("channel not closed after the cgroup directory was removed")
+		}
+	}
+}
+
 func TestNotifyOOMNeedsMemory(t *testing.T) {
 	if _, _, err := NotifyOOM(map[string]string{"pids": t.TempDir()}); err == nil {
 		t.Fatal("no error without a memory controller")

@@ -61,7 +61,17 @@ func notifyV2(dir string) (<-chan struct{}, func(), error) {
 		in.Close()
 		return nil, nil, err
 	}
-	// The watch is dropped (IN_IGNORED) when the cgroup is removed.
+	// The kernel removes a cgroup's files without an inotify event on
+	// them: only the rmdir of the directory itself is seen, as
+	// IN_DELETE_SELF on it and IN_DELETE in its parent.
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_DELETE_SELF|unix.IN_ONLYDIR); err != nil {
+		in.Close()
+		return nil, nil, err
+	}
+	if _, err := unix.InotifyAddWatch(fd, filepath.Dir(dir), unix.IN_DELETE|unix.IN_ONLYDIR); err != nil {
+		in.Close()
+		return nil, nil, err
+	}
 	return pump(in, func() bool { return !fileExists(filepath.Join(dir, "memory.events")) })
 }
 
