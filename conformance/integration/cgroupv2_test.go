@@ -7,6 +7,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -224,4 +225,76 @@ func TestV2DeviceFilter(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Rootless through systemd's user manager: the image's user (uid 1000,
+// lingering, user@1000.service with Delegate=) runs a container with
+// --systemd-cgroup; the scope lands in the user manager's delegated
+// subtree with its limits, and delete removes it.
+func TestV2RootlessSystemd(t *testing.T) {
+	const uid, gid = 1000, 1000
+	xdg := fmt.Sprintf("/run/user/%d", uid)
+	if _, err := os.Stat(xdg + "/bus"); err != nil {
+		t.Fatalf("the user manager of uid %d is not up: %v", uid, err)
+	}
+	binDir, err := os.MkdirTemp("", "myrun-vm-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(binDir) })
+	os.Chmod(binDir, 0o755)
+	bin := filepath.Join(binDir, filepath.Base(myrun))
+	escInstall(t, myrun, bin)
+	dir, err := os.MkdirTemp("", "myrun-vm-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	busyboxRootfs(t, filepath.Join(dir, "rootfs"))
+	escChownTree(t, dir, uid, gid)
+	cred := &escCred{uid, gid}
+	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/", "USER=user",
+		"XDG_RUNTIME_DIR=" + xdg, "DBUS_SESSION_BUS_ADDRESS=unix:path=" + xdg + "/bus"}
+	state := filepath.Join(dir, "state")
+	rt := func(args ...string) (string, string, int) {
+		return escRunEnv(t, bin, nil, env, cred, append([]string{"--root", state, "--systemd-cgroup"}, args...)...)
+	}
+	if _, errs, code := escRunEnv(t, bin, nil, env, cred, "spec", "--rootless", "--bundle", dir); code != 0 {
+		t.Fatalf("spec --rootless: %s", errs)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s rspec.Spec
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("vmrl-%d", os.Getpid())
+	s.Process.Terminal = false
+	s.Process.Args = []string{"sleep", "1000"}
+	s.Linux.CgroupsPath = "user.slice:myrunvm:" + id
+	s.Linux.Resources = &rspec.LinuxResources{Memory: &rspec.LinuxMemory{Limit: i64p(64 << 20)}, Pids: &rspec.LinuxPids{Limit: i64p(33)}}
+	raw, _ = json.Marshal(&s)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt("delete", "--force", id) })
+	if _, errs, code := rt("run", "-d", "--bundle", dir, id); code != 0 {
+		t.Fatalf("rootless run -d --systemd-cgroup: %s", errs)
+	}
+	cg := fmt.Sprintf("/sys/fs/cgroup/user.slice/user-%d.slice/user@%d.service/user.slice/myrunvm-%s.scope", uid, uid, id)
+	for file, want := range map[string]string{"memory.max": fmt.Sprint(64 << 20), "pids.max": "33"} {
+		raw, err := os.ReadFile(filepath.Join(cg, file))
+		if err != nil || strings.TrimSpace(string(raw)) != want {
+			t.Errorf("%s/%s = %q (%v), want %s", cg, file, raw, err, want)
+		}
+	}
+	if _, errs, code := rt("delete", "--force", id); code != 0 {
+		t.Fatalf("delete --force: %s", errs)
+	}
+	if _, err := os.Stat(cg); err == nil {
+		t.Errorf("%s left after delete", cg)
+	}
 }
