@@ -131,7 +131,7 @@ func TestEventsOOM(t *testing.T) {
 	<-lines // the first stats event: the stream is up
 	// dd's 64 MB buffer does not fit in 16 MB.
 	b.myrun("exec", b.id, "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1")
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(10 * time.Second * timeoutScale)
 	for {
 		select {
 		case l, ok := <-lines:
@@ -203,7 +203,7 @@ func TestEventsEndWithContainer(t *testing.T) {
 	if _, errs, code := b.myrun("delete", "--force", b.id); code != 0 {
 		t.Fatalf("delete --force: %s", errs)
 	}
-	for deadline := time.After(10 * time.Second); ; {
+	for deadline := time.After(10 * time.Second * timeoutScale); ; {
 		select {
 		case _, ok := <-lines:
 			if !ok {

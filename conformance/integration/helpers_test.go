@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,6 +31,15 @@ var (
 	// (--systemd-cgroup, cgroupsPath system.slice:myrun-itest-<pid>:<id>);
 	// the VM lane sets MYRUN_TEST_CGROUP_MANAGER=systemd.
 	systemdCgroup = os.Getenv("MYRUN_TEST_CGROUP_MANAGER") == "systemd"
+	// timeoutScale stretches the hang guards (not assertions) of command
+	// runs and status waits: the VM lane runs under emulation (TCG) at a
+	// fraction of native speed and sets MYRUN_TEST_TIMEOUT_SCALE.
+	timeoutScale = func() time.Duration {
+		if n, err := strconv.Atoi(os.Getenv("MYRUN_TEST_TIMEOUT_SCALE")); err == nil && n > 1 {
+			return time.Duration(n)
+		}
+		return 1
+	}()
 )
 
 func TestMain(m *testing.M) {
@@ -189,6 +199,7 @@ func runWithTimeout(t testing.TB, d time.Duration, args ...string) (string, stri
 	if systemdCgroup {
 		args = append([]string{"--systemd-cgroup"}, args...)
 	}
+	d *= timeoutScale
 	return runCmd(t, d, exec.Command(myrun, args...))
 }
 

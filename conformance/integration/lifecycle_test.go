@@ -80,7 +80,7 @@ func TestDetachedRoundTrip(t *testing.T) {
 
 func waitStatus(t *testing.T, b *bundle, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second * timeoutScale)
 	for time.Now().Before(deadline) {
 		if b.state()["status"] == want {
 			return
