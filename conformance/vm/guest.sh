@@ -36,7 +36,7 @@ suite() { # NAME LIMIT CMD...
 	echo "vm-suite-start $name $limit"
 	t0=$(cut -d. -f1 /proc/uptime)
 	# Every 30 s a process snapshot, to tell a hang from slowness.
-	(while sleep 30; do
+	(cd / && while sleep 30; do
 		echo "--- $(cut -d' ' -f1 /proc/uptime)s load $(cut -d' ' -f1-3 /proc/loadavg)"
 		ps -eo pid,ppid,stat,wchan:24,etimes,times,args --sort=start_time | grep -v ' \[.*\]$' | tail -n 40
 	done) >"$R/$name.ps" 2>&1 &
