@@ -65,7 +65,7 @@ trap 'exit 1' INT TERM
 mkdir -p "$work/disk/bin" "$work/disk/results"
 [ -x "$repo/bin/myrun" ] && [ -x "$repo/bin/myimg" ] || fail "work disk" "bin/myrun or bin/myimg missing: run make build"
 cp "$repo/bin/myrun" "$repo/bin/myimg" "$work/disk/bin/"
-(cd "$repo" && CGO_ENABLED=0 "$GO" test -c -tags 'integration vm' -o "$work/disk/bin/integration.test" ./conformance/integration) ||
+(cd "$repo" && CGO_ENABLED=1 "$GO" test -c -tags 'integration vm' -o "$work/disk/bin/integration.test" ./conformance/integration) ||
 	fail "work disk" "go test -c ./conformance/integration"
 install -m 0755 "$here/guest.sh" "$work/disk/guest.sh"
 echo "$VM_SUITES" >"$work/disk/suites"
