@@ -7,8 +7,7 @@
 cri_host_snapshot() {
 	local s=$CRI_BASE/host
 	mkdir -p "$s"
-	find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$s/cgroups"
-	ls /run/netns 2>/dev/null | sort >"$s/netns"
+	harness_snapshot "$s"
 	ls /run/containerd/s 2>/dev/null | sort >"$s/shim-sockets"
 	ls /run/containerd/runc/k8s.io 2>/dev/null | sort >"$s/runc-k8s"
 	[ -e /run/containerd ] && touch "$s/had-run-containerd"
@@ -33,19 +32,11 @@ cri_new_rules() {
 }
 
 cri_host_restore() {
-	local s=$CRI_BASE/host d n t c rule
+	local s=$CRI_BASE/host t c rule
 	[ -d "$s" ] || return 0
 	# Pod and container cgroups containerd made (cgroupfs driver: /k8s.io/ID).
-	find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$s/cgroups.after"
-	comm -13 "$s/cgroups" "$s/cgroups.after" | grep -E '/k8s\.io(/|$)|/cri-harness' |
-		awk '{ print length($0) " " $0 }' | sort -rn | cut -d' ' -f2- | while read -r d; do
-		rmdir "$d" 2>/dev/null || echo "cleanup: cgroup $d not empty" >&2
-	done
-	ls /run/netns 2>/dev/null | sort | comm -13 "$s/netns" - | grep '^cni-' | while read -r n; do
-		echo "cleanup: removing netns $n" >&2
-		umount "/run/netns/$n" 2>/dev/null
-		rm -f "/run/netns/$n"
-	done
+	harness_remove_new_cgroups "$s" '/k8s\.io(/|$)|/cri-harness'
+	harness_remove_new_netns "$s" cni-
 	if ip link show "$CRI_BRIDGE" >/dev/null 2>&1; then
 		ip link del "$CRI_BRIDGE"
 	fi

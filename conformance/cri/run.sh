@@ -18,36 +18,17 @@
 # for those; exits 1 on a regression or a failed case. See README.md.
 set -u
 
-if [ $# -ne 1 ]; then
-	echo "usage: $0 RUNTIME" >&2
-	exit 2
-fi
-if [ "$(id -u)" != 0 ]; then
-	echo "$0: must run as root" >&2
-	exit 2
-fi
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-rt=$1
-case $rt in
-/*) ;;
-*/*) rt=$(cd "$(dirname "$rt")" && pwd)/$(basename "$rt") ;;
-*) rt=$(command -v "$rt") ;;
-esac
-[ -x "$rt" ] || { echo "$0: runtime $1 is not executable" >&2; exit 2; }
+. "$repo/conformance/harness.sh"
+rt=$(harness_runtime "$@") || exit 2
 : "${GO:=go}"
 cache=${CONFORMANCE_CACHE:-$repo/.cache/conformance}
 
 # containerd's shims daemonize: reap them under a child subreaper.
-if [ -z "${CRI_REAPED:-}" ]; then
-	mkdir -p "$cache"
-	(cd "$repo" && "$GO" build -o "$cache/dropin-subreaper" ./conformance/dropin/subreaper) || exit 2
-	CRI_REAPED=1 exec "$cache/dropin-subreaper" "$0" "$rt"
-fi
+harness_reap CRI_REAPED "$rt"
 
-for tool in containerd docker-registry busybox gcc iptables-save ip runc jq curl; do
-	command -v "$tool" >/dev/null || { echo "$0: $tool missing: run $here/install-deps.sh" >&2; exit 2; }
-done
+harness_require "$here/install-deps.sh" containerd docker-registry busybox gcc iptables-save ip runc jq curl
 for p in bridge host-local loopback portmap; do
 	[ -x "/usr/lib/cni/$p" ] || { echo "$0: /usr/lib/cni/$p missing: run $here/install-deps.sh" >&2; exit 2; }
 done

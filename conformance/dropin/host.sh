@@ -7,8 +7,7 @@ DROPIN_HOST_DIRS="/var/lib/containers /run/containers /etc/containers/networks /
 host_snapshot() {
 	local s=$DROPIN_TMP/host
 	mkdir -p "$s"
-	find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$s/cgroups"
-	ls /run/netns 2>/dev/null | sort >"$s/netns"
+	harness_snapshot "$s"
 	ls /run/containerd/s 2>/dev/null | sort >"$s/shim-sockets"
 	[ -e /run/containerd ] && touch "$s/had-run-containerd"
 	cat /proc/sys/net/ipv4/ip_forward >"$s/ip_forward"
@@ -38,17 +37,9 @@ host_restore() {
 	[ -d "$s" ] || return 0
 	# Cgroups: podman's cgroupfs manager leaves empty libpod_parent trees,
 	# containerd leaves /<namespace>. rmdir only removes empty ones.
-	find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort >"$s/cgroups.after"
-	comm -13 "$s/cgroups" "$s/cgroups.after" | grep -E "libpod|/$DROPIN_CTR_NS(/|\$)" |
-		awk '{ print length($0) " " $0 }' | sort -rn | cut -d' ' -f2- | while read -r d; do
-		rmdir "$d" 2>/dev/null || echo "cleanup: cgroup $d not empty" >&2
-	done
+	harness_remove_new_cgroups "$s" "libpod|/$DROPIN_CTR_NS(/|\$)"
 	# Network namespaces podman did not remove.
-	ls /run/netns 2>/dev/null | sort | comm -13 "$s/netns" - | grep '^netns-' | while read -r n; do
-		echo "cleanup: removing netns $n" >&2
-		umount "/run/netns/$n" 2>/dev/null
-		rm -f "/run/netns/$n"
-	done
+	harness_remove_new_netns "$s" netns-
 	# Our bridge (netavark keeps it while a container uses it).
 	if ip link show "$DROPIN_BRIDGE" >/dev/null 2>&1; then
 		ip link del "$DROPIN_BRIDGE"

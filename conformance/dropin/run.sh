@@ -13,37 +13,16 @@
 # See conformance/dropin/README.md.
 set -u
 
-if [ $# -ne 1 ]; then
-	echo "usage: $0 RUNTIME" >&2
-	exit 2
-fi
-if [ "$(id -u)" != 0 ]; then
-	echo "$0: must run as root" >&2
-	exit 2
-fi
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-rt=$1
-case $rt in
-/*) ;;
-*/*) rt=$(cd "$(dirname "$rt")" && pwd)/$(basename "$rt") ;;
-*) rt=$(command -v "$rt") ;;
-esac
-[ -x "$rt" ] || { echo "$0: runtime $1 is not executable" >&2; exit 2; }
+. "$repo/conformance/harness.sh"
+rt=$(harness_runtime "$@") || exit 2
 
 # Engines daemonize conmon, shims and podman's pause process; run under a
 # child subreaper so they are reaped promptly and none outlives the run.
-if [ -z "${DROPIN_REAPED:-}" ]; then
-	: "${GO:=go}"
-	cache=${CONFORMANCE_CACHE:-$repo/.cache/conformance}
-	mkdir -p "$cache"
-	(cd "$repo" && "$GO" build -o "$cache/dropin-subreaper" ./conformance/dropin/subreaper) || exit 2
-	DROPIN_REAPED=1 exec "$cache/dropin-subreaper" "$0" "$rt"
-fi
+harness_reap DROPIN_REAPED "$rt"
 
-for tool in podman conmon containerd ctr slirp4netns newuidmap script busybox iptables-save; do
-	command -v "$tool" >/dev/null || { echo "$0: $tool missing: run $here/install-deps.sh" >&2; exit 2; }
-done
+harness_require "$here/install-deps.sh" podman conmon containerd ctr slirp4netns newuidmap script busybox iptables-save
 [ -x /usr/lib/podman/netavark ] || { echo "$0: netavark missing: run $here/install-deps.sh" >&2; exit 2; }
 
 . "$here/lib.sh"

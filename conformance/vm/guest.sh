@@ -20,7 +20,7 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
 # Emulation is slow: the tests' hang guards (60 s per command) x 4.
 export MYRUN_TEST_TIMEOUT_SCALE=4
-cd "$V"
+cd "$V" || exit 1
 echo "vm-host: kernel $(uname -r), $(stat -fc %T /sys/fs/cgroup) at /sys/fs/cgroup, controllers: $(cat /sys/fs/cgroup/cgroup.controllers), pid 1: $(cat /proc/1/comm) $(systemctl is-system-running 2>/dev/null)"
 
 P=0 F=0 S=0
