@@ -2,8 +2,6 @@ package libcontainer
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -32,10 +30,10 @@ func (r *Runtime) constructorExec(p *rspec.Process, spec *rspec.Spec, preserve i
 		(spec.Linux != nil && (spec.Linux.Personality != nil || spec.Linux.MemoryPolicy != nil)) {
 		return nil, nil
 	}
+	env, needHome := nsexec.Env(p.Env)
 	x := &nsexec.ExecProcess{
-		Args: p.Args, Env: p.Env, Cwd: p.Cwd,
-		LookupHome: !slices.ContainsFunc(p.Env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") }),
-		UID:        p.User.UID, GID: p.User.GID, AdditionalGids: p.User.AdditionalGids, Umask: p.User.Umask,
+		Args: p.Args, Env: env, Cwd: p.Cwd, LookupHome: needHome,
+		UID: p.User.UID, GID: p.User.GID, AdditionalGids: p.User.AdditionalGids, Umask: p.User.Umask,
 		NoNewPrivs: p.NoNewPrivileges, FirstFd: 3 + preserve,
 		Terminal: p.Terminal, ConsoleFd: -1,
 	}

@@ -15,21 +15,12 @@ func execProcess(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
 	if cfg.Process == nil {
 		return errors.New("exec: no process")
 	}
-	if cfg.Process.Terminal {
-		if err := step(log, "console", func() error { return setupConsole(cfg, false) }); err != nil {
-			return err
-		}
-	}
 	c, err := caps.New(cfg.Process.Capabilities)
 	if err != nil {
 		return err
 	}
 	c.WarnDropped(log)
-	p, err := prepareProcess(cfg, log, c)
-	if err != nil {
-		return err
-	}
 	// The parent learns of a successful execve from the socket closing
 	// (close-on-exec), and of any failure from an error message.
-	return p.exec(cfg, log)
+	return finishProcess(cfg, conn, log, c)
 }

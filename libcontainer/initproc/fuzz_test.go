@@ -8,6 +8,7 @@ import (
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/myrun-org/myrun/libcontainer/nsexec"
 	"github.com/myrun-org/myrun/specs"
 )
 
@@ -38,8 +39,17 @@ func FuzzProcessJSON(f *testing.F) {
 				t.Fatalf("process.rlimits[%d].type %q passes validation but init cannot set it", i, rl.Type)
 			}
 		}
-		if !hasEnv(append(append([]string{}, p.Env...), "HOME=/x"), "HOME") {
-			t.Fatal("hasEnv misses HOME")
+		env, needHome := nsexec.Env(append(append([]string{}, p.Env...), "HOME=/x"))
+		seen := map[string]bool{}
+		for _, kv := range env {
+			k, _, _ := strings.Cut(kv, "=")
+			if seen[k] {
+				t.Fatalf("nsexec.Env keeps %q twice: %q", k, env)
+			}
+			seen[k] = true
+		}
+		if needHome {
+			t.Fatal("nsexec.Env misses HOME")
 		}
 		cfg := Config{Mode: ModeExec, ID: "fz", Process: &p, FifoFd: -1, ConsoleFd: -1, LogFd: -1, SeccompFd: -1}
 		raw, err := json.Marshal(&cfg)

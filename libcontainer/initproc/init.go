@@ -204,42 +204,7 @@ func run(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
 		}
 		return waitStart(cfg.FifoFd)
 	}
-	p, err := prepareProcess(cfg, log, capSets)
-	if err != nil {
-		return err
-	}
-	// Become the container's process before waiting for `start`, as runc
-	// does: a created container may wait for days, and anything that can
-	// ptrace it then (an exec'd process with CAP_SYS_PTRACE, a sibling in
-	// a shared pid namespace) must find the container's identity and
-	// capabilities, not root with every capability. Errors still reach
-	// `create`.
-	if err := p.finish(cfg, log); err != nil {
-		return err
-	}
-	if err := closeDirFds(3 + cfg.PreserveFds); err != nil {
-		return err
-	}
-	if err := conn.Send(syncproto.TypeReady, nil); err != nil {
-		return err
-	}
-	conn.Close()
-	// What remains open while we wait: stdio, the preserved fds and the
-	// fifo (a pipe, not a directory). The log may be a copy of the
-	// caller's stderr, which would keep `out=$(myrun create ...)` from
-	// ever returning.
-	closeLog(cfg, log)
-
-	// Block until `myrun start` writes to the fifo.
-	if err := waitStart(cfg.FifoFd); err != nil {
-		return err
-	}
-	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
-		if err := runStartHooks(cfg); err != nil {
-			return err
-		}
-	}
-	return p.execve(cfg, log)
+	return finishProcess(cfg, conn, log, capSets)
 }
 
 // runStartHooks runs the startContainer hooks as the container's process

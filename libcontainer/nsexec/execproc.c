@@ -3,9 +3,11 @@
 // With "exec" in the bootstrap, the constructor has joined the container's
 // namespaces and reported its pid; the parent places it in the cgroup and
 // sends one packet with the process, prepared and checked on its side
-// (capability masks, rlimit numbers, the compiled seccomp program). This
-// file applies it in the order Go init does (initproc/process.go) and
-// execs. The sync socket is close-on-exec: EOF tells the parent the exec
+// (capability masks, rlimit numbers, the compiled seccomp program, the
+// deduplicated env). This file applies it and execs: myrun_exec_process
+// runs the steps of nsexec.Finish (finish.go, which says what each one
+// means) in its order, from the generated finish_steps.h; Go init runs the
+// same table (initproc/finish.go). The sync socket is close-on-exec: EOF tells the parent the exec
 // happened; a failure is reported as "error ..." like every constructor
 // error. The parent uses this path only for what it covers (no LSM label,
 // no seccomp listener); everything else goes through Go init.
@@ -45,6 +47,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "finish_steps.h"
 #include "nsexec.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -89,6 +92,7 @@ struct process {
 	unsigned int seccomp_flags;
 	struct sock_filter *prog;
 	size_t prog_len;
+	char *path; // the executable, from step_lookup
 };
 
 // errstr words an errno as Go does (lower case), so that engines matching
@@ -268,17 +272,21 @@ static void parse(struct process *p, char *buf, size_t len)
 		fail("exec: bad last capability %d", p->last_cap);
 }
 
-// passwd_home is the home of uid in the container's /etc/passwd, or "/",
-// as runc and Go init answer when HOME is not set. The file is the
-// container's: read at most MAX_PASSWD bytes of a regular file.
+// passwd_home is the home of the first entry for uid in the container's
+// /etc/passwd, even an empty one, or "/" without one (step "env"; Go:
+// initproc passwdHome). The file is the container's: read at most
+// MAX_PASSWD bytes of a regular file.
 static const char *passwd_home(uid_t uid)
 {
 	struct stat st;
 	char *buf, *line, *save = NULL;
+	char want[24];
 	ssize_t n;
 	size_t used = 0;
 	int fd;
 
+	// The uid field must read exactly as the uid in decimal.
+	snprintf(want, sizeof(want), "%u", (unsigned int)uid);
 	fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return "/";
@@ -303,10 +311,9 @@ static const char *passwd_home(uid_t uid)
 			}
 			*c++ = '\0';
 		}
-		if (i < 6 || f[2][0] == '\0')
+		if (i < 6 || strcmp(f[2], want) != 0)
 			continue;
-		if (strtoull(f[2], NULL, 10) == uid && f[5][0] != '\0')
-			return f[5];
+		return f[5];
 	}
 	return "/";
 }
@@ -370,6 +377,8 @@ static void setup_console(struct process *p)
 		close(slave);
 }
 
+// add_home puts HOME in place of the empty HOME the env has, or appends
+// it (the parent deduplicated the env: at most one HOME).
 static void add_home(struct process *p)
 {
 	const char *home = passwd_home(p->uid);
@@ -379,6 +388,12 @@ static void add_home(struct process *p)
 		myrun_bail("exec: malloc");
 	strcpy(kv, "HOME=");
 	strcat(kv, home);
+	for (size_t i = 0; i < p->envc; i++) {
+		if (strcmp(p->envp[i], "HOME=") == 0) {
+			p->envp[i] = kv;
+			return;
+		}
+	}
 	p->envp[p->envc++] = kv;
 }
 
@@ -402,7 +417,7 @@ static int find_executable(const char *path)
 // exec.LookPath does in Go init; the errors read the same.
 static char *look_path(struct process *p)
 {
-	const char *name = p->argv[0], *path = "";
+	const char *name = p->argv[0], *path = NULL;
 	char *dirs, *dir, *save = NULL;
 	int e;
 
@@ -418,6 +433,10 @@ static char *look_path(struct process *p)
 		if (strncmp(p->envp[i], "PATH=", 5) == 0)
 			path = p->envp[i] + 5; // the last one wins, as with setenv
 	}
+	// No PATH or an empty one: no directory at all, as Go's
+	// filepath.SplitList("") (runc agrees); ":" still means "." twice.
+	if (path == NULL || *path == '\0')
+		fail("exec: \"%s\": executable file not found in $PATH", name);
 	dirs = strdup(path);
 	if (dirs == NULL)
 		myrun_bail("exec: strdup");
@@ -444,7 +463,7 @@ static char *look_path(struct process *p)
 	fail("exec: \"%s\": executable file not found in $PATH", name);
 }
 
-static void set_caps_bounding(struct process *p)
+static void step_bounding(struct process *p)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2];
@@ -461,7 +480,7 @@ static void set_caps_bounding(struct process *p)
 	}
 }
 
-static void set_caps(struct process *p)
+static void step_caps(struct process *p)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = {
@@ -495,7 +514,7 @@ static int setgroups_denied(void)
 	return strncmp(buf, "deny", 4) == 0;
 }
 
-static void set_user(struct process *p)
+static void step_user(struct process *p)
 {
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		myrun_bail("set user: PR_SET_KEEPCAPS");
@@ -532,22 +551,26 @@ static void load_seccomp(struct process *p)
 		fail("seccomp: seccomp: load filter: thread %ld could not be synchronised", r);
 }
 
-void myrun_exec_process(void)
+static void step_console(struct process *p)
 {
-	struct process p = { 0 };
-	char cwd[PATH_MAX + 1], *path, *packet;
-	size_t len;
+	if (p->terminal)
+		setup_console(p);
+}
 
-	packet = recv_packet(&len);
-	parse(&p, packet, len);
-	if (p.terminal)
-		setup_console(&p);
-	if (p.home)
-		add_home(&p);
-	p.envp[p.envc] = NULL;
-	if (p.cwd == NULL || p.cwd[0] != '/')
-		fail("process.cwd: chdir: must be an absolute path, got \"%s\"", p.cwd ? p.cwd : "");
-	if (chdir(p.cwd) < 0)
+static void step_env(struct process *p)
+{
+	if (p->home)
+		add_home(p);
+	p->envp[p->envc] = NULL;
+}
+
+static void step_chdir(struct process *p)
+{
+	char cwd[PATH_MAX + 1];
+
+	if (p->cwd == NULL || p->cwd[0] != '/')
+		fail("process.cwd: chdir: must be an absolute path, got \"%s\"", p->cwd ? p->cwd : "");
+	if (chdir(p->cwd) < 0)
 		fail("process.cwd: chdir: %s", errstr(errno));
 	// A cwd outside the container's root (a leaked host fd) reads as
 	// "(unreachable)/..." (CVE-2024-21626).
@@ -556,33 +579,70 @@ void myrun_exec_process(void)
 	if (cwd[0] != '/')
 		fail("process.cwd: chdir: current working directory \"%s\" is outside the container root",
 		     cwd);
-	path = look_path(&p);
+}
 
-	// Only 0-2 and the preserved fds survive execve; marked now, before a
-	// seccomp profile can deny close_range.
-	if (syscall(SYS_close_range, p.first_fd, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+static void step_lookup(struct process *p)
+{
+	p->path = look_path(p);
+}
+
+static void step_close_fds(struct process *p)
+{
+	if (syscall(SYS_close_range, p->first_fd, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		myrun_bail("close_range");
-	for (size_t i = 0; i < p.nrlimits; i++) {
-		struct rlim *r = &p.rlimits[i];
+}
+
+static void step_rlimits(struct process *p)
+{
+	for (size_t i = 0; i < p->nrlimits; i++) {
+		struct rlim *r = &p->rlimits[i];
 
 		if (setrlimit(r->resource, &r->limit) < 0)
 			fail("rlimits: process.rlimits[%zu] (%s %llu:%llu): %s", i, r->name,
 			     (unsigned long long)r->limit.rlim_cur, (unsigned long long)r->limit.rlim_max,
 			     errstr(errno));
 	}
-	set_caps_bounding(&p);
-	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which
-	// the container user may not keep: load it while we have it.
-	if (p.prog != NULL && !p.nnp)
-		load_seccomp(&p);
-	set_user(&p);
-	set_caps(&p);
-	if (p.has_umask)
-		umask(p.umask);
-	if (p.nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+}
+
+static void step_seccomp_early(struct process *p)
+{
+	if (p->prog != NULL && !p->nnp)
+		load_seccomp(p);
+}
+
+static void step_umask(struct process *p)
+{
+	if (p->has_umask)
+		umask(p->umask);
+}
+
+static void step_nnp(struct process *p)
+{
+	if (p->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		myrun_bail("no_new_privs");
-	if (p.prog != NULL && p.nnp)
-		load_seccomp(&p);
-	execve(path, p.argv, p.envp);
-	fail("exec %s: %s", path, errstr(errno));
+}
+
+static void step_seccomp_late(struct process *p)
+{
+	if (p->prog != NULL && p->nnp)
+		load_seccomp(p);
+}
+
+static void __attribute__((noreturn)) step_execve(struct process *p)
+{
+	execve(p->path, p->argv, p->envp);
+	fail("exec %s: %s", p->path, errstr(errno));
+}
+
+#define RUN_STEP(name) step_##name(&p);
+
+void myrun_exec_process(void)
+{
+	struct process p = { 0 };
+	char *packet;
+	size_t len;
+
+	packet = recv_packet(&len);
+	parse(&p, packet, len);
+	MYRUN_FINISH_STEPS(RUN_STEP)
 }
