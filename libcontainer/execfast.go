@@ -2,6 +2,7 @@ package libcontainer
 
 import (
 	"fmt"
+	"os"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -10,6 +11,12 @@ import (
 	"github.com/myrun-org/myrun/libcontainer/nsexec"
 	"github.com/myrun-org/myrun/libcontainer/seccomp"
 )
+
+// ExecGoInitEnv, set to 1 in myrun's environment, sends every exec
+// through Go init: a debug knob, and the switch of the parity test
+// (conformance/integration TestFinishParity) that runs one process
+// through both appliers of nsexec.Finish.
+const ExecGoInitEnv = "_MYRUN_EXEC_GO_INIT"
 
 // maxConstructorExec bounds the prepared process sent in one packet; a
 // bigger one (a huge environment) goes through Go init.
@@ -26,7 +33,7 @@ const maxConstructorExec = 128 << 10
 // policy (rare; Go init applies them), or a packet too big for one
 // message.
 func (r *Runtime) constructorExec(p *rspec.Process, spec *rspec.Spec, preserve int) (*nsexec.ExecProcess, error) {
-	if p.ApparmorProfile != "" || p.SelinuxLabel != "" || p.IOPriority != nil || p.Scheduler != nil ||
+	if os.Getenv(ExecGoInitEnv) == "1" || p.ApparmorProfile != "" || p.SelinuxLabel != "" || p.IOPriority != nil || p.Scheduler != nil ||
 		(spec.Linux != nil && (spec.Linux.Personality != nil || spec.Linux.MemoryPolicy != nil)) {
 		return nil, nil
 	}

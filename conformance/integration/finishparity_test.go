@@ -1,0 +1,187 @@
+//go:build integration
+
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// What a process sees of itself, printed by its own shell (/proc/$$:
+// children would have other capabilities after their execve).
+const finishProbe = `s=/proc/$$
+echo fds:
+ls $s/fd
+grep -E '^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp|Seccomp_filters):' $s/status
+cat $s/limits
+echo "umask $(umask)"
+echo "cwd $(pwd)"
+echo env:
+tr '\0' '\n' < $s/environ
+echo end`
+
+// finishPasswd: uid 1001's first entry has an empty home, a later one
+// has a home.
+const finishPasswd = "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n" +
+	"empty:x:1001:1001:::/bin/sh\nlater:x:1001:1001::/home/later:/bin/sh\n"
+
+func finishBundle(t *testing.T, args []string) *bundle {
+	t.Helper()
+	b := newBundle(t, args, func(s *rspec.Spec) {
+		s.Linux.Seccomp = &rspec.LinuxSeccomp{
+			DefaultAction: rspec.ActAllow,
+			Syscalls:      []rspec.LinuxSyscall{{Names: []string{"mknod", "mknodat"}, Action: rspec.ActErrno}},
+		}
+	})
+	if err := os.WriteFile(filepath.Join(b.dir, "rootfs/etc/passwd"), []byte(finishPasswd), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// finishCases are the processes run through both appliers.
+func finishCases(b *bundle) map[string]rspec.Process {
+	base := *b.spec.Process
+	probe := []string{"sh", "-c", finishProbe}
+	um := uint32(0o027)
+	some := []string{"CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	return map[string]rspec.Process{
+		// root with the default capabilities, seccomp loaded before the
+		// uid switch (no no_new_privs).
+		"root": {Args: probe, Env: []string{"PATH=/usr/bin:/bin", "TERM=xterm"}, Cwd: "/",
+			Capabilities: base.Capabilities, NoNewPrivileges: false},
+		// A user with groups, umask, rlimits, a capability in every set
+		// and seccomp after no_new_privs; a duplicated name and an empty
+		// HOME in env.
+		"user": {Args: probe, Env: []string{"PATH=/bin", "A=1", "HOME=", "B=2", "A=3"}, Cwd: "/tmp",
+			User:            rspec.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 20}, Umask: &um},
+			NoNewPrivileges: true,
+			Rlimits: []rspec.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 200},
+				{Type: "RLIMIT_CORE", Soft: 0, Hard: 0}},
+			Capabilities: &rspec.LinuxCapabilities{Bounding: append(some, "CAP_CHOWN"), Effective: some,
+				Permitted: some, Inheritable: some, Ambient: some}},
+		// The first passwd entry of the uid has an empty home.
+		"empty-home": {Args: probe, Env: []string{"PATH=/bin"}, Cwd: "/", User: rspec.User{UID: 1001, GID: 1001}},
+	}
+}
+
+// execBoth runs one process.json through the constructor's applier and
+// through Go init (ExecGoInitEnv), with one preserved fd.
+func execBoth(t *testing.T, b *bundle, name string, p rspec.Process) (c, g result) {
+	t.Helper()
+	pj := b.processFile(name+".json", p)
+	extra, err := os.Open("/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	run := func(goInit bool) result {
+		cmd := exec.Command(myrun, "--debug", "--root", b.root, "exec", "--preserve-fds", "1", "-p", pj, b.id)
+		cmd.ExtraFiles = []*os.File{extra}
+		cmd.Env = os.Environ()
+		if goInit {
+			cmd.Env = append(cmd.Env, "_MYRUN_EXEC_GO_INIT=1")
+		}
+		var r result
+		r.out, r.err, r.code = runCmd(t, 60*time.Second, cmd)
+		return r
+	}
+	c, g = run(false), run(true)
+	// The switch works: only the first went through the constructor.
+	if !strings.Contains(c.err, "exec in the constructor") || strings.Contains(g.err, "exec in the constructor") {
+		t.Fatalf("%s: the exec paths were not the two appliers:\nconstructor: %s\ngo init: %s", name, c.err, g.err)
+	}
+	return c, g
+}
+
+// TestFinishParity runs the same process.json through both appliers of
+// nsexec.Finish (the constructor's execproc.c and Go init) and compares
+// what the process sees: ids, groups, the five capability sets,
+// NoNewPrivs, Seccomp, rlimits, umask, cwd, env and open fds.
+func TestFinishParity(t *testing.T) {
+	b := finishBundle(t, []string{"sleep", "1000"})
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	want := map[string][]string{
+		"root":       {"Uid:\t0\t0\t0\t0", "NoNewPrivs:\t0", "Seccomp:\t2", "umask 0022", "cwd /", "HOME=/root", "fds:\n0\n1\n2\n3\nUid"},
+		"user":       {"Uid:\t1000\t1000\t1000\t1000", "Groups:\t10 20", "CapAmb:\t0000000000000420", "CapBnd:\t0000000000000421", "NoNewPrivs:\t1", "Seccomp:\t2", "Max open files            100                  200", "umask 0027", "cwd /tmp", "env:\nPATH=/bin\nA=3\nHOME=/home/user\nB=2\nend"},
+		"empty-home": {"Uid:\t1001\t1001\t1001\t1001", "env:\nPATH=/bin\nHOME=\nend"},
+	}
+	for name, p := range finishCases(b) {
+		c, g := execBoth(t, b, name, p)
+		if c.code != 0 || g.code != 0 {
+			t.Errorf("%s: constructor %v\ngo init %v", name, c, g)
+			continue
+		}
+		if c.out != g.out {
+			t.Errorf("%s: the appliers differ:\nconstructor:\n%s\ngo init:\n%s", name, c.out, g.out)
+		}
+		for _, w := range want[name] {
+			if !strings.Contains(c.out, w) {
+				t.Errorf("%s: %q missing from:\n%s", name, w, c.out)
+			}
+		}
+	}
+}
+
+// An empty PATH has no directory to look in, not ".": with the cwd /bin,
+// "sh" is not found (runc 1.1.5 says the same), on both paths.
+func TestFinishParityEmptyPath(t *testing.T) {
+	b := finishBundle(t, []string{"sleep", "1000"})
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	const want = `exec: \"sh\": executable file not found in $PATH`
+	for _, env := range [][]string{{"PATH="}, nil} {
+		p := rspec.Process{Args: []string{"sh", "-c", "true"}, Env: env, Cwd: "/bin"}
+		c, g := execBoth(t, b, "nopath", p)
+		if c.code == 0 || g.code == 0 || !strings.Contains(c.err, want) || !strings.Contains(g.err, want) {
+			t.Errorf("env %q: want %s from both:\nconstructor %v\ngo init %v", env, want, c, g)
+		}
+	}
+	// ":" is "." twice: found relative to the cwd, refused alike.
+	p := rspec.Process{Args: []string{"sh", "-c", "true"}, Env: []string{"PATH=:"}, Cwd: "/bin"}
+	c, g := execBoth(t, b, "dotpath", p)
+	const rel = "cannot run executable found relative to current directory"
+	if c.code == 0 || g.code == 0 || !strings.Contains(c.err, rel) || !strings.Contains(g.err, rel) {
+		t.Errorf("PATH=: want %q from both:\nconstructor %v\ngo init %v", rel, c, g)
+	}
+}
+
+// The env rules of both paths are runc's: run under runc 1.1.5 side by
+// side, the same processes see the same environment.
+func TestFinishEnvLikeRunc(t *testing.T) {
+	b := finishBundle(t, []string{"true"})
+	mine := finishBundle(t, []string{"sleep", "1000"})
+	if _, errs, code := mine.myrun("run", "-d", "--bundle", mine.dir, mine.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	envOf := func(out string) string {
+		_, after, _ := strings.Cut(out, "env:\n")
+		env, _, _ := strings.Cut(after, "end\n")
+		return env
+	}
+	for _, name := range []string{"user", "empty-home"} {
+		p := finishCases(b)[name]
+		b.spec.Process = &p
+		b.spec.Process.Capabilities = nil // runc 1.1.5 cannot raise ambient caps here
+		b.write()
+		out, errs, code := b.runc("run", "--bundle", b.dir, b.id)
+		b.runc("delete", "--force", b.id)
+		if code != 0 {
+			t.Fatalf("runc %s: %d %s", name, code, errs)
+		}
+		c, g := execBoth(t, mine, name, finishCases(mine)[name])
+		if envOf(c.out) != envOf(out) || envOf(g.out) != envOf(out) {
+			t.Errorf("%s: env differs from runc's:\nrunc:\n%s\nconstructor:\n%s\ngo init:\n%s",
+				name, envOf(out), envOf(c.out), envOf(g.out))
+		}
+	}
+}
