@@ -14,7 +14,7 @@
 //
 // Packet: NUL-terminated "key=value" strings (see nsexec/execproc.go):
 //   a=ARG (repeated, in order)        e=NAME=VALUE (repeated)
-//   home=1   add HOME from the container's /etc/passwd
+//   home=1   HOME is unset or empty: fill it from /etc/passwd (step "env")
 //   cwd=PATH uid=N gid=N g=GID (repeated) umask=N (decimal) nnp=1
 //   rl=RESOURCE SOFT HARD NAME (repeated)
 //   last=N   highest capability number

@@ -17,8 +17,9 @@ type Rlimit struct {
 // Go (execproc.c): everything is resolved by the parent, so the C side
 // only applies it.
 type ExecProcess struct {
-	Args, Env      []string
-	LookupHome     bool // add HOME from the container's /etc/passwd
+	Args           []string
+	Env            []string // deduplicated by Env
+	LookupHome     bool     // HOME unset or empty: fill it from the container's /etc/passwd
 	Cwd            string
 	UID, GID       uint32
 	AdditionalGids []uint32
