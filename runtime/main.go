@@ -20,6 +20,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/myrun-org/myrun/internal/logging"
 	"github.com/myrun-org/myrun/libcontainer"
 	"github.com/myrun-org/myrun/libcontainer/initproc"
 	_ "github.com/myrun-org/myrun/libcontainer/nsexec" // links the C constructor
@@ -123,36 +124,9 @@ func setupLogging(ctx context.Context, cmd *cli.Command) (context.Context, error
 		}
 		logFile, out = f, f
 	}
-	level := slog.LevelInfo
-	if cmd.Bool("debug") {
-		level = slog.LevelDebug
-	}
-	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: logrusStyle}
-	var h slog.Handler = slog.NewTextHandler(out, opts)
-	if format == "json" {
-		h = slog.NewJSONHandler(out, opts)
-	}
+	h := logging.Handler(out, format, cmd.Bool("debug"))
 	slog.SetDefault(slog.New(h))
 	return ctx, nil
-}
-
-// logrusStyle writes levels in lower case as logrus (and so runc) does.
-func logrusStyle(_ []string, a slog.Attr) slog.Attr {
-	if a.Key == slog.LevelKey {
-		if l, ok := a.Value.Any().(slog.Level); ok {
-			switch {
-			case l < slog.LevelInfo:
-				a.Value = slog.StringValue("debug")
-			case l < slog.LevelWarn:
-				a.Value = slog.StringValue("info")
-			case l < slog.LevelError:
-				a.Value = slog.StringValue("warning")
-			default:
-				a.Value = slog.StringValue("error")
-			}
-		}
-	}
-	return a
 }
 
 // newRuntime builds the libcontainer runtime from the global flags.

@@ -103,7 +103,8 @@ func execBoth(t *testing.T, b *bundle, name string, p rspec.Process) (c, g resul
 // TestFinishParity runs the same process.json through both appliers of
 // nsexec.Finish (the constructor's execproc.c and Go init) and compares
 // what the process sees: ids, groups, the five capability sets,
-// NoNewPrivs, Seccomp, rlimits, umask, cwd, env and open fds.
+// NoNewPrivs, Seccomp, rlimits, umask, cwd, env and open fds; and the
+// same process as a container's init.
 func TestFinishParity(t *testing.T) {
 	b := finishBundle(t, []string{"sleep", "1000"})
 	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
@@ -128,7 +129,31 @@ func TestFinishParity(t *testing.T) {
 				t.Errorf("%s: %q missing from:\n%s", name, w, c.out)
 			}
 		}
+		// The same process as a container's init (Go init's other
+		// mode: console earlier, the wait for start) sees the same.
+		if i := runAsInit(t, p); i.code != 0 || i.out != c.out {
+			t.Errorf("%s: init differs from exec:\ninit %v\nexec:\n%s", name, i, c.out)
+		}
 	}
+}
+
+// runAsInit runs p as the process of a new container, with one preserved
+// fd as execBoth passes.
+func runAsInit(t *testing.T, p rspec.Process) result {
+	t.Helper()
+	b := finishBundle(t, nil)
+	b.spec.Process = &p
+	b.write()
+	extra, err := os.Open("/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	cmd := exec.Command(myrun, "--root", b.root, "run", "--preserve-fds", "1", "--bundle", b.dir, b.id)
+	cmd.ExtraFiles = []*os.File{extra}
+	var r result
+	r.out, r.err, r.code = runCmd(t, 60*time.Second, cmd)
+	return r
 }
 
 // An empty PATH has no directory to look in, not ".": with the cwd /bin,

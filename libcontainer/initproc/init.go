@@ -6,12 +6,13 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
+
+	"github.com/myrun-org/myrun/internal/logging"
 	"github.com/myrun-org/myrun/libcontainer/caps"
 	"github.com/myrun-org/myrun/libcontainer/console"
 	"github.com/myrun-org/myrun/libcontainer/hooks"
@@ -58,43 +59,12 @@ func newLogger(cfg *Config) *slog.Logger {
 		unix.CloseOnExec(cfg.LogFd)
 		out = os.NewFile(uintptr(cfg.LogFd), "log")
 	}
-	level := slog.LevelInfo
-	if cfg.Debug {
-		level = slog.LevelDebug
-	}
-	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: lowerLevel}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(out, opts))
-	}
-	return slog.New(slog.NewTextHandler(out, opts))
+	return slog.New(logging.Handler(out, cfg.LogFormat, cfg.Debug))
 }
 
-// lowerLevel writes levels as logrus does ("debug", "error"): engines parse
-// runc's log lines.
-func lowerLevel(_ []string, a slog.Attr) slog.Attr {
-	if a.Key == slog.LevelKey {
-		if l, ok := a.Value.Any().(slog.Level); ok {
-			switch l {
-			case slog.LevelDebug:
-				a.Value = slog.StringValue("debug")
-			case slog.LevelInfo:
-				a.Value = slog.StringValue("info")
-			case slog.LevelWarn:
-				a.Value = slog.StringValue("warning")
-			default:
-				a.Value = slog.StringValue("error")
-			}
-		}
-	}
-	return a
-}
-
-// step logs a setup step with its duration.
+// step logs a setup step with its duration; its error names the step.
 func step(log *slog.Logger, name string, fn func() error, attrs ...any) error {
-	t0 := time.Now()
-	err := fn()
-	log.Debug(name, append(attrs, "took", time.Since(t0).String())...)
-	if err != nil {
+	if err := logging.Step(log, name, fn, attrs...); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil

@@ -9,9 +9,10 @@ package rootfs
 import (
 	"io"
 	"log/slog"
-	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/myrun-org/myrun/internal/logging"
 )
 
 // Config is what rootfs needs to know about the container.
@@ -44,14 +45,7 @@ func (c *Config) log() *slog.Logger {
 
 // step runs fn and logs it at debug level with its duration.
 func (c *Config) step(msg string, fn func() error, attrs ...any) error {
-	t0 := time.Now()
-	err := fn()
-	attrs = append(attrs, "took", time.Since(t0).String())
-	if err != nil {
-		attrs = append(attrs, "error", err.Error())
-	}
-	c.log().Debug(msg, attrs...)
-	return err
+	return logging.Step(c.log(), msg, fn, attrs...)
 }
 
 func (c *Config) linux() *rspec.Linux {
