@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -156,27 +157,40 @@ func runAsInit(t *testing.T, p rspec.Process) result {
 	return r
 }
 
-// An empty PATH has no directory to look in, not ".": with the cwd /bin,
-// "sh" is not found (runc 1.1.5 says the same), on both paths.
-func TestFinishParityEmptyPath(t *testing.T) {
+var logTime = regexp.MustCompile(`(?m)^time=\S+ `)
+
+// Failures read the same on both paths. An empty or unset PATH has no
+// directory to look in, not "." (runc 1.1.5 says the same): with the cwd
+// /bin, "sh" is not found; ":" is "." twice, found relative to the cwd
+// and refused alike.
+func TestFinishParityErrors(t *testing.T) {
 	b := finishBundle(t, []string{"sleep", "1000"})
 	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
 		t.Fatalf("run -d: %s", errs)
 	}
-	const want = `exec: \"sh\": executable file not found in $PATH`
-	for _, env := range [][]string{{"PATH="}, nil} {
-		p := rspec.Process{Args: []string{"sh", "-c", "true"}, Env: env, Cwd: "/bin"}
-		c, g := execBoth(t, b, "nopath", p)
-		if c.code == 0 || g.code == 0 || !strings.Contains(c.err, want) || !strings.Contains(g.err, want) {
-			t.Errorf("env %q: want %s from both:\nconstructor %v\ngo init %v", env, want, c, g)
+	sh := []string{"sh", "-c", "true"}
+	for _, c := range []struct {
+		name string
+		p    rspec.Process
+		want string
+	}{
+		{"empty-path", rspec.Process{Args: sh, Env: []string{"PATH="}, Cwd: "/bin"}, `exec: \"sh\": executable file not found in $PATH`},
+		{"no-path", rspec.Process{Args: sh, Cwd: "/bin"}, `exec: \"sh\": executable file not found in $PATH`},
+		{"dot-path", rspec.Process{Args: sh, Env: []string{"PATH=:"}, Cwd: "/bin"}, "cannot run executable found relative to current directory"},
+		{"missing", rspec.Process{Args: []string{"/no/such"}, Cwd: "/"}, "stat /no/such: no such file or directory"},
+		{"directory", rspec.Process{Args: []string{"/etc"}, Cwd: "/"}, "is a directory"},
+		{"not-executable", rspec.Process{Args: []string{"/etc/passwd"}, Cwd: "/"}, "permission denied"},
+		{"cwd-missing", rspec.Process{Args: sh, Env: []string{"PATH=/bin"}, Cwd: "/nonexistent"}, "process.cwd: chdir: no such file or directory"},
+		{"cwd-file", rspec.Process{Args: sh, Env: []string{"PATH=/bin"}, Cwd: "/etc/passwd"}, "process.cwd: chdir: not a directory"},
+	} {
+		con, gi := execBoth(t, b, c.name, c.p)
+		last := func(r result) string {
+			lines := strings.Split(strings.TrimSpace(logTime.ReplaceAllString(r.err, "")), "\n")
+			return lines[len(lines)-1]
 		}
-	}
-	// ":" is "." twice: found relative to the cwd, refused alike.
-	p := rspec.Process{Args: []string{"sh", "-c", "true"}, Env: []string{"PATH=:"}, Cwd: "/bin"}
-	c, g := execBoth(t, b, "dotpath", p)
-	const rel = "cannot run executable found relative to current directory"
-	if c.code == 0 || g.code == 0 || !strings.Contains(c.err, rel) || !strings.Contains(g.err, rel) {
-		t.Errorf("PATH=: want %q from both:\nconstructor %v\ngo init %v", rel, c, g)
+		if con.code == 0 || gi.code == 0 || !strings.Contains(con.err, c.want) || last(con) != last(gi) {
+			t.Errorf("%s: want %s from both alike:\nconstructor %v\ngo init %v", c.name, c.want, con, gi)
+		}
 	}
 }
 
@@ -208,5 +222,43 @@ func TestFinishEnvLikeRunc(t *testing.T) {
 			t.Errorf("%s: env differs from runc's:\nrunc:\n%s\nconstructor:\n%s\ngo init:\n%s",
 				name, envOf(out), envOf(c.out), envOf(g.out))
 		}
+	}
+}
+
+var ptsNumber = regexp.MustCompile(`/dev/pts/\d+`)
+
+// The console step alike on both paths: a pty as stdio and controlling
+// terminal, its size, ONLCR off, owned by the process's uid, no other fd.
+func TestFinishParityTerminal(t *testing.T) {
+	b := finishBundle(t, []string{"sleep", "1000"})
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	p := rspec.Process{Terminal: true, ConsoleSize: &rspec.Box{Height: 25, Width: 81}, Cwd: "/", Env: []string{"PATH=/bin"},
+		User: rspec.User{UID: 1000, GID: 1000},
+		Args: []string{"sh", "-c", `s=/proc/$$; ls $s/fd; tty; stty size; stty -a | grep -o -- '-\?onlcr'; ` +
+			`stat -L -c '%u' $s/fd/0; [ "$(cut -d' ' -f7 $s/stat)" != 0 ] && echo ctty; echo end`}}
+	pj := b.processFile("tty.json", p)
+	var outs [2]string
+	for i, goInit := range []bool{false, true} {
+		sockPath, got := consoleSocket(t)
+		cmd := exec.Command(myrun, "--debug", "--root", b.root, "exec", "-d", "--console-socket", sockPath, "-p", pj, b.id)
+		cmd.Env = os.Environ()
+		if goInit {
+			cmd.Env = append(cmd.Env, "_MYRUN_EXEC_GO_INIT=1")
+		}
+		_, errs, code := runCmd(t, 60*time.Second, cmd)
+		if code != 0 || strings.Contains(errs, "exec in the constructor") == goInit {
+			t.Fatalf("exec -t (go init %v): %d %s", goInit, code, errs)
+		}
+		master := <-got
+		if master == nil {
+			t.Fatal("no pty master received")
+		}
+		outs[i] = ptsNumber.ReplaceAllString(readUntil(master, "end\n"), "/dev/pts/N")
+		master.Close()
+	}
+	if want := "0  1  2\n/dev/pts/N\n25 81\n-onlcr\n1000\nctty\nend\n"; outs[0] != want || outs[1] != want {
+		t.Fatalf("terminal:\nconstructor %q\ngo init     %q\nwant        %q", outs[0], outs[1], want)
 	}
 }
