@@ -34,6 +34,7 @@ network namespace with only loopback, unless --network=host.`,
 			&cli.StringFlag{Name: "target", Usage: "set the target build `stage` to build"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "do not use existing cached images for the container build"},
 			&cli.BoolFlag{Name: "layers", Value: true, Usage: "cache intermediate layers during build (false: one layer per stage)"},
+			&cli.StringFlag{Name: "format", Value: "oci", Usage: "image `format`: oci, or docker (v2s2 manifest and config, which keep HEALTHCHECK, ONBUILD and SHELL for docker and podman)", Sources: cli.EnvVars("BUILDAH_FORMAT")},
 			&cli.StringFlag{Name: "compression", Value: "gzip", Usage: "layer compression: gzip, zstd or none"},
 			&cli.Int64Flag{Name: "timestamp", Value: -1, Usage: "set created timestamp and clamp file mtimes to `seconds` since the epoch (default $SOURCE_DATE_EPOCH)"},
 			&cli.StringFlag{Name: "runtime", Usage: "`path` of the OCI runtime for RUN", Sources: cli.EnvVars("MYIMG_RUNTIME")},
@@ -163,7 +164,7 @@ network namespace with only loopback, unless --network=host.`,
 				Target: cmd.String("target"), NoCache: cmd.Bool("no-cache"), Layers: cmd.Bool("layers"),
 				Compression: cmd.String("compression"), Timestamp: ts, Runtime: findRuntime(cmd.String("runtime")),
 				Network: cmd.String("network"), AllowInsecure: allowInsecure, Secrets: secrets, SSH: ssh, Platform: platform,
-				Labels: labels, Annotations: annotations, Caps: caps, Ulimits: ulimits, Contexts: contexts, PullPolicy: pull, FileData: fileData, CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
+				Labels: labels, Annotations: annotations, Caps: caps, Ulimits: ulimits, Contexts: contexts, PullPolicy: pull, FileData: fileData, Format: cmd.String("format"), CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
 			}
 			if fileData != nil {
 				o.File = ""

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/myrun-org/myrun/imgtool/archive"
+	"github.com/myrun-org/myrun/imgtool/layer"
 	"github.com/myrun-org/myrun/imgtool/overlay"
 	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/opencontainers/go-digest"
@@ -63,6 +65,9 @@ type Options struct {
 	// or "always", through Pull.
 	PullPolicy string
 	Pull       func(ref string) (ocispec.Descriptor, error)
+	// Format of the image written: FormatOCI (default) or FormatDocker
+	// (Docker v2s2 manifest and config media types, as buildah --format).
+	Format string
 	// CgroupParent is the absolute cgroup path RUN containers go under.
 	CgroupParent string
 	Out          io.Writer // step lines and RUN output
@@ -170,6 +175,19 @@ func Build(s *store.Store, o Options) (*Result, error) {
 		}
 	} else if file == "" {
 		file = "Containerfile"
+	}
+	switch o.Format {
+	case "", FormatOCI:
+		o.Format = FormatOCI
+	case FormatDocker:
+		if o.Compression == layer.Zstd {
+			return nil, fmt.Errorf("--format docker: Docker v2s2 has no zstd layer type (use --compression gzip or none)")
+		}
+		if len(o.Annotations) > 0 {
+			return nil, fmt.Errorf("--annotation: Docker v2s2 manifests have no annotations (use --format oci)")
+		}
+	default:
+		return nil, fmt.Errorf("--format %q: want oci or docker", o.Format)
 	}
 	switch o.PullPolicy {
 	case "", "never":
@@ -372,7 +390,32 @@ func (b *builder) commit(r *stageResult) (ocispec.Descriptor, error) {
 		}
 		maps.Copy(img.Config.Labels, b.o.Labels)
 	}
-	desc, err := b.s.PutImage(img, r.layers, b.o.Annotations)
+	if b.o.Format == FormatOCI {
+		var docker []string
+		if img.Config.Healthcheck != nil {
+			docker = append(docker, "HEALTHCHECK")
+		}
+		if len(img.Config.OnBuild) > 0 {
+			docker = append(docker, "ONBUILD")
+		}
+		if len(img.Config.Shell) > 0 {
+			docker = append(docker, "SHELL")
+		}
+		if len(docker) > 0 {
+			b.printf("[Warning] %s: kept as Docker-format fields of the OCI config, which podman and docker read only from --format docker images\n", strings.Join(docker, ", "))
+		}
+	}
+	var desc ocispec.Descriptor
+	var err error
+	if b.o.Format == FormatDocker {
+		var layers []ocispec.Descriptor
+		if layers, err = dockerLayers(r.layers); err != nil {
+			return desc, err
+		}
+		desc, err = b.s.PutDockerImage(img, layers)
+	} else {
+		desc, err = b.s.PutImage(img, r.layers, b.o.Annotations)
+	}
 	if err != nil {
 		return desc, err
 	}
@@ -399,6 +442,30 @@ func (b *builder) commit(r *stageResult) (ocispec.Descriptor, error) {
 	}
 	b.printf("%s\n", b.res.ImageID)
 	return desc, nil
+}
+
+// Image formats of Options.Format.
+const (
+	FormatOCI    = "oci"
+	FormatDocker = "docker"
+)
+
+// dockerLayers gives layer descriptors their Docker v2s2 media types.
+func dockerLayers(in []ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	out := make([]ocispec.Descriptor, len(in))
+	for i, d := range in {
+		switch archive.OCILayerType(d.MediaType) {
+		case ocispec.MediaTypeImageLayerGzip:
+			d.MediaType = archive.DockerLayerGzip
+		case ocispec.MediaTypeImageLayer:
+			d.MediaType = archive.DockerLayerTar
+		default:
+			return nil, fmt.Errorf("--format docker: layer %s has media type %s, which Docker v2s2 cannot carry (use --format oci)", d.Digest, d.MediaType)
+		}
+		d.Annotations = nil
+		out[i] = d
+	}
+	return out, nil
 }
 
 func descConfigID(s *store.Store, desc ocispec.Descriptor) string {

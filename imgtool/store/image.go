@@ -116,11 +116,29 @@ func pickManifest(idx ocispec.Index) (ocispec.Descriptor, error) {
 // PutImage writes config and manifest blobs for layers and returns the
 // manifest descriptor. Layer blobs must already be in the store.
 func (s *Store) PutImage(img Image, layers []ocispec.Descriptor, annotations map[string]string) (ocispec.Descriptor, error) {
+	return s.putImage(img, layers, annotations, ocispec.MediaTypeImageConfig, ocispec.MediaTypeImageManifest)
+}
+
+// Docker image manifest v2 schema 2 media types (build --format docker).
+const (
+	DockerManifestType = "application/vnd.docker.distribution.manifest.v2+json"
+	DockerConfigType   = "application/vnd.docker.container.image.v1+json"
+)
+
+// PutDockerImage is PutImage in the Docker v2s2 format: the same config
+// JSON (Docker's config keys are the OCI ones plus Healthcheck, OnBuild,
+// Shell, which Image keeps) under Docker media types. layers must carry
+// Docker layer media types; v2s2 has no annotations.
+func (s *Store) PutDockerImage(img Image, layers []ocispec.Descriptor) (ocispec.Descriptor, error) {
+	return s.putImage(img, layers, nil, DockerConfigType, DockerManifestType)
+}
+
+func (s *Store) putImage(img Image, layers []ocispec.Descriptor, annotations map[string]string, configType, manifestType string) (ocispec.Descriptor, error) {
 	cb, err := json.Marshal(img)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	cdesc, err := s.PutBytes(ocispec.MediaTypeImageConfig, cb)
+	cdesc, err := s.PutBytes(configType, cb)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
@@ -133,12 +151,12 @@ func (s *Store) PutImage(img Image, layers []ocispec.Descriptor, annotations map
 		Config        ocispec.Descriptor   `json:"config"`
 		Layers        []ocispec.Descriptor `json:"layers"`
 		Annotations   map[string]string    `json:"annotations,omitempty"`
-	}{2, ocispec.MediaTypeImageManifest, cdesc, layers, annotations}
+	}{2, manifestType, cdesc, layers, annotations}
 	mb, err := json.Marshal(m)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	return s.PutBytes(ocispec.MediaTypeImageManifest, mb)
+	return s.PutBytes(manifestType, mb)
 }
 
 // DiffID returns the i-th diff_id as a digest.

@@ -1,0 +1,131 @@
+//go:build integration
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startRegistry runs Debian's docker-registry on a loopback port and
+// points registries.conf at an empty file; it returns host:port.
+func startRegistry(t *testing.T) string {
+	t.Helper()
+	reg, err := exec.LookPath("docker-registry")
+	if err != nil {
+		t.Skip("docker-registry not installed (apt-get install docker-registry)")
+	}
+	dir := t.TempDir()
+	addr := freePort(t)
+	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: %s\n", dir, addr)
+	os.WriteFile(dir+"/config.yml", []byte(cfg), 0o644)
+	cmd := exec.Command(reg, "serve", dir+"/config.yml")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; i < 50; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	conf := filepath.Join(dir, "registries.conf")
+	os.WriteFile(conf, nil, 0o644)
+	t.Setenv("CONTAINERS_REGISTRIES_CONF", conf)
+	return addr
+}
+
+// podmanEnv is a private podman setup (vfs storage, runc, cgroupfs);
+// it returns the environment and the global flags.
+func podmanEnv(t *testing.T) ([]string, []string) {
+	t.Helper()
+	p := privDir(t, "podman")
+	graph, run, tmp := p+"/root", p+"/runroot", p+"/tmp"
+	os.MkdirAll(tmp, 0o700)
+	os.WriteFile(p+"/storage.conf", []byte(fmt.Sprintf(
+		"[storage]\ndriver = \"vfs\"\ngraphroot = %q\nrunroot = %q\n", graph, run)), 0o644)
+	os.WriteFile(p+"/containers.conf", []byte(
+		"[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=4096:4096\"]\n"+
+			"[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nlock_type = \"file\"\n"), 0o644)
+	env := []string{"CONTAINERS_STORAGE_CONF=" + p + "/storage.conf", "CONTAINERS_CONF=" + p + "/containers.conf"}
+	return env, []string{"--root", graph, "--runroot", run, "--tmpdir", tmp, "--storage-driver", "vfs",
+		"--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "file"}
+}
+
+// --format docker writes Docker v2s2 manifests and configs: after a push,
+// skopeo sees the Docker media types and podman (which reads HEALTHCHECK,
+// ONBUILD and SHELL only from Docker-format images) sees all three. The
+// default OCI image warns that podman will not.
+func TestBuildFormatDocker(t *testing.T) {
+	needTools(t, "skopeo", "podman")
+	root := busyboxStore(t)
+	addr := startRegistry(t)
+	cf := "FROM busybox\nHEALTHCHECK --interval=7s --retries=4 CMD [\"/bin/true\"]\nSHELL [\"/bin/sh\", \"-xc\"]\nONBUILD RUN echo child\nRUN echo layer > /f\n"
+	out, err := buildCtx(t, root, "fmtdocker", cf, map[string]string{}, "--format", "docker")
+	if err != nil {
+		t.Fatalf("build --format docker: %v\n%s", err, out)
+	}
+	if out, err := buildCtx(t, root, "fmtoci", cf, map[string]string{}); err != nil || !strings.Contains(out, "[Warning] HEALTHCHECK, ONBUILD, SHELL: kept as Docker-format fields") {
+		t.Fatalf("OCI build did not warn about Docker-only fields: %v\n%s", err, out)
+	}
+	for _, bad := range [][]string{{"--format", "docker", "--compression", "zstd"}, {"--format", "docker", "--annotation", "a=b"}, {"--format", "v1"}} {
+		if out, err := buildCtx(t, root, "fmtbad", cf, map[string]string{}, bad...); err == nil || !strings.Contains(out, bad[len(bad)-2]) {
+			t.Fatalf("build %v: want an error naming %s: %v\n%s", bad, bad[len(bad)-2], err, out)
+		}
+	}
+	ref := addr + "/myimg/fmt:docker"
+	mustImg(t, root, "push", "--tls-verify=false", "fmtdocker", ref)
+	raw := runTool(t, nil, "skopeo", "inspect", "--tls-verify=false", "--raw", "docker://"+ref)
+	var m struct {
+		MediaType string
+		Config    struct{ MediaType string }
+		Layers    []struct{ MediaType string }
+	}
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.MediaType != "application/vnd.docker.distribution.manifest.v2+json" || m.Config.MediaType != "application/vnd.docker.container.image.v1+json" || len(m.Layers) != 2 {
+		t.Fatalf("manifest is not Docker v2s2:\n%s", raw)
+	}
+	for _, l := range m.Layers {
+		if l.MediaType != "application/vnd.docker.image.rootfs.diff.tar.gzip" {
+			t.Fatalf("layer media type %s:\n%s", l.MediaType, raw)
+		}
+	}
+	env, pg := podmanEnv(t)
+	runTool(t, env, "podman", append(pg, "pull", "--tls-verify=false", "-q", ref)...)
+	got := runTool(t, env, "podman", append(pg, "image", "inspect", "--format", "{{json .HealthCheck}}", ref)...)
+	for _, want := range []string{`"Test":["CMD","/bin/true"]`, `"Interval":7000000000`, `"Retries":4`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("podman image inspect: %s lacks %s", strings.TrimSpace(got), want)
+		}
+	}
+	// podman's inspect shows no OnBuild or Shell; the config skopeo reads
+	// has them where docker's config keeps them (skopeo without --raw
+	// drops them too).
+	conf := runTool(t, nil, "skopeo", "inspect", "--tls-verify=false", "--config", "--raw", "docker://"+ref)
+	for _, want := range []string{`"OnBuild":["RUN echo child"]`, `"Shell":["/bin/sh","-xc"]`, `"Healthcheck":{"Test":["CMD","/bin/true"]`} {
+		var compact bytes.Buffer
+		json.Compact(&compact, []byte(conf))
+		if !strings.Contains(compact.String(), want) {
+			t.Errorf("skopeo inspect --config: lacks %s\n%s", want, conf)
+		}
+	}
+	// The same image read back by us: a FROM of the Docker image works and
+	// runs its ONBUILD trigger.
+	root2 := filepath.Join(t.TempDir(), "s2")
+	mustImg(t, root2, "pull", "--tls-verify=false", ref)
+	if out, err := buildCtx(t, root2, "child", "FROM "+ref+"\n", map[string]string{}); err != nil || !strings.Contains(out, "child") {
+		t.Fatalf("FROM a Docker-format image: %v\n%s", err, out)
+	}
+}
