@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/urfave/cli/v3"
 
 	"github.com/myrun-org/myrun/imgtool/build"
@@ -22,7 +23,7 @@ func buildCommand() *cli.Command {
 		Name:      "build",
 		Aliases:   []string{"bud"},
 		Usage:     "Build an image using instructions from Containerfiles",
-		ArgsUsage: "[CONTEXT]",
+		ArgsUsage: "[CONTEXT: DIR, TARBALL, -, http(s) URL, or git URL[#ref[:subdir]]]",
 		Description: `Builds an image from a Containerfile (or Dockerfile) and a build context
 directory. RUN instructions run in containers started with the runtime binary
 (--runtime, $MYIMG_RUNTIME, else "myrun" beside myimg or in $PATH) in a new
@@ -155,18 +156,55 @@ network namespace with only loopback, unless --network=host.`,
 			}
 			var fileData []byte
 			if cmd.String("file") == "-" {
+				if ctxDir == "-" {
+					return fmt.Errorf("-f - and CONTEXT - cannot both read stdin")
+				}
 				if fileData, err = io.ReadAll(os.Stdin); err != nil {
 					return fmt.Errorf("-f -: %w", err)
 				}
 			}
+			bctx, err := build.OpenContext(ctxDir, os.Stdin, func() (string, error) { return s.TempDir("context-") })
+			if err != nil {
+				return err
+			}
+			defer bctx.Close()
+			file := cmd.String("file")
+			if bctx.FileData != nil {
+				// A Containerfile came instead of a context: the context is empty.
+				if file != "" {
+					return fmt.Errorf("-f %s: CONTEXT %s is a Containerfile, not a context", file, ctxDir)
+				}
+				fileData = bctx.FileData
+			} else if bctx.Remote && fileData == nil && !filepath.IsAbs(file) {
+				// -f names a file inside a fetched context, as docker build;
+				// errors name it as given, not by our temp dir.
+				name := file
+				if name == "" {
+					name = "Containerfile"
+					if _, err := os.Stat(filepath.Join(bctx.Dir, name)); err != nil {
+						name = "Dockerfile"
+					}
+				}
+				p, err := securejoin.SecureJoin(bctx.Dir, name)
+				if err != nil {
+					return fmt.Errorf("-f: %w", err)
+				}
+				if fileData, err = os.ReadFile(p); err != nil {
+					if file == "" {
+						return fmt.Errorf("no Containerfile or Dockerfile in the build context %s (or give one with -f)", ctxDir)
+					}
+					return fmt.Errorf("-f %s: not in the build context %s", file, ctxDir)
+				}
+				file = name
+			}
 			o := build.Options{
-				ContextDir: ctxDir, File: cmd.String("file"), Tags: cmd.StringSlice("tag"), BuildArgs: args,
+				ContextDir: bctx.Dir, File: file, Tags: cmd.StringSlice("tag"), BuildArgs: args,
 				Target: cmd.String("target"), NoCache: cmd.Bool("no-cache"), Layers: cmd.Bool("layers"),
 				Compression: cmd.String("compression"), Timestamp: ts, Runtime: findRuntime(cmd.String("runtime")),
 				Network: cmd.String("network"), AllowInsecure: allowInsecure, Secrets: secrets, SSH: ssh, Platform: platform,
 				Labels: labels, Annotations: annotations, Caps: caps, Ulimits: ulimits, Contexts: contexts, PullPolicy: pull, FileData: fileData, Format: cmd.String("format"), CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
 			}
-			if fileData != nil {
+			if cmd.String("file") == "-" {
 				o.File = ""
 			}
 			if cmd.Bool("squash") {

@@ -38,6 +38,8 @@ type copySpec struct {
 	excludes []string
 	parents  bool // --parents: keep each source's path (after a "/./" pivot)
 	link     bool // --link: the layer is made without the earlier content
+	// keepGitDir: ADD of a git URL keeps .git (--keep-git-dir).
+	keepGitDir bool
 	// namesRoot is where --chown names are looked up ("": the rootfs).
 	namesRoot string
 }
@@ -180,6 +182,21 @@ func (r *stageRun) resolveSources(c *copySpec, root string, inContext bool) ([]s
 		out = append(out, source{abs: p, name: path.Base(sc.Path)})
 	}
 	for _, src := range c.sd.SourcePaths {
+		if IsGitURL(src) {
+			if !c.add {
+				return nil, fmt.Errorf("source %q: COPY takes no git URLs (ADD does)", src)
+			}
+			if strings.HasPrefix(src, "file://") {
+				return nil, fmt.Errorf("source %q: ADD takes no file:// git URLs (they would read the host outside the context)", src)
+			}
+			b.seq++
+			dir, err := fetchGit(src, filepath.Join(b.tmp, fmt.Sprintf("git%d", b.seq)), c.keepGitDir)
+			if err != nil {
+				return nil, fmt.Errorf("ADD %s: %w", src, err)
+			}
+			out = append(out, source{abs: dir, name: ".", dir: true})
+			continue
+		}
 		if c.add && (strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://")) {
 			s, err := b.fetch(src, c.checksum)
 			if err != nil {
@@ -187,9 +204,6 @@ func (r *stageRun) resolveSources(c *copySpec, root string, inContext bool) ([]s
 			}
 			out = append(out, s)
 			continue
-		}
-		if strings.HasPrefix(src, "git@") || strings.HasSuffix(src, ".git") {
-			return nil, fmt.Errorf("source %q: git sources are not supported", src)
 		}
 		rel := path.Clean("/" + src)[1:]
 		if rel == "" {

@@ -37,7 +37,7 @@ var applied = map[reflect.Type]map[string]bool{
 	typeOf[instructions.CopyCommand](): set("SourcePaths", "SourceContents", "DestPath", "From", "Chown",
 		"Chmod", "ExcludePatterns", "Parents", "Link"),
 	typeOf[instructions.AddCommand](): set("SourcePaths", "SourceContents", "DestPath", "Chown", "Chmod",
-		"ExcludePatterns", "Checksum", "Unpack", "Link"),
+		"ExcludePatterns", "Checksum", "Unpack", "Link", "KeepGitDir"),
 }
 
 // runFlags are the RUN flags the build applies.

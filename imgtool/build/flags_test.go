@@ -31,7 +31,7 @@ var buildkitFlags = []struct {
 	{"ADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 http://x/a /b", "--checksum", true},
 	{"ADD --unpack=false a.tar /b", "--unpack", true},
 	{"ADD --link a /b", "--link", true},
-	{"ADD --keep-git-dir https://x/r.git /b", "--keep-git-dir", false},
+	{"ADD --keep-git-dir https://x/r.git /b", "--keep-git-dir", true},
 	{"RUN --mount=type=cache,target=/c true", "--mount", true},
 	{"RUN --network=none true", "--network", true},
 	{"RUN --security=insecure true", "--security", true},
