@@ -54,6 +54,8 @@ network namespace with only loopback, unless --network=host.`,
 			&cli.StringFlag{Name: "platform", Usage: "target `os/arch[/variant]` (default: the host's); a base of another platform is an error, RUN needs a qemu binfmt_misc handler"},
 			&cli.StringSliceFlag{Name: "secret", Usage: "`id=ID,src=FILE` or id=ID,env=VAR: a secret for RUN --mount=type=secret (never in a layer or the cache key)"},
 			&cli.StringSliceFlag{Name: "ssh", Usage: "`default` ($SSH_AUTH_SOCK) or ID=SOCKET: an ssh agent for RUN --mount=type=ssh"},
+			&cli.StringSliceFlag{Name: "cache-from", Usage: "OCI layout `oci:PATH[:TAG]` (or type=local,src=PATH) whose build cache steps may use"},
+			&cli.StringSliceFlag{Name: "cache-to", Usage: "OCI layout `oci:PATH[:TAG]` (or type=local,dest=PATH) that gets this build's cache"},
 			&cli.StringFlag{Name: "cgroup-parent", Value: "/myimg-build", Usage: "absolute cgroup `path` RUN containers are placed under"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "refrain from announcing build instructions and image read/write progress"},
 		},
@@ -146,6 +148,19 @@ network namespace with only loopback, unless --network=host.`,
 					return err
 				}
 			}
+			var cacheFrom, cacheTo []build.CacheRef
+			for _, f := range []struct {
+				name string
+				into *[]build.CacheRef
+			}{{"cache-from", &cacheFrom}, {"cache-to", &cacheTo}} {
+				for _, v := range cmd.StringSlice(f.name) {
+					r, err := build.ParseCacheRef("--"+f.name, v)
+					if err != nil {
+						return err
+					}
+					*f.into = append(*f.into, r)
+				}
+			}
 			var ulimits []rspec.POSIXRlimit
 			for _, u := range cmd.StringSlice("ulimit") {
 				l, err := build.ParseUlimit(u)
@@ -202,7 +217,7 @@ network namespace with only loopback, unless --network=host.`,
 				Target: cmd.String("target"), NoCache: cmd.Bool("no-cache"), Layers: cmd.Bool("layers"),
 				Compression: cmd.String("compression"), Timestamp: ts, Runtime: findRuntime(cmd.String("runtime")),
 				Network: cmd.String("network"), AllowInsecure: allowInsecure, Secrets: secrets, SSH: ssh, Platform: platform,
-				Labels: labels, Annotations: annotations, Caps: caps, Ulimits: ulimits, Contexts: contexts, PullPolicy: pull, FileData: fileData, Format: cmd.String("format"), CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
+				Labels: labels, Annotations: annotations, Caps: caps, Ulimits: ulimits, Contexts: contexts, PullPolicy: pull, FileData: fileData, Format: cmd.String("format"), CacheFrom: cacheFrom, CacheTo: cacheTo, CgroupParent: cmd.String("cgroup-parent"), Out: os.Stdout,
 			}
 			if cmd.String("file") == "-" {
 				o.File = ""

@@ -68,6 +68,9 @@ type Options struct {
 	// Format of the image written: FormatOCI (default) or FormatDocker
 	// (Docker v2s2 manifest and config media types, as buildah --format).
 	Format string
+	// CacheFrom are OCI layouts whose build cache records a step may use
+	// (--cache-from); CacheTo get the records of this build (--cache-to).
+	CacheFrom, CacheTo []CacheRef
 	// CgroupParent is the absolute cgroup path RUN containers go under.
 	CgroupParent string
 	Out          io.Writer // step lines and RUN output
@@ -127,6 +130,10 @@ type builder struct {
 	meta    map[string]string // ARG values before the first FROM
 	used    map[string]bool   // build args something consumed
 	results map[int]*stageResult
+	// imported: --cache-from records by key; usedKeys: the steps this
+	// build looked up with success or recorded (what --cache-to exports).
+	imported map[digest.Digest]importedRecord
+	usedKeys map[digest.Digest]bool
 	mounts  []string
 	ignore  *ignorer
 	res     Result
@@ -221,8 +228,11 @@ func Build(s *store.Store, o Options) (*Result, error) {
 		return nil, err
 	}
 	b := &builder{s: s, o: o, p: p, lex: shell.NewLex(p.escape), tmp: tmp,
-		meta: map[string]string{}, used: map[string]bool{}, results: map[int]*stageResult{}}
+		meta: map[string]string{}, used: map[string]bool{}, results: map[int]*stageResult{}, usedKeys: map[digest.Digest]bool{}}
 	defer b.cleanup()
+	if err := b.importCaches(); err != nil {
+		return nil, err
+	}
 	if b.ignore, err = loadIgnore(ctxDir); err != nil {
 		return nil, err
 	}
@@ -254,6 +264,9 @@ func Build(s *store.Store, o Options) (*Result, error) {
 	final := b.results[target]
 	desc, err := b.commit(final)
 	if err != nil {
+		return nil, err
+	}
+	if err := b.exportCaches(); err != nil {
 		return nil, err
 	}
 	for k := range o.BuildArgs {

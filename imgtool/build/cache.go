@@ -2,7 +2,6 @@ package build
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 
 	"github.com/myrun-org/myrun/imgtool/store"
@@ -34,18 +33,18 @@ func (b *builder) lookup(key digest.Digest) (*cacheRecord, bool) {
 	if b.o.NoCache {
 		return nil, false
 	}
-	data, err := os.ReadFile(b.cachePath(key))
-	if err != nil {
-		return nil, false
+	rec, ok := b.readRecord(key)
+	if ok && rec.Layer != nil && !b.s.HasBlob(*rec.Layer) {
+		ok = false
 	}
-	var rec cacheRecord
-	if json.Unmarshal(data, &rec) != nil {
-		return nil, false
+	if !ok {
+		// --cache-from layouts.
+		rec, ok = b.lookupImported(key)
 	}
-	if rec.Layer != nil && !b.s.HasBlob(*rec.Layer) {
-		return nil, false
+	if ok {
+		b.usedKeys[key] = true
 	}
-	return &rec, true
+	return rec, ok
 }
 
 func (b *builder) save(key digest.Digest, rec *cacheRecord) {
@@ -53,6 +52,7 @@ func (b *builder) save(key digest.Digest, rec *cacheRecord) {
 		rec.Blobs = []digest.Digest{rec.Layer.Digest}
 		rec.DiffIDs = []digest.Digest{rec.DiffID}
 	}
+	b.usedKeys[key] = true
 	data, err := json.Marshal(rec)
 	if err == nil {
 		store.WriteFileAtomic(b.cachePath(key), data, 0o600)

@@ -1,0 +1,79 @@
+//go:build integration
+
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// --cache-to writes the build cache to an OCI layout; --cache-from in a
+// fresh store reuses it: no RUN runs and the image ID is the same. A
+// tampered layer blob in the layout is refused (the step runs again).
+func TestBuildCacheLayout(t *testing.T) {
+	rootA := busyboxStore(t)
+	rootB := busyboxStore(t)
+	rootC := busyboxStore(t)
+	ctx := t.TempDir()
+	os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte("FROM busybox\nCOPY f /f\nRUN x=ran; echo $x-the-step; echo made > /made\nENV DONE=1\n"), 0o644)
+	os.WriteFile(filepath.Join(ctx, "f"), []byte("input\n"), 0o644)
+	layout := filepath.Join(t.TempDir(), "cache")
+	build := func(root string, extra ...string) string {
+		t.Helper()
+		args := append([]string{"build", "--cgroup-parent", cgroupP, "-t", "cached"}, extra...)
+		return mustImg(t, root, append(args, ctx)...)
+	}
+	idOf := func(out string) string {
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		return lines[len(lines)-1]
+	}
+	a := build(rootA, "--cache-to", "oci:"+layout)
+	if !strings.Contains(a, "ran-the-step") {
+		t.Fatalf("first build did not run the step:\n%s", a)
+	}
+	if _, err := os.Stat(filepath.Join(layout, "oci-layout")); err != nil {
+		t.Fatalf("--cache-to wrote no OCI layout: %v", err)
+	}
+	b := build(rootB, "--cache-from", "type=local,src="+layout)
+	if strings.Contains(b, "ran-the-step") || strings.Count(b, "Using cache") != 2 {
+		t.Fatalf("--cache-from: the steps were not taken from the layout:\n%s", b)
+	}
+	if idOf(a) != idOf(b) {
+		t.Fatalf("image IDs differ: %s vs %s", idOf(a), idOf(b))
+	}
+	if got := imageFile(t, rootB, "cached", "made"); got != "made\n" {
+		t.Fatalf("cached layer content: %q", got)
+	}
+	// --no-cache reads no cache, from the layout either.
+	if out := build(rootB, "--no-cache", "--cache-from", "oci:"+layout); !strings.Contains(out, "ran-the-step") {
+		t.Fatalf("--no-cache used the layout:\n%s", out)
+	}
+	// Tamper with every layer blob of the layout: it fails verification,
+	// so the step runs again rather than using it.
+	var idx struct{ Manifests []struct{ Digest string } }
+	ib, _ := os.ReadFile(filepath.Join(layout, "index.json"))
+	json.Unmarshal(ib, &idx)
+	var m struct{ Layers []struct{ Digest string } }
+	mb, _ := os.ReadFile(filepath.Join(layout, "blobs/sha256", strings.TrimPrefix(idx.Manifests[0].Digest, "sha256:")))
+	json.Unmarshal(mb, &m)
+	if len(m.Layers) != 2 {
+		t.Fatalf("cache manifest has %d layers, want 2 (COPY, RUN):\n%s", len(m.Layers), mb)
+	}
+	for _, l := range m.Layers {
+		f, _ := os.OpenFile(filepath.Join(layout, "blobs/sha256", strings.TrimPrefix(l.Digest, "sha256:")), os.O_WRONLY|os.O_APPEND, 0)
+		f.Write([]byte("x"))
+		f.Close()
+	}
+	c := build(rootC, "--cache-from", "oci:"+layout)
+	if !strings.Contains(c, "ran-the-step") || !strings.Contains(c, "[Warning] --cache-from: layer") {
+		t.Fatalf("a tampered cache layer was used:\n%s", c)
+	}
+	for _, bad := range [][]string{{"--cache-from", "registry.example/cache"}, {"--cache-to", "type=local,src=" + layout}, {"--cache-to", "type=registry,ref=x"}} {
+		if out, err := myimg(t, rootA, append([]string{"build"}, append(bad, ctx)...)...); err == nil || !strings.Contains(out, bad[0]) {
+			t.Fatalf("build %v: want an error naming %s: %v\n%s", bad, bad[0], err, out)
+		}
+	}
+}
