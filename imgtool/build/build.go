@@ -134,13 +134,13 @@ type builder struct {
 	// build looked up with success or recorded (what --cache-to exports).
 	imported map[digest.Digest]importedRecord
 	usedKeys map[digest.Digest]bool
-	mounts  []string
-	ignore  *ignorer
-	res     Result
-	multi   bool
-	stageNo int
-	nstages int
-	seq     int
+	mounts   []string
+	ignore   *ignorer
+	res      Result
+	multi    bool
+	stageNo  int
+	nstages  int
+	seq      int
 }
 
 // Build runs a build and tags the result.
