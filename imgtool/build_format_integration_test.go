@@ -4,12 +4,14 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +129,33 @@ func TestBuildFormatDocker(t *testing.T) {
 	mustImg(t, root2, "pull", "--tls-verify=false", ref)
 	if out, err := buildCtx(t, root2, "child", "FROM "+ref+"\n", map[string]string{}); err != nil || !strings.Contains(out, "child") {
 		t.Fatalf("FROM a Docker-format image: %v\n%s", err, out)
+	}
+}
+
+// A large COPY says how many files and bytes it copied, and a large layer
+// commit its size; neither prints a rate measured over less than a second
+// (the old bars' first frame read "390 GB/s").
+func TestBuildProgressLines(t *testing.T) {
+	root := busyboxStore(t)
+	files := map[string]string{}
+	rnd := make([]byte, 200*10000)
+	rand.Read(rnd)
+	for i := 0; i < 200; i++ {
+		files[fmt.Sprintf("tree/d%d/f%d", i%10, i)] = string(rnd[i*10000 : (i+1)*10000])
+	}
+	out, err := buildCtx(t, root, "big", "FROM busybox\nCOPY tree /tree\n", files)
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`(?m)^COPY: 200 files, 2\.0 MB(, [0-9.]+ [kMG]?B/s)? in [0-9.]+s$`).MatchString(out) {
+		t.Errorf("no COPY summary line:\n%s", out)
+	}
+	if !regexp.MustCompile(`(?m)^layer: 2\.[0-9] MB(, [0-9.]+ [kMG]?B/s)? in [0-9.]+s [0-9a-f]{12} \(gzip\)$`).MatchString(out) {
+		t.Errorf("no layer commit line:\n%s", out)
+	}
+	// A small copy stays quiet.
+	out, err = buildCtx(t, root, "small", "FROM busybox\nCOPY f /f\n", map[string]string{"f": "x"})
+	if err != nil || strings.Contains(out, "COPY: ") || strings.Contains(out, "layer: ") {
+		t.Errorf("small build printed progress: %v\n%s", err, out)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/myrun-org/myrun/imgtool/layer"
+	"github.com/myrun-org/myrun/imgtool/progress"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,6 +34,8 @@ type copier struct {
 	// is in them and targets there need no lstat.
 	fresh   map[string]bool
 	created map[string]bool
+	// meter counts the files copied (progress on long copies).
+	meter *progress.Meter
 }
 
 type dirStamp struct {
@@ -157,8 +160,14 @@ func (c *copier) copyEntry(src, cpath string, st fs.FileInfo) error {
 		}
 		return os.Lchown(target, c.uid, c.gid)
 	case st.Mode().IsRegular():
-		mode, mtime := c.mode(st.Mode()), st.ModTime()
-		c.pool.Submit(parent, 0, func() error { return c.copyFile(src, target, mode, mtime) })
+		mode, mtime, size := c.mode(st.Mode()), st.ModTime(), st.Size()
+		c.pool.Submit(parent, 0, func() error {
+			err := c.copyFile(src, target, mode, mtime)
+			if err == nil && c.meter != nil {
+				c.meter.Add(1, size)
+			}
+			return err
+		})
 		return nil
 	default:
 		return nil // devices, sockets and fifos are not copied

@@ -23,6 +23,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/patternmatcher"
 	"github.com/myrun-org/myrun/imgtool/layer"
+	"github.com/myrun-org/myrun/imgtool/progress"
 	"github.com/myrun-org/myrun/imgtool/unpack"
 	"github.com/opencontainers/go-digest"
 )
@@ -373,6 +374,12 @@ func (r *stageRun) copyInto(rootfs string, c *copySpec, srcs []source) error {
 	}
 	cp := newCopier(rootfs, uid, gid, chmod)
 	defer cp.pool.Stop()
+	verb := "COPY"
+	if c.add {
+		verb = "ADD"
+	}
+	cp.meter = progress.NewMeter(r.b.o.Out, verb, 0)
+	defer cp.meter.Done()
 	if destIsDir {
 		if err := cp.mkdirAll(path.Clean(dest)); err != nil {
 			return err
@@ -439,7 +446,14 @@ func (r *stageRun) copyInto(rootfs string, c *copySpec, srcs []source) error {
 			}
 		}
 	}
-	return cp.finish()
+	if err := cp.finish(); err != nil {
+		return err
+	}
+	// Large copies say how much and how fast (small ones stay quiet).
+	if line := cp.meter.Done(); cp.meter.Bytes() >= progress.BarThreshold {
+		r.b.printf("%s\n", line)
+	}
+	return nil
 }
 
 // isArchive says whether ADD should unpack p: a tar, plain or compressed.

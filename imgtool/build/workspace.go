@@ -2,11 +2,13 @@ package build
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/myrun-org/myrun/imgtool/layer"
 	"github.com/myrun-org/myrun/imgtool/overlay"
+	"github.com/myrun-org/myrun/imgtool/progress"
 	"github.com/myrun-org/myrun/imgtool/unpack"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -234,9 +236,16 @@ func (r *stageRun) commitWorkspace(w *workspace, key digest.Digest, h ocispec.Hi
 // commitUpper turns an overlay upper dir into a layer blob, then keeps the
 // dir itself as that layer's extracted form (it already is overlay format).
 func (b *builder) commitUpper(upper string) (ocispec.Descriptor, digest.Digest, error) {
+	// The sizes are known only at the end: a summary, no live line.
+	m := progress.NewMeter(io.Discard, "layer", 0)
 	desc, diffID, err := layer.Create(b.s, upper, layer.WriteOptions{Overlay: true, Clamp: b.o.Timestamp}, b.o.Compression)
+	m.Add(0, desc.Size)
+	line := m.Done()
 	if err != nil {
 		return desc, diffID, err
+	}
+	if desc.Size >= progress.BarThreshold {
+		b.printf("%s %s (%s)\n", line, desc.Digest.Encoded()[:12], b.o.Compression)
 	}
 	dst := unpack.LayerDir(b.s, diffID)
 	if _, err := os.Stat(dst); err != nil {

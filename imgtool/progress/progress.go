@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -39,15 +41,7 @@ func (r *Reporter) Wrap(what string, size int64, rd io.Reader) io.Reader {
 	if r.quiet || !r.tty || size < BarThreshold {
 		return rd
 	}
-	bar := progressbar.NewOptions64(size,
-		progressbar.OptionSetWriter(r.out),
-		progressbar.OptionSetDescription(what),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionClearOnFinish(),
-		progressbar.OptionThrottle(100_000_000),
-	)
-	pr := progressbar.NewReader(rd, bar)
-	return &pr
+	return &meterReader{r: rd, m: NewMeter(r.out, what, size)}
 }
 
 // Steps reports a task of total steps: on a terminal one bar that each
@@ -73,4 +67,124 @@ func (r *Reporter) Steps(what string, total int) func(format string, a ...any) {
 		bar.Describe(what + ": " + fmt.Sprintf(format, a...))
 		bar.Add(1)
 	}
+}
+
+// MinRateWindow is how long a transfer must have run before a rate is
+// shown: a rate over the first chunk measures a buffer copy, not the
+// transfer (progressbar's first frame read "390 GB/s").
+const MinRateWindow = time.Second
+
+// Meter counts items and bytes of a long task. On a terminal it redraws
+// one line every redrawEvery; Done returns the summary line.
+type Meter struct {
+	what  string
+	out   io.Writer
+	total int64 // bytes expected, 0 if unknown
+	start time.Time
+	now   func() time.Time
+	items atomic.Int64
+	bytes atomic.Int64
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+const redrawEvery = 250 * time.Millisecond
+
+// NewMeter starts a meter; it draws on out only when out is a terminal.
+func NewMeter(out io.Writer, what string, total int64) *Meter {
+	m := &Meter{what: what, out: out, total: total, now: time.Now}
+	m.start = m.now()
+	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		m.stop, m.done = make(chan struct{}), make(chan struct{})
+		go m.draw()
+	}
+	return m
+}
+
+func (m *Meter) draw() {
+	defer close(m.done)
+	t := time.NewTicker(redrawEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			fmt.Fprint(m.out, "\r\x1b[K")
+			return
+		case <-t.C:
+			fmt.Fprintf(m.out, "\r\x1b[K%s", m.Line())
+		}
+	}
+}
+
+// Add counts n items of size bytes (safe from any goroutine).
+func (m *Meter) Add(items, bytes int64) {
+	m.items.Add(items)
+	m.bytes.Add(bytes)
+}
+
+// Bytes counted so far.
+func (m *Meter) Bytes() int64 { return m.bytes.Load() }
+
+// Line is the meter's state: "what: 12 files, 3.4 MB / 10 MB, 1.2 MB/s".
+func (m *Meter) Line() string {
+	b := m.bytes.Load()
+	s := m.what + ": "
+	if n := m.items.Load(); n > 0 {
+		s += fmt.Sprintf("%d files, ", n)
+	}
+	s += Size(b)
+	if m.total > 0 {
+		s += " / " + Size(m.total)
+	}
+	if r := Rate(b, m.now().Sub(m.start)); r != "" {
+		s += ", " + r
+	}
+	return s
+}
+
+// Done stops drawing and returns the summary line (with the time taken).
+func (m *Meter) Done() string {
+	if m.stop != nil {
+		close(m.stop)
+		<-m.done
+		m.stop = nil
+	}
+	el := m.now().Sub(m.start)
+	return fmt.Sprintf("%s in %.1fs", m.Line(), el.Seconds())
+}
+
+// Rate is bytes over elapsed as "12.3 MB/s", or "" before MinRateWindow.
+func Rate(bytes int64, elapsed time.Duration) string {
+	if elapsed < MinRateWindow {
+		return ""
+	}
+	return Size(int64(float64(bytes)/elapsed.Seconds())) + "/s"
+}
+
+// Size formats bytes in decimal units as docker and podman print them.
+func Size(b int64) string {
+	switch {
+	case b >= 1e9:
+		return fmt.Sprintf("%.2f GB", float64(b)/1e9)
+	case b >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(b)/1e6)
+	case b >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(b)/1e3)
+	}
+	return fmt.Sprintf("%d B", b)
+}
+
+// meterReader counts what is read through it.
+type meterReader struct {
+	r io.Reader
+	m *Meter
+}
+
+func (r *meterReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.m.Add(0, int64(n))
+	if err == io.EOF {
+		r.m.Done()
+	}
+	return n, err
 }

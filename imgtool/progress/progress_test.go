@@ -2,7 +2,9 @@ package progress
 
 import (
 	"bytes"
+	"io"
 	"testing"
+	"time"
 )
 
 // Off a terminal every step is a line; quiet prints nothing.
@@ -34,5 +36,39 @@ func TestStepsOnTerminal(t *testing.T) {
 		if !bytes.Contains(out.Bytes(), []byte(want)) {
 			t.Fatalf("bar lacks %q: %q", want, out.String())
 		}
+	}
+}
+
+// No rate before MinRateWindow (a first chunk is not a transfer rate),
+// then bytes over elapsed time.
+func TestMeterRate(t *testing.T) {
+	if r := Rate(64<<20, time.Millisecond); r != "" {
+		t.Fatalf("rate after 1ms = %q, want none", r)
+	}
+	if r := Rate(300e6, 2*time.Second); r != "150.0 MB/s" {
+		t.Fatalf("Rate = %q", r)
+	}
+	now := time.Unix(1000, 0)
+	m := &Meter{what: "COPY", out: &bytes.Buffer{}, now: func() time.Time { return now }}
+	m.start = now
+	m.Add(3, 5e6)
+	if l := m.Line(); l != "COPY: 3 files, 5.0 MB" {
+		t.Fatalf("Line at start = %q", l)
+	}
+	now = now.Add(2 * time.Second)
+	m.Add(1, 5e6)
+	if l := m.Done(); l != "COPY: 4 files, 10.0 MB, 5.0 MB/s in 2.0s" {
+		t.Fatalf("Done = %q", l)
+	}
+}
+
+// Wrap's reader counts what passes through it.
+func TestWrapCounts(t *testing.T) {
+	var out bytes.Buffer
+	r := &Reporter{out: &out, tty: true}
+	rd := r.Wrap("blob", 2<<20, bytes.NewReader(make([]byte, 2<<20)))
+	n, err := io.Copy(io.Discard, rd)
+	if err != nil || n != 2<<20 || rd.(*meterReader).m.Bytes() != 2<<20 {
+		t.Fatalf("copied %d, %v, counted %d", n, err, rd.(*meterReader).m.Bytes())
 	}
 }
