@@ -159,3 +159,68 @@ func TestBuildProgressLines(t *testing.T) {
 		t.Errorf("small build printed progress: %v\n%s", err, out)
 	}
 }
+
+// Several --platform values with --manifest: one image per platform in an
+// OCI image index (what skopeo reads), TARGETARCH per build; FROM of the
+// index picks the build's platform; a later --manifest build adds to the
+// list; RUN for a foreign arch needs binfmt_misc.
+func TestBuildManifestList(t *testing.T) {
+	needTools(t, "skopeo")
+	root := busyboxStore(t)
+	cf := "FROM scratch\nARG TARGETARCH\nCOPY f /f-$TARGETARCH\nLABEL arch=$TARGETARCH\n"
+	if out, err := buildCtx(t, root, "mltag", cf, map[string]string{"f": "x"}, "--platform", "linux/amd64,linux/arm64", "--manifest", "ml"); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	type index struct {
+		MediaType string
+		Manifests []struct {
+			Digest   string
+			Platform struct{ OS, Architecture string }
+		}
+	}
+	readIndex := func(name string) index {
+		t.Helper()
+		var idx index
+		raw := runTool(t, nil, "skopeo", "inspect", "--raw", "oci:"+root+":"+name)
+		if err := json.Unmarshal([]byte(raw), &idx); err != nil {
+			t.Fatal(err)
+		}
+		return idx
+	}
+	idx := readIndex("ml:latest")
+	if idx.MediaType != "application/vnd.oci.image.index.v1+json" || len(idx.Manifests) != 2 ||
+		idx.Manifests[0].Platform.Architecture != "amd64" || idx.Manifests[1].Platform.Architecture != "arm64" {
+		t.Fatalf("index: %+v", idx)
+	}
+	if tagged := readIndex("mltag:latest"); len(tagged.Manifests) != 2 {
+		t.Fatalf("-t does not name the index: %+v", tagged)
+	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		out, err := buildCtx(t, root, "child-"+arch, "FROM ml\nLABEL child=1\n", map[string]string{}, "--platform", "linux/"+arch)
+		if err != nil {
+			t.Fatalf("FROM the index for %s: %v\n%s", arch, err, out)
+		}
+		conf := mustImg(t, root, "inspect", "child-"+arch)
+		if !strings.Contains(conf, `"arch": "`+arch+`"`) || !strings.Contains(conf, `"architecture": "`+arch+`"`) {
+			t.Fatalf("FROM ml --platform linux/%s took another entry:\n%s", arch, conf)
+		}
+	}
+	if out, err := buildCtx(t, root, "nope", "FROM ml\n", map[string]string{}, "--platform", "linux/s390x"); err == nil || !strings.Contains(out, "has no linux/s390x manifest (it has linux/amd64, linux/arm64)") {
+		t.Fatalf("FROM an index without the platform: %v\n%s", err, out)
+	}
+	if out, err := buildCtx(t, root, "ml2", cf, map[string]string{"f": "x"}, "--platform", "linux/riscv64", "--manifest", "ml"); err != nil {
+		t.Fatalf("adding to the list: %v\n%s", err, out)
+	}
+	if idx := readIndex("ml:latest"); len(idx.Manifests) != 3 {
+		t.Fatalf("--manifest did not add to the existing list: %+v", idx)
+	}
+	out, err := buildCtx(t, root, "runarm", "FROM scratch\nCOPY f /f\nRUN /f\n", map[string]string{"f": "x"}, "--platform", "linux/arm64,linux/amd64", "--manifest", "runml")
+	if _, e := os.Stat("/proc/sys/fs/binfmt_misc/qemu-aarch64"); e != nil {
+		if err == nil || !strings.Contains(out, "--platform linux/arm64: ") || !strings.Contains(out, "needs a binfmt_misc handler") {
+			t.Fatalf("RUN for arm64 without binfmt_misc: %v\n%s", err, out)
+		}
+	}
+	if out, err := buildCtx(t, root, "x", cf, map[string]string{"f": "x"}, "--platform", "linux/amd64,linux/amd64"); err == nil || !strings.Contains(out, "given twice") {
+		t.Fatalf("a platform twice: %v\n%s", err, out)
+	}
+}

@@ -51,7 +51,8 @@ network namespace with only loopback, unless --network=host.`,
 			&cli.BoolFlag{Name: "squash", Usage: "one new layer on top of the base (as --layers=false: no step cache)"},
 			&cli.StringFlag{Name: "pull", Value: "never", Usage: "pull FROM/--from images: always, missing (also true) or never (also false)"},
 			&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "for --pull: require HTTPS and verify certificates (see myimg pull)"},
-			&cli.StringFlag{Name: "platform", Usage: "target `os/arch[/variant]` (default: the host's); a base of another platform is an error, RUN needs a qemu binfmt_misc handler"},
+			&cli.StringSliceFlag{Name: "platform", Usage: "target `os/arch[/variant]` (default: the host's), repeatable or comma-separated (several: one image each, in the --manifest list); a base of another platform is an error, RUN needs a qemu binfmt_misc handler"},
+			&cli.StringFlag{Name: "manifest", Usage: "add the image(s) to the image index (manifest list) `name`, one entry per platform"},
 			&cli.StringSliceFlag{Name: "secret", Usage: "`id=ID,src=FILE` or id=ID,env=VAR: a secret for RUN --mount=type=secret (never in a layer or the cache key)"},
 			&cli.StringSliceFlag{Name: "ssh", Usage: "`default` ($SSH_AUTH_SOCK) or ID=SOCKET: an ssh agent for RUN --mount=type=ssh"},
 			&cli.StringSliceFlag{Name: "cache-from", Usage: "OCI layout `oci:PATH[:TAG]` (or type=local,src=PATH) whose build cache steps may use"},
@@ -111,10 +112,12 @@ network namespace with only loopback, unless --network=host.`,
 				return err
 			}
 			var platform ocispec.Platform
-			if p := cmd.String("platform"); p != "" {
-				if platform, err = build.ParsePlatform(p); err != nil {
-					return fmt.Errorf("--platform: %w", err)
-				}
+			platforms, err := platformsFlag(cmd.StringSlice("platform"))
+			if err != nil {
+				return err
+			}
+			if len(platforms) == 1 {
+				platform = platforms[0]
 			}
 			labels, err := keyValues("--label", cmd.StringSlice("label"))
 			if err != nil {
@@ -235,6 +238,9 @@ network namespace with only loopback, unless --network=host.`,
 			}
 			if cmd.Bool("quiet") {
 				o.Out = nil
+			}
+			if len(platforms) > 1 || cmd.String("manifest") != "" {
+				return buildManifestList(s, o, platforms, cmd.String("manifest"), cmd.String("iidfile"), cmd.Bool("quiet"))
 			}
 			res, err := build.Build(s, o)
 			if err != nil {

@@ -58,7 +58,7 @@ func (r *stageRun) from() error {
 			r.key = res.key
 			break
 		}
-		l, err := b.loadImageRef(base)
+		l, err := b.loadImageRefFor(base, want)
 		if err != nil {
 			return err
 		}
@@ -92,15 +92,52 @@ func (r *stageRun) from() error {
 	return nil
 }
 
-// loadImageRef loads an image from an oci: layout or the store.
+// loadImageRef loads an image from an oci: layout or the store; of an
+// image index, the build's --platform manifest.
 func (b *builder) loadImageRef(ref string) (*store.Loaded, error) {
+	return b.loadImageRefFor(ref, b.o.Platform)
+}
+
+// loadImageRefFor is loadImageRef picking platform want from an index.
+func (b *builder) loadImageRefFor(ref string, want ocispec.Platform) (*store.Loaded, error) {
+	desc, err := b.resolveImageRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	if desc, err = b.pickPlatform(desc, want); err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	return b.s.Load(desc)
+}
+
+// pickPlatform follows an image index to its manifest for want; any
+// other descriptor is returned as it is (Load checks its platform later).
+func (b *builder) pickPlatform(desc ocispec.Descriptor, want ocispec.Platform) (ocispec.Descriptor, error) {
+	data, err := b.s.ReadBlob(desc)
+	if err != nil {
+		return desc, err
+	}
+	var idx ocispec.Index
+	if json.Unmarshal(data, &idx) != nil || idx.Manifests == nil || desc.MediaType != ocispec.MediaTypeImageIndex && idx.MediaType != ocispec.MediaTypeImageIndex && idx.MediaType != archive.DockerManifestLs {
+		return desc, nil
+	}
+	var have []string
+	for _, m := range idx.Manifests {
+		if m.Platform == nil {
+			continue
+		}
+		if samePlatform(*m.Platform, want) {
+			return b.pickPlatform(m, want)
+		}
+		have = append(have, platformString(*m.Platform))
+	}
+	return desc, fmt.Errorf("the image index has no %s manifest (it has %s)", platformString(want), strings.Join(have, ", "))
+}
+
+func (b *builder) resolveImageRef(ref string) (ocispec.Descriptor, error) {
 	if rest, ok := strings.CutPrefix(ref, "oci:"); ok {
 		dir, tag := archive.SplitLayoutRef(rest)
-		desc, err := archive.CopyFromLayout(b.s, dir, tag)
-		if err != nil {
-			return nil, err
-		}
-		return b.s.Load(desc)
+		return archive.CopyFromLayout(b.s, dir, tag)
 	}
 	desc, err := b.s.Resolve(ref)
 	switch {
@@ -108,16 +145,16 @@ func (b *builder) loadImageRef(ref string) (*store.Loaded, error) {
 		// Once per build: a later FROM of the same name sees the same image.
 		b.printf("Pulling %s\n", ref)
 		if desc, err = b.o.Pull(ref); err != nil {
-			return nil, fmt.Errorf("--pull=%s: %w", b.o.PullPolicy, err)
+			return desc, fmt.Errorf("--pull=%s: %w", b.o.PullPolicy, err)
 		}
 		if b.pulled == nil {
 			b.pulled = map[string]bool{}
 		}
 		b.pulled[ref] = true
 	case err != nil:
-		return nil, fmt.Errorf("%w (not pulled: --pull=missing or myimg pull, or FROM oci:PATH)", err)
+		return desc, fmt.Errorf("%w (not pulled: --pull=missing or myimg pull, or FROM oci:PATH)", err)
 	}
-	return b.s.Load(desc)
+	return desc, nil
 }
 
 func cloneImage(img store.Image) store.Image {

@@ -129,7 +129,9 @@ func (m *Meter) Bytes() int64 { return m.bytes.Load() }
 func (m *Meter) Line() string {
 	b := m.bytes.Load()
 	s := m.what + ": "
-	if n := m.items.Load(); n > 0 {
+	if n := m.items.Load(); n == 1 {
+		s += "1 file, "
+	} else if n > 1 {
 		s += fmt.Sprintf("%d files, ", n)
 	}
 	s += Size(b)

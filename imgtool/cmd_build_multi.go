@@ -1,0 +1,132 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/myrun-org/myrun/imgtool/build"
+	"github.com/myrun-org/myrun/imgtool/store"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// platformsFlag reads repeated and comma-separated --platform values.
+func platformsFlag(vals []string) ([]ocispec.Platform, error) {
+	var out []ocispec.Platform
+	seen := map[string]bool{}
+	for _, v := range vals {
+		for _, one := range strings.Split(v, ",") {
+			if strings.TrimSpace(one) == "" {
+				continue
+			}
+			p, err := build.ParsePlatform(one)
+			if err != nil {
+				return nil, fmt.Errorf("--platform: %w", err)
+			}
+			key := p.OS + "/" + p.Architecture + "/" + p.Variant
+			if seen[key] {
+				return nil, fmt.Errorf("--platform %s: given twice", one)
+			}
+			seen[key] = true
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// buildManifestList builds once per platform and writes an OCI image
+// index of the results, named by --manifest (an existing index of that
+// name keeps its entries for other platforms, as buildah's --manifest
+// adds to a list) and by every -t.
+func buildManifestList(s *store.Store, o build.Options, platforms []ocispec.Platform, name, iidfile string, quiet bool) error {
+	if o.Format == build.FormatDocker {
+		// The store's prune follows OCI indexes only.
+		return fmt.Errorf("--manifest/several --platform: the list is an OCI image index; --format docker lists are not supported")
+	}
+	if len(platforms) == 0 {
+		platforms = []ocispec.Platform{build.HostPlatform()}
+	}
+	tags := o.Tags
+	o.Tags = nil
+	var entries []ocispec.Descriptor
+	for _, p := range platforms {
+		o.Platform = p
+		res, err := build.Build(s, o)
+		if err != nil {
+			return fmt.Errorf("--platform %s: %w", platformName(p), err)
+		}
+		d := res.Manifest
+		pp := p
+		d.Platform = &pp
+		d.Annotations = nil
+		entries = append(entries, d)
+		if quiet {
+			fmt.Println(res.ImageID)
+		}
+	}
+	if name != "" {
+		if old, err := s.Resolve(name); err == nil {
+			if b, err := s.ReadBlob(old); err == nil {
+				var idx ocispec.Index
+				if json.Unmarshal(b, &idx) == nil && idx.MediaType == ocispec.MediaTypeImageIndex {
+					for _, m := range idx.Manifests {
+						if m.Platform != nil && !hasPlatform(entries, *m.Platform) {
+							entries = append(entries, m)
+						}
+					}
+				}
+			}
+		}
+	}
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: entries}
+	idx.SchemaVersion = 2
+	b, err := json.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	desc, err := s.PutBytes(ocispec.MediaTypeImageIndex, b)
+	if err != nil {
+		return err
+	}
+	names := tags
+	if name != "" {
+		names = append([]string{name}, tags...)
+	}
+	for _, n := range names {
+		if err := s.Tag(n, desc); err != nil {
+			return err
+		}
+	}
+	if len(names) == 0 {
+		if err := s.AddUntagged(desc); err != nil {
+			return err
+		}
+	}
+	if !quiet {
+		fmt.Printf("manifest list %s: %d platforms\n", desc.Digest, len(entries))
+	}
+	if iidfile != "" {
+		if err := os.WriteFile(iidfile, []byte(desc.Digest.String()), 0o644); err != nil {
+			return fmt.Errorf("--iidfile: %w", err)
+		}
+	}
+	return nil
+}
+
+func hasPlatform(ds []ocispec.Descriptor, p ocispec.Platform) bool {
+	for _, d := range ds {
+		if d.Platform != nil && platformName(*d.Platform) == platformName(p) {
+			return true
+		}
+	}
+	return false
+}
+
+func platformName(p ocispec.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
