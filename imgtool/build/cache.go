@@ -42,7 +42,7 @@ func (b *builder) lookup(key digest.Digest) (*cacheRecord, bool) {
 		rec, ok = b.lookupImported(key)
 	}
 	if ok {
-		b.usedKeys[key] = true
+		b.noteKey(key)
 	}
 	return rec, ok
 }
@@ -52,9 +52,17 @@ func (b *builder) save(key digest.Digest, rec *cacheRecord) {
 		rec.Blobs = []digest.Digest{rec.Layer.Digest}
 		rec.DiffIDs = []digest.Digest{rec.DiffID}
 	}
-	b.usedKeys[key] = true
+	b.noteKey(key)
 	data, err := json.Marshal(rec)
 	if err == nil {
 		store.WriteFileAtomic(b.cachePath(key), data, 0o600)
 	}
+}
+
+// noteKey records a step key for --cache-to.
+func (b *builder) noteKey(key digest.Digest) {
+	if b.usedKeys == nil {
+		b.usedKeys = map[digest.Digest]bool{}
+	}
+	b.usedKeys[key] = true
 }
