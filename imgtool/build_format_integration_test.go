@@ -214,6 +214,16 @@ func TestBuildManifestList(t *testing.T) {
 	if idx := readIndex("ml:latest"); len(idx.Manifests) != 3 {
 		t.Fatalf("--manifest did not add to the existing list: %+v", idx)
 	}
+	// --all-platforms: every platform of the base (ml now has three).
+	if out, err := buildCtx(t, root, "allp", "FROM ml\nLABEL all=1\n", map[string]string{}, "--all-platforms", "--manifest", "allml"); err != nil {
+		t.Fatalf("--all-platforms: %v\n%s", err, out)
+	}
+	if idx := readIndex("allml:latest"); len(idx.Manifests) != 3 || idx.Manifests[2].Platform.Architecture != "riscv64" {
+		t.Fatalf("--all-platforms index: %+v", idx)
+	}
+	if out, err := buildCtx(t, root, "allp", cf, map[string]string{"f": "x"}, "--all-platforms"); err == nil || !strings.Contains(out, "--all-platforms: no base image") {
+		t.Fatalf("--all-platforms from scratch: %v\n%s", err, out)
+	}
 	out, err := buildCtx(t, root, "runarm", "FROM scratch\nCOPY f /f\nRUN /f\n", map[string]string{"f": "x"}, "--platform", "linux/arm64,linux/amd64", "--manifest", "runml")
 	if _, e := os.Stat("/proc/sys/fs/binfmt_misc/qemu-aarch64"); e != nil {
 		if err == nil || !strings.Contains(out, "--platform linux/arm64: ") || !strings.Contains(out, "needs a binfmt_misc handler") {

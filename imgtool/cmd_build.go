@@ -52,6 +52,7 @@ network namespace with only loopback, unless --network=host.`,
 			&cli.StringFlag{Name: "pull", Value: "never", Usage: "pull FROM/--from images: always, missing (also true) or never (also false)"},
 			&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "for --pull: require HTTPS and verify certificates (see myimg pull)"},
 			&cli.StringSliceFlag{Name: "platform", Usage: "target `os/arch[/variant]` (default: the host's), repeatable or comma-separated (several: one image each, in the --manifest list); a base of another platform is an error, RUN needs a qemu binfmt_misc handler"},
+			&cli.BoolFlag{Name: "all-platforms", Usage: "build for every platform the base images offer (into the --manifest list)"},
 			&cli.StringFlag{Name: "manifest", Usage: "add the image(s) to the image index (manifest list) `name`, one entry per platform"},
 			&cli.StringSliceFlag{Name: "secret", Usage: "`id=ID,src=FILE` or id=ID,env=VAR: a secret for RUN --mount=type=secret (never in a layer or the cache key)"},
 			&cli.StringSliceFlag{Name: "ssh", Usage: "`default` ($SSH_AUTH_SOCK) or ID=SOCKET: an ssh agent for RUN --mount=type=ssh"},
@@ -238,6 +239,17 @@ network namespace with only loopback, unless --network=host.`,
 			}
 			if cmd.Bool("quiet") {
 				o.Out = nil
+			}
+			if cmd.Bool("all-platforms") {
+				if len(platforms) > 0 {
+					return fmt.Errorf("--all-platforms and --platform are exclusive")
+				}
+				if platforms, err = build.BasePlatforms(s, o); err != nil {
+					return err
+				}
+				if len(platforms) == 1 {
+					o.Platform = platforms[0]
+				}
 			}
 			if len(platforms) > 1 || cmd.String("manifest") != "" {
 				return buildManifestList(s, o, platforms, cmd.String("manifest"), cmd.String("iidfile"), cmd.Bool("quiet"))

@@ -70,11 +70,26 @@ func buildManifestList(s *store.Store, o build.Options, platforms []ocispec.Plat
 			if b, err := s.ReadBlob(old); err == nil {
 				var idx ocispec.Index
 				if json.Unmarshal(b, &idx) == nil && idx.MediaType == ocispec.MediaTypeImageIndex {
+					// The list keeps its order: a rebuilt platform in
+					// its place, new ones after.
+					var merged []ocispec.Descriptor
 					for _, m := range idx.Manifests {
-						if m.Platform != nil && !hasPlatform(entries, *m.Platform) {
-							entries = append(entries, m)
+						if m.Platform == nil || !hasPlatform(entries, *m.Platform) {
+							merged = append(merged, m)
+							continue
+						}
+						for _, e := range entries {
+							if platformName(*e.Platform) == platformName(*m.Platform) {
+								merged = append(merged, e)
+							}
 						}
 					}
+					for _, e := range entries {
+						if !hasPlatform(merged, *e.Platform) {
+							merged = append(merged, e)
+						}
+					}
+					entries = merged
 				}
 			}
 		}
