@@ -131,6 +131,11 @@ func (b *builder) pickPlatform(desc ocispec.Descriptor, want ocispec.Platform) (
 		}
 		have = append(have, platformString(*m.Platform))
 	}
+	if len(have) == 0 || len(idx.Manifests) == 1 {
+		// No platforms listed, or one entry: Load takes it and the
+		// config's platform is checked.
+		return desc, nil
+	}
 	return desc, fmt.Errorf("the image index has no %s manifest (it has %s)", platformString(want), strings.Join(have, ", "))
 }
 
