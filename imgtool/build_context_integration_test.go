@@ -157,6 +157,14 @@ func TestBuildContexts(t *testing.T) {
 	if out, err := buildCtx(t, root, "copygit", "FROM busybox\nCOPY "+base+"/repo.git /x\n", map[string]string{}); err == nil || !strings.Contains(out, "COPY takes no git URLs") {
 		t.Fatalf("COPY of a git URL: %v\n%s", err, out)
 	}
+	// --build-context NAME=<git URL> or <tarball URL>.
+	if out, err := buildCtx(t, root, "bcgit", "FROM busybox\nCOPY --from=src data /d\nCOPY --from=tgz sub/f /t\n", map[string]string{},
+		"--build-context", "src="+base+"/repo.git#v1:app", "--build-context", "tgz="+base+"/ctx.tgz"); err != nil {
+		t.Fatalf("--build-context URLs: %v\n%s", err, out)
+	}
+	if got := imageFile(t, root, "bcgit", "d") + imageFile(t, root, "bcgit", "t"); got != "v1\nfrom-tar\n" {
+		t.Fatalf("--build-context URLs: %q", got)
+	}
 	ingestEmpty(t, root, "the builds")
 
 	for _, bad := range []struct{ ctx, want string }{

@@ -140,6 +140,19 @@ network namespace with only loopback, unless --network=host.`,
 			}
 			contexts := map[string]build.NamedContext{}
 			for _, bc := range cmd.StringSlice("build-context") {
+				// A git or http(s) URL is fetched like the main context.
+				if name, val, ok := strings.Cut(bc, "="); ok && name != "" && (build.IsGitURL(val) || strings.HasPrefix(val, "http://") || strings.HasPrefix(val, "https://")) {
+					nctx, err := build.OpenContext(val, nil, func() (string, error) { return s.TempDir("context-") })
+					if err != nil {
+						return fmt.Errorf("--build-context %s: %w", bc, err)
+					}
+					defer nctx.Close()
+					if nctx.FileData != nil {
+						return fmt.Errorf("--build-context %s: the URL holds no tar archive or git repository", bc)
+					}
+					contexts[name] = build.NamedContext{Dir: nctx.Dir}
+					continue
+				}
 				name, nc, err := build.ParseBuildContext(bc)
 				if err != nil {
 					return err

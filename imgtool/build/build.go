@@ -94,7 +94,7 @@ func ParseBuildContext(s string) (string, NamedContext, error) {
 	case strings.HasPrefix(val, "oci-layout://"):
 		return name, NamedContext{Image: "oci:" + strings.TrimPrefix(val, "oci-layout://")}, nil
 	case strings.Contains(val, "://"):
-		return "", NamedContext{}, fmt.Errorf("--build-context %q: only directories, docker-image:// and oci-layout:// are supported", s)
+		return "", NamedContext{}, fmt.Errorf("--build-context %q: want a directory, docker-image://, oci-layout://, an http(s) tarball or a git URL", s)
 	}
 	abs, err := filepath.Abs(val)
 	if err != nil {

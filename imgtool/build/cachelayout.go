@@ -37,7 +37,16 @@ func ParseCacheRef(flag, s string) (CacheRef, error) {
 	case strings.HasPrefix(s, "oci:"):
 		r.Dir, r.Tag = archive.SplitLayoutRef(strings.TrimPrefix(s, "oci:"))
 	case strings.HasPrefix(s, "type="):
+		// The type decides which options mean anything.
 		typ := ""
+		for _, kv := range strings.Split(s, ",") {
+			if v, ok := strings.CutPrefix(kv, "type="); ok {
+				typ = v
+			}
+		}
+		if typ != "local" {
+			return r, fmt.Errorf("%s %q: type %s is not supported (want type=local or oci:PATH)", flag, s, typ)
+		}
 		for _, kv := range strings.Split(s, ",") {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok {
@@ -45,7 +54,6 @@ func ParseCacheRef(flag, s string) (CacheRef, error) {
 			}
 			switch k {
 			case "type":
-				typ = v
 			case "src", "dest":
 				if (k == "src") != (flag == "--cache-from") {
 					return r, fmt.Errorf("%s %q: %s= belongs to --cache-%s", flag, s, k, map[string]string{"src": "from", "dest": "to"}[k])
@@ -58,9 +66,6 @@ func ParseCacheRef(flag, s string) (CacheRef, error) {
 			default:
 				return r, fmt.Errorf("%s %q: unknown option %s", flag, s, k)
 			}
-		}
-		if typ != "local" {
-			return r, fmt.Errorf("%s %q: type %s is not supported (want type=local or oci:PATH)", flag, s, typ)
 		}
 	default:
 		return r, fmt.Errorf("%s %q: registry caches are not supported: give an OCI layout as oci:PATH[:TAG] or type=local,%s=PATH", flag, s, map[bool]string{true: "src", false: "dest"}[flag == "--cache-from"])

@@ -3,6 +3,7 @@ package build
 import (
 	"archive/tar"
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -41,5 +42,30 @@ func TestTarSniff(t *testing.T) {
 	text := bytes.Repeat([]byte("FROM scratch\nLABEL a=b\n"), 40)
 	if isTarHeader(text) {
 		t.Error("a Containerfile longer than a tar block was taken for a tar archive")
+	}
+}
+
+func TestParseCacheRef(t *testing.T) {
+	for in, want := range map[string]CacheRef{
+		"oci:/c":                  {"/c", "buildcache"},
+		"oci:/c:v1":               {"/c", "v1"},
+		"type=local,src=/c":       {"/c", "buildcache"},
+		"type=local,src=/c,tag=t": {"/c", "t"},
+	} {
+		got, err := ParseCacheRef("--cache-from", in)
+		if err != nil || got != want {
+			t.Errorf("ParseCacheRef(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, bad := range []struct{ flag, in, want string }{
+		{"--cache-from", "reg.example/cache", "registry caches are not supported"},
+		{"--cache-to", "type=local,src=/c", "src= belongs to --cache-from"},
+		{"--cache-to", "type=local,dest=/c,mode=max", "option mode is not supported"},
+		{"--cache-to", "type=registry,ref=x", "type registry is not supported"},
+		{"--cache-from", "type=local", "no directory"},
+	} {
+		if _, err := ParseCacheRef(bad.flag, bad.in); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("ParseCacheRef(%s %q) = %v, want %q", bad.flag, bad.in, err, bad.want)
+		}
 	}
 }
