@@ -14,6 +14,7 @@ import (
 
 	"github.com/myrun-org/myrun/imgtool/build"
 	"github.com/myrun-org/myrun/imgtool/registry"
+	"github.com/myrun-org/myrun/imgtool/store"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -56,8 +57,8 @@ network namespace with only loopback, unless --network=host.`,
 			&cli.StringFlag{Name: "manifest", Usage: "add the image(s) to the image index (manifest list) `name`, one entry per platform"},
 			&cli.StringSliceFlag{Name: "secret", Usage: "`id=ID,src=FILE` or id=ID,env=VAR: a secret for RUN --mount=type=secret (never in a layer or the cache key)"},
 			&cli.StringSliceFlag{Name: "ssh", Usage: "`default` ($SSH_AUTH_SOCK) or ID=SOCKET: an ssh agent for RUN --mount=type=ssh"},
-			&cli.StringSliceFlag{Name: "cache-from", Usage: "OCI layout `oci:PATH[:TAG]` (or type=local,src=PATH) whose build cache steps may use"},
-			&cli.StringSliceFlag{Name: "cache-to", Usage: "OCI layout `oci:PATH[:TAG]` (or type=local,dest=PATH) that gets this build's cache"},
+			&cli.StringSliceFlag{Name: "cache-from", Usage: "build cache to read: OCI layout `oci:PATH[:TAG]` (or type=local,src=PATH), or a registry host/repo[:tag] (or type=registry,ref=)"},
+			&cli.StringSliceFlag{Name: "cache-to", Usage: "where this build's cache goes: OCI layout `oci:PATH[:TAG]` (or type=local,dest=PATH), or a registry host/repo[:tag]"},
 			&cli.StringFlag{Name: "cgroup-parent", Value: "/myimg-build", Usage: "absolute cgroup `path` RUN containers are placed under"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "refrain from announcing build instructions and image read/write progress"},
 		},
@@ -242,6 +243,17 @@ network namespace with only loopback, unless --network=host.`,
 			if cmd.Bool("squash") {
 				o.Layers = false
 			}
+			if hasRegistryCache(cacheFrom) || hasRegistryCache(cacheTo) {
+				ro, err := registryOpts(cmd)
+				if err != nil {
+					return err
+				}
+				ro.Progress = nil
+				o.CacheRegistry = &build.CacheRegistry{
+					Pull: func(cs *store.Store, ref string) (ocispec.Descriptor, error) { return registry.Pull(cs, ref, ro) },
+					Push: func(cs *store.Store, name, ref string) error { _, err := registry.Push(cs, name, ref, ro); return err },
+				}
+			}
 			if pull != "never" {
 				ro, err := registryOpts(cmd)
 				if err != nil {
@@ -405,4 +417,13 @@ func findRuntime(flag string) string {
 		return p
 	}
 	return ""
+}
+
+func hasRegistryCache(refs []build.CacheRef) bool {
+	for _, r := range refs {
+		if r.Registry != "" {
+			return true
+		}
+	}
+	return false
 }

@@ -71,6 +71,7 @@ type Options struct {
 	// CacheFrom are OCI layouts whose build cache records a step may use
 	// (--cache-from); CacheTo get the records of this build (--cache-to).
 	CacheFrom, CacheTo []CacheRef
+	CacheRegistry      *CacheRegistry // for registry CacheRefs
 	// CgroupParent is the absolute cgroup path RUN containers go under.
 	CgroupParent string
 	Out          io.Writer // step lines and RUN output

@@ -27,6 +27,8 @@ const (
 // CacheRef is an OCI layout holding a build cache (--cache-from/--cache-to).
 type CacheRef struct {
 	Dir, Tag string
+	// Registry is a registry reference (host/repo:tag) instead of a layout.
+	Registry string
 }
 
 // ParseCacheRef reads oci:PATH[:TAG], or BuildKit's type=local with
@@ -44,8 +46,21 @@ func ParseCacheRef(flag, s string) (CacheRef, error) {
 				typ = v
 			}
 		}
+		if typ == "registry" {
+			for _, kv := range strings.Split(s, ",") {
+				if v, ok := strings.CutPrefix(kv, "ref="); ok {
+					r.Registry = v
+				} else if !strings.HasPrefix(kv, "type=") {
+					return r, fmt.Errorf("%s %q: option %s is not supported", flag, s, kv)
+				}
+			}
+			if r.Registry == "" {
+				return r, fmt.Errorf("%s %q: no ref=", flag, s)
+			}
+			return r, nil
+		}
 		if typ != "local" {
-			return r, fmt.Errorf("%s %q: type %s is not supported (want type=local or oci:PATH)", flag, s, typ)
+			return r, fmt.Errorf("%s %q: type %s is not supported (want type=local, type=registry or oci:PATH)", flag, s, typ)
 		}
 		for _, kv := range strings.Split(s, ",") {
 			k, v, ok := strings.Cut(kv, "=")
@@ -67,8 +82,12 @@ func ParseCacheRef(flag, s string) (CacheRef, error) {
 				return r, fmt.Errorf("%s %q: unknown option %s", flag, s, k)
 			}
 		}
+	case strings.Contains(s, "/") && !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "."):
+		// host/repo[:tag], as buildah's --cache-from/--cache-to take it.
+		r.Registry = strings.TrimPrefix(s, "docker://")
+		return r, nil
 	default:
-		return r, fmt.Errorf("%s %q: registry caches are not supported: give an OCI layout as oci:PATH[:TAG] or type=local,%s=PATH", flag, s, map[bool]string{true: "src", false: "dest"}[flag == "--cache-from"])
+		return r, fmt.Errorf("%s %q: want oci:PATH[:TAG], type=local,%s=PATH or a registry repository host/repo", flag, s, map[bool]string{true: "src", false: "dest"}[flag == "--cache-from"])
 	}
 	if r.Dir == "" {
 		return r, fmt.Errorf("%s %q: no directory", flag, s)
@@ -86,6 +105,9 @@ func ParseCacheRef(flag, s string) (CacheRef, error) {
 
 type cacheConfig struct {
 	Records map[string]cacheRecord `json:"records"` // by cache key
+	// RootFS lists the layers' diff_ids, so that registries and our
+	// pull and push take the artifact as they take an image.
+	RootFS ocispec.RootFS `json:"rootfs"`
 }
 
 type importedRecord struct {
@@ -98,15 +120,33 @@ type importedRecord struct {
 // first build has no cache to read); a broken one is.
 func (b *builder) importCaches() error {
 	b.imported = map[digest.Digest]importedRecord{}
-	for _, ref := range b.o.CacheFrom {
-		if _, err := os.Stat(filepath.Join(ref.Dir, ocispec.ImageLayoutFile)); os.IsNotExist(err) {
-			b.printf("[Warning] --cache-from %s: no OCI layout there yet\n", ref.Dir)
-			continue
-		}
-		src := &store.Store{Root: ref.Dir}
-		desc, err := src.Resolve(ref.Tag)
-		if err != nil {
-			return fmt.Errorf("--cache-from %s:%s: %w", ref.Dir, ref.Tag, err)
+	for i, ref := range b.o.CacheFrom {
+		var src *store.Store
+		var desc ocispec.Descriptor
+		if ref.Registry != "" {
+			if b.o.CacheRegistry == nil {
+				return fmt.Errorf("--cache-from %s: no registry access configured", ref.Registry)
+			}
+			tmp, err := store.Open(filepath.Join(b.tmp, fmt.Sprintf("cache-from-%d", i)))
+			if err != nil {
+				return err
+			}
+			if desc, err = b.o.CacheRegistry.Pull(tmp, ref.Registry); err != nil {
+				// The first build has nothing to read: a warning, as buildah.
+				b.printf("[Warning] --cache-from %s: %v\n", ref.Registry, err)
+				continue
+			}
+			src, ref.Dir, ref.Tag = tmp, ref.Registry, "(registry)"
+		} else {
+			if _, err := os.Stat(filepath.Join(ref.Dir, ocispec.ImageLayoutFile)); os.IsNotExist(err) {
+				b.printf("[Warning] --cache-from %s: no OCI layout there yet\n", ref.Dir)
+				continue
+			}
+			src = &store.Store{Root: ref.Dir}
+			var err error
+			if desc, err = src.Resolve(ref.Tag); err != nil {
+				return fmt.Errorf("--cache-from %s:%s: %w", ref.Dir, ref.Tag, err)
+			}
 		}
 		mb, err := src.ReadBlob(desc)
 		if err != nil {
@@ -172,6 +212,7 @@ func (b *builder) exportCaches() error {
 	cc := cacheConfig{Records: map[string]cacheRecord{}}
 	var layers []ocispec.Descriptor
 	seen := map[digest.Digest]bool{}
+	diffOf := map[digest.Digest]digest.Digest{}
 	for key := range b.usedKeys {
 		rec, ok := b.readRecord(key)
 		if !ok {
@@ -181,19 +222,45 @@ func (b *builder) exportCaches() error {
 		if rec.Layer != nil && !seen[rec.Layer.Digest] {
 			seen[rec.Layer.Digest] = true
 			layers = append(layers, *rec.Layer)
+			diffOf[rec.Layer.Digest] = rec.DiffID
 		}
 	}
 	sort.Slice(layers, func(i, j int) bool { return layers[i].Digest < layers[j].Digest })
+	cc.RootFS = ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{}}
+	for _, l := range layers {
+		cc.RootFS.DiffIDs = append(cc.RootFS.DiffIDs, diffOf[l.Digest])
+	}
 	cb, err := json.Marshal(cc)
 	if err != nil {
 		return err
 	}
-	for _, ref := range b.o.CacheTo {
+	for i, ref := range b.o.CacheTo {
+		if ref.Registry != "" {
+			if b.o.CacheRegistry == nil {
+				return fmt.Errorf("--cache-to %s: no registry access configured", ref.Registry)
+			}
+			// Staged as a layout in the build's temp dir, then pushed.
+			stage := CacheRef{Dir: filepath.Join(b.tmp, fmt.Sprintf("cache-to-%d", i)), Tag: defaultCacheTag}
+			if err := b.exportCache(stage, cb, layers); err != nil {
+				return fmt.Errorf("--cache-to %s: %w", ref.Registry, err)
+			}
+			if err := b.o.CacheRegistry.Push(&store.Store{Root: stage.Dir}, defaultCacheTag, ref.Registry); err != nil {
+				return fmt.Errorf("--cache-to %s: %w", ref.Registry, err)
+			}
+			continue
+		}
 		if err := b.exportCache(ref, cb, layers); err != nil {
 			return fmt.Errorf("--cache-to %s: %w", ref.Dir, err)
 		}
 	}
 	return nil
+}
+
+// CacheRegistry moves build cache artifacts to and from a registry
+// (the CLI fills it with the pull/push TLS rules).
+type CacheRegistry struct {
+	Pull func(s *store.Store, ref string) (ocispec.Descriptor, error)
+	Push func(s *store.Store, name, ref string) error
 }
 
 func (b *builder) exportCache(ref CacheRef, cb []byte, layers []ocispec.Descriptor) error {

@@ -47,10 +47,12 @@ func TestTarSniff(t *testing.T) {
 
 func TestParseCacheRef(t *testing.T) {
 	for in, want := range map[string]CacheRef{
-		"oci:/c":                  {"/c", "buildcache"},
-		"oci:/c:v1":               {"/c", "v1"},
-		"type=local,src=/c":       {"/c", "buildcache"},
-		"type=local,src=/c,tag=t": {"/c", "t"},
+		"oci:/c":                  {Dir: "/c", Tag: "buildcache"},
+		"oci:/c:v1":               {Dir: "/c", Tag: "v1"},
+		"type=local,src=/c":       {Dir: "/c", Tag: "buildcache"},
+		"type=local,src=/c,tag=t": {Dir: "/c", Tag: "t"},
+		"reg.example/cache":       {Registry: "reg.example/cache"},
+		"type=registry,ref=r/c:1": {Registry: "r/c:1"},
 	} {
 		got, err := ParseCacheRef("--cache-from", in)
 		if err != nil || got != want {
@@ -58,10 +60,11 @@ func TestParseCacheRef(t *testing.T) {
 		}
 	}
 	for _, bad := range []struct{ flag, in, want string }{
-		{"--cache-from", "reg.example/cache", "registry caches are not supported"},
+		{"--cache-from", "./dir", "want oci:PATH"},
 		{"--cache-to", "type=local,src=/c", "src= belongs to --cache-from"},
 		{"--cache-to", "type=local,dest=/c,mode=max", "option mode is not supported"},
-		{"--cache-to", "type=registry,ref=x", "type registry is not supported"},
+		{"--cache-to", "type=s3,bucket=x", "type s3 is not supported"},
+		{"--cache-to", "type=registry,ref=x,mode=max", "option mode=max is not supported"},
 		{"--cache-from", "type=local", "no directory"},
 	} {
 		if _, err := ParseCacheRef(bad.flag, bad.in); err == nil || !strings.Contains(err.Error(), bad.want) {
