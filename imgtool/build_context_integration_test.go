@@ -120,6 +120,9 @@ func TestBuildContexts(t *testing.T) {
 	// Smart HTTP: PATH_INFO (/repo.git/...) is below GIT_PROJECT_ROOT.
 	mux.Handle("/repo.git/", &cgi.Handler{Path: "/usr/lib/git-core/git-http-backend",
 		Env: []string{"GIT_PROJECT_ROOT=" + gitRoot, "GIT_HTTP_EXPORT_ALL=1"}, InheritEnv: []string{"PATH"}})
+	// Dumb HTTP (static files): no shallow fetch there, the whole ref.
+	gitT(t, filepath.Join(gitRoot, "repo.git"), "update-server-info")
+	mux.Handle("/dumb/", http.StripPrefix("/dumb/", http.FileServer(http.Dir(gitRoot))))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +143,10 @@ func TestBuildContexts(t *testing.T) {
 	mustImg(t, root, "build", "--cgroup-parent", cgroupP, "-t", "g1", base+"/repo.git#v1:app")
 	if got := imageFile(t, root, "g1", "app/data"); got != "v1\n" {
 		t.Fatalf("git context #v1:app: app/data = %q", got)
+	}
+	mustImg(t, root, "build", "-t", "gd", base+"/dumb/repo.git#v1:app")
+	if got := imageFile(t, root, "gd", "app/data"); got != "v1\n" {
+		t.Fatalf("git context over dumb HTTP: app/data = %q", got)
 	}
 	mustImg(t, root, "build", "-t", "g2", "file://"+filepath.Join(gitRoot, "repo.git")+"#main:app")
 	if got := imageFile(t, root, "g2", "app/data"); got != "v2\n" {
