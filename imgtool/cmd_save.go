@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
 
 	"github.com/myrun-org/myrun/imgtool/archive"
 	"github.com/myrun-org/myrun/imgtool/store"
@@ -20,7 +21,8 @@ func saveCommand() *cli.Command {
 		ArgsUsage: "IMAGE [IMAGE...]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `file` (or directory for oci-dir) instead of stdout"},
-			&cli.StringFlag{Name: "format", Value: "oci-archive", Usage: "oci-archive (tar of an OCI layout) or oci-dir (OCI layout directory)"},
+			&cli.StringFlag{Name: "format", Value: "oci-archive", Usage: "oci-archive (tar of an OCI layout), oci-dir (OCI layout directory) or docker-archive"},
+			&cli.BoolFlag{Name: "multi-image-archive", Aliases: []string{"m"}, Usage: "docker-archive: allow several images (one manifest.json entry each)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := needArgs(cmd, 1, -1); err != nil {
@@ -31,6 +33,10 @@ func saveCommand() *cli.Command {
 				return err
 			}
 			out := cmd.String("output")
+			if cmd.Bool("multi-image-archive") && cmd.String("format") != "docker-archive" {
+				return fmt.Errorf("-m (--multi-image-archive) is for --format docker-archive; %s holds several images anyway", cmd.String("format"))
+			}
+			write := func(w io.Writer) error { return archive.SaveArchive(s, w, cmd.Args().Slice()) }
 			switch cmd.String("format") {
 			case "oci-dir":
 				if out == "" {
@@ -38,11 +44,18 @@ func saveCommand() *cli.Command {
 				}
 				return archive.SaveDir(s, out, cmd.Args().Slice())
 			case "oci-archive":
+			case "docker-archive":
+				write = func(w io.Writer) error {
+					return archive.SaveDocker(s, w, cmd.Args().Slice(), cmd.Bool("multi-image-archive"))
+				}
 			default:
-				return fmt.Errorf("--format %q: want oci-archive or oci-dir", cmd.String("format"))
+				return fmt.Errorf("--format %q: want oci-archive, oci-dir or docker-archive", cmd.String("format"))
 			}
 			if out == "" {
-				return archive.SaveArchive(s, os.Stdout, cmd.Args().Slice())
+				if isTerminal(os.Stdout) {
+					return fmt.Errorf("refusing to write an archive to a terminal: use -o FILE or redirect stdout")
+				}
+				return write(os.Stdout)
 			}
 			// Temp file + rename: a failed save leaves no half archive.
 			f, err := os.CreateTemp(filepath.Dir(out), ".myimg-save-*")
@@ -50,7 +63,7 @@ func saveCommand() *cli.Command {
 				return err
 			}
 			defer os.Remove(f.Name())
-			if err := archive.SaveArchive(s, f, cmd.Args().Slice()); err != nil {
+			if err := write(f); err != nil {
 				f.Close()
 				return err
 			}
@@ -69,6 +82,7 @@ func loadCommand() *cli.Command {
 		Usage: "Load images from an oci-archive or docker-archive",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "read from archive `file` instead of stdin"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output (as podman: the Loaded image lines stay)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := needArgs(cmd, 0, 0); err != nil {
@@ -79,6 +93,9 @@ func loadCommand() *cli.Command {
 				return err
 			}
 			var r io.Reader = os.Stdin
+			if cmd.String("input") == "" && isTerminal(os.Stdin) {
+				return fmt.Errorf("no archive: stdin is a terminal; use -i FILE or redirect stdin")
+			}
 			if in := cmd.String("input"); in != "" {
 				f, err := os.Open(in)
 				if err != nil {
@@ -91,14 +108,23 @@ func loadCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			// -q as podman's: it hides progress, which load does not
+			// print; the result lines stay.
+			prefix := "Loaded image: "
 			for _, li := range imgs {
 				if li.Name != "" {
-					fmt.Println("Loaded image: " + store.NormalizeName(li.Name))
+					fmt.Println(prefix + store.NormalizeName(li.Name))
 				} else {
-					fmt.Println("Loaded image: " + li.Desc.Digest.String())
+					fmt.Println(prefix + li.Desc.Digest.String())
 				}
 			}
 			return nil
 		},
 	}
+}
+
+// isTerminal reports whether f is a terminal (an archive is binary).
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -179,10 +179,15 @@ func loadDocker(s *store.Store, dir string) ([]LoadedImage, error) {
 			}
 			layers = append(layers, desc)
 		}
+		var desc ocispec.Descriptor
 		if img.OS == "" {
+			// Too old to say (docker before 1.11): the bytes must change.
 			img.OS, img.Architecture = "linux", runtime.GOARCH
+			desc, err = s.PutImage(img, layers, nil)
+		} else {
+			// The config as it came: its digest is the image ID.
+			desc, err = s.PutImageConfig(cb, layers, nil)
 		}
-		desc, err := s.PutImage(img, layers, nil)
 		if err != nil {
 			return nil, err
 		}
