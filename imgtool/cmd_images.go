@@ -11,25 +11,34 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/myrun-org/myrun/imgtool/build"
+	"github.com/myrun-org/myrun/imgtool/layer"
 	"github.com/myrun-org/myrun/imgtool/store"
 )
 
 func imagesCommand() *cli.Command {
 	return &cli.Command{
-		Name:    "images",
-		Aliases: []string{"list", "ls"},
-		Usage:   "List images in local storage",
+		Name:      "images",
+		Aliases:   []string{"list", "ls"},
+		Usage:     "List images in local storage",
+		ArgsUsage: "[NAME]",
 		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Usage: "`json`, a Go template ({{.ID}} {{.Repository}} {{.Tag}} {{.Digest}} {{.Created}} {{.CreatedAt}} {{.Size}}), or 'table TEMPLATE'"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "display only image IDs"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate output"},
 			&cli.BoolFlag{Name: "json", Usage: "output in JSON format"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := needArgs(cmd, 0, 1); err != nil {
+				return err
+			}
 			s, err := openStore(cmd)
 			if err != nil {
 				return err
 			}
 			refs, err := s.List()
+			if cmd.Args().Len() == 1 {
+				refs = filterRefs(refs, cmd.Args().First())
+			}
 			if err != nil {
 				return err
 			}
@@ -52,11 +61,28 @@ func imagesCommand() *cli.Command {
 					if l.Config.Created != nil {
 						rw.Created = *l.Config.Created
 					}
-					for _, x := range l.Manifest.Layers {
-						rw.Size += x.Size
+					// SIZE is uncompressed, as podman's and docker's.
+					for i, x := range l.Manifest.Layers {
+						n, err := layer.UncompressedSize(s, x, l.DiffID(i))
+						if err != nil {
+							return fmt.Errorf("image %s: %w", rw.Name, err)
+						}
+						rw.Size += n
 					}
 				}
 				rows = append(rows, rw)
+			}
+			if f := cmd.String("format"); f != "" {
+				if cmd.Bool("json") || cmd.Bool("quiet") {
+					return fmt.Errorf("--format and --json/--quiet do not go together")
+				}
+				var trows []imageRow
+				var jrows = []imageJSON{}
+				for _, r := range rows {
+					trows = append(trows, newImageRow(r.Name, r.ID, r.Digest, r.Created, r.Size, !cmd.Bool("no-trunc")))
+					jrows = append(jrows, imageJSON{ID: r.ID, Names: nonNone(r.Name), Digest: r.Digest, Size: r.Size, Created: r.Created.Unix(), CreatedAt: r.Created})
+				}
+				return writeFormatted(os.Stdout, f, trows, jrows, imageHeaders)
 			}
 			if cmd.Bool("json") {
 				enc := json.NewEncoder(os.Stdout)

@@ -37,7 +37,7 @@ func newApp() *cli.Command {
 	cmds := []*cli.Command{
 		buildCommand(), imagesCommand(), withContainerInspect(inspectCommand()), tagCommand(),
 		containerRmCommand(rmCommand()), imageRmiCommand(rmCommand()),
-		saveCommand(), loadCommand(), importCommand(), pullCommand(), pushCommand(),
+		saveCommand(), loadCommand(), historyCommand(), importCommand(), pullCommand(), pushCommand(),
 		unpackCommand(), unmountCommand(), pruneCommand(),
 		runCommand(), psCommand(), logsCommand(), stopCommand(), execCommand(), monitorCommand(), pauseCommand(), usernsCommand(),
 	}
