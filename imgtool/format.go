@@ -31,7 +31,7 @@ func writeFormatted[T any](w io.Writer, format string, rows []T, jsonRows any, h
 	// podman's templates take \t and \n literally typed as escapes.
 	format = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
 	tmpl, err := template.New("format").Funcs(template.FuncMap{
-		"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
+		"json":  func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
 		"upper": strings.ToUpper, "lower": strings.ToLower, "join": strings.Join,
 	}).Option("missingkey=error").Parse(format)
 	if err != nil {
