@@ -22,6 +22,7 @@ func psCommand() *cli.Command {
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all containers (default: running ones)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only display container IDs"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate IDs and commands"},
+			&cli.StringFlag{Name: "format", Usage: "`json`, a Go template ({{.ID}} {{.Image}} {{.Command}} {{.Created}} {{.Status}} {{.State}} {{.Ports}} {{.Names}} {{.Pid}} {{.ExitCode}}) or 'table TEMPLATE'"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := needArgs(cmd, 0, 0); err != nil {
@@ -36,6 +37,19 @@ func psCommand() *cli.Command {
 				return err
 			}
 			nt := cmd.Bool("no-trunc")
+			if f := cmd.String("format"); f != "" {
+				if cmd.Bool("quiet") {
+					return fmt.Errorf("--format and --quiet do not go together")
+				}
+				var shown []*container.Record
+				for _, r := range all {
+					if cmd.Bool("all") || cs.IsRunning(r) {
+						shown = append(shown, r)
+					}
+				}
+				rows, js := psRows(cs, shown, nt)
+				return writeFormatted(os.Stdout, f, rows, js, psHeaders)
+			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
 			if !cmd.Bool("quiet") {
 				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
