@@ -56,6 +56,13 @@ not containers are image names, as with "myimg rmi".`,
 					errs = append(errs, lerr)
 					continue
 				}
+				// rm never takes containers away for an image (rmi -f does).
+				if _, rerr := cs.Images.Resolve(a); rerr == nil {
+					if err := guardInUse(cs, a, false); err != nil {
+						errs = append(errs, err)
+						continue
+					}
+				}
 				if err := removeOne(cs.Images, a); err != nil {
 					if cmd.Bool("force") {
 						continue

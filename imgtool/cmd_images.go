@@ -230,16 +230,23 @@ func rmCommand() *cli.Command {
 Blobs no longer used are freed by "myimg prune".`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all images"},
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "also remove the containers that use the images"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			s, err := openStore(cmd)
+			cs, err := openContainers(cmd)
 			if err != nil {
 				return err
 			}
+			s := cs.Images
 			if cmd.Bool("all") {
 				refs, err := s.List()
 				if err != nil {
 					return err
+				}
+				for _, r := range refs {
+					if err := guardInUse(cs, r.Desc.Digest.String(), cmd.Bool("force")); err != nil {
+						return err
+					}
 				}
 				for _, r := range refs {
 					if err := s.RemoveDigest(r.Desc.Digest); err != nil {
@@ -252,6 +259,9 @@ Blobs no longer used are freed by "myimg prune".`,
 				return err
 			}
 			for _, a := range cmd.Args().Slice() {
+				if err := guardInUse(cs, a, cmd.Bool("force")); err != nil {
+					return err
+				}
 				if err := removeOne(s, a); err != nil {
 					return err
 				}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,7 +22,12 @@ import (
 func podmanEnv(t *testing.T) func(args ...string) string {
 	t.Helper()
 	needTools(t, "podman", "skopeo")
-	p := privDir(t, "podman17")
+	// podman wants a runroot under 50 characters.
+	p, err := os.MkdirTemp("", "p17-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(p) })
 	graph, run, tmp := p+"/root", p+"/runroot", p+"/tmp"
 	os.MkdirAll(tmp, 0o700)
 	os.WriteFile(p+"/storage.conf", []byte(fmt.Sprintf(
@@ -35,7 +41,7 @@ func podmanEnv(t *testing.T) func(args ...string) string {
 
 func imageID(t *testing.T, root, name string) string {
 	t.Helper()
-	return strings.TrimSpace(mustImg(t, root, "images", "--format", "{{.ID}}", "--no-trunc", "--filter-name", name))
+	return strings.TrimSpace(mustImg(t, root, "images", "--format", "{{.ID}}", "--no-trunc", name))
 }
 
 func TestDockerArchiveWithPodman(t *testing.T) {
@@ -52,10 +58,10 @@ func TestDockerArchiveWithPodman(t *testing.T) {
 	if out != "Loaded image: localhost/pimp:1\n" {
 		t.Fatalf("load -q printed %q", out)
 	}
-	if got := strings.TrimSpace(mustImg(t, root, "inspect", "--format", "{{.ImageID}}", "localhost/pimp:1")); "sha256:"+got != pid && got != pid {
+	if got := imageID(t, root, "localhost/pimp:1"); "sha256:"+got != pid && got != pid {
 		t.Fatalf("podman's image has ID %s here, %s in podman", got, pid)
 	}
-	bb := strings.TrimSpace(mustImg(t, root, "inspect", "--format", "{{.ImageID}}", "busybox"))
+	bb := imageID(t, root, "busybox")
 
 	// Two images need -m; then podman loads both with their IDs.
 	if out, err := myimg(t, root, "save", "--format", "docker-archive", "-o", dir+"/m.tar", "busybox", "localhost/pimp:1"); err == nil || !strings.Contains(out, "-m") {
@@ -120,5 +126,109 @@ func TestSaveLoadRefuseTerminal(t *testing.T) {
 		if err == nil || !strings.Contains(errb.String(), "terminal") {
 			t.Errorf("myimg %v on a terminal: %v\n%s", args, err, errb.String())
 		}
+	}
+}
+
+func TestRmiRefusesImageInUse(t *testing.T) {
+	root := runEnv(t)
+	mustImg(t, root, "tag", "busybox", "second:1")
+	mustImg(t, root, "run", "--name", "user1", "busybox", "true")
+	// One of two names may go: the image stays.
+	mustImg(t, root, "rmi", "second:1")
+	for _, args := range [][]string{{"rmi", "busybox"}, {"rm", "busybox"}, {"rmi", "-a"}, {"rm", "-f", "busybox"}} {
+		out, err := myimg(t, root, args...)
+		if err == nil || !strings.Contains(out, "in use by container(s) user1") {
+			t.Fatalf("myimg %v: %v\n%s", args, err, out)
+		}
+		if imageID(t, root, "busybox") == "" {
+			t.Fatalf("myimg %v removed the image", args)
+		}
+	}
+	c := inspectCtr(t, root, "user1")
+	if out := mustImg(t, root, "rmi", "--force", "busybox"); !strings.Contains(out, "Untagged: busybox") {
+		t.Fatalf("rmi --force printed %q", out)
+	}
+	if _, err := myimg(t, root, "inspect", "--type", "container", "user1"); err == nil {
+		t.Fatal("rmi --force left the container")
+	}
+	noTraces(t, root, c)
+	if out := mustImg(t, root, "images", "-q"); out != "" {
+		t.Fatalf("images after rmi --force: %q", out)
+	}
+}
+
+func TestImagesFormatHistorySize(t *testing.T) {
+	root := busyboxStore(t)
+	ctx := t.TempDir()
+	os.WriteFile(ctx+"/Containerfile", []byte("FROM busybox\nRUN head -c 300000 /dev/zero > /zeros\nENV A=b\n"), 0o644)
+	mustImg(t, root, "build", "--cgroup-parent", cgroupP, "-t", "zeros:1", ctx)
+	// SIZE is the sum of the uncompressed layer tars: the zeros compress
+	// to almost nothing but count in full.
+	var js []struct {
+		ID    string `json:"Id"`
+		Names []string
+		Size  int64
+	}
+	if err := json.Unmarshal([]byte(mustImg(t, root, "images", "--format", "json", "zeros")), &js); err != nil || len(js) != 1 {
+		t.Fatalf("images --format json: %v %+v", err, js)
+	}
+	if js[0].Names[0] != "zeros:1" || js[0].Size < 300000+1000000 {
+		t.Fatalf("images --format json: %+v", js[0])
+	}
+	if out := mustImg(t, root, "images", "--format", "{{.Repository}} {{.Tag}} {{.ID}}", "zeros"); out != "zeros 1 "+js[0].ID[:12]+"\n" {
+		t.Fatalf("images --format template: %q", out)
+	}
+	if out := mustImg(t, root, "images", "--format", "table {{.Repository}}\t{{.ID}}"); !strings.HasPrefix(out, "REPOSITORY  IMAGE ID\n") || !strings.Contains(out, "busybox ") {
+		t.Fatalf("images --format table:\n%s", out)
+	}
+	if out, err := myimg(t, root, "images", "--format", "{{.Nope}}"); err == nil || !strings.Contains(out, "Nope") {
+		t.Fatalf("bad template: %v %s", err, out)
+	}
+	h := mustImg(t, root, "history", "zeros:1")
+	lines := strings.Split(strings.TrimSpace(h), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "ID ") || !strings.HasPrefix(lines[1], js[0].ID[:12]) ||
+		!strings.Contains(lines[1], "ENV A=b") || !strings.HasPrefix(lines[2], "<missing>") || !strings.Contains(lines[2], "302 kB") ||
+		!strings.Contains(lines[3], "myimg import") {
+		t.Fatalf("history:\n%s", h)
+	}
+	var hj []struct {
+		ID        string `json:"id"`
+		CreatedBy string `json:"createdBy"`
+		Size      int64  `json:"size"`
+	}
+	if err := json.Unmarshal([]byte(mustImg(t, root, "history", "--format", "json", "zeros:1")), &hj); err != nil || len(hj) != 3 || hj[1].Size < 300000 || hj[0].Size != 0 {
+		t.Fatalf("history json: %v %+v", err, hj)
+	}
+	if out := mustImg(t, root, "history", "-q", "--no-trunc", "zeros:1"); out != js[0].ID+"\n<missing>\n<missing>\n" {
+		t.Fatalf("history -q: %q", out)
+	}
+}
+
+func TestPsFormat(t *testing.T) {
+	root := runEnv(t)
+	if _, e, code := runImg(t, root, "run", "--name", "fmt1", "busybox", "sh", "-c", "exit 4"); code != 4 {
+		t.Fatalf("run: %d %s", code, e)
+	}
+	c := inspectCtr(t, root, "fmt1")
+	defer func() { mustImg(t, root, "rm", "fmt1"); noTraces(t, root, c) }()
+	if out := mustImg(t, root, "ps", "-a", "--format", "{{.Names}} {{.State}} {{.ExitCode}} {{.Image}}"); out != "fmt1 exited 4 busybox\n" {
+		t.Fatalf("ps --format: %q", out)
+	}
+	if out := mustImg(t, root, "ps", "--format", "{{.Names}}"); out != "" {
+		t.Fatalf("ps --format without -a shows an exited container: %q", out)
+	}
+	var js []struct {
+		ID       string `json:"Id"`
+		Names    []string
+		State    string
+		ExitCode int
+		Command  []string
+	}
+	if err := json.Unmarshal([]byte(mustImg(t, root, "ps", "-a", "--format", "json")), &js); err != nil || len(js) != 1 ||
+		js[0].ID != c.ID || js[0].Names[0] != "fmt1" || js[0].ExitCode != 4 || js[0].State != "exited" || strings.Join(js[0].Command, " ") != "sh -c exit 4" {
+		t.Fatalf("ps --format json: %v %+v", err, js)
+	}
+	if out := mustImg(t, root, "ps", "-a", "--format", "table {{.ID}}\t{{.Names}}"); !strings.HasPrefix(out, "CONTAINER ID  NAMES\n"+c.ID[:12]+"  fmt1") {
+		t.Fatalf("ps --format table:\n%s", out)
 	}
 }
