@@ -232,3 +232,82 @@ func TestPsFormat(t *testing.T) {
 		t.Fatalf("ps --format table:\n%s", out)
 	}
 }
+
+// deadOwner is a marker naming a process that has exited.
+func deadOwner(t *testing.T) string {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%d 12345", cmd.Process.Pid)
+}
+
+// halfBundle makes what a killed unpack leaves: the marker, a rootfs
+// with some files in it and, when mounted, a mount on it; no config.json.
+func halfBundle(t *testing.T, marker string, mounted bool) string {
+	t.Helper()
+	b := filepath.Join(t.TempDir(), "b")
+	os.MkdirAll(filepath.Join(b, "rootfs", "bin"), 0o755)
+	os.MkdirAll(filepath.Join(b, ".overlay", "upper"), 0o755)
+	os.WriteFile(filepath.Join(b, ".myimg-unpacking"), []byte(marker), 0o600)
+	if mounted {
+		if err := unix.Mount("tmpfs", filepath.Join(b, "rootfs"), "tmpfs", 0, "size=1m"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Unmount(filepath.Join(b, "rootfs"), unix.MNT_DETACH) })
+		os.WriteFile(filepath.Join(b, "rootfs", "half"), []byte("x"), 0o644)
+	}
+	return b
+}
+
+func mountedAt(p string) bool {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	return strings.Contains(string(b), " "+p+" ")
+}
+
+func TestUnpackRecoversKilledUnpack(t *testing.T) {
+	root := busyboxStore(t)
+	for _, mounted := range []bool{false, true} {
+		// The next unpack into the same directory takes it over.
+		b := halfBundle(t, deadOwner(t), mounted)
+		mustImg(t, root, "unpack", "-q", "busybox", b)
+		if _, err := os.Stat(filepath.Join(b, "config.json")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(b, ".myimg-unpacking")); err == nil {
+			t.Fatal("a finished unpack kept its marker")
+		}
+		if _, err := os.Stat(filepath.Join(b, "rootfs", "bin", "busybox")); err != nil {
+			t.Fatal(err)
+		}
+		mustImg(t, root, "unmount", b)
+		if mountedAt(filepath.Join(b, "rootfs")) {
+			t.Fatal("rootfs still mounted after unmount")
+		}
+		// unmount of a half-made bundle removes it too.
+		b = halfBundle(t, deadOwner(t), mounted)
+		mustImg(t, root, "unmount", b)
+		if _, err := os.Stat(b); err == nil || mountedAt(filepath.Join(b, "rootfs")) {
+			t.Fatalf("unmount left the half-made bundle (mounted %v)", mounted)
+		}
+	}
+	// A live unpack's bundle is left alone, by both.
+	self, _ := os.ReadFile("/proc/self/stat")
+	f := strings.Fields(string(self[strings.LastIndexByte(string(self), ')')+2:]))
+	b := halfBundle(t, fmt.Sprintf("%d %s", os.Getpid(), f[19]), false)
+	for _, args := range [][]string{{"unpack", "busybox", b}, {"unmount", b}} {
+		if out, err := myimg(t, root, args...); err == nil || !strings.Contains(out, fmt.Sprintf("being unpacked by process %d", os.Getpid())) {
+			t.Errorf("myimg %v on a live unpack's bundle: %v\n%s", args, err, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(b, "rootfs", "bin")); err != nil {
+		t.Fatal("a live unpack's bundle was touched")
+	}
+	// A non-empty directory that is no bundle of ours is still refused.
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "keep"), nil, 0o644)
+	if out, err := myimg(t, root, "unpack", "busybox", other); err == nil || !strings.Contains(out, "not empty") {
+		t.Fatalf("unpack into a full dir: %v\n%s", err, out)
+	}
+}

@@ -37,10 +37,19 @@ func Bundle(s *store.Store, img *store.Loaded, bundle string, o Options) error {
 	if err != nil {
 		return err
 	}
+	if _, err := recoverHalfMade(s, bundle); err != nil {
+		return err
+	}
 	if ents, err := os.ReadDir(bundle); err == nil && len(ents) > 0 {
 		return fmt.Errorf("bundle %s: directory is not empty", bundle)
 	}
 	if err := os.MkdirAll(bundle, 0o711); err != nil {
+		return err
+	}
+	// First of all: a kill from here on leaves a bundle the next unpack
+	// or unmount can tell from a live one.
+	if err := store.WriteOwner(filepath.Join(bundle, unpackMarker)); err != nil {
+		os.Remove(bundle)
 		return err
 	}
 	rootfs := filepath.Join(bundle, "rootfs")
@@ -80,6 +89,9 @@ func Bundle(s *store.Store, img *store.Loaded, bundle string, o Options) error {
 		return err
 	}
 	if err := store.WriteFileAtomic(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(bundle, unpackMarker)); err != nil {
 		return err
 	}
 	ok = true
@@ -129,6 +141,9 @@ func recordPath(s *store.Store, bundle string) string {
 func Remove(s *store.Store, bundle string) error {
 	bundle, err := filepath.Abs(bundle)
 	if err != nil {
+		return err
+	}
+	if done, err := recoverHalfMade(s, bundle); done || err != nil {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(bundle, "config.json")); err != nil {
