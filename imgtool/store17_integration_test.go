@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/imgtool/network"
 )
 
 // Issue 17, store part: docker-archive both ways with podman 4.3 and
@@ -309,5 +311,54 @@ func TestUnpackRecoversKilledUnpack(t *testing.T) {
 	os.WriteFile(filepath.Join(other, "keep"), nil, 0o644)
 	if out, err := myimg(t, root, "unpack", "busybox", other); err == nil || !strings.Contains(out, "not empty") {
 		t.Fatalf("unpack into a full dir: %v\n%s", err, out)
+	}
+}
+
+// bridgeState is what the shared bridge network leaves on the host.
+func bridgeState(t *testing.T, br string) (link bool, rules int) {
+	t.Helper()
+	for _, tb := range []string{"nat", "filter"} {
+		r, err := network.RulesWithComment(tb, network.NetComment(br))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules += len(r)
+	}
+	return network.LinkExists(br), rules
+}
+
+func TestBridgeRemovedWithLastContainer(t *testing.T) {
+	root := runEnv(t)
+	br := os.Getenv("MYIMG_BRIDGE")
+	var cs []inspected
+	for _, n := range []string{"br1", "br2"} {
+		mustImg(t, root, "run", "-d", "--name", n, "busybox", "sleep", "1000")
+		cs = append(cs, inspectCtr(t, root, n))
+	}
+	defer func() {
+		for _, c := range cs {
+			myimg(t, root, "rm", "-f", c.ID)
+		}
+	}()
+	if l, r := bridgeState(t, br); !l || r != 4 {
+		t.Fatalf("with two containers: bridge %v, %d shared rules", l, r)
+	}
+	mustImg(t, root, "rm", "-f", "br1")
+	if l, r := bridgeState(t, br); !l || r != 4 {
+		t.Fatalf("with one container left: bridge %v, %d shared rules", l, r)
+	}
+	mustImg(t, root, "rm", "-f", "br2")
+	if l, r := bridgeState(t, br); l || r != 0 {
+		t.Fatalf("after the last container: bridge %v, %d shared rules", l, r)
+	}
+	for _, c := range cs {
+		noTraces(t, root, c)
+	}
+	// The next container makes it again.
+	if out := mustImg(t, root, "run", "--rm", "busybox", "sh", "-c", "ip -4 addr show eth0 | grep -c inet"); out != "1\n" {
+		t.Fatalf("run after the bridge went: %q", out)
+	}
+	if l, r := bridgeState(t, br); l || r != 0 {
+		t.Fatalf("after a --rm container: bridge %v, %d shared rules", l, r)
 	}
 }

@@ -125,6 +125,9 @@ func (a *Attachment) ReleaseBridge(id string) error {
 	errs = append(errs, RemoveNetns(ns))
 	if a.IPAMDir != "" {
 		errs = append(errs, ReleaseLeases(a.IPAMDir, id))
+		if a.Mode == ModeBridge && a.Bridge != "" && a.Subnet != "" {
+			errs = append(errs, RemoveBridgeIfUnused(a.IPAMDir, a.Subnet, a.Bridge))
+		}
 	}
 	return errors.Join(errs...)
 }
