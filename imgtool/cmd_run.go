@@ -50,7 +50,9 @@ root), host, none.`,
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin connected (foreground only)"},
 			&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind mount `HOST:CTR[:ro]`"},
 			&cli.StringFlag{Name: "net", Aliases: []string{"network"}, Usage: "network `mode`: bridge (root default), slirp4netns (rootless default), host or none"},
-			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port `[IP:]HOST:CTR[/tcp|udp]`"},
+			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port or range `[IP:]HOST[-HOST2]:CTR[-CTR2][/tcp|udp]`"},
+			&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish every port the image EXPOSEs on a free host port"},
+			&cli.StringSliceFlag{Name: "env-file", Usage: "read environment variables from `file` (K=V lines; -e wins)"},
 			&cli.StringSliceFlag{Name: "dns", Usage: "DNS server `IP` for the container's resolv.conf"},
 			&cli.StringFlag{Name: "hostname", Usage: "container host `name` (default: the short ID)"},
 			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (e.g. 512m, 1g)"},
@@ -68,12 +70,27 @@ root), host, none.`,
 			if err != nil {
 				return err
 			}
+			envs, err := readEnvFiles(cmd.StringSlice("env-file"))
+			if err != nil {
+				return err
+			}
+			ports, err := expandPortRanges(cmd.StringSlice("publish"))
+			if err != nil {
+				return err
+			}
+			if cmd.Bool("publish-all") {
+				all, err := publishAll(cs.Images, cmd.Args().First())
+				if err != nil {
+					return err
+				}
+				ports = append(ports, all...)
+			}
 			o := &container.Options{
 				Image: cmd.Args().First(), Args: cmd.Args().Tail(), Name: cmd.String("name"),
-				Detach: cmd.Bool("detach"), AutoRemove: cmd.Bool("rm"), Env: cmd.StringSlice("env"),
+				Detach: cmd.Bool("detach"), AutoRemove: cmd.Bool("rm"), Env: append(envs, cmd.StringSlice("env")...),
 				Workdir: cmd.String("workdir"), User: cmd.String("user"), TTY: cmd.Bool("tty"),
 				Stdin: cmd.Bool("interactive"), Volumes: cmd.StringSlice("volume"), Net: cmd.String("net"),
-				Ports: cmd.StringSlice("publish"), DNS: cmd.StringSlice("dns"), Hostname: cmd.String("hostname"),
+				Ports: ports, DNS: cmd.StringSlice("dns"), Hostname: cmd.String("hostname"),
 				Memory: cmd.String("memory"), CPUs: cmd.String("cpus"), PidsLimit: cmd.Int64("pids-limit"),
 				Runtime: findRuntime(cmd.String("runtime")), Bridge: cmd.String("bridge"), Subnet: cmd.String("subnet"),
 			}

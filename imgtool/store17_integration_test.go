@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -360,5 +361,99 @@ func TestBridgeRemovedWithLastContainer(t *testing.T) {
 	}
 	if l, r := bridgeState(t, br); l || r != 0 {
 		t.Fatalf("after a --rm container: bridge %v, %d shared rules", l, r)
+	}
+}
+
+func TestRunEnvFilePortRangesPublishAllWaitTop(t *testing.T) {
+	root := runEnv(t)
+	// --env-file: K=V, bare K from the host, comments; -e wins.
+	ef := filepath.Join(t.TempDir(), "env")
+	os.WriteFile(ef, []byte("A=1\n# comment\n\nB\nC=3\n"), 0o644)
+	t.Setenv("B", "hostb")
+	if out := mustImg(t, root, "run", "--rm", "--net", "none", "--env-file", ef, "-e", "C=over", "busybox", "sh", "-c", "echo $A $B $C"); out != "1 hostb over\n" {
+		t.Fatalf("--env-file: %q", out)
+	}
+	os.WriteFile(ef, []byte("A=1\nnot valid\n"), 0o644)
+	if out, err := myimg(t, root, "run", "--rm", "--env-file", ef, "busybox", "true"); err == nil || !strings.Contains(out, ef+":2") {
+		t.Fatalf("bad --env-file: %v %s", err, out)
+	}
+	if out, err := myimg(t, root, "run", "--rm", "--env-file", ef+".missing", "busybox", "true"); err == nil || !strings.Contains(out, "--env-file") {
+		t.Fatalf("missing --env-file: %v %s", err, out)
+	}
+
+	// A port range publishes each port.
+	var p int
+	for i := 0; i < 20; i++ {
+		p = freeRunPort(t)
+		if l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", p+1)); err == nil {
+			l.Close()
+			break
+		}
+	}
+	www := t.TempDir()
+	os.WriteFile(filepath.Join(www, "index.html"), []byte("ranged\n"), 0o644)
+	mustImg(t, root, "run", "-d", "--name", "ranged", "-p", fmt.Sprintf("127.0.0.1:%d-%d:80-81", p, p+1), "-v", www+":/www:ro",
+		"busybox", "sh", "-c", "httpd -p 80 -h /www; exec httpd -f -p 81 -h /www")
+	c := inspectCtr(t, root, "ranged")
+	var made []inspected
+	defer func() {
+		for _, c := range made {
+			myimg(t, root, "rm", "-f", c.ID)
+		}
+		for _, c := range made {
+			noTraces(t, root, c)
+		}
+	}()
+	made = append(made, c)
+	if len(c.Network.Ports) != 2 || c.Network.Ports[1].HostPort != uint16(p+1) || c.Network.Ports[1].ContainerPort != 81 {
+		t.Fatalf("ports %+v", c.Network.Ports)
+	}
+	for _, hp := range []int{p, p + 1} {
+		if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", hp)); got != "ranged\n" {
+			t.Fatalf("port %d: %q", hp, got)
+		}
+	}
+	// top shows its processes; it runs until rm.
+	if out := mustImg(t, root, "top", "ranged"); !strings.Contains(out, "httpd -f -p 81") || !strings.Contains(out, "PID") {
+		t.Fatalf("top:\n%s", out)
+	}
+	if out := mustImg(t, root, "top", "ranged", "-o", "pid,comm"); !strings.Contains(out, "httpd") || strings.Contains(out, "-p 81") {
+		t.Fatalf("top -o pid,comm:\n%s", out)
+	}
+	for _, bad := range []string{"1-2:80", "0-1:80-81", "5-3:80-82"} {
+		if out, err := myimg(t, root, "run", "--rm", "-p", bad, "busybox", "true"); err == nil || !strings.Contains(out, "-p") {
+			t.Errorf("-p %s: %v %s", bad, err, out)
+		}
+	}
+
+	// -P: every EXPOSEd port on a free host port.
+	ctx := t.TempDir()
+	os.WriteFile(ctx+"/Containerfile", []byte("FROM busybox\nEXPOSE 80 90/udp\n"), 0o644)
+	mustImg(t, root, "build", "--cgroup-parent", cgroupP, "-t", "exposing", ctx)
+	mustImg(t, root, "run", "-d", "--name", "all", "-P", "-v", www+":/www:ro", "exposing", "httpd", "-f", "-p", "80", "-h", "/www")
+	ca := inspectCtr(t, root, "all")
+	made = append(made, ca)
+	if len(ca.Network.Ports) != 2 || ca.Network.Ports[0].ContainerPort != 80 || ca.Network.Ports[0].Proto != "tcp" ||
+		ca.Network.Ports[1].ContainerPort != 90 || ca.Network.Ports[1].Proto != "udp" || ca.Network.Ports[0].HostPort == 0 {
+		t.Fatalf("-P ports %+v", ca.Network.Ports)
+	}
+	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", ca.Network.Ports[0].HostPort)); got != "ranged\n" {
+		t.Fatalf("-P port: %q", got)
+	}
+
+	// wait prints the exit code once the container exits.
+	mustImg(t, root, "run", "-d", "--name", "waiter", "--net", "none", "busybox", "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 7")
+	made = append(made, inspectCtr(t, root, "waiter"))
+	done := make(chan string)
+	go func() { out, _ := myimg(t, root, "wait", "waiter"); done <- out }()
+	mustImg(t, root, "exec", "waiter", "touch", "/tmp/go")
+	if out := <-done; out != "7\n" {
+		t.Fatalf("wait printed %q", out)
+	}
+	if out := mustImg(t, root, "wait", "waiter"); out != "7\n" {
+		t.Fatalf("wait on an exited container: %q", out)
+	}
+	if out, err := myimg(t, root, "top", "waiter"); err == nil || !strings.Contains(out, "not running") {
+		t.Fatalf("top of an exited container: %v %s", err, out)
 	}
 }
