@@ -457,3 +457,64 @@ func TestRunEnvFilePortRangesPublishAllWaitTop(t *testing.T) {
 		t.Fatalf("top of an exited container: %v %s", err, out)
 	}
 }
+
+func TestNamedVolumes(t *testing.T) {
+	root := runEnv(t)
+	if out := mustImg(t, root, "volume", "create", "v1"); out != "v1\n" {
+		t.Fatalf("volume create: %q", out)
+	}
+	if out, err := myimg(t, root, "volume", "create", "v1"); err == nil || !strings.Contains(out, `volume name "v1" is already in use`) {
+		t.Fatalf("clashing volume name: %v %s", err, out)
+	}
+	if out, err := myimg(t, root, "volume", "create", "bad/name"); err == nil || !strings.Contains(out, "volume name") {
+		t.Fatalf("bad volume name: %v %s", err, out)
+	}
+	ctx := t.TempDir()
+	os.WriteFile(ctx+"/Containerfile", []byte("FROM busybox\nRUN mkdir /seed && echo from-image > /seed/f && chown 1234:1234 /seed/f && ln -s f /seed/l\n"), 0o644)
+	mustImg(t, root, "build", "--cgroup-parent", cgroupP, "-t", "seeded", ctx)
+	// First use creates the volume and fills it from the image.
+	if out := mustImg(t, root, "run", "--rm", "--net", "none", "-v", "auto:/seed", "seeded", "sh", "-c", "cat /seed/l; echo more > /seed/g; rm /seed/f"); out != "from-image\n" {
+		t.Fatalf("first run: %q", out)
+	}
+	var vi []struct{ Name, Mountpoint string }
+	if err := json.Unmarshal([]byte(mustImg(t, root, "volume", "inspect", "auto")), &vi); err != nil || len(vi) != 1 || vi[0].Name != "auto" {
+		t.Fatalf("volume inspect: %v %+v", err, vi)
+	}
+	if l, err := os.Readlink(filepath.Join(vi[0].Mountpoint, "l")); err != nil || l != "f" {
+		t.Fatalf("symlink in the volume: %q %v", l, err)
+	}
+	// Later containers see the data, and the image's content is not copied again.
+	if out := mustImg(t, root, "run", "--rm", "--net", "none", "-v", "auto:/seed:ro", "seeded", "sh", "-c", "cat /seed/g; ls /seed; touch /seed/x 2>/dev/null || echo ro"); out != "more\ng\nl\nro\n" {
+		t.Fatalf("second run: %q", out)
+	}
+	// Ownership came from the image.
+	mustImg(t, root, "volume", "create", "owned")
+	mustImg(t, root, "run", "--rm", "--net", "none", "-v", "owned:/seed", "seeded", "true")
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(filepath.Dir(vi[0].Mountpoint), "..", "owned", "_data", "f"), &st); err != nil || st.Uid != 1234 {
+		t.Fatalf("copied file owner: %d %v", st.Uid, err)
+	}
+	if out := mustImg(t, root, "volume", "ls", "-q"); out != "auto\nowned\nv1\n" {
+		t.Fatalf("volume ls -q: %q", out)
+	}
+	// In use: rm refused, prune keeps it.
+	mustImg(t, root, "run", "-d", "--name", "holder", "--net", "none", "-v", "auto:/seed", "busybox", "sleep", "1000")
+	c := inspectCtr(t, root, "holder")
+	if out, err := myimg(t, root, "volume", "rm", "auto"); err == nil || !strings.Contains(out, "in use by container(s) holder") {
+		t.Fatalf("volume rm in use: %v %s", err, out)
+	}
+	if out := mustImg(t, root, "volume", "prune", "-f"); out != "owned\nv1\n" {
+		t.Fatalf("volume prune: %q", out)
+	}
+	mustImg(t, root, "volume", "rm", "-f", "auto")
+	if _, err := myimg(t, root, "inspect", "--type", "container", "holder"); err == nil {
+		t.Fatal("volume rm -f left its container")
+	}
+	noTraces(t, root, c)
+	if out := mustImg(t, root, "volume", "ls", "--format", "json"); strings.TrimSpace(out) != "[]" {
+		t.Fatalf("volumes left: %s", out)
+	}
+	if out, err := myimg(t, root, "run", "--rm", "-v", "no such:/x", "busybox", "true"); err == nil || !strings.Contains(out, "-v") {
+		t.Fatalf("bad -v: %v %s", err, out)
+	}
+}

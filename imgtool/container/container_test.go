@@ -21,10 +21,13 @@ func TestParseVolume(t *testing.T) {
 	if v, err = ParseVolume(dir + ":/data/"); err != nil || v.ReadOnly || v.Dest != "/data" {
 		t.Fatalf("%+v %v", v, err)
 	}
+	if v, err = ParseVolume("named:/x/:ro"); err != nil || v.Name != "named" || v.Source != "" || v.Dest != "/x" || !v.ReadOnly {
+		t.Fatalf("named volume: %+v %v", v, err)
+	}
 	bad := map[string]string{
 		"/nonexistent-myimg-test:/x": "does not exist",
 		dir + ":rel":                 "must be absolute",
-		"named:/x":                   "named volumes",
+		"bad name!:/x":               "nor a volume",
 		dir + ":/x:rx":               "want ro or rw",
 		dir:                          "HOST-PATH:CONTAINER-PATH",
 	}

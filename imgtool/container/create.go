@@ -142,6 +142,9 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 	if err := writeHostFiles(dir, r, o); err != nil {
 		return nil, err
 	}
+	if err := cs.prepareVolumes(p.volumes, filepath.Join(r.Bundle, "rootfs"), r.Rootless); err != nil {
+		return nil, err
+	}
 	oo := *o
 	oo.Args = args
 	if err := applyOptions(s, r, &oo, p, filepath.Join(r.Bundle, "rootfs")); err != nil {

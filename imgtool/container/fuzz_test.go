@@ -9,7 +9,8 @@ import (
 )
 
 // FuzzParseVolume: an accepted -v gives an existing absolute host source
-// and a clean absolute container path; errors quote the value.
+// (or a valid volume name) and a clean absolute container path; errors
+// quote the value.
 func FuzzParseVolume(f *testing.F) {
 	dir := f.TempDir()
 	for _, s := range []string{dir + ":/data", dir + ":/data:ro", dir + ":/data:rw", dir + ":/data:z", "./:/x", "named:/x",
@@ -21,6 +22,12 @@ func FuzzParseVolume(f *testing.F) {
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), fmt.Sprintf("-v %q: ", v)) && !strings.Contains(err.Error(), "getwd") {
 				t.Fatalf("error does not quote the value: %v", err)
+			}
+			return
+		}
+		if vol.Name != "" {
+			if vol.Source != "" || ValidVolumeName(vol.Name) != nil || !filepath.IsAbs(vol.Dest) || filepath.Clean(vol.Dest) != vol.Dest {
+				t.Fatalf("%q -> %+v: bad named volume", v, vol)
 			}
 			return
 		}

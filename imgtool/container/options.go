@@ -37,10 +37,12 @@ type Options struct {
 	Subnet     string
 }
 
-// Volume is a parsed -v HOST:CTR[:ro|rw].
+// Volume is a parsed -v HOST:CTR[:ro|rw] or NAME:CTR[:ro|rw] (Name
+// set; Source is filled in when the container is made).
 type Volume struct {
 	Source, Dest string
 	ReadOnly     bool
+	Name         string
 }
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
@@ -74,11 +76,18 @@ func ParseVolume(v string) (Volume, error) {
 		return vol, fmt.Errorf("-v %q: want HOST-PATH:CONTAINER-PATH[:ro|rw]", v)
 	}
 	src, dst := p[0], p[1]
-	if src == "" || !(filepath.IsAbs(src) || strings.HasPrefix(src, ".")) {
-		return vol, fmt.Errorf("-v %q: source %q must be an absolute or ./relative host path (named volumes are not supported)", v, src)
-	}
 	if !filepath.IsAbs(dst) {
 		return vol, fmt.Errorf("-v %q: container path %q must be absolute", v, dst)
+	}
+	if src != "" && !filepath.IsAbs(src) && !strings.HasPrefix(src, ".") {
+		if err := ValidVolumeName(src); err != nil {
+			return vol, fmt.Errorf("-v %q: source is neither an absolute or ./relative host path nor a volume: %w", v, err)
+		}
+		vol.Name, vol.Dest = src, filepath.Clean(dst)
+		return vol, nil
+	}
+	if src == "" {
+		return vol, fmt.Errorf("-v %q: source %q must be an absolute or ./relative host path or a volume name", v, src)
 	}
 	abs, err := filepath.Abs(src)
 	if err != nil {
