@@ -52,6 +52,7 @@ root), host, none.`,
 			&cli.StringFlag{Name: "net", Aliases: []string{"network"}, Usage: "network `mode`: bridge (root default), slirp4netns (rootless default), host or none"},
 			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port or range `[IP:]HOST[-HOST2]:CTR[-CTR2][/tcp|udp]`"},
 			&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish every port the image EXPOSEs on a free host port"},
+			&cli.StringFlag{Name: "restart", Usage: "restart `policy`: no, on-failure[:N], always, unless-stopped (with -d; done by the monitor with backoff)"},
 			&cli.StringSliceFlag{Name: "env-file", Usage: "read environment variables from `file` (K=V lines; -e wins)"},
 			&cli.StringSliceFlag{Name: "dns", Usage: "DNS server `IP` for the container's resolv.conf"},
 			&cli.StringFlag{Name: "hostname", Usage: "container host `name` (default: the short ID)"},
@@ -93,6 +94,7 @@ root), host, none.`,
 				Ports: ports, DNS: cmd.StringSlice("dns"), Hostname: cmd.String("hostname"),
 				Memory: cmd.String("memory"), CPUs: cmd.String("cpus"), PidsLimit: cmd.Int64("pids-limit"),
 				Runtime: findRuntime(cmd.String("runtime")), Bridge: cmd.String("bridge"), Subnet: cmd.String("subnet"),
+				Restart: cmd.String("restart"),
 			}
 			r, err := cs.Create(o)
 			if err != nil {

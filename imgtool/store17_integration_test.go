@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -516,5 +517,85 @@ func TestNamedVolumes(t *testing.T) {
 	}
 	if out, err := myimg(t, root, "run", "--rm", "-v", "no such:/x", "busybox", "true"); err == nil || !strings.Contains(out, "-v") {
 		t.Fatalf("bad -v: %v %s", err, out)
+	}
+}
+
+type restartState struct {
+	Status       string `json:"status"`
+	ExitCode     int    `json:"exitCode"`
+	RestartCount int    `json:"restartCount"`
+	Error        string `json:"error"`
+	MonitorPid   int    `json:"monitorPid"`
+}
+
+// waitRestart polls the record until done says so (bounded, not timed).
+func waitRestart(t *testing.T, root, name string, done func(restartState) bool) restartState {
+	t.Helper()
+	var st restartState
+	for i := 0; i < 600; i++ {
+		json.Unmarshal([]byte(mustImg(t, root, "inspect", "--type", "container", name)), &st)
+		if done(st) {
+			return st
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: restart state never reached: %+v", name, st)
+	return st
+}
+
+func TestRunRestartPolicies(t *testing.T) {
+	root := runEnv(t)
+	var made []inspected
+	defer func() {
+		for _, c := range made {
+			myimg(t, root, "rm", "-f", c.ID)
+		}
+		for _, c := range made {
+			noTraces(t, root, c)
+		}
+	}()
+	for _, bad := range [][]string{
+		{"--restart", "sometimes", "-d"}, {"--restart", "on-failure:x", "-d"}, {"--restart", "always:3", "-d"},
+		{"--restart", "always", "--rm", "-d"}, {"--restart", "always"},
+	} {
+		args := append(append([]string{"run"}, bad...), "busybox", "true")
+		if out, err := myimg(t, root, args...); err == nil || !strings.Contains(out, "--restart") {
+			t.Errorf("myimg %v: %v %s", args, err, out)
+		}
+	}
+	// on-failure:2 on a command that always fails: two restarts, then it
+	// gives up, saying so. The bridge network is made again each time.
+	mustImg(t, root, "run", "-d", "--name", "failing", "--restart", "on-failure:2", "busybox", "sh", "-c", "ip -4 addr show eth0 | grep -q inet && echo run; exit 3")
+	made = append(made, inspectCtr(t, root, "failing"))
+	st := waitRestart(t, root, "failing", func(s restartState) bool {
+		return s.Status == "exited" && s.RestartCount == 2 && (s.MonitorPid == 0 || gone(s.MonitorPid))
+	})
+	if st.ExitCode != 3 || !strings.Contains(st.Error, "gave up after 2 restarts") {
+		t.Fatalf("on-failure:2: %+v", st)
+	}
+	if out, _, _ := runImg(t, root, "logs", "failing"); out != "run\nrun\nrun\n" {
+		t.Fatalf("logs of three runs: %q", out)
+	}
+	// on-failure does not restart a success.
+	mustImg(t, root, "run", "-d", "--name", "fine", "--net", "none", "--restart", "on-failure", "busybox", "true")
+	made = append(made, inspectCtr(t, root, "fine"))
+	if out := mustImg(t, root, "wait", "fine"); out != "0\n" {
+		t.Fatalf("wait: %q", out)
+	}
+	if st := waitRestart(t, root, "fine", func(s restartState) bool { return s.Status == "exited" }); st.RestartCount != 0 {
+		t.Fatalf("on-failure restarted a success: %+v", st)
+	}
+	// always: restarted after a clean exit until stop; stop ends it.
+	mustImg(t, root, "run", "-d", "--name", "looping", "--net", "none", "--restart", "always", "busybox", "sh", "-c", "echo up; sleep 0.2")
+	made = append(made, inspectCtr(t, root, "looping"))
+	waitRestart(t, root, "looping", func(s restartState) bool { return s.RestartCount >= 2 })
+	mustImg(t, root, "stop", "-t", "1", "looping")
+	st = waitRestart(t, root, "looping", func(s restartState) bool {
+		return s.Status == "exited" && (s.MonitorPid == 0 || gone(s.MonitorPid))
+	})
+	n := st.RestartCount
+	time.Sleep(500 * time.Millisecond) // longer than the first backoffs: no restart may follow
+	if st = waitRestart(t, root, "looping", func(restartState) bool { return true }); st.RestartCount != n || st.Status != "exited" {
+		t.Fatalf("restarted after stop: %+v (had %d)", st, n)
 	}
 }

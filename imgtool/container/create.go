@@ -22,6 +22,10 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	policy, maxRestarts, err := o.checkRestart()
+	if err != nil {
+		return nil, err
+	}
 	desc, err := cs.Images.Resolve(o.Image)
 	if err != nil {
 		return nil, err
@@ -61,6 +65,7 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 		StopSignal: "SIGTERM", AutoRemove: o.AutoRemove, Detached: o.Detach,
 		Rootless: os.Geteuid() != 0, Hostname: o.Hostname,
 		Network: network.Attachment{Mode: o.Net, Ports: p.ports},
+		Restart: policy, RestartMax: maxRestarts,
 	}
 	if r.Name == "" {
 		r.Name = "myimg-" + id[:8]

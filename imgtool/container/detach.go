@@ -77,7 +77,10 @@ func (cs *Manager) ServeMonitor(id string, ready *os.File) error {
 		ready.Close()
 		ready = nil
 	}
-	_, err := cs.Monitor(id, nil, report)
+	code, err := cs.Monitor(id, nil, report)
+	for err == nil && cs.restartWanted(id, code) {
+		code, err = cs.Monitor(id, nil, report)
+	}
 	r, lerr := cs.Load(id)
 	if lerr == nil && (r.AutoRemove || err != nil) {
 		// A container that never ran is removed as if it never was.

@@ -105,6 +105,8 @@ func (cs *Manager) waitExited(id string, d time.Duration) bool {
 // waits for the exit to be recorded. Stopping a stopped container is
 // not an error.
 func (cs *Manager) Stop(r *Record, timeout time.Duration) error {
+	// Before anything: the monitor must not restart what we stop.
+	cs.Update(r.ID, func(r *Record) { r.StopRequested = true })
 	if !cs.IsRunning(r) {
 		return nil
 	}
@@ -143,6 +145,8 @@ func (cs *Manager) Remove(id string, o RemoveOptions) error {
 			return fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
 		r = &Record{ID: id} // a crash before the first save
+	} else {
+		cs.Update(id, func(r *Record) { r.StopRequested = true }) // no restart
 	}
 	if r.Runtime == "" {
 		r.Runtime = findRuntimeFallback()

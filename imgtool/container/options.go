@@ -35,6 +35,7 @@ type Options struct {
 	Runtime    string
 	Bridge     string
 	Subnet     string
+	Restart    string // --restart policy (restart.go)
 }
 
 // Volume is a parsed -v HOST:CTR[:ro|rw] or NAME:CTR[:ro|rw] (Name

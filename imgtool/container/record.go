@@ -62,6 +62,11 @@ type Record struct {
 	// caller's subordinate ranges, or the single mapping without them).
 	IDMaps  *userns.Maps       `json:"idMaps,omitempty"`
 	Network network.Attachment `json:"network"`
+	// --restart, carried out by the monitor (restart.go).
+	Restart       string `json:"restart,omitempty"`
+	RestartMax    int    `json:"restartMax,omitempty"`
+	RestartCount  int    `json:"restartCount,omitempty"`
+	StopRequested bool   `json:"stopRequested,omitempty"`
 }
 
 // Manager keeps container records beside an image store.
