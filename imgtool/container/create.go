@@ -139,7 +139,7 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 			return nil, fmt.Errorf("--net bridge: %w", err)
 		}
 	}
-	if (o.Net == network.ModeNone || o.Net == network.ModeSlirp) && !r.Rootless {
+	if (o.Net == network.ModeNone || o.Net == network.ModeSlirp || o.Net == network.ModePasta) && !r.Rootless {
 		if err := network.SetupNone(&r.Network, id, func() error { return cs.Save(r) }); err != nil {
 			return nil, fmt.Errorf("--net %s: %w", o.Net, err)
 		}

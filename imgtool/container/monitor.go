@@ -74,6 +74,11 @@ func (cs *Manager) monitor(id string, att *Attach, ready func(error)) (int, erro
 		}
 		defer exitW.Close()
 	}
+	if r.Network.Mode == network.ModePasta {
+		if err := cs.startPasta(r); err != nil {
+			return -1, err
+		}
+	}
 	if att != nil && att.TTY {
 		return cs.monitorTTY(r, att, ready)
 	}

@@ -169,7 +169,11 @@ func (o *Options) validate() (*parsed, error) {
 	if o.Net == "" {
 		o.Net = network.ModeBridge
 		if os.Geteuid() != 0 {
+			// slirp4netns as podman 4.3; pasta when only it is installed.
 			o.Net = network.ModeSlirp
+			if !network.HaveSlirp() && network.HavePasta() {
+				o.Net = network.ModePasta
+			}
 		}
 	}
 	if err := network.ValidMode(o.Net); err != nil {

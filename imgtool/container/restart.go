@@ -110,7 +110,7 @@ func (cs *Manager) renewNetwork(id string) error {
 	case r.Network.Mode == network.ModeBridge:
 		r.Network.Rules, r.Network.IP = nil, ""
 		return network.SetupBridge(&r.Network, id, persist)
-	case (r.Network.Mode == network.ModeNone || r.Network.Mode == network.ModeSlirp) && !r.Rootless:
+	case (r.Network.Mode == network.ModeNone || r.Network.Mode == network.ModeSlirp || r.Network.Mode == network.ModePasta) && !r.Rootless:
 		return network.SetupNone(&r.Network, id, persist)
 	}
 	return nil

@@ -105,7 +105,7 @@ func setNetns(s *rspec.Spec, r *Record) {
 	})
 	switch r.Network.Mode {
 	case network.ModeHost:
-	case network.ModeBridge, network.ModeNone, network.ModeSlirp:
+	case network.ModeBridge, network.ModeNone, network.ModeSlirp, network.ModePasta:
 		if r.Network.Netns == "" {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.NetworkNamespace})
 			break

@@ -38,10 +38,10 @@ type Attachment struct {
 // ValidMode checks --net.
 func ValidMode(m string) error {
 	switch m {
-	case ModeNone, ModeHost, ModeBridge, ModeSlirp:
+	case ModeNone, ModeHost, ModeBridge, ModeSlirp, ModePasta:
 		return nil
 	}
-	return fmt.Errorf("--net %q: want none, host, bridge or slirp4netns", m)
+	return fmt.Errorf("--net %q: want none, host, bridge, slirp4netns or pasta", m)
 }
 
 // SetupBridge creates the bridge network of container id as described
