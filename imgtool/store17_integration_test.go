@@ -21,9 +21,9 @@ import (
 // Issue 17, store part: docker-archive both ways with podman 4.3 and
 // skopeo as the oracles, and the store verbs podman users reach for.
 
-// podmanEnv is a private podman (vfs storage under a temp dir); it
+// privatePodman is a private podman (vfs storage under a temp dir); it
 // returns a function running podman there.
-func podmanEnv(t *testing.T) func(args ...string) string {
+func privatePodman(t *testing.T) func(args ...string) string {
 	t.Helper()
 	needTools(t, "podman", "skopeo")
 	// podman wants a runroot under 50 characters.
@@ -49,7 +49,7 @@ func imageID(t *testing.T, root, name string) string {
 }
 
 func TestDockerArchiveWithPodman(t *testing.T) {
-	podman := podmanEnv(t)
+	podman := privatePodman(t)
 	dir := privDir(t, "darch")
 	// An image podman made (its own config, with fields we do not model).
 	busyboxTar(t, dir+"/rootfs.tar")
