@@ -1,0 +1,237 @@
+// Package criu drives CRIU through its RPC interface: a `criu swrk` child
+// on one end of a SOCK_SEQPACKET socketpair, protobuf requests and replies
+// (the message types of github.com/checkpoint-restore/go-criu/v7/rpc).
+//
+// go-criu's own Criu type is not used: it cannot pass extra fds to the
+// child (inherit_fd, namespaces joined by fd) nor receive the pty master
+// CRIU sends with the "orphan-pts-master" notification.
+package criu
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+
+	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+)
+
+// DefaultPath is the criu binary looked up on PATH when none is given.
+const DefaultPath = "criu"
+
+// ErrNotFound is returned when the criu binary cannot be found.
+var ErrNotFound = errors.New("criu binary not found")
+
+// Check tells whether CRIU can run here: the binary exists and
+// `criu check` (its kernel feature probe) succeeds. The error carries
+// CRIU's own words (e.g. kerndat's vdso failure on kernels newer than it).
+func Check(path string) error {
+	if path == "" {
+		path = DefaultPath
+	}
+	bin, err := exec.LookPath(path)
+	if err != nil {
+		return fmt.Errorf("%w: %q: %v", ErrNotFound, path, err)
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "check")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return &KernelError{Output: lastLines(out.String(), 4), Err: err}
+	}
+	return nil
+}
+
+// KernelError is a failed `criu check`.
+type KernelError struct {
+	Output string
+	Err    error
+}
+
+func (e *KernelError) Error() string {
+	if e.Output == "" {
+		return "criu check: " + e.Err.Error()
+	}
+	return fmt.Sprintf("criu check: %v: %s", e.Err, e.Output)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "; ")
+}
+
+// Notify receives CRIU's notifications. fd is the file CRIU sent with the
+// message (only "orphan-pts-master" sends one), else nil.
+type Notify func(script string, pid int32, fd *os.File) error
+
+// Swrk is one running `criu swrk` child.
+type Swrk struct {
+	cmd *exec.Cmd
+	sk  *os.File
+}
+
+// Start runs `criu swrk`. extra are passed to the child as fds 4, 5, ...
+// (fd 3 is its end of the socket): InheritFd and JoinNs refer to them so.
+// unshareMnt gives the child a private copy of our mount namespace, so
+// mounts made only for CRIU can be detached from ours right after.
+func Start(path string, extra []*os.File, unshareMnt bool, stderr *os.File) (*Swrk, error) {
+	if path == "" {
+		path = DefaultPath
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("criu: socketpair: %w", err)
+	}
+	cln := os.NewFile(uintptr(fds[0]), "criu-client")
+	srv := os.NewFile(uintptr(fds[1]), "criu-server")
+	defer srv.Close()
+	cmd := exec.Command(path, "swrk", "3")
+	cmd.ExtraFiles = append([]*os.File{srv}, extra...)
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if unshareMnt {
+		cmd.SysProcAttr.Unshareflags = syscall.CLONE_NEWNS
+	}
+	if err := cmd.Start(); err != nil {
+		cln.Close()
+		return nil, fmt.Errorf("criu: starting %s swrk: %w", path, err)
+	}
+	return &Swrk{cmd: cmd, sk: cln}, nil
+}
+
+// Pid is the swrk child's pid (cgroups are applied to it before a restore,
+// so the restored tasks are born in them).
+func (s *Swrk) Pid() int { return s.cmd.Process.Pid }
+
+// Close ends the session and waits for the child.
+func (s *Swrk) Close() error {
+	s.sk.Close()
+	err := s.cmd.Wait()
+	if err != nil {
+		return fmt.Errorf("criu swrk: %w", err)
+	}
+	return nil
+}
+
+// Do sends req and answers notifications until CRIU's final reply.
+func (s *Swrk) Do(req *rpc.CriuReq, nfy Notify) (*rpc.CriuResp, error) {
+	if nfy != nil && req.Opts != nil {
+		req.Opts.NotifyScripts = proto.Bool(true)
+	}
+	want := req.GetType()
+	for {
+		b, err := proto.Marshal(req)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.sk.Write(b); err != nil {
+			return nil, fmt.Errorf("criu: sending %s request: %w", want, err)
+		}
+		resp, fd, err := s.recv()
+		if err != nil {
+			return nil, err
+		}
+		if !resp.GetSuccess() {
+			if fd != nil {
+				fd.Close()
+			}
+			msg := resp.GetCrErrmsg()
+			if msg == "" {
+				msg = "see CRIU's log"
+			}
+			return resp, fmt.Errorf("criu %s failed: %s (errno %d)", strings.ToLower(want.String()), msg, resp.GetCrErrno())
+		}
+		if resp.GetType() != rpc.CriuReqType_NOTIFY {
+			if fd != nil {
+				fd.Close()
+			}
+			if resp.GetType() != want {
+				return resp, fmt.Errorf("criu: unexpected reply %s to %s", resp.GetType(), want)
+			}
+			return resp, nil
+		}
+		n := resp.GetNotify()
+		if nfy != nil {
+			err = nfy(n.GetScript(), n.GetPid(), fd)
+		} else if fd != nil {
+			fd.Close()
+		}
+		if err != nil {
+			return resp, fmt.Errorf("criu notification %q: %w", n.GetScript(), err)
+		}
+		t := rpc.CriuReqType_NOTIFY
+		req = &rpc.CriuReq{Type: &t, NotifySuccess: proto.Bool(true)}
+	}
+}
+
+// recv reads one reply and the fd that may ride on it.
+func (s *Swrk) recv() (*rpc.CriuResp, *os.File, error) {
+	buf := make([]byte, 64<<10)
+	oob := make([]byte, unix.CmsgSpace(4))
+	rc, err := s.sk.SyscallConn()
+	if err != nil {
+		return nil, nil, err
+	}
+	var n, oobn int
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		return rerr != unix.EAGAIN
+	})
+	if err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("criu: reading reply: %w", err)
+	}
+	if n == 0 {
+		return nil, nil, errors.New("criu: swrk closed the connection (see CRIU's log)")
+	}
+	var file *os.File
+	if oobn > 0 {
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err == nil {
+			for _, m := range msgs {
+				if fds, err := unix.ParseUnixRights(&m); err == nil {
+					for i, f := range fds {
+						if i == 0 && file == nil {
+							file = os.NewFile(uintptr(f), "criu-fd")
+						} else {
+							unix.Close(f)
+						}
+					}
+				}
+			}
+		}
+	}
+	resp := &rpc.CriuResp{}
+	if err := proto.Unmarshal(buf[:n], resp); err != nil {
+		if file != nil {
+			file.Close()
+		}
+		return nil, nil, fmt.Errorf("criu: decoding reply: %w", err)
+	}
+	return resp, file, nil
+}
+
+// Version asks CRIU for its version as major*10000+minor*100+sublevel.
+func (s *Swrk) Version() (int, error) {
+	t := rpc.CriuReqType_VERSION
+	resp, err := s.Do(&rpc.CriuReq{Type: &t}, nil)
+	if err != nil {
+		return 0, err
+	}
+	v := resp.GetVersion()
+	if v == nil {
+		return 0, errors.New("criu: no version in reply")
+	}
+	return int(v.GetMajorNumber())*10000 + int(v.GetMinorNumber())*100 + int(v.GetSublevel()), nil
+}

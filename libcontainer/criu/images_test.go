@@ -1,0 +1,96 @@
+package criu
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/checkpoint-restore/go-criu/v7/rpc"
+)
+
+func TestCheckImageDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := CheckImageDir("--image-path", filepath.Join(dir, "nope")); err == nil || !strings.Contains(err.Error(), "--image-path") {
+		t.Fatalf("missing dir: %v", err)
+	}
+	if err := CheckImageDir("--image-path", dir); err == nil || !strings.Contains(err.Error(), "no inventory.img") {
+		t.Fatalf("empty dir: %v", err)
+	}
+	inv := filepath.Join(dir, "inventory.img")
+	os.WriteFile(inv, []byte("garbage!"), 0o600)
+	if err := CheckImageDir("--image-path", dir); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Fatalf("bad magic: %v", err)
+	}
+	hdr := make([]byte, 12)
+	binary.LittleEndian.PutUint32(hdr, imgCommonMagic)
+	binary.LittleEndian.PutUint32(hdr[4:], inventoryMagic)
+	os.WriteFile(inv, hdr, 0o600)
+	if err := CheckImageDir("--image-path", dir); err != nil {
+		t.Fatalf("good header: %v", err)
+	}
+}
+
+func TestCheckPreDump(t *testing.T) {
+	dir := t.TempDir()
+	if err := CheckPreDump("--parent-path", dir); err == nil || !strings.Contains(err.Error(), "not a pre-dump") {
+		t.Fatalf("empty: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "pagemap-1.img"), nil, 0o600)
+	if err := CheckPreDump("--parent-path", dir); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParse(t *testing.T) {
+	for in, want := range map[string]rpc.CriuCgMode{"": rpc.CriuCgMode_SOFT, "soft": rpc.CriuCgMode_SOFT, "full": rpc.CriuCgMode_FULL, "strict": rpc.CriuCgMode_STRICT, "ignore": rpc.CriuCgMode_IGNORE} {
+		if got, err := ParseCgroupsMode(in); err != nil || got != want {
+			t.Errorf("%q: %v %v", in, got, err)
+		}
+	}
+	if _, err := ParseCgroupsMode("props"); err == nil || !strings.Contains(err.Error(), "--manage-cgroups-mode") {
+		t.Errorf("bad mode: %v", err)
+	}
+	if b, err := ParseEmptyNs([]string{"network"}); err != nil || b != 0x40000000 {
+		t.Errorf("network: %x %v", b, err)
+	}
+	if _, err := ParseEmptyNs([]string{"ipc"}); err == nil {
+		t.Error("ipc accepted")
+	}
+	if a, p, err := ParsePageServer("127.0.0.1:2700"); err != nil || a != "127.0.0.1" || p != 2700 {
+		t.Errorf("page server: %s %d %v", a, p, err)
+	}
+	for _, bad := range []string{"127.0.0.1", ":1", "h:0", "h:x"} {
+		if _, _, err := ParsePageServer(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "c.conf")
+	os.WriteFile(f, nil, 0o600)
+	if p, err := ConfigFile(map[string]string{ConfigAnnotation: f}); err != nil || p != f {
+		t.Errorf("%s %v", p, err)
+	}
+	if p, err := ConfigFile(map[string]string{ConfigAnnotation: ""}); err != nil || p != "" {
+		t.Errorf("empty: %s %v", p, err)
+	}
+	if _, err := ConfigFile(map[string]string{ConfigAnnotation: f + ".missing"}); err == nil || !strings.Contains(err.Error(), ConfigAnnotation) {
+		t.Errorf("missing: %v", err)
+	}
+}
+
+func TestCheckMissingBinary(t *testing.T) {
+	if err := Check("/nonexistent/criu"); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("%v", err)
+	}
+	// A binary whose "check" fails is reported with its output.
+	sh := filepath.Join(t.TempDir(), "criu")
+	os.WriteFile(sh, []byte("#!/bin/sh\necho 'Error (criu/kerndat.c:1): vdso: Unexpected rt vDSO area bounds' >&2\nexit 1\n"), 0o755)
+	err := Check(sh)
+	if _, ok := err.(*KernelError); !ok || !strings.Contains(err.Error(), "vDSO") {
+		t.Fatalf("%v", err)
+	}
+}
