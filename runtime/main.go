@@ -71,6 +71,7 @@ func newApp() *cli.Command {
 		createCommand(), startCommand(), stateCommand(), killCommand(), deleteCommand(),
 		runCommand(), execCommand(), specCommand(), listCommand(), featuresCommand(),
 		psCommand(), pauseCommand(), resumeCommand(), updateCommand(), eventsCommand(),
+		checkpointCommand(), restoreCommand(),
 	}
 	for _, c := range cmds {
 		c.DisableSliceFlagSeparator = true
@@ -100,7 +101,7 @@ foreground unless -d is given. exec adds processes to a running container.
 			&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "root directory for storage of container state (this should be located in tmpfs)"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\" for e.g. \"system.slice:myrun:434234\""},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
-			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility; checkpointing is not supported"},
+			&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to the criu binary used for checkpoint and restore"},
 		},
 		Before:   setupLogging,
 		Commands: cmds,

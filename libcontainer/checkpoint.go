@@ -1,0 +1,313 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/myrun-org/myrun/libcontainer/cgroups"
+	"github.com/myrun-org/myrun/libcontainer/criu"
+)
+
+// CheckpointOpts are `myrun checkpoint`'s flags (runc's).
+type CheckpointOpts struct {
+	CriuPath          string // global --criu; "" = criu on PATH
+	ImagePath         string
+	WorkPath          string // "" = ImagePath
+	ParentPath        string // a pre-dump; relative paths are to ImagePath, as CRIU reads them
+	LeaveRunning      bool
+	TCPEstablished    bool
+	TCPSkipInFlight   bool
+	ExtUnixSk         bool
+	ShellJob          bool
+	LinkRemap         bool
+	LazyPages         bool
+	StatusFd          int // -1 = none
+	PageServer        string
+	FileLocks         bool
+	PreDump           bool
+	ManageCgroupsMode string
+	EmptyNs           []string
+	AutoDedup         bool
+}
+
+// External keys for namespaces the container joined by path: the dump
+// names them, the restore hands CRIU an fd for each.
+const (
+	extNetNS = "extRootNetNS"
+	extPidNS = "extRootPidNS"
+)
+
+// criuUnusable wraps a failed criu.Check in the words engines show.
+func criuUnusable(verb string, err error) error {
+	var ke *criu.KernelError
+	if errors.As(err, &ke) {
+		return fmt.Errorf("%s: CRIU cannot run on this kernel: %v", verb, err)
+	}
+	return fmt.Errorf("%s: %w", verb, err)
+}
+
+// Checkpoint dumps a running (or paused) container with CRIU. Unless
+// LeaveRunning or PreDump, the container is gone afterwards (as runc).
+// Every input is checked before CRIU runs; a failure before CRIU leaves
+// nothing behind and the container untouched.
+func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
+	c, err := r.open(id)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	if s := r.status(c); s != Running && s != Paused {
+		return fmt.Errorf("checkpoint: container %s is %s: only a running or paused container can be checkpointed", id, s)
+	}
+	spec, err := c.st.Spec()
+	if err != nil {
+		return err
+	}
+	mode, err := criu.ParseCgroupsMode(o.ManageCgroupsMode)
+	if err != nil {
+		return err
+	}
+	emptyNs, err := criu.ParseEmptyNs(o.EmptyNs)
+	if err != nil {
+		return err
+	}
+	if o.ImagePath == "" {
+		return errors.New("--image-path: required")
+	}
+	imageDir, err := filepath.Abs(o.ImagePath)
+	if err != nil {
+		return fmt.Errorf("--image-path: %w", err)
+	}
+	workDir := imageDir
+	if o.WorkPath != "" {
+		if workDir, err = filepath.Abs(o.WorkPath); err != nil {
+			return fmt.Errorf("--work-path: %w", err)
+		}
+	}
+	if o.ParentPath != "" {
+		p := o.ParentPath
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(imageDir, p)
+		}
+		if err := criu.CheckPreDump("--parent-path", p); err != nil {
+			return err
+		}
+	}
+	var psAddr string
+	var psPort int32
+	if o.PageServer != "" {
+		if psAddr, psPort, err = criu.ParsePageServer(o.PageServer); err != nil {
+			return err
+		}
+	}
+	if o.PreDump && o.LazyPages {
+		return errors.New("--pre-dump and --lazy-pages cannot be used together")
+	}
+	cfgFile, err := criu.ConfigFile(spec.Annotations)
+	if err != nil {
+		return err
+	}
+	if err := criu.Check(o.CriuPath); err != nil {
+		return criuUnusable("checkpoint", err)
+	}
+
+	// Directories we make are removed again if CRIU fails before writing
+	// anything worth reading (its log).
+	var made []string
+	defer func() {
+		if err != nil {
+			for _, d := range slices.Backward(made) {
+				if os.Remove(d) != nil {
+					// CRIU wrote its log there: keep it and say so.
+					err = fmt.Errorf("%w (CRIU's log: %s)", err, filepath.Join(d, "dump.log"))
+				}
+			}
+		}
+	}()
+	for _, d := range []struct{ flag, path string }{{"--image-path", imageDir}, {"--work-path", workDir}} {
+		if _, serr := os.Stat(d.path); errors.Is(serr, os.ErrNotExist) {
+			if err := os.Mkdir(d.path, 0o700); err != nil {
+				return fmt.Errorf("%s: %w", d.flag, err)
+			}
+			made = append(made, d.path)
+		} else if serr != nil {
+			return fmt.Errorf("%s: %w", d.flag, serr)
+		}
+	}
+	imgF, err := os.Open(imageDir)
+	if err != nil {
+		return fmt.Errorf("--image-path: %w", err)
+	}
+	defer imgF.Close()
+	workF, err := os.Open(workDir)
+	if err != nil {
+		return fmt.Errorf("--work-path: %w", err)
+	}
+	defer workF.Close()
+	extra := []*os.File{imgF, workF}
+
+	pid := c.st.InitPid
+	opts := &rpc.CriuOpts{
+		Pid:               proto.Int32(int32(pid)),
+		ImagesDirFd:       proto.Int32(4),
+		WorkDirFd:         proto.Int32(5),
+		LogLevel:          proto.Int32(4),
+		LogFile:           proto.String("dump.log"),
+		Root:              proto.String(c.st.Rootfs),
+		ManageCgroups:     proto.Bool(true),
+		ManageCgroupsMode: &mode,
+		ShellJob:          proto.Bool(o.ShellJob),
+		LeaveRunning:      proto.Bool(o.LeaveRunning || o.PreDump),
+		TcpEstablished:    proto.Bool(o.TCPEstablished),
+		TcpSkipInFlight:   proto.Bool(o.TCPSkipInFlight),
+		ExtUnixSk:         proto.Bool(o.ExtUnixSk),
+		FileLocks:         proto.Bool(o.FileLocks),
+		LinkRemap:         proto.Bool(o.LinkRemap),
+		AutoDedup:         proto.Bool(o.AutoDedup),
+		LazyPages:         proto.Bool(o.LazyPages),
+		OrphanPtsMaster:   proto.Bool(spec.Process != nil && spec.Process.Terminal),
+	}
+	if emptyNs != 0 {
+		opts.EmptyNs = proto.Uint32(emptyNs)
+	}
+	if cfgFile != "" {
+		opts.ConfigFile = proto.String(cfgFile)
+	}
+	if o.ParentPath != "" {
+		opts.ParentImg = proto.String(o.ParentPath)
+	}
+	if o.PreDump || o.ParentPath != "" {
+		opts.TrackMem = proto.Bool(true)
+	}
+	if o.PageServer != "" {
+		opts.Ps = &rpc.CriuPageServerInfo{Address: proto.String(psAddr), Port: proto.Int32(psPort)}
+	}
+	if o.StatusFd >= 0 {
+		sf := os.NewFile(uintptr(o.StatusFd), "status-fd")
+		if sf == nil {
+			return fmt.Errorf("--status-fd: %d: not an fd", o.StatusFd)
+		}
+		extra = append(extra, sf)
+		opts.StatusFd = proto.Int32(int32(3 + len(extra)))
+	}
+	if cg := r.cgroupOf(c); cg != nil {
+		if p := freezerDir(cg); p != "" {
+			opts.FreezeCgroup = proto.String(p)
+		}
+	}
+	for _, m := range spec.Mounts {
+		if isBindMount(m) {
+			opts.ExtMnt = append(opts.ExtMnt, &rpc.ExtMountMap{Key: proto.String(m.Destination), Val: proto.String(m.Destination)})
+		}
+	}
+	if spec.Linux != nil {
+		for _, p := range spec.Linux.MaskedPaths {
+			if fi, err := os.Stat(fmt.Sprintf("/proc/%d/root%s", pid, p)); err == nil && !fi.IsDir() {
+				opts.ExtMnt = append(opts.ExtMnt, &rpc.ExtMountMap{Key: proto.String(p), Val: proto.String("/dev/null")})
+			}
+		}
+		for _, ns := range spec.Linux.Namespaces {
+			key := map[rspec.LinuxNamespaceType]string{rspec.NetworkNamespace: extNetNS, rspec.PIDNamespace: extPidNS}[ns.Type]
+			if ns.Path == "" || key == "" {
+				continue
+			}
+			var st unix.Stat_t
+			if err := unix.Stat(ns.Path, &st); err != nil {
+				return fmt.Errorf("linux.namespaces: %s path %s: %w", ns.Type, ns.Path, err)
+			}
+			kind := map[string]string{extNetNS: "net", extPidNS: "pid"}[key]
+			opts.External = append(opts.External, fmt.Sprintf("%s[%d]:%s", kind, st.Ino, key))
+		}
+	}
+	if !o.PreDump {
+		if err := criu.WriteDescriptors(imageDir, pid); err != nil {
+			return fmt.Errorf("--image-path: %w", err)
+		}
+	}
+
+	sw, err := criu.Start(o.CriuPath, extra, false, nil)
+	if err != nil {
+		os.Remove(filepath.Join(imageDir, criu.DescriptorsFile))
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	t := rpc.CriuReqType_DUMP
+	if o.PreDump {
+		t = rpc.CriuReqType_PRE_DUMP
+	}
+	_, derr := sw.Do(&rpc.CriuReq{Type: &t, Opts: opts}, func(string, int32, *os.File) error { return nil })
+	cerr := sw.Close()
+	if derr != nil {
+		os.Remove(filepath.Join(imageDir, criu.DescriptorsFile))
+		return fmt.Errorf("checkpoint: %w", derr)
+	}
+	if cerr != nil {
+		return fmt.Errorf("checkpoint: %w", cerr)
+	}
+	made = nil
+	if o.LeaveRunning || o.PreDump {
+		return nil
+	}
+	// CRIU killed the tree after dumping it: remove what is left.
+	r.killAndWait(c)
+	return r.destroy(c)
+}
+
+// freezerDir is the cgroup CRIU freezes the tree through: the v1 freezer,
+// else the v2 directory.
+func freezerDir(cg cgroups.Manager) string {
+	p := cg.Paths()
+	if d := p["freezer"]; d != "" {
+		return d
+	}
+	if d := p[""]; d != "" {
+		return d
+	}
+	return ""
+}
+
+func isBindMount(m rspec.Mount) bool {
+	if m.Type == "bind" {
+		return true
+	}
+	for _, o := range m.Options {
+		if o == "bind" || o == "rbind" {
+			return true
+		}
+	}
+	return false
+}
+
+// cgroupRoots tells CRIU the cgroups a restore goes into: those the swrk
+// child was placed in (the container's), read from its /proc/pid/cgroup.
+func cgroupRoots(pid int) ([]*rpc.CgroupRoot, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return nil, err
+	}
+	var roots []*rpc.CgroupRoot
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		ctrl := f[1]
+		if strings.HasPrefix(ctrl, "name=") {
+			continue
+		}
+		r := &rpc.CgroupRoot{Path: proto.String(f[2])}
+		if ctrl != "" {
+			r.Ctrl = proto.String(ctrl)
+		}
+		roots = append(roots, r)
+	}
+	return roots, nil
+}
