@@ -2,7 +2,7 @@
 # Installs the Debian packages that building and testing myrun/myimg need.
 # Idempotent: only missing packages are installed.
 set -eu
-PKGS="gcc make libseccomp-dev busybox-static runc uidmap skopeo umoci buildah docker-registry iptables slirp4netns passt iproute2 procps"
+PKGS="gcc make libseccomp-dev busybox-static runc uidmap skopeo umoci buildah docker-registry iptables slirp4netns passt iproute2 procps criu"
 # The C and shell checks of `make lint` and the libFuzzer targets of `make fuzz`.
 PKGS="$PKGS clang clang-format libclang-rt-14-dev shellcheck"
 "$(dirname "$0")/apt-install.sh" $PKGS

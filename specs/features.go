@@ -18,6 +18,9 @@ var Version = "dev"
 // VersionAnnotation is the features annotation carrying Version.
 const VersionAnnotation = "run.myrun.version"
 
+// CheckpointAnnotation in features says checkpoint and restore are built in.
+const CheckpointAnnotation = "run.myrun.checkpoint.enabled"
+
 // Hooks are the hook kinds we run.
 var Hooks = []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
 
@@ -66,7 +69,10 @@ func Features(seccomp *features.Seccomp, cgroup *features.Cgroup) *features.Feat
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &t}},
 			NetDevices:      &features.NetDevices{Enabled: &t},
 		},
-		Annotations: map[string]string{VersionAnnotation: Version},
+		Annotations: map[string]string{VersionAnnotation: Version,
+			// checkpoint/restore through CRIU (whether CRIU runs on
+			// this kernel is the host's: `criu check`).
+			CheckpointAnnotation: "true"},
 		// The same list as runc's: annotations an engine should not
 		// pass through from an untrusted image.
 		PotentiallyUnsafeConfigAnnotations: slices.Clone(UnsafeConfigAnnotations),

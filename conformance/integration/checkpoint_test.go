@@ -1,0 +1,208 @@
+//go:build integration
+
+package integration
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runningBundle starts a detached `sleep 1000` container and returns it
+// with init's pid.
+func sleepingBundle(t *testing.T) (*bundle, float64) {
+	t.Helper()
+	b := newBundle(t, []string{"sleep", "1000"}, nil)
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	return b, b.state()["pid"].(float64)
+}
+
+// assertUntouched checks the container still runs with the same init.
+func assertUntouched(t *testing.T, b *bundle, pid float64) {
+	t.Helper()
+	st := b.state()
+	if st["status"] != "running" || st["pid"] != pid {
+		t.Fatalf("container changed: %v (pid was %v)", st, pid)
+	}
+}
+
+// failingCriu is the host's criu when its `criu check` fails (as Debian
+// 12's 3.17 does on kernel 6.18), else a stand-in that fails the same way.
+func failingCriu(t *testing.T) string {
+	if p, err := exec.LookPath("criu"); err == nil {
+		if exec.Command(p, "check").Run() != nil {
+			return p
+		}
+	}
+	sh := filepath.Join(t.TempDir(), "criu")
+	script := "#!/bin/sh\necho 'Error (criu/kerndat.c:1615): kerndat_vdso_fill_symtable failed when initializing kerndat.' >&2\nexit 1\n"
+	if err := os.WriteFile(sh, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return sh
+}
+
+// validHeader writes an inventory.img with CRIU's magics and nothing else:
+// it passes our image check, so what fails next is CRIU (or the id).
+func validHeader(t *testing.T) string {
+	dir := t.TempDir()
+	hdr := make([]byte, 8)
+	binary.LittleEndian.PutUint32(hdr, 0x54564319)
+	binary.LittleEndian.PutUint32(hdr[4:], 0x58313116)
+	if err := os.WriteFile(filepath.Join(dir, "inventory.img"), hdr, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestCheckpointCRIUUnusable(t *testing.T) {
+	b, pid := sleepingBundle(t)
+	img := filepath.Join(t.TempDir(), "img")
+	for _, tc := range []struct{ name, criu, want string }{
+		{"missing", "/nonexistent/criu", "checkpoint: criu binary not found"},
+		{"check fails", failingCriu(t), "checkpoint: CRIU cannot run on this kernel: criu check"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errs, code := b.myrun("--criu", tc.criu, "checkpoint", "--image-path", img, b.id)
+			if code == 0 || !strings.Contains(errs, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want an error with %q", code, errs, tc.want)
+			}
+			if _, err := os.Stat(img); !os.IsNotExist(err) {
+				t.Fatalf("image dir left behind: %v", err)
+			}
+			assertUntouched(t, b, pid)
+		})
+	}
+	// The default criu (on PATH) fails the same way on this kernel.
+	if p, err := exec.LookPath("criu"); err == nil && p == failingCriu(t) {
+		_, errs, code := b.myrun("checkpoint", "--image-path", img, b.id)
+		if code == 0 || !strings.Contains(errs, "CRIU cannot run on this kernel") || !strings.Contains(errs, "kerndat") {
+			t.Fatalf("default criu: exit %d, stderr %q", code, errs)
+		}
+		assertUntouched(t, b, pid)
+	}
+}
+
+func TestCheckpointBadInput(t *testing.T) {
+	b, pid := sleepingBundle(t)
+	notPre := t.TempDir()
+	img := filepath.Join(t.TempDir(), "img")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--parent-path", notPre}, "--parent-path: " + notPre + ": not a pre-dump"},
+		{[]string{"--parent-path", "../nowhere"}, "--parent-path: stat " + filepath.Join(filepath.Dir(img), "nowhere")},
+		{[]string{"--manage-cgroups-mode", "props"}, "--manage-cgroups-mode: invalid value"},
+		{[]string{"--empty-ns", "ipc"}, "not supported (only network)"},
+		{[]string{"--page-server", "localhost"}, "--page-server"},
+	} {
+		args := append(append([]string{"checkpoint", "--image-path", img}, tc.args...), b.id)
+		_, errs, code := b.myrun(args...)
+		if code == 0 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %q", tc.args, code, errs, tc.want)
+		}
+		if _, err := os.Stat(img); !os.IsNotExist(err) {
+			t.Fatalf("%v: image dir left behind", tc.args)
+		}
+		assertUntouched(t, b, pid)
+	}
+	if _, errs, code := b.myrun("checkpoint", "--image-path", img, "no-such-id"); code == 0 || !strings.Contains(errs, "does not exist") {
+		t.Errorf("unknown id: exit %d, %q", code, errs)
+	}
+
+	// A created (never started) and a stopped container are refused.
+	c := newBundle(t, []string{"true"}, nil)
+	if _, errs, code := c.myrun("create", "--bundle", c.dir, c.id); code != 0 {
+		t.Fatalf("create: %s", errs)
+	}
+	if _, errs, code := c.myrun("checkpoint", "--image-path", img, c.id); code == 0 || !strings.Contains(errs, "is created: only a running or paused container") {
+		t.Errorf("created: exit %d, %q", code, errs)
+	}
+	if _, errs, code := c.myrun("kill", c.id, "KILL"); code != 0 {
+		t.Fatalf("kill: %s", errs)
+	}
+	for i := 0; i < 500 && c.state()["status"] != "stopped"; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, errs, code := c.myrun("checkpoint", "--image-path", img, c.id); code == 0 || !strings.Contains(errs, "is stopped: only a running or paused container") {
+		t.Errorf("stopped: exit %d, %q", code, errs)
+	}
+	if _, err := os.Stat(img); !os.IsNotExist(err) {
+		t.Fatal("image dir left behind")
+	}
+}
+
+func TestRestoreBadInput(t *testing.T) {
+	b, pid := sleepingBundle(t)
+	empty := t.TempDir()
+	corrupt := t.TempDir()
+	os.WriteFile(filepath.Join(corrupt, "inventory.img"), []byte("not an image"), 0o600)
+	good := validHeader(t)
+	r := newBundle(t, []string{"sleep", "1000"}, nil)
+	for _, tc := range []struct {
+		name string
+		args []string
+		id   string
+		want string
+	}{
+		{"missing image dir", []string{"--image-path", "/nonexistent/img"}, r.id, "--image-path: stat /nonexistent/img"},
+		{"no inventory", []string{"--image-path", empty}, r.id, "--image-path: " + empty + ": not a checkpoint image"},
+		{"corrupt", []string{"--image-path", corrupt}, r.id, "corrupt checkpoint image (bad magic"},
+		{"missing work dir", []string{"--image-path", good, "--work-path", "/nonexistent/w"}, r.id, "--work-path: /nonexistent/w"},
+		{"bad cgroups mode", []string{"--image-path", good, "--manage-cgroups-mode", "x"}, r.id, "--manage-cgroups-mode"},
+		{"console socket without terminal", []string{"--image-path", good, "--console-socket", "/tmp/x.sock"}, r.id, "--console-socket: the container has no terminal"},
+		{"existing id", []string{"--image-path", good}, b.id, "container with id exists: " + b.id},
+		{"criu unusable", []string{"--image-path", good}, r.id, "restore: CRIU cannot run on this kernel"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--root", b.root, "--criu", failingCriu(t), "restore", "-d", "--bundle", r.dir}, tc.args...)
+			_, errs, code := runWithTimeout(t, 60*time.Second, append(args, tc.id)...)
+			if code == 0 || !strings.Contains(errs, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want %q", code, errs, tc.want)
+			}
+			// No half-restored container: only b is in the state root.
+			ents, _ := os.ReadDir(b.root)
+			if len(ents) != 1 || ents[0].Name() != b.id {
+				t.Fatalf("state root holds %v", ents)
+			}
+			if dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent + "/" + r.id); len(dirs) > 0 {
+				t.Fatalf("cgroups left behind: %v", dirs)
+			}
+			if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), "criu-root") {
+				t.Fatal("criu-root mount left behind")
+			}
+			assertUntouched(t, b, pid)
+		})
+	}
+	// A terminal container needs --console-socket.
+	r.spec.Process.Terminal = true
+	r.write()
+	_, errs, code := b.myrun("restore", "-d", "--image-path", good, "--bundle", r.dir, r.id)
+	if code == 0 || !strings.Contains(errs, "--console-socket: required") {
+		t.Fatalf("terminal: exit %d, %q", code, errs)
+	}
+}
+
+func TestFeaturesCheckpoint(t *testing.T) {
+	out, errs, code := runWithTimeout(t, 30*time.Second, "features")
+	if code != 0 {
+		t.Fatalf("features: %s", errs)
+	}
+	var f struct {
+		Annotations map[string]string `json:"annotations"`
+	}
+	if err := json.Unmarshal([]byte(out), &f); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Annotations["run.myrun.checkpoint.enabled"]; got != "true" {
+		t.Fatalf("run.myrun.checkpoint.enabled = %q, annotations %v", got, f.Annotations)
+	}
+}
