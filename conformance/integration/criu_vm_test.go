@@ -1,0 +1,253 @@
+//go:build integration && vm
+
+// Checkpoint/restore through CRIU for real: built only for the VM lane,
+// whose Debian 12 kernel matches Debian 12's criu (the host's 6.18 kernel
+// fails `criu check`). Runtime-agnostic (MYRUN may be runc: the lane runs
+// these with runc 1.1.5 as the baseline).
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// crIO is a container's stdio: pipes, as engines give them (CRIU cannot
+// dump fds on files outside the container's mount namespace).
+type crIO struct{ in, out, errs [2]*os.File }
+
+func newCrIO(t *testing.T) *crIO {
+	io := &crIO{}
+	for _, p := range []*[2]*os.File{&io.in, &io.out, &io.errs} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p[0], p[1] = r, w
+		t.Cleanup(func() { r.Close(); w.Close() })
+	}
+	return io
+}
+
+// run runs the runtime with these pipes as stdio and fails the test on a
+// non-zero exit, showing what it wrote.
+func (io *crIO) run(t *testing.T, b *bundle, args ...string) {
+	t.Helper()
+	cmd := exec.Command(myrun, append([]string{"--root", b.root}, args...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = io.in[0], io.out[1], io.errs[1]
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%v: %v: %s", args, err, drain(io.errs[0]))
+		}
+	case <-time.After(5 * time.Minute):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("%v timed out: %s", args, drain(io.errs[0]))
+	}
+}
+
+func drain(f *os.File) string {
+	f.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	buf := make([]byte, 8192)
+	n, _ := f.Read(buf)
+	return string(buf[:n])
+}
+
+// crCount reads the loop's counter through exec (so exec works too).
+func crCount(t *testing.T, b *bundle, id string) int {
+	t.Helper()
+	out, errs, code := b.myrun("exec", id, "cat", "/tmp/count")
+	if code != 0 {
+		t.Fatalf("exec cat /tmp/count: %d %s", code, errs)
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(out))
+	return n
+}
+
+// crWaitCount waits until the counter exceeds n and returns it.
+func crWaitCount(t *testing.T, b *bundle, id string, n int) int {
+	t.Helper()
+	var c int
+	escWaitFor(t, 2*time.Minute, "the loop's counter to pass "+strconv.Itoa(n), func() bool {
+		c = crCount(t, b, id)
+		return c > n
+	})
+	return c
+}
+
+func crStatus(t *testing.T, b *bundle, id string) string {
+	out, _, code := b.myrun("state", id)
+	if code != 0 {
+		return "absent"
+	}
+	if i := strings.Index(out, `"status": "`); i >= 0 {
+		s := out[i+len(`"status": "`):]
+		return s[:strings.Index(s, `"`)]
+	}
+	return "?"
+}
+
+const crLoop = "i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.2; done"
+
+func crBundle(t *testing.T, mutate func(*rspec.Spec)) *bundle {
+	return newBundle(t, []string{"sh", "-c", crLoop}, func(s *rspec.Spec) {
+		s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}})
+		if mutate != nil {
+			mutate(s)
+		}
+	})
+}
+
+// A busybox loop: checkpoint stops and removes it, restore brings it back
+// counting on, and state/exec/kill/delete work on the restored container;
+// then a second checkpoint restored under a new id.
+func TestCRIULoop(t *testing.T) {
+	b := crBundle(t, nil)
+	newIO := newCrIO(t)
+	newIO.run(t, b, "run", "-d", "--bundle", b.dir, b.id)
+	n := crWaitCount(t, b, b.id, 2)
+	img := filepath.Join(t.TempDir(), "img")
+	newIO.run(t, b, "checkpoint", "--image-path", img, b.id)
+	if s := crStatus(t, b, b.id); s != "absent" {
+		t.Fatalf("after checkpoint the container is %s, want it removed", s)
+	}
+	newCrIO(t).run(t, b, "restore", "-d", "--image-path", img, "--bundle", b.dir, b.id)
+	if s := crStatus(t, b, b.id); s != "running" {
+		t.Fatalf("restored container is %s", s)
+	}
+	if c := crCount(t, b, b.id); c < n {
+		t.Fatalf("counter went back from %d to %d", n, c)
+	}
+	n = crWaitCount(t, b, b.id, crCount(t, b, b.id))
+
+	// Into a new id, with its own cgroup.
+	img2 := filepath.Join(t.TempDir(), "img2")
+	newCrIO(t).run(t, b, "checkpoint", "--image-path", img2, b.id)
+	id2 := b.id + "-new"
+	b.spec.Linux.CgroupsPath = cgroupParent + "/" + id2
+	b.write()
+	t.Cleanup(func() { exec.Command(myrun, "--root", b.root, "delete", "--force", id2).Run() })
+	newCrIO(t).run(t, b, "restore", "-d", "--image-path", img2, "--bundle", b.dir, id2)
+	if c := crWaitCount(t, b, id2, n); c <= n {
+		t.Fatalf("counter %d after restore into %s", c, id2)
+	}
+	if _, errs, code := b.myrun("kill", id2, "KILL"); code != 0 {
+		t.Fatalf("kill: %s", errs)
+	}
+	escWaitFor(t, time.Minute, "the restored container to stop", func() bool { return crStatus(t, b, id2) == "stopped" })
+	if _, errs, code := b.myrun("delete", id2); code != 0 {
+		t.Fatalf("delete: %s", errs)
+	}
+}
+
+// --leave-running, then two pre-dumps and a final dump on top of them.
+func TestCRIUPreDumpChain(t *testing.T) {
+	b := crBundle(t, nil)
+	io := newCrIO(t)
+	io.run(t, b, "run", "-d", "--bundle", b.dir, b.id)
+	crWaitCount(t, b, b.id, 1)
+	base := t.TempDir()
+	io.run(t, b, "checkpoint", "--leave-running", "--image-path", filepath.Join(base, "lr"), b.id)
+	if s := crStatus(t, b, b.id); s != "running" {
+		t.Fatalf("after --leave-running: %s", s)
+	}
+	io.run(t, b, "checkpoint", "--pre-dump", "--image-path", filepath.Join(base, "p1"), b.id)
+	io.run(t, b, "checkpoint", "--pre-dump", "--parent-path", "../p1", "--image-path", filepath.Join(base, "p2"), b.id)
+	if s := crStatus(t, b, b.id); s != "running" {
+		t.Fatalf("after --pre-dump: %s", s)
+	}
+	n := crCount(t, b, b.id)
+	io.run(t, b, "checkpoint", "--parent-path", "../p2", "--image-path", filepath.Join(base, "final"), b.id)
+	newCrIO(t).run(t, b, "restore", "-d", "--image-path", filepath.Join(base, "final"), "--bundle", b.dir, b.id)
+	crWaitCount(t, b, b.id, n)
+}
+
+// A process holding a file, a pipe and a listening TCP socket on loopback.
+func TestCRIUFilePipeTCP(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "exec 3>>/tmp/held; httpd -f -p 127.0.0.1:8080 -h / & (while :; do echo tick; sleep 1; done) | cat >/dev/null & wait"}, func(s *rspec.Spec) {
+		s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+	})
+	io := newCrIO(t)
+	io.run(t, b, "run", "-d", "--bundle", b.dir, b.id)
+	listening := func() bool {
+		out, _, _ := b.myrun("exec", b.id, "cat", "/proc/net/tcp")
+		return strings.Contains(out, "0100007F:1F90 00000000:0000 0A")
+	}
+	escWaitFor(t, time.Minute, "httpd to listen", listening)
+	img := filepath.Join(t.TempDir(), "img")
+	io.run(t, b, "checkpoint", "--tcp-established", "--image-path", img, b.id)
+	newCrIO(t).run(t, b, "restore", "-d", "--tcp-established", "--image-path", img, "--bundle", b.dir, b.id)
+	if !listening() {
+		t.Fatal("no listening socket on 127.0.0.1:8080 after restore")
+	}
+	if out, _, _ := b.myrun("exec", b.id, "readlink", "/proc/1/fd/3"); strings.TrimSpace(out) != "/tmp/held" {
+		t.Fatalf("fd 3 of init after restore: %q", out)
+	}
+	out, _, _ := b.myrun("exec", b.id, "sh", "-c", "ls -l /proc/[0-9]*/fd/ 2>/dev/null | grep -c pipe:")
+	if n, _ := strconv.Atoi(strings.TrimSpace(out)); n < 2 {
+		t.Fatalf("pipe ends after restore: %q", out)
+	}
+	// The server answers on the restored socket.
+	if out, _, _ := b.myrun("exec", b.id, "sh", "-c", "echo 'GET / HTTP/1.0' | nc 127.0.0.1 8080 | head -1"); !strings.Contains(out, "HTTP/1.") {
+		t.Fatalf("httpd reply after restore: %q", out)
+	}
+}
+
+// A terminal container: the restored pty master goes to --console-socket.
+func TestCRIUTerminal(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "while :; do echo tick; sleep 0.5; done"}, func(s *rspec.Spec) { s.Process.Terminal = true })
+	sock, got := consoleSocket(t)
+	if _, errs, code := b.myrun("run", "-d", "--console-socket", sock, "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	m := <-got
+	if m == nil {
+		t.Fatal("no pty master")
+	}
+	defer m.Close()
+	readUntil(m, "tick")
+	img := filepath.Join(t.TempDir(), "img")
+	if _, errs, code := b.myrun("checkpoint", "--image-path", img, b.id); code != 0 {
+		t.Fatalf("checkpoint: %s", errs)
+	}
+	sock2, got2 := consoleSocket(t)
+	if _, errs, code := b.myrun("restore", "-d", "--console-socket", sock2, "--image-path", img, "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("restore: %s", errs)
+	}
+	m2 := <-got2
+	if m2 == nil {
+		t.Fatal("no pty master from restore")
+	}
+	defer m2.Close()
+	if out := readUntil(m2, "tick"); !strings.Contains(out, "tick") {
+		t.Fatalf("restored terminal output %q", out)
+	}
+}
+
+// A user-namespaced container.
+func TestCRIUUserns(t *testing.T) {
+	b := crBundle(t, func(s *rspec.Spec) { escUserns(s, 100000, 65536) })
+	io := newCrIO(t)
+	io.run(t, b, "run", "-d", "--bundle", b.dir, b.id)
+	n := crWaitCount(t, b, b.id, 1)
+	img := filepath.Join(t.TempDir(), "img")
+	io.run(t, b, "checkpoint", "--image-path", img, b.id)
+	newCrIO(t).run(t, b, "restore", "-d", "--image-path", img, "--bundle", b.dir, b.id)
+	crWaitCount(t, b, b.id, n)
+	out, _, _ := b.myrun("exec", b.id, "cat", "/proc/self/uid_map")
+	if f := strings.Fields(out); len(f) != 3 || f[1] != "100000" {
+		t.Fatalf("uid_map after restore: %q", out)
+	}
+}
