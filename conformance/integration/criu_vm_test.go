@@ -49,13 +49,32 @@ func (io *crIO) run(t *testing.T, b *bundle, args ...string) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("%v: %v: %s", args, err, drain(io.errs[0]))
+			t.Fatalf("%v: %v: %s%s", args, err, drain(io.errs[0]), criuLogTail(args))
 		}
 	case <-time.After(5 * time.Minute):
 		cmd.Process.Kill()
 		<-done
 		t.Fatalf("%v timed out: %s", args, drain(io.errs[0]))
 	}
+}
+
+// criuLogTail is the end of CRIU's log in the command's image dir.
+func criuLogTail(args []string) string {
+	var out string
+	for i, a := range args {
+		if a == "--image-path" && i+1 < len(args) {
+			for _, l := range []string{"dump.log", "restore.log"} {
+				if b, err := os.ReadFile(filepath.Join(args[i+1], l)); err == nil {
+					lines := strings.Split(string(b), "\n")
+					if len(lines) > 25 {
+						lines = lines[len(lines)-25:]
+					}
+					out += "\n--- " + l + ":\n" + strings.Join(lines, "\n")
+				}
+			}
+		}
+	}
+	return out
 }
 
 func drain(f *os.File) string {
@@ -220,11 +239,11 @@ func TestCRIUTerminal(t *testing.T) {
 	readUntil(m, "tick")
 	img := filepath.Join(t.TempDir(), "img")
 	if _, errs, code := b.myrun("checkpoint", "--image-path", img, b.id); code != 0 {
-		t.Fatalf("checkpoint: %s", errs)
+		t.Fatalf("checkpoint: %s%s", errs, criuLogTail([]string{"--image-path", img}))
 	}
 	sock2, got2 := consoleSocket(t)
 	if _, errs, code := b.myrun("restore", "-d", "--console-socket", sock2, "--image-path", img, "--bundle", b.dir, b.id); code != 0 {
-		t.Fatalf("restore: %s", errs)
+		t.Fatalf("restore: %s%s", errs, criuLogTail([]string{"--image-path", img}))
 	}
 	m2 := <-got2
 	if m2 == nil {
