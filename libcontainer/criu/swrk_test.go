@@ -1,0 +1,133 @@
+package criu
+
+import (
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+)
+
+// The test binary stands in for `criu swrk 3` when FAKE_CRIU_SWRK is set:
+// it speaks the RPC protocol over fd 3 as CRIU does for a restore.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("FAKE_CRIU_SWRK"); mode != "" {
+		fakeSwrk(mode)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func fakeSwrk(mode string) {
+	sk := os.NewFile(3, "sk")
+	buf := make([]byte, 1<<16)
+	read := func() *rpc.CriuReq {
+		n, err := sk.Read(buf)
+		if err != nil {
+			os.Exit(2)
+		}
+		req := &rpc.CriuReq{}
+		if proto.Unmarshal(buf[:n], req) != nil {
+			os.Exit(3)
+		}
+		return req
+	}
+	send := func(r *rpc.CriuResp, fd int) {
+		b, _ := proto.Marshal(r)
+		var oob []byte
+		if fd >= 0 {
+			oob = unix.UnixRights(fd)
+		}
+		if unix.Sendmsg(3, b, oob, nil, 0) != nil {
+			os.Exit(4)
+		}
+	}
+	req := read()
+	if mode == "fail" {
+		send(&rpc.CriuResp{Type: req.Type, Success: proto.Bool(false), CrErrmsg: proto.String("kerndat says no"), CrErrno: proto.Int32(22)}, -1)
+		return
+	}
+	// The inherited fd CRIU was told about must be open at that number.
+	inh := req.GetOpts().GetInheritFd()
+	msg := "missing"
+	if len(inh) == 1 {
+		b := make([]byte, 5)
+		if _, err := io.ReadFull(os.NewFile(uintptr(inh[0].GetFd()), "inh"), b); err == nil {
+			msg = string(b)
+		}
+	}
+	nt := rpc.CriuReqType_NOTIFY
+	for _, n := range []struct {
+		script string
+		pid    int32
+		fd     int
+	}{{"setup-namespaces", 42, -1}, {"orphan-pts-master", 0, 1}, {"post-restore", 43, -1}} {
+		send(&rpc.CriuResp{Type: &nt, Success: proto.Bool(true), Notify: &rpc.CriuNotify{Script: proto.String(n.script), Pid: proto.Int32(n.pid)}}, n.fd)
+		if r := read(); !r.GetNotifySuccess() {
+			os.Exit(5)
+		}
+	}
+	send(&rpc.CriuResp{Type: req.Type, Success: proto.Bool(true), CrErrmsg: proto.String(msg)}, -1)
+}
+
+func TestSwrkRestoreNotifications(t *testing.T) {
+	t.Setenv("FAKE_CRIU_SWRK", "ok")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w.Write([]byte("hello"))
+	w.Close()
+	sw, err := Start(os.Args[0], []*os.File{r}, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := rpc.CriuReqType_RESTORE
+	opts := &rpc.CriuOpts{ImagesDirFd: proto.Int32(-1), InheritFd: []*rpc.InheritFd{{Key: proto.String("pipe:[1]"), Fd: proto.Int32(4)}}}
+	var seen []string
+	var gotFd bool
+	resp, err := sw.Do(&rpc.CriuReq{Type: &typ, Opts: opts}, func(script string, pid int32, fd *os.File) error {
+		seen = append(seen, script+":"+string(rune('0'+pid%10)))
+		if fd != nil {
+			gotFd = true
+			fd.Close()
+		}
+		return nil
+	})
+	if cerr := sw.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(seen, ",") != "setup-namespaces:2,orphan-pts-master:0,post-restore:3" || !gotFd {
+		t.Fatalf("notifications %v, fd received %v", seen, gotFd)
+	}
+	if resp.GetCrErrmsg() != "hello" {
+		t.Fatalf("inherited fd 4 in the child read %q", resp.GetCrErrmsg())
+	}
+}
+
+func TestSwrkFailure(t *testing.T) {
+	t.Setenv("FAKE_CRIU_SWRK", "fail")
+	sw, err := Start(os.Args[0], nil, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := rpc.CriuReqType_DUMP
+	_, err = sw.Do(&rpc.CriuReq{Type: &typ, Opts: &rpc.CriuOpts{ImagesDirFd: proto.Int32(-1)}}, nil)
+	sw.Close()
+	if err == nil || !strings.Contains(err.Error(), "criu dump failed: kerndat says no (errno 22)") {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestSwrkMissingBinary(t *testing.T) {
+	if _, err := Start("/nonexistent/criu", nil, false, nil); err == nil || !strings.Contains(err.Error(), "/nonexistent/criu") {
+		t.Fatalf("%v", err)
+	}
+}
