@@ -153,7 +153,10 @@ func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
 		return fmt.Errorf("--work-path: %w", err)
 	}
 	defer workF.Close()
-	extra := []*os.File{imgF, workF}
+	// CRIU opens the image and work dirs (and the status fd) through
+	// /proc/<peer>/fd/N of the process on the other end of the socket:
+	// our fd numbers. Only inherit_fd and join_ns fds are its own.
+	var extra []*os.File
 
 	pid := c.st.InitPid
 	opts := &rpc.CriuOpts{
@@ -196,8 +199,7 @@ func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
 		if sf == nil {
 			return fmt.Errorf("--status-fd: %d: not an fd", o.StatusFd)
 		}
-		extra = append(extra, sf)
-		opts.StatusFd = proto.Int32(int32(3 + len(extra)))
+		opts.StatusFd = proto.Int32(int32(sf.Fd()))
 	}
 	if cg := r.cgroupOf(c); cg != nil {
 		if p := freezerDir(cg); p != "" {

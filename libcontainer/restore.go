@@ -206,12 +206,14 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 		return 0, fmt.Errorf("--work-path: %w", err)
 	}
 	defer workF.Close()
-	extra := []*os.File{imgF, workF}
+	// Image and work dirs by our fd numbers (CRIU opens them through
+	// /proc/<peer>/fd); inherited fds are passed to the child, by its own.
+	var extra []*os.File
 	fdOf := func(f *os.File) int32 { extra = append(extra, f); return int32(3 + len(extra)) }
 
 	opts := &rpc.CriuOpts{
-		ImagesDirFd:       proto.Int32(4),
-		WorkDirFd:         proto.Int32(5),
+		ImagesDirFd:       proto.Int32(int32(imgF.Fd())),
+		WorkDirFd:         proto.Int32(int32(workF.Fd())),
 		LogLevel:          proto.Int32(4),
 		LogFile:           proto.String("restore.log"),
 		Root:              proto.String(criuRoot),

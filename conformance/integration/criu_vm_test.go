@@ -219,7 +219,7 @@ func TestCRIUFilePipeTCP(t *testing.T) {
 		t.Fatalf("pipe ends after restore: %q", out)
 	}
 	// The server answers on the restored socket.
-	if out, _, _ := b.myrun("exec", b.id, "sh", "-c", "echo 'GET / HTTP/1.0' | nc 127.0.0.1 8080 | head -1"); !strings.Contains(out, "HTTP/1.") {
+	if out, _, _ := b.myrun("exec", b.id, "sh", "-c", "{ printf 'GET / HTTP/1.0\\r\\n\\r\\n'; sleep 3; } | nc 127.0.0.1 8080 | head -1"); !strings.Contains(out, "HTTP/1.") {
 		t.Fatalf("httpd reply after restore: %q", out)
 	}
 }
@@ -258,6 +258,10 @@ func TestCRIUTerminal(t *testing.T) {
 // A user-namespaced container.
 func TestCRIUUserns(t *testing.T) {
 	b := crBundle(t, func(s *rspec.Spec) { escUserns(s, 100000, 65536) })
+	// The container's root (host uid 100000) must reach the rootfs.
+	for d := b.dir; d != "/tmp"; d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
 	io := newCrIO(t)
 	io.run(t, b, "run", "-d", "--bundle", b.dir, b.id)
 	n := crWaitCount(t, b, b.id, 1)

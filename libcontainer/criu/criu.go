@@ -79,7 +79,9 @@ type Swrk struct {
 }
 
 // Start runs `criu swrk`. extra are passed to the child as fds 4, 5, ...
-// (fd 3 is its end of the socket): InheritFd and JoinNs refer to them so.
+// (fd 3 is its end of the socket): InheritFd refers to them so. The image
+// and work dirs are not among them: CRIU opens those through
+// /proc/<peer>/fd/N, the caller's own fd numbers.
 // unshareMnt gives the child a private copy of our mount namespace, so
 // mounts made only for CRIU can be detached from ours right after.
 func Start(path string, extra []*os.File, unshareMnt bool, stderr *os.File) (*Swrk, error) {
