@@ -161,8 +161,8 @@ func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
 	pid := c.st.InitPid
 	opts := &rpc.CriuOpts{
 		Pid:               proto.Int32(int32(pid)),
-		ImagesDirFd:       proto.Int32(4),
-		WorkDirFd:         proto.Int32(5),
+		ImagesDirFd:       proto.Int32(int32(imgF.Fd())),
+		WorkDirFd:         proto.Int32(int32(workF.Fd())),
 		LogLevel:          proto.Int32(4),
 		LogFile:           proto.String("dump.log"),
 		Root:              proto.String(c.st.Rootfs),
@@ -236,7 +236,7 @@ func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
 		}
 	}
 
-	sw, err := criu.Start(o.CriuPath, extra, false, nil)
+	sw, err := criu.Start(o.CriuPath, extra, false, os.Stderr)
 	if err != nil {
 		os.Remove(filepath.Join(imageDir, criu.DescriptorsFile))
 		return fmt.Errorf("checkpoint: %w", err)

@@ -258,7 +258,7 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 		}
 	}
 
-	sw, err := criu.Start(o.CriuPath, extra, true, nil)
+	sw, err := criu.Start(o.CriuPath, extra, true, os.Stderr)
 	if err != nil {
 		return 0, fmt.Errorf("restore: %w", err)
 	}

@@ -206,3 +206,52 @@ func TestFeaturesCheckpoint(t *testing.T) {
 		t.Fatalf("run.myrun.checkpoint.enabled = %q, annotations %v", got, f.Annotations)
 	}
 }
+
+// Where `criu check` fails only in its kernel probe (kerndat), a wrapper
+// that answers `check` lets the real CRIU take our whole RPC request: it
+// must accept every option, open the image and work dirs we pass, and
+// stop at the same probe, named in its log; the container is untouched
+// and a failed restore leaves nothing.
+func TestCheckpointRestoreReachCRIU(t *testing.T) {
+	real, err := exec.LookPath("criu")
+	if err != nil {
+		t.Fatal("criu is not installed (contrib/install-deps.sh installs it)")
+	}
+	if exec.Command(real, "check").Run() == nil {
+		t.Skip("criu works on this kernel: criu_vm_test.go covers real dumps")
+	}
+	wrap := filepath.Join(t.TempDir(), "criu")
+	if err := os.WriteFile(wrap, []byte("#!/bin/sh\n[ \"$1\" = check ] && exit 0\nexec "+real+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, pid := sleepingBundle(t)
+	img := filepath.Join(t.TempDir(), "img")
+	_, errs, code := b.myrun("--criu", wrap, "checkpoint", "--image-path", img, "--tcp-established", "--file-locks", "--manage-cgroups-mode", "full", b.id)
+	if code == 0 || !strings.Contains(errs, "checkpoint: criu dump failed") || !strings.Contains(errs, filepath.Join(img, "dump.log")) {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	if log, _ := os.ReadFile(filepath.Join(img, "dump.log")); !strings.Contains(string(log), "kerndat") {
+		t.Fatalf("dump.log does not end in the kernel probe: %s", log)
+	}
+	assertUntouched(t, b, pid)
+
+	good := validHeader(t)
+	r := newBundle(t, []string{"sleep", "1000"}, nil)
+	_, errs, code = runWithTimeout(t, 60*time.Second, "--root", b.root, "--criu", wrap, "restore", "-d", "--image-path", good, "--bundle", r.dir, r.id)
+	if code == 0 || !strings.Contains(errs, "restore: criu restore failed") {
+		t.Fatalf("restore: exit %d, stderr %q", code, errs)
+	}
+	if log, _ := os.ReadFile(filepath.Join(good, "restore.log")); !strings.Contains(string(log), "kerndat") {
+		t.Fatalf("restore.log does not end in the kernel probe: %s", log)
+	}
+	if ents, _ := os.ReadDir(b.root); len(ents) != 1 {
+		t.Fatalf("state root holds %v", ents)
+	}
+	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), "criu-root") {
+		t.Fatal("criu-root mount left behind")
+	}
+	if dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent + "/" + r.id); len(dirs) > 0 {
+		t.Fatalf("cgroups left behind: %v", dirs)
+	}
+	assertUntouched(t, b, pid)
+}
