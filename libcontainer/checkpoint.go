@@ -236,7 +236,7 @@ func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
 		}
 	}
 
-	sw, err := criu.Start(o.CriuPath, extra, false, os.Stderr)
+	sw, err := criu.Start(o.CriuPath, extra, false)
 	if err != nil {
 		os.Remove(filepath.Join(imageDir, criu.DescriptorsFile))
 		return fmt.Errorf("checkpoint: %w", err)
@@ -246,13 +246,13 @@ func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
 		t = rpc.CriuReqType_PRE_DUMP
 	}
 	_, derr := sw.Do(&rpc.CriuReq{Type: &t, Opts: opts}, func(string, int32, *os.File) error { return nil })
-	cerr := sw.Close()
+	sw.Close()
 	if derr != nil {
 		os.Remove(filepath.Join(imageDir, criu.DescriptorsFile))
+		if e := sw.Stderr(); e != "" {
+			return fmt.Errorf("checkpoint: %w: %s", derr, e)
+		}
 		return fmt.Errorf("checkpoint: %w", derr)
-	}
-	if cerr != nil {
-		return fmt.Errorf("checkpoint: %w", cerr)
 	}
 	made = nil
 	if o.LeaveRunning || o.PreDump {

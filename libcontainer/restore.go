@@ -258,7 +258,7 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 		}
 	}
 
-	sw, err := criu.Start(o.CriuPath, extra, true, os.Stderr)
+	sw, err := criu.Start(o.CriuPath, extra, true)
 	if err != nil {
 		return 0, fmt.Errorf("restore: %w", err)
 	}
@@ -311,12 +311,12 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 		return nil
 	})
 	swrkDone = true
-	cerr := sw.Close()
+	sw.Close()
 	if derr != nil {
+		if e := sw.Stderr(); e != "" {
+			derr = fmt.Errorf("%w: %s", derr, e)
+		}
 		return pid, fmt.Errorf("restore: %w (CRIU's log: %s)", derr, filepath.Join(workDir, "restore.log"))
-	}
-	if cerr != nil {
-		return pid, fmt.Errorf("restore: %w", cerr)
 	}
 	if pid <= 0 {
 		return 0, errors.New("restore: CRIU reported no restored pid")

@@ -54,8 +54,8 @@ func failingCriu(t *testing.T) string {
 func validHeader(t *testing.T) string {
 	dir := t.TempDir()
 	hdr := make([]byte, 8)
-	binary.LittleEndian.PutUint32(hdr, 0x54564319)
-	binary.LittleEndian.PutUint32(hdr[4:], 0x58313116)
+	binary.LittleEndian.PutUint32(hdr, 0x58313116) // as criu 3.17 writes it
+	binary.LittleEndian.PutUint32(hdr[4:], 0x26)
 	if err := os.WriteFile(filepath.Join(dir, "inventory.img"), hdr, 0o600); err != nil {
 		t.Fatal(err)
 	}

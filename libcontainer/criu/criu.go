@@ -74,8 +74,9 @@ type Notify func(script string, pid int32, fd *os.File) error
 
 // Swrk is one running `criu swrk` child.
 type Swrk struct {
-	cmd *exec.Cmd
-	sk  *os.File
+	cmd    *exec.Cmd
+	sk     *os.File
+	stderr bytes.Buffer
 }
 
 // Start runs `criu swrk`. extra are passed to the child as fds 4, 5, ...
@@ -84,10 +85,11 @@ type Swrk struct {
 // /proc/<peer>/fd/N, the caller's own fd numbers.
 // unshareMnt gives the child a private copy of our mount namespace, so
 // mounts made only for CRIU can be detached from ours right after.
-func Start(path string, extra []*os.File, unshareMnt bool, stderr *os.File) (*Swrk, error) {
+func Start(path string, extra []*os.File, unshareMnt bool) (*Swrk, error) {
 	if path == "" {
 		path = DefaultPath
 	}
+	s := &Swrk{}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("criu: socketpair: %w", err)
@@ -97,7 +99,10 @@ func Start(path string, extra []*os.File, unshareMnt bool, stderr *os.File) (*Sw
 	defer srv.Close()
 	cmd := exec.Command(path, "swrk", "3")
 	cmd.ExtraFiles = append([]*os.File{srv}, extra...)
-	cmd.Stderr = stderr
+	// CRIU writes to stderr what fails before its log is open; kept
+	// for the error, not shown on success (a pre-dump session ends with
+	// a complaint about the closed socket).
+	cmd.Stderr = &s.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if unshareMnt {
 		cmd.SysProcAttr.Unshareflags = syscall.CLONE_NEWNS
@@ -106,22 +111,24 @@ func Start(path string, extra []*os.File, unshareMnt bool, stderr *os.File) (*Sw
 		cln.Close()
 		return nil, fmt.Errorf("criu: starting %s swrk: %w", path, err)
 	}
-	return &Swrk{cmd: cmd, sk: cln}, nil
+	s.cmd, s.sk = cmd, cln
+	return s, nil
 }
 
 // Pid is the swrk child's pid (cgroups are applied to it before a restore,
 // so the restored tasks are born in them).
 func (s *Swrk) Pid() int { return s.cmd.Process.Pid }
 
-// Close ends the session and waits for the child.
-func (s *Swrk) Close() error {
+// Close ends the session and waits for the child. Its exit status after
+// a successful reply is not an error: swrk exits non-zero when the socket
+// closes while it waits for another request (after a pre-dump).
+func (s *Swrk) Close() {
 	s.sk.Close()
-	err := s.cmd.Wait()
-	if err != nil {
-		return fmt.Errorf("criu swrk: %w", err)
-	}
-	return nil
+	s.cmd.Wait()
 }
+
+// Stderr is the last lines CRIU wrote to its stderr ("" if none).
+func (s *Swrk) Stderr() string { return lastLines(s.stderr.String(), 6) }
 
 // Do sends req and answers notifications until CRIU's final reply.
 func (s *Swrk) Do(req *rpc.CriuReq, nfy Notify) (*rpc.CriuResp, error) {

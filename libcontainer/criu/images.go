@@ -13,8 +13,8 @@ import (
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
 )
 
-// CRIU image magics (criu/include/magic.h): every image begins with the
-// common magic, then the image's own.
+// CRIU image magics (criu/include/magic.h): inventory.img begins with
+// its own magic (other images with the common one, then theirs).
 const (
 	imgCommonMagic = 0x54564319
 	inventoryMagic = 0x58313116
@@ -43,7 +43,8 @@ func CheckImageDir(flag, dir string) error {
 	if _, err := io.ReadFull(f, hdr[:]); err != nil {
 		return fmt.Errorf("%s: %s: corrupt checkpoint image (short header)", flag, inv)
 	}
-	if binary.LittleEndian.Uint32(hdr[:4]) != imgCommonMagic || binary.LittleEndian.Uint32(hdr[4:]) != inventoryMagic {
+	m0, m1 := binary.LittleEndian.Uint32(hdr[:4]), binary.LittleEndian.Uint32(hdr[4:])
+	if m0 != inventoryMagic && (m0 != imgCommonMagic || m1 != inventoryMagic) {
 		return fmt.Errorf("%s: %s: corrupt checkpoint image (bad magic %x)", flag, inv, hdr)
 	}
 	return nil

@@ -28,7 +28,14 @@ func TestCheckImageDir(t *testing.T) {
 	binary.LittleEndian.PutUint32(hdr[4:], inventoryMagic)
 	os.WriteFile(inv, hdr, 0o600)
 	if err := CheckImageDir("--image-path", dir); err != nil {
-		t.Fatalf("good header: %v", err)
+		t.Fatalf("common + inventory magic: %v", err)
+	}
+	// What criu 3.17 writes: the inventory magic alone, then the entry.
+	binary.LittleEndian.PutUint32(hdr, inventoryMagic)
+	binary.LittleEndian.PutUint32(hdr[4:], 0x26)
+	os.WriteFile(inv, hdr, 0o600)
+	if err := CheckImageDir("--image-path", dir); err != nil {
+		t.Fatalf("inventory magic: %v", err)
 	}
 }
 

@@ -82,7 +82,7 @@ func TestSwrkRestoreNotifications(t *testing.T) {
 	defer r.Close()
 	w.Write([]byte("hello"))
 	w.Close()
-	sw, err := Start(os.Args[0], []*os.File{r}, false, nil)
+	sw, err := Start(os.Args[0], []*os.File{r}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,9 +98,7 @@ func TestSwrkRestoreNotifications(t *testing.T) {
 		}
 		return nil
 	})
-	if cerr := sw.Close(); err == nil {
-		err = cerr
-	}
+	sw.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +112,7 @@ func TestSwrkRestoreNotifications(t *testing.T) {
 
 func TestSwrkFailure(t *testing.T) {
 	t.Setenv("FAKE_CRIU_SWRK", "fail")
-	sw, err := Start(os.Args[0], nil, false, nil)
+	sw, err := Start(os.Args[0], nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +125,7 @@ func TestSwrkFailure(t *testing.T) {
 }
 
 func TestSwrkMissingBinary(t *testing.T) {
-	if _, err := Start("/nonexistent/criu", nil, false, nil); err == nil || !strings.Contains(err.Error(), "/nonexistent/criu") {
+	if _, err := Start("/nonexistent/criu", nil, false); err == nil || !strings.Contains(err.Error(), "/nonexistent/criu") {
 		t.Fatalf("%v", err)
 	}
 }
