@@ -170,8 +170,9 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 	}
 
 	// The rootfs as CRIU sees it: mountpoints of the external bind mounts
-	// made in it (as create would), then a private recursive bind that only
-	// the swrk child keeps (ours is detached as soon as it has started).
+	// made in it (as create would), then a private recursive bind for
+	// CRIU, detached once it is done (CRIU's cgroup yard cannot be mounted
+	// in a swrk child given its own mount namespace: EINVAL in the VM).
 	extMnt, err := restoreMountpoints(spec, bundle, rootPath)
 	if err != nil {
 		return 0, err
@@ -258,11 +259,10 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 		}
 	}
 
-	sw, err := criu.Start(o.CriuPath, extra, true)
+	sw, err := criu.Start(o.CriuPath, extra, false)
 	if err != nil {
 		return 0, fmt.Errorf("restore: %w", err)
 	}
-	detach()
 	swrkDone := false
 	defer func() {
 		if !swrkDone {
@@ -312,6 +312,7 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 	})
 	swrkDone = true
 	sw.Close()
+	detach()
 	if derr != nil {
 		if e := sw.Stderr(); e != "" {
 			derr = fmt.Errorf("%w: %s", derr, e)
