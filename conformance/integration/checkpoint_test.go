@@ -159,7 +159,7 @@ func TestRestoreBadInput(t *testing.T) {
 		{"missing work dir", []string{"--image-path", good, "--work-path", "/nonexistent/w"}, r.id, "--work-path: /nonexistent/w"},
 		{"bad cgroups mode", []string{"--image-path", good, "--manage-cgroups-mode", "x"}, r.id, "--manage-cgroups-mode"},
 		{"console socket without terminal", []string{"--image-path", good, "--console-socket", "/tmp/x.sock"}, r.id, "--console-socket: the container has no terminal"},
-		{"existing id", []string{"--image-path", good}, b.id, "container with id exists: " + b.id},
+		{"existing id", []string{"--image-path", good}, b.id, "already exists: " + b.id},
 		{"criu unusable", []string{"--image-path", good}, r.id, "restore: CRIU cannot run on this kernel"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
