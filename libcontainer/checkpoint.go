@@ -206,17 +206,13 @@ func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
 			opts.FreezeCgroup = proto.String(p)
 		}
 	}
-	for _, m := range spec.Mounts {
-		if isBindMount(m) {
-			opts.ExtMnt = append(opts.ExtMnt, &rpc.ExtMountMap{Key: proto.String(m.Destination), Val: proto.String(m.Destination)})
-		}
+	if !o.PreDump {
+		opts.ExtMnt = criuDumpMounts(spec, func(p string) bool {
+			fi, err := os.Stat(fmt.Sprintf("/proc/%d/root%s", pid, cleanDest(p)))
+			return err == nil && !fi.IsDir()
+		})
 	}
 	if spec.Linux != nil {
-		for _, p := range spec.Linux.MaskedPaths {
-			if fi, err := os.Stat(fmt.Sprintf("/proc/%d/root%s", pid, p)); err == nil && !fi.IsDir() {
-				opts.ExtMnt = append(opts.ExtMnt, &rpc.ExtMountMap{Key: proto.String(p), Val: proto.String("/dev/null")})
-			}
-		}
 		for _, ns := range spec.Linux.Namespaces {
 			key := map[rspec.LinuxNamespaceType]string{rspec.NetworkNamespace: extNetNS, rspec.PIDNamespace: extPidNS}[ns.Type]
 			if ns.Path == "" || key == "" {

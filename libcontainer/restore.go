@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/checkpoint-restore/go-criu/v7/rpc"
-	securejoin "github.com/cyphar/filepath-securejoin"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
@@ -173,8 +172,11 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 	// made in it (as create would), then a private recursive bind for
 	// CRIU, detached once it is done (CRIU's cgroup yard cannot be mounted
 	// in a swrk child given its own mount namespace: EINVAL in the VM).
-	extMnt, err := restoreMountpoints(spec, bundle, rootPath)
+	extMnt, err := criuRestoreMounts(spec, bundle)
 	if err != nil {
+		return 0, err
+	}
+	if err := restoreMountpoints(spec, bundle, rootPath); err != nil {
 		return 0, err
 	}
 	criuRoot := filepath.Join(h.Dir, "criu-root")
@@ -342,50 +344,3 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 	return pid, nil
 }
 
-// restoreMountpoints creates, inside the rootfs, the destinations of the
-// spec's bind mounts that do not exist yet (CRIU binds the external source
-// onto them), and maps each to its source on this host.
-func restoreMountpoints(spec *rspec.Spec, bundle, rootPath string) ([]*rpc.ExtMountMap, error) {
-	var ext []*rpc.ExtMountMap
-	for i, m := range spec.Mounts {
-		if !isBindMount(m) {
-			continue
-		}
-		src := m.Source
-		if !filepath.IsAbs(src) {
-			src = filepath.Join(bundle, src)
-		}
-		fi, err := os.Stat(src)
-		if err != nil {
-			return nil, fmt.Errorf("config.json: mounts[%d].source: %w", i, err)
-		}
-		dst, err := securejoin.SecureJoin(rootPath, m.Destination)
-		if err != nil {
-			return nil, fmt.Errorf("config.json: mounts[%d].destination: %w", i, err)
-		}
-		if _, err := os.Lstat(dst); errors.Is(err, os.ErrNotExist) {
-			if fi.IsDir() {
-				err = os.MkdirAll(dst, 0o755)
-			} else if err = os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
-				var f *os.File
-				if f, err = os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, 0o644); err == nil {
-					f.Close()
-				}
-			}
-			if err != nil {
-				return nil, fmt.Errorf("config.json: mounts[%d].destination: %w", i, err)
-			}
-		}
-		ext = append(ext, &rpc.ExtMountMap{Key: proto.String(m.Destination), Val: proto.String(src)})
-	}
-	for _, p := range spec.Linux.MaskedPaths {
-		// Masked directories are a tmpfs CRIU restores itself.
-		if d, err := securejoin.SecureJoin(rootPath, p); err == nil {
-			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-				continue
-			}
-		}
-		ext = append(ext, &rpc.ExtMountMap{Key: proto.String(p), Val: proto.String("/dev/null")})
-	}
-	return ext, nil
-}

@@ -49,7 +49,7 @@ func (io *crIO) run(t *testing.T, b *bundle, args ...string) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("%v: %v: %s%s", args, err, drain(io.errs[0]), criuLogTail(args))
+			t.Fatalf("%v: %v: %s%s", args, err, drain(io.errs[0]), criuLogTail(t, args))
 		}
 	case <-time.After(5 * time.Minute):
 		cmd.Process.Kill()
@@ -58,13 +58,20 @@ func (io *crIO) run(t *testing.T, b *bundle, args ...string) {
 	}
 }
 
-// criuLogTail is the end of CRIU's log in the command's image dir.
-func criuLogTail(args []string) string {
+// criuLogTail is the end of CRIU's log in the command's image dir. With
+// MYRUN_TEST_CRIU_LOGS set (the VM lane: a dir it reads back) the whole
+// logs are copied there too, named by the test.
+func criuLogTail(t *testing.T, args []string) string {
 	var out string
+	keep := os.Getenv("MYRUN_TEST_CRIU_LOGS")
 	for i, a := range args {
 		if a == "--image-path" && i+1 < len(args) {
 			for _, l := range []string{"dump.log", "restore.log"} {
 				if b, err := os.ReadFile(filepath.Join(args[i+1], l)); err == nil {
+					if keep != "" && os.MkdirAll(keep, 0o755) == nil {
+						name := strings.ReplaceAll(t.Name(), "/", "_") + "-" + filepath.Base(args[i+1]) + "-" + l
+						os.WriteFile(filepath.Join(keep, name), b, 0o644)
+					}
 					lines := strings.Split(string(b), "\n")
 					if len(lines) > 25 {
 						lines = lines[len(lines)-25:]
@@ -239,11 +246,11 @@ func TestCRIUTerminal(t *testing.T) {
 	readUntil(m, "tick")
 	img := filepath.Join(t.TempDir(), "img")
 	if _, errs, code := b.myrun("checkpoint", "--image-path", img, b.id); code != 0 {
-		t.Fatalf("checkpoint: %s%s", errs, criuLogTail([]string{"--image-path", img}))
+		t.Fatalf("checkpoint: %s%s", errs, criuLogTail(t, []string{"--image-path", img}))
 	}
 	sock2, got2 := consoleSocket(t)
 	if _, errs, code := b.myrun("restore", "-d", "--console-socket", sock2, "--image-path", img, "--bundle", b.dir, b.id); code != 0 {
-		t.Fatalf("restore: %s%s", errs, criuLogTail([]string{"--image-path", img}))
+		t.Fatalf("restore: %s%s", errs, criuLogTail(t, []string{"--image-path", img}))
 	}
 	m2 := <-got2
 	if m2 == nil {

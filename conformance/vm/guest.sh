@@ -12,6 +12,9 @@
 #   v2-myrun, v2-runc     the pure-v2 + systemd tests (cgroupv2_test.go,
 #                         build tag vm), myrun then runc 1.1.5 as baseline
 #   stress                TestCgroupStress alone (not in the default set)
+#   criu                  CRIU checkpoint/restore (criu_vm_test.go, build
+#                         tag vm): criu-myrun, then criu-runc (runc 1.1.5
+#                         as the baseline); not in vm-ci's set
 set -u
 V=/vm
 R=$V/results
@@ -29,6 +32,7 @@ P=0 F=0 S=0
 # equivalents).
 INTEG=${VM_INTEG_RUN:-'^(TestExec(Flags|ProcessJSONAndDetach|ProcessSetup|UserNamespace|JoinsAllNamespaces|ConsoleSocket)|TestRunEchoAndExitCode|TestPidNamespaceAndHostname|TestDetachedRoundTrip|TestCreateStartSplit|TestDeleteCreatedContainer|TestDeleteForcePaused|TestKillAllAndSignalNames|TestCgroupBadInput|TestEventsEndWithContainer|TestEventsOOM|TestBadInput|TestFailingPrestartHookLeavesNothing|TestHooksOrderAndState)$'}
 V2RUN='^TestV2'
+CRIURUN=${VM_CRIU_RUN:-'^TestCRIU'}
 
 suite() { # NAME LIMIT CMD...
 	name=$1 limit=$2
@@ -71,6 +75,10 @@ for s in $(cat "$V/suites"); do
 		# Not in the default set: 20 parallel lifecycles, too slow under TCG
 		# for the test's 60 s per step (see README.md).
 		suite "$s" 900 env MYRUN=$V/bin/myrun "$V/bin/integration.test" -test.v -test.count=1 -test.timeout 14m -test.run '^TestCgroupStress$' ;;
+	criu)
+		# Full CRIU logs of failed steps land in results/criu-*/.
+		suite criu-myrun 1500 env MYRUN=$V/bin/myrun MYRUN_TEST_CRIU_LOGS=$R/criu-myrun "$V/bin/integration.test" -test.v -test.count=1 -test.timeout 24m -test.run "$CRIURUN"
+		suite criu-runc 1500 env MYRUN=/usr/sbin/runc MYRUN_TEST_CRIU_LOGS=$R/criu-runc "$V/bin/integration.test" -test.v -test.count=1 -test.timeout 24m -test.run "$CRIURUN" ;;
 	v2-runc)
 		suite "$s" 900 env MYRUN=/usr/sbin/runc "$V/bin/integration.test" -test.v -test.count=1 -test.timeout 14m -test.run "$V2RUN" ;;
 	*)

@@ -191,3 +191,23 @@ func (c *Config) setupDevSymlinks() error {
 	}
 	return nil
 }
+
+// DevicePaths are the paths of the device nodes a container gets (the
+// defaults and linux.devices). In a user namespace each is a bind mount
+// of the host's node, which CRIU must be told is external.
+func DevicePaths(linux *rspec.Linux) []string {
+	var devs []rspec.LinuxDevice
+	if linux != nil {
+		devs = linux.Devices
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range append(defaultDevices(), devs...) {
+		p := filepath.Clean(d.Path)
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
