@@ -343,4 +343,3 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 	}
 	return pid, nil
 }
-
