@@ -169,9 +169,14 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 	}
 
 	// The rootfs as CRIU sees it: mountpoints of the external bind mounts
-	// made in it (as create would), then a private recursive bind for
-	// CRIU, detached once it is done (CRIU's cgroup yard cannot be mounted
-	// in a swrk child given its own mount namespace: EINVAL in the VM).
+	// made in it (as create would), then a recursive bind for CRIU,
+	// detached once it is done (CRIU's cgroup yard cannot be mounted in a
+	// swrk child given its own mount namespace: EINVAL in the VM). The
+	// bind is a slave, not private: a container root that was a slave of
+	// a host mount (create makes / rslave) is restored by copying the
+	// sharing of this root (MOVE_MOUNT_SET_GROUP), which the kernel
+	// refuses from a private mount; as a slave nothing CRIU mounts under
+	// it propagates back to the host.
 	extMnt, err := criuRestoreMounts(spec, bundle)
 	if err != nil {
 		return 0, err
@@ -195,7 +200,7 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 		}
 	}
 	defer detach()
-	if err := unix.Mount("", criuRoot, "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
+	if err := unix.Mount("", criuRoot, "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return 0, fmt.Errorf("restore: %w", err)
 	}
 
