@@ -143,6 +143,13 @@ func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
 			return fmt.Errorf("%s: %w", d.flag, serr)
 		}
 	}
+	// A directory we made for a user-namespaced container goes to the
+	// container's root, which opens the images on restore.
+	if uid, gid, ok := nsRootOf(c.st.InitPid); ok && slices.Contains(made, imageDir) {
+		if err := os.Chown(imageDir, uid, gid); err != nil {
+			return fmt.Errorf("--image-path: %w", err)
+		}
+	}
 	imgF, err := os.Open(imageDir)
 	if err != nil {
 		return fmt.Errorf("--image-path: %w", err)

@@ -86,6 +86,11 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 	if err := criu.CheckImageDir("--image-path", imageDir); err != nil {
 		return 0, err
 	}
+	if uid, gid, ok := specNSRoot(spec); ok {
+		if err := checkImageDirForUserNS("--image-path", imageDir, uid, gid); err != nil {
+			return 0, err
+		}
+	}
 	workDir := imageDir
 	if o.WorkPath != "" {
 		if workDir, err = filepath.Abs(o.WorkPath); err != nil {

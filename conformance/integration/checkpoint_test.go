@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // runningBundle starts a detached `sleep 1000` container and returns it
@@ -188,6 +190,27 @@ func TestRestoreBadInput(t *testing.T) {
 	_, errs, code := b.myrun("restore", "-d", "--image-path", good, "--bundle", r.dir, r.id)
 	if code == 0 || !strings.Contains(errs, "--console-socket: required") {
 		t.Fatalf("terminal: exit %d, %q", code, errs)
+	}
+}
+
+// A user-namespaced container's restored tasks open the images as its
+// root: an image directory they cannot search is refused before CRIU runs.
+func TestRestoreUserNSImageDir(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "1000"}, func(s *rspec.Spec) { escUserns(s, 100000, 65536) })
+	img := validHeader(t)
+	os.Chmod(img, 0o700)
+	_, errs, code := runWithTimeout(t, 60*time.Second, "--root", b.root, "--criu", failingCriu(t), "restore", "-d", "--image-path", img, "--bundle", b.dir, b.id)
+	if code == 0 || !strings.Contains(errs, "--image-path: "+img) || !strings.Contains(errs, "not searchable by the container's root (host uid 100000") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	if ents, _ := os.ReadDir(b.root); len(ents) != 0 {
+		t.Fatalf("state root holds %v", ents)
+	}
+	// Searchable by it: the next check (CRIU) is reached.
+	os.Chown(img, 100000, 100000)
+	_, errs, code = runWithTimeout(t, 60*time.Second, "--root", b.root, "--criu", failingCriu(t), "restore", "-d", "--image-path", img, "--bundle", b.dir, b.id)
+	if code == 0 || !strings.Contains(errs, "restore: CRIU cannot run on this kernel") {
+		t.Fatalf("chowned: exit %d, stderr %q", code, errs)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -233,8 +234,14 @@ func runCmd(t testing.TB, d time.Duration, cmd *exec.Cmd) (string, string, int) 
 	select {
 	case <-done:
 	case <-time.After(d):
-		cmd.Process.Kill()
-		<-done
+		// SIGQUIT first: a Go runtime (myrun, runc) prints where it hangs.
+		cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
 		t.Fatalf("%v timed out; stderr: %s", cmd.Args, read(errF))
 	}
 	return read(outF), read(errF), cmd.ProcessState.ExitCode()
