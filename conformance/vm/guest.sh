@@ -77,10 +77,11 @@ for s in $(cat "$V/suites"); do
 		suite "$s" 900 env MYRUN=$V/bin/myrun "$V/bin/integration.test" -test.v -test.count=1 -test.timeout 14m -test.run '^TestCgroupStress$' ;;
 	criu | criu-myrun | criu-runc)
 		# criu is both; full CRIU logs of failed steps land in results/criu-*/.
-		if [ "$s" != criu-runc ]; then
+		which=$s # suite() sets s (its skip count)
+		if [ "$which" != criu-runc ]; then
 			suite criu-myrun 1500 env MYRUN=$V/bin/myrun MYRUN_TEST_CRIU_LOGS=$R/criu-myrun "$V/bin/integration.test" -test.v -test.count=1 -test.timeout 24m -test.run "$CRIURUN"
 		fi
-		if [ "$s" != criu-myrun ]; then
+		if [ "$which" != criu-myrun ]; then
 			suite criu-runc 1500 env MYRUN=/usr/sbin/runc MYRUN_TEST_CRIU_LOGS=$R/criu-runc "$V/bin/integration.test" -test.v -test.count=1 -test.timeout 24m -test.run "$CRIURUN"
 		fi ;;
 	v2-runc)
