@@ -5,8 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"time"
 
+	lib "github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,13 +25,17 @@ func markerName() string {
 // Replaced by tests: a fake cgroupfs needs its "kernel" files created on
 // mkdir and removed before rmdir.
 var (
-	mkdirFn = os.Mkdir
-	rmdirFn = unix.Rmdir
+	mkdirFn    = os.Mkdir
+	rmdirFn    = unix.Rmdir     // one directory (a parent we created)
+	removePath = lib.RemovePath // a cgroup and the sub-cgroups made in it
 )
 
-// mkdirMarked creates dir and its missing parents below base, marking each
-// directory it creates. It returns the directories created, top first.
-func mkdirMarked(base, dir string) ([]string, error) {
+// mkdirMarked creates dir and its missing parents below base, marking
+// each directory it creates. visit (may be nil) is called for base and
+// each level below it, top down, once that level exists and before the
+// next is made; created says whether we made it. It returns the
+// directories created, top first.
+func mkdirMarked(base, dir string, visit func(level string, created bool) error) ([]string, error) {
 	if err := checkWithin(dir, base); err != nil {
 		return nil, err
 	}
@@ -39,27 +43,50 @@ func mkdirMarked(base, dir string) ([]string, error) {
 	// A parent we found may be removed under us by the delete of the last
 	// sibling container (it removes the parents it created once empty):
 	// mkdir then fails with ENOENT, and we start again from the top.
+	// An existing level costs one failed mkdir, no stat.
 	for attempt := 0; ; attempt++ {
 		again := false
-		for _, p := range missingDirs(base, dir) {
-			if err := mkdirFn(p, 0o755); err != nil {
-				if errors.Is(err, os.ErrExist) {
-					continue // raced with another creator: not ours
-				}
-				if errors.Is(err, os.ErrNotExist) && attempt < 10 {
+		for _, p := range levels(base, dir) {
+			made := false
+			if p != base {
+				err := mkdirFn(p, 0o755)
+				switch {
+				case err == nil:
+					made = true
+					created = append(created, p)
+					// Best effort: without xattrs only the leaf is removed later.
+					_ = unix.Setxattr(p, markerName(), []byte(markerValue), 0)
+				case errors.Is(err, os.ErrExist): // not ours (maybe a racing creator's)
+				case errors.Is(err, os.ErrNotExist) && attempt < 10:
 					again = true
-					break
+				default:
+					return created, err
 				}
-				return created, err
 			}
-			created = append(created, p)
-			// Best effort: without xattrs only the leaf is removed later.
-			_ = unix.Setxattr(p, markerName(), []byte(markerValue), 0)
+			if again {
+				break
+			}
+			if visit != nil {
+				if err := visit(p, made); err != nil {
+					return created, err
+				}
+			}
 		}
 		if !again {
 			return created, nil
 		}
 	}
+}
+
+// levels lists base and each directory below it down to dir, top first.
+func levels(base, dir string) []string {
+	out := []string{dir}
+	for p := dir; p != base && within(p, base); {
+		p = filepath.Dir(p)
+		out = append(out, p)
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // missingDirs lists dir and its parents below base that do not exist,
@@ -98,6 +125,12 @@ func Claim(dirs []string) {
 	}
 }
 
+// isOurs reports whether dir carries our marker.
+func isOurs(dir string) bool {
+	ours, _ := marked(dir)
+	return ours
+}
+
 // marked reports whether dir carries our marker; unknown is true when
 // the filesystem cannot tell (no xattr support).
 func marked(dir string) (ours, unknown bool) {
@@ -121,17 +154,15 @@ func removeCgroup(base, dir string) error {
 	if err := checkWithin(dir, base); err != nil || dir == base {
 		return err
 	}
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
+	// Gone already: marked sees ENOENT, and there is nothing to do.
 	if ours, unknown := marked(dir); !ours && !unknown {
 		return nil // joined a cgroup that existed before: leave it
 	}
-	if err := removeTree(dir); err != nil {
+	if err := removePath(dir); err != nil {
 		return err
 	}
 	for p := filepath.Dir(dir); p != base && within(p, base); p = filepath.Dir(p) {
-		if ours, _ := marked(p); !ours {
+		if !isOurs(p) {
 			break
 		}
 		if err := rmdirFn(p); err != nil {
@@ -139,34 +170,4 @@ func removeCgroup(base, dir string) error {
 		}
 	}
 	return nil
-}
-
-func removeTree(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
-				return err
-			}
-		}
-	}
-	// The kernel may need a moment after the last task exits.
-	delay := time.Millisecond
-	for i := 0; ; i++ {
-		err = rmdirFn(dir)
-		if err == nil || errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		if !errors.Is(err, unix.EBUSY) || i >= 6 {
-			return &os.PathError{Op: "rmdir", Path: dir, Err: err}
-		}
-		time.Sleep(delay)
-		delay *= 2
-	}
 }

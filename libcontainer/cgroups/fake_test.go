@@ -23,31 +23,32 @@ func newFakeV2(t *testing.T, ctrls, ownV2 string) *fakeHost {
 	t.Helper()
 	root := t.TempDir()
 	h := &fakeHost{t: t, root: root, ctrls: ctrls}
-	oldRoot, oldProc, oldMagic, oldMk, oldRm, oldTM := cgroupRoot, procSelfCgroup, fsMagic, mkdirFn, rmdirFn, lib.TestMode
+	fakeProbes(t, true, false, nil)
+	oldProc, oldMk, oldRm, oldRP, oldTM := procSelfCgroup, mkdirFn, rmdirFn, removePath, lib.TestMode
 	oldDev := lib.DevicesSetV2
 	t.Cleanup(func() {
-		cgroupRoot, procSelfCgroup, fsMagic, mkdirFn, rmdirFn, lib.TestMode = oldRoot, oldProc, oldMagic, oldMk, oldRm, oldTM
+		procSelfCgroup, mkdirFn, rmdirFn, removePath, lib.TestMode = oldProc, oldMk, oldRm, oldRP, oldTM
 		lib.DevicesSetV2 = oldDev
 	})
 	cgroupRoot = filepath.Join(root, "cg")
 	procSelfCgroup = filepath.Join(root, "self-cgroup")
 	lib.TestMode = true
 	h.write(procSelfCgroup, "0::"+ownV2+"\n")
-	fsMagic = func(p string) (int64, error) {
-		if p == cgroupRoot {
-			return unix.CGROUP2_SUPER_MAGIC, nil
-		}
-		return unix.TMPFS_MAGIC, nil
-	}
 	mkdirFn = h.mkdir
+	// The kernel drops a cgroup's files with it: the fake removes them
+	// first, then the library's RemovePath and unix.Rmdir do the rest.
 	rmdirFn = func(p string) error {
-		entries, _ := os.ReadDir(p)
-		for _, e := range entries {
-			if !e.IsDir() {
-				os.Remove(filepath.Join(p, e.Name()))
-			}
-		}
+		dropFiles(p)
 		return unix.Rmdir(p)
+	}
+	removePath = func(p string) error {
+		filepath.WalkDir(p, func(d string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				dropFiles(d)
+			}
+			return nil
+		})
+		return lib.RemovePath(p)
 	}
 	lib.DevicesSetV2 = func(string, *lib.Resources) error { return nil }
 	if err := os.MkdirAll(cgroupRoot, 0o755); err != nil {
@@ -57,12 +58,37 @@ func newFakeV2(t *testing.T, ctrls, ownV2 string) *fakeHost {
 	return h
 }
 
-// mkdir emulates the kernel: a new cgroup has its interface files.
+// fakeProbes replaces the host probes (the library reads the real
+// /sys/fs/cgroup and mountinfo) and cgroupRoot for the test.
+func fakeProbes(t *testing.T, unified, hybrid bool, mounts []lib.Mount) {
+	oldRoot, oldU, oldH, oldM := cgroupRoot, isUnified, isHybrid, cgroupMounts
+	t.Cleanup(func() { cgroupRoot, isUnified, isHybrid, cgroupMounts = oldRoot, oldU, oldH, oldM })
+	isUnified = func() bool { return unified }
+	isHybrid = func() bool { return hybrid }
+	cgroupMounts = func(bool) ([]lib.Mount, error) { return mounts, nil }
+}
+
+func dropFiles(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !e.IsDir() {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// mkdir emulates the kernel: a new cgroup has its interface files, and
+// is a valid domain only below one (cgroup-v2.rst, "Threads").
 func (h *fakeHost) mkdir(p string, mode os.FileMode) error {
 	if err := os.Mkdir(p, mode); err != nil {
 		return err
 	}
 	h.kernelFiles(p)
+	typ := "domain"
+	if parent, err := os.ReadFile(filepath.Join(filepath.Dir(p), "cgroup.type")); err == nil && string(parent) != "domain\n" {
+		typ = "domain invalid"
+	}
+	h.write(filepath.Join(p, "cgroup.type"), typ+"\n")
 	return nil
 }
 

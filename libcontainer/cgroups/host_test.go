@@ -263,7 +263,7 @@ func TestHostUnsupportedFieldsAreNamed(t *testing.T) {
 		"linux.resources.blockIO.leafWeight: not supported by this host (no blkio.leaf_weight)": {
 			BlockIO: &specs.LinuxBlockIO{LeafWeight: ptr(uint16(100))}},
 	}
-	if v1MountDir("net_cls") == "" {
+	if v1Mounts()["net_cls"] == "" {
 		cases["linux.resources.network.classID: not supported by this host (no net_cls cgroup hierarchy)"] =
 			&specs.LinuxResources{Network: &specs.LinuxNetwork{ClassID: ptr(uint32(1))}}
 	}
@@ -357,7 +357,7 @@ func TestHostRelativePath(t *testing.T) {
 		if s == "unified" {
 			key = ""
 		}
-		mnt := v1MountDir(s)
+		mnt := v1Mounts()[s]
 		if s == "unified" {
 			mnt = unifiedDir()
 		}

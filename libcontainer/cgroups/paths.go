@@ -1,21 +1,13 @@
 package cgroups
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	lib "github.com/opencontainers/cgroups"
 )
-
-// v1Subsystems are the v1 hierarchies a container is placed in when the
-// host mounts them (name=systemd is systemd's business, not ours).
-var v1Subsystems = []string{
-	"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
-	"pids", "hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc",
-}
 
 // cleanInner makes a cgroupsPath safe: absolute paths are cleaned,
 // relative ones cannot climb above their base with "..".
@@ -40,31 +32,9 @@ func innerPath(cfg Config) string {
 	return cleanInner(cfg.Name)
 }
 
-// ownCgroups parses /proc/self/cgroup into controller -> path; the v2
-// entry has key "". Comounted controllers each get the same path.
-func ownCgroups() (map[string]string, error) {
-	f, err := os.Open(procSelfCgroup)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	out := map[string]string{}
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		parts := strings.SplitN(s.Text(), ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if parts[1] == "" {
-			out[""] = parts[2]
-			continue
-		}
-		for _, c := range strings.Split(parts[1], ",") {
-			out[c] = parts[2]
-		}
-	}
-	return out, s.Err()
-}
+// ownCgroups is the caller's /proc/self/cgroup as controller -> path
+// (the v2 entry has key ""; co-mounted controllers each get the path).
+func ownCgroups() (map[string]string, error) { return lib.ParseCgroupFile(procSelfCgroup) }
 
 // resolve joins the hierarchy mount dir with the container's inner path.
 // own is the caller's cgroup in that hierarchy (used for relative paths).
@@ -73,57 +43,6 @@ func resolve(mount, own, inner string) string {
 		return filepath.Join(mount, inner)
 	}
 	return filepath.Join(mount, own, inner)
-}
-
-// v1MountDir returns the real directory of a mounted v1 hierarchy
-// (following "cpu" -> "cpu,cpuacct" symlinks), or "".
-func v1MountDir(subsys string) string {
-	return v1MountDirIn(realCgroupRoot(), subsys)
-}
-
-// realCgroupRoot is cgroupRoot with its symlinks resolved, or "" when it
-// does not exist.
-func realCgroupRoot() string {
-	r, err := filepath.EvalSymlinks(cgroupRoot)
-	if err != nil {
-		return ""
-	}
-	return r
-}
-
-// v1MountDirIn is v1MountDir below an already resolved root: only the
-// subsystem's own name can still be a symlink, so one lstat replaces
-// EvalSymlinks' lstat of every component (42 fewer syscalls per manager).
-func v1MountDirIn(root, subsys string) string {
-	if root == "" {
-		return ""
-	}
-	real := filepath.Join(root, subsys)
-	fi, err := os.Lstat(real)
-	if err != nil {
-		return ""
-	}
-	if fi.Mode()&os.ModeSymlink != 0 {
-		if real, err = filepath.EvalSymlinks(real); err != nil {
-			return ""
-		}
-	}
-	if !isFS(real, unix.CGROUP_SUPER_MAGIC) {
-		return ""
-	}
-	return real
-}
-
-// v1Mounts maps each mounted v1 subsystem we use to its mount dir.
-func v1Mounts() map[string]string {
-	out := map[string]string{}
-	root := realCgroupRoot()
-	for _, s := range v1Subsystems {
-		if d := v1MountDirIn(root, s); d != "" {
-			out[s] = d
-		}
-	}
-	return out
 }
 
 // hasV2Controller says whether a controller is listed in dir's

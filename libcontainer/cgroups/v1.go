@@ -86,17 +86,29 @@ func (m *v1Manager) stripUnified(res *lib.Resources) (hugetlb []*lib.HugepageLim
 	return
 }
 
+// unifiedDir is the container's cgroup2 directory of a hybrid host. What
+// goes there (see stripUnified) must not need a domain controller in a
+// thread subtree. It strips res.
+func (m *v1Manager) unifiedDir(res *lib.Resources) cgroup2Dir {
+	hugetlb, _, unified := m.stripUnified(res)
+	need := unifiedNeeds(unified)
+	if len(hugetlb) > 0 {
+		need["hugepageLimits"] = "hugetlb"
+	}
+	return cgroup2Dir{base: unifiedDir(), dir: m.unified, need: need}
+}
+
 func (m *v1Manager) Apply(pid int) (retErr error) {
 	var created []string
 	defer func() {
 		if retErr != nil {
 			for _, d := range slices.Backward(created) {
-				_ = removeTree(d)
+				_ = removePath(d)
 			}
 		}
 	}()
 	for _, s := range slices.Sorted(maps.Keys(m.paths)) {
-		c, err := mkdirMarked(m.mounts[s], m.paths[s])
+		c, err := mkdirMarked(m.mounts[s], m.paths[s], nil)
 		if len(c) > 0 {
 			created = append(created, c[0])
 		}
@@ -104,19 +116,19 @@ func (m *v1Manager) Apply(pid int) (retErr error) {
 			return fmt.Errorf("cgroups: create %s: %w", m.paths[s], err)
 		}
 	}
+	// The device allow list goes in before the process does.
+	res, err := toLib(m.cfg.Resources, m.cfg.Devices, true)
+	if err != nil {
+		return err
+	}
 	if m.hybrid {
-		c, err := mkdirMarked(unifiedDir(), m.unified)
+		c, err := m.unifiedDir(res).create()
 		if len(c) > 0 {
 			created = append(created, c[0])
 		}
 		if err != nil {
 			return fmt.Errorf("cgroups: create %s: %w", m.unified, err)
 		}
-	}
-	// The device allow list goes in before the process does.
-	res, err := toLib(m.cfg.Resources, m.cfg.Devices, true)
-	if err != nil {
-		return err
 	}
 	if err := writeDevicesV1(m.paths["devices"], res.Devices); err != nil {
 		return fmt.Errorf("cgroups: linux.resources.devices: %w", err)
@@ -228,8 +240,10 @@ func (m *v1Manager) setUnified(hugetlb []*lib.HugepageLimit, rdma map[string]lib
 			ctrls = append(ctrls, c)
 		}
 	}
-	if err := enableControllers(unifiedDir(), m.unified, ctrls, false); err != nil {
-		return err
+	if len(ctrls) > 0 {
+		if err := enableControllers(unifiedDir(), m.unified, ctrls, false); err != nil {
+			return err
+		}
 	}
 	res := &lib.Resources{SkipDevices: true, HugetlbLimit: hugetlb, Rdma: rdma, Unified: unified}
 	u, err := fs2.NewManager(&lib.Cgroup{Resources: res}, m.unified)
@@ -334,58 +348,3 @@ func (m *v1Manager) Missing() []string {
 func (m *v1Manager) Exists() bool { return lib.PathExists(m.paths["devices"]) }
 
 func (m *v1Manager) CgroupFD() (int, error) { return -1, nil }
-
-// enableControllers writes "+ctrl" into cgroup.subtree_control of every
-// directory from base down to leaf's parent that lacks it. With
-// onlyCreated, directories without our marker are left alone (rootless
-// must never write to a parent it was not given, CVE-2023-25809).
-func enableControllers(base, leaf string, ctrls []string, onlyCreated bool) error {
-	if len(ctrls) == 0 {
-		return nil
-	}
-	rel, err := filepath.Rel(base, filepath.Dir(leaf))
-	if err != nil {
-		return err
-	}
-	dir := base
-	parts := []string{}
-	if rel != "." {
-		parts = strings.Split(rel, "/")
-	}
-	for i := 0; ; i++ {
-		if ours, _ := marked(dir); !onlyCreated || ours {
-			if err := enableIn(dir, ctrls); err != nil {
-				return err
-			}
-		}
-		if i >= len(parts) {
-			return nil
-		}
-		dir = filepath.Join(dir, parts[i])
-	}
-}
-
-// enableIn enables the controllers dir lacks, in one write when it can
-// (the kernel applies "+a +b" as a whole), else one by one.
-func enableIn(dir string, ctrls []string) error {
-	cur, _ := lib.ReadFile(dir, "cgroup.subtree_control")
-	have := strings.Fields(cur)
-	var add []string
-	for _, c := range ctrls {
-		if !slices.Contains(have, c) {
-			add = append(add, "+"+c)
-		}
-	}
-	if len(add) == 0 {
-		return nil
-	}
-	if err := lib.WriteFile(dir, "cgroup.subtree_control", strings.Join(add, " ")); err == nil {
-		return nil
-	}
-	for _, c := range add {
-		if err := lib.WriteFile(dir, "cgroup.subtree_control", c); err != nil {
-			return fmt.Errorf("cgroups: enable controller %s in %s: %w", c[1:], dir, err)
-		}
-	}
-	return nil
-}

@@ -2,9 +2,9 @@ package cgroups
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"strings"
 
 	lib "github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/fs2"
@@ -68,16 +68,20 @@ func notDelegated(dir string) string {
 func (m *v2Manager) warn(msg string) { m.cfg.Logger.Warn(msg) }
 
 func (m *v2Manager) Apply(pid int) (retErr error) {
-	created, err := mkdirMarked(cgroupRoot, m.dir)
+	need := v2Needs(m.cfg.Resources)
+	if r := m.cfg.Resources; r != nil {
+		maps.Copy(need, unifiedNeeds(r.Unified))
+	}
+	dir := cgroup2Dir{base: cgroupRoot, dir: m.dir, need: need, enableAll: true, rootless: m.cfg.Rootless}
+	created, err := dir.create()
 	defer func() {
 		if retErr != nil && len(created) > 0 {
-			_ = removeTree(created[0])
+			_ = removePath(created[0])
 		}
 	}()
 	if err != nil {
 		return fmt.Errorf("cgroups: create %s: %w", m.dir, err)
 	}
-	m.enableAll()
 	res, err := toLib(m.cfg.Resources, m.cfg.Devices, true)
 	if err != nil {
 		return err
@@ -95,32 +99,6 @@ func (m *v2Manager) Apply(pid int) (retErr error) {
 		}
 	}
 	return nil
-}
-
-// enableAll enables, from the root down to the container's parent, every
-// controller each level has (as runc does, so later updates and stats
-// work). Failures are left for Set to report per field. Rootless writes
-// only into directories it created.
-func (m *v2Manager) enableAll() {
-	rel, err := filepath.Rel(cgroupRoot, filepath.Dir(m.dir))
-	if err != nil {
-		return
-	}
-	dir := cgroupRoot
-	parts := []string{}
-	if rel != "." {
-		parts = strings.Split(rel, "/")
-	}
-	for i := 0; ; i++ {
-		if ours, _ := marked(dir); !m.cfg.Rootless || ours {
-			avail, _ := lib.ReadFile(dir, "cgroup.controllers")
-			_ = enableIn(dir, strings.Fields(avail))
-		}
-		if i >= len(parts) {
-			return
-		}
-		dir = filepath.Join(dir, parts[i])
-	}
 }
 
 func (m *v2Manager) Set(r *specs.LinuxResources) error {

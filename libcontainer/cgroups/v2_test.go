@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -260,39 +261,35 @@ func TestV2RootlessNeverWritesParents(t *testing.T) {
 	}
 }
 
+// The mode comes from the library's probes; the v1 mounts we use are
+// those directly below the cgroup root, co-mounted ones sharing a dir.
 func TestModeDetection(t *testing.T) {
-	root := t.TempDir()
-	oldRoot, oldMagic := cgroupRoot, fsMagic
-	t.Cleanup(func() { cgroupRoot, fsMagic = oldRoot, oldMagic })
-	cgroupRoot = root
-	for _, d := range []string{"memory", "devices", "unified", "cpu,cpuacct"} {
-		os.Mkdir(filepath.Join(root, d), 0o755)
-	}
-	os.Symlink("cpu,cpuacct", filepath.Join(root, "cpu"))
-	magic := map[string]int64{}
-	fsMagic = func(p string) (int64, error) {
-		if m, ok := magic[p]; ok {
-			return m, nil
-		}
-		return unix.TMPFS_MAGIC, nil
-	}
+	fakeProbes(t, false, false, nil)
+	cgroupRoot = "/sys/fs/cgroup"
 	if got := Mode(); got != "" {
 		t.Errorf("nothing mounted: %q", got)
 	}
-	for _, d := range []string{"memory", "devices", "cpu,cpuacct"} {
-		magic[filepath.Join(root, d)] = unix.CGROUP_SUPER_MAGIC
+	mounts := []lib.Mount{
+		{Mountpoint: "/run/elsewhere/memory", Subsystems: []string{"memory"}}, // a bind mount, not ours
+		{Mountpoint: "/sys/fs/cgroup/cpu,cpuacct", Subsystems: []string{"cpu", "cpuacct"}},
+		{Mountpoint: "/sys/fs/cgroup/memory", Subsystems: []string{"memory"}},
+		{Mountpoint: "/sys/fs/cgroup/devices", Subsystems: []string{"devices"}},
+		{Mountpoint: "/sys/fs/cgroup/systemd", Subsystems: []string{"systemd"}}, // name=systemd: not ours
 	}
+	cgroupMounts = func(bool) ([]lib.Mount, error) { return mounts, nil }
 	if got := Mode(); got != ModeV1 {
 		t.Errorf("v1: %q", got)
 	}
-	if got := v1MountDir("cpu"); got != filepath.Join(root, "cpu,cpuacct") {
-		t.Errorf("cpu mount %q", got)
+	want := map[string]string{"cpu": "/sys/fs/cgroup/cpu,cpuacct", "cpuacct": "/sys/fs/cgroup/cpu,cpuacct",
+		"memory": "/sys/fs/cgroup/memory", "devices": "/sys/fs/cgroup/devices"}
+	if got := v1Mounts(); !maps.Equal(got, want) {
+		t.Errorf("v1 mounts %v, want %v", got, want)
 	}
-	magic[filepath.Join(root, "unified")] = unix.CGROUP2_SUPER_MAGIC
+	isHybrid = func() bool { return true }
 	if got := Mode(); got != ModeHybrid {
 		t.Errorf("hybrid: %q", got)
 	}
-	magic[root] = unix.CGROUP2_SUPER_MAGIC
+	isUnified = func() bool { return true }
 	if got := Mode(); got != ModeV2 {
 		t.Errorf("v2: %q", got)
 	}

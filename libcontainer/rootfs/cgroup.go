@@ -1,17 +1,15 @@
 package rootfs
 
 import (
-	"bufio"
 	"errors"
-	"fmt"
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/moby/sys/mountinfo"
+	cglib "github.com/opencontainers/cgroups"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -20,10 +18,7 @@ import (
 
 const hostCgroupRoot = "/sys/fs/cgroup"
 
-func isCgroup2Host() bool {
-	var st unix.Statfs_t
-	return unix.Statfs(hostCgroupRoot, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
-}
+func isCgroup2Host() bool { return cglib.IsCgroup2UnifiedMode() }
 
 // mountCgroup handles a "cgroup" mount. On a v1 or hybrid host it is a
 // tmpfs holding one bind mount of the container's cgroup per hierarchy
@@ -129,10 +124,14 @@ func (c *Config) cgroupSource(h hierarchy, own map[string]string) string {
 			}
 		}
 	}
+	keys = h.ctrls
+	if h.v2 {
+		keys = []string{""}
+	}
 	p, ok := "", false
-	for k, v := range own {
-		if (h.v2 && k == "") || (!h.v2 && k != "" && sameSet(k, h.ctrls)) {
-			p, ok = v, true
+	for _, k := range keys {
+		if p, ok = own[k]; ok {
+			break
 		}
 	}
 	if !ok {
@@ -238,37 +237,6 @@ func cgroupHierarchies() ([]hierarchy, error) {
 	return out, nil
 }
 
-// ownCgroups parses /proc/self/cgroup: "ctrl1,ctrl2" -> path, "" for v2.
-func ownCgroups() (map[string]string, error) {
-	f, err := os.Open("/proc/self/cgroup")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	out := map[string]string{}
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		parts := strings.SplitN(s.Text(), ":", 3)
-		if len(parts) == 3 {
-			out[parts[1]] = parts[2]
-		}
-	}
-	if err := s.Err(); err != nil {
-		return nil, fmt.Errorf("/proc/self/cgroup: %w", err)
-	}
-	return out, nil
-}
-
-// sameSet compares a comma-separated controller list with ctrls.
-func sameSet(list string, ctrls []string) bool {
-	a := strings.Split(list, ",")
-	if len(a) != len(ctrls) {
-		return false
-	}
-	for _, x := range a {
-		if !slices.Contains(ctrls, x) {
-			return false
-		}
-	}
-	return true
-}
+// ownCgroups is /proc/self/cgroup as controller -> path ("" for v2;
+// co-mounted controllers each have an entry).
+func ownCgroups() (map[string]string, error) { return cglib.ParseCgroupFile("/proc/self/cgroup") }
