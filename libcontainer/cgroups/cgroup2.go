@@ -102,26 +102,18 @@ func unifiedNeeds(unified map[string]string) map[string]string {
 // onlyOurs, directories without our marker are left alone (rootless
 // must never write to a parent it was not given, CVE-2023-25809).
 func enableControllers(base, leaf string, ctrls []string, onlyOurs bool) error {
-	rel, err := filepath.Rel(base, filepath.Dir(leaf))
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return fmt.Errorf("cgroups: %s is not below %s", leaf, base)
+	parent := filepath.Dir(leaf)
+	if err := checkWithin(parent, base); err != nil {
+		return err
 	}
-	dir := base
-	parts := []string{}
-	if rel != "." {
-		parts = strings.Split(rel, "/")
-	}
-	for i := 0; ; i++ {
+	for _, dir := range levels(base, parent) {
 		if !onlyOurs || isOurs(dir) {
 			if err := enableIn(dir, ctrls); err != nil {
 				return err
 			}
 		}
-		if i >= len(parts) {
-			return nil
-		}
-		dir = filepath.Join(dir, parts[i])
 	}
+	return nil
 }
 
 // enableIn enables in dir those of ctrls (nil: all of its

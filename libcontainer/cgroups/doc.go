@@ -4,11 +4,20 @@
 // where systemd runs, through systemd.
 //
 // It is a thin layer over github.com/opencontainers/cgroups: the library
-// writes the controller files; this package resolves paths, creates and
-// removes directories (marking the ones it created), checks that the host
-// has what a resource needs (errors name the spec field) and handles what
-// the library does not do on hybrid hosts (hugetlb and the unified map on
-// the cgroup2 mount beside the v1 controllers).
+// detects the host's mode, finds the v1 mounts, parses /proc/self/cgroup,
+// writes the controller files and removes cgroup trees; this package
+// resolves paths, creates directories (marking the ones it created, see
+// Destroy), checks that the host has what a resource needs (errors name
+// the spec field) and handles what the library does not do on hybrid
+// hosts (hugetlb and the unified map on the cgroup2 mount beside the v1
+// controllers).
+//
+// cgroup2 directories are made as fs2.CreateCgroupPath makes them (see
+// cgroup2Dir for why it is not called): level by level, controllers
+// enabled on the way down, and thread mode respected: a "domain invalid"
+// cgroup becomes "threaded" when no domain controller (memory, io, cpu,
+// hugetlb) is asked for, and a thread subtree with one is an error naming
+// the field.
 //
 // Path semantics (as runc):
 //   - linux.cgroupsPath absolute ("/a/b"): relative to the root of each

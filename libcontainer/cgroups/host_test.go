@@ -366,3 +366,61 @@ func TestHostRelativePath(t *testing.T) {
 		}
 	}
 }
+
+// Thread mode on a real cgroup2 (the unified mount of this hybrid host):
+// a new cgroup beside a threaded one is "domain invalid" (what the fake
+// cgroupfs of the unit tests and cgroup2Dir assume), the container's is
+// made threaded and its process goes in; a cgroup2 setting of a domain
+// controller there is refused and leaves nothing behind.
+func TestHostHybridThreadMode(t *testing.T) {
+	if needRootCgroups(t) != ModeHybrid {
+		t.Skip("needs a hybrid host (a cgroup2 mount beside v1)")
+	}
+	base := testBase() + "-thr"
+	tp := filepath.Join(unifiedDir(), base, "tp")
+	if err := os.MkdirAll(filepath.Join(tp, "th"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, d := range []string{"tp/probe", "tp/th", "tp", ""} {
+			_ = os.Remove(filepath.Join(unifiedDir(), base, d))
+		}
+	})
+	if err := os.WriteFile(filepath.Join(tp, "th/cgroup.type"), []byte("threaded"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(tp, "probe"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := readTrim(t, filepath.Join(tp, "probe/cgroup.type")); got != "domain invalid" {
+		t.Fatalf("new cgroup beside a threaded one: cgroup.type %q", got)
+	}
+	m, err := New(Config{Path: base + "/tp/c", Name: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := startSleep(t)
+	if err := m.Apply(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopChild(cmd); _ = m.Destroy() })
+	if got := readTrim(t, filepath.Join(tp, "c/cgroup.type")); got != "threaded" {
+		t.Errorf("container cgroup.type %q, want threaded", got)
+	}
+	if own := readTrim(t, fmt.Sprintf("/proc/%d/cgroup", cmd.Process.Pid)); !strings.Contains(own, "0::"+base+"/tp/c") {
+		t.Errorf("process not in the threaded cgroup: %s", own)
+	}
+	m2, err := New(Config{Path: base + "/tp/d", Name: "d", Resources: &specs.LinuxResources{Unified: map[string]string{"hugetlb.2MB.max": "0"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = m2.Apply(-1)
+	if err == nil || !strings.Contains(err.Error(), `linux.resources.unified["hugetlb.2MB.max"]: not supported by this host (`+tp+` is a "domain threaded" cgroup`) {
+		t.Errorf("hugetlb in a thread subtree: %v", err)
+	}
+	for _, d := range append(hostHierarchies(), unifiedDir()) {
+		if _, err := os.Stat(filepath.Join(d, base, "tp/d")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left after a failed Apply", filepath.Join(d, base, "tp/d"))
+		}
+	}
+}
