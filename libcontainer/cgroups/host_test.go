@@ -400,10 +400,10 @@ func TestHostHybridThreadMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := startSleep(t)
+	t.Cleanup(func() { stopChild(cmd); _ = m.Destroy() }) // also after a failed Apply
 	if err := m.Apply(cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { stopChild(cmd); _ = m.Destroy() })
 	if got := readTrim(t, filepath.Join(tp, "c/cgroup.type")); got != "threaded" {
 		t.Errorf("container cgroup.type %q, want threaded", got)
 	}
