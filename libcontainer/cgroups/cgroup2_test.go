@@ -160,13 +160,13 @@ func TestHybridUnifiedThreadMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = v1.unifiedDir(res).create()
+	_, err = v1.unifiedSide(res).create()
 	if err == nil || !strings.Contains(err.Error(), `linux.resources.unified["hugetlb.2MB.max"]: not supported`) {
 		t.Errorf("hugetlb in a threaded cgroup2 dir: %v", err)
 	}
 	v1.cfg.Resources.Unified = nil
 	res, _ = toLib(v1.cfg.Resources, nil, false)
-	if _, err := v1.unifiedDir(res).create(); err != nil {
+	if _, err := v1.unifiedSide(res).create(); err != nil {
 		t.Fatalf("memory goes to v1, not cgroup2: %v", err)
 	}
 	h.expect(map[string]string{filepath.Join(tp, "c/cgroup.type"): "threaded"})

@@ -86,10 +86,10 @@ func (m *v1Manager) stripUnified(res *lib.Resources) (hugetlb []*lib.HugepageLim
 	return
 }
 
-// unifiedDir is the container's cgroup2 directory of a hybrid host. What
+// unifiedSide is the container's cgroup2 directory of a hybrid host. What
 // goes there (see stripUnified) must not need a domain controller in a
 // thread subtree. It strips res.
-func (m *v1Manager) unifiedDir(res *lib.Resources) cgroup2Dir {
+func (m *v1Manager) unifiedSide(res *lib.Resources) cgroup2Dir {
 	hugetlb, _, unified := m.stripUnified(res)
 	need := unifiedNeeds(unified)
 	if len(hugetlb) > 0 {
@@ -122,7 +122,7 @@ func (m *v1Manager) Apply(pid int) (retErr error) {
 		return err
 	}
 	if m.hybrid {
-		c, err := m.unifiedDir(res).create()
+		c, err := m.unifiedSide(res).create()
 		if len(c) > 0 {
 			created = append(created, c[0])
 		}
