@@ -20,6 +20,7 @@ import (
 	"github.com/myrun-org/myrun/imgtool/archive"
 	"github.com/myrun-org/myrun/imgtool/layer"
 	"github.com/myrun-org/myrun/imgtool/overlay"
+	"github.com/myrun-org/myrun/imgtool/runner"
 	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -285,8 +286,9 @@ func (b *builder) cleanup() {
 	}
 	os.RemoveAll(b.tmp)
 	if b.res.RunSteps > 0 {
-		// The parent cgroup is ours; it goes when no other build uses it.
-		removeCgroup(b.o.CgroupParent)
+		// The parent cgroup is ours (below the hierarchy root); it goes when
+		// no other build uses it.
+		runner.RemoveCgroup("/", b.o.CgroupParent)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/sys/capability"
+	"github.com/myrun-org/myrun/imgtool/runner"
 	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/myrun-org/myrun/imgtool/unpack"
 	"github.com/myrun-org/myrun/specs"
@@ -150,39 +151,25 @@ func (b *builder) runContainer(w *workspace, args []string, script string, env [
 		return fmt.Errorf("RUN needs a runtime: none found (set --runtime or MYIMG_RUNTIME)")
 	}
 	rootfs := w.merged
-	u, err := unpack.ResolveUser(rootfs, usr)
+	s, err := unpack.ProcessSpec(rootfs, unpack.Process{
+		Args: args, Env: append(slices.Clone(env), ro.env...), User: usr, Cwd: cwd, Caps: b.o.Caps,
+	})
 	if err != nil {
 		return err
 	}
-	if cwd == "" {
-		cwd = "/"
-	}
 	// WORKDIR is created on first use, as buildah does.
-	if p, err := securejoin.SecureJoin(rootfs, cwd); err == nil {
+	if p, err := securejoin.SecureJoin(rootfs, s.Process.Cwd); err == nil {
 		if err := os.MkdirAll(p, 0o755); err != nil {
-			return fmt.Errorf("WORKDIR %s: %w", cwd, err)
+			return fmt.Errorf("WORKDIR %s: %w", s.Process.Cwd, err)
 		}
 	}
 	id := fmt.Sprintf("myimg-%d-%d", os.Getpid(), b.seq)
-	s := specs.Default()
-	s.Process.Terminal = false
-	s.Process.Args = args
-	s.Process.Env = append(slices.Clone(env), ro.env...)
-	s.Process.Cwd = cwd
-	s.Process.User = u
 	s.Process.NoNewPrivileges = false // setuid tools (su, sudo) must work in builds
-	caps := unpack.DefaultCaps
-	if b.o.Caps != nil {
-		caps = b.o.Caps
-	}
-	s.Process.Capabilities = &rspec.LinuxCapabilities{
-		Bounding: slices.Clone(caps), Effective: slices.Clone(caps), Permitted: slices.Clone(caps),
-	}
 	for _, l := range b.o.Ulimits {
 		s.Process.Rlimits = slices.DeleteFunc(s.Process.Rlimits, func(x rspec.POSIXRlimit) bool { return x.Type == l.Type })
 		s.Process.Rlimits = append(s.Process.Rlimits, l)
 	}
-	s.Root = &rspec.Root{Path: rootfs}
+	s.Root.Path = rootfs
 	s.Hostname = "myimg-build"
 	s.Linux.CgroupsPath = path.Join(b.o.CgroupParent, id)
 	if ro.insecure {
@@ -227,20 +214,18 @@ func (b *builder) runContainer(w *workspace, args []string, script string, env [
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
 		return err
 	}
-	state := filepath.Join(w.dir, "state")
 	// The runtime's own errors go to a log, so a RUN that could not start
 	// is not reported as the process's exit status.
-	logPath := filepath.Join(w.dir, "runtime.log")
-	os.Remove(logPath)
-	cmd := exec.Command(b.o.Runtime, "--root", state, "--log", logPath, "--log-format", "json", "run", "--bundle", bundle, id)
+	rt := runner.Runtime{Path: b.o.Runtime, Root: filepath.Join(w.dir, "state")}.WithLog(filepath.Join(w.dir, "runtime.log"))
+	os.Remove(rt.Log)
+	cmd := rt.Command("run", "--bundle", bundle, id)
 	cmd.Stdout, cmd.Stderr = b.o.Out, b.o.Out
 	runErr := cmd.Run()
-	del := exec.Command(b.o.Runtime, "--root", state, "delete", "--force", id)
-	del.Run()
-	removeCgroup(s.Linux.CgroupsPath)
+	rt.Delete(id)
+	runner.RemoveCgroup(b.o.CgroupParent, s.Linux.CgroupsPath)
 	removeCreated(w.upper, created)
 	if runErr != nil {
-		if msg := lastRuntimeError(logPath); msg != "" {
+		if msg := rt.LogError(); msg != "" {
 			return fmt.Errorf("runtime could not run %q: %s", strings.Join(args, " "), msg)
 		}
 		if ee, ok := runErr.(*exec.ExitError); ok {
@@ -276,23 +261,6 @@ func (e *ExitError) Error() string {
 
 // ExitCode makes it a cli.ExitCoder.
 func (e *ExitError) ExitCode() int { return e.Status }
-
-// lastRuntimeError is the message of the last error line in a runtime's
-// JSON log (runc's format), or "".
-func lastRuntimeError(path string) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	msg := ""
-	for _, line := range strings.Split(string(data), "\n") {
-		var l struct{ Level, Msg string }
-		if json.Unmarshal([]byte(line), &l) == nil && l.Level == "error" {
-			msg = l.Msg
-		}
-	}
-	return msg
-}
 
 // missingTargets lists mount destinations (and their missing parents)
 // that do not exist in rootfs yet.
@@ -334,16 +302,6 @@ func removeCreated(upper string, paths []string) {
 	}
 }
 
-// removeCgroup removes the container's cgroup dirs if the runtime left
-// any (only our own absolute path, never a parent).
-func removeCgroup(p string) {
-	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
-	roots = append(roots, "/sys/fs/cgroup")
-	for _, r := range roots {
-		os.Remove(filepath.Join(r, p))
-	}
-}
-
 // CleanStale removes what killed builds left in the store's ingest: their
 // RUN containers (deleted through runtime) and their temp directories.
 // Live builds are left alone.
@@ -363,7 +321,7 @@ func deleteStaleContainers(runtime, dir string) {
 		ents, _ := os.ReadDir(st)
 		for _, e := range ents {
 			if e.IsDir() {
-				exec.Command(runtime, "--root", st, "delete", "--force", e.Name()).Run()
+				runner.Runtime{Path: runtime, Root: st}.Delete(e.Name())
 			}
 		}
 	}

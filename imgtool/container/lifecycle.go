@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/myrun-org/myrun/imgtool/network"
+	"github.com/myrun-org/myrun/imgtool/runner"
 	"github.com/myrun-org/myrun/imgtool/unpack"
 )
 
@@ -79,7 +80,7 @@ func signalName(s string) string {
 
 // Kill sends a signal to the container's init through the runtime.
 func (cs *Manager) Kill(r *Record, sig string) error {
-	out, err := cs.rt(r, "kill", r.ID, signalName(sig)).CombinedOutput()
+	out, err := cs.runtime(r).Command("kill", r.ID, signalName(sig)).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("kill %s: %v: %s", signalName(sig), err, strings.TrimSpace(string(out)))
 	}
@@ -121,7 +122,7 @@ func (cs *Manager) Stop(r *Record, timeout time.Duration) error {
 	}
 	// Without a monitor nobody recorded the exit: do it here.
 	if cur, err := cs.Load(r.ID); err == nil && cur.Status != StatusExited {
-		cs.rt(r, "delete", "--force", r.ID).Run()
+		cs.runtime(r).Delete(r.ID)
 		cs.finish(cur, -1, "monitor lost: exit code unknown")
 	}
 	return nil
@@ -176,7 +177,7 @@ func (cs *Manager) Remove(id string, o RemoveOptions) error {
 	}
 	var errs []error
 	if r.Runtime != "" {
-		cs.rt(r, "delete", "--force", id).Run()
+		cs.runtime(r).Delete(id)
 	}
 	if err := os.RemoveAll(filepath.Join(cs.StateRoot(), id)); err != nil {
 		errs = append(errs, err)
@@ -258,7 +259,7 @@ func (cs *Manager) Exec(r *Record, args []string, tty bool, env []string, user, 
 		a = append(a, "--cwd", cwd)
 	}
 	a = append(append(a, r.ID), args...)
-	cmd := cs.rt(r, a...)
+	cmd := cs.runtime(r).Command(a...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	err := cmd.Run()
 	var ee *exec.ExitError
@@ -290,7 +291,7 @@ func (cs *Manager) Leftovers(id string) []string {
 			}
 		}
 	}
-	for _, d := range cgroupDirs(CgroupParent + "/" + id) {
+	for _, d := range runner.CgroupDirs(CgroupParent + "/" + id) {
 		out = append(out, "cgroup "+d)
 	}
 	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {

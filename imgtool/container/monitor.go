@@ -104,8 +104,8 @@ func (cs *Manager) monitor(id string, att *Attach, ready func(error)) (int, erro
 		stdin = att.Stdin
 	}
 	pidFile := filepath.Join(dir, "pid")
-	create := cs.rt(r, "--log", filepath.Join(dir, "runtime.log"), "--log-format", "json",
-		"create", "--bundle", r.Bundle, "--pid-file", pidFile, id)
+	rt := cs.runtime(r).WithLog(filepath.Join(dir, "runtime.log"))
+	create := rt.Command("create", "--bundle", r.Bundle, "--pid-file", pidFile, id)
 	create.Stdin, create.Stdout, create.Stderr = stdin, outW, errW
 	cerr := create.Run()
 	outW.Close()
@@ -130,17 +130,17 @@ func (cs *Manager) monitor(id string, att *Attach, ready func(error)) (int, erro
 	}
 	if cerr != nil {
 		waitCopied()
-		return -1, withRuntimeError(fmt.Errorf("runtime create"), dir)
+		return -1, withRuntimeError(fmt.Errorf("runtime create"), rt)
 	}
 	pid, err := readPid(pidFile)
 	if err != nil {
-		cs.rt(r, "delete", "--force", id).Run()
+		rt.Delete(id)
 		return -1, err
 	}
-	if err := cs.rt(r, "--log", filepath.Join(dir, "runtime.log"), "--log-format", "json", "start", id).Run(); err != nil {
-		cs.rt(r, "delete", "--force", id).Run()
+	if err := rt.Command("start", id).Run(); err != nil {
+		rt.Delete(id)
 		waitCopied()
-		return -1, withRuntimeError(fmt.Errorf("runtime start"), dir)
+		return -1, withRuntimeError(fmt.Errorf("runtime start"), rt)
 	}
 	cs.Update(id, func(r *Record) {
 		r.Status, r.Pid, r.StartedAt = StatusRunning, pid, time.Now().UTC()
@@ -148,7 +148,7 @@ func (cs *Manager) monitor(id string, att *Attach, ready func(error)) (int, erro
 	ready(nil)
 
 	code := waitPid(pid)
-	cs.rt(r, "delete", "--force", id).Run()
+	rt.Delete(id)
 	waitCopied()
 	cs.finish(r, code, "")
 	return code, nil
@@ -182,7 +182,7 @@ func (cs *Manager) finish(r *Record, code int, msg string) {
 // monitorTTY runs a foreground container with a terminal: the runtime's
 // own `run` proxies the pty to our terminal. No log is written.
 func (cs *Manager) monitorTTY(r *Record, att *Attach, ready func(error)) (int, error) {
-	cmd := cs.rt(r, "run", "--bundle", r.Bundle, r.ID)
+	cmd := cs.runtime(r).Command("run", "--bundle", r.Bundle, r.ID)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = att.Stdin, os.Stdout, os.Stderr
 	if cmd.Stdin == nil {
 		cmd.Stdin = os.Stdin
@@ -199,7 +199,7 @@ func (cs *Manager) monitorTTY(r *Record, att *Attach, ready func(error)) (int, e
 	} else if err != nil {
 		code = -1
 	}
-	cs.rt(r, "delete", "--force", r.ID).Run()
+	cs.runtime(r).Delete(r.ID)
 	cs.finish(r, code, "")
 	return code, nil
 }

@@ -39,25 +39,15 @@ const (
 // stays visible; VOLUME paths are listed in AnnotationVolumes.
 func Spec(img *store.Loaded, rootfs string, o Options) (*rspec.Spec, error) {
 	c := img.Config.Config
-	s := specs.Default()
-	s.Process.Terminal = false
-	s.Root.Readonly = false
-	s.Process.Args = append(slices.Clone(c.Entrypoint), c.Cmd...)
-	if len(s.Process.Args) == 0 {
-		s.Process.Args = []string{"sh"}
+	args := append(slices.Clone(c.Entrypoint), c.Cmd...)
+	if len(args) == 0 {
+		args = []string{"sh"}
 	}
-	s.Process.Env = MergeEnv(s.Process.Env[:1], c.Env)
-	if c.WorkingDir != "" {
-		s.Process.Cwd = c.WorkingDir
-	}
-	u, err := ResolveUser(rootfs, c.User)
+	s, err := ProcessSpec(rootfs, Process{Args: args, User: c.User, Cwd: c.WorkingDir})
 	if err != nil {
 		return nil, err
 	}
-	s.Process.User = u
-	s.Process.Capabilities = &rspec.LinuxCapabilities{
-		Bounding: slices.Clone(DefaultCaps), Effective: slices.Clone(DefaultCaps), Permitted: slices.Clone(DefaultCaps),
-	}
+	s.Process.Env = MergeEnv(s.Process.Env[:1], c.Env)
 	s.Hostname = "myimg"
 	s.Annotations = map[string]string{}
 	for k, v := range c.Labels {
@@ -90,6 +80,46 @@ func Spec(img *store.Loaded, rootfs string, o Options) (*rspec.Spec, error) {
 			s.Linux.UIDMappings = toSpecMap(o.UIDMap)
 			s.Linux.GIDMappings = toSpecMap(o.GIDMap)
 		}
+	}
+	return s, nil
+}
+
+// Process is what ProcessSpec puts in the spec's process.
+type Process struct {
+	Args []string
+	Env  []string // replaces the default environment when not nil
+	User string   // an image USER, resolved in the rootfs
+	Cwd  string   // "" keeps "/"
+	Caps []string // nil: DefaultCaps
+}
+
+// ProcessSpec is the spec every process myimg starts from an image's
+// rootfs begins with (`myimg run` through Spec, build's RUN directly):
+// the default spec, no terminal, a writable root, p's args, env and cwd,
+// its user resolved against rootfs's passwd and group files, and the
+// image capability set.
+func ProcessSpec(rootfs string, p Process) (*rspec.Spec, error) {
+	s := specs.Default()
+	s.Process.Terminal = false
+	s.Root.Readonly = false
+	s.Process.Args = p.Args
+	if p.Env != nil {
+		s.Process.Env = p.Env
+	}
+	if p.Cwd != "" {
+		s.Process.Cwd = p.Cwd
+	}
+	u, err := ResolveUser(rootfs, p.User)
+	if err != nil {
+		return nil, err
+	}
+	s.Process.User = u
+	caps := p.Caps
+	if caps == nil {
+		caps = DefaultCaps
+	}
+	s.Process.Capabilities = &rspec.LinuxCapabilities{
+		Bounding: slices.Clone(caps), Effective: slices.Clone(caps), Permitted: slices.Clone(caps),
 	}
 	return s, nil
 }
