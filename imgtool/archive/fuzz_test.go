@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/myrun-org/myrun/imgtool/layer"
+	"github.com/myrun-org/myrun/imgtool/layerblob"
 	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -22,7 +23,7 @@ func seedArchives(f *testing.F) (oci, docker []byte) {
 	}
 	src := f.TempDir()
 	os.WriteFile(filepath.Join(src, "hello"), []byte("hi\n"), 0o644)
-	ld, diff, err := layer.Create(s, src, layer.WriteOptions{}, "gzip")
+	ld, diff, err := layerblob.Create(s, src, layer.WriteOptions{}, "gzip")
 	if err != nil {
 		f.Fatal(err)
 	}

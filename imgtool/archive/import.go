@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/myrun-org/myrun/imgtool/layer"
+	"github.com/myrun-org/myrun/imgtool/layerblob"
 	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -43,7 +44,7 @@ func Import(s *store.Store, src string, o ImportOptions) (_ ocispec.Descriptor, 
 	var desc ocispec.Descriptor
 	var diffID digest.Digest
 	if st.IsDir() {
-		desc, diffID, err = layer.Create(s, src, layer.WriteOptions{Clamp: o.Created, IDs: o.IDs}, o.Compression)
+		desc, diffID, err = layerblob.Create(s, src, layer.WriteOptions{Clamp: o.Created, IDs: o.IDs}, o.Compression)
 	} else {
 		desc, diffID, err = importTarball(s, src, o.Compression)
 	}
@@ -80,41 +81,22 @@ func importTarball(s *store.Store, src, compression string) (ocispec.Descriptor,
 		return ocispec.Descriptor{}, "", err
 	}
 	defer z.Close()
-	mt, err := layer.MediaType(compression)
-	if err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	ing, err := s.NewIngest()
-	if err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	defer ing.Abort()
-	cw, err := layer.Compressor(ing, compression)
-	if err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	diff := digest.SHA256.Digester()
-	// Validate while copying: the stream must parse as tar with safe names.
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := layer.CheckTar(pr)
-		pr.CloseWithError(err)
-		done <- err
-	}()
-	_, err = io.Copy(io.MultiWriter(cw, diff.Hash(), pw), bufio.NewReaderSize(z, 1<<20))
-	pw.CloseWithError(err)
-	if cerr := <-done; err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	if err := cw.Close(); err != nil {
-		return ocispec.Descriptor{}, "", err
-	}
-	desc, err := ing.Commit(mt, nil)
-	return desc, diff.Digest(), err
+	return layerblob.Put(s, compression, func(w io.Writer) error {
+		// Validate while copying: the stream must parse as tar with safe names.
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			err := layer.CheckTar(pr)
+			pr.CloseWithError(err)
+			done <- err
+		}()
+		_, err := io.Copy(io.MultiWriter(w, pw), bufio.NewReaderSize(z, 1<<20))
+		pw.CloseWithError(err)
+		if cerr := <-done; err == nil {
+			err = cerr
+		}
+		return err
+	})
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/myrun-org/myrun/imgtool/layer"
+	"github.com/myrun-org/myrun/imgtool/layerblob"
 	"github.com/myrun-org/myrun/imgtool/overlay"
 	"github.com/myrun-org/myrun/imgtool/progress"
 	"github.com/myrun-org/myrun/imgtool/unpack"
@@ -238,7 +239,7 @@ func (r *stageRun) commitWorkspace(w *workspace, key digest.Digest, h ocispec.Hi
 func (b *builder) commitUpper(upper string) (ocispec.Descriptor, digest.Digest, error) {
 	// The sizes are known only at the end: a summary, no live line.
 	m := progress.NewMeter(io.Discard, "layer", 0)
-	desc, diffID, err := layer.Create(b.s, upper, layer.WriteOptions{Overlay: true, Clamp: b.o.Timestamp}, b.o.Compression)
+	desc, diffID, err := layerblob.Create(b.s, upper, layer.WriteOptions{Overlay: true, Clamp: b.o.Timestamp}, b.o.Compression)
 	m.Add(0, desc.Size)
 	line := m.Done()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/myrun-org/myrun/imgtool/layer"
+	"github.com/myrun-org/myrun/imgtool/layerblob"
 	"github.com/myrun-org/myrun/imgtool/overlay"
 	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/opencontainers/go-digest"
@@ -68,7 +69,7 @@ func Bundle(s *store.Store, img *store.Loaded, bundle string, o Options) error {
 	if useCopy {
 		for i, l := range img.Manifest.Layers {
 			eo := layer.ExtractOptions{Mode: layer.Apply, UIDMap: o.UIDMap, GIDMap: o.GIDMap, Rootless: o.InUserNS}
-			if err := layer.Unpack(s, l, img.DiffID(i), rootfs, eo); err != nil {
+			if err := layerblob.Unpack(s, l, img.DiffID(i), rootfs, eo); err != nil {
 				return err
 			}
 			if o.Progress != nil {

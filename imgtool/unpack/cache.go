@@ -20,6 +20,7 @@ import (
 	"sync"
 
 	"github.com/myrun-org/myrun/imgtool/layer"
+	"github.com/myrun-org/myrun/imgtool/layerblob"
 	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -74,7 +75,7 @@ func extractCached(s *store.Store, desc ocispec.Descriptor, diffID digest.Digest
 		return err
 	}
 	layer.SpreadHint(root)
-	if err := layer.Unpack(s, desc, diffID, root, layer.ExtractOptions{Mode: layer.Overlay}); err != nil {
+	if err := layerblob.Unpack(s, desc, diffID, root, layer.ExtractOptions{Mode: layer.Overlay}); err != nil {
 		return err
 	}
 	if err := os.Rename(root, dst); err != nil && !errors.Is(err, os.ErrExist) {
