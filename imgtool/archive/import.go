@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"time"
 
 	"github.com/myrun-org/myrun/imgtool/layer"
@@ -61,7 +60,7 @@ func Import(s *store.Store, src string, o ImportOptions) (_ ocispec.Descriptor, 
 	}
 	img := store.Image{
 		Created:  &created,
-		Platform: ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH},
+		Platform: store.HostPlatform(),
 		Config:   o.Config,
 		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
 		History:  []ocispec.History{{Created: &created, CreatedBy: "myimg import", Comment: comment}},

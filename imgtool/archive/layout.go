@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/myrun-org/myrun/imgtool/store"
@@ -88,19 +87,15 @@ func copyImage(src, dst *store.Store, desc ocispec.Descriptor) (ocispec.Descript
 	if err := json.Unmarshal(b, &probe); err != nil {
 		return desc, fmt.Errorf("manifest %s: %w", desc.Digest, err)
 	}
+	if store.IsIndex(desc.MediaType, b) {
+		pick, err := store.PickManifest(ocispec.Index{Manifests: probe.Manifests})
+		if err != nil {
+			return desc, fmt.Errorf("index %s: %w", desc.Digest, err)
+		}
+		return copyImage(src, dst, pick)
+	}
 	if probe.Config == nil {
-		// An index: take the host's linux/GOARCH (or only) manifest.
-		var pick *ocispec.Descriptor
-		for i, m := range probe.Manifests {
-			if len(probe.Manifests) == 1 || m.Platform != nil && m.Platform.OS == "linux" && m.Platform.Architecture == runtime.GOARCH {
-				pick = &probe.Manifests[i]
-				break
-			}
-		}
-		if pick == nil {
-			return desc, fmt.Errorf("index %s: no linux/%s manifest", desc.Digest, runtime.GOARCH)
-		}
-		return copyImage(src, dst, *pick)
+		return desc, fmt.Errorf("manifest %s: no config", desc.Digest)
 	}
 	for _, d := range append([]ocispec.Descriptor{*probe.Config}, probe.Layers...) {
 		if dst.HasBlob(d) {

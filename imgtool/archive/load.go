@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -182,7 +181,8 @@ func loadDocker(s *store.Store, dir string) ([]LoadedImage, error) {
 		var desc ocispec.Descriptor
 		if img.OS == "" {
 			// Too old to say (docker before 1.11): the bytes must change.
-			img.OS, img.Architecture = "linux", runtime.GOARCH
+			hp := store.HostPlatform()
+			img.OS, img.Architecture, img.Variant = hp.OS, hp.Architecture, hp.Variant
 			desc, err = s.PutImage(img, layers, nil)
 		} else {
 			// The config as it came: its digest is the image ID.

@@ -154,7 +154,7 @@ func Build(s *store.Store, o Options) (*Result, error) {
 		o.Compression = "gzip"
 	}
 	if o.Platform.Architecture == "" {
-		o.Platform = HostPlatform()
+		o.Platform = store.HostPlatform()
 	}
 	if o.CgroupParent == "" {
 		o.CgroupParent = "/myimg-build"
@@ -294,7 +294,7 @@ func (b *builder) cleanup() {
 
 // metaArgs evaluates ARGs before the first FROM (plus predefined ones).
 func (b *builder) metaArgs() error {
-	for k, v := range predefinedArgs(b.o.Platform, HostPlatform()) {
+	for k, v := range predefinedArgs(b.o.Platform, store.HostPlatform()) {
 		b.meta[k] = v
 	}
 	for _, st := range b.p.meta {

@@ -416,7 +416,7 @@ func TestPlatform(t *testing.T) {
 		}
 		return s.Load(res.Manifest)
 	}
-	host := HostPlatform()
+	host := store.HostPlatform()
 	if l, err := build("FROM scratch\nARG TARGETARCH\nARG BUILDPLATFORM\nLABEL t=$TARGETARCH b=$BUILDPLATFORM\nCOPY f /f\n", Options{Tags: []string{"base"}}); err != nil {
 		t.Fatal(err)
 	} else if l.Config.Architecture != host.Architecture || l.Config.Config.Labels["t"] != host.Architecture || l.Config.Config.Labels["b"] != "linux/"+host.Architecture {

@@ -4,20 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
+	"github.com/myrun-org/myrun/imgtool/store"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
-
-// HostPlatform is the platform myimg runs on: the default --platform.
-func HostPlatform() ocispec.Platform {
-	p := ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	if p.Architecture == "arm" {
-		p.Variant = "v7"
-	}
-	return p
-}
 
 // ParsePlatform reads os/arch[/variant] (or arch alone, os linux), with
 // the usual aliases (x86_64, aarch64); only linux images are built.
@@ -99,7 +90,7 @@ var binfmtDir = "/proc/sys/fs/binfmt_misc"
 // qemu-user-static registers them with the F flag, so they work inside
 // the container's rootfs).
 func canRun(p ocispec.Platform) error {
-	host := HostPlatform()
+	host := store.HostPlatform()
 	if p.Architecture == host.Architecture || p.Architecture == "" {
 		return nil
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -77,7 +76,14 @@ func (c *conn) remoteOpts() []remote.Option {
 		c.gate = &httpsOnly{inner: tr}
 		rt = c.gate
 	}
-	return []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH}), remote.WithTransport(rt)}
+	return []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithPlatform(hostPlatform()), remote.WithTransport(rt)}
+}
+
+// hostPlatform is what remote picks from an index: the host's os and
+// architecture, as store.PickManifest matches them.
+func hostPlatform() v1.Platform {
+	p := store.HostPlatform()
+	return v1.Platform{OS: p.OS, Architecture: p.Architecture}
 }
 
 // explain adds to an error caused by a refused plain HTTP request what

@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -49,18 +48,18 @@ type Loaded struct {
 }
 
 // Load reads and verifies the manifest and config of desc. An image index
-// is followed to its host-platform linux/GOARCH (or only) manifest.
+// is followed to its host-platform (or only) manifest (PickManifest).
 func (s *Store) Load(desc ocispec.Descriptor) (*Loaded, error) {
 	b, err := s.ReadBlob(desc)
 	if err != nil {
 		return nil, err
 	}
-	if desc.MediaType == ocispec.MediaTypeImageIndex || isIndex(b) {
+	if IsIndex(desc.MediaType, b) {
 		var idx ocispec.Index
 		if err := json.Unmarshal(b, &idx); err != nil {
 			return nil, fmt.Errorf("index %s: %w", desc.Digest, err)
 		}
-		m, err := pickManifest(idx)
+		m, err := PickManifest(idx)
 		if err != nil {
 			return nil, fmt.Errorf("index %s: %w", desc.Digest, err)
 		}
@@ -87,30 +86,6 @@ func (s *Store) Load(desc ocispec.Descriptor) (*Loaded, error) {
 	d := desc
 	d.Annotations = nil
 	return &Loaded{Desc: d, Manifest: m, Config: img, RawConf: cb}, nil
-}
-
-func isIndex(b []byte) bool {
-	var probe struct {
-		MediaType string            `json:"mediaType"`
-		Manifests []json.RawMessage `json:"manifests"`
-		Layers    []json.RawMessage `json:"layers"`
-	}
-	if json.Unmarshal(b, &probe) != nil {
-		return false
-	}
-	return probe.MediaType == ocispec.MediaTypeImageIndex || (probe.Manifests != nil && probe.Layers == nil)
-}
-
-func pickManifest(idx ocispec.Index) (ocispec.Descriptor, error) {
-	if len(idx.Manifests) == 1 {
-		return idx.Manifests[0], nil
-	}
-	for _, m := range idx.Manifests {
-		if m.Platform != nil && m.Platform.OS == "linux" && m.Platform.Architecture == runtime.GOARCH {
-			return m, nil
-		}
-	}
-	return ocispec.Descriptor{}, fmt.Errorf("no linux/%s manifest among %d", runtime.GOARCH, len(idx.Manifests))
 }
 
 // PutImage writes config and manifest blobs for layers and returns the
