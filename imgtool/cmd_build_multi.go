@@ -45,7 +45,7 @@ func buildManifestList(s *store.Store, o build.Options, platforms []ocispec.Plat
 		return fmt.Errorf("--manifest/several --platform: the list is an OCI image index; --format docker lists are not supported")
 	}
 	if len(platforms) == 0 {
-		platforms = []ocispec.Platform{build.HostPlatform()}
+		platforms = []ocispec.Platform{store.HostPlatform()}
 	}
 	tags := o.Tags
 	o.Tags = nil

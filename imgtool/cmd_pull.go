@@ -9,8 +9,6 @@ import (
 
 	"github.com/myrun-org/myrun/imgtool/progress"
 	"github.com/myrun-org/myrun/imgtool/registry"
-	"github.com/myrun-org/myrun/imgtool/store"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func registryOpts(cmd *cli.Command) (registry.Options, error) {
@@ -52,7 +50,7 @@ linux/GOARCH manifest is pulled. Digests, sizes and diff_ids are verified before
 			if err != nil {
 				return err
 			}
-			fmt.Println(descConfigID(s, desc))
+			fmt.Println(s.ImageID(desc))
 			return nil
 		},
 	}
@@ -80,12 +78,4 @@ func pushCommand() *cli.Command {
 			return err
 		},
 	}
-}
-
-func descConfigID(s *store.Store, d ocispec.Descriptor) string {
-	l, err := s.Load(d)
-	if err != nil {
-		return d.Digest.Encoded()
-	}
-	return l.Manifest.Config.Digest.Encoded()
 }

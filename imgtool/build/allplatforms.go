@@ -38,7 +38,7 @@ func BasePlatforms(s *store.Store, o Options) ([]ocispec.Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.Platform = HostPlatform()
+	o.Platform = store.HostPlatform()
 	b := &builder{s: s, o: o, p: p, lex: shell.NewLex(p.escape), meta: map[string]string{}, used: map[string]bool{}}
 	if err := b.metaArgs(); err != nil {
 		return nil, err

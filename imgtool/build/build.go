@@ -435,7 +435,7 @@ func (b *builder) commit(r *stageResult) (ocispec.Descriptor, error) {
 	if err != nil {
 		return desc, err
 	}
-	b.res.ImageID = descConfigID(b.s, desc)
+	b.res.ImageID = b.s.ImageID(desc)
 	names := b.o.Tags
 	if len(names) > 0 {
 		b.printf("COMMIT %s\n", strings.Join(names, ", "))
@@ -482,14 +482,6 @@ func dockerLayers(in []ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 		out[i] = d
 	}
 	return out, nil
-}
-
-func descConfigID(s *store.Store, desc ocispec.Descriptor) string {
-	l, err := s.Load(desc)
-	if err != nil {
-		return desc.Digest.Encoded()
-	}
-	return l.Manifest.Config.Digest.Encoded()
 }
 
 func shortID(id string) string {

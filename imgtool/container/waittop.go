@@ -31,7 +31,7 @@ func (cs *Manager) Top(r *Record, psArgs []string, w io.Writer) error {
 	if !cs.IsRunning(r) {
 		return fmt.Errorf("container %s is not running", r.Name)
 	}
-	cmd := cs.rt(r, append([]string{"ps", r.ID}, psArgs...)...)
+	cmd := cs.runtime(r).Command(append([]string{"ps", r.ID}, psArgs...)...)
 	cmd.Stdout, cmd.Stderr = w, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("container %s: %s ps: %w", r.Name, r.Runtime, err)

@@ -88,6 +88,16 @@ func (s *Store) Load(desc ocispec.Descriptor) (*Loaded, error) {
 	return &Loaded{Desc: d, Manifest: m, Config: img, RawConf: cb}, nil
 }
 
+// ImageID is the image ID of desc as myimg prints it: its config's
+// digest (hex), or desc's own digest when it does not load.
+func (s *Store) ImageID(desc ocispec.Descriptor) string {
+	l, err := s.Load(desc)
+	if err != nil {
+		return desc.Digest.Encoded()
+	}
+	return l.Manifest.Config.Digest.Encoded()
+}
+
 // PutImage writes config and manifest blobs for layers and returns the
 // manifest descriptor. Layer blobs must already be in the store.
 func (s *Store) PutImage(img Image, layers []ocispec.Descriptor, annotations map[string]string) (ocispec.Descriptor, error) {
