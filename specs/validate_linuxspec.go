@@ -70,7 +70,12 @@ func checkLinux(p *problems, s *rspec.Spec) {
 		p.add("linux.rootfsPropagation", "unknown propagation %q", l.RootfsPropagation)
 	}
 	if len(l.TimeOffsets) > 0 && !hasNewNamespace(l, rspec.TimeNamespace) {
-		p.add("linux.timeOffsets", "require a new time namespace")
+		if path := namespacePath(l, rspec.TimeNamespace); path != "" {
+			// An existing namespace's clocks are fixed once a process is in it.
+			p.add("linux.timeOffsets", "require a new time namespace; the time namespace is joined (%s), whose offsets cannot change", path)
+		} else {
+			p.add("linux.timeOffsets", "require a new time namespace")
+		}
 	}
 	for k := range l.TimeOffsets {
 		if k != "boottime" && k != "monotonic" {

@@ -225,6 +225,10 @@ func TestValidateBad(t *testing.T) {
 		{"time offsets without timens", func(s *rspec.Spec, _ string) {
 			s.Linux.TimeOffsets = map[string]rspec.LinuxTimeOffset{"monotonic": {Secs: 1}}
 		}, "linux.timeOffsets: require a new time namespace"},
+		{"time offsets with a joined timens", func(s *rspec.Spec, _ string) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.TimeNamespace, Path: "/proc/1/ns/time"})
+			s.Linux.TimeOffsets = map[string]rspec.LinuxTimeOffset{"monotonic": {Secs: 1}}
+		}, "linux.timeOffsets: require a new time namespace; the time namespace is joined (/proc/1/ns/time)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

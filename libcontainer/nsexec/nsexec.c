@@ -226,17 +226,6 @@ static void parse_bootstrap(char *buf, struct bootstrap *b)
 	}
 }
 
-static void write_file(const char *path, const char *data)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		bail("nsexec: open %s", path);
-	if (write(fd, data, strlen(data)) != (ssize_t)strlen(data))
-		bail("nsexec: write %s", path);
-	close(fd);
-}
-
 #ifdef MYRUN_FUZZ
 #define CONSTRUCTOR __attribute__((unused))
 #else
@@ -249,6 +238,7 @@ CONSTRUCTOR static void nsexec(void)
 	static struct bootstrap b;
 	struct join *joins = b.joins;
 	int need_fork = 0;
+	int timens_fd = -1;
 	unsigned long rest;
 	struct rlimit rl;
 	const char *env;
@@ -293,6 +283,22 @@ CONSTRUCTOR static void nsexec(void)
 	buf[n] = '\0';
 
 	parse_bootstrap(buf, &b);
+	// The time offsets are written after unshare(CLONE_NEWTIME) through a
+	// file opened now, in the host's namespaces: the kernel checks
+	// CAP_SYS_TIME with the opener's credentials, which hold it over the
+	// new namespace's owner; and opened later, inside a user namespace,
+	// the /proc file of a non-dumpable process belongs to the host's root
+	// and cannot be opened at all (EACCES). Dumpable for the open only:
+	// nothing of the container's can see us yet.
+	if (b.timens[0] != '\0') {
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+			bail("nsexec: PR_SET_DUMPABLE");
+		timens_fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+		if (timens_fd < 0)
+			bail("nsexec: open /proc/self/timens_offsets");
+		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			bail("nsexec: PR_SET_DUMPABLE");
+	}
 	// Open every path before joining any namespace: after joining the
 	// mount namespace the paths would resolve in the container.
 	for (int i = 0; i < b.njoins; i++) {
@@ -345,8 +351,13 @@ next:
 		if (unshare((int)rest) < 0)
 			bail("nsexec: unshare namespaces %#lx", rest);
 	}
-	if (b.timens[0] != '\0')
-		write_file("/proc/self/timens_offsets", b.timens);
+	if (timens_fd >= 0) {
+		size_t len = strlen(b.timens);
+
+		if (write(timens_fd, b.timens, len) != (ssize_t)len)
+			bail("nsexec: write /proc/self/timens_offsets (linux.timeOffsets)");
+		close(timens_fd);
+	}
 	if (b.clone_flags & (CLONE_NEWPID | CLONE_NEWTIME))
 		need_fork = 1;
 
