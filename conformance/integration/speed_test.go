@@ -14,7 +14,11 @@ import (
 // container's Go init. Budget in allocations (they repeat exactly, unlike
 // times): at 6408c3d `specs` compiled its SemVer regexp at init, 200 of
 // the 494 allocations of `myrun --version`; now it is compiled on first
-// use (docs/benchmarks.md, issue 18).
+// use (docs/benchmarks.md, issue 18). Since stop 14 go-criu's generated
+// protobuf package and the protobuf runtime add about 120 allocations and
+// 0.4 ms (of 1.1 ms) to every verb for checkpoint/restore alone: the
+// budget is 480 until the CRIU messages are encoded without the generated
+// registry (protowire), which should bring it back under 400.
 func TestPackageInitBudget(t *testing.T) {
 	cmd := exec.Command(myrun, "--version")
 	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
@@ -42,8 +46,8 @@ func TestPackageInitBudget(t *testing.T) {
 	if pkgs == 0 {
 		t.Fatalf("no inittrace output:\n%s", out)
 	}
-	if total > 400 {
-		t.Errorf("package inits allocate %d times in all (budget 400)", total)
+	if total > 480 {
+		t.Errorf("package inits allocate %d times in all (budget 480)", total)
 	}
 	t.Logf("%d package inits, %d allocations", pkgs, total)
 }
