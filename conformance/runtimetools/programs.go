@@ -22,6 +22,7 @@ const optInPrefix = "linux_cgroups_relative_"
 var racy = map[string]string{
 	"poststart":      "the hook's echo races the container process's echo",
 	"poststart_fail": "the hooks' echoes race the container process's echo",
+	"killsig":        "kill follows status running at once, and can reach sh before its trap is set (the default action then ends sh)",
 }
 
 const racyAttempts = 3
