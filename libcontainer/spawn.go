@@ -67,42 +67,94 @@ type spawnRequest struct {
 
 // spawn starts init and drives the handshake until init reports ready (or,
 // for exec, until the user process was exec'd). It returns the container
-// process's pid as seen from our pid namespace.
+// process's pid as seen from our pid namespace. On failure nothing it
+// started survives.
 func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
-	parent, child, err := syncproto.NewSocketPair()
-	if err != nil {
+	p := &initProcess{r: r, req: req, writeMaps: func(first int) error {
+		return userns.WriteMaps(first, req.uidMaps, req.gidMaps, r.Rootless)
+	}}
+	defer p.close()
+	if err := p.passFds(); err != nil {
 		return 0, err
 	}
-	defer parent.Close()
-	defer child.Close()
-
-	var extra []*os.File
-	for i := 0; i < req.preserve; i++ {
-		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
+	if err := p.start(); err != nil {
+		return 0, err
 	}
-	add := func(f *os.File) int {
-		if f == nil {
-			return -1
+	defer func() {
+		if err != nil {
+			p.fail()
+			pid = 0
 		}
-		extra = append(extra, f)
-		return 2 + len(extra)
+	}()
+	if err := p.constructorPhase(); err != nil {
+		return 0, err
 	}
-	syncFd := add(child)
+	if err := p.place(); err != nil {
+		return 0, err
+	}
+	if req.exec != nil {
+		return p.pid, p.execInConstructor()
+	}
+	return p.pid, p.goPhase()
+}
+
+// initProcess is one `myrun init` on its way to becoming the container's
+// process (or an exec'd one), in phases: passFds, start, constructorPhase
+// (the C constructor: maps and pid), place, then goPhase (Go init: config,
+// hooks, ready) or execInConstructor; fail undoes what was done.
+type initProcess struct {
+	r    *Runtime
+	req  *spawnRequest
+	conn *syncproto.Conn // our end of the sync socket
+
+	child   *os.File   // init's end, ours to close once init has it
+	extra   []*os.File // init's fds from 3 up
+	files   []uintptr  // every fd init gets, from 0 up
+	syncFd  int        // init's number for child
+	boot    []byte     // the bootstrap message's payload
+	closers []func()   // what we opened only for init
+
+	first        int  // the process we forked
+	bornInCgroup bool // CLONE_INTO_CGROUP put first in its cgroup
+	tStart       time.Time
+
+	pid int // the container process, from the constructor's Pid message
+	// firstGone: first was reaped, or is pid itself (which create
+	// leaves running), so failing must not kill and wait for it.
+	firstGone bool
+	limitsSet bool
+	// writeMaps writes the uid/gid maps of first's new user namespace.
+	writeMaps func(first int) error
+}
+
+// passFds numbers init's fds (stdio, preserved, then ours) and puts the
+// numbers in its config.
+func (p *initProcess) passFds() error {
+	req, r := p.req, p.r
+	conn, child, err := syncproto.NewSocketPair()
+	if err != nil {
+		return err
+	}
+	p.conn, p.child = conn, child
+	for i := 0; i < req.preserve; i++ {
+		p.extra = append(p.extra, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
+	}
+	p.syncFd = p.add(child)
 	cfg := req.cfg
-	cfg.FifoFd = add(req.fifo)
-	cfg.ConsoleFd = add(req.console)
-	cfg.SeccompFd = add(req.seccomp)
+	cfg.FifoFd = p.add(req.fifo)
+	cfg.ConsoleFd = p.add(req.console)
+	cfg.SeccompFd = p.add(req.seccomp)
 	for i, tree := range req.idmapped {
 		if cfg.IDMapFds == nil {
 			cfg.IDMapFds = map[int]int{}
 		}
-		cfg.IDMapFds[i] = add(tree)
+		cfg.IDMapFds[i] = p.add(tree)
 	}
 	logFile := r.LogFile
 	if logFile == nil {
 		logFile = os.Stderr
 	}
-	cfg.LogFd = add(logFile)
+	cfg.LogFd = p.add(logFile)
 	cfg.LogFormat = r.LogFormat
 	cfg.Debug = r.Debug
 
@@ -112,222 +164,282 @@ func (r *Runtime) spawn(req *spawnRequest) (pid int, err error) {
 	// an RCU grace period: milliseconds we would otherwise wait alone.)
 	req.boot.LatePlacement = true
 	req.boot.Exec = req.exec != nil
-	boot, err := req.boot.Encode()
+	if p.boot, err = req.boot.Encode(); err != nil {
+		return err
+	}
+	stdio, err := p.stdio()
 	if err != nil {
-		return 0, err
+		return err
 	}
+	for _, f := range append(stdio[:], p.extra...) {
+		p.files = append(p.files, f.Fd())
+	}
+	return nil
+}
 
-	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
-	if req.stdio[0] != nil {
-		stdio = req.stdio
-		for i, f := range stdio {
-			if f == nil {
-				// As os/exec does for a nil stream.
-				null, err := os.OpenFile(os.DevNull, os.O_RDWR|unix.O_CLOEXEC, 0)
-				if err != nil {
-					return 0, err
-				}
-				defer null.Close()
-				stdio[i] = null
-			}
-		}
+// add passes f to init and returns its number there; -1 for none.
+func (p *initProcess) add(f *os.File) int {
+	if f == nil {
+		return -1
 	}
-	files := make([]uintptr, 0, 3+len(extra))
+	p.extra = append(p.extra, f)
+	return 2 + len(p.extra)
+}
+
+// stdio is init's fds 0-2: ours, or the request's with /dev/null for a nil
+// one (as os/exec does for a nil stream).
+func (p *initProcess) stdio() ([3]*os.File, error) {
+	if p.req.stdio[0] == nil {
+		return [3]*os.File{os.Stdin, os.Stdout, os.Stderr}, nil
+	}
+	stdio := p.req.stdio
+	for i, f := range stdio {
+		if f != nil {
+			continue
+		}
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return stdio, err
+		}
+		p.closers = append(p.closers, func() { null.Close() })
+		stdio[i] = null
+	}
+	return stdio, nil
+}
+
+// start forks and execs `myrun init` from a sealed view of our binary.
+func (p *initProcess) start() error {
 	top := 0
-	for _, f := range append(stdio[:], extra...) {
-		files = append(files, f.Fd())
-		top = max(top, int(f.Fd()))
+	for _, fd := range p.files {
+		top = max(top, int(fd))
 	}
 	// The child moves fds out of the way before its dup2s, to numbers
 	// from max(len(files), top)+1 upwards (the exec error pipe plus up to
 	// one per file): the binary's fd must lie above all of them, or
 	// execve runs whatever was dup'ed over it.
-	exe, err := exeseal.Open(max(len(files), top) + len(files) + 3)
+	exe, err := exeseal.Open(max(len(p.files), top) + len(p.files) + 3)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	defer exe.Close()
+	p.closers = append(p.closers, func() { exe.Close() })
 	sys := &syscall.SysProcAttr{}
-	if req.cgroup != nil {
+	if p.req.cgroup != nil {
 		// CLONE_INTO_CGROUP: the child is born in the container's cgroup.
-		if fd, err := req.cgroup.CgroupFD(); err == nil && fd >= 0 {
-			defer unix.Close(fd)
+		if fd, err := p.req.cgroup.CgroupFD(); err == nil && fd >= 0 {
+			p.closers = append(p.closers, func() { unix.Close(fd) })
 			sys.UseCgroupFD = true
 			sys.CgroupFD = fd
 		}
 	}
-	r.Log.Debug("start init", "exe", exe.Name(), "extra_fds", len(extra), "clone_flags", fmt.Sprintf("%#x", req.boot.CloneFlags), "joins", req.boot.Joins)
+	p.bornInCgroup = sys.UseCgroupFD
+	p.r.Log.Debug("start init", "exe", exe.Name(), "extra_fds", len(p.extra), "clone_flags", fmt.Sprintf("%#x", p.req.boot.CloneFlags), "joins", p.req.boot.Joins)
 	// syscall.ForkExec rather than os/exec: os.StartProcess probes
 	// CLONE_PIDFD with an extra vfork the first time a process starts a
 	// child, which costs every myrun invocation a process.
-	tStart := time.Now()
-	restoreAffinity, err := forkAffinity(req.affinity)
+	p.tStart = time.Now()
+	restoreAffinity, err := forkAffinity(p.req.affinity)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{"myrun", "init"}, &syscall.ProcAttr{
-		Env:   []string{nsexec.SyncFdEnv + "=" + strconv.Itoa(syncFd), nsexec.KeepFdsEnv + "=" + strconv.Itoa(len(files))},
-		Files: files,
+		Env:   []string{nsexec.SyncFdEnv + "=" + strconv.Itoa(p.syncFd), nsexec.KeepFdsEnv + "=" + strconv.Itoa(len(p.files))},
+		Files: p.files,
 		Sys:   sys,
 	})
 	restoreAffinity()
 	if err != nil {
-		return 0, fmt.Errorf("starting init: %w", err)
+		return fmt.Errorf("starting init: %w", err)
 	}
-	child.Close()
-	waited := false
-	defer func() {
-		if err != nil {
-			// Init failed or we did: make sure nothing we started survives,
-			// and no host device dies with its network namespace.
-			if pid > 0 && len(req.moved) > 0 {
-				if rerr := netdev.Return(pid, req.moved); rerr != nil {
-					r.Log.Warn("moving network devices back to the host", "error", rerr)
-				}
-				req.moved = nil
-			}
-			if pid > 0 {
-				unix.Kill(pid, unix.SIGKILL)
-			}
-			if !waited {
-				unix.Kill(first, unix.SIGKILL)
-				waitPid(first)
-			}
-			pid = 0
-		}
-	}()
+	p.first = first
+	p.child.Close()
+	return nil
+}
 
-	if err := parent.SendRaw(boot); err != nil {
-		return 0, fmt.Errorf("sending bootstrap: %w", err)
+// constructorPhase sends the bootstrap and answers the constructor until it
+// reports the pid of the process that continues into Go (or execs).
+func (p *initProcess) constructorPhase() error {
+	if err := p.conn.SendBytes(syncproto.TypeBootstrap, p.boot); err != nil {
+		return fmt.Errorf("sending bootstrap: %w", err)
 	}
-
-	// Constructor phase: id maps, then the pid of the process that
-	// continues into Go.
-	for pid == 0 {
-		m, p, err := parent.Recv()
+	for p.pid == 0 {
+		m, err := p.conn.Recv()
 		if err != nil {
-			return 0, initFailed(first, &waited, err)
+			return p.exitedEarly(err)
 		}
 		switch m.Type {
 		case syncproto.TypeMaps:
-			tMaps := time.Now()
-			if err := userns.WriteMaps(first, req.uidMaps, req.gidMaps, r.Rootless); err != nil {
-				return 0, err
+			t0 := time.Now()
+			if err := p.writeMaps(p.first); err != nil {
+				return err
 			}
-			r.Log.Debug("write id maps", "pid", first, "uid_map", req.uidMaps, "gid_map", req.gidMaps, "took", time.Since(tMaps).String())
-			if err := parent.SendRaw([]byte(syncproto.TypeMapsOK)); err != nil {
-				return 0, err
+			p.r.Log.Debug("write id maps", "pid", p.first, "uid_map", p.req.uidMaps, "gid_map", p.req.gidMaps, "took", time.Since(t0).String())
+			if err := p.conn.SendBytes(syncproto.TypeMapsOK, nil); err != nil {
+				return err
 			}
 		case syncproto.TypePid:
-			if p.Cred == nil || p.Cred.Pid <= 0 {
-				return 0, errors.New("init did not send its credentials")
+			if m.Cred == nil || m.Cred.Pid <= 0 {
+				return errors.New("init did not send its credentials")
 			}
-			pid = int(p.Cred.Pid)
-			if req.onPid != nil {
-				req.onPid(pid)
+			p.pid = int(m.Cred.Pid)
+			if p.req.onPid != nil {
+				p.req.onPid(p.pid)
 			}
-		case syncproto.TypeError:
-			return 0, initFailed(first, &waited, errors.New(m.Error))
 		default:
-			return 0, fmt.Errorf("unexpected %q from init", m.Type)
+			return unexpected(m)
 		}
 	}
-	if pid != first {
-		// The intermediate process forked for a pid/time namespace exits
-		// right away.
-		waited = true
-		if err := waitPid(first); err != nil {
-			return pid, fmt.Errorf("init intermediate: %w", err)
-		}
-	} else {
-		// We never wait for init itself here: `create` leaves it behind.
-		waited = true
-	}
-	r.Log.Debug("namespaces ready", "pid", pid, "took", time.Since(tStart).String())
-	if err := r.place(req, pid, sys.UseCgroupFD); err != nil {
-		return pid, err
-	}
-	if len(req.netDevices) > 0 {
-		t0 := time.Now()
-		if req.moved, err = netdev.Move(pid, req.netDevices); err != nil {
-			return pid, err
-		}
-		r.Log.Debug("network devices moved", "devices", req.moved, "took", time.Since(t0).String())
-	}
-	// An exec'd process gets its limits and final affinity now; init
-	// once its own setup is done (setLimits).
-	limitsSet := false
-	if req.exec != nil || cfg.Mode == initproc.ModeExec {
-		if err := r.setLimits(req, pid, &limitsSet); err != nil {
-			return pid, err
+	// We never wait for init itself: `create` leaves it behind. The
+	// intermediate forked for a pid/time namespace exits right away.
+	p.firstGone = true
+	if p.pid != p.first {
+		if err := waitPid(p.first); err != nil {
+			return fmt.Errorf("init intermediate: %w", err)
 		}
 	}
-	if req.exec != nil {
-		req.exec.ConsoleFd = cfg.ConsoleFd
-		msg, err := req.exec.Encode()
-		if err != nil {
-			return pid, err
-		}
-		return pid, r.execInConstructor(parent, msg)
-	}
-	cfg.UnshareCgroupNS = req.boot.CloneFlags&unix.CLONE_NEWCGROUP != 0
+	p.r.Log.Debug("namespaces ready", "pid", p.pid, "took", time.Since(p.tStart).String())
+	return nil
+}
 
-	cfg.HostPid = pid
-	if err := parent.Send(syncproto.TypeConfig, cfg); err != nil {
-		return pid, fmt.Errorf("sending config: %w", err)
+// exitedEarly turns a closed socket into the reason init died.
+func (p *initProcess) exitedEarly(err error) error {
+	if !errors.Is(err, syncproto.ErrClosed) {
+		return err
 	}
-	for {
-		m, _, err := parent.Recv()
-		if errors.Is(err, syncproto.ErrClosed) && cfg.Mode == initproc.ModeExec {
-			return pid, nil // close-on-exec: the process is running
-		}
-		if err != nil {
-			return pid, fmt.Errorf("init: %w", err)
-		}
-		switch m.Type {
-		case syncproto.TypeHooks:
-			if err := r.setLimits(req, pid, &limitsSet); err != nil {
-				parent.SendError(err)
-				return pid, err
-			}
-			if req.onHooks != nil {
-				if err := req.onHooks(pid); err != nil {
-					parent.SendError(err)
-					return pid, err
-				}
-			}
-			if err := parent.Send(syncproto.TypeHooksDone, nil); err != nil {
-				if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
-					return pid, errors.New("container init exited while the prestart/createRuntime hooks ran")
-				}
-				return pid, err
-			}
-		case syncproto.TypeReady:
-			return pid, r.setLimits(req, pid, &limitsSet)
-		case syncproto.TypeError:
-			return pid, errors.New(m.Error)
-		default:
-			return pid, fmt.Errorf("unexpected %q from init", m.Type)
-		}
+	p.firstGone = true
+	if werr := waitPid(p.first); werr != nil {
+		return fmt.Errorf("init exited early: %w", werr)
 	}
+	return errors.New("init exited early")
+}
+
+// unexpected is the error for a message init should not have sent now:
+// its own error when it is one.
+func unexpected(m *syncproto.Message) error {
+	if m.Type == syncproto.TypeError {
+		return errors.New(string(m.Payload))
+	}
+	return fmt.Errorf("unexpected %q from init", m.Type)
+}
+
+// place puts the container process in its cgroup and resctrl group, moves
+// the network devices into its namespace and, for an exec'd process, sets
+// its limits; init gets its own once its setup is done (setLimits).
+func (p *initProcess) place() error {
+	if err := p.r.place(p.req, p.pid, p.bornInCgroup); err != nil {
+		return err
+	}
+	if len(p.req.netDevices) > 0 {
+		t0 := time.Now()
+		var err error
+		if p.req.moved, err = netdev.Move(p.pid, p.req.netDevices); err != nil {
+			return err
+		}
+		p.r.Log.Debug("network devices moved", "devices", p.req.moved, "took", time.Since(t0).String())
+	}
+	if p.req.exec != nil || p.req.cfg.Mode == initproc.ModeExec {
+		return p.setLimits()
+	}
+	return nil
 }
 
 // execInConstructor sends the prepared process and waits for the execve:
 // the socket is close-on-exec, so EOF means it happened.
-func (r *Runtime) execInConstructor(parent *syncproto.Conn, msg []byte) error {
-	if err := parent.SendRaw(msg); err != nil {
+func (p *initProcess) execInConstructor() error {
+	p.req.exec.ConsoleFd = p.req.cfg.ConsoleFd
+	msg, err := p.req.exec.Encode()
+	if err != nil {
+		return err
+	}
+	if err := p.conn.SendBytes(syncproto.TypeExecProcess, msg); err != nil {
 		return fmt.Errorf("sending the process: %w", err)
 	}
-	m, _, err := parent.Recv()
+	m, err := p.conn.Recv()
 	switch {
 	case errors.Is(err, syncproto.ErrClosed):
 		return nil
 	case err != nil:
 		return fmt.Errorf("init: %w", err)
-	case m.Type == syncproto.TypeError:
-		return errors.New(m.Error)
 	}
-	return fmt.Errorf("unexpected %q from init", m.Type)
+	return unexpected(m)
+}
+
+// goPhase sends Go init its config and serves it until it is ready (or,
+// for exec, has exec'd).
+func (p *initProcess) goPhase() error {
+	cfg := p.req.cfg
+	cfg.UnshareCgroupNS = p.req.boot.CloneFlags&unix.CLONE_NEWCGROUP != 0
+	cfg.HostPid = p.pid
+	if err := p.conn.Send(syncproto.TypeConfig, cfg); err != nil {
+		return fmt.Errorf("sending config: %w", err)
+	}
+	for {
+		m, err := p.conn.Recv()
+		if errors.Is(err, syncproto.ErrClosed) && cfg.Mode == initproc.ModeExec {
+			return nil // close-on-exec: the process is running
+		}
+		if err != nil {
+			return fmt.Errorf("init: %w", err)
+		}
+		switch m.Type {
+		case syncproto.TypeHooks:
+			if err := p.runHooks(); err != nil {
+				return err
+			}
+		case syncproto.TypeReady:
+			return p.setLimits()
+		default:
+			return unexpected(m)
+		}
+	}
+}
+
+// runHooks runs the prestart/createRuntime hooks init asked for, under the
+// container's limits, and tells init how they went.
+func (p *initProcess) runHooks() error {
+	err := p.setLimits()
+	if err == nil && p.req.onHooks != nil {
+		err = p.req.onHooks(p.pid)
+	}
+	if err != nil {
+		p.conn.SendError(err)
+		return err
+	}
+	if err := p.conn.SendBytes(syncproto.TypeHooksDone, nil); err != nil {
+		if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
+			return errors.New("container init exited while the prestart/createRuntime hooks ran")
+		}
+		return err
+	}
+	return nil
+}
+
+// fail undoes start: nothing we started survives, and no host device dies
+// with its network namespace.
+func (p *initProcess) fail() {
+	if p.pid > 0 {
+		if len(p.req.moved) > 0 {
+			if err := netdev.Return(p.pid, p.req.moved); err != nil {
+				p.r.Log.Warn("moving network devices back to the host", "error", err)
+			}
+			p.req.moved = nil
+		}
+		unix.Kill(p.pid, unix.SIGKILL)
+	}
+	if !p.firstGone {
+		unix.Kill(p.first, unix.SIGKILL)
+		waitPid(p.first)
+	}
+}
+
+// close releases what spawn opened; init has its own copies.
+func (p *initProcess) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
+	if p.conn != nil {
+		p.conn.Close()
+		p.child.Close()
+	}
 }
 
 // place puts the container process in its cgroup (and resctrl group) and
@@ -367,32 +479,21 @@ func (r *Runtime) place(req *spawnRequest, pid int, bornInCgroup bool) error {
 // init's mounts and Go runtime must not run under the workload's limits.
 // A pod sandbox has cpu.shares 2, which starved init for seconds on a busy
 // host; a pids limit below init's thread count killed it. The cpuset comes
-// before the affinity, which must be a subset of it.
-func (r *Runtime) setLimits(req *spawnRequest, pid int, done *bool) error {
-	if *done {
+// before the affinity, which must be a subset of it. Only the first call
+// does anything.
+func (p *initProcess) setLimits() error {
+	if p.limitsSet {
 		return nil
 	}
-	*done = true
-	if req.cgroup != nil && req.resources != nil {
+	p.limitsSet = true
+	if p.req.cgroup != nil && p.req.resources != nil {
 		t0 := time.Now()
-		if err := req.cgroup.Set(req.resources); err != nil {
+		if err := p.req.cgroup.Set(p.req.resources); err != nil {
 			return fmt.Errorf("cgroup: %w", err)
 		}
-		r.Log.Debug("cgroup set", "took", time.Since(t0).String())
+		p.r.Log.Debug("cgroup set", "took", time.Since(t0).String())
 	}
-	return finalAffinity(pid, req.affinity)
-}
-
-// initFailed turns a closed socket into the reason init died.
-func initFailed(first int, waited *bool, err error) error {
-	if errors.Is(err, syncproto.ErrClosed) {
-		*waited = true
-		if werr := waitPid(first); werr != nil {
-			return fmt.Errorf("init exited early: %w", werr)
-		}
-		return errors.New("init exited early")
-	}
-	return err
+	return finalAffinity(p.pid, p.req.affinity)
 }
 
 // waitPid reaps pid and reports a non-zero exit the way os/exec words it.

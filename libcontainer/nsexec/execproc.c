@@ -2,17 +2,17 @@
 //
 // With "exec" in the bootstrap, the constructor has joined the container's
 // namespaces and reported its pid; the parent places it in the cgroup and
-// sends one packet with the process, prepared and checked on its side
+// sends one message with the process, prepared and checked on its side
 // (capability masks, rlimit numbers, the compiled seccomp program, the
 // deduplicated env). This file applies it and execs: myrun_exec_process
 // runs the steps of nsexec.Finish (finish.go, which says what each one
 // means) in its order, from the generated finish_steps.h; Go init runs the
 // same table (initproc/finish.go). The sync socket is close-on-exec: EOF tells the parent the exec
-// happened; a failure is reported as "error ..." like every constructor
-// error. The parent uses this path only for what it covers (no LSM label,
+// happened; a failure is reported as an error message like every
+// constructor error. The parent uses this path only for what it covers (no LSM label,
 // no seccomp listener); everything else goes through Go init.
 //
-// Packet: NUL-terminated "key=value" strings (see nsexec/execproc.go):
+// Payload: NUL-terminated "key=value" strings (see nsexec/execproc.go):
 //   a=ARG (repeated, in order)        e=NAME=VALUE (repeated)
 //   home=1   HOME is unset or empty: fill it from /etc/passwd (step "env")
 //   cwd=PATH uid=N gid=N g=GID (repeated) umask=N (decimal) nnp=1
@@ -131,33 +131,6 @@ static unsigned long long number(const char *key, const char *s, int base)
 	if (errno != 0 || end == s || (*end != '\0' && *end != ' '))
 		fail("exec: bad %s value %.32s", key, s);
 	return v;
-}
-
-static char *recv_packet(size_t *len)
-{
-	ssize_t n;
-	char *buf;
-
-	do {
-		n = recv(myrun_sync_fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		myrun_bail("exec: waiting for the process");
-	if (n == 0)
-		fail("exec: the runtime closed the sync socket");
-	if (n > MAX_PACKET)
-		fail("exec: process message too large (%zd bytes)", n);
-	buf = malloc((size_t)n + 1);
-	if (buf == NULL)
-		myrun_bail("exec: malloc");
-	do {
-		n = recv(myrun_sync_fd, buf, (size_t)n, 0);
-	} while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		myrun_bail("exec: reading the process");
-	buf[n] = '\0';
-	*len = (size_t)n;
-	return buf;
 }
 
 static void hex_program(struct process *p, const char *hex)
@@ -642,7 +615,7 @@ void myrun_exec_process(void)
 	char *packet;
 	size_t len;
 
-	packet = recv_packet(&len);
+	packet = myrun_recv_msg(MYRUN_MSG_EXEC_PROCESS, MAX_PACKET, &len);
 	parse(&p, packet, len);
 	MYRUN_FINISH_STEPS(RUN_STEP)
 }

@@ -14,7 +14,8 @@
 // so that neither init (which may wait for `start` for days) nor the
 // container holds the caller's pipes and files.
 //
-// Bootstrap message: one packet of "key value\n" lines:
+// Messages are framed as syncproto says (nsexec.h): a type and a length,
+// then the payload. The bootstrap message's payload is "key value\n" lines:
 //   clone <flags>              namespaces to unshare (CLONE_NEW* bits)
 //   join <flag> <path>         namespace file to setns() into (user first)
 //   maps                       wait for the parent to write uid/gid maps
@@ -25,8 +26,8 @@
 //                              unshares it after placement
 //   exec                       after "pid", receive a prepared process and
 //                              exec it here, without starting Go (execproc.c)
-// Replies (packets): "maps" (please write maps, answered by "maps-ok"),
-// "pid" with SCM_CREDENTIALS of the process that returns to Go, "error <msg>".
+// Replies: Maps (please write maps, answered by MapsOK), Pid with the
+// SCM_CREDENTIALS of the process that returns to Go, or Error.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -65,48 +66,110 @@ int myrun_sync_fd = -1;
 // The fuzz targets (fuzz/) include this file with MYRUN_FUZZ defined: they
 // bring their own myrun_bail, which returns to the harness, and run no
 // constructor.
+static const char *msg_name(uint32_t type)
+{
+	switch (type) {
+	case MYRUN_MSG_BOOTSTRAP:
+		return "bootstrap";
+	case MYRUN_MSG_MAPS_OK:
+		return "maps-ok";
+	case MYRUN_MSG_EXEC_PROCESS:
+		return "exec-process";
+	}
+	return "message";
+}
+
+// send_msg sends one message, with the sender's credentials when cred is
+// set; 0 or -1 with errno.
+static int send_msg(uint32_t type, const char *payload, const struct ucred *cred)
+{
+	struct myrun_msg_hdr h = { .type = type, .len = payload ? (uint32_t)strlen(payload) : 0 };
+	struct iovec iov[2] = { { .iov_base = &h, .iov_len = sizeof(h) },
+				{ .iov_base = (void *)payload, .iov_len = h.len } };
+	char cbuf[CMSG_SPACE(sizeof(struct ucred))];
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = h.len ? 2 : 1 };
+	struct cmsghdr *cmsg;
+
+	if (cred != NULL) {
+		memset(cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf;
+		msg.msg_controllen = sizeof(cbuf);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_CREDENTIALS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(*cred));
+		memcpy(CMSG_DATA(cmsg), cred, sizeof(*cred));
+	}
+	return sendmsg(sync_fd, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
 #ifndef MYRUN_FUZZ
 void myrun_bail(const char *fmt, ...)
 {
-	char msg[512] = "error ";
-	size_t off = strlen(msg);
+	char msg[512];
+	size_t off;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg + off, sizeof(msg) - off, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	off = strlen(msg);
 	if (errno != 0)
 		snprintf(msg + off, sizeof(msg) - off, ": %s", strerror(errno));
 	if (sync_fd >= 0)
-		(void)send(sync_fd, msg, strlen(msg), MSG_NOSIGNAL);
+		(void)send_msg(MYRUN_MSG_ERROR, msg, NULL);
 	_exit(1);
 }
 #endif
 
-static void send_str(const char *s)
+// check_msg checks that a packet of n bytes is a message of type want and
+// returns its payload's length; it bails otherwise. It reads only pkt: the
+// fuzz target (fuzz/) calls it on arbitrary input.
+static size_t check_msg(const char *pkt, size_t n, uint32_t want)
 {
-	if (send(sync_fd, s, strlen(s), MSG_NOSIGNAL) < 0)
-		bail("nsexec: send %s", s);
+	struct myrun_msg_hdr h;
+
+	errno = 0;
+	if (n < sizeof(h))
+		bail("nsexec: short message (%zu bytes) instead of %s", n, msg_name(want));
+	memcpy(&h, pkt, sizeof(h));
+	if (h.type != want)
+		bail("nsexec: expected %s, got message type %u", msg_name(want), h.type);
+	if (h.len != n - sizeof(h))
+		bail("nsexec: %s message says %u payload bytes, has %zu", msg_name(want), h.len, n - sizeof(h));
+	return h.len;
 }
 
-static void expect(const char *want)
+char *myrun_recv_msg(uint32_t want, size_t max, size_t *len)
 {
-	char buf[64];
 	ssize_t n;
+	char *buf;
 
+	// The packet's size first (MSG_TRUNC), to allocate just that.
 	do {
-		n = recv(sync_fd, buf, sizeof(buf) - 1, 0);
+		n = recv(sync_fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
 	} while (n < 0 && errno == EINTR);
 	if (n <= 0) {
 		errno = n < 0 ? errno : 0;
-		bail("nsexec: waiting for %s", want);
+		bail("nsexec: waiting for %s%s", msg_name(want), n == 0 ? ": the runtime closed the sync socket" : "");
+	}
+	if ((size_t)n > max + sizeof(struct myrun_msg_hdr)) {
+		errno = 0;
+		bail("nsexec: %s message too large (%zd bytes)", msg_name(want), n);
+	}
+	buf = malloc((size_t)n + 1);
+	if (buf == NULL)
+		bail("nsexec: malloc");
+	do {
+		n = recv(sync_fd, buf, (size_t)n, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		errno = n < 0 ? errno : 0;
+		bail("nsexec: reading %s", msg_name(want));
 	}
 	buf[n] = '\0';
-	if (strcmp(buf, want) != 0) {
-		errno = 0;
-		bail("nsexec: expected %s, got %.32s", want, buf);
-	}
+	*len = check_msg(buf, (size_t)n, want);
+	return buf + sizeof(struct myrun_msg_hdr);
 }
 
 // myrun_send_cmsg sends payload with one control message (SCM_RIGHTS or
@@ -142,7 +205,7 @@ static void send_pid(void)
 {
 	struct ucred cred = { .pid = getpid(), .uid = getuid(), .gid = getgid() };
 
-	if (myrun_send_cmsg(sync_fd, "pid", SCM_CREDENTIALS, &cred, sizeof(cred)) < 0)
+	if (send_msg(MYRUN_MSG_PID, NULL, &cred) < 0)
 		bail("nsexec: send pid");
 }
 
@@ -234,7 +297,6 @@ static void parse_bootstrap(char *buf, struct bootstrap *b)
 
 CONSTRUCTOR static void nsexec(void)
 {
-	static char buf[MSG_MAX + 1];
 	static struct bootstrap b;
 	struct join *joins = b.joins;
 	int need_fork = 0;
@@ -242,7 +304,8 @@ CONSTRUCTOR static void nsexec(void)
 	unsigned long rest;
 	struct rlimit rl;
 	const char *env;
-	ssize_t n;
+	size_t n;
+	char *buf;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		myrun_orig_nofile_cur = rl.rlim_cur;
@@ -275,13 +338,7 @@ CONSTRUCTOR static void nsexec(void)
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		bail("nsexec: PR_SET_DUMPABLE");
 
-	do {
-		n = recv(sync_fd, buf, MSG_MAX, 0);
-	} while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		bail("nsexec: reading bootstrap");
-	buf[n] = '\0';
-
+	buf = myrun_recv_msg(MYRUN_MSG_BOOTSTRAP, MSG_MAX, &n);
 	parse_bootstrap(buf, &b);
 	// The time offsets are written after unshare(CLONE_NEWTIME) through a
 	// file opened now, in the host's namespaces: the kernel checks
@@ -336,8 +393,9 @@ next:
 		if (unshare(CLONE_NEWUSER) < 0)
 			bail("nsexec: unshare user namespace");
 		if (b.want_maps) {
-			send_str("maps");
-			expect("maps-ok");
+			if (send_msg(MYRUN_MSG_MAPS, NULL, NULL) < 0)
+				bail("nsexec: send maps");
+			myrun_recv_msg(MYRUN_MSG_MAPS_OK, 0, &n);
 		}
 		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 			bail("nsexec: PR_SET_DUMPABLE");

@@ -6,9 +6,22 @@ package nsexec
 
 /*
 #cgo CFLAGS: -Wall -Wextra -Werror
+#include "nsexec.h"
 extern unsigned long long myrun_orig_nofile_cur;
 */
 import "C"
+
+// The message types the constructor speaks, as nsexec.h numbers them;
+// syncproto's tests check them against syncproto.Type (this package may
+// not import it: both are leaves).
+const (
+	MsgBootstrap   = C.MYRUN_MSG_BOOTSTRAP
+	MsgMaps        = C.MYRUN_MSG_MAPS
+	MsgMapsOK      = C.MYRUN_MSG_MAPS_OK
+	MsgPid         = C.MYRUN_MSG_PID
+	MsgExecProcess = C.MYRUN_MSG_EXEC_PROCESS
+	MsgError       = C.MYRUN_MSG_ERROR
+)
 
 // SyncFdEnv names the environment variable that tells the constructor which
 // fd is the sync socket; without it the constructor does nothing.

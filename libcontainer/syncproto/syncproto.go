@@ -1,43 +1,108 @@
-// Package syncproto is the typed message channel between the runtime (parent)
-// and the container's init (child): one JSON message per SOCK_SEQPACKET
-// packet, so message boundaries never need framing code.
+// Package syncproto is the message channel between the runtime (parent)
+// and the container's init (child): a SOCK_SEQPACKET socketpair carrying one
+// message per packet. Every message has the same framing, spoken by both
+// the Go side and the C constructor (libcontainer/nsexec/nsexec.h):
+//
+//	offset 0  uint32  type (Type, below)
+//	offset 4  uint32  payload length in bytes (the rest of the packet)
+//	offset 8  payload
+//
+// in host byte order (both ends are the same binary on the same machine).
+// The type alone says how the payload is encoded; nothing is sniffed.
+//
+// The exchange, in order. "constructor" is the C code that runs in `myrun
+// init` before the Go runtime (nsexec.c, execproc.c); "init" is the Go code
+// that follows it (initproc). A step marked (if ...) is skipped otherwise.
+//
+//	phase        sender       type         payload                     reply
+//	-----------  -----------  -----------  --------------------------  ------------------
+//	constructor  parent       Bootstrap    text lines (nsexec.Bootstrap) Maps, Pid or Error
+//	constructor  constructor  Maps         none (if a new user ns)     MapsOK
+//	constructor  parent       MapsOK       none                        -
+//	constructor  constructor  Pid          none, SCM_CREDENTIALS       -
+//	exec         parent       ExecProcess  NUL-terminated key=value    EOF (execve) or Error
+//	             (if the constructor execs: nsexec.ExecProcess, execproc.c)
+//	go           parent       Config       JSON (initproc.Config)      Hooks, Ready, Error or EOF
+//	go           init         Hooks        none (if prestart or        HooksDone or Error
+//	                                       createRuntime hooks)
+//	go           parent       HooksDone    none                        -
+//	go           init         Ready        none: created, waiting on   -
+//	                                       the exec fifo
+//	any          either       Error        UTF-8 text                  - (the sender exits
+//	                                                                   or gives up)
+//
+// The parent learns the container process's pid from the Pid message's
+// SCM_CREDENTIALS, which the kernel translates into the receiver's pid
+// namespace. An exec'd process (Config of ModeExec, or ExecProcess) never
+// sends Ready: the socket is close-on-exec, so EOF means execve succeeded.
+// EOF at any other point means the child died (ErrClosed).
 package syncproto
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
 
-// Message types. The C constructor speaks the first three as plain strings
-// ("maps", "pid", "error ..."); the rest are JSON.
-const (
-	TypeMaps   = "maps"    // child -> parent: write my uid/gid maps
-	TypeMapsOK = "maps-ok" // parent -> child
-	TypePid    = "pid"     // child -> parent, with SCM_CREDENTIALS
+// Type is the type of a message, the first word of its header. The numbers
+// are part of the protocol: nsexec.h defines the same ones for C, and
+// nsexec fails to build when they differ.
+type Type uint32
 
-	TypeConfig     = "config"      // parent -> child: init or exec configuration
-	TypeHooks      = "hooks"       // child -> parent: run prestart/createRuntime hooks now
-	TypeHooksDone  = "hooks-done"  // parent -> child
-	TypeReady      = "ready"       // child -> parent: created, waiting on the exec fifo (or exec done)
-	TypeError      = "error"       // child -> parent
-	TypeSeccompFd  = "seccomp-fd"  // child -> parent: listener fd attached
-	TypeSeccompAck = "seccomp-ack" // parent -> child
+// The message types; see the package comment for who sends which, when.
+const (
+	TypeBootstrap   Type = 1  // parent -> constructor: namespaces to join and create
+	TypeMaps        Type = 2  // constructor -> parent: write my uid/gid maps
+	TypeMapsOK      Type = 3  // parent -> constructor: maps written
+	TypePid         Type = 4  // constructor -> parent, with SCM_CREDENTIALS
+	TypeExecProcess Type = 5  // parent -> constructor: the prepared process to exec
+	TypeConfig      Type = 6  // parent -> init: init or exec configuration (JSON)
+	TypeHooks       Type = 7  // init -> parent: run prestart/createRuntime hooks now
+	TypeHooksDone   Type = 8  // parent -> init
+	TypeReady       Type = 9  // init -> parent: created, waiting on the exec fifo
+	TypeError       Type = 10 // either way: the payload is the error's text
 )
 
-// Message is the envelope for every JSON packet.
+var typeNames = [...]string{
+	TypeBootstrap: "bootstrap", TypeMaps: "maps", TypeMapsOK: "maps-ok", TypePid: "pid",
+	TypeExecProcess: "exec-process", TypeConfig: "config", TypeHooks: "hooks",
+	TypeHooksDone: "hooks-done", TypeReady: "ready", TypeError: "error",
+}
+
+func (t Type) String() string {
+	if int(t) < len(typeNames) && typeNames[t] != "" {
+		return typeNames[t]
+	}
+	return "type " + strconv.FormatUint(uint64(t), 10)
+}
+
+// HeaderSize is the size of a message header.
+const HeaderSize = 8
+
+// MaxMessage bounds a message we accept. The sender's socket buffer bounds
+// what can be sent in one packet well below it.
+const MaxMessage = 16 << 20
+
+// Message is one received message.
 type Message struct {
-	Type    string          `json:"type"`
-	Error   string          `json:"error,omitempty"`
-	Payload json.RawMessage `json:"payload,omitempty"`
+	Type Type
+	// Payload is valid until the next Recv on the same Conn: it is a
+	// slice of the Conn's reused buffer.
+	Payload []byte
+	// Cred is the sender's credentials when it attached them (Pid).
+	Cred *unix.Ucred
 }
 
 // Conn is one end of the socketpair.
 type Conn struct {
-	f *os.File
+	f   *os.File
+	buf []byte // reused by every Recv, grown to the largest message
+	oob []byte
 }
 
 // NewSocketPair returns (parent, child) ends; the child end is inheritable by
@@ -54,10 +119,10 @@ func NewSocketPair() (*Conn, *os.File, error) {
 		unix.Close(fds[1])
 		return nil, nil, fmt.Errorf("SO_PASSCRED: %w", err)
 	}
-	return &Conn{f: os.NewFile(uintptr(fds[0]), "sync-parent")}, os.NewFile(uintptr(fds[1]), "sync-child"), nil
+	return FromFd(fds[0]), os.NewFile(uintptr(fds[1]), "sync-child"), nil
 }
 
-// FromFd wraps an inherited socket.
+// FromFd wraps a socket.
 func FromFd(fd int) *Conn { return &Conn{f: os.NewFile(uintptr(fd), "sync")} }
 
 // Fd returns the socket's descriptor.
@@ -66,122 +131,135 @@ func (c *Conn) Fd() int { return int(c.f.Fd()) }
 // Close closes the socket.
 func (c *Conn) Close() error { return c.f.Close() }
 
-// SendRaw sends one packet, optionally with fds attached.
-func (c *Conn) SendRaw(b []byte, fds ...int) error {
-	var oob []byte
-	if len(fds) > 0 {
-		oob = unix.UnixRights(fds...)
-	}
-	return unix.Sendmsg(c.Fd(), b, oob, nil, 0)
+// Frame returns a packet: the header of a message of type t, then payload.
+func Frame(t Type, payload []byte) []byte {
+	b := make([]byte, HeaderSize, HeaderSize+len(payload))
+	binary.NativeEndian.PutUint32(b[0:], uint32(t))
+	binary.NativeEndian.PutUint32(b[4:], uint32(len(payload)))
+	return append(b, payload...)
 }
 
-// Send sends a JSON message with an optional payload.
-func (c *Conn) Send(typ string, payload any, fds ...int) error {
-	m := Message{Type: typ}
+// SendBytes sends a message whose payload is already encoded.
+func (c *Conn) SendBytes(t Type, payload []byte) error {
+	if len(payload) > MaxMessage-HeaderSize {
+		return fmt.Errorf("sync: %s message too large (%d bytes)", t, len(payload))
+	}
+	return unix.Sendmsg(c.Fd(), Frame(t, payload), nil, nil, 0)
+}
+
+// Send sends a message with payload encoded as JSON; nil sends none.
+func (c *Conn) Send(t Type, payload any) error {
+	var b []byte
 	if payload != nil {
-		b, err := json.Marshal(payload)
-		if err != nil {
-			return err
+		var err error
+		if b, err = json.Marshal(payload); err != nil {
+			return fmt.Errorf("sync: encoding %s: %w", t, err)
 		}
-		m.Payload = b
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return c.SendRaw(b, fds...)
+	return c.SendBytes(t, b)
 }
 
 // SendError reports a failure to the other side.
 func (c *Conn) SendError(err error) error {
-	b, _ := json.Marshal(Message{Type: TypeError, Error: err.Error()})
-	return c.SendRaw(b)
-}
-
-// Packet is one received packet.
-type Packet struct {
-	Data []byte
-	Fds  []int
-	Cred *unix.Ucred
+	return c.SendBytes(TypeError, []byte(err.Error()))
 }
 
 // ErrClosed is returned when the peer closed the socket (e.g. it died).
 var ErrClosed = errors.New("peer closed the sync socket")
 
-// RecvRaw receives one packet with any fds and credentials attached.
-func (c *Conn) RecvRaw() (*Packet, error) {
-	buf := make([]byte, 1<<20)
-	oob := make([]byte, unix.CmsgSpace(64*4)+unix.CmsgSpace(unix.SizeofUcred))
-	for {
-		n, oobn, _, _, err := unix.Recvmsg(c.Fd(), buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 && oobn == 0 {
-			return nil, ErrClosed
-		}
-		p := &Packet{Data: buf[:n]}
-		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-		if err != nil {
-			return nil, err
-		}
-		for i := range msgs {
-			if fds, err := unix.ParseUnixRights(&msgs[i]); err == nil {
-				p.Fds = append(p.Fds, fds...)
-			} else if cred, err := unix.ParseUnixCredentials(&msgs[i]); err == nil {
-				p.Cred = cred
-			}
-		}
-		return p, nil
+// Recv receives one message. The packet is peeked at first for its size,
+// so the buffer grows to fit instead of being sized for the worst case.
+func (c *Conn) Recv() (*Message, error) {
+	if c.buf == nil {
+		c.buf = make([]byte, 4096)
+		c.oob = make([]byte, unix.CmsgSpace(unix.SizeofUcred))
 	}
-}
-
-// Recv receives one JSON message. A C-level "error ..." string becomes an
-// error message too.
-func (c *Conn) Recv() (*Message, *Packet, error) {
-	p, err := c.RecvRaw()
-	if err != nil {
-		return nil, nil, err
-	}
-	return Decode(p)
-}
-
-// Decode parses a packet as either a constructor string or a JSON message.
-func Decode(p *Packet) (*Message, *Packet, error) {
-	if len(p.Data) > 0 && p.Data[0] != '{' {
-		s := string(p.Data)
-		if len(s) > 6 && s[:6] == "error " {
-			return &Message{Type: TypeError, Error: s[6:]}, p, nil
-		}
-		return &Message{Type: s}, p, nil
-	}
-	var m Message
-	if err := json.Unmarshal(p.Data, &m); err != nil {
-		return nil, p, fmt.Errorf("bad sync message: %w", err)
-	}
-	return &m, p, nil
-}
-
-// Expect receives a message of the given type; an error message from the
-// peer becomes the returned error.
-func (c *Conn) Expect(typ string, payload any) (*Packet, error) {
-	m, p, err := c.Recv()
+	n, _, err := c.recvmsg(c.buf[:HeaderSize], nil, unix.MSG_PEEK|unix.MSG_TRUNC)
 	if err != nil {
 		return nil, err
 	}
-	if m.Type == TypeError {
-		return p, errors.New(m.Error)
+	if n == 0 {
+		return nil, ErrClosed
 	}
-	if m.Type != typ {
-		return p, fmt.Errorf("sync: expected %q, got %q", typ, m.Type)
+	if n > MaxMessage {
+		return nil, fmt.Errorf("sync: message too large (%d bytes)", n)
 	}
-	if payload != nil && len(m.Payload) > 0 {
-		if err := json.Unmarshal(m.Payload, payload); err != nil {
-			return p, fmt.Errorf("sync: decoding %s: %w", typ, err)
+	if n > len(c.buf) {
+		c.buf = make([]byte, n)
+	}
+	n, oobn, err := c.recvmsg(c.buf[:n], c.oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	m, err := parse(c.buf[:n])
+	if err != nil {
+		return nil, err
+	}
+	if m.Cred, err = credentials(c.oob[:oobn]); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *Conn) recvmsg(b, oob []byte, flags int) (n, oobn int, err error) {
+	for {
+		n, oobn, _, _, err = unix.Recvmsg(c.Fd(), b, oob, flags)
+		if err != unix.EINTR {
+			return n, oobn, err
 		}
 	}
-	return p, nil
+}
+
+// parse checks a packet's header against its length.
+func parse(p []byte) (*Message, error) {
+	if len(p) < HeaderSize {
+		return nil, fmt.Errorf("sync: short message (%d bytes)", len(p))
+	}
+	m := &Message{Type: Type(binary.NativeEndian.Uint32(p)), Payload: p[HeaderSize:]}
+	if l := binary.NativeEndian.Uint32(p[4:]); uint64(l) != uint64(len(m.Payload)) {
+		return nil, fmt.Errorf("sync: %s message says %d payload bytes, has %d", m.Type, l, len(m.Payload))
+	}
+	return m, nil
+}
+
+// credentials returns the SCM_CREDENTIALS in a control buffer, if any.
+func credentials(oob []byte) (*unix.Ucred, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, err
+	}
+	for i := range msgs {
+		if msgs[i].Header.Level == unix.SOL_SOCKET && msgs[i].Header.Type == unix.SCM_CREDENTIALS {
+			return unix.ParseUnixCredentials(&msgs[i])
+		}
+	}
+	return nil, nil
+}
+
+// Expect receives a message of type t and decodes its JSON payload into v
+// (when v is not nil and there is a payload). An Error message from the
+// peer becomes the returned error, any other type an error naming both.
+func (c *Conn) Expect(t Type, v any) (*Message, error) {
+	m, err := c.Recv()
+	if err != nil {
+		return nil, err
+	}
+	if m.Type != t {
+		return m, Unexpected(t, m)
+	}
+	if v != nil && len(m.Payload) > 0 {
+		if err := json.Unmarshal(m.Payload, v); err != nil {
+			return m, fmt.Errorf("sync: decoding %s: %w", t, err)
+		}
+	}
+	return m, nil
+}
+
+// Unexpected is the error for m where a message of type want (or one of a
+// set, named by want) was due: the peer's own error when m is one.
+func Unexpected(want fmt.Stringer, m *Message) error {
+	if m.Type == TypeError {
+		return errors.New(string(m.Payload))
+	}
+	return fmt.Errorf("sync: expected %s, got %s", want, m.Type)
 }
