@@ -245,7 +245,7 @@ func (c *Conn) Expect(t Type, v any) (*Message, error) {
 		return nil, err
 	}
 	if m.Type != t {
-		return m, Unexpected(t, m)
+		return m, unexpected(t, m)
 	}
 	if v != nil && len(m.Payload) > 0 {
 		if err := json.Unmarshal(m.Payload, v); err != nil {
@@ -255,11 +255,11 @@ func (c *Conn) Expect(t Type, v any) (*Message, error) {
 	return m, nil
 }
 
-// Unexpected is the error for m where a message of type want (or one of a
-// set, named by want) was due: the peer's own error when m is one.
-func Unexpected(want fmt.Stringer, m *Message) error {
+// unexpected is the error for m where a message of type want was due: the
+// peer's own error when m is one.
+func unexpected(want Type, m *Message) error {
 	if m.Type == TypeError {
 		return errors.New(string(m.Payload))
 	}
-	return fmt.Errorf("sync: expected %s, got %s", want, m.Type)
+	return fmt.Errorf("sync: expected %q, got %q", want, m.Type)
 }
