@@ -16,7 +16,7 @@ import (
 // The C constructor numbers the messages it speaks in nsexec.h.
 func TestTypesMatchConstructor(t *testing.T) {
 	for _, c := range []struct {
-		c  uint32
+		c    uint32
 		want syncproto.Type
 	}{
 		{nsexec.MsgBootstrap, syncproto.TypeBootstrap},
