@@ -18,6 +18,8 @@ import (
 	"github.com/myrun-org/myrun/libcontainer/hooks"
 	"github.com/myrun-org/myrun/libcontainer/initproc"
 	"github.com/myrun-org/myrun/libcontainer/netdev"
+	"github.com/myrun-org/myrun/libcontainer/nsexec"
+	"github.com/myrun-org/myrun/libcontainer/resctrl"
 	"github.com/myrun-org/myrun/libcontainer/rootfs"
 	"github.com/myrun-org/myrun/libcontainer/seccomp"
 	"github.com/myrun-org/myrun/libcontainer/state"
@@ -45,16 +47,79 @@ type CreateOpts struct {
 // On any failure nothing is left behind: no process, cgroup or state dir.
 func (r *Runtime) Create(o CreateOpts) (err error) {
 	t0 := time.Now()
-	if err := state.ValidateID(o.ID); err != nil {
+	c, err := r.checkCreate(o)
+	if err != nil {
 		return err
+	}
+	if c.h, err = r.store.Create(o.ID); err != nil {
+		return err
+	}
+	defer c.h.Unlock()
+	defer func() {
+		if err != nil {
+			c.undo()
+		}
+	}()
+	defer c.close() // runs before undo
+	if err := c.saveCreating(); err != nil {
+		return err
+	}
+	if err := c.setUpCgroup(); err != nil {
+		return err
+	}
+	if err := c.openForInit(); err != nil {
+		return err
+	}
+	c.req = c.request()
+	if c.pid, err = r.spawn(c.req); err != nil {
+		return err
+	}
+	if err := c.recordInit(); err != nil {
+		return err
+	}
+	r.Log.Debug("created", "id", o.ID, "pid", c.pid, "took", time.Since(t0).String())
+	return nil
+}
+
+// creation is one Create in progress: what it has set up so far, which is
+// what undo removes.
+type creation struct {
+	r        *Runtime
+	o        CreateOpts
+	bundle   string
+	rootPath string
+	spec     *rspec.Spec
+	raw      []byte // config.json's bytes while they stand for spec
+	boot     nsexec.Bootstrap
+
+	h   *state.Handle
+	st  *state.State
+	rec recovery
+	cg  cgroups.Manager // set once it is ours to clean up
+	rdt *resctrl.Group
+
+	// What init gets: the exec fifo, the console and seccomp listener
+	// sockets, detached idmapped trees; closed when Create returns.
+	fifo, console, seccomp *os.File
+	idmapped               map[int]*os.File
+	closers                []func()
+
+	req *spawnRequest
+	pid int // init, as soon as it is known (spawnRequest.onPid)
+}
+
+// checkCreate loads and checks the bundle; it changes nothing on the host.
+func (r *Runtime) checkCreate(o CreateOpts) (*creation, error) {
+	if err := state.ValidateID(o.ID); err != nil {
+		return nil, err
 	}
 	bundle, err := filepath.Abs(o.Bundle)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	spec, rootPath, raw, err := loadBundle(bundle)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The raw JSON stands in for the spec in state.json and in init's
 	// config only while they agree (see below: Linux may be defaulted).
@@ -69,165 +134,157 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 		r.Log.Warn(w)
 	}
 	if spec.Process != nil && spec.Process.Terminal && o.ConsoleSocket == "" && o.ConsoleConn == nil {
-		return errors.New("cannot allocate tty if myrun will detach without setting console socket")
+		return nil, errors.New("cannot allocate tty if myrun will detach without setting console socket")
 	}
 	if (spec.Process == nil || !spec.Process.Terminal) && o.ConsoleSocket != "" {
-		return errors.New("cannot use console socket if myrun will not detach or allocate tty")
+		return nil, errors.New("cannot use console socket if myrun will not detach or allocate tty")
 	}
 	boot, err := bootstrapFor(spec)
 	if err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	if err := r.checkLinux(spec.Linux); err != nil {
+		return nil, err
+	}
+	return &creation{r: r, o: o, bundle: bundle, rootPath: rootPath, spec: spec, raw: raw, boot: boot}, nil
+}
+
+// checkLinux checks what only the host can tell of linux: the network
+// devices, that the seccomp profile compiles, the unified cgroup keys.
+func (r *Runtime) checkLinux(l *rspec.Linux) error {
+	if l == nil {
+		return nil
+	}
+	if err := netdev.Check(l.NetDevices); err != nil {
 		return fmt.Errorf("config.json: %w", err)
 	}
-	if spec.Linux != nil {
-		if err := netdev.Check(spec.Linux.NetDevices); err != nil {
-			return fmt.Errorf("config.json: %w", err)
-		}
+	f, err := seccomp.Build(l.Seccomp)
+	if err != nil {
+		return fmt.Errorf("config.json: %w", err)
 	}
-	if spec.Linux != nil {
-		f, err := seccomp.Build(spec.Linux.Seccomp)
-		if err != nil {
-			return fmt.Errorf("config.json: %w", err)
-		}
-		if f != nil && len(f.Skipped) > 0 {
-			// As runc: a profile written for newer kernels still loads.
-			r.Log.Debug("seccomp: syscalls unknown to libseccomp on this architecture, their rules skipped", "syscalls", f.Skipped)
-		}
+	if f != nil && len(f.Skipped) > 0 {
+		// As runc: a profile written for newer kernels still loads.
+		r.Log.Debug("seccomp: syscalls unknown to libseccomp on this architecture, their rules skipped", "syscalls", f.Skipped)
 	}
+	if l.Resources != nil {
+		return cgroups.CheckUnified(l.Resources.Unified, r.Systemd)
+	}
+	return nil
+}
 
-	if spec.Linux != nil && spec.Linux.Resources != nil {
-		if err := cgroups.CheckUnified(spec.Linux.Resources.Unified, r.Systemd); err != nil {
-			return err
-		}
+// saveCreating writes the first state.json, status "creating".
+func (c *creation) saveCreating() error {
+	c.st = &state.State{
+		ID: c.o.ID, Bundle: c.bundle, Rootfs: c.rootPath, Created: time.Now().UTC(),
+		Owner: ownerName(), Annotations: c.spec.Annotations, Config: c.spec, Creating: true,
+		Systemd: c.r.Systemd, Rootless: c.r.Rootless,
 	}
+	c.st.SetConfigJSON(c.raw)
+	return c.h.Save(c.st)
+}
 
-	h, err := r.store.Create(o.ID)
+// setUpCgroup prepares the container's cgroup (and resctrl group), with
+// recovery.json naming them before they exist.
+func (c *creation) setUpCgroup() error {
+	r := c.r
+	cg, err := cgroups.New(r.cgroupConfig(c.o.ID, briefOf(c.spec), r.Systemd, r.Rootless))
 	if err != nil {
 		return err
 	}
-	defer h.Unlock()
-	st := &state.State{
-		ID: o.ID, Bundle: bundle, Rootfs: rootPath, Created: time.Now().UTC(),
-		Owner: ownerName(), Annotations: spec.Annotations, Config: spec, Creating: true,
-		Systemd: r.Systemd, Rootless: r.Rootless,
-	}
-	st.SetConfigJSON(raw)
-	var cg cgroups.Manager
-	var pid int
-	var req *spawnRequest
-	defer func() {
-		if err != nil {
-			if req != nil && pid > 0 && len(req.moved) > 0 {
-				if rerr := netdev.Return(pid, req.moved); rerr != nil {
-					r.Log.Warn("moving network devices back to the host", "error", rerr)
-				}
-			}
-			r.cleanupFailedCreate(h, pid, cg)
-		}
-	}()
-	if err := h.Save(st); err != nil {
-		return err
-	}
-
-	newCg, err := cgroups.New(r.cgroupConfig(o.ID, briefOf(spec), r.Systemd, r.Rootless))
+	// Checked before c.cg is set: a refused cgroup is not ours to clean.
+	n, err := cgroups.CheckBeforeStart(cg)
 	if err != nil {
 		return err
 	}
-	// Checked before cg is set: a refused cgroup is not ours to clean.
-	n, err := cgroups.CheckBeforeStart(newCg)
-	if err != nil {
-		return err
-	}
-	cg = newCg
+	c.cg = cg
 	if n > 0 {
 		r.Log.Warn(fmt.Sprintf("container's cgroup is not empty: %d process(es) found", n))
 	}
-	st.CgroupPaths = cg.Paths()
-	rec := recovery{Systemd: r.Systemd, Rootless: r.Rootless, PendingCgroups: cg.Missing()}
-	if spec.Linux != nil {
-		rec.CgroupsPath = spec.Linux.CgroupsPath
+	c.st.CgroupPaths = cg.Paths()
+	c.rec = recovery{Systemd: r.Systemd, Rootless: r.Rootless, PendingCgroups: cg.Missing()}
+	if c.spec.Linux != nil {
+		c.rec.CgroupsPath = c.spec.Linux.CgroupsPath
 	}
-	if err := writeRecovery(h, rec); err != nil {
+	if err := writeRecovery(c.h, c.rec); err != nil {
 		return err
 	}
-	r.rememberCgroup(o.ID, cg)
-	rdt, err := setupRdt(h, o.ID, spec)
-	if err != nil {
+	r.rememberCgroup(c.o.ID, cg)
+	if c.rdt, err = setupRdt(c.h, c.o.ID, c.spec); err != nil {
 		return err
 	}
 	if p, ok := cg.(cgroups.Prewarmer); ok {
 		go p.PrewarmMigration()
 	}
+	return nil
+}
 
-	if err := unix.Mkfifo(h.FifoPath(), 0o600); err != nil {
+// openForInit opens what init is passed: the exec fifo, the console and
+// seccomp listener connections, the idmapped mount trees.
+func (c *creation) openForInit() error {
+	if err := unix.Mkfifo(c.h.FifoPath(), 0o600); err != nil {
 		return fmt.Errorf("creating exec fifo: %w", err)
 	}
 	// Opened here for init, read+write (which never blocks on a fifo):
 	// init waits in read(2) for `start`'s byte and needs no procfs
 	// handle to reopen anything.
-	fifo, err := os.OpenFile(h.FifoPath(), unix.O_RDWR|unix.O_CLOEXEC, 0)
+	fifo, err := os.OpenFile(c.h.FifoPath(), unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("opening exec fifo: %w", err)
 	}
-	defer fifo.Close()
-
-	consoleConn := o.ConsoleConn
-	if o.ConsoleSocket != "" {
-		consoleConn, err = dialUnix(o.ConsoleSocket)
+	c.fifo = c.closeLater(fifo)
+	c.console = c.o.ConsoleConn
+	if c.o.ConsoleSocket != "" {
+		conn, err := dialUnix(c.o.ConsoleSocket)
 		if err != nil {
 			return fmt.Errorf("--console-socket: %w", err)
 		}
-		defer consoleConn.Close()
+		c.console = c.closeLater(conn)
 	}
-	var seccompConn *os.File
-	if spec.Linux == nil {
-		spec.Linux = &rspec.Linux{}
+	if c.spec.Linux == nil {
+		c.spec.Linux = &rspec.Linux{}
 	}
-	if sc := spec.Linux.Seccomp; sc != nil && sc.ListenerPath != "" {
-		seccompConn, err = dialUnix(sc.ListenerPath)
+	if sc := c.spec.Linux.Seccomp; sc != nil && sc.ListenerPath != "" {
+		conn, err := dialUnix(sc.ListenerPath)
 		if err != nil {
 			return fmt.Errorf("linux.seccomp.listenerPath: %w", err)
 		}
-		defer seccompConn.Close()
+		c.seccomp = c.closeLater(conn)
 	}
-
-	idmapped, err := rootfs.IDMappedTrees(spec, bundle)
-	if err != nil {
-		return err
+	idmapped, err := rootfs.IDMappedTrees(c.spec, c.bundle)
+	for _, t := range idmapped {
+		c.closeLater(t)
 	}
-	defer func() {
-		for _, t := range idmapped {
-			t.Close()
-		}
-	}()
+	c.idmapped = idmapped
+	return err
+}
 
+func (c *creation) closeLater(f *os.File) *os.File {
+	c.closers = append(c.closers, func() { f.Close() })
+	return f
+}
+
+// request is what spawn needs to start init.
+func (c *creation) request() *spawnRequest {
+	spec, o := c.spec, c.o
 	newUser, _ := hasNS(spec, rspec.UserNamespace)
 	newPid, pidPath := hasNS(spec, rspec.PIDNamespace)
 	newUTS, utsPath := hasNS(spec, rspec.UTSNamespace)
-	st.SharedPidNS = !newPid || pidPath != ""
-	req = &spawnRequest{
-		boot: boot, netDevices: spec.Linux.NetDevices,
+	c.st.SharedPidNS = !newPid || pidPath != ""
+	req := &spawnRequest{
+		boot: c.boot, netDevices: spec.Linux.NetDevices,
 		cfg: &initproc.Config{
 			Mode: initproc.ModeInit, ID: o.ID, Spec: spec, Process: spec.Process,
-			Rootfs: rootPath, Bundle: bundle, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
-			CgroupPaths: st.CgroupPaths, InUserNS: newUser || userns.RunningInUserNS(),
+			Rootfs: c.rootPath, Bundle: c.bundle, NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring,
+			CgroupPaths: c.st.CgroupPaths, InUserNS: newUser || userns.RunningInUserNS(),
 			MountLabel: mountLabel(spec),
 			NewUTSNS:   newUTS && utsPath == "", PreserveFds: o.PreserveFds,
 			ParentHooks: spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0),
-			SpecJSON:    raw,
+			SpecJSON:    c.raw,
 		},
-		preserve: o.PreserveFds, fifo: fifo, console: consoleConn, seccomp: seccompConn, idmapped: idmapped,
-		stdio: o.Stdio, cgroup: cg, resources: spec.Linux.Resources, rdt: rdt,
-		onPid: func(p int) { pid = p },
-		onHooks: func(p int) error {
-			hs := &rspec.State{Version: rspec.Version, ID: o.ID, Status: rspec.StateCreated, Pid: p, Bundle: bundle, Annotations: spec.Annotations}
-			// prestart is the legacy hook and sees "created", as
-			// runtime-tools expects; createRuntime runs mid-create.
-			if err := hooks.Run("prestart", spec.Hooks.Prestart, hs); err != nil {
-				return err
-			}
-			hs.Status = rspec.StateCreating
-			return hooks.Run("createRuntime", spec.Hooks.CreateRuntime, hs)
-		},
+		preserve: o.PreserveFds, fifo: c.fifo, console: c.console, seccomp: c.seccomp, idmapped: c.idmapped,
+		stdio: o.Stdio, cgroup: c.cg, resources: spec.Linux.Resources, rdt: c.rdt,
+		onPid:   func(p int) { c.pid = p },
+		onHooks: c.runParentHooks,
 	}
 	if spec.Process != nil {
 		req.oomScoreAdj, req.affinity = spec.Process.OOMScoreAdj, spec.Process.ExecCPUAffinity
@@ -235,29 +292,57 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 	if newUser {
 		req.uidMaps, req.gidMaps = spec.Linux.UIDMappings, spec.Linux.GIDMappings
 	}
-	pid, err = r.spawn(req)
-	if err != nil {
+	return req
+}
+
+// runParentHooks runs the prestart and createRuntime hooks for init pid.
+func (c *creation) runParentHooks(pid int) error {
+	spec := c.spec
+	hs := &rspec.State{Version: rspec.Version, ID: c.o.ID, Status: rspec.StateCreated, Pid: pid, Bundle: c.bundle, Annotations: spec.Annotations}
+	// prestart is the legacy hook and sees "created", as runtime-tools
+	// expects; createRuntime runs mid-create.
+	if err := hooks.Run("prestart", spec.Hooks.Prestart, hs); err != nil {
 		return err
 	}
-	start, _, err := procStartTime(pid)
+	hs.Status = rspec.StateCreating
+	return hooks.Run("createRuntime", spec.Hooks.CreateRuntime, hs)
+}
+
+// recordInit saves init's pid and start time: the container is created.
+func (c *creation) recordInit() error {
+	start, _, err := procStartTime(c.pid)
 	if err != nil {
 		return fmt.Errorf("container init exited during create: %w", err)
 	}
-	st.InitPid, st.InitStartTime, st.Creating = pid, start, false
-	rec.InitPid, rec.InitStartTime, rec.PendingCgroups = pid, start, nil
-	if err := writeRecovery(h, rec); err != nil {
+	c.st.InitPid, c.st.InitStartTime, c.st.Creating = c.pid, start, false
+	c.rec.InitPid, c.rec.InitStartTime, c.rec.PendingCgroups = c.pid, start, nil
+	if err := writeRecovery(c.h, c.rec); err != nil {
 		return err
 	}
-	if err := h.Save(st); err != nil {
+	if err := c.h.Save(c.st); err != nil {
 		return err
 	}
-	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, pid); err != nil {
-			return err
+	if c.o.PidFile != "" {
+		return writePidFile(c.o.PidFile, c.pid)
+	}
+	return nil
+}
+
+// undo removes what a failed Create set up, host network devices first.
+func (c *creation) undo() {
+	if c.req != nil && c.pid > 0 && len(c.req.moved) > 0 {
+		if err := netdev.Return(c.pid, c.req.moved); err != nil {
+			c.r.Log.Warn("moving network devices back to the host", "error", err)
 		}
 	}
-	r.Log.Debug("created", "id", o.ID, "pid", pid, "took", time.Since(t0).String())
-	return nil
+	c.r.cleanupFailedCreate(c.h, c.pid, c.cg)
+}
+
+// close closes our copies of what init was passed.
+func (c *creation) close() {
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		c.closers[i]()
+	}
 }
 
 // loadBundle is specs.LoadBundle that also returns config.json's bytes, so

@@ -11,6 +11,7 @@ import (
 	"github.com/myrun-org/myrun/libcontainer/cgroups"
 	"github.com/myrun-org/myrun/libcontainer/initproc"
 	"github.com/myrun-org/myrun/libcontainer/nsexec"
+	"github.com/myrun-org/myrun/libcontainer/state"
 	"github.com/myrun-org/myrun/libcontainer/userns"
 	"github.com/myrun-org/myrun/specs"
 )
@@ -50,19 +51,9 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 			c.close()
 		}
 	}()
-	paused := false
-	switch s := r.status(c); s {
-	case Running, Created:
-	case Paused:
-		if !o.IgnorePaused {
-			return 0, ErrExecPaused
-		}
-		// The process joins the frozen cgroup and runs once resumed.
-		paused = true
-	case Stopped:
-		return 0, errExecStopped
-	default:
-		return 0, fmt.Errorf("cannot exec in a %s container", s)
+	paused, err := execAllowed(r.status(c), o.IgnorePaused)
+	if err != nil {
+		return 0, err
 	}
 	if o.Process == nil {
 		return 0, errors.New("exec: no process given")
@@ -84,45 +75,17 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 	if o.Process.Terminal && o.ConsoleSocket == "" && o.ConsoleConn == nil {
 		return 0, errors.New("cannot allocate tty if myrun will detach without setting console socket")
 	}
-	var boot nsexec.Bootstrap
-	inUserNS := userns.RunningInUserNS()
-	if spec.Linux != nil {
-		for _, ns := range spec.Linux.Namespaces {
-			name := nsFiles[ns.Type]
-			if name == "" {
-				continue
-			}
-			if ns.Type == rspec.UserNamespace {
-				inUserNS = true
-			}
-			boot.Joins = append(boot.Joins, nsexec.Join{
-				Flag: nsFlags[ns.Type],
-				Path: fmt.Sprintf("/proc/%d/ns/%s", c.st.InitPid, name),
-			})
-		}
+	req := execRequest(o, c.st, spec, cg)
+	closeConns, err := execConns(o, spec, req)
+	defer closeConns()
+	if err != nil {
+		return 0, err
 	}
-	consoleConn := o.ConsoleConn
-	if o.ConsoleSocket != "" {
-		consoleConn, err = dialUnix(o.ConsoleSocket)
-		if err != nil {
-			return 0, fmt.Errorf("--console-socket: %w", err)
-		}
-		defer consoleConn.Close()
-	}
-	var seccompConn *os.File
-	if spec.Linux != nil && spec.Linux.Seccomp != nil && spec.Linux.Seccomp.ListenerPath != "" {
-		seccompConn, err = dialUnix(spec.Linux.Seccomp.ListenerPath)
-		if err != nil {
-			return 0, fmt.Errorf("linux.seccomp.listenerPath: %w", err)
-		}
-		defer seccompConn.Close()
-	}
-	var subDirs []string
 	if len(o.SubCgroups) > 0 {
 		if cg == nil {
 			return 0, errors.New("--cgroup: the container has no cgroup of its own")
 		}
-		if subDirs, err = subCgroupDirs(cg.Paths(), o.SubCgroups); err != nil {
+		if req.subCgroups, err = subCgroupDirs(cg.Paths(), o.SubCgroups); err != nil {
 			return 0, err
 		}
 	}
@@ -139,22 +102,96 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 		c.close()
 		locked = false
 	}
-	fast, err := r.constructorExec(o.Process, spec, o.PreserveFds)
-	if err != nil {
-		return 0, err
+	return r.execSpawn(o, c.h, spec, req)
+}
+
+// execAllowed says whether a container in status s takes an exec, and
+// whether it is paused.
+func execAllowed(s string, ignorePaused bool) (paused bool, err error) {
+	switch s {
+	case Running, Created:
+		return false, nil
+	case Paused:
+		if !ignorePaused {
+			return false, ErrExecPaused
+		}
+		// The process joins the frozen cgroup and runs once resumed.
+		return true, nil
+	case Stopped:
+		return false, errExecStopped
 	}
-	rdt, err := rdtOf(c.h)
-	if err != nil {
-		return 0, err
+	return false, fmt.Errorf("cannot exec in a %s container", s)
+}
+
+// execRequest is the spawn request of an exec: join every namespace of
+// the container's init.
+func execRequest(o ExecOpts, st *state.State, spec *rspec.Spec, cg cgroups.Manager) *spawnRequest {
+	var boot nsexec.Bootstrap
+	inUserNS := userns.RunningInUserNS()
+	if spec.Linux != nil {
+		for _, ns := range spec.Linux.Namespaces {
+			name := nsFiles[ns.Type]
+			if name == "" {
+				continue
+			}
+			if ns.Type == rspec.UserNamespace {
+				inUserNS = true
+			}
+			boot.Joins = append(boot.Joins, nsexec.Join{
+				Flag: nsFlags[ns.Type],
+				Path: fmt.Sprintf("/proc/%d/ns/%s", st.InitPid, name),
+			})
+		}
 	}
-	req := &spawnRequest{
-		boot: boot, exec: fast,
+	return &spawnRequest{
+		boot: boot,
 		cfg: &initproc.Config{
 			Mode: initproc.ModeExec, ID: o.ID, Spec: execSpec(spec), Process: o.Process,
-			Rootfs: c.st.Rootfs, Bundle: c.st.Bundle, InUserNS: inUserNS, PreserveFds: o.PreserveFds,
+			Rootfs: st.Rootfs, Bundle: st.Bundle, InUserNS: inUserNS, PreserveFds: o.PreserveFds,
 		},
-		preserve: o.PreserveFds, console: consoleConn, seccomp: seccompConn, stdio: o.Stdio,
-		cgroup: cg, subCgroups: subDirs, oomScoreAdj: o.Process.OOMScoreAdj, affinity: o.Process.ExecCPUAffinity, rdt: rdt,
+		preserve: o.PreserveFds, stdio: o.Stdio,
+		cgroup: cg, oomScoreAdj: o.Process.OOMScoreAdj, affinity: o.Process.ExecCPUAffinity,
+	}
+}
+
+// execConns connects the console and seccomp listener sockets for req;
+// the returned func closes our copies.
+func execConns(o ExecOpts, spec *rspec.Spec, req *spawnRequest) (func(), error) {
+	var opened []*os.File
+	closeAll := func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}
+	req.console = o.ConsoleConn
+	if o.ConsoleSocket != "" {
+		f, err := dialUnix(o.ConsoleSocket)
+		if err != nil {
+			return closeAll, fmt.Errorf("--console-socket: %w", err)
+		}
+		opened = append(opened, f)
+		req.console = f
+	}
+	if spec.Linux != nil && spec.Linux.Seccomp != nil && spec.Linux.Seccomp.ListenerPath != "" {
+		f, err := dialUnix(spec.Linux.Seccomp.ListenerPath)
+		if err != nil {
+			return closeAll, fmt.Errorf("linux.seccomp.listenerPath: %w", err)
+		}
+		opened = append(opened, f)
+		req.seccomp = f
+	}
+	return closeAll, nil
+}
+
+// execSpawn starts the exec'd process, through the constructor alone when
+// it can, and writes the pid file.
+func (r *Runtime) execSpawn(o ExecOpts, h *state.Handle, spec *rspec.Spec, req *spawnRequest) (int, error) {
+	var err error
+	if req.exec, err = r.constructorExec(o.Process, spec, o.PreserveFds); err != nil {
+		return 0, err
+	}
+	if req.rdt, err = rdtOf(h); err != nil {
+		return 0, err
 	}
 	pid, err := r.spawn(req)
 	if err != nil {
