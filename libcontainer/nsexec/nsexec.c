@@ -84,12 +84,13 @@ static const char *msg_name(uint32_t type)
 static int send_msg(uint32_t type, const char *payload, const struct ucred *cred)
 {
 	struct myrun_msg_hdr h = { .type = type, .len = payload ? (uint32_t)strlen(payload) : 0 };
-	struct iovec iov[2] = { { .iov_base = &h, .iov_len = sizeof(h) },
-				{ .iov_base = (void *)payload, .iov_len = h.len } };
+	struct iovec iov[2] = { { .iov_base = &h, .iov_len = sizeof(h) } };
 	char cbuf[CMSG_SPACE(sizeof(struct ucred))];
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = h.len ? 2 : 1 };
 	struct cmsghdr *cmsg;
 
+	iov[1].iov_base = (void *)payload;
+	iov[1].iov_len = h.len;
 	if (cred != NULL) {
 		memset(cbuf, 0, sizeof(cbuf));
 		msg.msg_control = cbuf;
@@ -136,7 +137,8 @@ static size_t check_msg(const char *pkt, size_t n, uint32_t want)
 	if (h.type != want)
 		bail("nsexec: expected %s, got message type %u", msg_name(want), h.type);
 	if (h.len != n - sizeof(h))
-		bail("nsexec: %s message says %u payload bytes, has %zu", msg_name(want), h.len, n - sizeof(h));
+		bail("nsexec: %s message says %u payload bytes, has %zu", msg_name(want), h.len,
+		     n - sizeof(h));
 	return h.len;
 }
 
@@ -151,7 +153,8 @@ char *myrun_recv_msg(uint32_t want, size_t max, size_t *len)
 	} while (n < 0 && errno == EINTR);
 	if (n <= 0) {
 		errno = n < 0 ? errno : 0;
-		bail("nsexec: waiting for %s%s", msg_name(want), n == 0 ? ": the runtime closed the sync socket" : "");
+		bail("nsexec: waiting for %s%s", msg_name(want),
+		     n == 0 ? ": the runtime closed the sync socket" : "");
 	}
 	if ((size_t)n > max + sizeof(struct myrun_msg_hdr)) {
 		errno = 0;
