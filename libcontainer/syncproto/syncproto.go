@@ -12,24 +12,25 @@
 //
 // The exchange, in order. "constructor" is the C code that runs in `myrun
 // init` before the Go runtime (nsexec.c, execproc.c); "init" is the Go code
-// that follows it (initproc). A step marked (if ...) is skipped otherwise.
+// that follows it (initproc). The phases are those of libcontainer's
+// initProcess. Payloads: lines = "key value\n" text (nsexec.Bootstrap),
+// fields = NUL-terminated key=value strings (nsexec.ExecProcess).
 //
-//	phase        sender       type         payload                     reply
-//	-----------  -----------  -----------  --------------------------  ------------------
-//	constructor  parent       Bootstrap    text lines (nsexec.Bootstrap) Maps, Pid or Error
-//	constructor  constructor  Maps         none (if a new user ns)     MapsOK
-//	constructor  parent       MapsOK       none                        -
-//	constructor  constructor  Pid          none, SCM_CREDENTIALS       -
-//	exec         parent       ExecProcess  NUL-terminated key=value    EOF (execve) or Error
-//	             (if the constructor execs: nsexec.ExecProcess, execproc.c)
-//	go           parent       Config       JSON (initproc.Config)      Hooks, Ready, Error or EOF
-//	go           init         Hooks        none (if prestart or        HooksDone or Error
-//	                                       createRuntime hooks)
-//	go           parent       HooksDone    none                        -
-//	go           init         Ready        none: created, waiting on   -
-//	                                       the exec fifo
-//	any          either       Error        UTF-8 text                  - (the sender exits
-//	                                                                   or gives up)
+//	phase        from         type         payload  when                  answered by
+//	-----------  -----------  -----------  -------  --------------------  ----------------------
+//	constructor  parent       Bootstrap    lines    always, first         Maps, Pid or Error
+//	constructor  constructor  Maps         none     new user namespace    MapsOK
+//	constructor  parent       MapsOK       none     maps written          -
+//	constructor  constructor  Pid          none +   namespaces done       (the parent places the
+//	                                       creds                          pid in its cgroup)
+//	exec         parent       ExecProcess  fields   exec without Go init  EOF (execve) or Error
+//	go           parent       Config       JSON     init, or exec via Go  Hooks, Ready, Error,
+//	                                       (initproc.Config)              EOF (exec: execve)
+//	go           init         Hooks        none     prestart or           HooksDone or Error
+//	                                                createRuntime hooks
+//	go           parent       HooksDone    none     hooks ran             -
+//	go           init         Ready        none     waiting on the fifo   -
+//	any          either       Error        text     a failure             - (the sender gives up)
 //
 // The parent learns the container process's pid from the Pid message's
 // SCM_CREDENTIALS, which the kernel translates into the receiver's pid
