@@ -298,34 +298,26 @@ static void parse_bootstrap(char *buf, struct bootstrap *b)
 #define CONSTRUCTOR __attribute__((constructor))
 #endif
 
-CONSTRUCTOR static void nsexec(void)
+// hold is the placeholder process (hold.go): only stdin, whose closing
+// ends us, was passed.
+static void hold(void)
 {
-	static struct bootstrap b;
-	struct join *joins = b.joins;
-	int need_fork = 0;
-	int timens_fd = -1;
-	unsigned long rest;
-	struct rlimit rl;
-	const char *env;
-	size_t n;
-	char *buf;
+	char c;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-		myrun_orig_nofile_cur = rl.rlim_cur;
+	close_from(1);
+	while (read(0, &c, 1) < 0 && errno == EINTR)
+		;
+	_exit(0);
+}
 
-	if (getenv("_MYRUN_HOLD") != NULL) {
-		char c;
+// take_fds finds the sync socket and closes every fd the parent did not
+// pass on purpose; 0 when we were not started by the runtime.
+static int take_fds(void)
+{
+	const char *env = getenv("_MYRUN_SYNCFD");
 
-		// Only stdin (whose closing ends us) was passed.
-		close_from(1);
-		while (read(0, &c, 1) < 0 && errno == EINTR)
-			;
-		_exit(0);
-	}
-
-	env = getenv("_MYRUN_SYNCFD");
 	if (env == NULL || *env == '\0')
-		return;
+		return 0;
 	sync_fd = atoi(env);
 	if (sync_fd < 3)
 		bail("nsexec: bad _MYRUN_SYNCFD %s", env);
@@ -335,48 +327,33 @@ CONSTRUCTOR static void nsexec(void)
 		bail("nsexec: bad _MYRUN_KEEPFDS %s", env ? env : "(unset)");
 	}
 	close_from((unsigned int)atoi(env));
+	return 1;
+}
 
-	// No core dumps and no ptrace/proc access from the container to a
-	// process that still holds host resources.
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		bail("nsexec: PR_SET_DUMPABLE");
+// join_namespaces setns()es into b's namespace files, the user namespace
+// first: joining it gives the capabilities needed to join the others. It
+// returns whether a pid or time namespace was joined (they apply to
+// children only).
+static int join_namespaces(struct bootstrap *b)
+{
+	struct join *joins = b->joins;
+	int need_fork = 0;
 
-	buf = myrun_recv_msg(MYRUN_MSG_BOOTSTRAP, MSG_MAX, &n);
-	parse_bootstrap(buf, &b);
-	// The time offsets are written after unshare(CLONE_NEWTIME) through a
-	// file opened now, in the host's namespaces: the kernel checks
-	// CAP_SYS_TIME with the opener's credentials, which hold it over the
-	// new namespace's owner; and opened later, inside a user namespace,
-	// the /proc file of a non-dumpable process belongs to the host's root
-	// and cannot be opened at all (EACCES). Dumpable for the open only:
-	// nothing of the container's can see us yet.
-	if (b.timens[0] != '\0') {
-		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-			bail("nsexec: PR_SET_DUMPABLE");
-		timens_fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
-		if (timens_fd < 0)
-			bail("nsexec: open /proc/self/timens_offsets");
-		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-			bail("nsexec: PR_SET_DUMPABLE");
-	}
 	// Open every path before joining any namespace: after joining the
 	// mount namespace the paths would resolve in the container.
-	for (int i = 0; i < b.njoins; i++) {
+	for (int i = 0; i < b->njoins; i++) {
 		joins[i].fd = open(joins[i].path, O_RDONLY | O_CLOEXEC);
 		if (joins[i].fd < 0)
 			bail("nsexec: open namespace %s", joins[i].path);
 	}
-
-	// The user namespace comes first: joining it gives the capabilities
-	// needed to join or create the others.
-	for (int i = 0; i < b.njoins; i++) {
+	for (int i = 0; i < b->njoins; i++) {
 		if (joins[i].flag != CLONE_NEWUSER)
 			continue;
 		if (setns(joins[i].fd, CLONE_NEWUSER) < 0)
 			bail("nsexec: setns user namespace");
 		become_root();
 	}
-	for (int i = 0; i < b.njoins; i++) {
+	for (int i = 0; i < b->njoins; i++) {
 		if (joins[i].flag == CLONE_NEWUSER)
 			goto next;
 		if (setns(joins[i].fd, joins[i].flag) < 0)
@@ -386,41 +363,102 @@ CONSTRUCTOR static void nsexec(void)
 next:
 		close(joins[i].fd);
 	}
+	return need_fork;
+}
 
-	if (b.clone_flags & CLONE_NEWUSER) {
-		// The parent writes our maps through /proc/<pid>/; a
-		// non-dumpable process's /proc files belong to root, which an
-		// unprivileged parent is not.
-		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-			bail("nsexec: PR_SET_DUMPABLE");
-		if (unshare(CLONE_NEWUSER) < 0)
-			bail("nsexec: unshare user namespace");
-		if (b.want_maps) {
-			if (send_msg(MYRUN_MSG_MAPS, NULL, NULL) < 0)
-				bail("nsexec: send maps");
-			myrun_recv_msg(MYRUN_MSG_MAPS_OK, 0, &n);
-		}
-		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-			bail("nsexec: PR_SET_DUMPABLE");
-		become_root();
+// new_user_namespace unshares a user namespace and has the parent write its
+// maps when asked to.
+static void new_user_namespace(struct bootstrap *b)
+{
+	size_t n;
+
+	// The parent writes our maps through /proc/<pid>/; a non-dumpable
+	// process's /proc files belong to root, which an unprivileged parent
+	// is not.
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		bail("nsexec: PR_SET_DUMPABLE");
+	if (unshare(CLONE_NEWUSER) < 0)
+		bail("nsexec: unshare user namespace");
+	if (b->want_maps) {
+		if (send_msg(MYRUN_MSG_MAPS, NULL, NULL) < 0)
+			bail("nsexec: send maps");
+		myrun_recv_msg(MYRUN_MSG_MAPS_OK, 0, &n);
 	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		bail("nsexec: PR_SET_DUMPABLE");
+	become_root();
+}
 
-	rest = b.clone_flags & ~(unsigned long)CLONE_NEWUSER;
-	if (b.want_place)
+// open_timens opens /proc/self/timens_offsets for b's time offsets, now, in
+// the host's namespaces: the kernel checks CAP_SYS_TIME with the opener's
+// credentials, which hold it over the new namespace's owner; and opened
+// later, inside a user namespace, the /proc file of a non-dumpable process
+// belongs to the host's root and cannot be opened at all (EACCES).
+// Dumpable for the open only: nothing of the container's can see us yet.
+// Returns -1 when there are no offsets.
+static int open_timens(const struct bootstrap *b)
+{
+	int fd;
+
+	if (b->timens[0] == '\0')
+		return -1;
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		bail("nsexec: PR_SET_DUMPABLE");
+	fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		bail("nsexec: open /proc/self/timens_offsets");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		bail("nsexec: PR_SET_DUMPABLE");
+	return fd;
+}
+
+// new_namespaces creates b's other namespaces (the cgroup namespace is Go
+// init's when the parent places us late). It returns whether a pid or
+// time namespace was created.
+static int new_namespaces(struct bootstrap *b, int timens_fd)
+{
+	unsigned long rest = b->clone_flags & ~(unsigned long)CLONE_NEWUSER;
+
+	if (b->want_place)
 		rest &= ~(unsigned long)CLONE_NEWCGROUP;
 	if (rest) {
 		if (unshare((int)rest) < 0)
 			bail("nsexec: unshare namespaces %#lx", rest);
 	}
 	if (timens_fd >= 0) {
-		size_t len = strlen(b.timens);
+		size_t len = strlen(b->timens);
 
-		if (write(timens_fd, b.timens, len) != (ssize_t)len)
+		if (write(timens_fd, b->timens, len) != (ssize_t)len)
 			bail("nsexec: write /proc/self/timens_offsets (linux.timeOffsets)");
 		close(timens_fd);
 	}
-	if (b.clone_flags & (CLONE_NEWPID | CLONE_NEWTIME))
-		need_fork = 1;
+	return (b->clone_flags & (CLONE_NEWPID | CLONE_NEWTIME)) != 0;
+}
+
+CONSTRUCTOR static void nsexec(void)
+{
+	static struct bootstrap b;
+	int need_fork, timens_fd;
+	struct rlimit rl;
+	size_t n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		myrun_orig_nofile_cur = rl.rlim_cur;
+	if (getenv("_MYRUN_HOLD") != NULL)
+		hold();
+	if (!take_fds())
+		return;
+	// No core dumps and no ptrace/proc access from the container to a
+	// process that still holds host resources.
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		bail("nsexec: PR_SET_DUMPABLE");
+
+	parse_bootstrap(myrun_recv_msg(MYRUN_MSG_BOOTSTRAP, MSG_MAX, &n), &b);
+	timens_fd = open_timens(&b);
+	need_fork = join_namespaces(&b);
+	if (b.clone_flags & CLONE_NEWUSER)
+		new_user_namespace(&b);
+	need_fork |= new_namespaces(&b, timens_fd);
 
 	// A new pid or time namespace applies to children only: fork once,
 	// and let the intermediate exit. The parent is a child subreaper when
