@@ -155,17 +155,19 @@ func TestHandshakeHookFailure(t *testing.T) {
 	}
 	c := childConn(t, child)
 	defer c.Close()
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		c.Expect(syncproto.TypeConfig, nil)
 		c.SendBytes(syncproto.TypeHooks, nil)
 		if _, err := c.Expect(syncproto.TypeHooksDone, nil); err != nil {
 			peerGot = err.Error()
 		}
-		c.SendError(errors.New("init: " + peerGot))
 	}()
 	if err := p.goPhase(); err != parentErr {
 		t.Errorf("goPhase = %v", err)
 	}
+	<-done
 	if peerGot != parentErr.Error() {
 		t.Errorf("init was told %q", peerGot)
 	}
