@@ -107,6 +107,31 @@ func run(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
 		MountLabel:  cfg.MountLabel,
 		Log:         log,
 	}
+	if err := enterRootfs(cfg, conn, log, rcfg); err != nil {
+		return err
+	}
+	if err := setKernelState(cfg, log); err != nil {
+		return err
+	}
+	if cfg.Process != nil && cfg.Process.Terminal {
+		if err := step(log, "console", func() error { return setupConsole(cfg, true) }); err != nil {
+			return err
+		}
+	}
+	if err := step(log, "finalize rootfs", func() error { return rootfs.Finalize(rcfg) }); err != nil {
+		return err
+	}
+	if cfg.Process == nil {
+		return waitWithoutProcess(cfg, conn, log)
+	}
+	return finishProcess(cfg, conn, log, capSets)
+}
+
+// enterRootfs prepares the rootfs, lets the parent run its hooks, runs the
+// createContainer hooks (in our namespaces, before pivot_root, as the spec
+// says) and pivots into the rootfs.
+func enterRootfs(cfg *Config, conn *syncproto.Conn, log *slog.Logger, rcfg *rootfs.Config) error {
+	spec := cfg.Spec
 	if err := step(log, "prepare rootfs", func() error { return rootfs.Prepare(rcfg) }, "rootfs", cfg.Rootfs); err != nil {
 		return err
 	}
@@ -126,9 +151,13 @@ func run(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
 			return err
 		}
 	}
-	if err := step(log, "pivot_root", func() error { return rootfs.PivotRoot(rcfg) }, "no_pivot", cfg.NoPivot); err != nil {
-		return err
-	}
+	return step(log, "pivot_root", func() error { return rootfs.PivotRoot(rcfg) }, "no_pivot", cfg.NoPivot)
+}
+
+// setKernelState applies what belongs to the container's new namespaces:
+// sysctls, the loopback link, hostname and domain name.
+func setKernelState(cfg *Config, log *slog.Logger) error {
+	spec := cfg.Spec
 	if spec.Linux != nil {
 		for k, v := range spec.Linux.Sysctl {
 			if err := step(log, "sysctl", func() error { return pathrs.WriteProcSys(k, v) }, "key", k, "value", v); err != nil {
@@ -141,40 +170,35 @@ func run(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
 			return err
 		}
 	}
-	if cfg.NewUTSNS {
-		if spec.Hostname != "" {
-			if err := step(log, "sethostname", func() error { return unix.Sethostname([]byte(spec.Hostname)) }, "hostname", spec.Hostname); err != nil {
-				return err
-			}
-		}
-		if spec.Domainname != "" {
-			if err := step(log, "setdomainname", func() error { return unix.Setdomainname([]byte(spec.Domainname)) }); err != nil {
-				return err
-			}
-		}
+	if !cfg.NewUTSNS {
+		return nil
 	}
-	if cfg.Process != nil && cfg.Process.Terminal {
-		if err := step(log, "console", func() error { return setupConsole(cfg, true) }); err != nil {
+	if spec.Hostname != "" {
+		if err := step(log, "sethostname", func() error { return unix.Sethostname([]byte(spec.Hostname)) }, "hostname", spec.Hostname); err != nil {
 			return err
 		}
 	}
-	if err := step(log, "finalize rootfs", func() error { return rootfs.Finalize(rcfg) }); err != nil {
+	if spec.Domainname != "" {
+		if err := step(log, "setdomainname", func() error { return unix.Setdomainname([]byte(spec.Domainname)) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitWithoutProcess is the end of a container without a process: it can
+// be created, never started, so it waits on the fifo until `delete` kills
+// it.
+func waitWithoutProcess(cfg *Config, conn *syncproto.Conn, log *slog.Logger) error {
+	if err := conn.Send(syncproto.TypeReady, nil); err != nil {
 		return err
 	}
-	if cfg.Process == nil {
-		// A container without a process can be created, never started:
-		// wait on the fifo until `delete` kills us.
-		if err := conn.Send(syncproto.TypeReady, nil); err != nil {
-			return err
-		}
-		conn.Close()
-		closeLog(cfg, log)
-		if err := closeDirFds(3 + cfg.PreserveFds); err != nil {
-			return err
-		}
-		return waitStart(cfg.FifoFd)
+	conn.Close()
+	closeLog(cfg, log)
+	if err := closeDirFds(3 + cfg.PreserveFds); err != nil {
+		return err
 	}
-	return finishProcess(cfg, conn, log, capSets)
+	return waitStart(cfg.FifoFd)
 }
 
 // runStartHooks runs the startContainer hooks as the container's process
