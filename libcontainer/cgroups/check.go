@@ -85,29 +85,7 @@ func checkV1(r *specs.LinuxResources, paths map[string]string) error {
 		needs = append(needs, v1Need{"pids.limit", p.Limit != nil, "pids", []string{"pids.max"}})
 	}
 	if b := r.BlockIO; b != nil {
-		needs = append(needs,
-			v1Need{"blockIO.weight", b.Weight != nil, "blkio", []string{"blkio.weight", "blkio.bfq.weight"}},
-			v1Need{"blockIO.leafWeight", b.LeafWeight != nil, "blkio", []string{"blkio.leaf_weight"}},
-		)
-		for i, wd := range b.WeightDevice {
-			f := fmt.Sprintf("blockIO.weightDevice[%d]", i)
-			needs = append(needs,
-				v1Need{f + ".weight", wd.Weight != nil, "blkio", []string{"blkio.weight_device", "blkio.bfq.weight_device"}},
-				v1Need{f + ".leafWeight", wd.LeafWeight != nil, "blkio", []string{"blkio.leaf_weight_device"}},
-			)
-		}
-		for _, t := range []struct {
-			field string
-			n     int
-			file  string
-		}{
-			{"blockIO.throttleReadBpsDevice", len(b.ThrottleReadBpsDevice), "blkio.throttle.read_bps_device"},
-			{"blockIO.throttleWriteBpsDevice", len(b.ThrottleWriteBpsDevice), "blkio.throttle.write_bps_device"},
-			{"blockIO.throttleReadIOPSDevice", len(b.ThrottleReadIOPSDevice), "blkio.throttle.read_iops_device"},
-			{"blockIO.throttleWriteIOPSDevice", len(b.ThrottleWriteIOPSDevice), "blkio.throttle.write_iops_device"},
-		} {
-			needs = append(needs, v1Need{t.field, t.n > 0, "blkio", []string{t.file}})
-		}
+		needs = append(needs, blockIOV1Needs(b)...)
 	}
 	if n := r.Network; n != nil {
 		needs = append(needs,
@@ -118,6 +96,12 @@ func checkV1(r *specs.LinuxResources, paths map[string]string) error {
 	if len(r.Devices) > 0 {
 		needs = append(needs, v1Need{"devices", true, "devices", []string{"devices.allow"}})
 	}
+	return checkV1Needs(needs, paths)
+}
+
+// checkV1Needs refuses the first set field whose hierarchy or files the
+// host lacks.
+func checkV1Needs(needs []v1Need, paths map[string]string) error {
 	for _, n := range needs {
 		if !n.set {
 			continue
@@ -138,6 +122,34 @@ func checkV1(r *specs.LinuxResources, paths map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// blockIOV1Needs lists the blkio files each set blockIO field needs.
+func blockIOV1Needs(b *specs.LinuxBlockIO) []v1Need {
+	needs := []v1Need{
+		{"blockIO.weight", b.Weight != nil, "blkio", []string{"blkio.weight", "blkio.bfq.weight"}},
+		{"blockIO.leafWeight", b.LeafWeight != nil, "blkio", []string{"blkio.leaf_weight"}},
+	}
+	for i, wd := range b.WeightDevice {
+		f := fmt.Sprintf("blockIO.weightDevice[%d]", i)
+		needs = append(needs,
+			v1Need{f + ".weight", wd.Weight != nil, "blkio", []string{"blkio.weight_device", "blkio.bfq.weight_device"}},
+			v1Need{f + ".leafWeight", wd.LeafWeight != nil, "blkio", []string{"blkio.leaf_weight_device"}},
+		)
+	}
+	for _, t := range []struct {
+		field string
+		n     int
+		file  string
+	}{
+		{"blockIO.throttleReadBpsDevice", len(b.ThrottleReadBpsDevice), "blkio.throttle.read_bps_device"},
+		{"blockIO.throttleWriteBpsDevice", len(b.ThrottleWriteBpsDevice), "blkio.throttle.write_bps_device"},
+		{"blockIO.throttleReadIOPSDevice", len(b.ThrottleReadIOPSDevice), "blkio.throttle.read_iops_device"},
+		{"blockIO.throttleWriteIOPSDevice", len(b.ThrottleWriteIOPSDevice), "blkio.throttle.write_iops_device"},
+	} {
+		needs = append(needs, v1Need{t.field, t.n > 0, "blkio", []string{t.file}})
+	}
+	return needs
 }
 
 // checkV2 rejects v1-only settings that have no cgroup v2 equivalent and

@@ -24,35 +24,12 @@ func toLib(r *specs.LinuxResources, devs []specs.LinuxDevice, withDevices bool) 
 		return res, nil
 	}
 	if m := r.Memory; m != nil {
-		res.Memory = i64(m.Limit)
-		res.MemoryReservation = i64(m.Reservation)
-		res.MemorySwap = i64(m.Swap)
-		if m.Swappiness != nil {
-			if *m.Swappiness > 100 {
-				return nil, fmt.Errorf("linux.resources.memory.swappiness: %d is out of range 0-100", *m.Swappiness)
-			}
-			v := *m.Swappiness
-			res.MemorySwappiness = &v
+		if err := memoryToLib(m, res); err != nil {
+			return nil, err
 		}
-		res.OomKillDisable = m.DisableOOMKiller != nil && *m.DisableOOMKiller
-		res.MemoryCheckBeforeUpdate = m.CheckBeforeUpdate != nil && *m.CheckBeforeUpdate
 	}
 	if c := r.CPU; c != nil {
-		res.CpuShares = u64(c.Shares)
-		res.CpuQuota = i64(c.Quota)
-		res.CpuPeriod = u64(c.Period)
-		res.CpuRtRuntime = i64(c.RealtimeRuntime)
-		res.CpuRtPeriod = u64(c.RealtimePeriod)
-		res.CpusetCpus = c.Cpus
-		res.CpusetMems = c.Mems
-		if c.Burst != nil {
-			v := *c.Burst
-			res.CpuBurst = &v
-		}
-		if c.Idle != nil {
-			v := *c.Idle
-			res.CPUIdle = &v
-		}
+		cpuToLib(c, res)
 	}
 	if p := r.Pids; p != nil && p.Limit != nil {
 		v := *p.Limit
@@ -62,16 +39,7 @@ func toLib(r *specs.LinuxResources, devs []specs.LinuxDevice, withDevices bool) 
 		res.PidsLimit = &v
 	}
 	if b := r.BlockIO; b != nil {
-		res.BlkioWeight = u16(b.Weight)
-		res.BlkioLeafWeight = u16(b.LeafWeight)
-		for _, wd := range b.WeightDevice {
-			res.BlkioWeightDevice = append(res.BlkioWeightDevice,
-				lib.NewWeightDevice(wd.Major, wd.Minor, u16(wd.Weight), u16(wd.LeafWeight)))
-		}
-		res.BlkioThrottleReadBpsDevice = throttles(b.ThrottleReadBpsDevice)
-		res.BlkioThrottleWriteBpsDevice = throttles(b.ThrottleWriteBpsDevice)
-		res.BlkioThrottleReadIOPSDevice = throttles(b.ThrottleReadIOPSDevice)
-		res.BlkioThrottleWriteIOPSDevice = throttles(b.ThrottleWriteIOPSDevice)
+		blockIOToLib(b, res)
 	}
 	for _, h := range r.HugepageLimits {
 		res.HugetlbLimit = append(res.HugetlbLimit, &lib.HugepageLimit{Pagesize: h.Pagesize, Limit: h.Limit})
@@ -97,6 +65,53 @@ func toLib(r *specs.LinuxResources, devs []specs.LinuxDevice, withDevices bool) 
 		}
 	}
 	return res, nil
+}
+
+func memoryToLib(m *specs.LinuxMemory, res *lib.Resources) error {
+	res.Memory = i64(m.Limit)
+	res.MemoryReservation = i64(m.Reservation)
+	res.MemorySwap = i64(m.Swap)
+	if m.Swappiness != nil {
+		if *m.Swappiness > 100 {
+			return fmt.Errorf("linux.resources.memory.swappiness: %d is out of range 0-100", *m.Swappiness)
+		}
+		v := *m.Swappiness
+		res.MemorySwappiness = &v
+	}
+	res.OomKillDisable = m.DisableOOMKiller != nil && *m.DisableOOMKiller
+	res.MemoryCheckBeforeUpdate = m.CheckBeforeUpdate != nil && *m.CheckBeforeUpdate
+	return nil
+}
+
+func cpuToLib(c *specs.LinuxCPU, res *lib.Resources) {
+	res.CpuShares = u64(c.Shares)
+	res.CpuQuota = i64(c.Quota)
+	res.CpuPeriod = u64(c.Period)
+	res.CpuRtRuntime = i64(c.RealtimeRuntime)
+	res.CpuRtPeriod = u64(c.RealtimePeriod)
+	res.CpusetCpus = c.Cpus
+	res.CpusetMems = c.Mems
+	if c.Burst != nil {
+		v := *c.Burst
+		res.CpuBurst = &v
+	}
+	if c.Idle != nil {
+		v := *c.Idle
+		res.CPUIdle = &v
+	}
+}
+
+func blockIOToLib(b *specs.LinuxBlockIO, res *lib.Resources) {
+	res.BlkioWeight = u16(b.Weight)
+	res.BlkioLeafWeight = u16(b.LeafWeight)
+	for _, wd := range b.WeightDevice {
+		res.BlkioWeightDevice = append(res.BlkioWeightDevice,
+			lib.NewWeightDevice(wd.Major, wd.Minor, u16(wd.Weight), u16(wd.LeafWeight)))
+	}
+	res.BlkioThrottleReadBpsDevice = throttles(b.ThrottleReadBpsDevice)
+	res.BlkioThrottleWriteBpsDevice = throttles(b.ThrottleWriteBpsDevice)
+	res.BlkioThrottleReadIOPSDevice = throttles(b.ThrottleReadIOPSDevice)
+	res.BlkioThrottleWriteIOPSDevice = throttles(b.ThrottleWriteIOPSDevice)
 }
 
 func throttles(in []specs.LinuxThrottleDevice) []*lib.ThrottleDevice {
