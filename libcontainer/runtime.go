@@ -25,6 +25,12 @@ type Runtime struct {
 	// cgroups caches one manager per container id for this process:
 	// New is deterministic, and `run` would otherwise build it five times.
 	cgroups map[string]cgroups.Manager
+	// RelayInitLogs (run): init keeps its log across the wait for start
+	// and we relay its later lines too (WaitInitLogs); a standalone
+	// create's init closes it, holding nothing but stdio and the fifo.
+	RelayInitLogs bool
+	// initLogs relays the log lines of the init this process started.
+	initLogs *logRelay
 }
 
 // New returns a runtime rooted at root.

@@ -154,7 +154,17 @@ func (p *initProcess) passFds() error {
 	if logFile == nil {
 		logFile = os.Stderr
 	}
-	cfg.LogFd = p.add(logFile)
+	logs, err := newLogRelay(logFile)
+	if err != nil {
+		return err
+	}
+	// Once spawn returns, init's lines so far are in the log.
+	p.closers = append(p.closers, logs.sync)
+	if cfg.Mode == initproc.ModeInit {
+		r.initLogs = logs
+		cfg.KeepLog = r.RelayInitLogs
+	}
+	cfg.LogFd = p.add(logs.w)
 	cfg.LogFormat = r.LogFormat
 	cfg.Debug = r.Debug
 

@@ -36,6 +36,7 @@ func runCommand() *cli.Command {
 				return err
 			}
 			o := createOpts(cmd, cmd.Args().First())
+			r.RelayInitLogs = true
 			detach := cmd.Bool("detach")
 			if detach {
 				if _, err := createAndSend(r, cmd, o); err != nil {
@@ -45,6 +46,9 @@ func runCommand() *cli.Command {
 					r.Delete(o.ID, true)
 					return err
 				}
+				// Init's lines after start (hooks, execve) come within
+				// moments; bounded, as hooks may run long.
+				r.WaitInitLogs(time.Second)
 				return nil
 			}
 			// In the foreground we wait for the container's init, which
@@ -84,6 +88,7 @@ func runCommand() *cli.Command {
 				return err
 			}
 			code := waitForeground(initPid, sigs, tty)
+			r.WaitInitLogs(time.Second)
 			if !cmd.Bool("keep") {
 				if err := r.Delete(o.ID, true); err != nil {
 					r.Log.Warn("delete after run", "error", err)

@@ -3,9 +3,12 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -148,4 +151,110 @@ func TestJoinNamespacesByPath(t *testing.T) {
 		t.Fatalf("offsets with a joined time ns: exit %d, %s", code, errs)
 	}
 	b.assertNothingLeft()
+}
+
+// runcTime is the time logrus (so runc) writes: RFC 3339 to the second.
+var runcTime = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$`)
+var textLine = regexp.MustCompile(`^time="?([^" ]+)"? level=([a-z]+) msg=`)
+
+// debugShape checks that every line of log is a debug-capable log line of
+// runc's shape (text or JSON) and returns the messages of the level=debug
+// ones.
+func debugShape(t *testing.T, what, log string, jsonFormat bool) []string {
+	t.Helper()
+	var msgs []string
+	for _, line := range strings.Split(strings.TrimSpace(log), "\n") {
+		var tm, level, msg string
+		if jsonFormat {
+			var e map[string]any
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Errorf("%s: not JSON: %q", what, line)
+				continue
+			}
+			tm, _ = e["time"].(string)
+			level, _ = e["level"].(string)
+			msg, _ = e["msg"].(string)
+		} else {
+			m := textLine.FindStringSubmatch(line)
+			if m == nil {
+				t.Errorf("%s: not a log line of runc's shape: %q", what, line)
+				continue
+			}
+			tm, level = m[1], m[2]
+			msg = strings.Trim(strings.SplitN(line[len(m[0]):], " ", 2)[0], `"`)
+			if strings.HasPrefix(line[len(m[0]):], `"`) {
+				msg = strings.SplitN(line[len(m[0])+1:], `"`, 2)[0]
+			}
+		}
+		if !runcTime.MatchString(tm) {
+			t.Errorf("%s: time %q is not RFC 3339 to the second as runc writes: %q", what, tm, line)
+		}
+		if level == "debug" {
+			msgs = append(msgs, msg)
+		}
+	}
+	if len(msgs) == 0 {
+		t.Errorf("%s: no level=debug line in %q", what, log)
+	}
+	return msgs
+}
+
+// --debug for run and exec, alone (stderr), with --log FILE (the file,
+// nothing on stderr) and with --log-format json: runc's places and shape,
+// side by side. Ours include init's lines after `start` (its execve),
+// which were lost when init closed the log before waiting for `start`.
+func TestRuncDebugShape(t *testing.T) {
+	b := newBundle(t, []string{"true"}, nil)
+	for _, rt := range []string{"myrun", "runc"} {
+		call := func(args ...string) result {
+			var r result
+			if rt == "runc" {
+				r.out, r.err, r.code = b.runc(args...)
+			} else {
+				r.out, r.err, r.code = b.myrun(args...)
+			}
+			return r
+		}
+		initLine := func(what string, msgs []string) {
+			if rt == "myrun" && !slices.Contains(msgs, "execve") {
+				t.Errorf("%s: init's execve line (after start) missing: %q", what, msgs)
+			}
+		}
+		b.spec.Process.Args = []string{"true"}
+		b.write()
+		r := call("--debug", "run", "--bundle", b.dir, b.id)
+		if r.code != 0 {
+			t.Fatalf("%s --debug run: %v", rt, r)
+		}
+		initLine(rt+" --debug run", debugShape(t, rt+" --debug run", r.err, false))
+		for _, format := range []string{"text", "json"} {
+			log := filepath.Join(t.TempDir(), "log")
+			r = call("--debug", "--log", log, "--log-format", format, "run", "--bundle", b.dir, b.id)
+			raw, _ := os.ReadFile(log)
+			what := rt + " --debug --log-format " + format + " run"
+			if r.code != 0 || r.err != "" {
+				t.Errorf("%s: %v (nothing on stderr)", what, r)
+			}
+			initLine(what, debugShape(t, what, string(raw), format == "json"))
+		}
+		b.spec.Process.Args = []string{"sleep", "100"}
+		b.write()
+		detach(b, rt == "runc")
+		r = call("--debug", "exec", b.id, "true")
+		if r.code != 0 {
+			t.Errorf("%s --debug exec: %v", rt, r)
+		}
+		debugShape(t, rt+" --debug exec", r.err, false)
+		for _, format := range []string{"text", "json"} {
+			log := filepath.Join(t.TempDir(), "log")
+			r = call("--debug", "--log", log, "--log-format", format, "exec", b.id, "true")
+			raw, _ := os.ReadFile(log)
+			what := rt + " --debug --log-format " + format + " exec"
+			if r.code != 0 || r.err != "" {
+				t.Errorf("%s: %v (nothing on stderr)", what, r)
+			}
+			debugShape(t, what, string(raw), format == "json")
+		}
+		call("delete", "--force", b.id)
+	}
 }

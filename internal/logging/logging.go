@@ -11,13 +11,14 @@ import (
 )
 
 // Handler writes text or JSON ("json") lines at info level, debug level
-// with debug, with logrus's level names.
+// with debug, with logrus's level names and times in RFC 3339 to the
+// second, as logrus (so runc) writes them.
 func Handler(out io.Writer, format string, debug bool) slog.Handler {
 	level := slog.LevelInfo
 	if debug {
 		level = slog.LevelDebug
 	}
-	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: replaceLevel}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: logrusAttr}
 	if format == "json" {
 		return slog.NewJSONHandler(out, opts)
 	}
@@ -39,7 +40,10 @@ func LevelName(l slog.Level) string {
 	}
 }
 
-func replaceLevel(_ []string, a slog.Attr) slog.Attr {
+func logrusAttr(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey && len(groups) == 0 && a.Value.Kind() == slog.KindTime {
+		return slog.String(slog.TimeKey, a.Value.Time().Format(time.RFC3339))
+	}
 	if a.Key == slog.LevelKey {
 		if l, ok := a.Value.Any().(slog.Level); ok {
 			a.Value = slog.StringValue(LevelName(l))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -20,6 +21,8 @@ func TestLevelName(t *testing.T) {
 	}
 }
 
+var rfc3339Seconds = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$`)
+
 func TestHandler(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(Handler(&buf, "json", false)).Warn("w")
@@ -28,10 +31,17 @@ func TestHandler(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &m); err != nil || m["level"] != "warning" || m["msg"] != "w" {
 		t.Fatalf("json line %q: %v", buf.String(), err)
 	}
+	// Times as logrus writes them: RFC 3339 to the second.
+	if tm, _ := m["time"].(string); !rfc3339Seconds.MatchString(tm) {
+		t.Fatalf("json time %q", tm)
+	}
 	buf.Reset()
 	slog.New(Handler(&buf, "text", true)).Debug("d")
 	if !strings.Contains(buf.String(), "level=debug msg=d") {
 		t.Fatalf("text line %q", buf.String())
+	}
+	if m := regexp.MustCompile(`^time=(\S+) `).FindStringSubmatch(buf.String()); m == nil || !rfc3339Seconds.MatchString(m[1]) {
+		t.Fatalf("text time in %q", buf.String())
 	}
 }
 

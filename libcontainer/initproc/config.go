@@ -35,7 +35,10 @@ type Config struct {
 	LogFd       int    `json:"log_fd"`
 	LogFormat   string `json:"log_format,omitempty"`
 	Debug       bool   `json:"debug,omitempty"`
-	SeccompFd   int    `json:"seccomp_fd"` // connected listenerPath socket
+	// KeepLog: the log (a pipe to the parent) stays open across the wait
+	// for `start`, as `run`'s parent relays our later lines to the log.
+	KeepLog   bool `json:"keep_log,omitempty"`
+	SeccompFd int  `json:"seccomp_fd"` // connected listenerPath socket
 	// IDMapFds are the detached idmapped mounts the parent made, by
 	// mount index (rootfs.IDMappedTrees).
 	IDMapFds map[int]int `json:"idmap_fds,omitempty"`

@@ -226,9 +226,10 @@ func (f *finisher) nnp() error {
 // anything that can ptrace it then (an exec'd process with
 // CAP_SYS_PTRACE, a sibling in a shared pid namespace) must find the
 // container's identity and capabilities, not root with every capability.
-// What remains open while it waits: stdio, the preserved fds and the
-// fifo (a pipe, not a directory). The log may be a copy of the caller's
-// stderr, which would keep `out=$(myrun create ...)` from ever returning.
+// What remains open while it waits: stdio, the preserved fds, the fifo
+// (a pipe, not a directory), and for `run` the log, a pipe to our parent
+// (libcontainer/logrelay.go), which relays our lines after `start`. A
+// created init closes it: `out=$(myrun create ...)` must not wait on it.
 func (f *finisher) start() error {
 	cfg := f.cfg
 	if cfg.Mode == ModeExec {

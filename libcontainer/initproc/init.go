@@ -220,14 +220,17 @@ func runStartHooks(cfg *Config) error {
 	return err
 }
 
-// closeLog closes the log fd before the wait for `start`; later messages
-// go to our stderr (the container's), as errors from Main do.
+// closeLog closes the log (a pipe to our parent, libcontainer/logrelay.go)
+// before the wait for `start` unless the parent stays to relay our later
+// lines (`run`, KeepLog); later messages go to our stderr (the
+// container's), as errors from Main do.
 func closeLog(cfg *Config, log *slog.Logger) {
-	*log = *slog.New(slog.DiscardHandler)
-	if cfg.LogFd >= 0 {
-		unix.Close(cfg.LogFd)
-		cfg.LogFd = -1
+	if cfg.KeepLog || cfg.LogFd < 0 {
+		return
 	}
+	*log = *slog.New(slog.DiscardHandler)
+	unix.Close(cfg.LogFd)
+	cfg.LogFd = -1
 }
 
 func hookState(cfg *Config, status rspec.ContainerState) *rspec.State {
