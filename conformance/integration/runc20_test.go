@@ -5,13 +5,16 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -257,4 +260,117 @@ func TestRuncDebugShape(t *testing.T) {
 		}
 		call("delete", "--force", b.id)
 	}
+}
+
+// startAgent builds and starts contrib/seccomp-agent on a socket of its
+// own (mkdir and mkdirat answered "ok" without running) and returns the
+// socket's path; the agent is killed by PID at the end.
+func startAgent(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "seccomp-agent")
+	build := exec.Command("go", "build", "-o", bin, "./contrib/seccomp-agent")
+	build.Dir = "../.."
+	if raw, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build agent: %v: %s", err, raw)
+	}
+	sock := filepath.Join(dir, "agent.sock")
+	agent := exec.Command(bin, "-socket", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		agent.Process.Kill()
+		agent.Wait()
+	})
+	escWaitFor(t, 10*time.Second, "agent socket", func() bool { return escExists(sock) })
+	return sock
+}
+
+func notifyBundle(t *testing.T, listener string, nnp bool) *bundle {
+	return newBundle(t, []string{"sh", "-c", "mkdir /tmp/proc && echo made; ls /tmp"}, func(s *rspec.Spec) {
+		s.Root.Readonly = false
+		s.Process.NoNewPrivileges = nnp
+		s.Linux.Seccomp = &rspec.LinuxSeccomp{DefaultAction: rspec.ActAllow, ListenerPath: listener,
+			Syscalls: []rspec.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: rspec.ActNotify}}}
+		s.Hooks = &rspec.Hooks{StartContainer: []rspec.Hook{{Path: "/bin/mkdir", Args: []string{"mkdir", "/tmp/hook"}}}}
+	})
+}
+
+// Seccomp notify with a startContainer hook, as runc: the hook runs under
+// the container's filter (its mkdir goes to the agent, which answers
+// without making the directory), with or without no_new_privs; with it,
+// the filter used to be loaded only after the hooks.
+func TestRuncSeccompNotifyStartHooks(t *testing.T) {
+	sock := startAgent(t)
+	for _, nnp := range []bool{true, false} {
+		b := notifyBundle(t, sock, nnp)
+		tmp := filepath.Join(b.dir, "rootfs", "tmp")
+		for _, rt := range []string{"myrun", "runc"} {
+			var r result
+			if rt == "runc" {
+				r.out, r.err, r.code = b.runc("run", "--bundle", b.dir, b.id)
+				b.runc("delete", "--force", b.id)
+			} else {
+				r.out, r.err, r.code = b.myrun("run", "--bundle", b.dir, b.id)
+				b.myrun("delete", "--force", b.id)
+			}
+			ents, _ := os.ReadDir(tmp)
+			if r.code != 0 || strings.TrimSpace(r.out) != "made" || len(ents) != 0 {
+				t.Errorf("%s, noNewPrivileges %v: %v; rootfs /tmp holds %v (the agent makes nothing)", rt, nnp, r, ents)
+			}
+			for _, e := range ents {
+				os.Remove(filepath.Join(tmp, e.Name()))
+			}
+		}
+	}
+}
+
+// Nothing listening on listenerPath (no socket, or a socket file nobody
+// listens on): create fails at once with an error naming the field, as
+// runc's does, and leaves nothing behind.
+func TestRuncSeccompNotifyNoAgent(t *testing.T) {
+	stale := filepath.Join(t.TempDir(), "stale.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
+	for _, sock := range []string{filepath.Join(t.TempDir(), "none.sock"), stale} {
+		b := notifyBundle(t, sock, true)
+		mine, theirs := b.both("create", "--bundle", b.dir, b.id)
+		if theirs.code == 0 {
+			t.Errorf("runc create with no agent at %s: %v", sock, theirs)
+		}
+		if mine.code == 0 || !strings.Contains(mine.err, "linux.seccomp.listenerPath") || !strings.Contains(mine.err, sock) {
+			t.Errorf("myrun create with no agent at %s: %v", sock, mine)
+		}
+		b.assertNothingLeft()
+	}
+}
+
+// A profile that denies sendmsg (and sendto), with no_new_privs: init
+// reports ready under the filter now, with write(2) as runc's sync does,
+// so the container runs as with runc.
+func TestRuncSeccompNNPDeniesSendmsg(t *testing.T) {
+	b := newBundle(t, []string{"echo", "ran"}, func(s *rspec.Spec) {
+		s.Process.NoNewPrivileges = true
+		s.Linux.Seccomp = &rspec.LinuxSeccomp{DefaultAction: rspec.ActAllow,
+			Syscalls: []rspec.LinuxSyscall{{Names: []string{"sendmsg", "sendto"}, Action: rspec.ActErrno}}}
+	})
+	for _, rt := range []string{"myrun", "runc"} {
+		var r result
+		if rt == "runc" {
+			r.out, r.err, r.code = b.runc("run", "--bundle", b.dir, b.id)
+			b.runc("delete", "--force", b.id)
+		} else {
+			r.out, r.err, r.code = b.myrun("run", "--bundle", b.dir, b.id)
+			b.myrun("delete", "--force", b.id)
+		}
+		if r.code != 0 || strings.TrimSpace(r.out) != "ran" {
+			t.Errorf("%s run with sendmsg denied: %v", rt, r)
+		}
+	}
+	b.assertNothingLeft()
 }

@@ -48,8 +48,9 @@ var goSteps = map[string]func(*finisher) error{
 	"caps":          func(f *finisher) error { return step(f.log, "capabilities", f.caps.ApplyCaps) },
 	"umask":         (*finisher).umask,
 	"nnp":           (*finisher).nnp,
-	"start":         (*finisher).start,
+	"close-dir-fds": (*finisher).closeDirFds,
 	"seccomp-late":  func(f *finisher) error { return f.loadSeccomp(f.cfg.Process.NoNewPrivileges) },
+	"start":         (*finisher).start,
 	"execve":        (*finisher).execve,
 }
 
@@ -192,7 +193,7 @@ func (f *finisher) scheduling() error {
 
 // loadSeccomp loads the filter in the step whose turn it is (when is
 // true): before the uid switch without no_new_privs, since the kernel
-// then wants CAP_SYS_ADMIN; else last.
+// then wants CAP_SYS_ADMIN; else after no_new_privs, before `ready`.
 func (f *finisher) loadSeccomp(when bool) error {
 	if f.filter == nil || !when {
 		return nil
@@ -235,9 +236,6 @@ func (f *finisher) start() error {
 	if cfg.Mode == ModeExec {
 		return nil
 	}
-	if err := closeDirFds(3 + cfg.PreserveFds); err != nil {
-		return err
-	}
 	if err := f.conn.Send(syncproto.TypeReady, nil); err != nil {
 		return err
 	}
@@ -250,6 +248,14 @@ func (f *finisher) start() error {
 		return runStartHooks(cfg)
 	}
 	return nil
+}
+
+// closeDirFds: init only (an exec'd process caches none).
+func (f *finisher) closeDirFds() error {
+	if f.cfg.Mode == ModeExec {
+		return nil
+	}
+	return closeDirFds(3 + f.cfg.PreserveFds)
 }
 
 func (f *finisher) execve() error {

@@ -81,12 +81,19 @@ var Finish = []Step{
 	{Name: "umask"},
 	// process.noNewPrivileges: PR_SET_NO_NEW_PRIVS.
 	{Name: "nnp"},
-	// Init only: report ready, wait for `start` on the exec fifo, run the
-	// startContainer hooks (with the container's identity, fds 0-2).
-	{Name: "start", GoOnly: true},
-	// With process.noNewPrivileges: load the filter as late as possible,
-	// so the profile need allow few syscalls of ours.
+	// Init only: close the directory fds cached while preparing (it
+	// reads /proc/self/fd, which the filter may deny).
+	{Name: "close-dir-fds", GoOnly: true},
+	// With process.noNewPrivileges: load the filter now, after
+	// everything it could deny. For init still before `ready`, as runc
+	// does: a listener reaches the agent during create, and the
+	// startContainer hooks run under the filter. What follows needs only
+	// write, read, close and execve of the profile.
 	{Name: "seccomp-late"},
+	// Init only: report ready (write(2)), wait for `start` on the exec
+	// fifo, run the startContainer hooks (with the container's identity,
+	// filter and fds 0-2).
+	{Name: "start", GoOnly: true},
 	// execve(path, args, env).
 	{Name: "execve"},
 }

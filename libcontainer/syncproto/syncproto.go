@@ -145,7 +145,11 @@ func (c *Conn) SendBytes(t Type, payload []byte) error {
 	if len(payload) > MaxMessage-HeaderSize {
 		return fmt.Errorf("sync: %s message too large (%d bytes)", t, len(payload))
 	}
-	return unix.Sendmsg(c.Fd(), Frame(t, payload), nil, nil, 0)
+	// write(2), one packet on a SOCK_SEQPACKET socket: init sends
+	// "ready" under the container's seccomp filter, and profiles written
+	// for runc allow write, not always sendmsg.
+	_, err := unix.Write(c.Fd(), Frame(t, payload))
+	return err
 }
 
 // Send sends a message with payload encoded as JSON; nil sends none.
