@@ -248,3 +248,33 @@ func TestExecJoinsAllNamespaces(t *testing.T) {
 		}
 	}
 }
+
+// A config.json or process.json larger than a socket buffer (about 208 KiB
+// here; a pod's service-link environment gets there) reaches init and the
+// constructor whole: runc takes them, and so do we. Run (init's config),
+// exec through the constructor and exec through Go init (ioPriority).
+func TestLargeConfigAndExecEnvironment(t *testing.T) {
+	var env []string
+	for i := 0; i < 3000; i++ {
+		env = append(env, "V"+strconv.Itoa(i)+"="+strings.Repeat(strconv.Itoa(i%10), 100))
+	}
+	count := []string{"sh", "-c", `env | grep -c "^V[0-9]*=" ; echo "$V2999"`}
+	want := "3000\n" + strings.Repeat("9", 100) + "\n"
+	b := newBundle(t, count, func(s *rspec.Spec) { s.Process.Env = append(s.Process.Env, env...) })
+	if out := b.mustRun(); out != want {
+		t.Fatalf("run with a %d-variable environment printed %q", len(env), out)
+	}
+	b.myrun("delete", "--force", b.id)
+
+	r := runningBundle(t)
+	for _, p := range []rspec.Process{
+		{Args: count, Cwd: "/", Env: append([]string{"PATH=/bin"}, env...)},
+		{Args: count, Cwd: "/", Env: append([]string{"PATH=/bin"}, env...),
+			IOPriority: &rspec.LinuxIOPriority{Class: rspec.IOPRIO_CLASS_BE, Priority: 4}},
+	} {
+		pj := r.processFile("big.json", p)
+		if out, errs, code := r.myrun("exec", "-p", pj, r.id); code != 0 || out != want {
+			t.Errorf("exec (ioPriority %v) with a %d-variable environment: exit %d, stdout %q, stderr %s", p.IOPriority != nil, len(env), code, out, errs)
+		}
+	}
+}

@@ -63,7 +63,7 @@
 #define TIOCGPTPEER _IO('T', 0x41)
 #endif
 
-#define MAX_PACKET (8 << 20)
+#define MAX_MESSAGE (8 << 20)
 #define MAX_PASSWD (4 << 20)
 
 struct rlim {
@@ -615,7 +615,7 @@ void myrun_exec_process(void)
 	char *packet;
 	size_t len;
 
-	packet = myrun_recv_msg(MYRUN_MSG_EXEC_PROCESS, MAX_PACKET, &len);
+	packet = myrun_recv_msg(MYRUN_MSG_EXEC_PROCESS, MAX_MESSAGE, &len);
 	parse(&p, packet, len);
 	MYRUN_FINISH_STEPS(RUN_STEP)
 }

@@ -123,9 +123,11 @@ void myrun_bail(const char *fmt, ...)
 }
 #endif
 
-// check_msg checks that a packet of n bytes is a message of type want and
-// returns its payload's length; it bails otherwise. It reads only pkt: the
-// fuzz target (fuzz/) calls it on arbitrary input.
+// check_msg checks that a packet of n bytes starts a message of type want
+// and returns the message's payload length, of which the packet holds all
+// or the beginning (the rest follows in packets of their own, as syncproto
+// says); it bails otherwise. It reads only pkt's header: the fuzz target
+// (fuzz/) calls it on arbitrary input.
 static size_t check_msg(const char *pkt, size_t n, uint32_t want)
 {
 	struct myrun_msg_hdr h;
@@ -136,43 +138,60 @@ static size_t check_msg(const char *pkt, size_t n, uint32_t want)
 	memcpy(&h, pkt, sizeof(h));
 	if (h.type != want)
 		bail("nsexec: expected %s, got message type %u", msg_name(want), h.type);
-	if (h.len != n - sizeof(h))
+	if (h.len < n - sizeof(h))
 		bail("nsexec: %s message says %u payload bytes, has %zu", msg_name(want), h.len,
 		     n - sizeof(h));
 	return h.len;
 }
 
+static ssize_t recv_packet(void *buf, size_t size, int flags)
+{
+	ssize_t n;
+
+	do {
+		n = recv(sync_fd, buf, size, flags);
+	} while (n < 0 && errno == EINTR);
+	return n;
+}
+
 char *myrun_recv_msg(uint32_t want, size_t max, size_t *len)
 {
+	char hdr[sizeof(struct myrun_msg_hdr)];
+	size_t size, off;
 	ssize_t n;
 	char *buf;
 
-	// The packet's size first (MSG_TRUNC), to allocate just that.
-	do {
-		n = recv(sync_fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
-	} while (n < 0 && errno == EINTR);
+	// The first packet's header and size (MSG_TRUNC), to allocate just
+	// the message.
+	n = recv_packet(hdr, sizeof(hdr), MSG_PEEK | MSG_TRUNC);
 	if (n <= 0) {
 		errno = n < 0 ? errno : 0;
 		bail("nsexec: waiting for %s%s", msg_name(want),
 		     n == 0 ? ": the runtime closed the sync socket" : "");
 	}
-	if ((size_t)n > max + sizeof(struct myrun_msg_hdr)) {
+	*len = check_msg(hdr, (size_t)n, want);
+	if (*len > max) {
 		errno = 0;
-		bail("nsexec: %s message too large (%zd bytes)", msg_name(want), n);
+		bail("nsexec: %s message too large (%zu bytes)", msg_name(want), *len);
 	}
-	buf = malloc((size_t)n + 1);
+	size = sizeof(hdr) + *len;
+	buf = malloc(size + 1);
 	if (buf == NULL)
 		bail("nsexec: malloc");
-	do {
-		n = recv(sync_fd, buf, (size_t)n, 0);
-	} while (n < 0 && errno == EINTR);
-	if (n <= 0) {
-		errno = n < 0 ? errno : 0;
-		bail("nsexec: reading %s", msg_name(want));
+	for (off = 0; off < size; off += (size_t)n) {
+		// MSG_TRUNC: the packet's length even when longer than asked.
+		n = recv_packet(buf + off, size - off, MSG_TRUNC);
+		if (n <= 0) {
+			errno = n < 0 ? errno : 0;
+			bail("nsexec: reading %s", msg_name(want));
+		}
+		if ((size_t)n > size - off) {
+			errno = 0;
+			bail("nsexec: %s message continues past its %zu bytes", msg_name(want), size);
+		}
 	}
-	buf[n] = '\0';
-	*len = check_msg(buf, (size_t)n, want);
-	return buf + sizeof(struct myrun_msg_hdr);
+	buf[size] = '\0';
+	return buf + sizeof(hdr);
 }
 
 // myrun_send_cmsg sends payload with one control message (SCM_RIGHTS or

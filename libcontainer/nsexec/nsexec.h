@@ -8,9 +8,10 @@
 extern int myrun_sync_fd;
 
 // The sync socket's framing (libcontainer/syncproto, whose package comment
-// has the whole exchange): every packet is a header, then len bytes of
-// payload, in host byte order. The numbers are syncproto.Type's; nsexec.go
-// fails to build when the two lists differ.
+// has the whole exchange): every message is a header, then len bytes of
+// payload, in host byte order; what does not fit in the header's packet
+// follows in packets of payload only. The numbers are syncproto.Type's;
+// nsexec.go fails to build when the two lists differ.
 struct myrun_msg_hdr {
 	uint32_t type;
 	uint32_t len;

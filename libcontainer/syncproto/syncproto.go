@@ -8,7 +8,12 @@
 //	offset 8  payload
 //
 // in host byte order (both ends are the same binary on the same machine).
-// The type alone says how the payload is encoded; nothing is sniffed.
+// The type alone says how the payload is encoded; nothing is sniffed. A
+// payload longer than fits in one packet with the header (Chunk bytes in
+// all) continues in packets of its own, payload only, each at most Chunk
+// bytes, until the length the header gives: a packet must fit the sender's
+// socket buffer (about 208 KiB by default), a config.json or an exec'd
+// process's environment need not.
 //
 // The exchange, in order. "constructor" is the C code that runs in `myrun
 // init` before the Go runtime (nsexec.c, execproc.c); "init" is the Go code
@@ -85,9 +90,12 @@ func (t Type) String() string {
 // HeaderSize is the size of a message header.
 const HeaderSize = 8
 
-// MaxMessage bounds a message we accept. The sender's socket buffer bounds
-// what can be sent in one packet well below it.
+// MaxMessage bounds a message we accept (header and payload).
 const MaxMessage = 16 << 20
+
+// Chunk is the largest packet we send: a quarter of the default socket
+// buffer, so that a packet never waits for more than what the peer drains.
+const Chunk = 48 << 10
 
 // Message is one received message.
 type Message struct {
@@ -145,11 +153,17 @@ func (c *Conn) SendBytes(t Type, payload []byte) error {
 	if len(payload) > MaxMessage-HeaderSize {
 		return fmt.Errorf("sync: %s message too large (%d bytes)", t, len(payload))
 	}
-	// write(2), one packet on a SOCK_SEQPACKET socket: init sends
+	// write(2), a packet each on a SOCK_SEQPACKET socket: init sends
 	// "ready" under the container's seccomp filter, and profiles written
 	// for runc allow write, not always sendmsg.
-	_, err := unix.Write(c.Fd(), Frame(t, payload))
-	return err
+	for p := Frame(t, payload); len(p) > 0; {
+		n := min(len(p), Chunk)
+		if _, err := unix.Write(c.Fd(), p[:n]); err != nil {
+			return fmt.Errorf("sync: sending %s: %w", t, err)
+		}
+		p = p[n:]
+	}
+	return nil
 }
 
 // Send sends a message with payload encoded as JSON; nil sends none.
@@ -172,8 +186,9 @@ func (c *Conn) SendError(err error) error {
 // ErrClosed is returned when the peer closed the socket (e.g. it died).
 var ErrClosed = errors.New("peer closed the sync socket")
 
-// Recv receives one message. The packet is peeked at first for its size,
-// so the buffer grows to fit instead of being sized for the worst case.
+// Recv receives one message. Its first packet's header is peeked at first
+// for the message's size, so the buffer grows to fit instead of being sized
+// for the worst case.
 func (c *Conn) Recv() (*Message, error) {
 	if c.buf == nil {
 		c.buf = make([]byte, 4096)
@@ -186,24 +201,58 @@ func (c *Conn) Recv() (*Message, error) {
 	if n == 0 {
 		return nil, ErrClosed
 	}
-	if n > MaxMessage {
-		return nil, fmt.Errorf("sync: message too large (%d bytes)", n)
+	size, err := messageSize(c.buf[:min(n, HeaderSize)], n)
+	if err != nil {
+		c.recvmsg(c.buf[:HeaderSize], nil, 0) // drop it: the next starts clean
+		return nil, err
 	}
-	if n > len(c.buf) {
-		c.buf = make([]byte, n)
+	if size > len(c.buf) {
+		c.buf = make([]byte, size)
 	}
-	n, oobn, err := c.recvmsg(c.buf[:n], c.oob, unix.MSG_CMSG_CLOEXEC)
+	n, oobn, err := c.recvmsg(c.buf[:size], c.oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
 		return nil, err
+	}
+	cred, err := credentials(c.oob[:oobn])
+	if err != nil {
+		return nil, err
+	}
+	for n < size {
+		// MSG_TRUNC: the length of the packet, even if longer than asked.
+		more, _, err := c.recvmsg(c.buf[n:size], nil, unix.MSG_TRUNC)
+		if err != nil {
+			return nil, err
+		}
+		if more == 0 {
+			return nil, ErrClosed
+		}
+		if more > size-n {
+			return nil, fmt.Errorf("sync: message continues past its %d bytes", size)
+		}
+		n += more
 	}
 	m, err := parse(c.buf[:n])
 	if err != nil {
 		return nil, err
 	}
-	if m.Cred, err = credentials(c.oob[:oobn]); err != nil {
-		return nil, err
-	}
+	m.Cred = cred
 	return m, nil
+}
+
+// messageSize returns the size of the message whose first packet, of n
+// bytes, starts with hdr.
+func messageSize(hdr []byte, n int) (int, error) {
+	if n < HeaderSize {
+		return 0, fmt.Errorf("sync: short message (%d bytes)", n)
+	}
+	t, l := Type(binary.NativeEndian.Uint32(hdr)), uint64(binary.NativeEndian.Uint32(hdr[4:]))
+	if l > MaxMessage-HeaderSize {
+		return 0, fmt.Errorf("sync: %s message too large (%d bytes)", t, l)
+	}
+	if l < uint64(n-HeaderSize) {
+		return 0, fmt.Errorf("sync: %s message says %d payload bytes, has %d", t, l, n-HeaderSize)
+	}
+	return HeaderSize + int(l), nil
 }
 
 func (c *Conn) recvmsg(b, oob []byte, flags int) (n, oobn int, err error) {

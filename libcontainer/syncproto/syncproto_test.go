@@ -98,17 +98,57 @@ func TestFramingAndReusedBuffer(t *testing.T) {
 
 func TestRecvChecksHeader(t *testing.T) {
 	parent, child := pair(t)
-	for _, pkt := range [][]byte{
-		{1, 2, 3},
-		append(syncproto.Frame(syncproto.TypeReady, nil)[:4], 5, 0, 0, 0),
-		syncproto.Frame(syncproto.TypeReady, []byte("x"))[:syncproto.HeaderSize],
+	for _, pkts := range [][][]byte{
+		{{1, 2, 3}},
+		// The header says less than the packet holds.
+		{append(syncproto.Frame(syncproto.TypeReady, nil)[:4], 1, 0, 0, 0, 'x', 'y')},
+		// A continuation longer than the rest of the message.
+		{append(syncproto.Frame(syncproto.TypeReady, nil)[:4], 3, 0, 0, 0, 'x'), []byte("yzw")},
+		{append(syncproto.Frame(syncproto.TypeReady, nil)[:4], 0, 0, 0, 2)}, // 32 MiB
 	} {
-		if err := unix.Sendmsg(child.Fd(), pkt, nil, nil, 0); err != nil {
-			t.Fatal(err)
+		for _, pkt := range pkts {
+			if err := unix.Sendmsg(child.Fd(), pkt, nil, nil, 0); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if m, err := parent.Recv(); err == nil {
-			t.Errorf("packet %x accepted as %s", pkt, m.Type)
+			t.Errorf("packets %x accepted as %s", pkts, m.Type)
 		}
+	}
+	// A message cut short by the peer's death.
+	if err := unix.Sendmsg(child.Fd(), append(syncproto.Frame(syncproto.TypeReady, nil)[:4], 3, 0, 0, 0, 'x'), nil, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	child.Close()
+	if _, err := parent.Recv(); !errors.Is(err, syncproto.ErrClosed) {
+		t.Errorf("Recv of a message cut short: %v", err)
+	}
+}
+
+// A message larger than a socket buffer (a config.json of a few hundred
+// KiB, an exec's environment) goes in packets of Chunk bytes at most.
+func TestMessageLargerThanSocketBuffer(t *testing.T) {
+	parent, child := pair(t)
+	big := make([]byte, 3<<20)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	sent := make(chan error, 1)
+	go func() { sent <- parent.SendBytes(syncproto.TypeConfig, big) }()
+	m, err := child.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Type != syncproto.TypeConfig || !bytes.Equal(m.Payload, big) {
+		t.Fatalf("got %s with %d bytes, want config with %d", m.Type, len(m.Payload), len(big))
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	// The next message starts at a packet boundary again.
+	parent.SendBytes(syncproto.TypeReady, []byte("x"))
+	if m, err := child.Recv(); err != nil || m.Type != syncproto.TypeReady || string(m.Payload) != "x" {
+		t.Fatalf("after a large message: %v, %v", m, err)
 	}
 }
 
