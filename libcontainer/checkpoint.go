@@ -8,10 +8,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	"github.com/myrun-org/myrun/libcontainer/criu/rpc"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/myrun-org/myrun/libcontainer/cgroups"
 	"github.com/myrun-org/myrun/libcontainer/criu"
@@ -167,50 +166,50 @@ func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
 
 	pid := c.st.InitPid
 	opts := &rpc.CriuOpts{
-		Pid:               proto.Int32(int32(pid)),
-		ImagesDirFd:       proto.Int32(int32(imgF.Fd())),
-		WorkDirFd:         proto.Int32(int32(workF.Fd())),
-		LogLevel:          proto.Int32(4),
-		LogFile:           proto.String("dump.log"),
-		Root:              proto.String(c.st.Rootfs),
-		ManageCgroups:     proto.Bool(true),
+		Pid:               rpc.Int32(int32(pid)),
+		ImagesDirFd:       rpc.Int32(int32(imgF.Fd())),
+		WorkDirFd:         rpc.Int32(int32(workF.Fd())),
+		LogLevel:          rpc.Int32(4),
+		LogFile:           rpc.String("dump.log"),
+		Root:              rpc.String(c.st.Rootfs),
+		ManageCgroups:     rpc.Bool(true),
 		ManageCgroupsMode: &mode,
-		ShellJob:          proto.Bool(o.ShellJob),
-		LeaveRunning:      proto.Bool(o.LeaveRunning || o.PreDump),
-		TcpEstablished:    proto.Bool(o.TCPEstablished),
-		TcpSkipInFlight:   proto.Bool(o.TCPSkipInFlight),
-		ExtUnixSk:         proto.Bool(o.ExtUnixSk),
-		FileLocks:         proto.Bool(o.FileLocks),
-		LinkRemap:         proto.Bool(o.LinkRemap),
-		AutoDedup:         proto.Bool(o.AutoDedup),
-		LazyPages:         proto.Bool(o.LazyPages),
-		OrphanPtsMaster:   proto.Bool(spec.Process != nil && spec.Process.Terminal),
+		ShellJob:          rpc.Bool(o.ShellJob),
+		LeaveRunning:      rpc.Bool(o.LeaveRunning || o.PreDump),
+		TcpEstablished:    rpc.Bool(o.TCPEstablished),
+		TcpSkipInFlight:   rpc.Bool(o.TCPSkipInFlight),
+		ExtUnixSk:         rpc.Bool(o.ExtUnixSk),
+		FileLocks:         rpc.Bool(o.FileLocks),
+		LinkRemap:         rpc.Bool(o.LinkRemap),
+		AutoDedup:         rpc.Bool(o.AutoDedup),
+		LazyPages:         rpc.Bool(o.LazyPages),
+		OrphanPtsMaster:   rpc.Bool(spec.Process != nil && spec.Process.Terminal),
 	}
 	if emptyNs != 0 {
-		opts.EmptyNs = proto.Uint32(emptyNs)
+		opts.EmptyNs = rpc.Uint32(emptyNs)
 	}
 	if cfgFile != "" {
-		opts.ConfigFile = proto.String(cfgFile)
+		opts.ConfigFile = rpc.String(cfgFile)
 	}
 	if o.ParentPath != "" {
-		opts.ParentImg = proto.String(o.ParentPath)
+		opts.ParentImg = rpc.String(o.ParentPath)
 	}
 	if o.PreDump || o.ParentPath != "" {
-		opts.TrackMem = proto.Bool(true)
+		opts.TrackMem = rpc.Bool(true)
 	}
 	if o.PageServer != "" {
-		opts.Ps = &rpc.CriuPageServerInfo{Address: proto.String(psAddr), Port: proto.Int32(psPort)}
+		opts.Ps = &rpc.CriuPageServerInfo{Address: rpc.String(psAddr), Port: rpc.Int32(psPort)}
 	}
 	if o.StatusFd >= 0 {
 		sf := os.NewFile(uintptr(o.StatusFd), "status-fd")
 		if sf == nil {
 			return fmt.Errorf("--status-fd: %d: not an fd", o.StatusFd)
 		}
-		opts.StatusFd = proto.Int32(int32(sf.Fd()))
+		opts.StatusFd = rpc.Int32(int32(sf.Fd()))
 	}
 	if cg := r.cgroupOf(c); cg != nil {
 		if p := freezerDir(cg); p != "" {
-			opts.FreezeCgroup = proto.String(p)
+			opts.FreezeCgroup = rpc.String(p)
 		}
 	}
 	if !o.PreDump {
@@ -308,9 +307,9 @@ func cgroupRoots(pid int) ([]*rpc.CgroupRoot, error) {
 		if strings.HasPrefix(ctrl, "name=") {
 			continue
 		}
-		r := &rpc.CgroupRoot{Path: proto.String(f[2])}
+		r := &rpc.CgroupRoot{Path: rpc.String(f[2])}
 		if ctrl != "" {
-			r.Ctrl = proto.String(ctrl)
+			r.Ctrl = rpc.String(ctrl)
 		}
 		roots = append(roots, r)
 	}

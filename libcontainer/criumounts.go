@@ -7,11 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/myrun-org/myrun/libcontainer/criu/rpc"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/myrun-org/myrun/libcontainer/rootfs"
 )
@@ -38,7 +37,7 @@ func criuDumpMounts(spec *rspec.Spec, isFile func(string) bool) []*rpc.ExtMountM
 	add := func(mnt, name string) {
 		if !seen[mnt] {
 			seen[mnt] = true
-			ext = append(ext, &rpc.ExtMountMap{Key: proto.String(mnt), Val: proto.String(name)})
+			ext = append(ext, &rpc.ExtMountMap{Key: rpc.String(mnt), Val: rpc.String(name)})
 		}
 	}
 	for _, m := range spec.Mounts {
@@ -70,7 +69,7 @@ func criuRestoreMounts(spec *rspec.Spec, bundle string) ([]*rpc.ExtMountMap, err
 	add := func(name, src string) {
 		if !seen[name] {
 			seen[name] = true
-			ext = append(ext, &rpc.ExtMountMap{Key: proto.String(name), Val: proto.String(src)})
+			ext = append(ext, &rpc.ExtMountMap{Key: rpc.String(name), Val: rpc.String(src)})
 		}
 	}
 	for i, m := range spec.Mounts {

@@ -7,10 +7,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	"github.com/myrun-org/myrun/libcontainer/criu/rpc"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/myrun-org/myrun/libcontainer/cgroups"
 	"github.com/myrun-org/myrun/libcontainer/console"
@@ -121,7 +120,7 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 			nsPaths[extPidNS] = ns.Path
 		case rspec.IPCNamespace, rspec.UTSNamespace, rspec.TimeNamespace:
 			kind := map[rspec.LinuxNamespaceType]string{rspec.IPCNamespace: "ipc", rspec.UTSNamespace: "uts", rspec.TimeNamespace: "time"}[ns.Type]
-			joins = append(joins, &rpc.JoinNamespace{Ns: proto.String(kind), NsFile: proto.String(ns.Path)})
+			joins = append(joins, &rpc.JoinNamespace{Ns: rpc.String(kind), NsFile: rpc.String(ns.Path)})
 		default:
 			return 0, fmt.Errorf("config.json: linux.namespaces[%d]: joining a %s namespace by path is not supported on restore", i, ns.Type)
 		}
@@ -225,35 +224,35 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 	fdOf := func(f *os.File) int32 { extra = append(extra, f); return int32(3 + len(extra)) }
 
 	opts := &rpc.CriuOpts{
-		ImagesDirFd:       proto.Int32(int32(imgF.Fd())),
-		WorkDirFd:         proto.Int32(int32(workF.Fd())),
-		LogLevel:          proto.Int32(4),
-		LogFile:           proto.String("restore.log"),
-		Root:              proto.String(criuRoot),
-		RstSibling:        proto.Bool(true),
-		ManageCgroups:     proto.Bool(true),
+		ImagesDirFd:       rpc.Int32(int32(imgF.Fd())),
+		WorkDirFd:         rpc.Int32(int32(workF.Fd())),
+		LogLevel:          rpc.Int32(4),
+		LogFile:           rpc.String("restore.log"),
+		Root:              rpc.String(criuRoot),
+		RstSibling:        rpc.Bool(true),
+		ManageCgroups:     rpc.Bool(true),
 		ManageCgroupsMode: &mode,
-		ShellJob:          proto.Bool(o.ShellJob),
-		TcpEstablished:    proto.Bool(o.TCPEstablished),
-		ExtUnixSk:         proto.Bool(o.ExtUnixSk),
-		FileLocks:         proto.Bool(o.FileLocks),
-		AutoDedup:         proto.Bool(o.AutoDedup),
-		LazyPages:         proto.Bool(o.LazyPages),
-		OrphanPtsMaster:   proto.Bool(terminal),
+		ShellJob:          rpc.Bool(o.ShellJob),
+		TcpEstablished:    rpc.Bool(o.TCPEstablished),
+		ExtUnixSk:         rpc.Bool(o.ExtUnixSk),
+		FileLocks:         rpc.Bool(o.FileLocks),
+		AutoDedup:         rpc.Bool(o.AutoDedup),
+		LazyPages:         rpc.Bool(o.LazyPages),
+		OrphanPtsMaster:   rpc.Bool(terminal),
 		ExtMnt:            extMnt,
 		JoinNs:            joins,
 	}
 	if emptyNs != 0 {
-		opts.EmptyNs = proto.Uint32(emptyNs)
+		opts.EmptyNs = rpc.Uint32(emptyNs)
 	}
 	if cfgFile != "" {
-		opts.ConfigFile = proto.String(cfgFile)
+		opts.ConfigFile = rpc.String(cfgFile)
 	}
 	if o.LsmProfile != "" {
-		opts.LsmProfile = proto.String(o.LsmProfile)
+		opts.LsmProfile = rpc.String(o.LsmProfile)
 	}
 	if o.LsmMountContext != "" {
-		opts.LsmMountContext = proto.String(o.LsmMountContext)
+		opts.LsmMountContext = rpc.String(o.LsmMountContext)
 	}
 	for key, p := range nsPaths {
 		f, err := os.Open(p)
@@ -261,13 +260,13 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 			return 0, fmt.Errorf("config.json: linux.namespaces: %w", err)
 		}
 		defer f.Close()
-		opts.InheritFd = append(opts.InheritFd, &rpc.InheritFd{Key: proto.String(key), Fd: proto.Int32(fdOf(f))})
+		opts.InheritFd = append(opts.InheritFd, &rpc.InheritFd{Key: rpc.String(key), Fd: rpc.Int32(fdOf(f))})
 	}
 	// Init's stdio that was a pipe or socket outside the container comes
 	// back as ours (the engine's).
 	for i, d := range descs {
 		if i < 3 && criu.External(d) && o.Stdio[i] != nil {
-			opts.InheritFd = append(opts.InheritFd, &rpc.InheritFd{Key: proto.String(d), Fd: proto.Int32(fdOf(o.Stdio[i]))})
+			opts.InheritFd = append(opts.InheritFd, &rpc.InheritFd{Key: rpc.String(d), Fd: rpc.Int32(fdOf(o.Stdio[i]))})
 		}
 	}
 

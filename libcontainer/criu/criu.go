@@ -16,9 +16,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	"github.com/myrun-org/myrun/libcontainer/criu/rpc"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
 )
 
 // DefaultPath is the criu binary looked up on PATH when none is given.
@@ -133,11 +132,11 @@ func (s *Swrk) Stderr() string { return lastLines(s.stderr.String(), 6) }
 // Do sends req and answers notifications until CRIU's final reply.
 func (s *Swrk) Do(req *rpc.CriuReq, nfy Notify) (*rpc.CriuResp, error) {
 	if nfy != nil && req.Opts != nil {
-		req.Opts.NotifyScripts = proto.Bool(true)
+		req.Opts.NotifyScripts = rpc.Bool(true)
 	}
 	want := req.GetType()
 	for {
-		b, err := proto.Marshal(req)
+		b, err := rpc.Marshal(req)
 		if err != nil {
 			return nil, err
 		}
@@ -177,7 +176,7 @@ func (s *Swrk) Do(req *rpc.CriuReq, nfy Notify) (*rpc.CriuResp, error) {
 			return resp, fmt.Errorf("criu notification %q: %w", n.GetScript(), err)
 		}
 		t := rpc.CriuReqType_NOTIFY
-		req = &rpc.CriuReq{Type: &t, NotifySuccess: proto.Bool(true)}
+		req = &rpc.CriuReq{Type: &t, NotifySuccess: rpc.Bool(true)}
 	}
 }
 
@@ -222,7 +221,7 @@ func (s *Swrk) recv() (*rpc.CriuResp, *os.File, error) {
 		}
 	}
 	resp := &rpc.CriuResp{}
-	if err := proto.Unmarshal(buf[:n], resp); err != nil {
+	if err := rpc.Unmarshal(buf[:n], resp); err != nil {
 		if file != nil {
 			file.Close()
 		}

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	"github.com/myrun-org/myrun/libcontainer/criu/rpc"
 )
 
 // CRIU image magics (criu/include/magic.h): inventory.img begins with

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	"github.com/myrun-org/myrun/libcontainer/criu/rpc"
 )
 
 func TestCheckImageDir(t *testing.T) {

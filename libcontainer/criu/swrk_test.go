@@ -6,13 +6,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/checkpoint-restore/go-criu/v7/rpc"
+	gorpc "github.com/checkpoint-restore/go-criu/v7/rpc"
+	"github.com/myrun-org/myrun/libcontainer/criu/rpc"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 )
 
 // The test binary stands in for `criu swrk 3` when FAKE_CRIU_SWRK is set:
-// it speaks the RPC protocol over fd 3 as CRIU does for a restore.
+// it speaks the RPC protocol over fd 3 as CRIU does for a restore, with
+// go-criu's generated types (ours are checked against them on the wire).
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("FAKE_CRIU_SWRK"); mode != "" {
 		fakeSwrk(mode)
@@ -24,18 +26,18 @@ func TestMain(m *testing.M) {
 func fakeSwrk(mode string) {
 	sk := os.NewFile(3, "sk")
 	buf := make([]byte, 1<<16)
-	read := func() *rpc.CriuReq {
+	read := func() *gorpc.CriuReq {
 		n, err := sk.Read(buf)
 		if err != nil {
 			os.Exit(2)
 		}
-		req := &rpc.CriuReq{}
+		req := &gorpc.CriuReq{}
 		if proto.Unmarshal(buf[:n], req) != nil {
 			os.Exit(3)
 		}
 		return req
 	}
-	send := func(r *rpc.CriuResp, fd int) {
+	send := func(r *gorpc.CriuResp, fd int) {
 		b, _ := proto.Marshal(r)
 		var oob []byte
 		if fd >= 0 {
@@ -47,7 +49,7 @@ func fakeSwrk(mode string) {
 	}
 	req := read()
 	if mode == "fail" {
-		send(&rpc.CriuResp{Type: req.Type, Success: proto.Bool(false), CrErrmsg: proto.String("kerndat says no"), CrErrno: proto.Int32(22)}, -1)
+		send(&gorpc.CriuResp{Type: req.Type, Success: proto.Bool(false), CrErrmsg: proto.String("kerndat says no"), CrErrno: proto.Int32(22)}, -1)
 		return
 	}
 	// The inherited fd CRIU was told about must be open at that number.
@@ -59,18 +61,18 @@ func fakeSwrk(mode string) {
 			msg = string(b)
 		}
 	}
-	nt := rpc.CriuReqType_NOTIFY
+	nt := gorpc.CriuReqType_NOTIFY
 	for _, n := range []struct {
 		script string
 		pid    int32
 		fd     int
 	}{{"setup-namespaces", 42, -1}, {"orphan-pts-master", 0, 1}, {"post-restore", 43, -1}} {
-		send(&rpc.CriuResp{Type: &nt, Success: proto.Bool(true), Notify: &rpc.CriuNotify{Script: proto.String(n.script), Pid: proto.Int32(n.pid)}}, n.fd)
+		send(&gorpc.CriuResp{Type: &nt, Success: proto.Bool(true), Notify: &gorpc.CriuNotify{Script: proto.String(n.script), Pid: proto.Int32(n.pid)}}, n.fd)
 		if r := read(); !r.GetNotifySuccess() {
 			os.Exit(5)
 		}
 	}
-	send(&rpc.CriuResp{Type: req.Type, Success: proto.Bool(true), CrErrmsg: proto.String(msg)}, -1)
+	send(&gorpc.CriuResp{Type: req.Type, Success: proto.Bool(true), CrErrmsg: proto.String(msg)}, -1)
 }
 
 func TestSwrkRestoreNotifications(t *testing.T) {
@@ -87,7 +89,7 @@ func TestSwrkRestoreNotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 	typ := rpc.CriuReqType_RESTORE
-	opts := &rpc.CriuOpts{ImagesDirFd: proto.Int32(-1), InheritFd: []*rpc.InheritFd{{Key: proto.String("pipe:[1]"), Fd: proto.Int32(4)}}}
+	opts := &rpc.CriuOpts{ImagesDirFd: rpc.Int32(-1), InheritFd: []*rpc.InheritFd{{Key: rpc.String("pipe:[1]"), Fd: rpc.Int32(4)}}}
 	var seen []string
 	var gotFd bool
 	resp, err := sw.Do(&rpc.CriuReq{Type: &typ, Opts: opts}, func(script string, pid int32, fd *os.File) error {
@@ -117,7 +119,7 @@ func TestSwrkFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	typ := rpc.CriuReqType_DUMP
-	_, err = sw.Do(&rpc.CriuReq{Type: &typ, Opts: &rpc.CriuOpts{ImagesDirFd: proto.Int32(-1)}}, nil)
+	_, err = sw.Do(&rpc.CriuReq{Type: &typ, Opts: &rpc.CriuOpts{ImagesDirFd: rpc.Int32(-1)}}, nil)
 	sw.Close()
 	if err == nil || !strings.Contains(err.Error(), "criu dump failed: kerndat says no (errno 22)") {
 		t.Fatalf("%v", err)
