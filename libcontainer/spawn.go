@@ -150,21 +150,15 @@ func (p *initProcess) passFds() error {
 		}
 		cfg.IDMapFds[i] = p.add(tree)
 	}
-	logFile := r.LogFile
-	if logFile == nil {
-		logFile = os.Stderr
+	// A process the constructor execs itself (req.exec) never runs Go
+	// init, the only writer of the log: no relay (a pipe, a goroutine and
+	// a round trip through it in every exec).
+	cfg.LogFd = -1
+	if req.exec == nil {
+		if err := p.relayLogs(); err != nil {
+			return err
+		}
 	}
-	logs, err := newLogRelay(logFile)
-	if err != nil {
-		return err
-	}
-	// Once spawn returns, init's lines so far are in the log.
-	p.closers = append(p.closers, logs.sync)
-	if cfg.Mode == initproc.ModeInit {
-		r.initLogs = logs
-		cfg.KeepLog = r.RelayInitLogs
-	}
-	cfg.LogFd = p.add(logs.w)
 	cfg.LogFormat = r.LogFormat
 	cfg.Debug = r.Debug
 
@@ -184,6 +178,27 @@ func (p *initProcess) passFds() error {
 	for _, f := range append(stdio[:], p.extra...) {
 		p.files = append(p.files, f.Fd())
 	}
+	return nil
+}
+
+// relayLogs gives Go init a pipe to our log (logRelay).
+func (p *initProcess) relayLogs() error {
+	r, cfg := p.r, p.req.cfg
+	logFile := r.LogFile
+	if logFile == nil {
+		logFile = os.Stderr
+	}
+	logs, err := newLogRelay(logFile)
+	if err != nil {
+		return err
+	}
+	// Once spawn returns, init's lines so far are in the log.
+	p.closers = append(p.closers, logs.sync)
+	if cfg.Mode == initproc.ModeInit {
+		r.initLogs = logs
+		cfg.KeepLog = r.RelayInitLogs
+	}
+	cfg.LogFd = p.add(logs.w)
 	return nil
 }
 
