@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // logRelay carries init's log lines to our log (the --log file or our
@@ -28,10 +30,20 @@ type logRelay struct {
 var logMark = []byte("\x00myrun-log-mark\n")
 
 func newLogRelay(dst io.Writer) (*logRelay, error) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, err
+	// Not os.Pipe: only the read end goes through the poller (our
+	// reader waits there without a thread of its own); the write end is
+	// init's, which Fd() would switch back to blocking anyway (two
+	// fcntl and an epoll add and delete for nothing).
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, os.NewSyscallError("pipe2", err)
 	}
+	if err := unix.SetNonblock(p[0], true); err != nil {
+		unix.Close(p[0])
+		unix.Close(p[1])
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	r, w := os.NewFile(uintptr(p[0]), "log-relay"), os.NewFile(uintptr(p[1]), "init-log")
 	l := &logRelay{r: r, w: w, marked: make(chan struct{}), done: make(chan struct{})}
 	go l.copy(dst)
 	return l, nil
