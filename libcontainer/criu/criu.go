@@ -1,10 +1,12 @@
 // Package criu drives CRIU through its RPC interface: a `criu swrk` child
 // on one end of a SOCK_SEQPACKET socketpair, protobuf requests and replies
-// (the message types of github.com/checkpoint-restore/go-criu/v7/rpc).
+// (rpc.proto's messages, encoded by libcontainer/criu/rpc).
 //
-// go-criu's own Criu type is not used: it cannot pass extra fds to the
-// child (inherit_fd, namespaces joined by fd) nor receive the pty master
-// CRIU sends with the "orphan-pts-master" notification.
+// go-criu is not linked: its Criu type cannot pass extra fds to the child
+// (inherit_fd, namespaces joined by fd) nor receive the pty master CRIU
+// sends with the "orphan-pts-master" notification, and its generated
+// message types bring the protobuf runtime's package init into every
+// myrun process (see libcontainer/criu/rpc).
 package criu
 
 import (
