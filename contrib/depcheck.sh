@@ -1,7 +1,8 @@
 #!/bin/sh
 # Fails when a lower package imports a higher one. Layers, lowest first:
 #   1 libcontainer/{pathrs,syncproto,exeseal,nsexec}
-#   2 libcontainer/{caps,seccomp,userns,console,hooks,state,cgroups}
+#   2 libcontainer/{caps,seccomp,userns,console,hooks,state,cgroups,criu}
+#     (criu's message codec, libcontainer/criu/rpc, is a leaf: layer 0)
 #   3 libcontainer/{rootfs,initproc}
 #   4 libcontainer (facade) and specs
 #   5 runtime (myrun CLI), imgtool (myimg; never libcontainer)
@@ -11,7 +12,7 @@ level() {
 	case "$1" in
 	$M/libcontainer/pathrs* | $M/libcontainer/syncproto* | $M/libcontainer/exeseal* | $M/libcontainer/nsexec*) echo 1 ;;
 	$M/libcontainer/caps* | $M/libcontainer/seccomp* | $M/libcontainer/userns* | $M/libcontainer/console* | \
-		$M/libcontainer/hooks* | $M/libcontainer/state* | $M/libcontainer/cgroups*) echo 2 ;;
+		$M/libcontainer/hooks* | $M/libcontainer/state* | $M/libcontainer/cgroups* | "$M"/libcontainer/criu) echo 2 ;;
 	$M/libcontainer/rootfs* | $M/libcontainer/initproc*) echo 3 ;;
 	"$M"/libcontainer | "$M"/specs*) echo 4 ;;
 	$M/runtime* | $M/imgtool* | $M/conformance* | $M/contrib*) echo 5 ;;
