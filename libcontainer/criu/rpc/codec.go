@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 )
 
 // Protobuf wire types used by proto2 scalars and messages.
@@ -18,7 +19,8 @@ const (
 
 // Marshal encodes m, a pointer to one of this package's message structs,
 // in protobuf's binary form: fields in field-number order (the order of
-// the struct), unset optional fields left out, as protobuf-go does.
+// the struct), unset optional fields left out, as protobuf-go does; an
+// unset required field is an error naming it.
 func Marshal(m any) ([]byte, error) {
 	v := reflect.ValueOf(m)
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
@@ -39,12 +41,21 @@ func Unmarshal(b []byte, m any) error {
 	return decodeMessage(b, v.Elem())
 }
 
+// fieldNum is a field's number, from its `pb:"N"` or `pb:"N,req"` tag.
 func fieldNum(f reflect.StructField) uint64 {
-	n, err := strconv.ParseUint(f.Tag.Get("pb"), 10, 29)
+	num, _, _ := strings.Cut(f.Tag.Get("pb"), ",")
+	n, err := strconv.ParseUint(num, 10, 29)
 	if err != nil || n == 0 {
 		panic("rpc: field " + f.Name + " has no valid pb tag")
 	}
 	return n
+}
+
+// required tells whether rpc.proto declares the field `required`:
+// protobuf refuses to encode a message without it, and so do we.
+func required(f reflect.StructField) bool {
+	_, opt, _ := strings.Cut(f.Tag.Get("pb"), ",")
+	return opt == "req"
 }
 
 func appendKey(b []byte, num uint64, wire uint64) []byte {
@@ -58,6 +69,9 @@ func appendMessage(b []byte, v reflect.Value) ([]byte, error) {
 		num := fieldNum(sf)
 		f := v.Field(i)
 		if f.IsNil() {
+			if required(sf) {
+				return nil, fmt.Errorf("rpc: %s.%s: required field not set", t.Name(), sf.Name)
+			}
 			continue
 		}
 		var err error

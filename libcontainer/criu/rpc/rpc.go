@@ -1,7 +1,7 @@
 // Package rpc is the part of CRIU's RPC protocol (criu/images/rpc.proto,
 // proto2) that myrun speaks: the request, option and reply messages with
 // the fields it sets or reads, and a small codec for them driven by the
-// field numbers in the `pb` struct tags.
+// field numbers in the `pb` struct tags (",req": declared required).
 //
 // It replaces go-criu's generated rpc package in the binary: a generated
 // protobuf type links the protobuf runtime, whose package init (type
@@ -80,8 +80,8 @@ type CriuPageServerInfo struct {
 
 // ExtMountMap is ext_mount_map.
 type ExtMountMap struct {
-	Key *string `pb:"1"`
-	Val *string `pb:"2"`
+	Key *string `pb:"1,req"`
+	Val *string `pb:"2,req"`
 }
 
 // GetKey is the mapping's key ("" if unset).
@@ -102,26 +102,26 @@ func (m *ExtMountMap) GetVal() string {
 
 // JoinNamespace is join_namespace.
 type JoinNamespace struct {
-	Ns       *string `pb:"1"`
-	NsFile   *string `pb:"2"`
+	Ns       *string `pb:"1,req"`
+	NsFile   *string `pb:"2,req"`
 	ExtraOpt *string `pb:"3"`
 }
 
 // InheritFd is inherit_fd.
 type InheritFd struct {
-	Key *string `pb:"1"`
-	Fd  *int32  `pb:"2"`
+	Key *string `pb:"1,req"`
+	Fd  *int32  `pb:"2,req"`
 }
 
 // CgroupRoot is cgroup_root.
 type CgroupRoot struct {
 	Ctrl *string `pb:"1"`
-	Path *string `pb:"2"`
+	Path *string `pb:"2,req"`
 }
 
 // CriuOpts is criu_opts: the options myrun sets (numbers are rpc.proto's).
 type CriuOpts struct {
-	ImagesDirFd       *int32              `pb:"1"`
+	ImagesDirFd       *int32              `pb:"1,req"`
 	Pid               *int32              `pb:"2"`
 	LeaveRunning      *bool               `pb:"3"`
 	ExtUnixSk         *bool               `pb:"4"`
@@ -159,7 +159,7 @@ type CriuOpts struct {
 
 // CriuReq is criu_req.
 type CriuReq struct {
-	Type          *CriuReqType `pb:"1"`
+	Type          *CriuReqType `pb:"1,req"`
 	Opts          *CriuOpts    `pb:"2"`
 	NotifySuccess *bool        `pb:"3"`
 }
@@ -179,7 +179,7 @@ type CriuDumpResp struct {
 
 // CriuRestoreResp is criu_restore_resp.
 type CriuRestoreResp struct {
-	Pid *int32 `pb:"1"`
+	Pid *int32 `pb:"1,req"`
 }
 
 // CriuNotify is criu_notify.
@@ -206,8 +206,8 @@ func (n *CriuNotify) GetPid() int32 {
 
 // CriuVersion is criu_version.
 type CriuVersion struct {
-	MajorNumber *int32  `pb:"1"`
-	MinorNumber *int32  `pb:"2"`
+	MajorNumber *int32  `pb:"1,req"`
+	MinorNumber *int32  `pb:"2,req"`
 	Gitid       *string `pb:"3"`
 	Sublevel    *int32  `pb:"4"`
 	Extra       *int32  `pb:"5"`
@@ -237,8 +237,8 @@ func get32(v *CriuVersion, which int) int32 {
 // CriuResp is criu_resp: the replies myrun reads (features and page
 // server info are skipped as unknown fields).
 type CriuResp struct {
-	Type     *CriuReqType     `pb:"1"`
-	Success  *bool            `pb:"2"`
+	Type     *CriuReqType     `pb:"1,req"`
+	Success  *bool            `pb:"2,req"`
 	Dump     *CriuDumpResp    `pb:"3"`
 	Restore  *CriuRestoreResp `pb:"4"`
 	Notify   *CriuNotify      `pb:"5"`

@@ -41,8 +41,8 @@ func TestFieldTable(t *testing.T) {
 			}
 			// protobuf:"varint,2,opt,name=pid"
 			tag := strings.Split(gf.Tag.Get("protobuf"), ",")
-			if len(tag) < 2 || tag[1] != of.Tag.Get("pb") {
-				t.Errorf("%s.%s: number %s, rpc.proto says %v", ot.Name(), of.Name, of.Tag.Get("pb"), tag)
+			if len(tag) < 3 || tag[1] != strconv.FormatUint(fieldNum(of), 10) || (tag[2] == "req") != required(of) {
+				t.Errorf("%s.%s: tag %q, rpc.proto says %v", ot.Name(), of.Name, of.Tag.Get("pb"), tag)
 			}
 			if shape(of.Type) != shape(gf.Type) {
 				t.Errorf("%s.%s: type %s, generated %s", ot.Name(), of.Name, of.Type, gf.Type)
@@ -275,6 +275,34 @@ func TestUnmarshalErrors(t *testing.T) {
 	}
 	if _, err := Marshal(CriuReq{}); err == nil {
 		t.Error("Marshal of a non-pointer: no error")
+	}
+}
+
+// A required field left unset is refused, as protobuf-go refuses it.
+func TestMarshalRequired(t *testing.T) {
+	dump := CriuReqType_DUMP
+	for name, m := range map[string]any{
+		"CriuReq.Type":          &CriuReq{Opts: &CriuOpts{ImagesDirFd: Int32(3)}},
+		"CriuOpts.ImagesDirFd":  &CriuReq{Type: &dump, Opts: &CriuOpts{Pid: Int32(1)}},
+		"InheritFd.Fd":          &CriuOpts{ImagesDirFd: Int32(3), InheritFd: []*InheritFd{{Key: String("k")}}},
+		"JoinNamespace.NsFile":  &CriuOpts{ImagesDirFd: Int32(3), JoinNs: []*JoinNamespace{{Ns: String("net")}}},
+		"ExtMountMap.Val":       &CriuOpts{ImagesDirFd: Int32(3), ExtMnt: []*ExtMountMap{{Key: String("/a")}}},
+		"CgroupRoot.Path":       &CriuOpts{ImagesDirFd: Int32(3), CgRoot: []*CgroupRoot{{Ctrl: String("cpu")}}},
+		"CriuPageServerInfo ok": &CriuOpts{ImagesDirFd: Int32(3), Ps: &CriuPageServerInfo{}},
+	} {
+		_, err := Marshal(m)
+		if strings.HasSuffix(name, " ok") {
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), name+": required field not set") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := proto.Marshal(&gorpc.CriuReq{}); err == nil {
+		t.Error("protobuf-go encodes a criu_req without its type (the test's premise)")
 	}
 }
 
