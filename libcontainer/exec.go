@@ -18,8 +18,13 @@ import (
 
 // ExecOpts are the options of `myrun exec`.
 type ExecOpts struct {
-	ID            string
-	Process       *rspec.Process
+	ID      string
+	Process *rspec.Process
+	// BuildProcess, when Process is nil, makes it from (a shallow copy
+	// of) the container's own process, read under the same lock and
+	// decode as the rest of exec (`exec ID cmd...`: one state read, not
+	// two). It must not modify what base's pointers and slices share.
+	BuildProcess  func(base rspec.Process) (*rspec.Process, error)
 	ConsoleSocket string
 	ConsoleConn   *os.File
 	PidFile       string
@@ -55,7 +60,7 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if o.Process == nil {
+	if o.Process == nil && o.BuildProcess == nil {
 		return 0, errors.New("exec: no process given")
 	}
 	cg := r.cgroupOf(c)
@@ -68,6 +73,14 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 	spec, err := c.st.ExecSpec()
 	if err != nil {
 		return 0, err
+	}
+	if o.Process == nil {
+		if spec.Process == nil {
+			return 0, fmt.Errorf("container %s has no process in its config", o.ID)
+		}
+		if o.Process, err = o.BuildProcess(*spec.Process); err != nil {
+			return 0, err
+		}
 	}
 	if err := specs.ValidateProcess(o.Process, spec, "process.json"); err != nil {
 		return 0, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,12 +74,12 @@ func execAction(cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	p, err := execProcess(cmd, r, id)
+	p, build, err := execProcess(cmd)
 	if err != nil {
 		return err
 	}
 	o := libcontainer.ExecOpts{
-		ID: id, Process: p, ConsoleSocket: cmd.String("console-socket"),
+		ID: id, Process: p, BuildProcess: build, ConsoleSocket: cmd.String("console-socket"),
 		PidFile: cmd.String("pid-file"), PreserveFds: int(cmd.Int("preserve-fds")),
 		SubCgroups: cmd.StringSlice("cgroup"), IgnorePaused: cmd.Bool("ignore-paused"),
 	}
@@ -95,7 +96,11 @@ func execAction(cmd *cli.Command) error {
 		return err
 	}
 	var tty *ttyProxy
-	if p.Terminal && o.ConsoleSocket == "" {
+	terminal := cmd.Bool("tty")
+	if p != nil {
+		terminal = p.Terminal
+	}
+	if terminal && o.ConsoleSocket == "" {
 		if tty, err = newTTYProxy(); err != nil {
 			return err
 		}
@@ -120,28 +125,31 @@ func execAction(cmd *cli.Command) error {
 	return exitCodeErr(waitForeground(pid, sigs, tty))
 }
 
-// execProcess builds the process from -p process.json or from the
-// container's own process with the command line's changes.
-func execProcess(cmd *cli.Command, r *libcontainer.Runtime, id string) (*rspec.Process, error) {
+// execProcess reads the process from -p process.json, or returns how to
+// build it from the container's own process with the command line's
+// changes (Exec calls that with the process it reads anyway).
+func execProcess(cmd *cli.Command) (*rspec.Process, func(rspec.Process) (*rspec.Process, error), error) {
 	if path := cmd.String("process"); path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("--process: %w", err)
+			return nil, nil, fmt.Errorf("--process: %w", err)
 		}
 		var p rspec.Process
 		if err := json.Unmarshal(b, &p); err != nil {
-			return nil, fmt.Errorf("--process: %s: %w", path, err)
+			return nil, nil, fmt.Errorf("--process: %s: %w", path, err)
 		}
-		return &p, nil
+		return &p, nil, nil
 	}
 	if cmd.Args().Len() < 2 {
-		return nil, fmt.Errorf("exec: requires at least 2 arguments: <container-id> <command>")
+		return nil, nil, fmt.Errorf("exec: requires at least 2 arguments: <container-id> <command>")
 	}
-	base, err := r.Process(id)
-	if err != nil {
-		return nil, err
-	}
-	p := *base
+	return nil, func(base rspec.Process) (*rspec.Process, error) { return cliProcess(cmd, base) }, nil
+}
+
+// cliProcess is the container's process with exec's command line applied.
+// base's slices are shared with the caller's copy: they are replaced, or
+// clipped before an append so that it copies.
+func cliProcess(cmd *cli.Command, p rspec.Process) (*rspec.Process, error) {
 	p.Args = cmd.Args().Slice()[1:]
 	p.Terminal = cmd.Bool("tty")
 	p.ConsoleSize = nil
@@ -170,6 +178,7 @@ func execProcess(cmd *cli.Command, r *libcontainer.Runtime, id string) (*rspec.P
 			p.User.GID = uint32(gid)
 		}
 	}
+	p.User.AdditionalGids = slices.Clip(p.User.AdditionalGids)
 	for _, g := range cmd.IntSlice("additional-gids") {
 		if g < 0 || g > specs.MaxID {
 			return nil, fmt.Errorf("--additional-gids: invalid gid %d (range 0..%d)", g, specs.MaxID)
@@ -180,6 +189,7 @@ func execProcess(cmd *cli.Command, r *libcontainer.Runtime, id string) (*rspec.P
 		caps := rspec.LinuxCapabilities{}
 		if p.Capabilities != nil {
 			caps = *p.Capabilities
+			caps.Bounding, caps.Effective, caps.Permitted = slices.Clip(caps.Bounding), slices.Clip(caps.Effective), slices.Clip(caps.Permitted)
 		}
 		for _, name := range c {
 			caps.Bounding = append(caps.Bounding, name)

@@ -6,9 +6,13 @@ import (
 	"debug/buildinfo"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Package init runs in every process myrun starts: each verb and the
@@ -69,5 +73,46 @@ func TestNoProtobufRuntime(t *testing.T) {
 		if d.Path == "google.golang.org/protobuf" || strings.HasPrefix(d.Path, "github.com/checkpoint-restore/go-criu") {
 			t.Errorf("myrun links %s %s", d.Path, d.Version)
 		}
+	}
+}
+
+// `exec ID cmd` reads the container's state once: the process it starts
+// from is built from the state Exec reads under its lock (it used to open,
+// lock and decode state.json a first time just for the base process).
+// Counted with inotify's IN_OPEN on the state directory.
+func TestExecReadsStateOnce(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "1000"}, nil)
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if _, err := unix.InotifyAddWatch(fd, filepath.Join(b.root, b.id), unix.IN_OPEN); err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, code := b.myrun("exec", "--env", "X=1", b.id, "sh", "-c", "echo $X"); code != 0 || out != "1\n" {
+		t.Fatalf("exec: %d %q %s", code, out, errs)
+	}
+	opens := 0
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := unix.Read(fd, buf)
+		if err != nil || n <= 0 {
+			break
+		}
+		for off := 0; off+unix.SizeofInotifyEvent <= n; {
+			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+			name := strings.TrimRight(string(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+int(ev.Len)]), "\x00")
+			if name == "state.json" {
+				opens++
+			}
+			off += unix.SizeofInotifyEvent + int(ev.Len)
+		}
+	}
+	if opens != 1 {
+		t.Errorf("exec opened state.json %d times, want 1", opens)
 	}
 }
