@@ -109,3 +109,39 @@ func TestBuildCacheRegistry(t *testing.T) {
 		t.Fatalf("cached layer content: %q", got)
 	}
 }
+
+// A --cache-to registry that is down or refuses the push fails the build
+// with an error naming --cache-to and the reference, and leaves no image:
+// the cache is exported before the image is committed, so neither the tag
+// nor an untagged image exists, and nothing is left in ingest. The step
+// records themselves are complete and stay (a rebuild uses them).
+func TestBuildCacheToRegistryFailure(t *testing.T) {
+	root := busyboxStore(t)
+	ctx := t.TempDir()
+	os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte("FROM busybox\nRUN echo made > /made\n"), 0o644)
+	before := mustImg(t, root, "images", "-q")
+	// A read-only registry answers but refuses every upload.
+	ro := startRegistryConf(t, "  maintenance:\n    readonly:\n      enabled: true\n")
+	for _, ref := range []string{freePort(t) + "/myimg/cache:down", ro + "/myimg/cache:refused"} {
+		out, err := myimg(t, root, "build", "--cgroup-parent", cgroupP, "--tls-verify=false", "-t", "cachefail", "--cache-to", ref, ctx)
+		if err == nil || !strings.Contains(out, "--cache-to "+ref+": ") {
+			t.Fatalf("--cache-to %s: want an error naming it: %v\n%s", ref, err, out)
+		}
+		t.Logf("%s", out)
+		if strings.Contains(out, "COMMIT") || strings.Contains(out, "Successfully tagged") {
+			t.Fatalf("--cache-to %s failed after the commit:\n%s", ref, out)
+		}
+		if out, err := myimg(t, root, "inspect", "cachefail"); err == nil {
+			t.Fatalf("a failed --cache-to left the tag:\n%s", out)
+		}
+		if after := mustImg(t, root, "images", "-q"); after != before {
+			t.Fatalf("a failed --cache-to left an image: before\n%s\nafter\n%s", before, after)
+		}
+		if ents, _ := os.ReadDir(filepath.Join(root, "ingest")); len(ents) != 0 {
+			t.Fatalf("a failed --cache-to left %d entries in ingest", len(ents))
+		}
+	}
+	if out, err := myimg(t, root, "build", "--cgroup-parent", cgroupP, "-t", "cachefail", ctx); err != nil || !strings.Contains(out, "Using cache") {
+		t.Fatalf("the step records of the failed build: %v\n%s", err, out)
+	}
+}

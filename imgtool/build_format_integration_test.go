@@ -21,13 +21,20 @@ import (
 // points registries.conf at an empty file; it returns host:port.
 func startRegistry(t *testing.T) string {
 	t.Helper()
+	return startRegistryConf(t, "")
+}
+
+// startRegistryConf is startRegistry with more lines of the storage
+// section (each indented by two spaces).
+func startRegistryConf(t *testing.T, storage string) string {
+	t.Helper()
 	reg, err := exec.LookPath("docker-registry")
 	if err != nil {
 		t.Skip("docker-registry not installed (apt-get install docker-registry)")
 	}
 	dir := t.TempDir()
 	addr := freePort(t)
-	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: %s\n", dir, addr)
+	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/data\n%shttp:\n  addr: %s\n", dir, storage, addr)
 	os.WriteFile(dir+"/config.yml", []byte(cfg), 0o644)
 	cmd := exec.Command(reg, "serve", dir+"/config.yml")
 	if err := cmd.Start(); err != nil {

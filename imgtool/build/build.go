@@ -264,11 +264,14 @@ func Build(s *store.Store, o Options) (*Result, error) {
 		b.results[i] = r
 	}
 	final := b.results[target]
-	desc, err := b.commit(final)
-	if err != nil {
+	// The cache goes out before the image is committed: a --cache-to that
+	// fails (registry down, push refused) fails the build with no tag and
+	// no untagged image. Its records are the steps', all made by now.
+	if err := b.exportCaches(); err != nil {
 		return nil, err
 	}
-	if err := b.exportCaches(); err != nil {
+	desc, err := b.commit(final)
+	if err != nil {
 		return nil, err
 	}
 	for k := range o.BuildArgs {
