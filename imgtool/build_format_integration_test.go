@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -221,6 +222,14 @@ func TestBuildManifestList(t *testing.T) {
 	if idx := readIndex("ml:latest"); len(idx.Manifests) != 3 {
 		t.Fatalf("--manifest did not add to the existing list: %+v", idx)
 	}
+	// push sends the whole index (before: only the host's entry).
+	addr := startRegistry(t)
+	mustImg(t, root, "push", "--tls-verify=false", "ml", addr+"/myimg/ml:1")
+	var pushed index
+	if raw := runTool(t, nil, "skopeo", "inspect", "--tls-verify=false", "--raw", "docker://"+addr+"/myimg/ml:1"); json.Unmarshal([]byte(raw), &pushed) != nil ||
+		pushed.MediaType != "application/vnd.oci.image.index.v1+json" || len(pushed.Manifests) != 3 {
+		t.Fatalf("pushed index:\n%s", raw)
+	}
 	// --all-platforms: every platform of the base (ml now has three).
 	if out, err := buildCtx(t, root, "allp", "FROM ml\nLABEL all=1\n", map[string]string{}, "--all-platforms", "--manifest", "allml"); err != nil {
 		t.Fatalf("--all-platforms: %v\n%s", err, out)
@@ -239,5 +248,70 @@ func TestBuildManifestList(t *testing.T) {
 	}
 	if out, err := buildCtx(t, root, "x", cf, map[string]string{"f": "x"}, "--platform", "linux/amd64,linux/amd64"); err == nil || !strings.Contains(out, "given twice") {
 		t.Fatalf("a platform twice: %v\n%s", err, out)
+	}
+}
+
+// --format docker with several platforms writes a Docker manifest list of
+// v2s2 manifests, as buildah does; push sends the whole list (every
+// entry, then the list with its digest unchanged), which skopeo reads
+// from a registry, per platform too. prune keeps the list's entries. An
+// OCI build cannot add to a Docker list (nor the other way round).
+func TestBuildManifestListDocker(t *testing.T) {
+	needTools(t, "skopeo")
+	root := busyboxStore(t)
+	addr := startRegistry(t)
+	cf := "FROM scratch\nARG TARGETARCH\nCOPY f /f-$TARGETARCH\nLABEL arch=$TARGETARCH\n"
+	if out, err := buildCtx(t, root, "dltag", cf, map[string]string{"f": "x"}, "--format", "docker", "--platform", "linux/amd64,linux/arm64", "--manifest", "dl"); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	type list struct {
+		SchemaVersion int
+		MediaType     string
+		Manifests     []struct {
+			MediaType, Digest string
+			Platform          struct{ OS, Architecture string }
+		}
+	}
+	ref := addr + "/myimg/dl:1"
+	mustImg(t, root, "push", "--tls-verify=false", "dl", ref)
+	raw := runTool(t, nil, "skopeo", "inspect", "--tls-verify=false", "--raw", "docker://"+ref)
+	var l list
+	if err := json.Unmarshal([]byte(raw), &l); err != nil {
+		t.Fatal(err)
+	}
+	if l.SchemaVersion != 2 || l.MediaType != "application/vnd.docker.distribution.manifest.list.v2+json" || len(l.Manifests) != 2 {
+		t.Fatalf("pushed list:\n%s", raw)
+	}
+	for i, arch := range []string{"amd64", "arm64"} {
+		m := l.Manifests[i]
+		if m.MediaType != "application/vnd.docker.distribution.manifest.v2+json" || m.Platform.OS != "linux" || m.Platform.Architecture != arch {
+			t.Fatalf("entry %d:\n%s", i, raw)
+		}
+		one := runTool(t, nil, "skopeo", "inspect", "--tls-verify=false", "--override-arch", arch, "docker://"+ref)
+		if !strings.Contains(one, `"arch": "`+arch+`"`) || !strings.Contains(one, `"Architecture": "`+arch+`"`) {
+			t.Fatalf("skopeo inspect --override-arch %s:\n%s", arch, one)
+		}
+	}
+	// The same bytes as stored (skopeo's oci: transport reads only OCI
+	// media types from index.json, so the store is read directly).
+	sum := fmt.Sprintf("%x", sha256.Sum256([]byte(raw)))
+	ib, _ := os.ReadFile(filepath.Join(root, "index.json"))
+	if _, err := os.Stat(filepath.Join(root, "blobs/sha256", sum)); err != nil || !strings.Contains(string(ib), "sha256:"+sum) {
+		t.Fatalf("the pushed list is not the stored one (%v):\n%s\n%s", err, raw, ib)
+	}
+	mustImg(t, root, "prune")
+	if out, err := buildCtx(t, root, "child", "FROM dl\nLABEL child=1\n", map[string]string{}, "--platform", "linux/arm64"); err != nil {
+		t.Fatalf("FROM the Docker list after prune: %v\n%s", err, out)
+	}
+	if out, err := buildCtx(t, root, "mix", cf, map[string]string{"f": "x"}, "--platform", "linux/riscv64", "--manifest", "dl"); err == nil || !strings.Contains(out, "--manifest dl: the existing list is application/vnd.docker.distribution.manifest.list.v2+json") {
+		t.Fatalf("an OCI build into a Docker list: %v\n%s", err, out)
+	}
+	if out, err := buildCtx(t, root, "dl2", cf, map[string]string{"f": "x"}, "--format", "docker", "--platform", "linux/riscv64", "--manifest", "dl"); err != nil {
+		t.Fatalf("adding to the Docker list: %v\n%s", err, out)
+	}
+	mustImg(t, root, "push", "--tls-verify=false", "dl", ref)
+	raw = runTool(t, nil, "skopeo", "inspect", "--tls-verify=false", "--raw", "docker://"+ref)
+	if json.Unmarshal([]byte(raw), &l) != nil || len(l.Manifests) != 3 || l.MediaType != "application/vnd.docker.distribution.manifest.list.v2+json" {
+		t.Fatalf("after adding riscv64:\n%s", raw)
 	}
 }

@@ -36,13 +36,32 @@ func platformsFlag(vals []string) ([]ocispec.Platform, error) {
 }
 
 // buildManifestList builds once per platform and writes an OCI image
-// index of the results, named by --manifest (an existing index of that
-// name keeps its entries for other platforms, as buildah's --manifest
-// adds to a list) and by every -t.
+// index of the results (a Docker manifest list with --format docker, as
+// buildah writes), named by --manifest (an existing list of that name
+// keeps its entries for other platforms, as buildah's --manifest adds to
+// a list) and by every -t.
 func buildManifestList(s *store.Store, o build.Options, platforms []ocispec.Platform, name, iidfile string, quiet bool) error {
+	listType := ocispec.MediaTypeImageIndex
 	if o.Format == build.FormatDocker {
-		// The store's prune follows OCI indexes only.
-		return fmt.Errorf("--manifest/several --platform: the list is an OCI image index; --format docker lists are not supported")
+		listType = store.DockerManifestListType
+	}
+	var old *ocispec.Index
+	if name != "" {
+		// Checked before building: a list cannot mix the two formats.
+		if desc, err := s.Resolve(name); err == nil {
+			if b, err := s.ReadBlob(desc); err == nil && store.IsIndex(desc.MediaType, b) {
+				var idx ocispec.Index
+				if json.Unmarshal(b, &idx) == nil {
+					if idx.MediaType == "" {
+						idx.MediaType = ocispec.MediaTypeImageIndex
+					}
+					if idx.MediaType != listType {
+						return fmt.Errorf("--manifest %s: the existing list is %s; --format %s writes %s (remove it or build with the other --format)", name, idx.MediaType, o.Format, listType)
+					}
+					old = &idx
+				}
+			}
+		}
 	}
 	if len(platforms) == 0 {
 		platforms = []ocispec.Platform{store.HostPlatform()}
@@ -65,42 +84,37 @@ func buildManifestList(s *store.Store, o build.Options, platforms []ocispec.Plat
 			fmt.Println(res.ImageID)
 		}
 	}
-	if name != "" {
-		if old, err := s.Resolve(name); err == nil {
-			if b, err := s.ReadBlob(old); err == nil {
-				var idx ocispec.Index
-				if json.Unmarshal(b, &idx) == nil && idx.MediaType == ocispec.MediaTypeImageIndex {
-					// The list keeps its order: a rebuilt platform in
-					// its place, new ones after.
-					var merged []ocispec.Descriptor
-					for _, m := range idx.Manifests {
-						if m.Platform == nil || !hasPlatform(entries, *m.Platform) {
-							merged = append(merged, m)
-							continue
-						}
-						for _, e := range entries {
-							if platformName(*e.Platform) == platformName(*m.Platform) {
-								merged = append(merged, e)
-							}
-						}
-					}
-					for _, e := range entries {
-						if !hasPlatform(merged, *e.Platform) {
-							merged = append(merged, e)
-						}
-					}
-					entries = merged
+	if old != nil {
+		// The list keeps its order: a rebuilt platform in its place, new
+		// ones after.
+		var merged []ocispec.Descriptor
+		for _, m := range old.Manifests {
+			if m.Platform == nil || !hasPlatform(entries, *m.Platform) {
+				merged = append(merged, m)
+				continue
+			}
+			for _, e := range entries {
+				if platformName(*e.Platform) == platformName(*m.Platform) {
+					merged = append(merged, e)
 				}
 			}
 		}
+		for _, e := range entries {
+			if !hasPlatform(merged, *e.Platform) {
+				merged = append(merged, e)
+			}
+		}
+		entries = merged
 	}
-	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: entries}
+	// A Docker list's entries have the same keys as an OCI index's
+	// (mediaType, size, digest, platform), without annotations.
+	idx := ocispec.Index{MediaType: listType, Manifests: entries}
 	idx.SchemaVersion = 2
 	b, err := json.Marshal(idx)
 	if err != nil {
 		return err
 	}
-	desc, err := s.PutBytes(ocispec.MediaTypeImageIndex, b)
+	desc, err := s.PutBytes(listType, b)
 	if err != nil {
 		return err
 	}

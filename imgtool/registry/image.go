@@ -1,12 +1,15 @@
 package registry
 
 import (
+	"bytes"
+	"fmt"
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/myrun-org/myrun/imgtool/store"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -78,4 +81,72 @@ func (l *storeLayer) Compressed() (io.ReadCloser, error) {
 		}{l.i.o.Progress("blob "+l.d.Digest.Encoded()[:12], l.d.Size, rc), rc}, nil
 	}
 	return rc, nil
+}
+
+// storeIndex exposes a stored image index or Docker manifest list, with
+// its bytes as stored, and its entries as storeImages (or nested lists).
+// Every entry must be in the store: a list is pushed whole or not at all.
+type storeIndex struct {
+	s    *store.Store
+	desc ocispec.Descriptor
+	raw  []byte
+	o    Options
+}
+
+func newStoreIndex(s *store.Store, desc ocispec.Descriptor, raw []byte, o Options) *storeIndex {
+	return &storeIndex{s: s, desc: desc, raw: raw, o: o}
+}
+
+func (x *storeIndex) MediaType() (types.MediaType, error) {
+	m, err := x.IndexManifest()
+	if err != nil {
+		return "", err
+	}
+	if m.MediaType != "" {
+		return m.MediaType, nil
+	}
+	return types.OCIImageIndex, nil
+}
+func (x *storeIndex) Digest() (v1.Hash, error)     { return v1.NewHash(x.desc.Digest.String()) }
+func (x *storeIndex) Size() (int64, error)         { return int64(len(x.raw)), nil }
+func (x *storeIndex) RawManifest() ([]byte, error) { return x.raw, nil }
+func (x *storeIndex) IndexManifest() (*v1.IndexManifest, error) {
+	return v1.ParseIndexManifest(bytes.NewReader(x.raw))
+}
+
+func (x *storeIndex) child(h v1.Hash) (ocispec.Descriptor, error) {
+	m, err := x.IndexManifest()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	for _, d := range m.Manifests {
+		if d.Digest == h {
+			return ocispec.Descriptor{MediaType: string(d.MediaType), Digest: digest.Digest(h.String()), Size: d.Size}, nil
+		}
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("index %s has no entry %s", x.desc.Digest, h)
+}
+
+func (x *storeIndex) Image(h v1.Hash) (v1.Image, error) {
+	d, err := x.child(h)
+	if err != nil {
+		return nil, err
+	}
+	l, err := x.s.Load(d)
+	if err != nil {
+		return nil, fmt.Errorf("index %s: entry %s: %w", x.desc.Digest, h, err)
+	}
+	return newStoreImage(x.s, l, x.o)
+}
+
+func (x *storeIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	d, err := x.child(h)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := x.s.ReadBlob(d)
+	if err != nil {
+		return nil, fmt.Errorf("index %s: entry %s: %w", x.desc.Digest, h, err)
+	}
+	return newStoreIndex(x.s, d, raw, x.o), nil
 }

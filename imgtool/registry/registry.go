@@ -242,7 +242,9 @@ func toOCI(d v1.Descriptor) ocispec.Descriptor {
 	return ocispec.Descriptor{MediaType: mt, Digest: digest.Digest(d.Digest.String()), Size: d.Size}
 }
 
-// Push sends a stored image to dest (default: its own name).
+// Push sends a stored image to dest (default: its own name). An image
+// index or Docker manifest list goes whole: every entry, then the list
+// with its bytes as stored.
 func Push(s *store.Store, src, dest string, o Options) (ocispec.Descriptor, error) {
 	if dest == "" {
 		dest = src
@@ -256,13 +258,21 @@ func Push(s *store.Store, src, dest string, o Options) (ocispec.Descriptor, erro
 	if err != nil {
 		return desc, err
 	}
-	l, err := s.Load(desc)
+	var what remote.Taggable
+	raw, err := s.ReadBlob(desc)
 	if err != nil {
 		return desc, err
 	}
-	img, err := newStoreImage(s, l, o)
-	if err != nil {
-		return desc, err
+	if store.IsIndex(desc.MediaType, raw) {
+		what = newStoreIndex(s, desc, raw, o)
+	} else {
+		l, err := s.Load(desc)
+		if err != nil {
+			return desc, err
+		}
+		if what, err = newStoreImage(s, l, o); err != nil {
+			return desc, err
+		}
 	}
 	updates := make(chan v1.Update, 16)
 	go func() {
@@ -275,7 +285,7 @@ func Push(s *store.Store, src, dest string, o Options) (ocispec.Descriptor, erro
 		}
 	}()
 	opts := append(c.remoteOpts(), remote.WithProgress(updates))
-	if err := remote.Write(c.ref, img, opts...); err != nil {
+	if err := remote.Push(c.ref, what, opts...); err != nil {
 		return desc, fmt.Errorf("push %s: %w", dest, c.explain(err))
 	}
 	o.log("Writing manifest to image destination")

@@ -117,7 +117,7 @@ func (s *Store) live() (keep map[digest.Digest]bool, diffIDs map[string]bool, er
 		}
 		keep[d.Digest] = true
 		if d.MediaType != ocispec.MediaTypeImageManifest && d.MediaType != ocispec.MediaTypeImageIndex &&
-			d.MediaType != "application/vnd.docker.distribution.manifest.v2+json" {
+			d.MediaType != DockerManifestType && d.MediaType != DockerManifestListType {
 			return
 		}
 		b, err := s.ReadBlob(d)

@@ -108,6 +108,9 @@ func (s *Store) PutImage(img Image, layers []ocispec.Descriptor, annotations map
 const (
 	DockerManifestType = "application/vnd.docker.distribution.manifest.v2+json"
 	DockerConfigType   = "application/vnd.docker.container.image.v1+json"
+	// DockerManifestListType is the Docker twin of an OCI image index
+	// (build --format docker with several platforms).
+	DockerManifestListType = "application/vnd.docker.distribution.manifest.list.v2+json"
 )
 
 // PutDockerImage is PutImage in the Docker v2s2 format: the same config

@@ -19,11 +19,11 @@ func HostPlatform() ocispec.Platform {
 	return p
 }
 
-// IsIndex tells an image index (or docker manifest list) from a
+// IsIndex tells an image index (or Docker manifest list) from a
 // manifest: by the descriptor's media type, the blob's own, or, for a
 // blob that names none, by manifests without layers.
 func IsIndex(mediaType string, b []byte) bool {
-	if mediaType == ocispec.MediaTypeImageIndex {
+	if mediaType == ocispec.MediaTypeImageIndex || mediaType == DockerManifestListType {
 		return true
 	}
 	var probe struct {
@@ -34,7 +34,7 @@ func IsIndex(mediaType string, b []byte) bool {
 	if json.Unmarshal(b, &probe) != nil {
 		return false
 	}
-	return probe.MediaType == ocispec.MediaTypeImageIndex || (probe.Manifests != nil && probe.Layers == nil)
+	return probe.MediaType == ocispec.MediaTypeImageIndex || probe.MediaType == DockerManifestListType || (probe.Manifests != nil && probe.Layers == nil)
 }
 
 // PickManifest is the manifest of idx myimg uses: the only one, or the
