@@ -200,3 +200,17 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Fatalf("%v %+v", err, imgs)
 	}
 }
+
+// oci:PATH:TAG splits at the first colon, as skopeo and buildah read it.
+func TestSplitLayoutRef(t *testing.T) {
+	for _, c := range [][3]string{
+		{"/l", "/l", ""},
+		{"/l:busybox", "/l", "busybox"},
+		{"/var/x/l:busybox:latest", "/var/x/l", "busybox:latest"},
+		{"rel/l:localhost/a:1", "rel/l", "localhost/a:1"},
+	} {
+		if d, tag := SplitLayoutRef(c[0]); d != c[1] || tag != c[2] {
+			t.Errorf("SplitLayoutRef(%q) = %q, %q; want %q, %q", c[0], d, tag, c[1], c[2])
+		}
+	}
+}

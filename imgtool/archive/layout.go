@@ -34,9 +34,11 @@ func OCILayerType(mt string) string {
 	return mt
 }
 
-// SplitLayoutRef splits "PATH[:TAG]" as skopeo's oci: transport does.
+// SplitLayoutRef splits "PATH[:TAG]" as the oci: transport of skopeo and
+// buildah does: at the first colon, so a tag may hold one
+// (oci:DIR:busybox:latest); a path cannot.
 func SplitLayoutRef(ref string) (dir, tag string) {
-	if i := strings.LastIndex(ref, ":"); i > 0 && !strings.Contains(ref[i+1:], "/") {
+	if i := strings.Index(ref, ":"); i > 0 {
 		return ref[:i], ref[i+1:]
 	}
 	return ref, ""
