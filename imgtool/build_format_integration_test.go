@@ -142,7 +142,9 @@ func TestBuildFormatDocker(t *testing.T) {
 
 // A large COPY says how many files and bytes it copied, and a large layer
 // commit its size; neither prints a rate measured over less than a second
-// (the old bars' first frame read "390 GB/s").
+// (the old bars' first frame read "390 GB/s"). On a terminal both draw a
+// live line while they run: the layer commit its tar bytes against the
+// tree's size, as a pull's blob bars do.
 func TestBuildProgressLines(t *testing.T) {
 	root := busyboxStore(t)
 	files := map[string]string{}
@@ -158,8 +160,28 @@ func TestBuildProgressLines(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^COPY: 200 files, 2\.0 MB(, [0-9.]+ [kMG]?B/s)? in [0-9.]+s$`).MatchString(out) {
 		t.Errorf("no COPY summary line:\n%s", out)
 	}
-	if !regexp.MustCompile(`(?m)^layer: 2\.[0-9] MB(, [0-9.]+ [kMG]?B/s)? in [0-9.]+s [0-9a-f]{12} \(gzip\)$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^layer: 2\.[0-9] MB(, [0-9.]+ [kMG]?B/s)? in [0-9.]+s [0-9a-f]{12} \(2\.[0-9] MB gzip\)$`).MatchString(out) {
 		t.Errorf("no layer commit line:\n%s", out)
+	}
+	// The same build on a terminal (script(1) gives it a pty), --no-cache.
+	needTools(t, "script")
+	ctx := t.TempDir()
+	for p, c := range files {
+		os.MkdirAll(filepath.Dir(filepath.Join(ctx, p)), 0o755)
+		os.WriteFile(filepath.Join(ctx, p), []byte(c), 0o644)
+	}
+	os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte("FROM busybox\nCOPY tree /tree\n"), 0o644)
+	line := fmt.Sprintf("%s --root %s build --no-cache --cgroup-parent %s -t big %s", filepath.Join(binDir, "myimg"), root, cgroupP, ctx)
+	cmd := exec.Command("script", "-qefc", line, "/dev/null")
+	cmd.Env = append(os.Environ(), "MYIMG_RUNTIME=")
+	tty, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("build on a pty: %v\n%q", err, tty)
+	}
+	for _, re := range []string{`\r\x1b\[KCOPY: [0-9]+ files?, `, `\r\x1b\[Klayer: [0-9.]+ [kM]?B / 2\.[0-9] MB`} {
+		if !regexp.MustCompile(re).Match(tty) {
+			t.Errorf("no live line %s on a terminal:\n%q", re, tty)
+		}
 	}
 	// A small copy stays quiet.
 	out, err = buildCtx(t, root, "small", "FROM busybox\nCOPY f /f\n", map[string]string{"f": "x"})

@@ -3,6 +3,7 @@ package build
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -237,16 +238,24 @@ func (r *stageRun) commitWorkspace(w *workspace, key digest.Digest, h ocispec.Hi
 // commitUpper turns an overlay upper dir into a layer blob, then keeps the
 // dir itself as that layer's extracted form (it already is overlay format).
 func (b *builder) commitUpper(upper string) (ocispec.Descriptor, digest.Digest, error) {
-	// The sizes are known only at the end: a summary, no live line.
-	m := progress.NewMeter(io.Discard, "layer", 0)
-	desc, diffID, err := layerblob.Create(b.s, upper, layer.WriteOptions{Overlay: true, Clamp: b.o.Timestamp}, b.o.Compression)
-	m.Add(0, desc.Size)
+	// Live: the tar stream's bytes against the tree's tar size, as the
+	// pull's bars show a blob's; the summary adds the compressed size.
+	var total int64
+	if progress.IsTerminal(b.o.Out) {
+		// A walk of the tree, only where a bar is drawn.
+		total = tarSize(upper)
+	}
+	m := progress.NewMeter(b.o.Out, "layer", total)
+	o := layer.WriteOptions{Overlay: true, Clamp: b.o.Timestamp}
+	desc, diffID, err := layerblob.Put(b.s, b.o.Compression, func(w io.Writer) error {
+		return layer.WriteTar(meterWriter{w, m}, upper, o)
+	})
 	line := m.Done()
 	if err != nil {
 		return desc, diffID, err
 	}
-	if desc.Size >= progress.BarThreshold {
-		b.printf("%s %s (%s)\n", line, desc.Digest.Encoded()[:12], b.o.Compression)
+	if m.Bytes() >= progress.BarThreshold {
+		b.printf("%s %s (%s %s)\n", line, desc.Digest.Encoded()[:12], progress.Size(desc.Size), b.o.Compression)
 	}
 	dst := unpack.LayerDir(b.s, diffID)
 	if _, err := os.Stat(dst); err != nil {
@@ -277,4 +286,37 @@ func (r *stageRun) commitSquash() error {
 	}
 	r.applyRecord(&cacheRecord{History: ocispec.History{Created: r.b.now(), CreatedBy: "myimg build --layers=false"}, Layer: &desc, DiffID: diffID})
 	return nil
+}
+
+// meterWriter counts what is written through it.
+type meterWriter struct {
+	w io.Writer
+	m *progress.Meter
+}
+
+func (w meterWriter) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	w.m.Add(0, int64(n))
+	return n, err
+}
+
+// tarSize is about the size of the tar stream of dir: a header block per
+// entry, regular files' data in 512-byte blocks, the two end blocks
+// (PAX records for long names and xattrs are not counted). An error
+// leaves what was counted: the figure is only shown.
+func tarSize(dir string) int64 {
+	var n int64 = 1024
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return nil
+		}
+		n += 512
+		if d.Type().IsRegular() {
+			if st, err := d.Info(); err == nil {
+				n += (st.Size() + 511) / 512 * 512
+			}
+		}
+		return nil
+	})
+	return n
 }

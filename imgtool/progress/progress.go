@@ -74,8 +74,10 @@ func (r *Reporter) Steps(what string, total int) func(format string, a ...any) {
 // transfer (progressbar's first frame read "390 GB/s").
 const MinRateWindow = time.Second
 
-// Meter counts items and bytes of a long task. On a terminal it redraws
-// one line every redrawEvery; Done returns the summary line.
+// Meter counts items and bytes of a long task. On a terminal it draws
+// its line at once and redraws it every redrawEvery; elsewhere (logs, CI)
+// a task that runs longer than lineEvery prints its line every
+// lineEvery. Done returns the summary line.
 type Meter struct {
 	what  string
 	out   io.Writer
@@ -88,30 +90,57 @@ type Meter struct {
 	done  chan struct{}
 }
 
-const redrawEvery = 250 * time.Millisecond
+const (
+	redrawEvery = 250 * time.Millisecond
+	lineEvery   = 10 * time.Second
+)
 
-// NewMeter starts a meter; it draws on out only when out is a terminal.
+// newTicker is time.NewTicker's channel and stop (tests tick by hand).
+var newTicker = func(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
+}
+
+// NewMeter starts a meter on out; io.Discard draws nothing.
 func NewMeter(out io.Writer, what string, total int64) *Meter {
 	m := &Meter{what: what, out: out, total: total, now: time.Now}
 	m.start = m.now()
-	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		m.stop, m.done = make(chan struct{}), make(chan struct{})
-		go m.draw()
+	if out == io.Discard {
+		return m
 	}
+	m.stop, m.done = make(chan struct{}), make(chan struct{})
+	go m.draw(IsTerminal(out))
 	return m
 }
 
-func (m *Meter) draw() {
+// IsTerminal says whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func (m *Meter) draw(tty bool) {
 	defer close(m.done)
-	t := time.NewTicker(redrawEvery)
-	defer t.Stop()
+	every := lineEvery
+	if tty {
+		every = redrawEvery
+		fmt.Fprintf(m.out, "\r\x1b[K%s", m.Line())
+	}
+	tick, stop := newTicker(every)
+	defer stop()
 	for {
 		select {
 		case <-m.stop:
-			fmt.Fprint(m.out, "\r\x1b[K")
+			if tty {
+				fmt.Fprint(m.out, "\r\x1b[K")
+			}
 			return
-		case <-t.C:
-			fmt.Fprintf(m.out, "\r\x1b[K%s", m.Line())
+		case <-tick:
+			if tty {
+				fmt.Fprintf(m.out, "\r\x1b[K%s", m.Line())
+			} else {
+				fmt.Fprintf(m.out, "%s\n", m.Line())
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package progress
 import (
 	"bytes"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,5 +71,43 @@ func TestWrapCounts(t *testing.T) {
 	n, err := io.Copy(io.Discard, rd)
 	if err != nil || n != 2<<20 || rd.(*meterReader).m.Bytes() != 2<<20 {
 		t.Fatalf("copied %d, %v, counted %d", n, err, rd.(*meterReader).m.Bytes())
+	}
+}
+
+// On a terminal a meter draws its line at once (so even a short task
+// shows what it is doing), redraws it on each tick and clears it at the
+// end; elsewhere it prints a plain line per tick (every lineEvery) and
+// nothing at the start or end.
+func TestMeterLive(t *testing.T) {
+	tick := make(chan time.Time)
+	saved := newTicker
+	newTicker = func(time.Duration) (<-chan time.Time, func()) { return tick, func() {} }
+	defer func() { newTicker = saved }()
+	now := time.Unix(1000, 0)
+	for _, tty := range []bool{true, false} {
+		var out bytes.Buffer
+		m := &Meter{what: "layer", out: &out, total: 2e6, now: func() time.Time { return now }, start: now,
+			stop: make(chan struct{}), done: make(chan struct{})}
+		go m.draw(tty)
+		m.Add(0, 5e5)
+		// One tick: its line is drawn before Done's stop is seen.
+		tick <- now
+		m.Done()
+		want := "layer: 500.0 kB / 2.0 MB\n"
+		if tty {
+			// The first frame may show 0 or 500 kB: it races the Add.
+			got := out.String()
+			if !strings.HasPrefix(got, "\r\x1b[Klayer: ") || !strings.HasSuffix(got, "\r\x1b[Klayer: 500.0 kB / 2.0 MB\r\x1b[K") {
+				t.Fatalf("terminal: %q", got)
+			}
+			continue
+		}
+		if out.String() != want {
+			t.Fatalf("plain: %q, want %q", out.String(), want)
+		}
+	}
+	// io.Discard starts nothing.
+	if m := NewMeter(io.Discard, "x", 0); m.stop != nil {
+		t.Fatal("a meter on io.Discard draws")
 	}
 }
