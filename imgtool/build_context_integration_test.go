@@ -161,6 +161,15 @@ func TestBuildContexts(t *testing.T) {
 	if got := imageFile(t, root, "addgit", "both"); got != "v1\nv2\n" {
 		t.Fatalf("ADD git: /both = %q", got)
 	}
+	// ADD --checksum of a git URL is the commit it must check out.
+	v1 := strings.TrimSpace(runTool(t, nil, "git", "-C", work, "rev-parse", "v1"))
+	if out, err := buildCtx(t, root, "gitsum", "FROM busybox\nADD --checksum="+v1+" "+base+"/repo.git#v1 /src\n", map[string]string{}); err != nil {
+		t.Fatalf("ADD --checksum=<the commit> git: %v\n%s", err, out)
+	}
+	if out, err := buildCtx(t, root, "gitsum", "FROM busybox\nADD --checksum="+v1+" "+base+"/repo.git#main /src\n", map[string]string{}); err == nil ||
+		!strings.Contains(out, "Containerfile:2: ADD: ") || !strings.Contains(out, "--checksum="+v1+": main is at commit ") {
+		t.Fatalf("ADD --checksum=<another commit> git: %v\n%s", err, out)
+	}
 	if out, err := buildCtx(t, root, "copygit", "FROM busybox\nCOPY "+base+"/repo.git /x\n", map[string]string{}); err == nil || !strings.Contains(out, "COPY takes no git URLs") {
 		t.Fatalf("COPY of a git URL: %v\n%s", err, out)
 	}

@@ -234,6 +234,11 @@ func TestRunMountErrors(t *testing.T) {
 		{"FROM busybox\nRUN --mount=type=bind,source=nope,target=/x true\n", nil, `Containerfile:2: RUN: --mount type=bind: source "nope":`},
 		{"FROM busybox\nRUN --mount=type=ssh,required true\n", nil, `Containerfile:2: RUN: --mount type=ssh: ssh "default" is required but was not given`},
 		{"FROM busybox\nRUN --mount=type=bind,from=nosuch,target=/x true\n", nil, `Containerfile:2: RUN: --from=nosuch: no such stage or image`},
+		// Parsed by BuildKit for these types, used by none.
+		{"FROM busybox\nRUN --mount=type=cache,target=/c,env=X true\n", nil, `Containerfile:2: RUN: --mount type=cache: env= applies to secret mounts only`},
+		{"FROM busybox\nRUN --mount=type=tmpfs,target=/t,env=X true\n", nil, `Containerfile:2: RUN: --mount type=tmpfs: env= applies to secret mounts only`},
+		{"FROM busybox\nRUN --mount=type=secret,id=s,rw true\n", []string{"--secret", "id=s,env=HOME"}, `Containerfile:2: RUN: --mount type=secret: rw does not apply`},
+		{"FROM busybox\nRUN --mount=type=ssh,readonly=false true\n", nil, `Containerfile:2: RUN: --mount type=ssh: rw does not apply`},
 	} {
 		out, err := buildCtx(t, root, "bad", c.cf, map[string]string{}, c.flags...)
 		if err == nil || !strings.Contains(out, c.want) {

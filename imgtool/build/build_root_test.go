@@ -192,12 +192,20 @@ func TestTargetAndSquash(t *testing.T) {
 // ADD of a URL downloads the file (mode 0600, as docker), honours
 // --checksum, and says so clearly when it cannot reach the server.
 func TestAddURL(t *testing.T) {
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	tw.WriteHeader(&tar.Header{Name: "in-tar", Mode: 0o644, Size: 3, Typeflag: tar.TypeReg})
+	tw.Write([]byte("tar"))
+	tw.Close()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/data.txt" {
+		switch r.URL.Path {
+		case "/data.txt":
+			io.WriteString(w, "remote content\n")
+		case "/a.tar":
+			w.Write(tarball.Bytes())
+		default:
 			http.NotFound(w, r)
-			return
 		}
-		io.WriteString(w, "remote content\n")
 	}))
 	defer srv.Close()
 	sum := fmt.Sprintf("sha256:%x", sha256.Sum256([]byte("remote content\n")))
@@ -226,9 +234,34 @@ func TestAddURL(t *testing.T) {
 		"FROM scratch\nADD --checksum=sha256:" + strings.Repeat("0", 64) + " " + srv.URL + "/data.txt /d/\n": "does not match",
 		"FROM scratch\nADD " + srv.URL + "/missing /d/\n":                                                    "HTTP 404",
 		"FROM scratch\nADD http://127.0.0.1:1/x /d/\n":                                                       "cannot fetch (is there a network?)",
+		// Flags BuildKit parses for any source, meaningful for some only.
+		"FROM scratch\nADD --checksum=" + sum + " Containerfile /d/\n":      `--checksum applies to http(s) and git sources, not "Containerfile"`,
+		"FROM scratch\nADD --keep-git-dir=true " + srv.URL + "/a.tar /d/\n": `--keep-git-dir applies to git sources, not "` + srv.URL + `/a.tar"`,
+		"FROM scratch\nADD --checksum=" + sum + " <<EOF /d/h\nx\nEOF\n":     "--checksum applies to http(s) and git sources, not a heredoc",
 	} {
 		if _, _, err := build(cf); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), ":2: ADD") {
 			t.Errorf("%q: err %v, want %q at line 2", cf, err, want)
+		}
+	}
+	// A URL's archive is copied as it is, unpacked with --unpack=true
+	// (BuildKit's rule); in one store, so the flag must key the cache.
+	s, err = store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ flag, want, gone string }{{"", "d/a.tar", "d/in-tar"}, {"--unpack=true ", "d/in-tar", "d/a.tar"}, {"--unpack=false ", "d/a.tar", "d/in-tar"}} {
+		ctx := writeCtx(t, map[string]string{"Containerfile": "FROM scratch\nADD " + c.flag + srv.URL + "/a.tar /d/\n"})
+		res, err := Build(s, Options{ContextDir: ctx, Layers: true, Tags: []string{"u"}, Out: io.Discard})
+		if err != nil {
+			t.Fatalf("ADD %s: %v", c.flag, err)
+		}
+		l, _ := s.Load(res.Manifest)
+		rootfs := unpackCopy(t, s, l)
+		if _, err := os.Stat(filepath.Join(rootfs, c.want)); err != nil {
+			t.Errorf("ADD %sURL: %s missing", c.flag, c.want)
+		}
+		if _, err := os.Stat(filepath.Join(rootfs, c.gone)); err == nil {
+			t.Errorf("ADD %sURL: %s present", c.flag, c.gone)
 		}
 	}
 }

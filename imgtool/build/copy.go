@@ -39,8 +39,8 @@ type copySpec struct {
 	excludes []string
 	parents  bool // --parents: keep each source's path (after a "/./" pivot)
 	link     bool // --link: the layer is made without the earlier content
-	// keepGitDir: ADD of a git URL keeps .git (--keep-git-dir).
-	keepGitDir bool
+	// keepGitDir: ADD of a git URL keeps .git (--keep-git-dir); nil: not given.
+	keepGitDir *bool
 	// namesRoot is where --chown names are looked up ("": the rootfs).
 	namesRoot string
 }
@@ -94,9 +94,10 @@ func (r *stageRun) copyStep(st step, c *copySpec) error {
 		Add                bool
 		Workdir            string
 		Excludes           []string
-		Parents            bool `json:",omitempty"`
-		Link               bool `json:",omitempty"`
-	}{c.sd, c.from, c.chown, c.chmod, c.add, r.img.Config.WorkingDir, c.excludes, c.parents, c.link})
+		Parents            bool  `json:",omitempty"`
+		Link               bool  `json:",omitempty"`
+		Unpack             *bool `json:",omitempty"` // same sources, another layer
+	}{c.sd, c.from, c.chown, c.chmod, c.add, r.img.Config.WorkingDir, c.excludes, c.parents, c.link, c.unpack})
 	verb := "COPY"
 	if c.add {
 		verb = "ADD"
@@ -175,6 +176,21 @@ func hasGlob(s string) bool { return strings.ContainsAny(s, "*?[") }
 func (r *stageRun) resolveSources(c *copySpec, root string, inContext bool) ([]source, error) {
 	b := r.b
 	var out []source
+	// ADD flags that apply to some kinds of source only (BuildKit's
+	// parser takes them with any): refused where they would do nothing.
+	if c.checksum != "" && len(c.sd.SourceContents) > 0 {
+		return nil, fmt.Errorf("--checksum applies to http(s) and git sources, not a heredoc")
+	}
+	for _, src := range c.sd.SourcePaths {
+		git := IsGitURL(src)
+		web := !git && (strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"))
+		if c.checksum != "" && !git && !web {
+			return nil, fmt.Errorf("--checksum applies to http(s) and git sources, not %q", src)
+		}
+		if c.keepGitDir != nil && !git {
+			return nil, fmt.Errorf("--keep-git-dir applies to git sources, not %q", src)
+		}
+	}
 	for _, sc := range c.sd.SourceContents {
 		p := filepath.Join(b.tmp, fmt.Sprintf("heredoc%d", len(out)))
 		if err := os.WriteFile(p, []byte(sc.Data), 0o644); err != nil {
@@ -191,7 +207,7 @@ func (r *stageRun) resolveSources(c *copySpec, root string, inContext bool) ([]s
 				return nil, fmt.Errorf("source %q: ADD takes no file:// git URLs (they would read the host outside the context)", src)
 			}
 			b.seq++
-			dir, err := fetchGit(src, filepath.Join(b.tmp, fmt.Sprintf("git%d", b.seq)), c.keepGitDir)
+			dir, err := fetchGit(src, filepath.Join(b.tmp, fmt.Sprintf("git%d", b.seq)), c.keepGitDir != nil && *c.keepGitDir, c.checksum)
 			if err != nil {
 				return nil, fmt.Errorf("ADD %s: %w", src, err)
 			}
@@ -203,6 +219,9 @@ func (r *stageRun) resolveSources(c *copySpec, root string, inContext bool) ([]s
 			if err != nil {
 				return nil, err
 			}
+			// A URL is copied as it is unless --unpack=true asks for its
+			// archive to be unpacked (BuildKit's rule).
+			s.archive = c.unpack != nil && *c.unpack && isArchive(s.abs)
 			out = append(out, s)
 			continue
 		}

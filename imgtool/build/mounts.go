@@ -63,6 +63,14 @@ func (r *stageRun) planMounts(c *instructions.RunCommand) (plans []*mountPlan, k
 			p.target = path.Join("/", r.img.Config.WorkingDir, p.target)
 		}
 		what := fmt.Sprintf("--mount type=%s", m.Type)
+		// BuildKit parses env= for every type and rw for secrets and ssh
+		// sockets, and then uses neither.
+		if m.Env != nil && m.Type != instructions.MountTypeSecret {
+			return nil, nil, fmt.Errorf("%s: env= applies to secret mounts only", what)
+		}
+		if !m.ReadOnly && (m.Type == instructions.MountTypeSecret || m.Type == instructions.MountTypeSSH) {
+			return nil, nil, fmt.Errorf("%s: rw does not apply (secrets and ssh sockets are mounted read-only)", what)
+		}
 		switch m.Type {
 		case instructions.MountTypeTmpfs:
 			if m.From != "" || m.Source != "" || m.CacheID != "" {
@@ -280,7 +288,7 @@ func (b *builder) setupMounts(w *workspace, plans []*mountPlan) (mounts []rspec.
 				return nil, nil, cleanup, fmt.Errorf("%s: %w", what, err)
 			}
 			undo = append(undo, stop)
-			mounts = append(mounts, rspec.Mount{Destination: p.target, Type: "bind", Source: proxy, Options: []string{"bind", "nosuid", "nodev", "noexec"}})
+			mounts = append(mounts, rspec.Mount{Destination: p.target, Type: "bind", Source: proxy, Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
 			if p.id == "default" {
 				env = append(env, "SSH_AUTH_SOCK="+p.target)
 			}

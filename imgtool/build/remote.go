@@ -66,7 +66,7 @@ func OpenContext(arg string, stdin io.Reader, tmpParent func() (string, error)) 
 func (c *Context) fetch(arg string, stdin io.Reader) error {
 	switch {
 	case IsGitURL(arg):
-		dir, err := fetchGit(arg, c.Dir, false)
+		dir, err := fetchGit(arg, c.Dir, false, "")
 		c.Dir = dir
 		return err
 	case arg == "-":
@@ -161,8 +161,9 @@ func splitGitURL(s string) (remote, ref, subdir string) {
 
 // fetchGit checks out ref (default: the remote's HEAD) of a git URL into
 // dst with the git binary, without its .git unless keepGitDir, and
-// returns the directory of subdir in it.
-func fetchGit(src, dst string, keepGitDir bool) (string, error) {
+// returns the directory of subdir in it. A checksum (ADD --checksum) is
+// the commit that must have been checked out, in full.
+func fetchGit(src, dst string, keepGitDir bool, checksum string) (string, error) {
 	remote, ref, subdir := splitGitURL(src)
 	if ref == "" {
 		ref = "HEAD"
@@ -204,6 +205,15 @@ func fetchGit(src, dst string, keepGitDir bool) (string, error) {
 	}
 	if err := git("checkout", "-q", "FETCH_HEAD"); err != nil {
 		return "", err
+	}
+	if checksum != "" {
+		out, err := exec.Command("git", "-C", dst, "rev-parse", "HEAD").Output()
+		if err != nil {
+			return "", fmt.Errorf("git rev-parse: %v", err)
+		}
+		if got := strings.TrimSpace(string(out)); got != strings.ToLower(strings.TrimPrefix(checksum, "sha1:")) {
+			return "", fmt.Errorf("--checksum=%s: %s is at commit %s", checksum, ref, got)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dst, ".gitmodules")); err == nil {
 		if err := git("submodule", "update", "-q", "--init", "--recursive", "--depth=1"); err != nil {

@@ -257,7 +257,7 @@ func (r *stageRun) dispatch(st step) error {
 	case *instructions.CopyCommand:
 		return r.copyStep(st, &copySpec{sd: cmd.SourcesAndDest, from: cmd.From, chown: cmd.Chown, chmod: cmd.Chmod, excludes: cmd.ExcludePatterns, parents: cmd.Parents, link: cmd.Link})
 	case *instructions.AddCommand:
-		return r.copyStep(st, &copySpec{sd: cmd.SourcesAndDest, chown: cmd.Chown, chmod: cmd.Chmod, add: true, checksum: cmd.Checksum, unpack: cmd.Unpack, excludes: cmd.ExcludePatterns, link: cmd.Link, keepGitDir: cmd.KeepGitDir != nil && *cmd.KeepGitDir})
+		return r.copyStep(st, &copySpec{sd: cmd.SourcesAndDest, chown: cmd.Chown, chmod: cmd.Chmod, add: true, checksum: cmd.Checksum, unpack: cmd.Unpack, excludes: cmd.ExcludePatterns, link: cmd.Link, keepGitDir: cmd.KeepGitDir})
 	case *instructions.Stage:
 		return fmt.Errorf("unexpected FROM")
 	default:
