@@ -380,3 +380,69 @@ func TestBuildCapsUlimits(t *testing.T) {
 		t.Errorf("bad ulimit: %v\n%s", err, out)
 	}
 }
+
+// The instructions whose effect is not a file, run end to end: global
+// ARGs seen by FROM and, inside a stage, only after a bare ARG re-declares
+// them (--build-arg wins); SHELL for RUN and shell-form CMD; RUN heredocs
+// (one as the script, <<- stripping tabs, two as redirections, a #!
+// script); STOPSIGNAL, HEALTHCHECK NONE and ONBUILD in the config, and
+// the trigger run by a child build (and not inherited by it).
+func TestInstructionSemantics(t *testing.T) {
+	root := busyboxStore(t)
+	cf := "ARG BASE=busybox\nARG G=global\nFROM $BASE\n" +
+		"RUN echo \"g-before=[$G]\"\nARG G\nRUN echo \"g-after=[$G]\"\nARG L=local-$G\nRUN echo \"l=[$L]\"\n" +
+		"SHELL [\"/bin/sh\", \"-xc\"]\nRUN echo via-shell\nCMD echo shell-cmd\nSHELL [\"/bin/sh\", \"-c\"]\n" +
+		"RUN <<EOF\necho heredoc-one\necho heredoc-two\nEOF\n" +
+		"RUN <<-EOF\n\techo tab-stripped\n\tEOF\n" +
+		"RUN cat <<A > /a && cat <<B > /b\nfrom-a\nA\nfrom-b\nB\n" +
+		"RUN <<EOF\n#!/bin/sh -e\necho \"script-with-shebang $0\"\nEOF\n" +
+		"STOPSIGNAL SIGQUIT\nHEALTHCHECK NONE\nONBUILD RUN echo onbuild-ran\n"
+	out, err := buildCtx(t, root, "sem", cf, map[string]string{}, "--format", "docker")
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, want := range []string{"g-before=[]\n", "g-after=[global]\n", "l=[local-global]\n", "+ echo via-shell\n",
+		"heredoc-one\nheredoc-two\n", "\ntab-stripped\n", "script-with-shebang /dev/.myimg-run-script\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("build output lacks %q:\n%s", want, out)
+		}
+	}
+	if got := imageFile(t, root, "sem", "a") + imageFile(t, root, "sem", "b"); got != "from-a\nfrom-b\n" {
+		t.Errorf("heredoc redirections: %q", got)
+	}
+	type config struct {
+		Config struct {
+			Config struct {
+				Cmd         []string
+				StopSignal  string
+				Healthcheck struct{ Test []string }
+				OnBuild     []string
+			}
+		}
+	}
+	var conf config
+	raw := mustImg(t, root, "inspect", "sem")
+	if err := json.Unmarshal([]byte(raw), &conf); err != nil {
+		t.Fatalf("inspect: %v\n%s", err, raw)
+	}
+	c := conf.Config.Config
+	if strings.Join(c.Cmd, " ") != "/bin/sh -xc echo shell-cmd" || c.StopSignal != "SIGQUIT" ||
+		strings.Join(c.Healthcheck.Test, " ") != "NONE" || strings.Join(c.OnBuild, ";") != "RUN echo onbuild-ran" {
+		t.Errorf("config: %+v\n%s", c, raw)
+	}
+	if !strings.Contains(raw, `"created_by": "RUN \u003c\u003cEOF\n#!/bin/sh -e\necho`) {
+		t.Errorf("history of the #! heredoc:\n%s", raw)
+	}
+	out, err = buildCtx(t, root, "sem2", "ARG BASE=busybox\nARG G=global\nFROM $BASE\nARG G\nRUN echo \"g-after=[$G]\"\n", map[string]string{}, "--build-arg", "G=cli")
+	if err != nil || !strings.Contains(out, "g-after=[cli]\n") {
+		t.Errorf("--build-arg over a global ARG: %v\n%s", err, out)
+	}
+	out, err = buildCtx(t, root, "semchild", "FROM sem\nLABEL child=1\n", map[string]string{})
+	if err != nil || !strings.Contains(out, "onbuild-ran\n") {
+		t.Fatalf("ONBUILD trigger: %v\n%s", err, out)
+	}
+	var child config
+	if raw := mustImg(t, root, "inspect", "semchild"); json.Unmarshal([]byte(raw), &child) != nil || len(child.Config.Config.OnBuild) != 0 {
+		t.Errorf("the child inherited the trigger:\n%s", raw)
+	}
+}

@@ -118,7 +118,8 @@ func (r *stageRun) run(st step, c *instructions.RunCommand) error {
 	cfg := r.img.Config
 	createdBy := strings.Join(args, " ")
 	if script != "" {
-		createdBy = "RUN " + st.text
+		// st.text is the instruction line ("RUN <<EOF"): the body follows.
+		createdBy = st.text + "\n" + script
 	}
 	keyJSON, _ := json.Marshal(struct {
 		Args     []string
