@@ -219,6 +219,43 @@ RUN --mount=type=bind,from=s,source=/out,target=/st cat /st/s.txt > /fromstage
 	}
 }
 
+// The --mount options TestRunMounts does not cover: cache sharing (the
+// same id twice in one RUN: shared twice is one directory, private gets a
+// throwaway one, a pair that would wait on its own lock is refused), a
+// cache seeded from a stage (from, source) and mounted ro, tmpfs ro, a
+// secret at its own target, and a secret neither required nor given
+// (no file, as BuildKit).
+func TestRunMountOptions(t *testing.T) {
+	root := busyboxStore(t)
+	cf := `FROM busybox AS seed
+RUN mkdir /seed && echo seeded > /seed/s
+FROM busybox
+RUN --mount=type=cache,id=sh,target=/a --mount=type=cache,id=sh,target=/b sh -c 'echo x > /a/f; cat /b/f > /shared'
+RUN --mount=type=cache,id=pr,target=/a,sharing=private --mount=type=cache,id=pr,target=/b,sharing=private sh -c 'echo x > /a/f; if test -e /b/f; then echo same; else echo fresh; fi > /private'
+RUN --mount=type=cache,id=seeded,from=seed,source=/seed,target=/c,ro sh -c 'cat /c/s > /seeded; if touch /c/w 2>/dev/null; then echo rw; else echo ro; fi > /cache-ro'
+RUN --mount=type=tmpfs,target=/t,ro sh -c 'if touch /t/w 2>/dev/null; then echo rw; else echo ro; fi > /tmpfs-ro'
+RUN --mount=type=secret,id=tok,target=/etc/tok.txt cat /etc/tok.txt > /secret-target
+RUN --mount=type=secret,id=absent sh -c 'if test -e /run/secrets/absent; then echo there; else echo none; fi > /secret-absent'
+`
+	sec := filepath.Join(t.TempDir(), "tok")
+	os.WriteFile(sec, []byte("tokval"), 0o600)
+	if out, err := buildCtx(t, root, "mopt", cf, map[string]string{}, "--secret", "id=tok,src="+sec); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for p, want := range map[string]string{"shared": "x\n", "private": "fresh\n", "seeded": "seeded\n", "cache-ro": "ro\n",
+		"tmpfs-ro": "ro\n", "secret-target": "tokval", "secret-absent": "none\n"} {
+		if got := imageFile(t, root, "mopt", p); got != want {
+			t.Errorf("/%s = %q, want %q", p, got, want)
+		}
+	}
+	for _, pair := range [][2]string{{"", ",sharing=locked"}, {",sharing=locked", ""}, {",sharing=private", ""}} {
+		cf := "FROM busybox\nRUN --mount=type=cache,id=two,target=/a" + pair[0] + " --mount=type=cache,id=two,target=/b" + pair[1] + " true\n"
+		if out, err := buildCtx(t, root, "mtwice", cf, map[string]string{}); err == nil || !strings.Contains(out, `Containerfile:2: RUN: --mount type=cache: cache id "two" is mounted twice in this RUN`) {
+			t.Errorf("%q: %v\n%s", cf, err, out)
+		}
+	}
+}
+
 // Bad secret and mount input fails with the flag or the line named, and
 // leaves no image.
 func TestRunMountErrors(t *testing.T) {

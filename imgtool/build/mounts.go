@@ -57,6 +57,8 @@ func (r *stageRun) planMounts(c *instructions.RunCommand) (plans []*mountPlan, k
 		return nil, nil, err
 	}
 	sshN := 0
+	firstSharing := map[string]instructions.ShareMode{} // cache id: its first mount's
+
 	for _, m := range instructions.GetMounts(c) {
 		p := &mountPlan{m: *m, target: m.Target}
 		if p.target != "" && !path.IsAbs(p.target) {
@@ -120,6 +122,18 @@ func (r *stageRun) planMounts(c *instructions.RunCommand) (plans []*mountPlan, k
 					p.id = p.target
 				}
 				p.mode, p.uid, p.gid = fileInfo(m, 0o755)
+				// Each mount locks the cache itself: the same id again in
+				// this RUN works when it is private (a throwaway copy) or
+				// both are shared; any other pair would wait for the
+				// first mount's lock forever.
+				sh := sharingOf(m)
+				if first, again := firstSharing[p.id]; again {
+					if sh != instructions.MountSharingPrivate && (sh != instructions.MountSharingShared || first != instructions.MountSharingShared) {
+						return nil, nil, fmt.Errorf("%s: cache id %q is mounted twice in this RUN (sharing=%s, then sharing=%s)", what, p.id, first, sh)
+					}
+				} else {
+					firstSharing[p.id] = sh
+				}
 			}
 		case instructions.MountTypeSecret:
 			p.id = m.CacheID
@@ -170,6 +184,14 @@ func (r *stageRun) planMounts(c *instructions.RunCommand) (plans []*mountPlan, k
 		plans = append(plans, p)
 	}
 	return plans, key, nil
+}
+
+// sharingOf is a cache mount's sharing, shared by default.
+func sharingOf(m *instructions.Mount) instructions.ShareMode {
+	if m.CacheSharing == "" {
+		return instructions.MountSharingShared
+	}
+	return m.CacheSharing
 }
 
 func fileInfo(m *instructions.Mount, mode os.FileMode) (os.FileMode, int, int) {
