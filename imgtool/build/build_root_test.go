@@ -418,7 +418,8 @@ func TestPlatform(t *testing.T) {
 	}
 }
 
-// COPY --exclude (repeatable, **) and --parents (with a "/./" pivot).
+// COPY --exclude (repeatable, **) and --parents (with a "/./" pivot);
+// ADD takes --exclude, --link and --chmod the same way.
 func TestCopyExcludeParents(t *testing.T) {
 	ctx := writeCtx(t, map[string]string{"Containerfile": `FROM scratch
 COPY --exclude=*.md --exclude=**/*.go a /ex/
@@ -427,6 +428,8 @@ COPY --exclude=*.txt a/x.txt a/y.md /ex3/
 COPY --parents a/sub/z.txt b/q.txt /par/
 COPY --parents a/./sub /piv/
 COPY --parents */sub/*.go /g/
+ADD --exclude=*.md a /addex/
+ADD --link --chmod=0640 b/q.txt /addl/
 `, "a/x.txt": "x", "a/y.md": "y", "a/sub/z.txt": "z", "a/sub/w.go": "w", "b/q.txt": "q"})
 	s, err := store.Open(t.TempDir())
 	if err != nil {
@@ -449,7 +452,12 @@ COPY --parents */sub/*.go /g/
 		}
 		return nil
 	})
-	want := []string{"ex/sub/z.txt", "ex/x.txt", "ex2/x.txt", "ex2/y.md", "ex3/y.md", "g/a/sub/w.go", "par/a/sub/z.txt", "par/b/q.txt", "piv/sub/w.go", "piv/sub/z.txt"}
+	if st, err := os.Stat(filepath.Join(rootfs, "addl/q.txt")); err != nil {
+		t.Error(err)
+	} else if st.Mode().Perm() != 0o640 {
+		t.Errorf("ADD --link --chmod=0640: mode %v", st.Mode())
+	}
+	want := []string{"addex/sub/w.go", "addex/sub/z.txt", "addex/x.txt", "addl/q.txt", "ex/sub/z.txt", "ex/x.txt", "ex2/x.txt", "ex2/y.md", "ex3/y.md", "g/a/sub/w.go", "par/a/sub/z.txt", "par/b/q.txt", "piv/sub/w.go", "piv/sub/z.txt"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("files:\n got %v\nwant %v", got, want)
 	}
