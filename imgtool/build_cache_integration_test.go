@@ -145,3 +145,26 @@ func TestBuildCacheToRegistryFailure(t *testing.T) {
 		t.Fatalf("the step records of the failed build: %v\n%s", err, out)
 	}
 }
+
+// --cache-to with several --platform values exports every platform's
+// steps under the one tag (each build used to replace the previous
+// export, leaving only the last platform's): a fresh store with
+// --cache-from takes every step of both platforms from it.
+func TestBuildCacheMultiPlatform(t *testing.T) {
+	rootA := busyboxStore(t)
+	rootB := busyboxStore(t)
+	ctx := t.TempDir()
+	os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte("FROM scratch\nARG TARGETARCH\nCOPY f /f-$TARGETARCH\n"), 0o644)
+	os.WriteFile(filepath.Join(ctx, "f"), []byte("input\n"), 0o644)
+	layout := filepath.Join(t.TempDir(), "cache")
+	build := func(root string, extra ...string) string {
+		t.Helper()
+		args := append([]string{"build", "--cgroup-parent", cgroupP, "--platform", "linux/amd64,linux/arm64", "--manifest", "mp"}, extra...)
+		return mustImg(t, root, append(args, ctx)...)
+	}
+	build(rootA, "--cache-to", "oci:"+layout)
+	out := build(rootB, "--cache-from", "oci:"+layout)
+	if n := strings.Count(out, "Using cache"); n != 2 {
+		t.Fatalf("--cache-from of a two-platform export: %d steps from the cache, want 2 (a COPY per platform):\n%s", n, out)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/myrun-org/myrun/imgtool/build"
 	"github.com/myrun-org/myrun/imgtool/store"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -69,12 +70,22 @@ func buildManifestList(s *store.Store, o build.Options, platforms []ocispec.Plat
 	tags := o.Tags
 	o.Tags = nil
 	var entries []ocispec.Descriptor
-	for _, p := range platforms {
+	// --cache-to is written once, by the last build, with every
+	// platform's step records (one export per build would leave only the
+	// last platform's under the tag).
+	cacheTo := o.CacheTo
+	var keys []digest.Digest
+	for i, p := range platforms {
 		o.Platform = p
+		o.CacheTo, o.CacheKeys = nil, nil
+		if i == len(platforms)-1 {
+			o.CacheTo, o.CacheKeys = cacheTo, keys
+		}
 		res, err := build.Build(s, o)
 		if err != nil {
 			return fmt.Errorf("--platform %s: %w", platformName(p), err)
 		}
+		keys = append(keys, res.CacheKeys...)
 		d := res.Manifest
 		pp := p
 		d.Platform = &pp

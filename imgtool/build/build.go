@@ -73,6 +73,10 @@ type Options struct {
 	// (--cache-from); CacheTo get the records of this build (--cache-to).
 	CacheFrom, CacheTo []CacheRef
 	CacheRegistry      *CacheRegistry // for registry CacheRefs
+	// CacheKeys are more step records for --cache-to: those of the
+	// earlier builds of one multi-platform invocation (Result.CacheKeys),
+	// so that one export holds every platform's steps.
+	CacheKeys []digest.Digest
 	// CgroupParent is the absolute cgroup path RUN containers go under.
 	CgroupParent string
 	Out          io.Writer // step lines and RUN output
@@ -114,6 +118,9 @@ type Result struct {
 	ImageID   string // config digest hex, as podman/buildah print it
 	RunSteps  int    // RUN steps actually executed
 	CacheHits int
+	// CacheKeys are the steps this build used or made (what --cache-to
+	// exports).
+	CacheKeys []digest.Digest
 }
 
 type stageResult struct {
@@ -280,6 +287,9 @@ func Build(s *store.Store, o Options) (*Result, error) {
 		}
 	}
 	b.res.Manifest = desc
+	for k := range b.usedKeys {
+		b.res.CacheKeys = append(b.res.CacheKeys, k)
+	}
 	return &b.res, nil
 }
 

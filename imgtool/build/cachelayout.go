@@ -3,6 +3,7 @@ package build
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -213,7 +214,11 @@ func (b *builder) exportCaches() error {
 	var layers []ocispec.Descriptor
 	seen := map[digest.Digest]bool{}
 	diffOf := map[digest.Digest]digest.Digest{}
-	for key := range b.usedKeys {
+	keys := maps.Clone(b.usedKeys)
+	for _, k := range b.o.CacheKeys {
+		keys[k] = true
+	}
+	for key := range keys {
 		rec, ok := b.readRecord(key)
 		if !ok {
 			continue
