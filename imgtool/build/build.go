@@ -218,6 +218,9 @@ func Build(s *store.Store, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range p.warnings {
+		fmt.Fprintf(o.Out, "[Warning] %s\n", w)
+	}
 	unlock, err := s.WriterLock()
 	if err != nil {
 		return nil, err

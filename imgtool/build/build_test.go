@@ -77,3 +77,29 @@ func TestProxyBuildArgs(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
+
+// Parser directives that are read but not acted on (# syntax=, # check=)
+// and the parser's own warnings are reported with file and line, not
+// dropped; # escape= is applied.
+func TestParserDirectivesWarned(t *testing.T) {
+	p, err := parseContainerfile("Containerfile", []byte("# syntax=docker/dockerfile:1.7\n# check=error=true\n# escape=`\nFROM scratch\nLABEL a=b `\n\n  c=d\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(p.warnings, "\n")
+	for _, want := range []string{
+		"Containerfile:1: # syntax=docker/dockerfile:1.7: frontend images are not run",
+		"Containerfile:2: # check=error=true: BuildKit's build checks are not run",
+		"Containerfile: Empty continuation line",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings lack %q:\n%s", want, got)
+		}
+	}
+	if p.escape != '`' {
+		t.Errorf("escape = %q", p.escape)
+	}
+	if p, _ := parseContainerfile("Containerfile", []byte("FROM scratch\n")); len(p.warnings) != 0 {
+		t.Errorf("a plain file warned: %v", p.warnings)
+	}
+}

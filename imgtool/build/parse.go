@@ -31,6 +31,8 @@ type parsed struct {
 	meta   []step // ARGs before the first FROM
 	stages []*stageDef
 	escape rune
+	// warnings: the parser's own, and directives read but not acted on.
+	warnings []string
 }
 
 // StepError is an error tied to an instruction of a Containerfile.
@@ -53,6 +55,16 @@ func parseContainerfile(file string, data []byte) (*parsed, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	p := &parsed{file: file, escape: res.EscapeToken}
+	for _, w := range res.Warnings {
+		p.warnings = append(p.warnings, fmt.Sprintf("%s: %s", file, w.Short))
+	}
+	// escape= is applied (EscapeToken); these two are only read.
+	if v, _, loc, ok := parser.DetectSyntax(data); ok {
+		p.warnings = append(p.warnings, fmt.Sprintf("%s:%d: # syntax=%s: frontend images are not run; myimg reads the file with its built-in parser (BuildKit's Dockerfile syntax)", file, lineOf(loc), v))
+	}
+	if v, _, loc, ok := parser.ParseDirective("check", data); ok {
+		p.warnings = append(p.warnings, fmt.Sprintf("%s:%d: # check=%s: BuildKit's build checks are not run", file, lineOf(loc), v))
+	}
 	var cur *stageDef
 	for _, n := range res.AST.Children {
 		instr := strings.ToUpper(n.Value)
@@ -85,6 +97,13 @@ func parseContainerfile(file string, data []byte) (*parsed, error) {
 		return nil, fmt.Errorf("%s: no FROM instruction", file)
 	}
 	return p, nil
+}
+
+func lineOf(loc []parser.Range) int {
+	if len(loc) == 0 {
+		return 1
+	}
+	return loc[0].Start.Line
 }
 
 // stripLocation drops buildkit's own location wrapper: we print file:line.
