@@ -470,6 +470,28 @@ func TestInstructionSemantics(t *testing.T) {
 	if !strings.Contains(raw, `"created_by": "RUN \u003c\u003cEOF\n#!/bin/sh -e\necho`) {
 		t.Errorf("history of the #! heredoc:\n%s", raw)
 	}
+	// Every HEALTHCHECK flag lands in the config (shell form: CMD-SHELL).
+	if out, err := buildCtx(t, root, "hc", "FROM busybox\nHEALTHCHECK --interval=7s --timeout=3s --start-period=9s --start-interval=2s --retries=4 CMD test -e /\n", map[string]string{}); err != nil {
+		t.Fatalf("HEALTHCHECK: %v\n%s", err, out)
+	}
+	var hc struct {
+		Config struct {
+			Config struct {
+				Healthcheck struct {
+					Test                                          []string
+					Interval, Timeout, StartPeriod, StartInterval int64
+					Retries                                       int
+				}
+			}
+		}
+	}
+	if raw := mustImg(t, root, "inspect", "hc"); json.Unmarshal([]byte(raw), &hc) != nil {
+		t.Fatalf("inspect:\n%s", raw)
+	}
+	if h := hc.Config.Config.Healthcheck; strings.Join(h.Test, "|") != "CMD-SHELL|test -e /" || h.Interval != 7e9 || h.Timeout != 3e9 ||
+		h.StartPeriod != 9e9 || h.StartInterval != 2e9 || h.Retries != 4 {
+		t.Errorf("HEALTHCHECK flags: %+v", h)
+	}
 	out, err = buildCtx(t, root, "sem2", "ARG BASE=busybox\nARG G=global\nFROM $BASE\nARG G\nRUN echo \"g-after=[$G]\"\n", map[string]string{}, "--build-arg", "G=cli")
 	if err != nil || !strings.Contains(out, "g-after=[cli]\n") {
 		t.Errorf("--build-arg over a global ARG: %v\n%s", err, out)
