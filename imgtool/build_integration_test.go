@@ -141,7 +141,7 @@ RUN mkdir /out && echo fromstage > /out/s.txt
 FROM busybox
 ARG CID=c1
 RUN --mount=type=cache,id=$CID,target=/cache,uid=1000,gid=1000,mode=0700 sh -c 'stat -c "%u %g %a" /cache > /cache-owner; n=$(cat /cache/n 2>/dev/null || echo 0); echo $((n+1)) > /cache/n; cp /cache/n /count'
-RUN --mount=type=secret,id=tok,mode=0440,uid=5 sh -c 'stat -c "%u %a" /run/secrets/tok > /secret-stat && wc -c < /run/secrets/tok > /secret-len'
+RUN --mount=type=secret,id=tok,mode=0440,uid=5,gid=6 sh -c 'stat -c "%u %g %a" /run/secrets/tok > /secret-stat && wc -c < /run/secrets/tok > /secret-len'
 RUN --mount=type=secret,id=etok,env=TOKEN sh -c 'test "${#TOKEN}" = 9 && test "${TOKEN#env}" != "$TOKEN" && echo ok > /secret-env; ls /run/secrets > /secret-ls 2>&1 || true'
 RUN --mount=type=tmpfs,target=/scratch,size=1m sh -c 'df -k /scratch | tail -1 | awk "{print \$2}" > /tmpfs-size; echo x > /scratch/f'
 RUN --mount=type=bind,source=data,target=/ctx sh -c 'cat /ctx/a.txt > /bound; if touch /ctx/new 2>/dev/null; then echo writable; else echo ro; fi > /ro'
@@ -168,7 +168,7 @@ RUN --mount=type=bind,from=s,source=/out,target=/st cat /st/s.txt > /fromstage
 		return strings.TrimSpace(string(b))
 	}
 	for p, want := range map[string]string{
-		"count": "1", "cache-owner": "1000 1000 700", "secret-stat": "5 440", "secret-len": "6",
+		"count": "1", "cache-owner": "1000 1000 700", "secret-stat": "5 6 440", "secret-len": "6",
 		"secret-env": "ok", "tmpfs-size": "1024", "bound": "alpha", "ro": "ro", "rw": "changed", "fromstage": "fromstage",
 	} {
 		if got := read(p); got != want {
@@ -231,6 +231,7 @@ func TestRunMountOptions(t *testing.T) {
 RUN mkdir /seed && echo seeded > /seed/s
 FROM busybox
 RUN --mount=type=cache,id=sh,target=/a --mount=type=cache,id=sh,target=/b sh -c 'echo x > /a/f; cat /b/f > /shared'
+RUN --mount=type=cache,id=lk,target=/l,sharing=locked sh -c 'echo locked > /l/f; cat /l/f > /locked'
 RUN --mount=type=cache,id=pr,target=/a,sharing=private --mount=type=cache,id=pr,target=/b,sharing=private sh -c 'echo x > /a/f; if test -e /b/f; then echo same; else echo fresh; fi > /private'
 RUN --mount=type=cache,id=seeded,from=seed,source=/seed,target=/c,ro sh -c 'cat /c/s > /seeded; if touch /c/w 2>/dev/null; then echo rw; else echo ro; fi > /cache-ro'
 RUN --mount=type=tmpfs,target=/t,ro sh -c 'if touch /t/w 2>/dev/null; then echo rw; else echo ro; fi > /tmpfs-ro'
@@ -242,7 +243,7 @@ RUN --mount=type=secret,id=absent sh -c 'if test -e /run/secrets/absent; then ec
 	if out, err := buildCtx(t, root, "mopt", cf, map[string]string{}, "--secret", "id=tok,src="+sec); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for p, want := range map[string]string{"shared": "x\n", "private": "fresh\n", "seeded": "seeded\n", "cache-ro": "ro\n",
+	for p, want := range map[string]string{"shared": "x\n", "locked": "locked\n", "private": "fresh\n", "seeded": "seeded\n", "cache-ro": "ro\n",
 		"tmpfs-ro": "ro\n", "secret-target": "tokval", "secret-absent": "none\n"} {
 		if got := imageFile(t, root, "mopt", p); got != want {
 			t.Errorf("/%s = %q, want %q", p, got, want)
@@ -329,8 +330,10 @@ func main() {
 	}
 	b, _ := os.ReadFile(bin)
 	ctx["client"] = string(b)
-	cf := "FROM busybox\nCOPY --chmod=755 client /client\nRUN --mount=type=ssh,uid=1000,mode=0600 sh -c 'stat -c \"%u %a %F\" $SSH_AUTH_SOCK > /sock-stat; /client > /ssh-out'\n"
-	if out, err := buildCtx(t, root, "ssh", cf, ctx, "--ssh", "default="+agent); err != nil {
+	cf := "FROM busybox\nCOPY --chmod=755 client /client\nRUN --mount=type=ssh,uid=1000,mode=0600 sh -c 'stat -c \"%u %a %F\" $SSH_AUTH_SOCK > /sock-stat; /client > /ssh-out'\n" +
+		// Another id at its own target with a gid: no SSH_AUTH_SOCK for it.
+		"RUN --mount=type=ssh,id=other,target=/run/other.sock,gid=7 sh -c 'stat -c \"%g %a\" /run/other.sock > /other-stat; echo \"[$SSH_AUTH_SOCK]\" > /other-env; SSH_AUTH_SOCK=/run/other.sock /client > /other-out'\n"
+	if out, err := buildCtx(t, root, "ssh", cf, ctx, "--ssh", "default="+agent, "--ssh", "other="+agent); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if got := strings.TrimSpace(imageFile(t, root, "ssh", "ssh-out")); got != "agent-hello" {
@@ -338,6 +341,11 @@ func main() {
 	}
 	if got := strings.TrimSpace(imageFile(t, root, "ssh", "sock-stat")); got != "1000 600 socket" {
 		t.Errorf("socket: %q", got)
+	}
+	for p, want := range map[string]string{"other-stat": "7 600", "other-env": "[]", "other-out": "agent-hello"} {
+		if got := strings.TrimSpace(imageFile(t, root, "ssh", p)); got != want {
+			t.Errorf("ssh id=other: /%s = %q, want %q", p, got, want)
+		}
 	}
 	if out, err := buildCtx(t, root, "ssh2", cf, ctx, "--ssh", "default="+src); err == nil || !strings.Contains(out, "is not a socket") {
 		t.Errorf("--ssh with a file: %v\n%s", err, out)
