@@ -178,7 +178,9 @@ func TestBuildProgressLines(t *testing.T) {
 	if err != nil {
 		t.Fatalf("build on a pty: %v\n%q", err, tty)
 	}
-	for _, re := range []string{`\r\x1b\[KCOPY: [0-9]+ files?, `, `\r\x1b\[Klayer: [0-9.]+ [kM]?B / 2\.[0-9] MB`} {
+	// A live frame is followed by the next frame or the clear, not by the
+	// summary's newline.
+	for _, re := range []string{`\r\x1b\[KCOPY: [^\r\n]*\r\x1b\[K`, `\r\x1b\[Klayer: [0-9.]+ [kM]?B / 2\.[0-9] MB[^\r\n]*\r\x1b\[K`} {
 		if !regexp.MustCompile(re).Match(tty) {
 			t.Errorf("no live line %s on a terminal:\n%q", re, tty)
 		}

@@ -58,7 +58,6 @@ func (r *stageRun) planMounts(c *instructions.RunCommand) (plans []*mountPlan, k
 	}
 	sshN := 0
 	firstSharing := map[string]instructions.ShareMode{} // cache id: its first mount's
-
 	for _, m := range instructions.GetMounts(c) {
 		p := &mountPlan{m: *m, target: m.Target}
 		if p.target != "" && !path.IsAbs(p.target) {
