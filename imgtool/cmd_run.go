@@ -61,6 +61,12 @@ root), host, none.`,
 			&cli.Int64Flag{Name: "pids-limit", Usage: "maximum number of processes"},
 			&cli.StringFlag{Name: "runtime", Usage: "`path` of the OCI runtime", Sources: cli.EnvVars("MYIMG_RUNTIME")},
 			&cli.StringFlag{Name: "bridge", Value: network.DefaultBridge, Usage: "bridge `name` for --net bridge", Sources: cli.EnvVars("MYIMG_BRIDGE")},
+			&cli.StringFlag{Name: "health-cmd", Usage: "healthcheck `command` (a shell line, a JSON array, or none); replaces the image's HEALTHCHECK"},
+			&cli.StringFlag{Name: "health-interval", Usage: "`time` between checks (default 30s; disable: only `myimg healthcheck run`)"},
+			&cli.StringFlag{Name: "health-timeout", Usage: "`time` a check may take (default 30s)"},
+			&cli.StringFlag{Name: "health-start-period", Usage: "`time` after start in which failures do not count (default 0s)"},
+			&cli.IntFlag{Name: "health-retries", Usage: "failures in a row that make the container unhealthy (default 3)"},
+			&cli.BoolFlag{Name: "no-healthcheck", Usage: "disable the image's HEALTHCHECK"},
 			&cli.StringFlag{Name: "subnet", Value: network.DefaultSubnet, Usage: "IPv4 `CIDR` of the bridge network", Sources: cli.EnvVars("MYIMG_SUBNET")},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -95,6 +101,15 @@ root), host, none.`,
 				Memory: cmd.String("memory"), CPUs: cmd.String("cpus"), PidsLimit: cmd.Int64("pids-limit"),
 				Runtime: findRuntime(cmd.String("runtime")), Bridge: cmd.String("bridge"), Subnet: cmd.String("subnet"),
 				Restart: cmd.String("restart"),
+				Health: container.HealthFlags{Cmd: cmd.String("health-cmd"), Interval: cmd.String("health-interval"),
+					Timeout: cmd.String("health-timeout"), StartPeriod: cmd.String("health-start-period"), Disable: cmd.Bool("no-healthcheck")},
+			}
+			if cmd.IsSet("health-cmd") && o.Health.Cmd == "" {
+				return fmt.Errorf("--health-cmd: empty command")
+			}
+			if cmd.IsSet("health-retries") {
+				n := int(cmd.Int("health-retries"))
+				o.Health.Retries = &n
 			}
 			r, err := cs.Create(o)
 			if err != nil {

@@ -34,6 +34,10 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %q: %w", o.Image, err)
 	}
+	hc, err := o.Health.resolve(img.Config.Config.Healthcheck)
+	if err != nil {
+		return nil, err
+	}
 	unlock, err := cs.lockNames()
 	if err != nil {
 		return nil, err
@@ -65,7 +69,7 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 		StopSignal: "SIGTERM", AutoRemove: o.AutoRemove, Detached: o.Detach,
 		Rootless: os.Geteuid() != 0, Hostname: o.Hostname,
 		Network: network.Attachment{Mode: o.Net, Ports: p.ports},
-		Restart: policy, RestartMax: maxRestarts,
+		Restart: policy, RestartMax: maxRestarts, Healthcheck: hc,
 	}
 	if r.Name == "" {
 		r.Name = "myimg-" + id[:8]

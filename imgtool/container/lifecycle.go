@@ -41,6 +41,9 @@ func (cs *Manager) Status(r *Record) string {
 	case r.Status == StatusExited:
 		return fmt.Sprintf("Exited (%d) %s ago", r.ExitCode, since(r.FinishedAt))
 	case r.Status == StatusRunning && monitorAlive(r):
+		if h := HealthStatus(r); h != "" {
+			return "Up " + since(r.StartedAt) + " (" + h + ")"
+		}
 		return "Up " + since(r.StartedAt)
 	case r.Status == StatusCreating && monitorAlive(r):
 		return "Starting"

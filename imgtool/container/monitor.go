@@ -142,12 +142,15 @@ func (cs *Manager) monitor(id string, att *Attach, ready func(error)) (int, erro
 		waitCopied()
 		return -1, withRuntimeError(fmt.Errorf("runtime start"), rt)
 	}
-	cs.Update(id, func(r *Record) {
+	cur, _ := cs.Update(id, func(r *Record) {
 		r.Status, r.Pid, r.StartedAt = StatusRunning, pid, time.Now().UTC()
+		resetHealth(r)
 	})
 	ready(nil)
+	stopHealth := cs.healthTimer(cur)
 
 	code := waitPid(pid)
+	stopHealth()
 	rt.Delete(id)
 	waitCopied()
 	cs.finish(r, code, "")
@@ -190,9 +193,11 @@ func (cs *Manager) monitorTTY(r *Record, att *Attach, ready func(error)) (int, e
 	if err := cmd.Start(); err != nil {
 		return -1, err
 	}
-	cs.Update(r.ID, func(r *Record) { r.Status, r.StartedAt = StatusRunning, time.Now().UTC() })
+	cur, _ := cs.Update(r.ID, func(r *Record) { r.Status, r.StartedAt = StatusRunning, time.Now().UTC(); resetHealth(r) })
 	ready(nil)
+	stopHealth := cs.healthTimer(cur)
 	err := cmd.Wait()
+	stopHealth()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()

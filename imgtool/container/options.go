@@ -36,6 +36,7 @@ type Options struct {
 	Bridge     string
 	Subnet     string
 	Restart    string // --restart policy (restart.go)
+	Health     HealthFlags
 }
 
 // Volume is a parsed -v HOST:CTR[:ro|rw] or NAME:CTR[:ro|rw] (Name

@@ -67,6 +67,10 @@ type Record struct {
 	RestartMax    int    `json:"restartMax,omitempty"`
 	RestartCount  int    `json:"restartCount,omitempty"`
 	StopRequested bool   `json:"stopRequested,omitempty"`
+	// The effective healthcheck (image's HEALTHCHECK and --health-*
+	// flags, defaults filled) and its state (health.go).
+	Healthcheck *store.HealthConfig `json:"healthcheck,omitempty"`
+	Health      *Health             `json:"health,omitempty"`
 }
 
 // Manager keeps container records beside an image store.

@@ -1,0 +1,167 @@
+//go:build integration
+
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Issue 17, second part: healthchecks, stats, attach, user networks
+// with name resolution, ps/images --filter.
+
+type healthState struct {
+	Healthcheck *struct {
+		Test        []string
+		Interval    time.Duration
+		Timeout     time.Duration
+		StartPeriod time.Duration
+		Retries     int
+	} `json:"healthcheck"`
+	Health *struct {
+		Status        string
+		FailingStreak int
+		Log           []struct {
+			ExitCode int
+			Output   string
+		}
+	} `json:"health"`
+}
+
+func inspectHealth(t *testing.T, root, name string) healthState {
+	t.Helper()
+	var h healthState
+	if err := json.Unmarshal([]byte(mustImg(t, root, "inspect", "--type", "container", name)), &h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// waitPs polls `ps --format {{.Status}}` of name until it contains want
+// (bounded by a count, not timed).
+func waitPs(t *testing.T, root, name, want string) {
+	t.Helper()
+	var out string
+	for i := 0; i < 300; i++ {
+		out = mustImg(t, root, "ps", "-a", "--format", "{{.Names}} {{.Status}}")
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, name+" ") && strings.Contains(l, want) {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s never showed %q in ps:\n%s", name, want, out)
+}
+
+func TestHealthcheck(t *testing.T) {
+	root := runEnv(t)
+	var made []inspected
+	defer func() {
+		for _, c := range made {
+			myimg(t, root, "rm", "-f", c.ID)
+		}
+		for _, c := range made {
+			noTraces(t, root, c)
+		}
+	}()
+	if out, err := buildCtx(t, root, "hc", "FROM busybox\nHEALTHCHECK --interval=1s --retries=1 CMD test -f /tmp/ok\n", map[string]string{}); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	// Bad input: errors name the flag and nothing is made.
+	for _, bad := range [][]string{
+		{"--health-retries", "0"}, {"--health-interval", "10ms"}, {"--health-timeout", "x"},
+		{"--health-start-period", "-1s"}, {"--no-healthcheck", "--health-cmd", "true"},
+		{"--health-cmd", `["CMD-SHELL"]`},
+	} {
+		args := append(append([]string{"run", "-d", "--net", "none"}, bad...), "hc", "sleep", "1")
+		if out, err := myimg(t, root, args...); err == nil || !strings.Contains(out, bad[0]) {
+			t.Errorf("myimg %v: %v %s", args, err, out)
+		}
+	}
+	if out, err := myimg(t, root, "run", "-d", "--net", "none", "--health-interval", "5s", "busybox", "sleep", "1"); err == nil || !strings.Contains(out, "no healthcheck") {
+		t.Errorf("--health-interval on an image without HEALTHCHECK: %v %s", err, out)
+	}
+	if out := mustImg(t, root, "ps", "-a", "-q"); out != "" {
+		t.Fatalf("refused runs left containers: %q", out)
+	}
+
+	// The image's HEALTHCHECK runs on its interval: unhealthy after one
+	// failure (retries 1), healthy once the file exists.
+	mustImg(t, root, "run", "-d", "--name", "img", "--net", "none", "hc", "sleep", "300")
+	made = append(made, inspectCtr(t, root, "img"))
+	if h := inspectHealth(t, root, "img"); h.Healthcheck == nil || h.Healthcheck.Interval != time.Second || h.Healthcheck.Retries != 1 ||
+		h.Healthcheck.Timeout != 30*time.Second || strings.Join(h.Healthcheck.Test, " ") != "CMD-SHELL test -f /tmp/ok" {
+		t.Fatalf("healthcheck from the image: %+v", h.Healthcheck)
+	}
+	waitPs(t, root, "img", "(unhealthy)")
+	mustImg(t, root, "exec", "img", "touch", "/tmp/ok")
+	waitPs(t, root, "img", "(healthy)")
+	if h := inspectHealth(t, root, "img"); h.Health.Status != "healthy" || h.Health.FailingStreak != 0 || len(h.Health.Log) < 2 || len(h.Health.Log) > 5 {
+		t.Fatalf("health after recovery: %+v", h.Health)
+	}
+	var js []struct{ Status string }
+	json.Unmarshal([]byte(mustImg(t, root, "ps", "--format", "json")), &js)
+	if len(js) != 1 || !strings.HasSuffix(js[0].Status, "(healthy)") {
+		t.Fatalf("ps --format json status: %+v", js)
+	}
+
+	// --health-cmd (JSON array) replaces it; with the timer disabled
+	// only `healthcheck run` checks: exit 1 and "unhealthy" for a failed
+	// check, the status turns after --health-retries of them.
+	mustImg(t, root, "run", "-d", "--name", "manual", "--net", "none", "--health-cmd", `["sh","-c","echo out-$((1+1)); test -f /tmp/ok"]`,
+		"--health-interval", "disable", "--health-retries", "2", "hc", "sleep", "300")
+	made = append(made, inspectCtr(t, root, "manual"))
+	waitPs(t, root, "manual", "(starting)")
+	for i, want := range []string{"starting", "unhealthy"} {
+		out, _, code := runImg(t, root, "healthcheck", "run", "manual")
+		if code != 1 || out != "unhealthy\n" {
+			t.Fatalf("failed check %d: exit %d, %q", i, code, out)
+		}
+		if h := inspectHealth(t, root, "manual"); h.Health.Status != want || h.Health.FailingStreak != i+1 || h.Health.Log[i].Output != "out-2\n" || h.Health.Log[i].ExitCode != 1 {
+			t.Fatalf("after failed check %d: %+v", i, h.Health)
+		}
+	}
+	mustImg(t, root, "exec", "manual", "touch", "/tmp/ok")
+	if out, errOut, code := runImg(t, root, "healthcheck", "run", "manual"); code != 0 || out != "" {
+		t.Fatalf("passing check: exit %d, %q %s", code, out, errOut)
+	}
+	waitPs(t, root, "manual", "(healthy)")
+
+	// A check that outlives --health-timeout fails and its process is
+	// killed; failures inside --health-start-period do not count.
+	mustImg(t, root, "run", "-d", "--name", "slow", "--net", "none", "--health-cmd", "sleep 60", "--health-timeout", "1s",
+		"--health-interval", "disable", "--health-start-period", "1h", "hc", "sleep", "300")
+	made = append(made, inspectCtr(t, root, "slow"))
+	if out, _, code := runImg(t, root, "healthcheck", "run", "slow"); code != 1 || out != "unhealthy\n" {
+		t.Fatalf("timed-out check: exit %d %q", code, out)
+	}
+	h := inspectHealth(t, root, "slow")
+	if h.Health.Status != "starting" || h.Health.FailingStreak != 0 || !strings.Contains(h.Health.Log[0].Output, "timeout") {
+		t.Fatalf("timed out in the start period: %+v", h.Health)
+	}
+	if top := mustImg(t, root, "top", "slow"); strings.Contains(top, "sleep 60") {
+		t.Fatalf("the timed-out check still runs:\n%s", top)
+	}
+
+	// --no-healthcheck: no health anywhere; healthcheck run refuses.
+	mustImg(t, root, "run", "-d", "--name", "off", "--net", "none", "--no-healthcheck", "hc", "sleep", "300")
+	made = append(made, inspectCtr(t, root, "off"))
+	if h := inspectHealth(t, root, "off"); h.Healthcheck != nil || h.Health != nil {
+		t.Fatalf("--no-healthcheck: %+v", h)
+	}
+	if _, errOut, code := runImg(t, root, "healthcheck", "run", "off"); code != 125 || !strings.Contains(errOut, "no defined healthcheck") {
+		t.Fatalf("healthcheck run without one: %d %s", code, errOut)
+	}
+	mustImg(t, root, "stop", "-t", "0", "img")
+	if _, errOut, code := runImg(t, root, "healthcheck", "run", "img"); code != 125 || !strings.Contains(errOut, "not running") {
+		t.Fatalf("healthcheck run of a stopped container: %d %s", code, errOut)
+	}
+	for _, l := range strings.Split(mustImg(t, root, "ps", "-a", "--format", "{{.Names}}|{{.Status}}"), "\n") {
+		if strings.HasPrefix(l, "img|") && (!strings.Contains(l, "Exited") || strings.Contains(l, "(healthy)") || strings.Contains(l, "(unhealthy)")) {
+			t.Fatalf("stopped container's status: %q", l)
+		}
+	}
+}
