@@ -4,7 +4,13 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -163,5 +169,137 @@ func TestHealthcheck(t *testing.T) {
 		if strings.HasPrefix(l, "img|") && (!strings.Contains(l, "Exited") || strings.Contains(l, "(healthy)") || strings.Contains(l, "(unhealthy)")) {
 			t.Fatalf("stopped container's status: %q", l)
 		}
+	}
+}
+
+type statsOut struct {
+	ID, Name, CPUTime, CPUPercent, AvgCPU, MemUsage, MemPercent, NetIO, BlockIO, PIDs string
+}
+
+func statsJSONOf(t *testing.T, root string, args ...string) []statsOut {
+	t.Helper()
+	var raw []map[string]string
+	out := mustImg(t, root, append([]string{"stats", "--no-stream", "--format", "json"}, args...)...)
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatalf("stats json: %v\n%s", err, out)
+	}
+	var res []statsOut
+	for _, m := range raw {
+		res = append(res, statsOut{ID: m["id"], Name: m["name"], CPUTime: m["cpu_time"], CPUPercent: m["cpu_percent"], AvgCPU: m["avg_cpu"],
+			MemUsage: m["mem_usage"], MemPercent: m["mem_percent"], NetIO: m["net_io"], BlockIO: m["block_io"], PIDs: m["pids"]})
+	}
+	return res
+}
+
+// cgroupInt reads a v1 cgroup file of a container.
+func cgroupInt(t *testing.T, ctrl, id, file string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", ctrl, "myimg", id, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestStats(t *testing.T) {
+	root := runEnv(t)
+	var made []inspected
+	defer func() {
+		for _, c := range made {
+			myimg(t, root, "rm", "-f", c.ID)
+		}
+		for _, c := range made {
+			noTraces(t, root, c)
+		}
+	}()
+	// A busy container with limits and three processes, on the bridge.
+	mustImg(t, root, "run", "-d", "--name", "busy", "--memory", "64m", "--pids-limit", "50", "busybox",
+		"sh", "-c", "sleep 300 & while :; do :; done")
+	made = append(made, inspectCtr(t, root, "busy"))
+	mustImg(t, root, "run", "-d", "--name", "hostnet", "--net", "host", "busybox", "sleep", "300")
+	made = append(made, inspectCtr(t, root, "hostnet"))
+	c := made[0]
+	mustImg(t, root, "exec", "busy", "ping", "-c", "2", "-W", "1", strings.TrimSuffix(c.Network.Gateway, "/24"))
+	ss := statsJSONOf(t, root, "busy")
+	if len(ss) != 1 || ss[0].ID != c.ID[:12] || ss[0].Name != "busy" {
+		t.Fatalf("stats busy: %+v", ss)
+	}
+	s := ss[0]
+	if s.PIDs != "2" || !strings.HasSuffix(s.MemUsage, " / 67.11MB") || s.MemPercent == "--" || s.BlockIO == "-- / --" {
+		t.Fatalf("pids, memory, block io: %+v", s)
+	}
+	if s.NetIO == "-- / --" || strings.HasPrefix(s.NetIO, "0B") || strings.HasSuffix(s.NetIO, " 0B") {
+		t.Fatalf("net io after a ping: %+v", s)
+	}
+	cpu1, err := time.ParseDuration(s.CPUTime)
+	if err != nil || cpu1 <= 0 {
+		t.Fatalf("cpu time %q: %v", s.CPUTime, err)
+	}
+	if used := cgroupInt(t, "cpuacct", c.ID, "cpuacct.usage"); time.Duration(used) < cpu1 {
+		t.Fatalf("stats said %v of CPU, the cgroup has %v later", cpu1, time.Duration(used))
+	}
+	// The byte form of the memory limit is the cgroup's.
+	if out := mustImg(t, root, "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsageBytes}}", "busy"); !strings.HasSuffix(out, " / 64MiB\n") {
+		t.Fatalf("MemUsageBytes: %q", out)
+	}
+	// --net host has no counters of its own; without names every
+	// running container shows, in the default table.
+	if ss := statsJSONOf(t, root, "hostnet"); ss[0].NetIO != "-- / --" || ss[0].PIDs != "1" {
+		t.Fatalf("stats of a --net host container: %+v", ss)
+	}
+	table := mustImg(t, root, "stats", "--no-stream")
+	if lines := strings.Split(strings.TrimSpace(table), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[0], "ID ") ||
+		!strings.Contains(lines[0], "MEM USAGE / LIMIT") || !strings.Contains(lines[0], "AVG CPU %") {
+		t.Fatalf("stats table:\n%s", table)
+	}
+
+	// Streaming ends when the named containers are gone; a reading per
+	// interval, the last one after the stop.
+	cmd := exec.Command(filepath.Join(binDir, "myimg"), "--root", root, "stats", "-i", "1", "--format", "{{.Name}} {{.PIDs}}", "hostnet")
+	pipe, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, len("hostnet 1\n"))
+	if _, err := io.ReadFull(pipe, first); err != nil || string(first) != "hostnet 1\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("first streamed reading %q: %v", first, err)
+	}
+	mustImg(t, root, "stop", "-t", "0", "hostnet")
+	rest, _ := io.ReadAll(pipe)
+	if err := cmd.Wait(); err != nil || !strings.HasSuffix(string(rest), "hostnet --\n") {
+		t.Fatalf("stream after stop: %v %q", err, rest)
+	}
+	if out, err := myimg(t, root, "stats", "--no-stream", "hostnet"); err == nil || !strings.Contains(out, "not running") {
+		t.Fatalf("stats of a stopped container: %v %s", err, out)
+	}
+	if ss := statsJSONOf(t, root, "-a", "hostnet"); ss[0].PIDs != "--" || ss[0].CPUPercent != "--" {
+		t.Fatalf("stats -a of a stopped container: %+v", ss)
+	}
+	if out, err := myimg(t, root, "stats", "-i", "0"); err == nil || !strings.Contains(out, "--interval") {
+		t.Fatalf("-i 0: %v %s", err, out)
+	}
+
+	// Rootless containers have no cgroup on this host: a clear refusal.
+	u := newRLUser(t)
+	u.addSubIDs()
+	bb := exec.Command(filepath.Join(repo, "contrib/images/busybox.sh"), "-r", filepath.Join(u.home, "store"))
+	bb.Dir = u.home
+	bb.Env = []string{"HOME=" + u.home, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "MYIMG=" + filepath.Join(binDir, "myimg")}
+	bb.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
+	if out, err := bb.CombinedOutput(); err != nil {
+		t.Fatalf("busybox.sh: %v\n%s", err, out)
+	}
+	if out, stderr, err := u.img(nil, "run", "-d", "--name", "rl", "--net", "none", "busybox", "sleep", "300"); err != nil {
+		t.Fatalf("rootless run: %v %s %s", err, out, stderr)
+	}
+	defer u.img(nil, "rm", "-f", "rl")
+	if out, stderr, err := u.img(nil, "stats", "--no-stream", "rl"); err == nil || !strings.Contains(stderr, "rootless") {
+		t.Fatalf("rootless stats: %v %q %s", err, out, stderr)
 	}
 }
