@@ -4,12 +4,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -301,5 +303,134 @@ func TestStats(t *testing.T) {
 	defer u.img(nil, "rm", "-f", "rl")
 	if out, stderr, err := u.img(nil, "stats", "--no-stream", "rl"); err == nil || !strings.Contains(stderr, "rootless") {
 		t.Fatalf("rootless stats: %v %q %s", err, out, stderr)
+	}
+}
+
+// syncBuf collects a process's output for polling.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls until cond holds (bounded by a count).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 300; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("never happened: %s", what)
+}
+
+// startAttach runs `myimg attach` with a stdin pipe.
+func startAttach(t *testing.T, root string, args ...string) (*exec.Cmd, io.WriteCloser, *syncBuf, *syncBuf) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "myimg"), append([]string{"--root", root, "attach"}, args...)...)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errb := &syncBuf{}, &syncBuf{}
+	cmd.Stdout, cmd.Stderr = out, errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd, in, out, errb
+}
+
+func exitOf(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+func TestAttach(t *testing.T) {
+	root := runEnv(t)
+	var made []inspected
+	defer func() {
+		for _, c := range made {
+			myimg(t, root, "rm", "-f", c.ID)
+		}
+		for _, c := range made {
+			noTraces(t, root, c)
+		}
+	}()
+	// Output from the attach on, both streams, then the exit code.
+	mustImg(t, root, "run", "-d", "--name", "talk", "--net", "none", "busybox", "sh", "-c",
+		"echo before; while [ ! -f /tmp/stop ]; do [ -f /tmp/go ] && echo line; sleep 0.1; done; echo bye; echo err >&2; exit 7")
+	made = append(made, inspectCtr(t, root, "talk"))
+	waitFor(t, "first log line", func() bool { o, _, _ := runImg(t, root, "logs", "talk"); return o == "before\n" })
+	cmd, in, out, errb := startAttach(t, root, "talk")
+	mustImg(t, root, "exec", "talk", "touch", "/tmp/go")
+	waitFor(t, "attached output", func() bool { return strings.Contains(out.String(), "line\n") })
+	mustImg(t, root, "exec", "talk", "touch", "/tmp/stop")
+	err := cmd.Wait()
+	in.Close()
+	if exitOf(err) != 7 || strings.Contains(out.String(), "before") || !strings.HasSuffix(out.String(), "line\nbye\n") || errb.String() != "err\n" {
+		t.Fatalf("attach: exit %v, stdout %q, stderr %q", err, out.String(), errb.String())
+	}
+
+	// The detach keys (default and custom) leave the container running.
+	mustImg(t, root, "run", "-d", "--name", "ticker", "--net", "none", "busybox", "sh", "-c",
+		`trap "echo got-term; exit 3" TERM; while :; do echo tick; sleep 0.1; done`)
+	made = append(made, inspectCtr(t, root, "ticker"))
+	for _, k := range []struct{ flag, typed string }{{"", "abc\x10\x11"}, {"ctrl-a,x", "\x10\x11\x01x"}} {
+		args := []string{"ticker"}
+		if k.flag != "" {
+			args = []string{"--detach-keys", k.flag, "ticker"}
+		}
+		cmd, in, out, _ := startAttach(t, root, args...)
+		waitFor(t, "ticks", func() bool { return strings.Contains(out.String(), "tick\n") })
+		io.WriteString(in, k.typed)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("detach with %q: %v", k.typed, err)
+		}
+		if st := inspectCtr(t, root, "ticker"); st.Status != "running" {
+			t.Fatalf("after detaching (%q) the container is %s", k.typed, st.Status)
+		}
+	}
+	// ctrl-p alone does not detach; a signal to attach goes to the
+	// container (--sig-proxy), whose exit code attach returns.
+	cmd, in, out, _ = startAttach(t, root, "ticker")
+	waitFor(t, "ticks", func() bool { return strings.Contains(out.String(), "tick\n") })
+	io.WriteString(in, "\x10a\x11")
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); exitOf(err) != 3 || !strings.HasSuffix(out.String(), "got-term\n") {
+		t.Fatalf("SIGTERM through attach: %v, %q", err, out.String())
+	}
+
+	// Errors: a stopped container, bad keys.
+	if _, e, code := runImg(t, root, "attach", "talk"); code != 125 || !strings.Contains(e, "not running") {
+		t.Fatalf("attach to an exited container: %d %s", code, e)
+	}
+	for _, bad := range []string{"ctrl-1", "ab", "ctrl-"} {
+		if _, e, code := runImg(t, root, "attach", "--detach-keys", bad, "ticker"); code != 125 || !strings.Contains(e, "--detach-keys") {
+			t.Fatalf("--detach-keys %q: %d %s", bad, code, e)
+		}
 	}
 }

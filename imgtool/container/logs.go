@@ -52,11 +52,20 @@ func (w *logWriter) copyStream(stream string, r io.Reader, tee io.Writer) {
 // ReadLogs copies the log's entries to stdout and stderr by stream. With
 // follow it keeps reading until done() says the writer is gone.
 func ReadLogs(path string, follow bool, done func() bool, stdout, stderr io.Writer) error {
+	return readLogsFrom(path, 0, follow, done, nil, stdout, stderr)
+}
+
+// readLogsFrom is ReadLogs from byte offset (an entry boundary: the
+// monitor appends whole entries); a closed stop ends a follow early.
+func readLogsFrom(path string, offset int64, follow bool, done func() bool, stop <-chan struct{}, stdout, stderr io.Writer) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return err
+	}
 	br := bufio.NewReader(f)
 	var partial []byte
 	for {
@@ -85,6 +94,10 @@ func ReadLogs(path string, follow bool, done func() bool, stdout, stderr io.Writ
 			follow = false
 			continue
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-stop:
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/imgtool/container"
+)
+
+// attachCommand is `myimg attach`: a detached container's output from
+// now on, its exit code at the end; the detach keys leave it running.
+func attachCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "attach",
+		Usage:     "Attach to a running detached container's output",
+		ArgsUsage: "NAME|ID",
+		Description: `Shows what the container writes from now on (its stdout and stderr as the
+monitor logs them, line by line) until it exits, then exits with its exit
+code. The detach keys (default ctrl-p,ctrl-q) leave it running. Detached
+containers have no stdin (run -d refuses -i and -t), so input other than
+the detach keys goes nowhere. With --sig-proxy (default) SIGINT, SIGTERM,
+SIGHUP and SIGQUIT go to the container.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "detach-keys", Value: container.DefaultDetachKeys, Usage: "key `sequence` that detaches (ctrl-X or single characters, comma-separated; \"\" disables)"},
+			&cli.BoolFlag{Name: "no-stdin", Usage: "do not read stdin (no detach keys)"},
+			&cli.BoolFlag{Name: "sig-proxy", Value: true, Usage: "pass received signals to the container"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := needArgs(cmd, 1, 1); err != nil {
+				return err
+			}
+			keys, err := container.ParseDetachKeys(cmd.String("detach-keys"))
+			if err != nil {
+				return err
+			}
+			cs, r, err := lookupContainer(cmd)
+			if err != nil {
+				return err
+			}
+			o := container.AttachOptions{Keys: keys, Stdout: os.Stdout, Stderr: os.Stderr}
+			if !cmd.Bool("no-stdin") {
+				o.Input = os.Stdin
+				// Keys one by one, unechoed, ctrl-q not taken as XON; ctrl-c
+				// stays a signal (proxied below).
+				if old, err := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS); err == nil {
+					t := *old
+					t.Lflag &^= unix.ICANON | unix.ECHO
+					t.Iflag &^= unix.IXON
+					t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+					if unix.IoctlSetTermios(int(os.Stdin.Fd()), unix.TCSETS, &t) == nil {
+						defer unix.IoctlSetTermios(int(os.Stdin.Fd()), unix.TCSETS, old)
+					}
+				}
+			}
+			if cmd.Bool("sig-proxy") {
+				sigs := make(chan os.Signal, 4)
+				signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+				defer signal.Stop(sigs)
+				go func() {
+					for s := range sigs {
+						cs.Kill(r, unix.SignalName(s.(syscall.Signal)))
+					}
+				}()
+			}
+			code, err := cs.Attach(r, o)
+			if errors.Is(err, container.ErrDetached) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return cli.Exit("", code)
+			}
+			return nil
+		},
+	}
+}
