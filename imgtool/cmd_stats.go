@@ -17,7 +17,7 @@ import (
 // CPU is the CPU percentage as a number, UpTime the CPU time).
 type statsRow struct {
 	ID, Name, CPUPerc, AVGCPU, MemUsage, MemUsageBytes, MemPerc, NetIO, BlockIO, PIDs, UpTime string
-	CPU                                                                                      float64
+	CPU                                                                                       float64
 }
 
 // statsJSON is one entry of `stats --format json`, in podman's keys.

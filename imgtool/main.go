@@ -39,7 +39,7 @@ func newApp() *cli.Command {
 		containerRmCommand(rmCommand()), imageRmiCommand(rmCommand()),
 		saveCommand(), loadCommand(), historyCommand(), importCommand(), pullCommand(), pushCommand(),
 		unpackCommand(), unmountCommand(), pruneCommand(),
-		runCommand(), healthcheckCommand(), statsCommand(), attachCommand(), psCommand(), waitCommand(), topCommand(), volumeCommand(), logsCommand(), stopCommand(), execCommand(), monitorCommand(), pauseCommand(), usernsCommand(),
+		runCommand(), healthcheckCommand(), statsCommand(), attachCommand(), networkCommand(), psCommand(), waitCommand(), topCommand(), volumeCommand(), logsCommand(), stopCommand(), execCommand(), monitorCommand(), pauseCommand(), usernsCommand(),
 	}
 	setNoSep(cmds)
 	return &cli.Command{

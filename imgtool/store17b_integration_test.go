@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/myrun-org/myrun/imgtool/network"
 )
 
 // Issue 17, second part: healthchecks, stats, attach, user networks
@@ -432,5 +435,115 @@ func TestAttach(t *testing.T) {
 		if _, e, code := runImg(t, root, "attach", "--detach-keys", bad, "ticker"); code != 125 || !strings.Contains(e, "--detach-keys") {
 			t.Fatalf("--detach-keys %q: %d %s", bad, code, e)
 		}
+	}
+}
+
+func TestUserNetworks(t *testing.T) {
+	root := runEnv(t)
+	br := fmt.Sprintf("mun%d", os.Getpid()%100000)
+	subnet := fmt.Sprintf("10.90.%d.0/24", os.Getpid()%250)
+	t.Cleanup(func() {
+		if err := network.RemoveBridge(br); err != nil {
+			t.Errorf("remove bridge %s: %v", br, err)
+		}
+	})
+	var made []inspected
+	defer func() {
+		for _, c := range made {
+			myimg(t, root, "rm", "-f", c.ID)
+		}
+		for _, c := range made {
+			noTraces(t, root, c)
+		}
+	}()
+	if out := mustImg(t, root, "network", "create", "--subnet", subnet, "--interface-name", br, "app"); out != "app\n" {
+		t.Fatalf("network create: %q", out)
+	}
+	// Made lazily: no bridge until a container joins.
+	if network.LinkExists(br) {
+		t.Fatal("network create made the bridge already")
+	}
+	for _, bad := range [][]string{
+		{"app"}, {"bridge"}, {"--subnet", subnet, "other"}, {"--subnet", "10.90.0.1/24", "other"},
+		{"--interface-name", br, "other"}, {"--driver", "macvlan", "other"}, {"bad/name"},
+	} {
+		if out, err := myimg(t, root, append([]string{"network", "create"}, bad...)...); err == nil {
+			t.Errorf("network create %v accepted: %s", bad, out)
+		}
+	}
+	// A second network without options gets a free subnet and bridge.
+	mustImg(t, root, "network", "create", "--label", "k=v", "spare")
+	var spare []struct {
+		Interface string `json:"network_interface"`
+		Subnets   []struct{ Subnet, Gateway string }
+		Labels    map[string]string
+	}
+	if err := json.Unmarshal([]byte(mustImg(t, root, "network", "inspect", "spare")), &spare); err != nil || len(spare) != 1 ||
+		!strings.HasPrefix(spare[0].Interface, "myimg") || spare[0].Subnets[0].Subnet == subnet || spare[0].Labels["k"] != "v" {
+		t.Fatalf("network inspect spare: %v %+v", err, spare)
+	}
+	if out := mustImg(t, root, "network", "ls", "--format", "{{.Name}} {{.Driver}}"); out != "bridge bridge\napp bridge\nspare bridge\n" {
+		t.Fatalf("network ls: %q", out)
+	}
+	mustImg(t, root, "network", "rm", "spare")
+
+	// Containers on the network reach each other by name, both ways, and
+	// one that joins later is known to those already there.
+	mustImg(t, root, "run", "-d", "--name", "srv", "--net", "app", "busybox", "sh", "-c",
+		"mkdir /www; echo hi-from-srv > /www/index.html; httpd -f -p 80 -h /www")
+	made = append(made, inspectCtr(t, root, "srv"))
+	if out := mustImg(t, root, "run", "--rm", "--net", "app", "busybox", "wget", "-qO-", "http://srv/"); out != "hi-from-srv\n" {
+		t.Fatalf("wget http://srv/: %q", out)
+	}
+	mustImg(t, root, "run", "-d", "--name", "late", "--net", "app", "busybox", "sleep", "300")
+	late := inspectCtr(t, root, "late")
+	made = append(made, late)
+	if !strings.HasPrefix(late.Network.IP, strings.TrimSuffix(subnet, "0/24")) {
+		t.Fatalf("late's address %s is not in %s", late.Network.IP, subnet)
+	}
+	mustImg(t, root, "exec", "srv", "ping", "-c", "1", "-W", "2", "late")
+	mustImg(t, root, "exec", "late", "ping", "-c", "1", "-W", "2", late.ID[:12])
+	// The default network knows none of them.
+	if out, err := myimg(t, root, "run", "--rm", "busybox", "ping", "-c", "1", "-W", "1", "srv"); err == nil {
+		t.Fatalf("srv resolved on the default network: %s", out)
+	}
+	var insp []struct {
+		Containers map[string]struct{ Name, IP string }
+	}
+	json.Unmarshal([]byte(mustImg(t, root, "network", "inspect", "app")), &insp)
+	if len(insp) != 1 || len(insp[0].Containers) != 2 || insp[0].Containers[late.ID].IP != late.Network.IP {
+		t.Fatalf("network inspect members: %+v", insp)
+	}
+	// Leaving takes the name out of the others' hosts files.
+	mustImg(t, root, "rm", "-f", "late")
+	if out := mustImg(t, root, "exec", "srv", "cat", "/etc/hosts"); strings.Contains(out, "late") || !strings.Contains(out, "srv") {
+		t.Fatalf("srv's hosts after late left:\n%s", out)
+	}
+	if out, err := myimg(t, root, "run", "--rm", "--net", "nosuch", "busybox", "true"); err == nil || !strings.Contains(out, "nosuch") {
+		t.Fatalf("--net nosuch: %v %s", err, out)
+	}
+	// rm refuses while a container uses it; -f takes the containers, the
+	// bridge, its rules and leases too.
+	if out, err := myimg(t, root, "network", "rm", "app"); err == nil || !strings.Contains(out, "srv") {
+		t.Fatalf("network rm of a used network: %v %s", err, out)
+	}
+	if out, err := myimg(t, root, "network", "rm", "bridge"); err == nil || !strings.Contains(out, "default") {
+		t.Fatalf("network rm bridge: %v %s", err, out)
+	}
+	if !network.LinkExists(br) {
+		t.Fatal("no bridge while srv runs")
+	}
+	mustImg(t, root, "network", "rm", "-f", "app")
+	if link, rules := bridgeState(t, br); link || rules > 0 {
+		t.Fatalf("after network rm -f: link %v, %d rules", link, rules)
+	}
+	if out := mustImg(t, root, "network", "ls", "-q"); out != "bridge\n" {
+		t.Fatalf("network ls after rm: %q", out)
+	}
+	if ents, _ := filepath.Glob(filepath.Join(root, "network", "*"+strings.ReplaceAll(strings.TrimSuffix(subnet, "/24"), ".", "-")+"*")); len(ents) > 0 {
+		t.Fatalf("lease files left: %v", ents)
+	}
+	if out := mustImg(t, root, "ps", "-a", "-q"); out != "" {
+		t.Fatalf("containers left: %q", out)
 	}
 }

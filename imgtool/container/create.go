@@ -18,6 +18,10 @@ import (
 // does not start it. Bad input fails before anything is created; a
 // failure later removes everything made so far.
 func (cs *Manager) Create(o *Options) (*Record, error) {
+	netName, err := cs.resolveNetwork(o)
+	if err != nil {
+		return nil, err
+	}
 	p, err := o.validate()
 	if err != nil {
 		return nil, err
@@ -68,7 +72,7 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 		Bundle: filepath.Join(dir, "bundle"), LogPath: filepath.Join(cs.LogDir, id+".log"),
 		StopSignal: "SIGTERM", AutoRemove: o.AutoRemove, Detached: o.Detach,
 		Rootless: os.Geteuid() != 0, Hostname: o.Hostname,
-		Network: network.Attachment{Mode: o.Net, Ports: p.ports},
+		Network: network.Attachment{Mode: o.Net, Name: netName, Ports: p.ports},
 		Restart: policy, RestartMax: maxRestarts, Healthcheck: hc,
 	}
 	if r.Name == "" {
@@ -164,6 +168,9 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 	}
 	if err := cs.Save(r); err != nil {
 		return nil, err
+	}
+	if err := cs.syncNetworkHosts(r.Network); err != nil {
+		return nil, fmt.Errorf("--net %s: hosts files: %w", netName, err)
 	}
 	ok = true
 	return r, nil

@@ -200,6 +200,9 @@ func (cs *Manager) Remove(id string, o RemoveOptions) error {
 	if err := r.Network.ReleaseBridge(id); err != nil {
 		errs = append(errs, fmt.Errorf("network: %w", err))
 	}
+	if err := cs.syncNetworkHosts(r.Network); err != nil {
+		errs = append(errs, fmt.Errorf("network %s: hosts files: %w", r.Network.Name, err))
+	}
 	cg := r.CgroupsPath
 	if cg == "" {
 		cg = CgroupParent + "/" + id

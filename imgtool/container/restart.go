@@ -109,7 +109,10 @@ func (cs *Manager) renewNetwork(id string) error {
 	switch {
 	case r.Network.Mode == network.ModeBridge:
 		r.Network.Rules, r.Network.IP = nil, ""
-		return network.SetupBridge(&r.Network, id, persist)
+		if err := network.SetupBridge(&r.Network, id, persist); err != nil {
+			return err
+		}
+		return cs.syncNetworkHosts(r.Network)
 	case (r.Network.Mode == network.ModeNone || r.Network.Mode == network.ModeSlirp || r.Network.Mode == network.ModePasta) && !r.Rootless:
 		return network.SetupNone(&r.Network, id, persist)
 	}

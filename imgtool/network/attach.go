@@ -20,7 +20,10 @@ const (
 // is saved in the container record before each piece is created, so
 // Teardown can undo a half-made setup after a crash.
 type Attachment struct {
-	Mode      string        `json:"mode"`
+	Mode string `json:"mode"`
+	// Name is the user network (`myimg network create`) of a bridge
+	// attachment; "" for the default network.
+	Name      string        `json:"networkName,omitempty"`
 	Bridge    string        `json:"bridge,omitempty"`
 	Subnet    string        `json:"subnet,omitempty"`
 	IPAMDir   string        `json:"ipamDir,omitempty"`

@@ -61,6 +61,12 @@ func AttachVeth(bridge, hostName, nsPath string, addr *net.IPNet, gw net.IP) err
 	if err := h.LinkSetName(cl, "eth0"); err != nil {
 		return err
 	}
+	// The MAC follows the address (docker's 02:42:<IPv4>): a container
+	// that gets a released address again is reached at once, not after
+	// the others' ARP entries for the old MAC expire.
+	if err := h.LinkSetHardwareAddr(cl, MACFor(addr.IP)); err != nil {
+		return fmt.Errorf("eth0: set MAC: %w", err)
+	}
 	if err := h.AddrAdd(cl, &netlink.Addr{IPNet: addr}); err != nil {
 		return fmt.Errorf("eth0: add %s: %w", addr, err)
 	}
@@ -71,6 +77,12 @@ func AttachVeth(bridge, hostName, nsPath string, addr *net.IPNet, gw net.IP) err
 		return fmt.Errorf("eth0: default route via %s: %w", gw, err)
 	}
 	return nil
+}
+
+// MACFor is the locally administered MAC of a container address.
+func MACFor(ip net.IP) net.HardwareAddr {
+	v4 := ip.To4()
+	return net.HardwareAddr{0x02, 0x42, v4[0], v4[1], v4[2], v4[3]}
 }
 
 // DeleteLink removes an interface; a missing one is not an error.

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/myrun-org/myrun/imgtool/container"
+	"github.com/myrun-org/myrun/imgtool/network"
+)
+
+// netRow is what a `network ls --format` template sees (podman's names).
+type netRow struct {
+	ID, Name, Driver, Interface, Subnet, Gateway, Created string
+}
+
+// netJSON is podman's network inspect shape, plus our members. Names
+// resolve through /etc/hosts, not a DNS server, so dns_enabled is false.
+type netJSON struct {
+	Name        string            `json:"name"`
+	ID          string            `json:"id"`
+	Driver      string            `json:"driver"`
+	Interface   string            `json:"network_interface"`
+	Created     time.Time         `json:"created"`
+	Subnets     []netSubnet       `json:"subnets"`
+	IPv6        bool              `json:"ipv6_enabled"`
+	Internal    bool              `json:"internal"`
+	DNS         bool              `json:"dns_enabled"`
+	NameLookup  string            `json:"name_resolution"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	IPAMOptions map[string]string `json:"ipam_options"`
+	Containers  map[string]netCtr `json:"containers"`
+}
+
+type netSubnet struct {
+	Subnet  string `json:"subnet"`
+	Gateway string `json:"gateway"`
+}
+
+type netCtr struct {
+	Name string `json:"name"`
+	IP   string `json:"ip,omitempty"`
+}
+
+// defaultNet describes the default network (--net bridge) as a row of
+// its own; it cannot be created or removed.
+func defaultNet() *network.Net {
+	br, sub := network.DefaultBridge, network.DefaultSubnet
+	if v := os.Getenv("MYIMG_BRIDGE"); v != "" {
+		br = v
+	}
+	if v := os.Getenv("MYIMG_SUBNET"); v != "" {
+		sub = v
+	}
+	sum := sha256.Sum256([]byte("myimg default network"))
+	gw := ""
+	if sn, err := network.ParseSubnet(sub); err == nil {
+		if ipam, err := network.NewIPAM("", sn); err == nil {
+			gw = ipam.Gateway().String()
+		}
+	}
+	return &network.Net{Name: network.ModeBridge, ID: hex.EncodeToString(sum[:]), Driver: "bridge", Interface: br, Subnet: sub, Gateway: gw}
+}
+
+func lookupNet(cs *container.Manager, ref string) (*network.Net, error) {
+	if ref == network.ModeBridge {
+		return defaultNet(), nil
+	}
+	return cs.Network(ref)
+}
+
+func networkCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "network",
+		Usage: "Manage user bridge networks (containers on one resolve each other's names)",
+		Description: `A network is a bridge and an IPv4 subnet of its own (root only); run --net NAME
+attaches a container to it. Every member's /etc/hosts lists the names, short
+IDs and hostnames of all members, and is rewritten in place when one joins or
+leaves. The bridge and its NAT rules exist while containers use it. The
+default network is "bridge" (--net bridge).`,
+		Commands: []*cli.Command{
+			{
+				Name:      "create",
+				Usage:     "Create a bridge network",
+				ArgsUsage: "NAME",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "subnet", Usage: "IPv4 `CIDR` (default: the first free 10.89.N.0/24)"},
+					&cli.StringFlag{Name: "interface-name", Usage: "bridge `name` (default: the first free myimgN)"},
+					&cli.StringFlag{Name: "driver", Aliases: []string{"d"}, Value: "bridge", Usage: "network `driver` (only bridge)"},
+					&cli.StringSliceFlag{Name: "label", Usage: "set a label `K=V`"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := needArgs(cmd, 1, 1); err != nil {
+						return err
+					}
+					if d := cmd.String("driver"); d != "bridge" {
+						return fmt.Errorf("--driver %q: only bridge is supported", d)
+					}
+					labels := map[string]string{}
+					for _, l := range cmd.StringSlice("label") {
+						k, v, _ := strings.Cut(l, "=")
+						if k == "" {
+							return fmt.Errorf("--label %q: want K=V", l)
+						}
+						labels[k] = v
+					}
+					cs, err := openContainers(cmd)
+					if err != nil {
+						return err
+					}
+					n, err := cs.CreateNetwork(cmd.Args().First(), cmd.String("subnet"), cmd.String("interface-name"), labels)
+					if err != nil {
+						return err
+					}
+					fmt.Println(n.Name)
+					return nil
+				},
+			},
+			{
+				Name:    "ls",
+				Aliases: []string{"list"},
+				Usage:   "List networks",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only names"},
+					&cli.StringFlag{Name: "format", Usage: "`json`, a Go template ({{.ID}} {{.Name}} {{.Driver}} {{.Interface}} {{.Subnet}} {{.Gateway}} {{.Created}}) or 'table TEMPLATE'"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := needArgs(cmd, 0, 0); err != nil {
+						return err
+					}
+					cs, err := openContainers(cmd)
+					if err != nil {
+						return err
+					}
+					nets, err := cs.Networks()
+					if err != nil {
+						return err
+					}
+					nets = append([]*network.Net{defaultNet()}, nets...)
+					if cmd.Bool("quiet") {
+						for _, n := range nets {
+							fmt.Println(n.Name)
+						}
+						return nil
+					}
+					var rows []netRow
+					var js []netJSON
+					for _, n := range nets {
+						rows = append(rows, netRow{ID: n.ID[:12], Name: n.Name, Driver: n.Driver, Interface: n.Interface,
+							Subnet: n.Subnet, Gateway: n.Gateway, Created: n.Created.Format(time.RFC3339)})
+						js = append(js, netInspect(cs, n))
+					}
+					f := cmd.String("format")
+					if f == "" {
+						f = "table {{.ID}}\t{{.Name}}\t{{.Driver}}"
+					}
+					return writeFormatted(os.Stdout, f, rows, js, map[string]string{"ID": "NETWORK ID", "Interface": "INTERFACE"})
+				},
+			},
+			{
+				Name:      "inspect",
+				Usage:     "Show networks as JSON",
+				ArgsUsage: "NAME [NAME...]",
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := needArgs(cmd, 1, -1); err != nil {
+						return err
+					}
+					cs, err := openContainers(cmd)
+					if err != nil {
+						return err
+					}
+					var js []netJSON
+					for _, a := range cmd.Args().Slice() {
+						n, err := lookupNet(cs, a)
+						if err != nil {
+							return err
+						}
+						js = append(js, netInspect(cs, n))
+					}
+					return writeFormatted[netRow](os.Stdout, "json", nil, js, nil)
+				},
+			},
+			{
+				Name:      "rm",
+				Aliases:   []string{"remove"},
+				Usage:     "Remove networks (with -f, their containers first)",
+				ArgsUsage: "NAME [NAME...]",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove the containers on the network too"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if err := needArgs(cmd, 1, -1); err != nil {
+						return err
+					}
+					cs, err := openContainers(cmd)
+					if err != nil {
+						return err
+					}
+					var errs []error
+					for _, a := range cmd.Args().Slice() {
+						if a == network.ModeBridge {
+							errs = append(errs, fmt.Errorf("network bridge: the default network cannot be removed"))
+							continue
+						}
+						n, err := cs.Network(a)
+						if err == nil {
+							err = cs.RemoveNetwork(n, cmd.Bool("force"))
+						}
+						if err != nil {
+							errs = append(errs, err)
+							continue
+						}
+						fmt.Println(n.Name)
+					}
+					return errors.Join(errs...)
+				},
+			},
+		},
+	}
+}
+
+func netInspect(cs *container.Manager, n *network.Net) netJSON {
+	j := netJSON{Name: n.Name, ID: n.ID, Driver: n.Driver, Interface: n.Interface, Created: n.Created,
+		Subnets: []netSubnet{{Subnet: n.Subnet, Gateway: n.Gateway}}, NameLookup: "hosts", Labels: n.Labels,
+		IPAMOptions: map[string]string{"driver": "host-local"}, Containers: map[string]netCtr{}}
+	if n.Name == network.ModeBridge {
+		j.NameLookup = "none"
+	}
+	all, _ := cs.List()
+	for _, r := range all {
+		on := r.Network.Name == n.Name || (n.Name == network.ModeBridge && r.Network.Name == "" && r.Network.Mode == network.ModeBridge)
+		if on && r.Status != container.StatusExited {
+			j.Containers[r.ID] = netCtr{Name: r.Name, IP: r.Network.IP}
+		}
+	}
+	return j
+}
