@@ -26,12 +26,34 @@ func imagesCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "display only image IDs"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate output"},
 			&cli.BoolFlag{Name: "json", Usage: "output in JSON format"},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "show only images matching `KEY=VALUE`: reference (glob), dangling (true|false), label (K or K=V), before, since, id; a key given twice matches either value, different keys all"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := needArgs(cmd, 0, 1); err != nil {
 				return err
 			}
 			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			fl, err := parseFilters(cmd.StringSlice("filter"), imageFilterKeys, "image")
+			if err != nil {
+				return err
+			}
+			match, err := imageFilter(fl, func(ref string) (time.Time, error) {
+				d, err := s.Resolve(ref)
+				if err != nil {
+					return time.Time{}, err
+				}
+				l, err := s.Load(d)
+				if err != nil {
+					return time.Time{}, err
+				}
+				if l.Config.Created == nil {
+					return time.Time{}, fmt.Errorf("image %s has no creation time", ref)
+				}
+				return *l.Config.Created, nil
+			})
 			if err != nil {
 				return err
 			}
@@ -53,6 +75,18 @@ func imagesCommand() *cli.Command {
 			for _, r := range refs {
 				l, err := s.Load(r.Desc)
 				rw := row{Name: r.Name, Digest: r.Desc.Digest.String()}
+				if len(fl) > 0 {
+					info := imageInfo{Name: r.Name, ID: r.Desc.Digest.Encoded()}
+					if err == nil {
+						info.ID, info.Labels = l.Manifest.Config.Digest.Encoded(), l.Config.Config.Labels
+						if l.Config.Created != nil {
+							info.Created = *l.Config.Created
+						}
+					}
+					if !match(info) {
+						continue
+					}
+				}
 				if rw.Name == "" {
 					rw.Name = "<none>"
 				}
@@ -61,6 +95,7 @@ func imagesCommand() *cli.Command {
 					if l.Config.Created != nil {
 						rw.Created = *l.Config.Created
 					}
+
 					// SIZE is uncompressed, as podman's and docker's.
 					for i, x := range l.Manifest.Layers {
 						n, err := layer.UncompressedSize(s, x, l.DiffID(i))

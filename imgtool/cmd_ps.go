@@ -22,6 +22,7 @@ func psCommand() *cli.Command {
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all containers (default: running ones)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only display container IDs"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate IDs and commands"},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "show only containers matching `KEY=VALUE`: id, name (regexp), label (K or K=V), status (implies -a), exited, ancestor, before, since, network, health; a key given twice matches either value, different keys all"},
 			&cli.StringFlag{Name: "format", Usage: "`json`, a Go template ({{.ID}} {{.Image}} {{.Command}} {{.Created}} {{.Status}} {{.State}} {{.Ports}} {{.Names}} {{.Pid}} {{.ExitCode}}) or 'table TEMPLATE'"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -32,22 +33,31 @@ func psCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			all, err := cs.List()
+			fl, err := parseFilters(cmd.StringSlice("filter"), psFilterKeys, "container")
 			if err != nil {
 				return err
+			}
+			match, err := psFilter(cs, fl)
+			if err != nil {
+				return err
+			}
+			list, err := cs.List()
+			if err != nil {
+				return err
+			}
+			showAll := cmd.Bool("all") || len(fl["status"]) > 0 // as podman: status implies -a
+			var all []*container.Record
+			for _, r := range list {
+				if (showAll || cs.IsRunning(r)) && match(r, psState(cs, r)) {
+					all = append(all, r)
+				}
 			}
 			nt := cmd.Bool("no-trunc")
 			if f := cmd.String("format"); f != "" {
 				if cmd.Bool("quiet") {
 					return fmt.Errorf("--format and --quiet do not go together")
 				}
-				var shown []*container.Record
-				for _, r := range all {
-					if cmd.Bool("all") || cs.IsRunning(r) {
-						shown = append(shown, r)
-					}
-				}
-				rows, js := psRows(cs, shown, nt)
+				rows, js := psRows(cs, all, nt)
 				return writeFormatted(os.Stdout, f, rows, js, psHeaders)
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
@@ -55,9 +65,6 @@ func psCommand() *cli.Command {
 				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
 			}
 			for _, r := range all {
-				if !cmd.Bool("all") && !cs.IsRunning(r) {
-					continue
-				}
 				id := r.ID
 				if !nt {
 					id = container.ShortID(id)

@@ -35,17 +35,22 @@ type psJSON struct {
 
 var psHeaders = map[string]string{"ID": "CONTAINER ID", "CreatedAt": "CREATED AT"}
 
+// psState is podman's State of a container: running, created or exited.
+func psState(cs *container.Manager, r *container.Record) string {
+	switch {
+	case cs.IsRunning(r):
+		return "running"
+	case r.Status == container.StatusCreating:
+		return "created"
+	}
+	return "exited"
+}
+
 func psRows(cs *container.Manager, recs []*container.Record, noTrunc bool) ([]psRow, []psJSON) {
 	rows, js := []psRow{}, []psJSON{}
 	for _, r := range recs {
 		running := cs.IsRunning(r)
-		state := "exited"
-		switch {
-		case running:
-			state = "running"
-		case r.Status == container.StatusCreating:
-			state = "created"
-		}
+		state := psState(cs, r)
 		id := r.ID
 		if !noTrunc {
 			id = container.ShortID(id)

@@ -547,3 +547,134 @@ func TestUserNetworks(t *testing.T) {
 		t.Fatalf("containers left: %q", out)
 	}
 }
+
+func TestPsImagesFilter(t *testing.T) {
+	root := runEnv(t)
+	var made []inspected
+	defer func() {
+		for _, c := range made {
+			myimg(t, root, "rm", "-f", c.ID)
+		}
+		for _, c := range made {
+			noTraces(t, root, c)
+		}
+	}()
+	if out, err := buildCtx(t, root, "localhost/lab:1", "FROM busybox\nLABEL tier=web\n", map[string]string{}); err != nil {
+		t.Fatalf("build lab: %v\n%s", err, out)
+	}
+	ctx := t.TempDir()
+	os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte("FROM busybox\nLABEL x=1\n"), 0o644)
+	mustImg(t, root, "build", "--cgroup-parent", cgroupP, ctx) // no -t: dangling
+	labID := imageID(t, root, "localhost/lab:1")
+
+	images := func(f ...string) string {
+		t.Helper()
+		args := []string{"images", "--format", "{{.Repository}}:{{.Tag}}"}
+		for _, x := range f {
+			args = append(args, "--filter", x)
+		}
+		return strings.TrimSpace(strings.ReplaceAll(mustImg(t, root, args...), "\n", " "))
+	}
+	for _, c := range []struct {
+		f    []string
+		want string
+	}{
+		{nil, "<none>:<none> busybox:latest localhost/lab:1"},
+		{[]string{"reference=busybox"}, "busybox:latest"},
+		{[]string{"reference=lab"}, "localhost/lab:1"},
+		{[]string{"reference=localhost/*"}, "localhost/lab:1"},
+		{[]string{"reference=lab:1"}, "localhost/lab:1"},
+		{[]string{"reference=lab:2"}, ""},
+		{[]string{"reference=lab", "reference=busybox"}, "busybox:latest localhost/lab:1"},
+		{[]string{"reference=busybox", "label=tier"}, ""},
+		{[]string{"dangling=true"}, "<none>:<none>"},
+		{[]string{"dangling=false"}, "busybox:latest localhost/lab:1"},
+		{[]string{"label=tier=web"}, "localhost/lab:1"},
+		{[]string{"label=tier=db"}, ""},
+		{[]string{"label=tier"}, "localhost/lab:1"},
+		{[]string{"label=x", "dangling=true"}, "<none>:<none>"},
+		{[]string{"since=busybox"}, "<none>:<none> localhost/lab:1"},
+		{[]string{"before=localhost/lab:1"}, "busybox:latest"},
+		{[]string{"id=" + labID[:10]}, "localhost/lab:1"},
+	} {
+		if got := images(c.f...); got != c.want {
+			t.Errorf("images --filter %v: %q, want %q", c.f, got, c.want)
+		}
+	}
+	for _, bad := range []string{"bogus=1", "dangling=maybe", "before=nosuch", "reference=[", "nokey"} {
+		if out, err := myimg(t, root, "images", "--filter", bad); err == nil || !strings.Contains(out, "--filter") {
+			t.Errorf("images --filter %s: %v %s", bad, err, out)
+		}
+	}
+
+	// Containers, oldest first: web1 (labels from the image and -l),
+	// job (exit 3), ok (exit 0), db.
+	mustImg(t, root, "run", "-d", "--name", "web1", "--net", "none", "-l", "app=a", "localhost/lab:1", "sleep", "300")
+	made = append(made, inspectCtr(t, root, "web1"))
+	for _, n := range []string{"job", "ok"} {
+		code := "3"
+		if n == "ok" {
+			code = "0"
+		}
+		runImg(t, root, "run", "--name", n, "--net", "none", "busybox", "sh", "-c", "exit "+code)
+		made = append(made, inspectCtr(t, root, n))
+	}
+	mustImg(t, root, "run", "-d", "--name", "db", "-l", "tier=db", "busybox", "sleep", "300")
+	made = append(made, inspectCtr(t, root, "db"))
+	ps := func(f ...string) string {
+		t.Helper()
+		args := []string{"ps", "--format", "{{.Names}}"}
+		for _, x := range f {
+			if x == "-a" {
+				args = append(args, x)
+				continue
+			}
+			args = append(args, "--filter", x)
+		}
+		return strings.TrimSpace(strings.ReplaceAll(mustImg(t, root, args...), "\n", " "))
+	}
+	for _, c := range []struct {
+		f    []string
+		want string
+	}{
+		{nil, "db web1"},
+		{[]string{"name=^web"}, "web1"},
+		{[]string{"name=web1", "name=db"}, "db web1"},
+		{[]string{"name=b"}, "db web1"},
+		{[]string{"-a", "name=o"}, "ok job"},
+		{[]string{"label=tier=web"}, "web1"},
+		{[]string{"label=app"}, "web1"},
+		{[]string{"label=tier"}, "db web1"},
+		{[]string{"status=exited"}, "ok job"}, // implies -a
+		{[]string{"status=running", "status=created"}, "db web1"},
+		{[]string{"-a", "exited=3"}, "job"},
+		{[]string{"ancestor=localhost/lab:1"}, "web1"},
+		{[]string{"-a", "ancestor=" + labID[:12]}, "web1"},
+		{[]string{"-a", "ancestor=busybox"}, "db ok job"},
+		{[]string{"-a", "since=web1"}, "db ok job"},
+		{[]string{"-a", "before=db"}, "ok job web1"},
+		{[]string{"-a", "since=web1", "before=db"}, "ok job"},
+		{[]string{"network=none"}, "web1"},
+		{[]string{"network=bridge"}, "db"},
+		{[]string{"name=web1", "status=exited"}, ""},
+		{[]string{"id=" + made[0].ID[:8]}, "web1"},
+		{[]string{"health=none"}, "db web1"},
+	} {
+		if got := ps(c.f...); got != c.want {
+			t.Errorf("ps %v: %q, want %q", c.f, got, c.want)
+		}
+	}
+	if out := mustImg(t, root, "ps", "-q", "--filter", "name=db"); out != made[3].ID[:12]+"\n" {
+		t.Errorf("ps -q --filter name=db: %q", out)
+	}
+	for _, bad := range []string{"bogus=1", "status=sleeping", "exited=x", "name=(", "since=nosuch", "health=ill"} {
+		if out, err := myimg(t, root, "ps", "--filter", bad); err == nil || !strings.Contains(out, "--filter") {
+			t.Errorf("ps --filter %s: %v %s", bad, err, out)
+		}
+	}
+	var lab struct{ Labels map[string]string }
+	json.Unmarshal([]byte(mustImg(t, root, "inspect", "--type", "container", "web1")), &lab)
+	if lab.Labels["tier"] != "web" || lab.Labels["app"] != "a" {
+		t.Errorf("web1's labels: %v", lab.Labels)
+	}
+}

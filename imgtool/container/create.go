@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/myrun-org/myrun/imgtool/network"
@@ -42,6 +43,10 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	labels, err := mergeLabels(img.Config.Config.Labels, o.Labels)
+	if err != nil {
+		return nil, err
+	}
 	unlock, err := cs.lockNames()
 	if err != nil {
 		return nil, err
@@ -73,7 +78,7 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 		StopSignal: "SIGTERM", AutoRemove: o.AutoRemove, Detached: o.Detach,
 		Rootless: os.Geteuid() != 0, Hostname: o.Hostname,
 		Network: network.Attachment{Mode: o.Net, Name: netName, Ports: p.ports},
-		Restart: policy, RestartMax: maxRestarts, Healthcheck: hc,
+		Restart: policy, RestartMax: maxRestarts, Healthcheck: hc, Labels: labels,
 	}
 	if r.Name == "" {
 		r.Name = "myimg-" + id[:8]
@@ -174,6 +179,25 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 	}
 	ok = true
 	return r, nil
+}
+
+// mergeLabels is the image's labels with --label K=V values over them.
+func mergeLabels(img map[string]string, flags []string) (map[string]string, error) {
+	if len(img) == 0 && len(flags) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for k, v := range img {
+		out[k] = v
+	}
+	for _, l := range flags {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return nil, fmt.Errorf("--label %q: want K=V", l)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 // checkConflicts fails if name is taken or a port is published by a

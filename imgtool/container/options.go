@@ -37,6 +37,7 @@ type Options struct {
 	Subnet     string
 	Restart    string // --restart policy (restart.go)
 	Health     HealthFlags
+	Labels     []string // --label K=V
 }
 
 // Volume is a parsed -v HOST:CTR[:ro|rw] or NAME:CTR[:ro|rw] (Name

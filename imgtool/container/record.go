@@ -71,6 +71,8 @@ type Record struct {
 	// flags, defaults filled) and its state (health.go).
 	Healthcheck *store.HealthConfig `json:"healthcheck,omitempty"`
 	Health      *Health             `json:"health,omitempty"`
+	// Labels are the image's labels with run's --label over them.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Manager keeps container records beside an image store.
