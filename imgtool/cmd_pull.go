@@ -17,12 +17,16 @@ func registryOpts(cmd *cli.Command) (registry.Options, error) {
 		return registry.Options{}, err
 	}
 	rep := progress.New(os.Stderr, cmd.Bool("quiet"))
-	return registry.Options{TLSVerify: cmd.Bool("tls-verify"), TLSVerifySet: cmd.IsSet("tls-verify"), Conf: conf, Progress: rep.Wrap, Log: rep.Logf}, nil
+	return registry.Options{TLSVerify: cmd.Bool("tls-verify"), TLSVerifySet: cmd.IsSet("tls-verify"), Conf: conf, Progress: rep.Wrap, Log: rep.Logf,
+		AuthFile: cmd.String("authfile")}, nil
 }
+
+var authFileFlag = &cli.StringFlag{Name: "authfile", Usage: "credentials `file` (default: $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json or /run/containers/UID/auth.json, as podman)"}
 
 var registryFlags = []cli.Flag{
 	&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "require HTTPS and verify certificates (false allows plain HTTP, e.g. a loopback registry; default: true unless registries.conf marks the registry insecure)"},
 	&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "suppress progress output"},
+	authFileFlag,
 }
 
 func pullCommand() *cli.Command {

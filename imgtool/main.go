@@ -37,7 +37,7 @@ func newApp() *cli.Command {
 	cmds := []*cli.Command{
 		buildCommand(), imagesCommand(), withContainerInspect(inspectCommand()), tagCommand(),
 		containerRmCommand(rmCommand()), imageRmiCommand(rmCommand()),
-		saveCommand(), loadCommand(), historyCommand(), importCommand(), pullCommand(), pushCommand(),
+		loginCommand(), logoutCommand(), saveCommand(), loadCommand(), historyCommand(), importCommand(), pullCommand(), pushCommand(),
 		unpackCommand(), unmountCommand(), pruneCommand(),
 		runCommand(), healthcheckCommand(), statsCommand(), attachCommand(), networkCommand(), psCommand(), waitCommand(), topCommand(), volumeCommand(), logsCommand(), stopCommand(), execCommand(), monitorCommand(), pauseCommand(), usernsCommand(),
 	}

@@ -7,6 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -676,5 +680,94 @@ func TestPsImagesFilter(t *testing.T) {
 	json.Unmarshal([]byte(mustImg(t, root, "inspect", "--type", "container", "web1")), &lab)
 	if lab.Labels["tier"] != "web" || lab.Labels["app"] != "a" {
 		t.Errorf("web1's labels: %v", lab.Labels)
+	}
+}
+
+// authProxy is a registry behind HTTP basic auth (user alice, password
+// s3cret): a proxy of ours in front of docker-registry.
+func authProxy(t *testing.T) string {
+	t.Helper()
+	target, _ := url.Parse("http://" + startRegistry(t))
+	rp := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "alice" || p != "s3cret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="myimg-test"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func TestLoginLogout(t *testing.T) {
+	needTools(t, "skopeo")
+	root := busyboxStore(t)
+	reg := authProxy(t)
+	run := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", run)
+	t.Setenv("HOME", t.TempDir()) // no ~/.docker/config.json of the machine's
+	t.Setenv("REGISTRY_AUTH_FILE", "")
+	authFile := filepath.Join(run, "containers", "auth.json")
+	ref := reg + "/bb:1"
+
+	if out, err := myimg(t, root, "push", "-q", "--tls-verify=false", "busybox", ref); err == nil {
+		t.Fatalf("push without credentials: %s", out)
+	}
+	if out, err := myimgStdin(t, root, []byte("wrong\n"), "login", "--tls-verify=false", "-u", "alice", "--password-stdin", reg); err == nil || !strings.Contains(out, "invalid username/password") {
+		t.Fatalf("login with a wrong password: %v %s", err, out)
+	}
+	if _, err := os.Stat(authFile); err == nil {
+		t.Fatal("a failed login wrote the auth file")
+	}
+	if out, err := myimgStdin(t, root, []byte("s3cret\n"), "login", "--tls-verify=false", "-u", "alice", "--password-stdin", reg); err != nil || out != "Login Succeeded!\n" {
+		t.Fatalf("login: %v %s", err, out)
+	}
+	var conf struct {
+		Auths map[string]struct{ Auth string }
+	}
+	b, err := os.ReadFile(authFile)
+	if err != nil || json.Unmarshal(b, &conf) != nil || conf.Auths[reg].Auth != "YWxpY2U6czNjcmV0" {
+		t.Fatalf("auth file %s: %v %s", authFile, err, b)
+	}
+	if st, _ := os.Stat(authFile); st.Mode().Perm() != 0o600 {
+		t.Fatalf("auth file mode %v", st.Mode())
+	}
+	if out := mustImg(t, root, "login", "--get-login", reg); out != "alice\n" {
+		t.Fatalf("--get-login: %q", out)
+	}
+	mustImg(t, root, "push", "-q", "--tls-verify=false", "busybox", ref)
+	// skopeo reads our file (and so podman: the same library).
+	if out := runTool(t, nil, "skopeo", "inspect", "--tls-verify=false", "--authfile", authFile, "docker://"+ref); !strings.Contains(out, `"Os": "linux"`) {
+		t.Fatalf("skopeo inspect with our auth file:\n%s", out)
+	}
+	root2 := filepath.Join(t.TempDir(), "store")
+	mustImg(t, root2, "pull", "-q", "--tls-verify=false", ref)
+
+	// logout, then nothing works; a second logout says so.
+	if out := mustImg(t, root, "logout", reg); out != "Removed login credentials for "+reg+"\n" {
+		t.Fatalf("logout: %q", out)
+	}
+	if out, err := myimg(t, root2, "pull", "-q", "--tls-verify=false", ref); err == nil {
+		t.Fatalf("pull after logout: %s", out)
+	}
+	if out, err := myimg(t, root, "logout", reg); err == nil || !strings.Contains(out, "not logged into") {
+		t.Fatalf("second logout: %v %s", err, out)
+	}
+	// skopeo's login writes a file we read, with --authfile.
+	other := filepath.Join(t.TempDir(), "skopeo-auth.json")
+	runTool(t, nil, "skopeo", "login", "--tls-verify=false", "--authfile", other, "-u", "alice", "-p", "s3cret", reg)
+	mustImg(t, root2, "pull", "-q", "--tls-verify=false", "--authfile", other, ref)
+	if out := mustImg(t, root, "logout", "--authfile", other, "-a"); out != "Removed login credentials for all registries\n" {
+		t.Fatalf("logout -a: %q", out)
+	}
+	if out, err := myimg(t, root2, "pull", "-q", "--tls-verify=false", "--authfile", other, ref); err == nil {
+		t.Fatalf("pull after logout -a: %s", out)
+	}
+	for _, bad := range [][]string{{"login", reg}, {"login", "-u", "a:b", "-p", "x", reg}, {"login", "-p", "x", "--password-stdin", "-u", "a", reg}} {
+		if out, err := myimg(t, root, bad...); err == nil {
+			t.Errorf("myimg %v accepted: %s", bad, out)
+		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -34,6 +33,8 @@ type Options struct {
 	Progress func(what string, size int64, r io.Reader) io.Reader
 	// Updates, when set, gets push progress lines.
 	Log func(format string, a ...any)
+	// AuthFile is --authfile ("": podman's locations, auth.go).
+	AuthFile string
 }
 
 // conn is how one reference is reached.
@@ -67,16 +68,18 @@ func (o Options) connect(ref string) (*conn, error) {
 	return c, nil
 }
 
-func (c *conn) remoteOpts() []remote.Option {
+func (c *conn) roundTripper() http.RoundTripper {
 	tr := remote.DefaultTransport.(*http.Transport).Clone()
-	var rt http.RoundTripper = tr
 	if c.plain {
 		tr.TLSClientConfig.InsecureSkipVerify = true
-	} else {
-		c.gate = &httpsOnly{inner: tr}
-		rt = c.gate
+		return tr
 	}
-	return []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithPlatform(hostPlatform()), remote.WithTransport(rt)}
+	c.gate = &httpsOnly{inner: tr}
+	return c.gate
+}
+
+func (c *conn) remoteOpts() []remote.Option {
+	return []remote.Option{remote.WithAuthFromKeychain(keychain{c.o.AuthFile}), remote.WithPlatform(hostPlatform()), remote.WithTransport(c.roundTripper())}
 }
 
 // hostPlatform is what remote picks from an index: the host's os and
