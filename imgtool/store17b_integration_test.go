@@ -771,3 +771,70 @@ func TestLoginLogout(t *testing.T) {
 		}
 	}
 }
+
+func TestShortNamesMirrors(t *testing.T) {
+	root := busyboxStore(t)
+	primary, mirror, other := startRegistry(t), startRegistry(t), startRegistry(t)
+	mustImg(t, root, "push", "-q", "--tls-verify=false", "busybox", mirror+"/bb:1")
+	mustImg(t, root, "tag", "busybox", "only:1")
+	mustImg(t, root, "push", "-q", "--tls-verify=false", "only:1", primary+"/only:1")
+	mustImg(t, root, "push", "-q", "--tls-verify=false", "busybox", other+"/elsewhere:1")
+	conf := filepath.Join(t.TempDir(), "registries.conf")
+	write := func(extra string) {
+		t.Helper()
+		body := fmt.Sprintf(`unqualified-search-registries = [%q]
+[aliases]
+"aliased" = "%s/bb"
+[[registry]]
+location = %q
+insecure = true
+%s
+[[registry.mirror]]
+location = %q
+insecure = true
+[[registry]]
+location = %q
+insecure = true
+`, primary, primary, primary, extra, mirror, other)
+		os.WriteFile(conf, []byte(body), 0o644)
+	}
+	write("")
+	t.Setenv("CONTAINERS_REGISTRIES_CONF", conf)
+	names := func(r string) string {
+		return strings.TrimSpace(strings.ReplaceAll(mustImg(t, r, "images", "--format", "{{.Name}}"), "\n", " "))
+	}
+	// A short name goes to the search registry, served by its mirror,
+	// named as podman names it; insecure comes from the file.
+	r1 := filepath.Join(t.TempDir(), "s1")
+	mustImg(t, r1, "pull", "-q", "bb:1")
+	if got := names(r1); got != primary+"/bb:1" {
+		t.Fatalf("pull bb:1 stored %q", got)
+	}
+	// An alias; a name the mirror lacks comes from the location itself.
+	mustImg(t, r1, "pull", "-q", "aliased:1")
+	mustImg(t, r1, "pull", "-q", "only:1")
+	if got := names(r1); got != primary+"/bb:1 "+primary+"/only:1" {
+		t.Fatalf("after alias and fallback: %q", got)
+	}
+	// mirror-by-digest-only: a tag is not taken from the mirror.
+	write("mirror-by-digest-only = true")
+	r2 := filepath.Join(t.TempDir(), "s2")
+	if out, err := myimg(t, r2, "pull", "-q", "bb:1"); err == nil {
+		t.Fatalf("mirror used for a tag with mirror-by-digest-only: %s", out)
+	}
+	// Two search registries: enforcing refuses, permissive tries in order.
+	body := fmt.Sprintf("unqualified-search-registries = [%q, %q]\n[[registry]]\nlocation = %q\ninsecure = true\n[[registry]]\nlocation = %q\ninsecure = true\n", primary, other, primary, other)
+	os.WriteFile(conf, []byte(body), 0o644)
+	if out, err := myimg(t, r2, "pull", "-q", "elsewhere:1"); err == nil || !strings.Contains(out, "enforcing") {
+		t.Fatalf("two search registries, enforcing: %v %s", err, out)
+	}
+	os.WriteFile(conf, []byte("short-name-mode = \"permissive\"\n"+body), 0o644)
+	mustImg(t, r2, "pull", "-q", "elsewhere:1")
+	if got := names(r2); got != other+"/elsewhere:1" {
+		t.Fatalf("permissive: %q", got)
+	}
+	os.WriteFile(conf, nil, 0o644)
+	if out, err := myimg(t, r2, "pull", "-q", "bb:1"); err == nil || !strings.Contains(out, "unqualified-search-registries") {
+		t.Fatalf("short name without search registries: %v %s", err, out)
+	}
+}

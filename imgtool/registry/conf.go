@@ -19,23 +19,39 @@ const DefaultConfPath = "/etc/containers/registries.conf"
 
 // Conf is what myimg uses of a containers-registries.conf(5): which
 // registries may be reached over plain HTTP (insecure) and which are
-// blocked. Mirrors, aliases and search registries are not used: myimg pulls
-// fully qualified names from their own location.
+// blocked, where a prefix is pulled from (location, mirrors), and how
+// short names resolve (aliases, unqualified-search-registries,
+// short-name-mode; shortnames.go).
 type Conf struct {
 	Path    string
 	entries []confEntry
+	// Search is unqualified-search-registries, Aliases [aliases] (name
+	// without tag -> repository), Mode short-name-mode; later files win.
+	Search  []string
+	Aliases map[string]string
+	Mode    string
 }
 
 type confEntry struct {
-	Prefix   string `toml:"prefix"`
+	Prefix       string       `toml:"prefix"`
+	Location     string       `toml:"location"`
+	Insecure     bool         `toml:"insecure"`
+	Blocked      bool         `toml:"blocked"`
+	Mirrors      []confMirror `toml:"mirror"`
+	DigestMirror bool         `toml:"mirror-by-digest-only"`
+	from         string
+}
+
+type confMirror struct {
 	Location string `toml:"location"`
 	Insecure bool   `toml:"insecure"`
-	Blocked  bool   `toml:"blocked"`
-	from     string
 }
 
 type confFile struct {
-	Registry []confEntry `toml:"registry"`
+	Search   *[]string         `toml:"unqualified-search-registries"`
+	Mode     string            `toml:"short-name-mode"`
+	Aliases  map[string]string `toml:"aliases"`
+	Registry []confEntry       `toml:"registry"`
 	// Version 1 format: [registries.insecure] registries = [...].
 	Registries struct {
 		Insecure struct{ Registries []string } `toml:"insecure"`
@@ -76,6 +92,22 @@ func (c *Conf) add(path string, optional bool) error {
 	if _, err := toml.Decode(string(b), &f); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	if f.Search != nil {
+		c.Search = *f.Search
+	}
+	switch f.Mode {
+	case "":
+	case "enforcing", "permissive", "disabled":
+		c.Mode = f.Mode
+	default:
+		return fmt.Errorf("%s: short-name-mode %q: want enforcing, permissive or disabled", path, f.Mode)
+	}
+	for k, v := range f.Aliases {
+		if c.Aliases == nil {
+			c.Aliases = map[string]string{}
+		}
+		c.Aliases[k] = v
+	}
 	v1 := len(f.Registries.Insecure.Registries)+len(f.Registries.Block.Registries) > 0
 	if v1 && len(f.Registry) > 0 {
 		return fmt.Errorf("%s: mixes the version 1 [registries.*] tables with version 2 [[registry]] entries", path)
@@ -95,6 +127,11 @@ func (c *Conf) add(path string, optional bool) error {
 		}
 		if strings.Contains(e.Prefix, "*") && (!strings.HasPrefix(e.Prefix, "*.") || strings.ContainsAny(e.Prefix[1:], "*/")) {
 			return fmt.Errorf("%s: registry[%d]: prefix %q: a wildcard must be a leading \"*.\" on a host name", path, i, e.Prefix)
+		}
+		for j, m := range e.Mirrors {
+			if m.Location == "" {
+				return fmt.Errorf("%s: registry[%d].mirror[%d]: location is not set", path, i, j)
+			}
 		}
 		e.from = path
 		// A later file's entry for the same prefix replaces the earlier one.

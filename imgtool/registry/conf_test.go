@@ -131,3 +131,76 @@ func TestPlainHTTPNeedsConsent(t *testing.T) {
 		}
 	}
 }
+
+func TestQualifyAndSources(t *testing.T) {
+	writeConf(t, `
+unqualified-search-registries = ["reg.one"]
+[aliases]
+"al" = "reg.two/team/al"
+[[registry]]
+location = "reg.one"
+[[registry.mirror]]
+location = "mirror.lan:5000/one"
+insecure = true
+[[registry]]
+prefix = "reg.two/team"
+location = "reg.three/t"
+mirror-by-digest-only = true
+[[registry.mirror]]
+location = "m2.lan"
+`)
+	c, err := LoadConf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"bb:1": "reg.one/bb:1", "lib/bb": "reg.one/lib/bb", "al:2": "reg.two/team/al:2", "al@sha256:ab": "reg.two/team/al@sha256:ab",
+		"localhost/x": "localhost/x", "h:5000/x": "h:5000/x", "h.io/x:1": "h.io/x:1",
+	} {
+		got, err := c.Qualify(in)
+		if err != nil || strings.Join(got, ",") != want {
+			t.Errorf("Qualify(%q) = %v %v, want %s", in, got, err, want)
+		}
+	}
+	src := func(ref string) string {
+		var s []string
+		for _, x := range c.sources(ref) {
+			v := x.ref
+			if x.insecure {
+				v += "(insecure)"
+			}
+			s = append(s, v)
+		}
+		return strings.Join(s, ",")
+	}
+	for in, want := range map[string]string{
+		"reg.one/bb:1":             "mirror.lan:5000/one/bb:1(insecure),reg.one/bb:1",
+		"reg.two/team/al:2":        "reg.three/t/al:2",
+		"reg.two/team/al@sha256:a": "m2.lan/al@sha256:a,reg.three/t/al@sha256:a",
+		"other.io/x":               "other.io/x",
+	} {
+		if got := src(in); got != want {
+			t.Errorf("sources(%q) = %s, want %s", in, got, want)
+		}
+	}
+	c.Search = []string{"a.io", "b.io"}
+	if _, err := c.Qualify("x"); err == nil || !strings.Contains(err.Error(), "enforcing") {
+		t.Errorf("two search registries, enforcing: %v", err)
+	}
+	c.Mode = "permissive"
+	if got, _ := c.Qualify("x"); strings.Join(got, ",") != "a.io/x,b.io/x" {
+		t.Errorf("permissive: %v", got)
+	}
+	c.Search = []string{"docker.io"}
+	if got, _ := c.Qualify("busybox"); got[0] != "docker.io/library/busybox" {
+		t.Errorf("docker.io library: %v", got)
+	}
+	c.Search = nil
+	if _, err := c.Qualify("nope"); err == nil || !strings.Contains(err.Error(), "unqualified-search-registries") {
+		t.Errorf("no search registries: %v", err)
+	}
+	writeConf(t, "short-name-mode = \"sometimes\"\n")
+	if _, err := LoadConf(); err == nil {
+		t.Error("bad short-name-mode accepted")
+	}
+}

@@ -5,6 +5,7 @@ package registry
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -45,12 +46,17 @@ type conn struct {
 	o     Options
 }
 
-func (o Options) connect(ref string) (*conn, error) {
+func (o Options) connect(ref string) (*conn, error) { return o.connectSource(source{ref: ref}) }
+
+// connectSource is connect for a pull source; a mirror's insecure flag
+// counts like its registry entry's.
+func (o Options) connectSource(src source) (*conn, error) {
+	ref := src.ref
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return nil, err
 	}
-	plain := !o.TLSVerify
+	plain := !o.TLSVerify || (src.insecure && !o.TLSVerifySet)
 	if e := o.Conf.find(r.Name()); e != nil {
 		if e.Blocked {
 			return nil, fmt.Errorf("%s: registry %s is blocked in %s", ref, e.Prefix, e.from)
@@ -115,8 +121,33 @@ func (o Options) log(f string, a ...any) {
 
 // Pull fetches ref (picking the host's linux/GOARCH from an index), stores its blobs
 // after checking digests, sizes and diff_ids, and names it ref.
-func Pull(s *store.Store, ref string, o Options) (_ ocispec.Descriptor, err error) {
-	c, err := o.connect(ref)
+// A short name is qualified first (its alias or the search registries,
+// in order), and each name is fetched from its registry's mirrors, then
+// its location (registries.conf); the image is named by the qualified
+// name, wherever it came from.
+func Pull(s *store.Store, ref string, o Options) (ocispec.Descriptor, error) {
+	names, err := o.Conf.Qualify(ref)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("pull %s: %w", ref, err)
+	}
+	var errs []error
+	for _, n := range names {
+		for _, src := range o.Conf.sources(n) {
+			d, err := pullFrom(s, src, n, o)
+			if err == nil {
+				return d, nil
+			}
+			if src.ref != n {
+				err = fmt.Errorf("%w (from %s)", err, src.ref)
+			}
+			errs = append(errs, err)
+		}
+	}
+	return ocispec.Descriptor{}, errors.Join(errs...)
+}
+
+func pullFrom(s *store.Store, src source, ref string, o Options) (_ ocispec.Descriptor, err error) {
+	c, err := o.connectSource(src)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
