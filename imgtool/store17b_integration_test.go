@@ -838,3 +838,37 @@ insecure = true
 		t.Fatalf("short name without search registries: %v %s", err, out)
 	}
 }
+
+// TestRootlessVolumeFilled: with subordinate ids a named volume is filled
+// from the image as root's is, owners and modes kept, and volume rm
+// removes what those ids own.
+func TestRootlessVolumeFilled(t *testing.T) {
+	u := newRLUser(t)
+	u.addSubIDs()
+	tarball := filepath.Join(u.home, "rootfs.tar")
+	writeUserImageTar(t, tarball)
+	os.Chown(tarball, u.uid, u.gid)
+	if out, stderr, err := u.img(nil, "import", "-c", "USER app", tarball, "appimg"); err != nil {
+		t.Fatalf("import: %v\n%s%s", err, out, stderr)
+	}
+	out, stderr, err := u.img(nil, "run", "--rm", "--net", "none", "-v", "hv:/home/app", "appimg", "sh", "-c",
+		"stat -c '%u:%g %a' /home/app /home/app/owned; cat /home/app/owned; echo more > /home/app/new")
+	if err != nil || out != "1500:1500 700\n1500:1500 600\nmine\n" || strings.Contains(stderr, "Warning") {
+		t.Fatalf("first run with the volume: %v %q %s", err, out, stderr)
+	}
+	// Filled once: the second container sees the first one's file.
+	if out, stderr, err := u.img(nil, "run", "--rm", "--net", "none", "-v", "hv:/home/app", "appimg", "cat", "/home/app/owned", "/home/app/new"); err != nil || out != "mine\nmore\n" {
+		t.Fatalf("second run: %v %q %s", err, out, stderr)
+	}
+	vdir := filepath.Join(u.home, "store", "volumes", "hv")
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(vdir, "_data", "owned"), &st); err != nil || int(st.Uid) != u.subStart+1500-1 {
+		t.Fatalf("host owner of the volume's file: %v uid %d (want %d)", err, st.Uid, u.subStart+1500-1)
+	}
+	if out, stderr, err := u.img(nil, "volume", "rm", "hv"); err != nil {
+		t.Fatalf("volume rm: %v %s %s", err, out, stderr)
+	}
+	if _, err := os.Stat(vdir); err == nil {
+		t.Fatal("volume rm left the directory")
+	}
+}

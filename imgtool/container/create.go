@@ -160,7 +160,7 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 	if err := writeHostFiles(dir, r, o); err != nil {
 		return nil, err
 	}
-	if err := cs.prepareVolumes(p.volumes, filepath.Join(r.Bundle, "rootfs"), r.Rootless); err != nil {
+	if err := cs.prepareVolumes(p.volumes, filepath.Join(r.Bundle, "rootfs"), r); err != nil {
 		return nil, err
 	}
 	oo := *o

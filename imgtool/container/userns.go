@@ -13,7 +13,8 @@ import (
 // UsernsCommand is the hidden myimg subcommand that does, as root of a
 // rootless container's user namespace, what needs the subordinate ids:
 // "unpack DIGEST BUNDLE" extracts the image with the files' owners as in
-// the image, "rm PATH" deletes a tree owned by those ids.
+// the image, "rm PATH" deletes a tree owned by those ids, "copyup ROOTFS
+// DEST DATA" fills a named volume from the image.
 const UsernsCommand = "container-userns"
 
 func multi(r *Record) bool { return r.IDMaps != nil && r.IDMaps.Multi() }
@@ -70,6 +71,8 @@ func ServeUserns(s func() (*store.Store, error), args []string) error {
 		return unpack.Bundle(st, img, args[2], unpack.Options{Copy: true, Rootless: true, InUserNS: true})
 	case len(args) == 2 && args[0] == "rm":
 		return os.RemoveAll(args[1])
+	case len(args) == 4 && args[0] == "copyup":
+		return copyUpFrom(args[1], args[2], args[3])
 	}
 	return fmt.Errorf("%s: bad arguments %q", UsernsCommand, args)
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/myrun-org/myrun/imgtool/store"
+	"github.com/myrun-org/myrun/imgtool/userns"
 )
 
 // Named volumes live in <store>/volumes/<name>: volume.json and _data,
@@ -194,7 +195,7 @@ func (cs *Manager) RemoveVolume(name string, force bool) error {
 			return fmt.Errorf("removing container %s that uses volume %s: %w", r.Name, name, err)
 		}
 	}
-	return os.RemoveAll(cs.volumeDir(name))
+	return removeVolumeDir(cs.volumeDir(name))
 }
 
 // PruneVolumes removes every volume no container uses; it returns their names.
@@ -223,7 +224,7 @@ func (cs *Manager) PruneVolumes() ([]string, error) {
 // prepareVolumes gives each named -v its source: the volume, made on
 // first mention, and filled from the image at the mount point the first
 // time a container uses it, as podman does (owners, modes, links kept).
-func (cs *Manager) prepareVolumes(vols []Volume, rootfs string, rootless bool) error {
+func (cs *Manager) prepareVolumes(vols []Volume, rootfs string, r *Record) error {
 	unlock, err := cs.lockVolumes()
 	if err != nil {
 		return err
@@ -244,16 +245,8 @@ func (cs *Manager) prepareVolumes(vols []Volume, rootfs string, rootless bool) e
 		if v.Populated {
 			continue
 		}
-		src, err := securejoin.SecureJoin(rootfs, vol.Dest)
-		if err != nil {
-			return err
-		}
-		if st, err := os.Stat(src); err == nil && st.IsDir() {
-			if rootless {
-				fmt.Fprintf(os.Stderr, "Warning: volume %s is not filled from the image's %s when rootless\n", v.Name, vol.Dest)
-			} else if err := copyUp(src, v.Mountpoint); err != nil {
-				return fmt.Errorf("-v %s:%s: copying the image's content in: %w", vol.Name, vol.Dest, err)
-			}
+		if err := fillVolume(r, rootfs, vol.Dest, v.Mountpoint); err != nil {
+			return fmt.Errorf("-v %s:%s: copying the image's content in: %w", vol.Name, vol.Dest, err)
 		}
 		v.Populated = true
 		if err := cs.saveVolume(v); err != nil {
@@ -261,6 +254,58 @@ func (cs *Manager) prepareVolumes(vols []Volume, rootfs string, rootless bool) e
 		}
 	}
 	return nil
+}
+
+// fillVolume copies the image's directory at dest into an empty volume.
+// With subordinate ids it runs inside the container's user namespace:
+// the image's owners are ids of that namespace, and the caller can
+// neither read their 0700 directories nor chown to them outside it.
+func fillVolume(r *Record, rootfs, dest, data string) error {
+	if multi(r) {
+		abs := func(p string) (string, error) { return filepath.Abs(p) }
+		rootfs, err := abs(rootfs)
+		if err != nil {
+			return err
+		}
+		if data, err = abs(data); err != nil {
+			return err
+		}
+		return userns.Run(*r.IDMaps, UsernsCommand, "copyup", rootfs, dest, data)
+	}
+	return copyUpFrom(rootfs, dest, data)
+}
+
+// copyUpFrom resolves dest in rootfs and copies it into data when it is
+// a directory.
+func copyUpFrom(rootfs, dest, data string) error {
+	src, err := securejoin.SecureJoin(rootfs, dest)
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(src); err != nil || !st.IsDir() {
+		return nil // nothing in the image to fill it with
+	}
+	return copyUp(src, data)
+}
+
+// removeVolumeDir deletes a volume's directory; a rootless caller with
+// subordinate ids deletes its data inside the user namespace first (the
+// files belong to those ids).
+func removeVolumeDir(dir string) error {
+	if os.Geteuid() != 0 {
+		if m, _, err := userns.ForCaller(); err == nil && m.Multi() {
+			if _, err := os.Lstat(filepath.Join(dir, "_data")); err == nil {
+				abs, err := filepath.Abs(filepath.Join(dir, "_data"))
+				if err != nil {
+					return err
+				}
+				if err := userns.Run(m, UsernsCommand, "rm", abs); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return os.RemoveAll(dir)
 }
 
 // copyUp copies the tree at src (a directory inside a rootfs) into dst,
