@@ -50,7 +50,8 @@ func readEnvFiles(files []string) ([]string, error) {
 }
 
 // expandPortRanges turns -p [IP:]H1-H2:C1-C2[/proto] into one -p per
-// port (the ranges must be as long); other values pass unchanged.
+// port (the ranges must be as long), and -p C[-C2] or IP::C into ports
+// on free host ports; other values pass unchanged.
 func expandPortRanges(specs []string) ([]string, error) {
 	var out []string
 	for _, spec := range specs {
@@ -59,6 +60,29 @@ func expandPortRanges(specs []string) ([]string, error) {
 			rest, proto = rest[:i], rest[i:]
 		}
 		parts := strings.Split(rest, ":")
+		// CTR[-CTR2] or IP::CTR: host ports the kernel picks, as podman.
+		if len(parts) == 1 || (len(parts) == 3 && parts[1] == "") {
+			c1, c2, err := portRange(parts[len(parts)-1])
+			if err != nil {
+				return nil, fmt.Errorf("-p %q: container ports: %w", spec, err)
+			}
+			p := strings.TrimPrefix(proto, "/")
+			if p == "" {
+				p = "tcp"
+			}
+			ip := ""
+			if len(parts) == 3 {
+				ip = parts[0] + ":"
+			}
+			for c := c1; c <= c2; c++ {
+				hp, err := freeHostPort(p)
+				if err != nil {
+					return nil, fmt.Errorf("-p %q: no free host port: %w", spec, err)
+				}
+				out = append(out, fmt.Sprintf("%s%d:%d%s", ip, hp, c, proto))
+			}
+			continue
+		}
 		if len(parts) < 2 || !strings.Contains(parts[len(parts)-1], "-") && !strings.Contains(parts[len(parts)-2], "-") {
 			out = append(out, spec)
 			continue

@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestRefMatch(t *testing.T) {
 	for _, c := range []struct {
@@ -37,5 +41,26 @@ func TestFiltersAndOr(t *testing.T) {
 	}
 	if !labelMatch(map[string]string{"a": ""}, "a") || labelMatch(map[string]string{"a": "1"}, "a=2") || !labelMatch(map[string]string{"a": "1=2"}, "a=1=2") {
 		t.Error("labelMatch")
+	}
+}
+
+func TestExpandPortRangesRandomHost(t *testing.T) {
+	out, err := expandPortRanges([]string{"80", "127.0.0.1::53/udp", "8000-8001", "1:2"})
+	if err != nil || len(out) != 5 {
+		t.Fatalf("%v %v", out, err)
+	}
+	var hp int
+	var rest string
+	if n, _ := fmt.Sscanf(out[0], "%d:%s", &hp, &rest); n != 2 || hp <= 0 || rest != "80" {
+		t.Errorf("-p 80: %q", out[0])
+	}
+	if !strings.HasPrefix(out[1], "127.0.0.1:") || !strings.HasSuffix(out[1], ":53/udp") || out[1] == "127.0.0.1::53/udp" {
+		t.Errorf("-p 127.0.0.1::53/udp: %q", out[1])
+	}
+	if !strings.HasSuffix(out[2], ":8000") || !strings.HasSuffix(out[3], ":8001") || out[4] != "1:2" {
+		t.Errorf("ranges: %q", out)
+	}
+	if _, err := expandPortRanges([]string{"0"}); err == nil {
+		t.Error("-p 0 accepted")
 	}
 }

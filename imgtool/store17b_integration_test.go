@@ -872,3 +872,16 @@ func TestRootlessVolumeFilled(t *testing.T) {
 		t.Fatal("volume rm left the directory")
 	}
 }
+
+func TestPublishRandomHostPort(t *testing.T) {
+	root := runEnv(t)
+	mustImg(t, root, "run", "-d", "--name", "rnd", "-p", "127.0.0.1::80", "busybox", "sh", "-c", "mkdir /w; echo random > /w/index.html; httpd -f -p 80 -h /w")
+	c := inspectCtr(t, root, "rnd")
+	defer func() { mustImg(t, root, "rm", "-f", "rnd"); noTraces(t, root, c) }()
+	if len(c.Network.Ports) != 1 || c.Network.Ports[0].HostPort == 0 || c.Network.Ports[0].ContainerPort != 80 || c.Network.Ports[0].HostIP != "127.0.0.1" {
+		t.Fatalf("ports: %+v", c.Network.Ports)
+	}
+	if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", c.Network.Ports[0].HostPort)); got != "random\n" {
+		t.Fatalf("GET: %q", got)
+	}
+}
