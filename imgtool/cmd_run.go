@@ -68,6 +68,7 @@ root), host, none.`,
 			&cli.IntFlag{Name: "health-retries", Usage: "failures in a row that make the container unhealthy (default 3)"},
 			&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set a container label `K=V` (over the image's labels)"},
 			&cli.BoolFlag{Name: "no-healthcheck", Usage: "disable the image's HEALTHCHECK"},
+			&cli.StringFlag{Name: "health-on-failure", Usage: "`action` when the container turns unhealthy: none, kill, restart (with -d) or stop"},
 			&cli.StringFlag{Name: "subnet", Value: network.DefaultSubnet, Usage: "IPv4 `CIDR` of the bridge network", Sources: cli.EnvVars("MYIMG_SUBNET")},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -103,7 +104,7 @@ root), host, none.`,
 				Runtime: findRuntime(cmd.String("runtime")), Bridge: cmd.String("bridge"), Subnet: cmd.String("subnet"),
 				Restart: cmd.String("restart"), Labels: cmd.StringSlice("label"),
 				Health: container.HealthFlags{Cmd: cmd.String("health-cmd"), Interval: cmd.String("health-interval"),
-					Timeout: cmd.String("health-timeout"), StartPeriod: cmd.String("health-start-period"), Disable: cmd.Bool("no-healthcheck")},
+					Timeout: cmd.String("health-timeout"), StartPeriod: cmd.String("health-start-period"), Disable: cmd.Bool("no-healthcheck"), OnFailure: cmd.String("health-on-failure")},
 			}
 			if cmd.IsSet("health-cmd") && o.Health.Cmd == "" {
 				return fmt.Errorf("--health-cmd: empty command")

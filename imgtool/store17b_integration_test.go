@@ -885,3 +885,53 @@ func TestPublishRandomHostPort(t *testing.T) {
 		t.Fatalf("GET: %q", got)
 	}
 }
+
+func TestHealthOnFailure(t *testing.T) {
+	root := runEnv(t)
+	var made []inspected
+	defer func() {
+		for _, c := range made {
+			myimg(t, root, "rm", "-f", c.ID)
+		}
+		for _, c := range made {
+			noTraces(t, root, c)
+		}
+	}()
+	hc := []string{"--net", "none", "--health-cmd", "false", "--health-interval", "disable", "--health-retries", "1"}
+	for _, bad := range [][]string{
+		append([]string{"-d", "--health-on-failure", "bogus"}, hc...),
+		append([]string{"--health-on-failure", "restart"}, hc...),
+		{"-d", "--net", "none", "--health-on-failure", "kill"},
+	} {
+		args := append(append([]string{"run"}, bad...), "busybox", "true")
+		if out, err := myimg(t, root, args...); err == nil || !strings.Contains(out, "--health-on-failure") {
+			t.Errorf("myimg %v: %v %s", args, err, out)
+		}
+	}
+	run := func(name, action string, extra []string, cmd ...string) {
+		t.Helper()
+		args := append(append(append([]string{"run", "-d", "--name", name, "--health-on-failure", action}, hc...), extra...), "busybox")
+		mustImg(t, root, append(args, cmd...)...)
+		made = append(made, inspectCtr(t, root, name))
+		if out, _, code := runImg(t, root, "healthcheck", "run", name); code != 1 || out != "unhealthy\n" {
+			t.Fatalf("%s: check: %d %q", name, code, out)
+		}
+	}
+	// kill: SIGKILL when it turns unhealthy.
+	run("hk", "kill", nil, "sleep", "300")
+	if out := mustImg(t, root, "wait", "hk"); out != "137\n" {
+		t.Fatalf("kill: exit %q", out)
+	}
+	// stop: the stop signal, and the restart policy does not bring it back.
+	run("hs", "stop", []string{"--restart", "always"}, "sh", "-c", `trap "exit 5" TERM; while :; do sleep 0.1; done`)
+	st := waitRestart(t, root, "hs", func(s restartState) bool { return s.Status == "exited" && (s.MonitorPid == 0 || gone(s.MonitorPid)) })
+	if st.ExitCode != 5 || st.RestartCount != 0 {
+		t.Fatalf("stop: %+v", st)
+	}
+	// restart: once, without a restart policy; health starts over.
+	run("hr", "restart", nil, "sleep", "300")
+	waitRestart(t, root, "hr", func(s restartState) bool { return s.RestartCount == 1 && s.Status == "running" })
+	if h := inspectHealth(t, root, "hr"); h.Health.Status != "starting" || h.Health.FailingStreak != 0 {
+		t.Fatalf("after the health restart: %+v", h.Health)
+	}
+}

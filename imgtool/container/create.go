@@ -43,6 +43,10 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	onFailure, err := o.Health.checkOnFailure(hc != nil, o.Detach)
+	if err != nil {
+		return nil, err
+	}
 	labels, err := mergeLabels(img.Config.Config.Labels, o.Labels)
 	if err != nil {
 		return nil, err
@@ -78,7 +82,7 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 		StopSignal: "SIGTERM", AutoRemove: o.AutoRemove, Detached: o.Detach,
 		Rootless: os.Geteuid() != 0, Hostname: o.Hostname,
 		Network: network.Attachment{Mode: o.Net, Name: netName, Ports: p.ports},
-		Restart: policy, RestartMax: maxRestarts, Healthcheck: hc, Labels: labels,
+		Restart: policy, RestartMax: maxRestarts, Healthcheck: hc, Labels: labels, HealthOnFailure: onFailure,
 	}
 	if r.Name == "" {
 		r.Name = "myimg-" + id[:8]

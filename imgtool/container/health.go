@@ -53,7 +53,36 @@ type Health struct {
 type HealthFlags struct {
 	Cmd, Interval, Timeout, StartPeriod string
 	Retries                             *int
-	Disable                             bool // --no-healthcheck
+	Disable                             bool   // --no-healthcheck
+	OnFailure                           string // --health-on-failure
+}
+
+// Actions of --health-on-failure (podman 4.3's), taken when a failed
+// check leaves the container unhealthy.
+const (
+	HealthActionNone    = "none"
+	HealthActionKill    = "kill"
+	HealthActionStop    = "stop"
+	HealthActionRestart = "restart"
+)
+
+// checkOnFailure validates --health-on-failure; restart needs the
+// detached monitor, which does restarts.
+func (h HealthFlags) checkOnFailure(hc bool, detach bool) (string, error) {
+	switch h.OnFailure {
+	case "", HealthActionNone:
+		return "", nil
+	case HealthActionKill, HealthActionStop, HealthActionRestart:
+	default:
+		return "", fmt.Errorf("--health-on-failure %q: want none, kill, restart or stop", h.OnFailure)
+	}
+	if !hc {
+		return "", fmt.Errorf("--health-on-failure %s: the container has no healthcheck", h.OnFailure)
+	}
+	if h.OnFailure == HealthActionRestart && !detach {
+		return "", fmt.Errorf("--health-on-failure restart needs -d: restarts are done by the detached container's monitor")
+	}
+	return h.OnFailure, nil
 }
 
 func (h HealthFlags) tuned() []string {
@@ -232,12 +261,32 @@ func (cs *Manager) HealthCheck(ref *Record) error {
 	}
 	hl := cs.runCheck(r)
 	started := r.StartedAt
+	act := ""
 	if _, err := cs.Update(r.ID, func(c *Record) {
 		if c.StartedAt.Equal(started) && c.Status == StatusRunning {
 			recordCheck(c, hl)
+			if hl.ExitCode != 0 && c.Health.Status == HealthUnhealthy {
+				act = c.HealthOnFailure
+				if act == HealthActionStop {
+					c.StopRequested = true // no restart by the policy
+				}
+				if act == HealthActionRestart {
+					c.HealthRestart = true
+				}
+			}
 		}
 	}); err != nil {
 		return err
+	}
+	switch act {
+	case HealthActionKill, HealthActionRestart:
+		cs.Kill(r, "KILL")
+	case HealthActionStop:
+		// The monitor records the exit; SIGKILL if the signal is ignored.
+		cs.Kill(r, r.StopSignal)
+		if !cs.waitExited(r.ID, 10*time.Second) {
+			cs.Kill(r, "KILL")
+		}
 	}
 	if hl.ExitCode != 0 {
 		return ErrUnhealthy
@@ -380,6 +429,12 @@ func (cs *Manager) healthTimer(r *Record) (stop func()) {
 	}()
 	return func() {
 		close(quit)
-		<-finished
+		// A check in progress may be acting on the container (stop waits
+		// for its exit, which we record after this): give it a moment,
+		// never wait for it.
+		select {
+		case <-finished:
+		case <-time.After(time.Second):
+		}
 	}
 }

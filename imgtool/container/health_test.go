@@ -86,3 +86,19 @@ func TestRecordCheck(t *testing.T) {
 		t.Fatalf("log kept %d checks", len(r.Health.Log))
 	}
 }
+
+func TestCheckOnFailure(t *testing.T) {
+	for _, c := range []struct {
+		action     string
+		hc, detach bool
+		ok         bool
+	}{
+		{"", false, false, true}, {"none", false, false, true}, {"kill", true, false, true}, {"stop", true, false, true},
+		{"restart", true, true, true}, {"restart", true, false, false}, {"kill", false, true, false}, {"boom", true, true, false},
+	} {
+		_, err := HealthFlags{OnFailure: c.action}.checkOnFailure(c.hc, c.detach)
+		if (err == nil) != c.ok {
+			t.Errorf("%+v: %v", c, err)
+		}
+	}
+}

@@ -71,6 +71,10 @@ type Record struct {
 	// flags, defaults filled) and its state (health.go).
 	Healthcheck *store.HealthConfig `json:"healthcheck,omitempty"`
 	Health      *Health             `json:"health,omitempty"`
+	// HealthOnFailure is --health-on-failure; HealthRestart asks the
+	// monitor for one restart whatever the restart policy.
+	HealthOnFailure string `json:"healthOnFailure,omitempty"`
+	HealthRestart   bool   `json:"healthRestart,omitempty"`
 	// Labels are the image's labels with run's --label over them.
 	Labels map[string]string `json:"labels,omitempty"`
 }

@@ -60,10 +60,17 @@ func (o *Options) checkRestart() (string, int, error) {
 // and rm), and makes the network again. True means run it again.
 func (cs *Manager) restartWanted(id string, code int) bool {
 	r, err := cs.Load(id)
-	if err != nil || r.Restart == "" || r.StopRequested {
+	if err != nil || r.StopRequested {
 		return false
 	}
-	if r.Restart == RestartOnFailure {
+	if r.HealthRestart {
+		// --health-on-failure restart: once, whatever the policy.
+		if _, err := cs.Update(id, func(r *Record) { r.HealthRestart = false }); err != nil {
+			return false
+		}
+	} else if r.Restart == "" {
+		return false
+	} else if r.Restart == RestartOnFailure {
 		if code == 0 {
 			return false
 		}
