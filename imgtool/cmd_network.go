@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -47,6 +48,7 @@ type netSubnet struct {
 type netCtr struct {
 	Name string `json:"name"`
 	IP   string `json:"ip,omitempty"`
+	IP6  string `json:"ip6,omitempty"`
 }
 
 // defaultNet describes the default network (--net bridge) as a row of
@@ -91,7 +93,8 @@ default network is "bridge" (--net bridge).`,
 				Usage:     "Create a bridge network",
 				ArgsUsage: "NAME",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "subnet", Usage: "IPv4 `CIDR` (default: the first free 10.89.N.0/24)"},
+					&cli.StringSliceFlag{Name: "subnet", Usage: "IPv4 `CIDR` (default: the first free 10.89.N.0/24); given an IPv6 one too (or alone), the network has IPv6"},
+					&cli.BoolFlag{Name: "ipv6", Usage: "give the network IPv6 too (default subnet fd89:0:0:N::/64): between its containers and the host, no IPv6 forwarding or NAT"},
 					&cli.StringFlag{Name: "interface-name", Usage: "bridge `name` (default: the first free myimgN)"},
 					&cli.StringFlag{Name: "driver", Aliases: []string{"d"}, Value: "bridge", Usage: "network `driver` (only bridge)"},
 					&cli.StringSliceFlag{Name: "label", Usage: "set a label `K=V`"},
@@ -115,7 +118,21 @@ default network is "bridge" (--net bridge).`,
 					if err != nil {
 						return err
 					}
-					n, err := cs.CreateNetwork(cmd.Args().First(), cmd.String("subnet"), cmd.String("interface-name"), labels)
+					var sub4, sub6 string
+					for _, sn := range cmd.StringSlice("subnet") {
+						ip, _, err := net.ParseCIDR(sn)
+						switch {
+						case err != nil:
+							return fmt.Errorf("--subnet %q: not a CIDR", sn)
+						case ip.To4() != nil && sub4 == "":
+							sub4 = sn
+						case ip.To4() == nil && sub6 == "":
+							sub6 = sn
+						default:
+							return fmt.Errorf("--subnet %s: one IPv4 and one IPv6 subnet at most", sn)
+						}
+					}
+					n, err := cs.CreateNetwork(cmd.Args().First(), sub4, cmd.String("interface-name"), labels, cmd.Bool("ipv6"), sub6)
 					if err != nil {
 						return err
 					}
@@ -230,6 +247,10 @@ func netInspect(cs *container.Manager, n *network.Net) netJSON {
 	j := netJSON{Name: n.Name, ID: n.ID, Driver: n.Driver, Interface: n.Interface, Created: n.Created,
 		Subnets: []netSubnet{{Subnet: n.Subnet, Gateway: n.Gateway}}, NameLookup: "hosts", Labels: n.Labels,
 		IPAMOptions: map[string]string{"driver": "host-local"}, Containers: map[string]netCtr{}}
+	if n.Subnet6 != "" {
+		j.IPv6 = true
+		j.Subnets = append(j.Subnets, netSubnet{Subnet: n.Subnet6, Gateway: n.Gateway6})
+	}
 	if n.Name == network.ModeBridge {
 		j.NameLookup = "none"
 	}
@@ -237,7 +258,7 @@ func netInspect(cs *container.Manager, n *network.Net) netJSON {
 	for _, r := range all {
 		on := r.Network.Name == n.Name || (n.Name == network.ModeBridge && r.Network.Name == "" && r.Network.Mode == network.ModeBridge)
 		if on && r.Status != container.StatusExited {
-			j.Containers[r.ID] = netCtr{Name: r.Name, IP: r.Network.IP}
+			j.Containers[r.ID] = netCtr{Name: r.Name, IP: r.Network.IP, IP6: r.Network.IP6}
 		}
 	}
 	return j

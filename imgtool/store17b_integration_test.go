@@ -935,3 +935,43 @@ func TestHealthOnFailure(t *testing.T) {
 		t.Fatalf("after the health restart: %+v", h.Health)
 	}
 }
+
+func TestUserNetworkIPv6(t *testing.T) {
+	root := runEnv(t)
+	br := fmt.Sprintf("mu6%d", os.Getpid()%100000)
+	t.Cleanup(func() { network.RemoveBridge(br) })
+	third := 10 + os.Getpid()%200
+	mustImg(t, root, "network", "create", "--subnet", fmt.Sprintf("10.91.%d.0/24", third), "--subnet", fmt.Sprintf("fd89:1:0:%d::/64", third),
+		"--interface-name", br, "v6net")
+	mustImg(t, root, "run", "-d", "--name", "six", "--net", "v6net", "busybox", "sleep", "300")
+	c := inspectCtr(t, root, "six")
+	defer func() { mustImg(t, root, "rm", "-f", "six"); noTraces(t, root, c) }()
+	var ip6 struct {
+		Network struct{ IP6 string } `json:"network"`
+	}
+	json.Unmarshal([]byte(mustImg(t, root, "inspect", "--type", "container", "six")), &ip6)
+	if want := fmt.Sprintf("fd89:1:0:%d::2", third); ip6.Network.IP6 != want {
+		t.Fatalf("six's IPv6 address %q, want %s", ip6.Network.IP6, want)
+	}
+	// By name over IPv6 from a second member, and the bridge's address.
+	out := mustImg(t, root, "run", "--rm", "--net", "v6net", "busybox", "sh", "-c",
+		fmt.Sprintf("ping -6 -c 1 -W 2 six >/dev/null && ping -c 1 -W 2 fd89:1:0:%d::1 >/dev/null && echo ok", third))
+	if out != "ok\n" {
+		t.Fatalf("IPv6 by name: %q", out)
+	}
+	var insp []struct {
+		IPv6    bool `json:"ipv6_enabled"`
+		Subnets []struct{ Subnet string }
+	}
+	json.Unmarshal([]byte(mustImg(t, root, "network", "inspect", "v6net")), &insp)
+	if len(insp) != 1 || !insp[0].IPv6 || len(insp[0].Subnets) != 2 {
+		t.Fatalf("inspect: %+v", insp)
+	}
+	if out, err := myimg(t, root, "network", "create", "--subnet", "fd89:1::/64", "--subnet", "fd89:2::/64", "two6"); err == nil {
+		t.Fatalf("two IPv6 subnets accepted: %s", out)
+	}
+	mustImg(t, root, "network", "rm", "-f", "v6net")
+	if network.LinkExists(br) {
+		t.Fatal("bridge left")
+	}
+}

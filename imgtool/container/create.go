@@ -19,9 +19,13 @@ import (
 // does not start it. Bad input fails before anything is created; a
 // failure later removes everything made so far.
 func (cs *Manager) Create(o *Options) (*Record, error) {
-	netName, err := cs.resolveNetwork(o)
+	userNet, err := cs.resolveNetwork(o)
 	if err != nil {
 		return nil, err
+	}
+	var netName, subnet6 string
+	if userNet != nil {
+		netName, subnet6 = userNet.Name, userNet.Subnet6
 	}
 	p, err := o.validate()
 	if err != nil {
@@ -81,7 +85,7 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 		Bundle: filepath.Join(dir, "bundle"), LogPath: filepath.Join(cs.LogDir, id+".log"),
 		StopSignal: "SIGTERM", AutoRemove: o.AutoRemove, Detached: o.Detach,
 		Rootless: os.Geteuid() != 0, Hostname: o.Hostname,
-		Network: network.Attachment{Mode: o.Net, Name: netName, Ports: p.ports},
+		Network: network.Attachment{Mode: o.Net, Name: netName, Subnet6: subnet6, Ports: p.ports},
 		Restart: policy, RestartMax: maxRestarts, Healthcheck: hc, Labels: labels, HealthOnFailure: onFailure,
 	}
 	if r.Name == "" {

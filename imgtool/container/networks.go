@@ -22,11 +22,11 @@ import (
 // cannot do is answer DNS queries (nslookup asks a server, not the file).
 
 // CreateNetwork makes user network name.
-func (cs *Manager) CreateNetwork(name, subnet, iface string, labels map[string]string) (*network.Net, error) {
+func (cs *Manager) CreateNetwork(name, subnet, iface string, labels map[string]string, ipv6 bool, subnet6 string) (*network.Net, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("network create: user networks are bridges and need root")
 	}
-	return network.CreateNet(cs.IPAMDir(), name, subnet, iface, newID(), labels)
+	return network.CreateNet(cs.IPAMDir(), name, subnet, iface, newID(), labels, ipv6, subnet6)
 }
 
 // Networks lists the user networks.
@@ -108,19 +108,19 @@ func (cs *Manager) RemoveNetwork(n *network.Net, force bool) error {
 
 // resolveNetwork turns --net NAME into a bridge attachment of network
 // NAME (o.Net stays a mode); it returns the network's name.
-func (cs *Manager) resolveNetwork(o *Options) (string, error) {
+func (cs *Manager) resolveNetwork(o *Options) (*network.Net, error) {
 	if o.Net == "" || network.IsMode(o.Net) {
-		return "", nil
+		return nil, nil
 	}
 	n, err := network.LoadNet(cs.IPAMDir(), o.Net)
 	if err != nil {
-		return "", fmt.Errorf("--net %q: neither a mode (bridge, slirp4netns, pasta, host, none) nor a network (myimg network ls): %w", o.Net, err)
+		return nil, fmt.Errorf("--net %q: neither a mode (bridge, slirp4netns, pasta, host, none) nor a network (myimg network ls): %w", o.Net, err)
 	}
 	if os.Geteuid() != 0 {
-		return "", fmt.Errorf("--net %s: user networks are bridges and need root", n.Name)
+		return nil, fmt.Errorf("--net %s: user networks are bridges and need root", n.Name)
 	}
 	o.Net, o.Bridge, o.Subnet = network.ModeBridge, n.Interface, n.Subnet
-	return n.Name, nil
+	return n, nil
 }
 
 // syncNetworkHosts rewrites the hosts file of every member of network
@@ -149,13 +149,13 @@ func (cs *Manager) syncNetworkHosts(a network.Attachment) error {
 		return err
 	}
 	type member struct {
-		r  *Record
-		ip string
+		r       *Record
+		ip, ip6 string
 	}
 	var members []member
 	for ip, id := range leases {
 		if r, err := cs.Load(id); err == nil && r.Network.Name == name {
-			members = append(members, member{r, ip})
+			members = append(members, member{r, ip, r.Network.IP6})
 		}
 	}
 	sort.Slice(members, func(i, j int) bool { return members[i].r.Name < members[j].r.Name })
@@ -167,6 +167,9 @@ func (cs *Manager) syncNetworkHosts(a network.Attachment) error {
 			names = append(names, m.r.Hostname)
 		}
 		fmt.Fprintf(&table, "%s\t%s\n", m.ip, strings.Join(names, " "))
+		if m.ip6 != "" {
+			fmt.Fprintf(&table, "%s\t%s\n", m.ip6, strings.Join(names, " "))
+		}
 	}
 	var errs []error
 	for _, m := range members {

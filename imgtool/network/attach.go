@@ -1,6 +1,7 @@
 package network
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -23,12 +24,17 @@ type Attachment struct {
 	Mode string `json:"mode"`
 	// Name is the user network (`myimg network create`) of a bridge
 	// attachment; "" for the default network.
-	Name      string        `json:"networkName,omitempty"`
-	Bridge    string        `json:"bridge,omitempty"`
-	Subnet    string        `json:"subnet,omitempty"`
-	IPAMDir   string        `json:"ipamDir,omitempty"`
-	IP        string        `json:"ip,omitempty"`
-	Gateway   string        `json:"gateway,omitempty"`
+	Name    string `json:"networkName,omitempty"`
+	Bridge  string `json:"bridge,omitempty"`
+	Subnet  string `json:"subnet,omitempty"`
+	IPAMDir string `json:"ipamDir,omitempty"`
+	IP      string `json:"ip,omitempty"`
+	Gateway string `json:"gateway,omitempty"`
+	// Subnet6 (a user network's IPv6 subnet), IP6 and Gateway6: eth0's
+	// IPv6 address at the IPv4 lease's offset, the bridge's.
+	Subnet6   string        `json:"subnet6,omitempty"`
+	IP6       string        `json:"ip6,omitempty"`
+	Gateway6  string        `json:"gateway6,omitempty"`
 	HostVeth  string        `json:"hostVeth,omitempty"`
 	Netns     string        `json:"netns,omitempty"`
 	Ports     []PortMapping `json:"ports,omitempty"`
@@ -72,6 +78,16 @@ func SetupBridge(a *Attachment, id string, persist func() error) error {
 		return err
 	}
 	a.IP = ip.String()
+	var addr6 *net.IPNet
+	if a.Subnet6 != "" {
+		s6, err := ParseSubnet6(a.Subnet6)
+		if err != nil {
+			return err
+		}
+		off := binary.BigEndian.Uint32(ip.To4()) - binary.BigEndian.Uint32(subnet.IP.To4())
+		addr6 = &net.IPNet{IP: Addr6(s6, off), Mask: s6.Mask}
+		a.IP6, a.Gateway6 = addr6.IP.String(), Addr6(s6, 1).String()
+	}
 	for _, p := range a.Ports {
 		a.Rules = append(a.Rules, PortRules(id, a.IP, p)...)
 	}
@@ -81,11 +97,21 @@ func SetupBridge(a *Attachment, id string, persist func() error) error {
 	if err := EnsureBridge(a.Bridge, subnet, gw); err != nil {
 		return err
 	}
+	if addr6 != nil {
+		if err := ensureBridge6(a.Bridge, &net.IPNet{IP: net.ParseIP(a.Gateway6), Mask: addr6.Mask}); err != nil {
+			return err
+		}
+	}
 	if err := NewNetns(a.Netns); err != nil {
 		return err
 	}
 	if err := AttachVeth(a.Bridge, a.HostVeth, a.Netns, &net.IPNet{IP: ip, Mask: subnet.Mask}, gw); err != nil {
 		return err
+	}
+	if addr6 != nil {
+		if err := addAddr6(a.Netns, addr6); err != nil {
+			return err
+		}
 	}
 	for _, r := range a.Rules {
 		if err := r.Append(); err != nil {

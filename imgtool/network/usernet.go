@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,14 +22,17 @@ import (
 // with the first container on it and go with the last, as the default
 // network's do.
 type Net struct {
-	Name      string            `json:"name"`
-	ID        string            `json:"id"`
-	Driver    string            `json:"driver"`
-	Interface string            `json:"network_interface"`
-	Subnet    string            `json:"subnet"`
-	Gateway   string            `json:"gateway"`
-	Created   time.Time         `json:"created"`
-	Labels    map[string]string `json:"labels,omitempty"`
+	Name      string `json:"name"`
+	ID        string `json:"id"`
+	Driver    string `json:"driver"`
+	Interface string `json:"network_interface"`
+	Subnet    string `json:"subnet"`
+	Gateway   string `json:"gateway"`
+	// Subnet6 and Gateway6 are set for an IPv6 network (--ipv6).
+	Subnet6  string            `json:"subnet6,omitempty"`
+	Gateway6 string            `json:"gateway6,omitempty"`
+	Created  time.Time         `json:"created"`
+	Labels   map[string]string `json:"labels,omitempty"`
 }
 
 var netNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
@@ -97,7 +101,11 @@ func LockNets(ipamDir string) (func(), error) {
 // CreateNet makes network name (under LockNets). An empty subnet or
 // iface is picked: the first 10.89.N.0/24 and myimgN (N from 1) that no
 // other network, no host address or route and no link uses.
-func CreateNet(ipamDir, name, subnet, iface, id string, labels map[string]string) (*Net, error) {
+//
+// With ipv6 (or a subnet6) the network also has an IPv6 subnet (default
+// fd89:0:0:N::/64, N the IPv4 subnet's third byte): each container gets
+// the address at its IPv4 lease's offset, and the bridge the first.
+func CreateNet(ipamDir, name, subnet, iface, id string, labels map[string]string, ipv6 bool, subnet6 string) (*Net, error) {
 	if err := ValidNetName(name); err != nil {
 		return nil, err
 	}
@@ -177,6 +185,28 @@ func CreateNet(ipamDir, name, subnet, iface, id string, labels map[string]string
 	}
 	n := &Net{Name: name, ID: id, Driver: "bridge", Interface: iface, Subnet: sn.String(), Gateway: ipam.Gateway().String(),
 		Created: time.Now().UTC(), Labels: labels}
+	if ipv6 || subnet6 != "" {
+		var used6 []*net.IPNet
+		for _, o := range nets {
+			if _, s6, err := net.ParseCIDR(o.Subnet6); err == nil {
+				used6 = append(used6, s6)
+			}
+		}
+		used6 = append(used6, hostNets6()...)
+		if subnet6 == "" {
+			subnet6 = fmt.Sprintf("fd89:0:0:%d::/64", sn.IP.To4()[2])
+		}
+		s6, err := ParseSubnet6(subnet6)
+		if err != nil {
+			return nil, fmt.Errorf("--subnet: %w", err)
+		}
+		for _, u := range used6 {
+			if u.Contains(s6.IP) || s6.Contains(u.IP) {
+				return nil, fmt.Errorf("--subnet %s: overlaps %s, in use by another network or the host", s6, u)
+			}
+		}
+		n.Subnet6, n.Gateway6 = s6.String(), Addr6(s6, 1).String()
+	}
 	b, _ := json.MarshalIndent(n, "", "\t")
 	if err := os.MkdirAll(netsDir(ipamDir), 0o700); err != nil {
 		return nil, err
@@ -209,6 +239,45 @@ func RemoveNet(ipamDir string, n *Net) error {
 		return err
 	}
 	return os.Remove(filepath.Join(netsDir(ipamDir), n.Name+".json"))
+}
+
+// ParseSubnet6 parses an IPv6 CIDR of /64 to /120 with the host bits 0.
+func ParseSubnet6(s string) (*net.IPNet, error) {
+	ip, n, err := net.ParseCIDR(s)
+	if err != nil || ip.To4() != nil {
+		return nil, fmt.Errorf("subnet %q: not an IPv6 CIDR", s)
+	}
+	if !ip.Equal(n.IP) {
+		return nil, fmt.Errorf("subnet %q: host bits set (did you mean %s?)", s, n)
+	}
+	if ones, _ := n.Mask.Size(); ones < 64 || ones > 120 {
+		return nil, fmt.Errorf("subnet %q: want a prefix length from 64 to 120", s)
+	}
+	return n, nil
+}
+
+// Addr6 is the address at offset off in subnet.
+func Addr6(subnet *net.IPNet, off uint32) net.IP {
+	ip := make(net.IP, 16)
+	copy(ip, subnet.IP.To16())
+	for i := 15; i >= 12; i-- {
+		sum := uint32(ip[i]) + off&0xff
+		ip[i] = byte(sum)
+		off = off>>8 + sum>>8
+	}
+	return ip
+}
+
+func hostNets6() []*net.IPNet {
+	var out []*net.IPNet
+	if addrs, err := netlink.AddrList(nil, netlink.FAMILY_V6); err == nil {
+		for _, a := range addrs {
+			if a.IPNet != nil && a.IP.IsGlobalUnicast() {
+				out = append(out, &net.IPNet{IP: a.IP.Mask(a.Mask), Mask: a.Mask})
+			}
+		}
+	}
+	return out
 }
 
 // hostNets are the subnets of the host's addresses and routes (not the
@@ -244,4 +313,54 @@ func flockFile(p string) (func(), error) {
 		return nil, err
 	}
 	return func() { f.Close() }, nil
+}
+
+// ensureBridge6 gives the bridge its IPv6 address (no duplicate address
+// detection: the address is ours and must work at once). No IPv6
+// forwarding or NAT66 is set up: containers reach each other and the
+// host over IPv6, not beyond (host-wide IPv6 forwarding would stop the
+// host accepting router advertisements).
+func ensureBridge6(name string, gw *net.IPNet) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("bridge %s: %w", name, err)
+	}
+	if err := setSysctl("0", "net", "ipv6", "conf", name, "disable_ipv6"); err != nil {
+		return fmt.Errorf("IPv6 on %s: %w", name, err)
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_V6)
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		if a.IPNet.String() == gw.String() {
+			return nil
+		}
+	}
+	if err := netlink.AddrAdd(link, &netlink.Addr{IPNet: gw, Flags: unix.IFA_F_NODAD}); err != nil && !errors.Is(err, errExist) {
+		return fmt.Errorf("bridge %s: add address %s: %w", name, gw, err)
+	}
+	return nil
+}
+
+// addAddr6 gives eth0 in the namespace at nsPath its IPv6 address.
+func addAddr6(nsPath string, addr *net.IPNet) error {
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return fmt.Errorf("netns %s: %w", nsPath, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("netns %s: %w", nsPath, err)
+	}
+	defer h.Close()
+	l, err := h.LinkByName("eth0")
+	if err != nil {
+		return err
+	}
+	if err := h.AddrAdd(l, &netlink.Addr{IPNet: addr, Flags: unix.IFA_F_NODAD}); err != nil {
+		return fmt.Errorf("eth0: add %s: %w", addr, err)
+	}
+	return nil
 }
