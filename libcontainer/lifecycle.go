@@ -91,7 +91,9 @@ func (r *Runtime) cgroupOf(c *container) cgroups.Manager {
 		r.Log.Warn("cgroup", "id", c.st.ID, "error", err)
 		return nil
 	}
-	cg, err := cgroups.New(r.cgroupConfig(c.st.ID, b, c.st.Systemd, c.st.Rootless))
+	cfg := r.cgroupConfig(c.st.ID, b, c.st.Systemd, c.st.Rootless)
+	cfg.Paths = c.st.CgroupPaths
+	cg, err := cgroups.New(cfg)
 	if err != nil {
 		r.Log.Warn("cgroup", "id", c.st.ID, "error", err)
 		return nil

@@ -25,6 +25,12 @@ type Config struct {
 	Devices []specs.LinuxDevice
 	// Logger receives warnings about skipped settings (nil: slog.Default()).
 	Logger *slog.Logger
+	// Paths are the dirs a created container's manager reported (state's
+	// cgroup_paths). The systemd v2 manager takes its dir from them: found
+	// afresh, a rootless scope's dir needs the user manager's cgroup over
+	// D-Bus, which engines' environments for pause/resume/ps (podman sets
+	// only XDG_RUNTIME_DIR) cannot always reach. nil: derive as at create.
+	Paths map[string]string
 }
 
 // Manager controls one container's cgroup(s).
@@ -59,8 +65,9 @@ const (
 var ErrSystemdNotRunning = errors.New("systemd cgroup driver requested but systemd is not running (PID 1 is not systemd)")
 
 // New returns the manager for cfg. It is deterministic: the same Config
-// gives a manager for the same cgroup in any process, so nothing needs
-// to be saved between `create` and later commands.
+// gives a manager for the same cgroup in any process; only a rootless
+// systemd scope's dir depends on the user manager, which Paths (saved at
+// create) answers without asking it.
 func New(cfg Config) (Manager, error) {
 	if cfg.Name == "" && cfg.Path == "" {
 		return nil, errors.New("cgroups: container name or linux.cgroupsPath is required")

@@ -125,7 +125,7 @@ func newSystemdManager(cfg Config) (Manager, error) {
 	m := &sdManager{cfg: cfg, v2: Mode() == ModeV2}
 	if m.v2 {
 		toV2(res)
-		m.m, err = systemd.NewUnifiedManager(cg, "")
+		m.m, err = systemd.NewUnifiedManager(cg, cfg.Paths[""])
 	} else {
 		res.Unified = nil // the legacy manager refuses it; Set reports it
 		m.m, err = systemd.NewLegacyManager(cg, nil)

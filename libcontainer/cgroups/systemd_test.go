@@ -67,3 +67,41 @@ func TestSystemdNotRunning(t *testing.T) {
 		t.Error("no /run/systemd/system but detected")
 	}
 }
+
+// A rootless systemd scope of a created container is found from the
+// saved paths: podman runs pause/resume with only XDG_RUNTIME_DIR set,
+// where the user manager (asked over D-Bus for its cgroup when the dir
+// is derived afresh) may be out of reach.
+func TestSystemdRootlessKnownPathNoDbus(t *testing.T) {
+	h := newFakeV2(t, "cpu memory pids", "/user.slice/user-1000.slice/user@1000.service/init.scope")
+	dir := t.TempDir()
+	oldComm, oldRun := pid1Comm, systemdRunDir
+	t.Cleanup(func() { pid1Comm, systemdRunDir = oldComm, oldRun })
+	pid1Comm = filepath.Join(dir, "comm")
+	systemdRunDir = filepath.Join(dir, "run-systemd-system")
+	os.WriteFile(pid1Comm, []byte("systemd\n"), 0o644)
+	os.Mkdir(systemdRunDir, 0o755)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(dir, "no-bus"))
+	t.Setenv("XDG_RUNTIME_DIR", dir)
+
+	scope := filepath.Join(cgroupRoot, "user.slice/user-1000.slice/user@1000.service/user.slice/p-c.scope")
+	if err := os.MkdirAll(scope, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.kernelFiles(scope)
+	cfg := Config{Name: "c", Systemd: true, Rootless: true, Path: "user.slice:p:c"}
+	if _, err := New(cfg); err == nil {
+		t.Fatal("New without saved paths and without a user bus succeeded: the test does not reach D-Bus")
+	}
+	cfg.Paths = map[string]string{"": scope}
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New with the saved path: %v", err)
+	}
+	if got := m.Paths()[""]; got != scope {
+		t.Fatalf("Paths = %q, want %q", got, scope)
+	}
+	if st, err := m.FreezerState(); err != nil || st != StateThawed || !m.Exists() {
+		t.Fatalf("FreezerState = %q, %v; Exists = %v", st, err, m.Exists())
+	}
+}
