@@ -476,3 +476,27 @@ func TestSchedulingAttributes(t *testing.T) {
 		t.Errorf("bad CPU list: %d %s", code, errs)
 	}
 }
+
+// Stdio that is the host's /dev/null (the test's stdin here, conmon's in
+// podman) is the container's own /dev/null inside, as with runc: CRIU
+// cannot dump a descriptor on a mount outside the container. Detached, so
+// that the runtime passes its stdio on (runc's foreground run makes pipes).
+func TestStdioDevNullReopened(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "echo $(stat -L -c %d:%i /proc/self/fd/0) $(stat -c %d:%i /dev/null) >/result"},
+		func(s *rspec.Spec) { s.Root.Readonly = false })
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	escWaitFor(t, 30*time.Second*timeoutScale, "the container to stop", func() bool {
+		out, _, _ := b.myrun("state", b.id)
+		return strings.Contains(out, `"stopped"`)
+	})
+	raw, err := os.ReadFile(filepath.Join(b.dir, "rootfs", "result"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(raw))
+	if len(f) != 2 || f[0] != f[1] {
+		t.Fatalf("stdin is %v, the container's /dev/null is %v: want the same file", f[0:1], f[1:])
+	}
+}

@@ -15,6 +15,13 @@
 #   criu                  CRIU checkpoint/restore (criu_vm_test.go, build
 #                         tag vm): criu-myrun, then criu-runc (runc 1.1.5
 #                         as the baseline); not in vm-ci's set
+#   dropin-podman-systemd podman with cgroup_manager=systemd, root and
+#                         rootless (engines_vm_test.go): -myrun, then -runc
+#   dropin-containerd-systemd  ctr with the runc v2 shim, SystemdCgroup:
+#                         -myrun, then -runc
+#   checkpoint-engines    podman container checkpoint/restore (--export,
+#                         --import) and ctr containers checkpoint/restore:
+#                         -myrun, then -runc
 set -u
 V=/vm
 R=$V/results
@@ -33,6 +40,22 @@ P=0 F=0 S=0
 INTEG=${VM_INTEG_RUN:-'^(TestExec(Flags|ProcessJSONAndDetach|ProcessSetup|UserNamespace|JoinsAllNamespaces|ConsoleSocket)|TestRunEchoAndExitCode|TestPidNamespaceAndHostname|TestDetachedRoundTrip|TestCreateStartSplit|TestDeleteCreatedContainer|TestDeleteForcePaused|TestKillAllAndSignalNames|TestCgroupBadInput|TestEventsEndWithContainer|TestEventsOOM|TestBadInput|TestFailingPrestartHookLeavesNothing|TestHooksOrderAndState)$'}
 V2RUN='^TestV2'
 CRIURUN=${VM_CRIU_RUN:-'^TestCRIU'}
+PODMANRUN='^TestVMPodman(Rootless)?Systemd$'
+CTRDRUN='^TestVMContainerdSystemd$'
+CKRUN='^TestVM(Podman|Containerd)Checkpoint$'
+
+# both NAME LIMIT RUN: the suite with myrun (NAME-myrun), then with runc
+# 1.1.5 (NAME-runc); NAME-myrun or NAME-runc alone runs one of them.
+both() {
+	base=${1%-myrun}
+	base=${base%-runc}
+	for rt in myrun runc; do
+		case $1 in *-myrun | *-runc) [ "$1" = "$base-$rt" ] || continue ;; esac
+		bin=$V/bin/myrun
+		[ "$rt" = runc ] && bin=/usr/sbin/runc
+		suite "$base-$rt" "$2" env MYRUN=$bin MYRUN_TEST_CRIU_LOGS=$R/$base-$rt "$V/bin/integration.test" -test.v -test.count=1 -test.timeout "$(($2 - 60))s" -test.run "$3"
+	done
+}
 
 suite() { # NAME LIMIT CMD...
 	name=$1 limit=$2
@@ -84,6 +107,9 @@ for s in $(cat "$V/suites"); do
 		if [ "$which" != criu-myrun ]; then
 			suite criu-runc 1500 env MYRUN=/usr/sbin/runc MYRUN_TEST_CRIU_LOGS=$R/criu-runc "$V/bin/integration.test" -test.v -test.count=1 -test.timeout 24m -test.run "$CRIURUN"
 		fi ;;
+	dropin-podman-systemd*) both "$s" 1500 "$PODMANRUN" ;;
+	dropin-containerd-systemd*) both "$s" 900 "$CTRDRUN" ;;
+	checkpoint-engines*) both "$s" 1200 "$CKRUN" ;;
 	v2-runc)
 		suite "$s" 900 env MYRUN=/usr/sbin/runc "$V/bin/integration.test" -test.v -test.count=1 -test.timeout 14m -test.run "$V2RUN" ;;
 	*)

@@ -26,7 +26,7 @@ repo=$(cd "$here/../.." && pwd)
 : "${VM_TIMEOUT:=3600}"
 : "${VM_MEM:=2048}"
 : "${VM_CPUS:=2}"
-: "${VM_SUITES:=integration-cgroupfs integration-systemd v2-myrun v2-runc criu}"
+: "${VM_SUITES:=integration-cgroupfs integration-systemd v2-myrun v2-runc criu dropin-podman-systemd dropin-containerd-systemd checkpoint-engines}"
 
 fail() { echo "vm: FAILED at step '$1': $2" >&2; exit 1; }
 

@@ -25,6 +25,11 @@ func Finalize(cfg *Config) error {
 		}
 		return nil
 	}
+	if !cfg.devBindMounted() {
+		if err := cfg.step("reopen /dev/null stdio", reopenDevNull); err != nil {
+			return fmt.Errorf("stdio on /dev/null: %w", err)
+		}
+	}
 	if cfg.devReadonly {
 		if err := cfg.step("dev readonly", func() error { return setReadonly("/dev", false) }); err != nil {
 			return fmt.Errorf("/dev read-only: %w", err)
@@ -58,6 +63,42 @@ func Finalize(cfg *Config) error {
 		}
 		if err := cfg.step("rootfs propagation", func() error { return unix.Mount("", "/", "", flag, "") }, "propagation", p); err != nil {
 			return fmt.Errorf("linux.rootfsPropagation: %w", err)
+		}
+	}
+	return nil
+}
+
+// reopenDevNull points stdio that is the host's /dev/null (engines give
+// it: conmon's stdin) at the container's own, as runc does: a descriptor
+// on a mount outside the container's namespace is one CRIU cannot dump
+// ("Can't lookup mount"), and the container need not see the host's /dev.
+func reopenDevNull() error {
+	var f *os.File
+	var null unix.Stat_t
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	for fd := 0; fd < 3; fd++ {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+			continue
+		}
+		if f == nil {
+			var err error
+			if f, err = pathrs.OpenInRoot("/", "/dev/null", unix.O_RDWR); err != nil {
+				return err
+			}
+			if err := unix.Fstat(int(f.Fd()), &null); err != nil {
+				return err
+			}
+		}
+		if st.Dev == null.Dev && st.Ino == null.Ino {
+			continue // the container's already
+		}
+		if err := unix.Dup3(int(f.Fd()), fd, 0); err != nil {
+			return fmt.Errorf("dup3 onto fd %d: %w", fd, err)
 		}
 	}
 	return nil
