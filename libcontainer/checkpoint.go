@@ -67,113 +67,175 @@ func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
 	if s := r.status(c); s != Running && s != Paused {
 		return fmt.Errorf("checkpoint: container %s is %s: only a running or paused container can be checkpointed", id, s)
 	}
-	spec, err := c.st.Spec()
+	d, err := r.checkDump(c, o)
 	if err != nil {
 		return err
 	}
-	mode, err := criu.ParseCgroupsMode(o.ManageCgroupsMode)
+	defer func() {
+		if err != nil {
+			err = d.removeMade(err)
+		}
+	}()
+	defer d.close() // runs before removeMade
+	if err := d.makeDirs(); err != nil {
+		return err
+	}
+	opts, err := d.criuOpts()
 	if err != nil {
 		return err
 	}
-	emptyNs, err := criu.ParseEmptyNs(o.EmptyNs)
-	if err != nil {
+	if !o.PreDump {
+		if err := criu.WriteDescriptors(d.imageDir, d.pid); err != nil {
+			return fmt.Errorf("--image-path: %w", err)
+		}
+	}
+	if err := d.runCriu(opts); err != nil {
 		return err
+	}
+	d.made = nil
+	if o.LeaveRunning || o.PreDump {
+		return nil
+	}
+	// CRIU killed the tree after dumping it: remove what is left.
+	r.killAndWait(c)
+	return r.destroy(c)
+}
+
+// dumping is one Checkpoint in progress: its checked inputs, the
+// directories it made (removed again if CRIU fails before writing
+// anything worth reading, its log) and the files it opened.
+type dumping struct {
+	r        *Runtime
+	c        *container
+	o        CheckpointOpts
+	spec     *rspec.Spec
+	pid      int // the container's init
+	mode     rpc.CriuCgMode
+	emptyNs  uint32
+	imageDir string
+	workDir  string
+	psAddr   string
+	psPort   int32
+	cfgFile  string
+
+	made    []string
+	closers []func() // run in reverse when Checkpoint returns
+}
+
+// checkDump checks every input before anything is made, CRIU last.
+func (r *Runtime) checkDump(c *container, o CheckpointOpts) (_ *dumping, err error) {
+	d := &dumping{r: r, c: c, o: o, pid: c.st.InitPid}
+	if d.spec, err = c.st.Spec(); err != nil {
+		return nil, err
+	}
+	if d.mode, err = criu.ParseCgroupsMode(o.ManageCgroupsMode); err != nil {
+		return nil, err
+	}
+	if d.emptyNs, err = criu.ParseEmptyNs(o.EmptyNs); err != nil {
+		return nil, err
 	}
 	if o.ImagePath == "" {
-		return errors.New("--image-path: required")
+		return nil, errors.New("--image-path: required")
 	}
-	imageDir, err := filepath.Abs(o.ImagePath)
-	if err != nil {
-		return fmt.Errorf("--image-path: %w", err)
+	if d.imageDir, err = filepath.Abs(o.ImagePath); err != nil {
+		return nil, fmt.Errorf("--image-path: %w", err)
 	}
-	workDir := imageDir
+	d.workDir = d.imageDir
 	if o.WorkPath != "" {
-		if workDir, err = filepath.Abs(o.WorkPath); err != nil {
-			return fmt.Errorf("--work-path: %w", err)
+		if d.workDir, err = filepath.Abs(o.WorkPath); err != nil {
+			return nil, fmt.Errorf("--work-path: %w", err)
 		}
 	}
 	if o.ParentPath != "" {
 		p := o.ParentPath
 		if !filepath.IsAbs(p) {
-			p = filepath.Join(imageDir, p)
+			p = filepath.Join(d.imageDir, p)
 		}
 		if err := criu.CheckPreDump("--parent-path", p); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	var psAddr string
-	var psPort int32
 	if o.PageServer != "" {
-		if psAddr, psPort, err = criu.ParsePageServer(o.PageServer); err != nil {
-			return err
+		if d.psAddr, d.psPort, err = criu.ParsePageServer(o.PageServer); err != nil {
+			return nil, err
 		}
 	}
 	if o.PreDump && o.LazyPages {
-		return errors.New("--pre-dump and --lazy-pages cannot be used together")
+		return nil, errors.New("--pre-dump and --lazy-pages cannot be used together")
 	}
-	cfgFile, err := criu.ConfigFile(spec.Annotations)
-	if err != nil {
-		return err
+	if d.cfgFile, err = criu.ConfigFile(d.spec.Annotations); err != nil {
+		return nil, err
 	}
 	if err := criu.Check(o.CriuPath); err != nil {
-		return criuUnusable("checkpoint", err)
+		return nil, criuUnusable("checkpoint", err)
 	}
+	return d, nil
+}
 
-	// Directories we make are removed again if CRIU fails before writing
-	// anything worth reading (its log).
-	var made []string
-	defer func() {
-		if err != nil {
-			for _, d := range slices.Backward(made) {
-				if os.Remove(d) != nil {
-					// CRIU wrote its log there: keep it and say so.
-					err = fmt.Errorf("%w (CRIU's log: %s)", err, filepath.Join(d, "dump.log"))
-				}
+// makeDirs makes the image and work directories that do not exist. One
+// made for a user-namespaced container goes to the container's root,
+// which opens the images on restore.
+func (d *dumping) makeDirs() error {
+	for _, dir := range []struct{ flag, path string }{{"--image-path", d.imageDir}, {"--work-path", d.workDir}} {
+		if _, serr := os.Stat(dir.path); errors.Is(serr, os.ErrNotExist) {
+			if err := os.Mkdir(dir.path, 0o700); err != nil {
+				return fmt.Errorf("%s: %w", dir.flag, err)
 			}
-		}
-	}()
-	for _, d := range []struct{ flag, path string }{{"--image-path", imageDir}, {"--work-path", workDir}} {
-		if _, serr := os.Stat(d.path); errors.Is(serr, os.ErrNotExist) {
-			if err := os.Mkdir(d.path, 0o700); err != nil {
-				return fmt.Errorf("%s: %w", d.flag, err)
-			}
-			made = append(made, d.path)
+			d.made = append(d.made, dir.path)
 		} else if serr != nil {
-			return fmt.Errorf("%s: %w", d.flag, serr)
+			return fmt.Errorf("%s: %w", dir.flag, serr)
 		}
 	}
-	// A directory we made for a user-namespaced container goes to the
-	// container's root, which opens the images on restore.
-	if uid, gid, ok := nsRootOf(c.st.InitPid); ok && slices.Contains(made, imageDir) {
-		if err := os.Chown(imageDir, uid, gid); err != nil {
+	if uid, gid, ok := nsRootOf(d.pid); ok && slices.Contains(d.made, d.imageDir) {
+		if err := os.Chown(d.imageDir, uid, gid); err != nil {
 			return fmt.Errorf("--image-path: %w", err)
 		}
 	}
-	imgF, err := os.Open(imageDir)
-	if err != nil {
-		return fmt.Errorf("--image-path: %w", err)
-	}
-	defer imgF.Close()
-	workF, err := os.Open(workDir)
-	if err != nil {
-		return fmt.Errorf("--work-path: %w", err)
-	}
-	defer workF.Close()
-	// CRIU opens the image and work dirs (and the status fd) through
-	// /proc/<peer>/fd/N of the process on the other end of the socket:
-	// our fd numbers. Only inherit_fd and join_ns fds are its own.
-	var extra []*os.File
+	return nil
+}
 
-	pid := c.st.InitPid
+// removeMade removes the directories made, last first; one CRIU wrote
+// its log in is kept, and err says so.
+func (d *dumping) removeMade(err error) error {
+	for _, dir := range slices.Backward(d.made) {
+		if os.Remove(dir) != nil {
+			err = fmt.Errorf("%w (CRIU's log: %s)", err, filepath.Join(dir, "dump.log"))
+		}
+	}
+	return err
+}
+
+// close closes, last first, the files opened for CRIU.
+func (d *dumping) close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+}
+
+// criuOpts is the dump request's options. CRIU opens the image and work
+// dirs (and the status fd) through /proc/<peer>/fd/N of the process on
+// the other end of the socket: our fd numbers.
+func (d *dumping) criuOpts() (*rpc.CriuOpts, error) {
+	o := d.o
+	imgF, err := os.Open(d.imageDir)
+	if err != nil {
+		return nil, fmt.Errorf("--image-path: %w", err)
+	}
+	d.closers = append(d.closers, func() { imgF.Close() })
+	workF, err := os.Open(d.workDir)
+	if err != nil {
+		return nil, fmt.Errorf("--work-path: %w", err)
+	}
+	d.closers = append(d.closers, func() { workF.Close() })
 	opts := &rpc.CriuOpts{
-		Pid:               rpc.Int32(int32(pid)),
+		Pid:               rpc.Int32(int32(d.pid)),
 		ImagesDirFd:       rpc.Int32(int32(imgF.Fd())),
 		WorkDirFd:         rpc.Int32(int32(workF.Fd())),
 		LogLevel:          rpc.Int32(4),
 		LogFile:           rpc.String("dump.log"),
-		Root:              rpc.String(c.st.Rootfs),
+		Root:              rpc.String(d.c.st.Rootfs),
 		ManageCgroups:     rpc.Bool(true),
-		ManageCgroupsMode: &mode,
+		ManageCgroupsMode: &d.mode,
 		ShellJob:          rpc.Bool(o.ShellJob),
 		LeaveRunning:      rpc.Bool(o.LeaveRunning || o.PreDump),
 		TcpEstablished:    rpc.Bool(o.TCPEstablished),
@@ -183,13 +245,13 @@ func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
 		LinkRemap:         rpc.Bool(o.LinkRemap),
 		AutoDedup:         rpc.Bool(o.AutoDedup),
 		LazyPages:         rpc.Bool(o.LazyPages),
-		OrphanPtsMaster:   rpc.Bool(spec.Process != nil && spec.Process.Terminal),
+		OrphanPtsMaster:   rpc.Bool(d.spec.Process != nil && d.spec.Process.Terminal),
 	}
-	if emptyNs != 0 {
-		opts.EmptyNs = rpc.Uint32(emptyNs)
+	if d.emptyNs != 0 {
+		opts.EmptyNs = rpc.Uint32(d.emptyNs)
 	}
-	if cfgFile != "" {
-		opts.ConfigFile = rpc.String(cfgFile)
+	if d.cfgFile != "" {
+		opts.ConfigFile = rpc.String(d.cfgFile)
 	}
 	if o.ParentPath != "" {
 		opts.ParentImg = rpc.String(o.ParentPath)
@@ -198,71 +260,73 @@ func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
 		opts.TrackMem = rpc.Bool(true)
 	}
 	if o.PageServer != "" {
-		opts.Ps = &rpc.CriuPageServerInfo{Address: rpc.String(psAddr), Port: rpc.Int32(psPort)}
+		opts.Ps = &rpc.CriuPageServerInfo{Address: rpc.String(d.psAddr), Port: rpc.Int32(d.psPort)}
 	}
 	if o.StatusFd >= 0 {
 		sf := os.NewFile(uintptr(o.StatusFd), "status-fd")
 		if sf == nil {
-			return fmt.Errorf("--status-fd: %d: not an fd", o.StatusFd)
+			return nil, fmt.Errorf("--status-fd: %d: not an fd", o.StatusFd)
 		}
 		opts.StatusFd = rpc.Int32(int32(sf.Fd()))
 	}
-	if cg := r.cgroupOf(c); cg != nil {
+	return opts, d.addExternals(opts)
+}
+
+// addExternals adds the freezer cgroup, the external mounts and the
+// namespaces joined by path (named by inode, restored from fds).
+func (d *dumping) addExternals(opts *rpc.CriuOpts) error {
+	if cg := d.r.cgroupOf(d.c); cg != nil {
 		if p := freezerDir(cg); p != "" {
 			opts.FreezeCgroup = rpc.String(p)
 		}
 	}
-	if !o.PreDump {
-		opts.ExtMnt = criuDumpMounts(spec, func(p string) bool {
-			fi, err := os.Stat(fmt.Sprintf("/proc/%d/root%s", pid, cleanDest(p)))
+	if !d.o.PreDump {
+		opts.ExtMnt = criuDumpMounts(d.spec, func(p string) bool {
+			fi, err := os.Stat(fmt.Sprintf("/proc/%d/root%s", d.pid, cleanDest(p)))
 			return err == nil && !fi.IsDir()
 		})
 	}
-	if spec.Linux != nil {
-		for _, ns := range spec.Linux.Namespaces {
-			key := map[rspec.LinuxNamespaceType]string{rspec.NetworkNamespace: extNetNS, rspec.PIDNamespace: extPidNS}[ns.Type]
-			if ns.Path == "" || key == "" {
-				continue
-			}
-			var st unix.Stat_t
-			if err := unix.Stat(ns.Path, &st); err != nil {
-				return fmt.Errorf("linux.namespaces: %s path %s: %w", ns.Type, ns.Path, err)
-			}
-			kind := map[string]string{extNetNS: "net", extPidNS: "pid"}[key]
-			opts.External = append(opts.External, fmt.Sprintf("%s[%d]:%s", kind, st.Ino, key))
-		}
+	if d.spec.Linux == nil {
+		return nil
 	}
-	if !o.PreDump {
-		if err := criu.WriteDescriptors(imageDir, pid); err != nil {
-			return fmt.Errorf("--image-path: %w", err)
+	for _, ns := range d.spec.Linux.Namespaces {
+		key := map[rspec.LinuxNamespaceType]string{rspec.NetworkNamespace: extNetNS, rspec.PIDNamespace: extPidNS}[ns.Type]
+		if ns.Path == "" || key == "" {
+			continue
 		}
+		var st unix.Stat_t
+		if err := unix.Stat(ns.Path, &st); err != nil {
+			return fmt.Errorf("linux.namespaces: %s path %s: %w", ns.Type, ns.Path, err)
+		}
+		kind := map[string]string{extNetNS: "net", extPidNS: "pid"}[key]
+		opts.External = append(opts.External, fmt.Sprintf("%s[%d]:%s", kind, st.Ino, key))
 	}
+	return nil
+}
 
-	sw, err := criu.Start(o.CriuPath, extra, false)
+// runCriu has a swrk child dump (or pre-dump); on failure the
+// descriptors record is removed again.
+func (d *dumping) runCriu(opts *rpc.CriuOpts) error {
+	// Only inherit_fd and join_ns fds are CRIU's own: none for a dump.
+	sw, err := criu.Start(d.o.CriuPath, nil, false)
 	if err != nil {
-		os.Remove(filepath.Join(imageDir, criu.DescriptorsFile))
+		os.Remove(filepath.Join(d.imageDir, criu.DescriptorsFile))
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	t := rpc.CriuReqType_DUMP
-	if o.PreDump {
+	if d.o.PreDump {
 		t = rpc.CriuReqType_PRE_DUMP
 	}
 	_, derr := sw.Do(&rpc.CriuReq{Type: &t, Opts: opts}, func(string, int32, *os.File) error { return nil })
 	sw.Close()
 	if derr != nil {
-		os.Remove(filepath.Join(imageDir, criu.DescriptorsFile))
+		os.Remove(filepath.Join(d.imageDir, criu.DescriptorsFile))
 		if e := sw.Stderr(); e != "" {
 			return fmt.Errorf("checkpoint: %w: %s", derr, e)
 		}
 		return fmt.Errorf("checkpoint: %w", derr)
 	}
-	made = nil
-	if o.LeaveRunning || o.PreDump {
-		return nil
-	}
-	// CRIU killed the tree after dumping it: remove what is left.
-	r.killAndWait(c)
-	return r.destroy(c)
+	return nil
 }
 
 // freezerDir is the cgroup CRIU freezes the tree through: the v1 freezer,
