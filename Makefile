@@ -10,6 +10,8 @@ TAGS      := netgo osusergo
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X github.com/myrun-org/myrun/specs.Version=$(VERSION) -linkmode external -extldflags '-static'
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 MIN_PASS  ?= 37
+# Trees where no non-test function may pass 80 lines (contrib/funclen).
+FUNCLEN_DIRS ?= libcontainer runtime
 
 .PHONY: all build myrun myimg test unit integration conformance dropin cri test-vm vm-ci demo install lint c-format depcheck bench fuzz fuzz-ci stress clean deps
 
@@ -94,6 +96,7 @@ lint:
 	$(GO) mod tidy -diff
 	@out=$$(for f in $$(git ls-files '*.c' '*.h'); do clang-format $$f | cmp -s $$f - || echo $$f; done); if [ -n "$$out" ]; then echo "clang-format needed (make c-format):"; echo "$$out"; exit 1; fi
 	contrib/shellcheck.sh
+	$(GO) run ./contrib/funclen $(FUNCLEN_DIRS)
 
 # c-format rewrites the C files in the style of .clang-format.
 c-format:

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/myrun-org/myrun/libcontainer"
 	"github.com/myrun-org/myrun/libcontainer/console"
 )
 
@@ -27,76 +28,84 @@ func runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
 			&cli.BoolFlag{Name: "no-subreaper", Usage: "do not stay the reaper of processes orphaned in the container (we still wait for its init)"},
 		),
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
-				return err
-			}
-			r, err := newRuntime(cmd)
-			if err != nil {
-				return err
-			}
-			o := createOpts(cmd, cmd.Args().First())
-			r.RelayInitLogs = true
-			detach := cmd.Bool("detach")
-			if detach {
-				if _, err := createAndSend(r, cmd, o); err != nil {
-					return err
-				}
-				if err := r.Start(o.ID); err != nil {
-					r.Delete(o.ID, true)
-					return err
-				}
-				// Init's lines after start (hooks, execve) come within
-				// moments; bounded, as hooks may run long.
-				r.WaitInitLogs(time.Second)
-				return nil
-			}
-			// In the foreground we wait for the container's init, which
-			// the constructor may have forked: become its reaper.
-			if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-				return err
-			}
-			var tty *ttyProxy
-			if o.ConsoleSocket == "" {
-				if tty, err = newTTYProxy(); err != nil {
-					return err
-				}
-				defer tty.close()
-				o.ConsoleConn = tty.remote
-			}
-			// No signal.Stop: we exit right after, and unregistering
-			// every signal costs a thread round trip each (~0.3 ms).
-			sigs := forwardSignals()
-			initPid, err := createAndSend(r, cmd, o)
-			if err != nil {
-				return err
-			}
-			if cmd.Bool("no-subreaper") {
-				// Init was reparented to us during create (the
-				// constructor forks for a pid namespace); from now on
-				// orphans go to our own reaper, as with runc's flag.
-				if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0); err != nil {
-					return err
-				}
-			}
-			if tty != nil {
-				tty.remote.Close()
-				tty.startIfSent()
-			}
-			if err := r.Start(o.ID); err != nil {
-				r.Delete(o.ID, true)
-				return err
-			}
-			code := waitForeground(initPid, sigs, tty)
-			r.WaitInitLogs(time.Second)
-			if !cmd.Bool("keep") {
-				if err := r.Delete(o.ID, true); err != nil {
-					r.Log.Warn("delete after run", "error", err)
-				}
-			}
-			return exitCodeErr(code)
-		},
+		Action: runAction,
 	}
+}
+
+// runAction runs the container in the foreground (or detached with -d).
+func runAction(ctx context.Context, cmd *cli.Command) error {
+	if err := exactArgs(cmd, 1, "<container-id>"); err != nil {
+		return err
+	}
+	r, err := newRuntime(cmd)
+	if err != nil {
+		return err
+	}
+	o := createOpts(cmd, cmd.Args().First())
+	r.RelayInitLogs = true
+	if cmd.Bool("detach") {
+		return runDetached(r, cmd, o)
+	}
+	// In the foreground we wait for the container's init, which
+	// the constructor may have forked: become its reaper.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	var tty *ttyProxy
+	if o.ConsoleSocket == "" {
+		if tty, err = newTTYProxy(); err != nil {
+			return err
+		}
+		defer tty.close()
+		o.ConsoleConn = tty.remote
+	}
+	// No signal.Stop: we exit right after, and unregistering
+	// every signal costs a thread round trip each (~0.3 ms).
+	sigs := forwardSignals()
+	initPid, err := createAndSend(r, cmd, o)
+	if err != nil {
+		return err
+	}
+	if cmd.Bool("no-subreaper") {
+		// Init was reparented to us during create (the
+		// constructor forks for a pid namespace); from now on
+		// orphans go to our own reaper, as with runc's flag.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0); err != nil {
+			return err
+		}
+	}
+	if tty != nil {
+		tty.remote.Close()
+		tty.startIfSent()
+	}
+	if err := r.Start(o.ID); err != nil {
+		r.Delete(o.ID, true)
+		return err
+	}
+	code := waitForeground(initPid, sigs, tty)
+	r.WaitInitLogs(time.Second)
+	if !cmd.Bool("keep") {
+		if err := r.Delete(o.ID, true); err != nil {
+			r.Log.Warn("delete after run", "error", err)
+		}
+	}
+	return exitCodeErr(code)
+}
+
+// runDetached creates and starts the container and returns once its
+// process runs.
+func runDetached(r *libcontainer.Runtime, cmd *cli.Command, o libcontainer.CreateOpts) error {
+	if _, err := createAndSend(r, cmd, o); err != nil {
+		return err
+	}
+	if err := r.Start(o.ID); err != nil {
+		r.Delete(o.ID, true)
+		return err
+	}
+	// Init's lines after start (hooks, execve) come within
+	// moments; bounded, as hooks may run long.
+	r.WaitInitLogs(time.Second)
+	return nil
 }
 
 func exitCodeErr(code int) error {
