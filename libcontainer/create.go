@@ -84,13 +84,10 @@ func (r *Runtime) Create(o CreateOpts) (err error) {
 // creation is one Create in progress: what it has set up so far, which is
 // what undo removes.
 type creation struct {
-	r        *Runtime
-	o        CreateOpts
-	bundle   string
-	rootPath string
-	spec     *rspec.Spec
-	raw      []byte // config.json's bytes while they stand for spec
-	boot     nsexec.Bootstrap
+	r    *Runtime
+	o    CreateOpts
+	boot nsexec.Bootstrap
+	bundleFiles
 
 	h   *state.Handle
 	st  *state.State
@@ -110,25 +107,19 @@ type creation struct {
 
 // checkCreate loads and checks the bundle; it changes nothing on the host.
 func (r *Runtime) checkCreate(o CreateOpts) (*creation, error) {
-	if err := state.ValidateID(o.ID); err != nil {
-		return nil, err
-	}
-	bundle, err := filepath.Abs(o.Bundle)
+	b, err := openBundle(o.ID, o.Bundle)
 	if err != nil {
 		return nil, err
 	}
-	spec, rootPath, raw, err := loadBundle(bundle)
-	if err != nil {
-		return nil, err
-	}
+	spec := b.spec
 	// The raw JSON stands in for the spec in state.json and in init's
 	// config only while they agree (see below: Linux may be defaulted).
 	if spec.Linux == nil {
-		raw = nil
+		b.raw = nil
 	}
 	if o.ListenFds > 0 && spec.Process != nil {
 		spec.Process.Env = append(spec.Process.Env, "LISTEN_FDS="+strconv.Itoa(o.ListenFds), "LISTEN_PID=1")
-		raw = nil
+		b.raw = nil
 	}
 	for _, w := range specs.Warnings(spec) {
 		r.Log.Warn(w)
@@ -146,7 +137,7 @@ func (r *Runtime) checkCreate(o CreateOpts) (*creation, error) {
 	if err := r.checkLinux(spec.Linux); err != nil {
 		return nil, err
 	}
-	return &creation{r: r, o: o, bundle: bundle, rootPath: rootPath, spec: spec, raw: raw, boot: boot}, nil
+	return &creation{r: r, o: o, boot: boot, bundleFiles: b}, nil
 }
 
 // checkLinux checks what only the host can tell of linux: the network
@@ -347,6 +338,31 @@ func (c *creation) close() {
 
 // loadBundle is specs.LoadBundle that also returns config.json's bytes, so
 // the spec is not encoded again for state.json and init.
+// bundleFiles is a loaded bundle: its absolute path, its spec and rootfs,
+// and config.json's bytes while they stand for spec.
+type bundleFiles struct {
+	bundle   string
+	rootPath string
+	spec     *rspec.Spec
+	raw      []byte
+}
+
+// openBundle checks the container id and loads the bundle at dir.
+func openBundle(id, dir string) (bundleFiles, error) {
+	if err := state.ValidateID(id); err != nil {
+		return bundleFiles{}, err
+	}
+	bundle, err := filepath.Abs(dir)
+	if err != nil {
+		return bundleFiles{}, err
+	}
+	spec, rootPath, raw, err := loadBundle(bundle)
+	if err != nil {
+		return bundleFiles{}, err
+	}
+	return bundleFiles{bundle: bundle, rootPath: rootPath, spec: spec, raw: raw}, nil
+}
+
 func loadBundle(abs string) (*rspec.Spec, string, []byte, error) {
 	data, err := os.ReadFile(filepath.Join(abs, specs.ConfigFile))
 	if err != nil {

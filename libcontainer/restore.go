@@ -94,10 +94,6 @@ func (r *Runtime) Restore(o RestoreOpts) (pid int, err error) {
 type restoration struct {
 	r        *Runtime
 	o        RestoreOpts
-	bundle   string
-	rootPath string
-	spec     *rspec.Spec
-	raw      []byte // config.json's bytes while they stand for spec
 	terminal bool
 	mode     rpc.CriuCgMode
 	emptyNs  uint32
@@ -107,6 +103,7 @@ type restoration struct {
 	cfgFile  string
 	joins    []*rpc.JoinNamespace
 	nsPaths  map[string]string // external key -> path
+	bundleFiles
 
 	h   *state.Handle
 	st  *state.State
@@ -125,22 +122,16 @@ type restoration struct {
 // checkRestore checks every input that can be checked before anything is
 // set up.
 func (r *Runtime) checkRestore(o RestoreOpts) (*restoration, error) {
-	if err := state.ValidateID(o.ID); err != nil {
-		return nil, err
-	}
-	bundle, err := filepath.Abs(o.Bundle)
+	b, err := openBundle(o.ID, o.Bundle)
 	if err != nil {
 		return nil, err
 	}
-	spec, rootPath, raw, err := loadBundle(bundle)
-	if err != nil {
-		return nil, err
-	}
+	spec := b.spec
 	if spec.Linux == nil {
-		raw = nil
+		b.raw = nil
 		spec.Linux = &rspec.Linux{}
 	}
-	rs := &restoration{r: r, o: o, bundle: bundle, rootPath: rootPath, spec: spec, raw: raw}
+	rs := &restoration{r: r, o: o, bundleFiles: b}
 	rs.terminal = spec.Process != nil && spec.Process.Terminal
 	if rs.terminal && o.ConsoleSocket == "" {
 		return nil, errors.New("--console-socket: required to restore a container with process.terminal")
