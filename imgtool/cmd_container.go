@@ -34,10 +34,7 @@ not containers are image names, as with "myimg rmi".`,
 			if cmd.Bool("all") {
 				return images.Action(ctx, cmd)
 			}
-			if err := needArgs(cmd, 1, -1); err != nil {
-				return err
-			}
-			cs, err := openContainers(cmd)
+			cs, err := containersWith(cmd, 1, -1)
 			if err != nil {
 				return err
 			}

@@ -39,18 +39,7 @@ func historyCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Usage: "`json`, a Go template ({{.ID}} {{.Created}} {{.CreatedBy}} {{.Size}} {{.Comment}}) or 'table TEMPLATE'"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needArgs(cmd, 1, 1); err != nil {
-				return err
-			}
-			s, err := openStore(cmd)
-			if err != nil {
-				return err
-			}
-			desc, err := s.Resolve(cmd.Args().First())
-			if err != nil {
-				return err
-			}
-			l, err := s.Load(desc)
+			s, l, err := imageArg(cmd, 1, 1)
 			if err != nil {
 				return err
 			}
@@ -109,9 +98,6 @@ func historyCommand() *cli.Command {
 			f := cmd.String("format")
 			if f == "" {
 				f = "table {{.ID}}\t{{.Created}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
-			}
-			if jrows == nil {
-				jrows = []historyJSON{}
 			}
 			return writeFormatted(os.Stdout, f, rows, jrows, map[string]string{"CreatedBy": "CREATED BY"})
 		},

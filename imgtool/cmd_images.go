@@ -29,10 +29,7 @@ func imagesCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "show only images matching `KEY=VALUE`: reference (glob), dangling (true|false), label (K or K=V), before, since, id; a key given twice matches either value, different keys all"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needArgs(cmd, 0, 1); err != nil {
-				return err
-			}
-			s, err := openStore(cmd)
+			s, err := storeWith(cmd, 0, 1)
 			if err != nil {
 				return err
 			}
@@ -64,53 +61,19 @@ func imagesCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			type row struct {
-				Name    string    `json:"name"`
-				ID      string    `json:"id"`
-				Digest  string    `json:"digest"`
-				Created time.Time `json:"created"`
-				Size    int64     `json:"size"`
+			var keep func(imageInfo) bool
+			if len(fl) > 0 {
+				keep = match
 			}
-			var rows []row
-			for _, r := range refs {
-				l, err := s.Load(r.Desc)
-				rw := row{Name: r.Name, Digest: r.Desc.Digest.String()}
-				if len(fl) > 0 {
-					info := imageInfo{Name: r.Name, ID: r.Desc.Digest.Encoded()}
-					if err == nil {
-						info.ID, info.Labels = l.Manifest.Config.Digest.Encoded(), l.Config.Config.Labels
-						if l.Config.Created != nil {
-							info.Created = *l.Config.Created
-						}
-					}
-					if !match(info) {
-						continue
-					}
-				}
-				if rw.Name == "" {
-					rw.Name = "<none>"
-				}
-				if err == nil {
-					rw.ID = l.Manifest.Config.Digest.Encoded()
-					if l.Config.Created != nil {
-						rw.Created = *l.Config.Created
-					}
-
-					// SIZE is uncompressed, as podman's and docker's.
-					for i, x := range l.Manifest.Layers {
-						n, err := layer.UncompressedSize(s, x, l.DiffID(i))
-						if err != nil {
-							return fmt.Errorf("image %s: %w", rw.Name, err)
-						}
-						rw.Size += n
-					}
-				}
-				rows = append(rows, rw)
+			rows, err := imageEntries(s, refs, keep)
+			if err != nil {
+				return err
 			}
-			if f := cmd.String("format"); f != "" {
-				if cmd.Bool("json") || cmd.Bool("quiet") {
-					return fmt.Errorf("--format and --json/--quiet do not go together")
-				}
+			f, err := listFormat(cmd, "json", "quiet")
+			if err != nil {
+				return err
+			}
+			if f != "" {
 				var trows []imageRow
 				var jrows = []imageJSON{}
 				for _, r := range rows {
@@ -123,7 +86,7 @@ func imagesCommand() *cli.Command {
 				enc := json.NewEncoder(os.Stdout)
 				enc.SetIndent("", "  ")
 				if rows == nil {
-					rows = []row{}
+					rows = []imageEntry{}
 				}
 				return enc.Encode(rows)
 			}
@@ -141,6 +104,56 @@ func imagesCommand() *cli.Command {
 			return tw.Flush()
 		},
 	}
+}
+
+// imageEntry is one name of `images` (its --json shape).
+type imageEntry struct {
+	Name    string    `json:"name"`
+	ID      string    `json:"id"`
+	Digest  string    `json:"digest"`
+	Created time.Time `json:"created"`
+	Size    int64     `json:"size"`
+}
+
+// imageEntries loads each name's image; one that does not load is listed
+// without ID, date or size. With keep (--filter), only the names it keeps.
+func imageEntries(s *store.Store, refs []store.Ref, keep func(imageInfo) bool) ([]imageEntry, error) {
+	var rows []imageEntry
+	for _, r := range refs {
+		l, err := s.Load(r.Desc)
+		rw := imageEntry{Name: r.Name, Digest: r.Desc.Digest.String()}
+		if keep != nil {
+			info := imageInfo{Name: r.Name, ID: r.Desc.Digest.Encoded()}
+			if err == nil {
+				info.ID, info.Labels = l.Manifest.Config.Digest.Encoded(), l.Config.Config.Labels
+				if l.Config.Created != nil {
+					info.Created = *l.Config.Created
+				}
+			}
+			if !keep(info) {
+				continue
+			}
+		}
+		if rw.Name == "" {
+			rw.Name = "<none>"
+		}
+		if err == nil {
+			rw.ID = l.Manifest.Config.Digest.Encoded()
+			if l.Config.Created != nil {
+				rw.Created = *l.Config.Created
+			}
+			// SIZE is uncompressed, as podman's and docker's.
+			for i, x := range l.Manifest.Layers {
+				n, err := layer.UncompressedSize(s, x, l.DiffID(i))
+				if err != nil {
+					return nil, fmt.Errorf("image %s: %w", rw.Name, err)
+				}
+				rw.Size += n
+			}
+		}
+		rows = append(rows, rw)
+	}
+	return rows, nil
 }
 
 func trunc(id string, t bool) string {
@@ -186,18 +199,7 @@ func inspectCommand() *cli.Command {
 			&cli.StringFlag{Name: "type", Value: "image", Usage: "what to show: image (manifest, config, digests), manifest or config"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needArgs(cmd, 1, 1); err != nil {
-				return err
-			}
-			s, err := openStore(cmd)
-			if err != nil {
-				return err
-			}
-			desc, err := s.Resolve(cmd.Args().First())
-			if err != nil {
-				return err
-			}
-			l, err := s.Load(desc)
+			_, l, err := imageArg(cmd, 1, 1)
 			if err != nil {
 				return err
 			}
@@ -231,10 +233,7 @@ func tagCommand() *cli.Command {
 		Usage:     "Add additional names to a local image",
 		ArgsUsage: "IMAGE NAME [NAME...]",
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needArgs(cmd, 2, -1); err != nil {
-				return err
-			}
-			s, err := openStore(cmd)
+			s, err := storeWith(cmd, 2, -1)
 			if err != nil {
 				return err
 			}

@@ -30,10 +30,7 @@ gzip or zstd). The result is a one-layer image; NAME defaults to none (print the
 			&cli.Int64Flag{Name: "timestamp", Value: -1, Usage: "set created time and clamp file mtimes to these seconds since the epoch (default $SOURCE_DATE_EPOCH or now)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needArgs(cmd, 1, 2); err != nil {
-				return err
-			}
-			s, err := openStore(cmd)
+			s, err := storeWith(cmd, 1, 2)
 			if err != nil {
 				return err
 			}

@@ -26,10 +26,7 @@ func psCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Usage: "`json`, a Go template ({{.ID}} {{.Image}} {{.Command}} {{.Created}} {{.Status}} {{.State}} {{.Ports}} {{.Names}} {{.Pid}} {{.ExitCode}}) or 'table TEMPLATE'"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needArgs(cmd, 0, 0); err != nil {
-				return err
-			}
-			cs, err := openContainers(cmd)
+			cs, err := containersWith(cmd, 0, 0)
 			if err != nil {
 				return err
 			}
@@ -53,10 +50,11 @@ func psCommand() *cli.Command {
 				}
 			}
 			nt := cmd.Bool("no-trunc")
-			if f := cmd.String("format"); f != "" {
-				if cmd.Bool("quiet") {
-					return fmt.Errorf("--format and --quiet do not go together")
-				}
+			f, err := listFormat(cmd, "quiet")
+			if err != nil {
+				return err
+			}
+			if f != "" {
 				rows, js := psRows(cs, all, nt)
 				return writeFormatted(os.Stdout, f, rows, js, psHeaders)
 			}

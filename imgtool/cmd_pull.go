@@ -39,10 +39,7 @@ linux/GOARCH manifest is pulled. Digests, sizes and diff_ids are verified before
 "oci:PATH[:TAG]" copies from an OCI layout directory instead.`,
 		Flags: registryFlags,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needArgs(cmd, 1, 1); err != nil {
-				return err
-			}
-			s, err := openStore(cmd)
+			s, err := storeWith(cmd, 1, 1)
 			if err != nil {
 				return err
 			}
@@ -67,10 +64,7 @@ func pushCommand() *cli.Command {
 		ArgsUsage: "IMAGE [DESTINATION]",
 		Flags:     registryFlags,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needArgs(cmd, 1, 2); err != nil {
-				return err
-			}
-			s, err := openStore(cmd)
+			s, err := storeWith(cmd, 1, 2)
 			if err != nil {
 				return err
 			}

@@ -24,6 +24,15 @@ func openContainers(cmd *cli.Command) (*container.Manager, error) {
 	return container.Open(s)
 }
 
+// containersWith checks the argument count (needArgs) and opens the
+// container store: the preamble of the container verbs.
+func containersWith(cmd *cli.Command, min, max int) (*container.Manager, error) {
+	if err := needArgs(cmd, min, max); err != nil {
+		return nil, err
+	}
+	return openContainers(cmd)
+}
+
 func runCommand() *cli.Command {
 	one := 1
 	return &cli.Command{
@@ -172,10 +181,7 @@ func monitorCommand() *cli.Command {
 		Hidden: true,
 		Usage:  "internal: supervise a detached container (fd 3 reports readiness)",
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needArgs(cmd, 1, 1); err != nil {
-				return err
-			}
-			cs, err := openContainers(cmd)
+			cs, err := containersWith(cmd, 1, 1)
 			if err != nil {
 				return err
 			}

@@ -25,10 +25,7 @@ func saveCommand() *cli.Command {
 			&cli.BoolFlag{Name: "multi-image-archive", Aliases: []string{"m"}, Usage: "docker-archive: allow several images (one manifest.json entry each)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needArgs(cmd, 1, -1); err != nil {
-				return err
-			}
-			s, err := openStore(cmd)
+			s, err := storeWith(cmd, 1, -1)
 			if err != nil {
 				return err
 			}
@@ -85,10 +82,7 @@ func loadCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output (as podman: the Loaded image lines stay)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needArgs(cmd, 0, 0); err != nil {
-				return err
-			}
-			s, err := openStore(cmd)
+			s, err := storeWith(cmd, 0, 0)
 			if err != nil {
 				return err
 			}

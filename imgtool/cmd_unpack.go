@@ -31,10 +31,7 @@ is near instant. Run it with "myrun run --bundle BUNDLE ID" and remove it with
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needArgs(cmd, 2, 2); err != nil {
-				return err
-			}
-			s, err := openStore(cmd)
+			s, err := storeWith(cmd, 2, 2)
 			if err != nil {
 				return err
 			}
@@ -91,10 +88,7 @@ func unmountCommand() *cli.Command {
 		Usage:     "Unmount and remove a bundle made by unpack",
 		ArgsUsage: "BUNDLE",
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needArgs(cmd, 1, 1); err != nil {
-				return err
-			}
-			s, err := openStore(cmd)
+			s, err := storeWith(cmd, 1, 1)
 			if err != nil {
 				return err
 			}

@@ -9,14 +9,20 @@ import (
 	"strings"
 	"text/tabwriter"
 	"text/template"
+
+	"github.com/urfave/cli/v3"
 )
 
 // --format as podman reads it: "json" for a JSON array, a Go template
 // applied to each row (one line each), or "table TEMPLATE" for the same
 // with a header line and aligned columns. headers names the fields'
 // column titles; a field without one is titled by its name in capitals.
-func writeFormatted[T any](w io.Writer, format string, rows []T, jsonRows any, headers map[string]string) error {
+// No rows print as [] in JSON, as podman's.
+func writeFormatted[T, J any](w io.Writer, format string, rows []T, jsonRows []J, headers map[string]string) error {
 	if format == "json" {
+		if jsonRows == nil {
+			jsonRows = []J{}
+		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "    ")
 		return enc.Encode(jsonRows)
@@ -59,6 +65,21 @@ func writeFormatted[T any](w io.Writer, format string, rows []T, jsonRows any, h
 		return tw.Flush()
 	}
 	return nil
+}
+
+// listFormat returns --format, refused beside any of the boolean flags
+// named (--quiet, --json), which pick another output.
+func listFormat(cmd *cli.Command, others ...string) (string, error) {
+	f := cmd.String("format")
+	if f == "" {
+		return "", nil
+	}
+	for _, o := range others {
+		if cmd.Bool(o) {
+			return "", fmt.Errorf("--format and --%s do not go together", strings.Join(others, "/--"))
+		}
+	}
+	return f, nil
 }
 
 var fieldRef = regexp.MustCompile(`{{\s*\.(\w+)\s*}}`)

@@ -70,6 +70,32 @@ func openStore(cmd *cli.Command) (*store.Store, error) {
 	return store.Open(cmd.Root().String("root"))
 }
 
+// storeWith checks the argument count (needArgs) and opens the image
+// store: the preamble of the image verbs.
+func storeWith(cmd *cli.Command, min, max int) (*store.Store, error) {
+	if err := needArgs(cmd, min, max); err != nil {
+		return nil, err
+	}
+	return openStore(cmd)
+}
+
+// imageArg is storeWith and the image named by the first argument, loaded.
+func imageArg(cmd *cli.Command, min, max int) (*store.Store, *store.Loaded, error) {
+	s, err := storeWith(cmd, min, max)
+	if err != nil {
+		return nil, nil, err
+	}
+	desc, err := s.Resolve(cmd.Args().First())
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := s.Load(desc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, l, nil
+}
+
 // needArgs fails with a usage hint unless cmd got between min and max args.
 func needArgs(cmd *cli.Command, min, max int) error {
 	n := cmd.Args().Len()

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"testing"
 
 	"github.com/myrun-org/myrun/imgtool/build"
+	"github.com/myrun-org/myrun/imgtool/container"
 	"github.com/myrun-org/myrun/imgtool/store"
 )
 
@@ -61,5 +63,34 @@ func TestCLIWrongArgs(t *testing.T) {
 	}
 	if err := newApp().Run(context.Background(), []string{"myimg", "--root", root, "images", "-q"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestListFormatRefusedBesideOtherOutputs(t *testing.T) {
+	root := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"images", "--format", "json", "--quiet"}, "--format and --json/--quiet do not go together"},
+		{[]string{"images", "--format", "json", "--json"}, "--format and --json/--quiet do not go together"},
+		{[]string{"ps", "--format", "json", "-q"}, "--format and --quiet do not go together"},
+		{[]string{"volume", "ls", "--format", "json", "-q"}, "--format and --quiet do not go together"},
+	} {
+		err := newApp().Run(context.Background(), append([]string{"myimg", "--root", root}, c.args...))
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%v: error %v, want %q", c.args, err, c.want)
+		}
+	}
+}
+
+func TestWriteFormattedNoRows(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeFormatted[volumeRow, *container.VolumeInfo](&b, "json", nil, nil, nil); err != nil || b.String() != "[]\n" {
+		t.Fatalf("json of no rows: %q, %v; want [] as podman", b.String(), err)
+	}
+	b.Reset()
+	if err := writeFormatted[volumeRow, *container.VolumeInfo](&b, "table {{.Name}}", nil, nil, map[string]string{"Name": "VOLUME NAME"}); err != nil || b.String() != "VOLUME NAME\n" {
+		t.Fatalf("table of no rows: %q, %v; want the header alone", b.String(), err)
 	}
 }
