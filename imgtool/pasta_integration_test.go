@@ -51,7 +51,7 @@ func TestPastaRoot(t *testing.T) {
 func TestPastaRootless(t *testing.T) {
 	needPasta(t)
 	u := newRLUser(t)
-	u.addSubIDs()
+	u.AddSubIDs()
 	// /dev/net/tun is 0600 here: open it up for the test, then restore.
 	st, err := os.Stat("/dev/net/tun")
 	if err != nil {
@@ -62,7 +62,7 @@ func TestPastaRootless(t *testing.T) {
 	bb := exec.Command(filepath.Join(repo, "contrib/images/busybox.sh"), "-r", filepath.Join(u.home, "store"))
 	bb.Dir = u.home
 	bb.Env = []string{"HOME=" + u.home, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "MYIMG=" + filepath.Join(binDir, "myimg")}
-	bb.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
+	bb.SysProcAttr = &syscall.SysProcAttr{Credential: u.Credential()}
 	if out, err := bb.CombinedOutput(); err != nil {
 		t.Fatalf("busybox.sh: %v\n%s", err, out)
 	}

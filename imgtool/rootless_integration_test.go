@@ -7,116 +7,41 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/internal/testuser"
 )
 
-// rlUser is an unprivileged account made for one test, with its own
-// home holding the store; cleanup kills its processes, removes its
-// subordinate id lines, its home and the account.
+// rlUser is an unprivileged account made for one test (testuser.New),
+// with its own home holding the store; cleanup kills its processes,
+// removes its home, its subordinate id lines and the account.
 type rlUser struct {
-	t        *testing.T
-	name     string
-	uid, gid int
-	home     string
-	subStart int
-	orig     map[string][]byte
+	*testuser.User
+	t    *testing.T
+	home string
 }
 
-const rlSubCount = 65536
+const rlSubCount = testuser.SubCount
 
 func newRLUser(t *testing.T) *rlUser {
 	t.Helper()
-	for _, tool := range []string{"useradd", "userdel", "newuidmap", "newgidmap"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not installed (apt-get install passwd uidmap)", tool)
-		}
-	}
 	subreaperOnce.Do(func() { unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) })
-	name := fmt.Sprintf("myimgrl%d", os.Getpid())
-	out, err := exec.Command("useradd", "-M", "-U", "-s", "/bin/sh",
-		"-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", name).CombinedOutput()
-	if err != nil {
-		t.Fatalf("useradd: %v: %s", err, out)
-	}
-	u := &rlUser{t: t, name: name, orig: map[string][]byte{}}
-	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
-		u.orig[f], _ = os.ReadFile(f)
-	}
-	t.Cleanup(u.remove)
-	pw, err := user.Lookup(name)
+	u := &rlUser{User: testuser.New(t, "myimgrl", 300000000), t: t}
+	home, err := os.MkdirTemp("", "myimg-rl-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.uid, _ = strconv.Atoi(pw.Uid)
-	u.gid, _ = strconv.Atoi(pw.Gid)
-	u.subStart = 300000000 + (os.Getpid()%2000)*rlSubCount
-	if u.home, err = os.MkdirTemp("", "myimg-rl-"); err != nil {
-		t.Fatal(err)
-	}
+	u.home = home
+	t.Cleanup(func() { u.Kill(); reapZombies(); os.RemoveAll(home) })
 	os.Chmod(u.home, 0o755)
-	os.Chown(u.home, u.uid, u.gid)
+	os.Chown(u.home, u.UID, u.GID)
 	os.Chmod(binDir, 0o755)
 	return u
-}
-
-// addSubIDs grants the user one range in /etc/subuid and /etc/subgid.
-func (u *rlUser) addSubIDs() {
-	u.t.Helper()
-	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
-		fh, err := os.OpenFile(f, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			u.t.Fatal(err)
-		}
-		fmt.Fprintf(fh, "%s:%d:%d\n", u.name, u.subStart, rlSubCount)
-		fh.Close()
-	}
-}
-
-func (u *rlUser) remove() {
-	if ents, _ := os.ReadDir("/proc"); ents != nil {
-		for _, e := range ents {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
-			var st syscall.Stat_t
-			if syscall.Stat("/proc/"+e.Name(), &st) != nil {
-				continue
-			}
-			if id := int(st.Uid); id == u.uid || (id >= u.subStart && id < u.subStart+rlSubCount) {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	}
-	reapZombies()
-	if u.home != "" {
-		os.RemoveAll(u.home)
-	}
-	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		var keep []string
-		for _, l := range strings.SplitAfter(string(raw), "\n") {
-			if l != "" && !strings.HasPrefix(l, u.name+":") {
-				keep = append(keep, l)
-			}
-		}
-		if s := strings.Join(keep, ""); s != string(raw) {
-			os.WriteFile(f, []byte(s), 0o644)
-		}
-	}
-	if out, err := exec.Command("userdel", u.name).CombinedOutput(); err != nil {
-		u.t.Errorf("userdel %s: %v: %s", u.name, err, out)
-	}
 }
 
 // img runs myimg as the user on the user's store.
@@ -124,8 +49,8 @@ func (u *rlUser) img(env []string, args ...string) (string, string, error) {
 	u.t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, "myimg"), append([]string{"--root", filepath.Join(u.home, "store")}, args...)...)
 	cmd.Dir = u.home
-	cmd.Env = append([]string{"HOME=" + u.home, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "USER=" + u.name}, env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
+	cmd.Env = append([]string{"HOME=" + u.home, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "USER=" + u.Name}, env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: u.Credential()}
 	var o, e strings.Builder
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -184,9 +109,9 @@ func TestRootlessRunSubIDs(t *testing.T) {
 	u := newRLUser(t)
 	tarball := filepath.Join(u.home, "rootfs.tar")
 	writeUserImageTar(t, tarball)
-	os.Chown(tarball, u.uid, u.gid)
+	os.Chown(tarball, u.UID, u.GID)
 	if out, stderr, err := u.img(nil, "import", "-c", "USER app", "-c", `CMD ["id"]`, tarball, "appimg"); err != nil {
-		t.Fatalf("import as %s: %v\n%s%s", u.name, err, out, stderr)
+		t.Fatalf("import as %s: %v\n%s%s", u.Name, err, out, stderr)
 	}
 
 	// A directory imported by the user records the user's files as
@@ -194,9 +119,9 @@ func TestRootlessRunSubIDs(t *testing.T) {
 	bbCmd := exec.Command(filepath.Join(repo, "contrib/images/busybox.sh"), "-r", filepath.Join(u.home, "store"))
 	bbCmd.Dir = u.home
 	bbCmd.Env = []string{"HOME=" + u.home, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "MYIMG=" + filepath.Join(binDir, "myimg")}
-	bbCmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
+	bbCmd.SysProcAttr = &syscall.SysProcAttr{Credential: u.Credential()}
 	if out, err := bbCmd.CombinedOutput(); err != nil {
-		t.Fatalf("busybox.sh as %s: %v\n%s", u.name, err, out)
+		t.Fatalf("busybox.sh as %s: %v\n%s", u.Name, err, out)
 	}
 
 	// No ranges yet: a warning, and container root works.
@@ -205,7 +130,7 @@ func TestRootlessRunSubIDs(t *testing.T) {
 		t.Fatalf("run without subuid ranges: %v %q %q (want uid 0 and a warning)", err, out, stderr)
 	}
 
-	u.addSubIDs()
+	u.AddSubIDs()
 	// Ranges but no newuidmap in PATH: a clear error, nothing left.
 	before, _ := os.ReadDir(filepath.Join(u.home, "store", "containers"))
 	_, stderr, err = u.img([]string{"PATH=/nonexistent"}, "run", "--rm", "--net", "none", "appimg")
@@ -247,7 +172,7 @@ func TestRootlessRunSubIDs(t *testing.T) {
 			t.Errorf("%v: got %q, want %q", args, out, c.want)
 		}
 		if c.want == "" {
-			want := fmt.Sprintf("1 %d %d", u.subStart, rlSubCount)
+			want := fmt.Sprintf("1 %d %d", u.SubStart, rlSubCount)
 			if !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
 				t.Errorf("uid_map %q lacks %q", out, want)
 			}
@@ -261,8 +186,8 @@ func TestRootlessRunSubIDs(t *testing.T) {
 	}
 	homes, _ := filepath.Glob(filepath.Join(u.home, "store", "containers", "*", "bundle", "rootfs", "home", "app"))
 	var st syscall.Stat_t
-	if len(homes) != 1 || syscall.Lstat(homes[0], &st) != nil || int(st.Uid) != u.subStart+1499 || int(st.Gid) != u.subStart+1499 {
-		t.Errorf("/home/app on disk: %v owner %d:%d, want %d", homes, st.Uid, st.Gid, u.subStart+1499)
+	if len(homes) != 1 || syscall.Lstat(homes[0], &st) != nil || int(st.Uid) != u.SubStart+1499 || int(st.Gid) != u.SubStart+1499 {
+		t.Errorf("/home/app on disk: %v owner %d:%d, want %d", homes, st.Uid, st.Gid, u.SubStart+1499)
 	}
 	if out, stderr, err := u.img(nil, "rm", "keep"); err != nil {
 		t.Fatalf("rm keep: %v %s%s", err, out, stderr)
@@ -281,10 +206,10 @@ func TestRootlessRunSubIDs(t *testing.T) {
 // to a non-root USER and files keep the owners the steps gave them.
 func TestRootlessBuildSubIDs(t *testing.T) {
 	u := newRLUser(t)
-	u.addSubIDs()
+	u.AddSubIDs()
 	tarball := filepath.Join(u.home, "rootfs.tar")
 	writeUserImageTar(t, tarball)
-	os.Chown(tarball, u.uid, u.gid)
+	os.Chown(tarball, u.UID, u.GID)
 	if out, stderr, err := u.img(nil, "import", "-c", "USER app", tarball, "appimg"); err != nil {
 		t.Fatalf("import: %v\n%s%s", err, out, stderr)
 	}
@@ -297,7 +222,7 @@ RUN rm -rf /gone/sub && mkdir /gone/sub
 USER app
 RUN id -u > /data/who && touch /home/app/built
 `), 0o644)
-	os.Chown(ctx, u.uid, u.gid)
+	os.Chown(ctx, u.UID, u.GID)
 	if out, stderr, err := u.img(nil, "build", "-t", "built", ctx); err != nil {
 		t.Fatalf("rootless build: %v\n%s%s", err, out, stderr)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/myrun-org/myrun/internal/testuser"
 )
 
 // escCred runs a command as another user.
@@ -29,46 +30,20 @@ func (c *escCred) apply(cmd *exec.Cmd) {
 
 // rootlessUser is an unprivileged account made for one test run.
 type rootlessUser struct {
-	t        *testing.T
-	name     string
-	uid, gid int
-	xdg      string // XDG_RUNTIME_DIR
-	subStart int    // start of the subordinate range we add
-	cred     *escCred
-	orig     map[string][]byte // /etc/subuid and /etc/subgid as found
-	bin      string            // a copy of myrun the user can execute
+	*testuser.User
+	t    *testing.T
+	xdg  string // XDG_RUNTIME_DIR
+	cred *escCred
+	bin  string // a copy of myrun the user can execute
 }
 
-// newRootlessUser creates a user (no home, no automatic subordinate ids)
-// and its XDG_RUNTIME_DIR; everything is removed at cleanup. The
-// subordinate ranges are added by addSubIDs so the test can first run
-// without them.
+// newRootlessUser creates a user (testuser.New) and its XDG_RUNTIME_DIR;
+// everything is removed at cleanup. The subordinate ranges are added by
+// AddSubIDs so the test can first run without them.
 func newRootlessUser(t *testing.T) *rootlessUser {
 	t.Helper()
-	for _, tool := range []string{"useradd", "userdel", "newuidmap", "newgidmap"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (apt-get install passwd uidmap)", tool)
-		}
-	}
-	name := fmt.Sprintf("myrunrl%d", os.Getpid())
-	out, err := exec.Command("useradd", "-M", "-U", "-s", "/bin/sh",
-		"-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", name).CombinedOutput()
-	if err != nil {
-		t.Fatalf("useradd: %v: %s", err, out)
-	}
-	u := &rootlessUser{t: t, name: name, orig: map[string][]byte{}}
-	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
-		u.orig[f], _ = os.ReadFile(f)
-	}
-	t.Cleanup(u.remove)
-	pw, err := user.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.uid, _ = strconv.Atoi(pw.Uid)
-	u.gid, _ = strconv.Atoi(pw.Gid)
-	u.cred = &escCred{uint32(u.uid), uint32(u.gid)}
-	u.subStart = 400000000 + (os.Getpid()%2000)*65536
+	u := &rootlessUser{User: testuser.New(t, "myrunrl", 400000000), t: t}
+	u.cred = &escCred{uint32(u.UID), uint32(u.GID)}
 	// MYRUN may live under a directory the user cannot enter.
 	binDir, err := os.MkdirTemp("", "myrun-rootless-bin-")
 	if err != nil {
@@ -78,82 +53,24 @@ func newRootlessUser(t *testing.T) *rootlessUser {
 	os.Chmod(binDir, 0o755)
 	u.bin = filepath.Join(binDir, "myrun")
 	escInstall(t, myrun, u.bin)
-	u.xdg = fmt.Sprintf("/run/user/%d", u.uid)
+	u.xdg = fmt.Sprintf("/run/user/%d", u.UID)
 	if escExists(u.xdg) {
 		t.Fatalf("%s already exists", u.xdg)
 	}
 	if err := os.MkdirAll(u.xdg, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	os.Chown(u.xdg, u.uid, u.gid)
+	// The user's containers go first, then their runtime dir.
+	t.Cleanup(func() { u.Kill(); os.RemoveAll(u.xdg) })
+	os.Chown(u.xdg, u.UID, u.GID)
 	return u
-}
-
-// addSubIDs appends "<name>:<subStart>:65536" to /etc/subuid and
-// /etc/subgid; remove takes exactly these lines out again.
-func (u *rootlessUser) addSubIDs() {
-	u.t.Helper()
-	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
-		fh, err := os.OpenFile(f, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			u.t.Fatal(err)
-		}
-		fmt.Fprintf(fh, "%s:%d:65536\n", u.name, u.subStart)
-		fh.Close()
-	}
-}
-
-// remove deletes the user's containers' processes, the runtime dir, the
-// subordinate id lines and the account. Only lines naming our user are
-// touched, so concurrent edits by others survive.
-func (u *rootlessUser) remove() {
-	// Kill whatever still runs as the user (ours only: uid is unique).
-	if ents, _ := os.ReadDir("/proc"); ents != nil {
-		for _, e := range ents {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
-			var st syscall.Stat_t
-			if syscall.Stat("/proc/"+e.Name(), &st) != nil {
-				continue
-			}
-			if id := int(st.Uid); id == u.uid || (id >= u.subStart && id < u.subStart+65536) {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	}
-	os.RemoveAll(u.xdg)
-	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		var keep []string
-		for _, l := range strings.SplitAfter(string(raw), "\n") {
-			if l != "" && !strings.HasPrefix(l, u.name+":") {
-				keep = append(keep, l)
-			}
-		}
-		s := strings.Join(keep, "")
-		if s != string(raw) {
-			os.WriteFile(f, []byte(s), 0o644)
-		}
-		if s != string(u.orig[f]) {
-			// Someone else edited the file meanwhile; their lines stay.
-			u.t.Logf("%s differs from its state at the start (concurrent edit?)", f)
-		}
-	}
-	if out, err := exec.Command("userdel", u.name).CombinedOutput(); err != nil {
-		u.t.Errorf("userdel %s: %v: %s", u.name, err, out)
-	}
 }
 
 // myrun runs the runtime as the user with a minimal environment (no
 // --root: the state must go to $XDG_RUNTIME_DIR/myrun by default).
 func (u *rootlessUser) myrun(args ...string) (string, string, int) {
 	u.t.Helper()
-	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/", "USER=" + u.name,
+	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/", "USER=" + u.Name,
 		"XDG_RUNTIME_DIR=" + u.xdg}
 	return escRunEnv(u.t, u.bin, nil, env, u.cred, args...)
 }
@@ -169,9 +86,9 @@ func (u *rootlessUser) bundle(args []string, mutate func(*rspec.Spec)) (dir stri
 	u.t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o755)
 	busyboxRootfs(u.t, filepath.Join(dir, "rootfs"))
-	escChownTree(u.t, dir, u.uid, u.gid)
+	escChownTree(u.t, dir, u.UID, u.GID)
 	if _, errs, code := u.myrun("spec", "--rootless", "--bundle", dir); code != 0 {
-		u.t.Fatalf("spec --rootless as %s: %s", u.name, errs)
+		u.t.Fatalf("spec --rootless as %s: %s", u.Name, errs)
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
@@ -190,7 +107,7 @@ func (u *rootlessUser) bundle(args []string, mutate func(*rspec.Spec)) (dir stri
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
 		u.t.Fatal(err)
 	}
-	os.Chown(filepath.Join(dir, "config.json"), u.uid, u.gid)
+	os.Chown(filepath.Join(dir, "config.json"), u.UID, u.GID)
 	return dir
 }
 
@@ -228,11 +145,11 @@ func TestRootless(t *testing.T) {
 		id := fmt.Sprintf("rl-%d-a", os.Getpid())
 		out, errs, code := u.myrun("run", "--bundle", dir, id)
 		if code != 0 {
-			t.Fatalf("run as %s: %d %s", u.name, code, errs)
+			t.Fatalf("run as %s: %d %s", u.Name, code, errs)
 		}
 		f := strings.Fields(out)
-		if len(f) < 4 || f[0] != "0" || f[1] != "0" || f[2] != strconv.Itoa(u.uid) || f[3] != "1" {
-			t.Errorf("uid 0 inside must map to %d:\n%s", u.uid, out)
+		if len(f) < 4 || f[0] != "0" || f[1] != "0" || f[2] != strconv.Itoa(u.UID) || f[3] != "1" {
+			t.Errorf("uid 0 inside must map to %d:\n%s", u.UID, out)
 		}
 		if !strings.Contains(out, "/dev/null") || !strings.Contains(out, "1:3") {
 			t.Errorf("/dev/null is not a bind mount of the host device:\n%s", out)
@@ -324,12 +241,12 @@ func TestRootless(t *testing.T) {
 
 	multi := func(s *rspec.Spec) {
 		s.Linux.UIDMappings = []rspec.LinuxIDMapping{
-			{ContainerID: 0, HostID: uint32(u.uid), Size: 1},
-			{ContainerID: 1, HostID: uint32(u.subStart), Size: 65536},
+			{ContainerID: 0, HostID: uint32(u.UID), Size: 1},
+			{ContainerID: 1, HostID: uint32(u.SubStart), Size: 65536},
 		}
 		s.Linux.GIDMappings = []rspec.LinuxIDMapping{
-			{ContainerID: 0, HostID: uint32(u.gid), Size: 1},
-			{ContainerID: 1, HostID: uint32(u.subStart), Size: 65536},
+			{ContainerID: 0, HostID: uint32(u.GID), Size: 1},
+			{ContainerID: 1, HostID: uint32(u.SubStart), Size: 65536},
 		}
 		s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
 		// chown to a mapped id proves the second range is live.
@@ -358,7 +275,7 @@ func TestRootless(t *testing.T) {
 	})
 
 	t.Run("multi-range", func(t *testing.T) {
-		u.addSubIDs()
+		u.AddSubIDs()
 		dir := u.bundle([]string{"sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; echo x > /tmp/f; chown 1000:1000 /tmp/f && stat -c '%u:%g' /tmp/f"}, multi)
 		id := fmt.Sprintf("rl-%d-d", os.Getpid())
 		out, errs, code := u.myrun("run", "--bundle", dir, id)
@@ -366,7 +283,7 @@ func TestRootless(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("run with multi-range mapping: %d %s\n%s", code, errs, out)
 		}
-		want := fmt.Sprintf("1 %d 65536", u.subStart)
+		want := fmt.Sprintf("1 %d 65536", u.SubStart)
 		if strings.Count(strings.Join(strings.Fields(out), " "), want) != 2 || !strings.Contains(out, "1000:1000") {
 			t.Fatalf("maps or chown wrong (want %q in both maps):\n%s", want, out)
 		}
