@@ -121,18 +121,8 @@ func TestCopyBuildCacheAndReproducible(t *testing.T) {
 // does) and leaves existing ones alone.
 func TestWorkdirCreatesOwnedDirs(t *testing.T) {
 	ctx := writeCtx(t, map[string]string{"Containerfile": "FROM scratch\nCOPY f /etc/f\nUSER 1000:1001\nWORKDIR /home/u\nWORKDIR /etc\n", "f": "x"})
-	s, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Build(s, Options{ContextDir: ctx, Layers: true, Tags: []string{"w"}, Out: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := s.Load(res.Manifest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newStore(t)
+	_, l := buildLoad(t, s, Options{ContextDir: ctx, Layers: true, Tags: []string{"w"}, Out: io.Discard})
 	rootfs := unpackCopy(t, s, l)
 	for p, want := range map[string][2]uint32{"home": {1000, 1001}, "home/u": {1000, 1001}, "etc": {0, 0}} {
 		var st syscall.Stat_t
@@ -161,10 +151,7 @@ func TestTargetAndSquash(t *testing.T) {
 		layers bool
 		want   int
 	}{{true, 3}, {false, 2}} {
-		s, err := store.Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := newStore(t)
 		res, err := Build(s, Options{ContextDir: ctx, Layers: tc.layers, Target: "final", Tags: []string{"t"}, Out: io.Discard})
 		if err != nil {
 			t.Fatalf("layers=%v: %v", tc.layers, err)
@@ -210,10 +197,7 @@ func TestAddURL(t *testing.T) {
 	defer srv.Close()
 	sum := fmt.Sprintf("sha256:%x", sha256.Sum256([]byte("remote content\n")))
 	build := func(cf string) (*store.Store, *Result, error) {
-		s, err := store.Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := newStore(t)
 		res, err := Build(s, Options{ContextDir: writeCtx(t, map[string]string{"Containerfile": cf}), Layers: true, Tags: []string{"u"}, Out: io.Discard})
 		return s, res, err
 	}
@@ -271,10 +255,7 @@ func TestAddURL(t *testing.T) {
 // different image.
 func TestBuildZstd(t *testing.T) {
 	ctx := writeCtx(t, map[string]string{"Containerfile": "FROM scratch\nCOPY f /f\n", "f": "zstd layer\n"})
-	s, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newStore(t)
 	res, err := Build(s, Options{ContextDir: ctx, Layers: true, Compression: "zstd", Tags: []string{"z"}, Out: io.Discard})
 	if err != nil {
 		t.Fatal(err)
@@ -314,6 +295,30 @@ func TestProxyBuildArgsNotWarned(t *testing.T) {
 	}
 }
 
+// newStore opens an empty store in a temp dir.
+func newStore(t *testing.T) *store.Store {
+	t.Helper()
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// buildLoad builds o into s and loads the image built.
+func buildLoad(t *testing.T, s *store.Store, o Options) (*Result, *store.Loaded) {
+	t.Helper()
+	res, err := Build(s, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Load(res.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, l
+}
+
 // unpackCopy unpacks l as a copied rootfs in a temp bundle and returns the
 // rootfs path.
 func unpackCopy(t *testing.T, s *store.Store, l *store.Loaded) string {
@@ -329,18 +334,8 @@ func unpackCopy(t *testing.T, s *store.Store, l *store.Loaded) string {
 // and buildah do); directories that existed keep their owner.
 func TestCopyChownOwnsCreatedDirs(t *testing.T) {
 	ctx := writeCtx(t, map[string]string{"Containerfile": "FROM scratch\nCOPY f /etc/f\nCOPY --chown=1000:1001 f /a/b/c/\nADD --chown=1000:1001 d /etc/x/y\n", "f": "x", "d/g": "y"})
-	s, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Build(s, Options{ContextDir: ctx, Layers: true, Tags: []string{"w"}, Out: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := s.Load(res.Manifest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newStore(t)
+	_, l := buildLoad(t, s, Options{ContextDir: ctx, Layers: true, Tags: []string{"w"}, Out: io.Discard})
 	rootfs := unpackCopy(t, s, l)
 	for p, want := range map[string][2]uint32{"a": {1000, 1001}, "a/b": {1000, 1001}, "a/b/c": {1000, 1001}, "a/b/c/f": {1000, 1001},
 		"etc": {0, 0}, "etc/x": {1000, 1001}, "etc/x/y": {1000, 1001}, "etc/x/y/g": {1000, 1001}} {
@@ -355,10 +350,7 @@ func TestCopyChownOwnsCreatedDirs(t *testing.T) {
 // base image of another platform is an error (for the build's --platform
 // and for FROM --platform), and RUN for a foreign arch needs binfmt_misc.
 func TestPlatform(t *testing.T) {
-	s, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newStore(t)
 	build := func(cf string, o Options) (*store.Loaded, error) {
 		t.Helper()
 		o.ContextDir = writeCtx(t, map[string]string{"Containerfile": cf, "f": "x"})
@@ -431,18 +423,8 @@ COPY --parents */sub/*.go /g/
 ADD --exclude=*.md a /addex/
 ADD --link --chmod=0640 b/q.txt /addl/
 `, "a/x.txt": "x", "a/y.md": "y", "a/sub/z.txt": "z", "a/sub/w.go": "w", "b/q.txt": "q"})
-	s, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Build(s, Options{ContextDir: ctx, Layers: true, Tags: []string{"x"}, Out: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := s.Load(res.Manifest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newStore(t)
+	_, l := buildLoad(t, s, Options{ContextDir: ctx, Layers: true, Tags: []string{"x"}, Out: io.Discard})
 	rootfs := unpackCopy(t, s, l)
 	var got []string
 	filepath.Walk(rootfs, func(p string, fi os.FileInfo, err error) error {
@@ -470,18 +452,8 @@ ADD --link --chmod=0640 b/q.txt /addl/
 func TestCopyLink(t *testing.T) {
 	ctx := writeCtx(t, map[string]string{"Containerfile": "FROM scratch\nCOPY passwd /etc/passwd\nCOPY --chown=5:5 f /d/old\nCOPY --link g /d/\nCOPY --link --chown=app g /h/\n",
 		"f": "f", "g": "g", "passwd": "root:x:0:0::/:/bin/sh\napp:x:1234:1234::/:/bin/sh\n"})
-	s, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Build(s, Options{ContextDir: ctx, Layers: true, Tags: []string{"x"}, Out: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := s.Load(res.Manifest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newStore(t)
+	_, l := buildLoad(t, s, Options{ContextDir: ctx, Layers: true, Tags: []string{"x"}, Out: io.Discard})
 	entries := func(i int) map[string]*tar.Header {
 		rc, err := s.Open(l.Manifest.Layers[i])
 		if err != nil {
@@ -521,23 +493,13 @@ func TestCopyLink(t *testing.T) {
 // Labels, annotations, a Containerfile given as data (-f -), the error
 // for a context without one, and --pull policies.
 func TestBuildOptionsLabelsPull(t *testing.T) {
-	s, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newStore(t)
 	ctx := writeCtx(t, map[string]string{"f": "x"})
 	if _, err := Build(s, Options{ContextDir: ctx, Out: io.Discard}); err == nil || !strings.Contains(err.Error(), "no Containerfile or Dockerfile in the build context") {
 		t.Fatalf("no Containerfile: %v", err)
 	}
-	res, err := Build(s, Options{ContextDir: ctx, FileData: []byte("FROM scratch\nLABEL a=1\nCOPY f /f\n"), Layers: true, Tags: []string{"base"}, Out: io.Discard,
+	_, l := buildLoad(t, s, Options{ContextDir: ctx, FileData: []byte("FROM scratch\nLABEL a=1\nCOPY f /f\n"), Layers: true, Tags: []string{"base"}, Out: io.Discard,
 		Labels: map[string]string{"a": "2", "b": "3"}, Annotations: map[string]string{"org.example.k": "v"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := s.Load(res.Manifest)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if lb := l.Config.Config.Labels; lb["a"] != "2" || lb["b"] != "3" || l.Manifest.Annotations["org.example.k"] != "v" {
 		t.Fatalf("labels %v, annotations %v", lb, l.Manifest.Annotations)
 	}
@@ -568,18 +530,8 @@ func TestBuildOptionsLabelsPull(t *testing.T) {
 // COPY <<EOF expands variables in the body (quotes kept); <<'EOF' does not.
 func TestCopyHeredocExpands(t *testing.T) {
 	ctx := writeCtx(t, map[string]string{"Containerfile": "FROM scratch\nARG X=hello\nENV Y=world\nCOPY <<EOF /f\n$X \"q\" ${Y}\nEOF\nCOPY <<'EOF' /g\n$X\nEOF\n"})
-	s, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Build(s, Options{ContextDir: ctx, Layers: true, Out: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := s.Load(res.Manifest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newStore(t)
+	_, l := buildLoad(t, s, Options{ContextDir: ctx, Layers: true, Out: io.Discard})
 	rootfs := unpackCopy(t, s, l)
 	for p, want := range map[string]string{"f": "hello \"q\" world\n", "g": "$X\n"} {
 		if b, err := os.ReadFile(filepath.Join(rootfs, p)); err != nil || string(b) != want {
@@ -591,10 +543,7 @@ func TestCopyHeredocExpands(t *testing.T) {
 // --build-context: a named directory for COPY --from (its content keys
 // the step), a named image for FROM; a name overrides a stage of that name.
 func TestNamedBuildContexts(t *testing.T) {
-	s, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newStore(t)
 	ctx := writeCtx(t, map[string]string{"f": "x"})
 	if _, err := Build(s, Options{ContextDir: ctx, FileData: []byte("FROM scratch\nCOPY f /base-file\n"), Layers: true, Tags: []string{"base"}, Out: io.Discard}); err != nil {
 		t.Fatal(err)
@@ -612,14 +561,7 @@ func TestNamedBuildContexts(t *testing.T) {
 	o := Options{ContextDir: ctx, FileData: cf, Layers: true, Out: io.Discard, Contexts: map[string]NamedContext{"other": dirCtx, "img": imgCtx}}
 	build := func() string {
 		t.Helper()
-		res, err := Build(s, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := s.Load(res.Manifest)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, l := buildLoad(t, s, o)
 		rootfs := unpackCopy(t, s, l)
 		if _, err := os.Stat(filepath.Join(rootfs, "base-file")); err != nil {
 			t.Fatal("FROM img did not use the image")
@@ -647,10 +589,7 @@ func TestNamedBuildContexts(t *testing.T) {
 
 // A build without -t stays in the store (as <none>), found by its ID.
 func TestUntaggedBuildKept(t *testing.T) {
-	s, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newStore(t)
 	ctx := writeCtx(t, map[string]string{"f": "x"})
 	res, err := Build(s, Options{ContextDir: ctx, FileData: []byte("FROM scratch\nCOPY f /f\n"), Layers: true, Out: io.Discard})
 	if err != nil {
