@@ -114,25 +114,13 @@ func uncompressedLayer(s *store.Store, l *store.Loaded, i int, path string) erro
 		return err
 	}
 	defer rc.Close()
-	z, err := layer.Decompress(rc)
-	if err != nil {
-		return err
-	}
-	defer z.Close()
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	v := l.DiffID(i).Verifier()
-	if _, err := io.Copy(io.MultiWriter(f, v), z); err != nil {
+	if _, err := layer.CopyVerified(f, rc, l.DiffID(i)); err != nil {
 		return err
-	}
-	if _, err := io.Copy(io.Discard, rc); err != nil {
-		return err
-	}
-	if !v.Verified() {
-		return fmt.Errorf("uncompressed content does not match diff_id %s", l.DiffID(i))
 	}
 	return f.Close()
 }

@@ -113,24 +113,8 @@ func VerifyDiffID(s *store.Store, ld ocispec.Descriptor, diffID digest.Digest) e
 }
 
 func verifyDiffIDStream(rc io.Reader, name string, diffID digest.Digest) error {
-	ld := struct{ Digest string }{name}
-	z, err := layer.Decompress(rc)
-	if err != nil {
-		return fmt.Errorf("layer %s: %w", ld.Digest, err)
-	}
-	defer z.Close()
-	if err := diffID.Validate(); err != nil {
-		return fmt.Errorf("layer %s: diff_id %q: %w", ld.Digest, diffID, err)
-	}
-	v := diffID.Verifier()
-	if _, err := io.Copy(v, z); err != nil {
-		return fmt.Errorf("layer %s: decompressing (truncated or corrupt?): %w", ld.Digest, err)
-	}
-	if _, err := io.Copy(io.Discard, rc); err != nil {
-		return fmt.Errorf("layer %s: %w", ld.Digest, err)
-	}
-	if !v.Verified() {
-		return fmt.Errorf("layer %s: uncompressed content does not match diff_id %s", ld.Digest, diffID)
+	if _, err := layer.CopyVerified(io.Discard, rc, diffID); err != nil {
+		return fmt.Errorf("layer %s: %w", name, err)
 	}
 	return nil
 }

@@ -230,7 +230,7 @@ func putLayer(s *store.Store, l v1.Layer, desc ocispec.Descriptor, diffID digest
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := verifyDiff(pr, diffID)
+		_, err := layer.CopyVerified(io.Discard, pr, diffID)
 		pr.CloseWithError(err)
 		done <- err
 	}()
@@ -244,25 +244,6 @@ func putLayer(s *store.Store, l v1.Layer, desc ocispec.Descriptor, diffID digest
 	}
 	_, err = ing.Commit(desc.MediaType, &desc)
 	return err
-}
-
-func verifyDiff(r io.Reader, diffID digest.Digest) error {
-	if err := diffID.Validate(); err != nil {
-		return fmt.Errorf("diff_id %q: %w", diffID, err)
-	}
-	z, err := layer.Decompress(r)
-	if err != nil {
-		return err
-	}
-	v := diffID.Verifier()
-	if _, err := io.Copy(v, z); err != nil {
-		return err
-	}
-	io.Copy(io.Discard, r)
-	if !v.Verified() {
-		return fmt.Errorf("uncompressed content does not match diff_id %s", diffID)
-	}
-	return nil
 }
 
 func toOCI(d v1.Descriptor) ocispec.Descriptor {
