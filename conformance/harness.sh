@@ -72,3 +72,88 @@ harness_remove_new_netns() {
 		rm -f "/run/netns/$n"
 	done
 }
+
+# ---- a private containerd (conformance/cri/containerd.sh, dropin/containerd.sh)
+# Everything of it is under one BASE directory: config.toml, root, state,
+# opt, the sockets BASE/containerd.sock{,.ttrpc} and BASE/debug.sock, the
+# log BASE/containerd.log and the pid file BASE/containerd.pid.
+
+# harness_containerd_top BASE [PLUGIN...]: the top-level keys of its config
+# (they must come before any table); the PLUGINs are disabled as well as the
+# snapshotters this host does not have.
+harness_containerd_top() {
+	local b=$1 p list=
+	shift
+	for p in "$@" io.containerd.snapshotter.v1.aufs io.containerd.snapshotter.v1.btrfs \
+		io.containerd.snapshotter.v1.devmapper io.containerd.snapshotter.v1.zfs; do
+		list="$list${list:+, }\"$p\""
+	done
+	cat <<CONF
+root = "$b/root"
+state = "$b/state"
+disabled_plugins = [$list]
+CONF
+}
+
+# harness_containerd_tables BASE: its sockets, debug socket, no metrics, and
+# the opt plugin's directory.
+harness_containerd_tables() {
+	cat <<CONF
+
+[grpc]
+  address = "$1/containerd.sock"
+
+[ttrpc]
+  address = "$1/containerd.sock.ttrpc"
+
+[debug]
+  address = "$1/debug.sock"
+
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$1/opt"
+CONF
+}
+
+# harness_containerd_start BASE TRIES CHECK...: start containerd with
+# BASE/config.toml (its pid in BASE/containerd.pid and $harness_containerd_pid)
+# and wait, TRIES times a tenth of a second at most, until CHECK succeeds;
+# fails, showing the log's end, if containerd exits first.
+harness_containerd_start() {
+	local b=$1 tries=$2 i
+	shift 2
+	containerd --config "$b/config.toml" >"$b/containerd.log" 2>&1 &
+	harness_containerd_pid=$!
+	echo "$harness_containerd_pid" >"$b/containerd.pid"
+	# shellcheck disable=SC2034 # a retry count
+	for i in $(seq 1 "$tries"); do
+		"$@" >/dev/null 2>&1 && return 0
+		kill -0 "$harness_containerd_pid" 2>/dev/null || { tail -n 5 "$b/containerd.log"; return 1; }
+		sleep 0.1
+	done
+}
+
+# harness_containerd_stop BASE [CLEAN]: if the containerd of BASE still runs,
+# run CLEAN (what the engine should remove itself), then TERM it (KILL after
+# 5 s); then KILL the shims left behind (found by our socket address),
+# unmount what is mounted under BASE and remove the pid file. Needs
+# pids_referring and unmount_under (conformance/dropin/lib.sh, host.sh).
+harness_containerd_stop() {
+	local b=$1 clean=${2:-} pid
+	[ -s "$b/containerd.pid" ] || return 0
+	pid=$(cat "$b/containerd.pid")
+	if kill -0 "$pid" 2>/dev/null; then
+		[ -z "$clean" ] || "$clean"
+		kill -TERM "$pid"
+		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	for pid in $(pids_referring "$b/containerd.sock"); do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	unmount_under "$b"
+	rm -f "$b/containerd.pid"
+}

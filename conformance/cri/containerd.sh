@@ -51,30 +51,12 @@ cri_registry_stop() {
 # come first: in TOML a key after a table header belongs to that table.
 cri_config() {
 	local b=$CRI_BASE
-	cat <<CONF
-root = "$b/root"
-state = "$b/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
-CONF
+	harness_containerd_top "$b"
 	echo "# ---- contrib/engines/containerd-config.toml ----"
 	sed "s#\"/usr/local/bin/myrun\"#\"$CRI_RUNTIME\"#" "$CRI_REPO/contrib/engines/containerd-config.toml"
 	echo "# ---- the harness's own settings ----"
+	harness_containerd_tables "$b" # its sockets are $CRI_SOCK{,.ttrpc}
 	cat <<CONF
-
-[grpc]
-  address = "$CRI_SOCK"
-
-[ttrpc]
-  address = "$CRI_SOCK.ttrpc"
-
-[debug]
-  address = "$b/debug.sock"
-
-[metrics]
-  address = ""
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$b/opt"
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$CRI_REGISTRY/$CRI_PAUSE"
@@ -142,7 +124,7 @@ J
 }
 
 cri_containerd_start() {
-	local b=$CRI_BASE i
+	local b=$CRI_BASE
 	mkdir -p "$b"/{root,state,opt,runc-root,cni/net.d,cni/ipam,tracebin}
 	CRI_TRACE=$b/trace.log
 	CRI_RUNTIME=$(make_trace_wrapper "$b/bin/$(basename "$CRI_RT")" "$b/tracebin/myrun" "$CRI_TRACE")
@@ -152,16 +134,10 @@ cri_containerd_start() {
 	cri_config >"$b/config.toml"
 	printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 60\n' "$CRI_SOCK" "$CRI_SOCK" >"$b/crictl.yaml"
 	cri_cni_config >"$b/cni/net.d/10-cri-harness.conflist"
-	containerd --config "$b/config.toml" >"$b/containerd.log" 2>&1 &
-	CRI_PID=$!
-	echo "$CRI_PID" >"$b/containerd.pid"
+	harness_containerd_start "$b" 150 crictl_ version || return 1
+	# shellcheck disable=SC2154 # set by harness_containerd_start (conformance/harness.sh)
+	CRI_PID=$harness_containerd_pid
 	export CRI_PID
-	# shellcheck disable=SC2034 # a retry count
-	for i in $(seq 1 150); do
-		crictl_ version >/dev/null 2>&1 && break
-		kill -0 "$CRI_PID" 2>/dev/null || { tail -n 5 "$b/containerd.log"; return 1; }
-		sleep 0.1
-	done
 	crictl_ version || return 1
 	# The CRI plugin reports NetworkReady once it has loaded our CNI config.
 	retry 50 bash -c 'crictl_ info | jq -e ".status.conditions[] | select(.type == \"NetworkReady\") | .status" | grep -qx true' ||
@@ -192,24 +168,16 @@ cri_critest() {
 		-ginkgo.timeout "${CRI_TIMEOUT:-1800}s")
 }
 
-cri_containerd_teardown() {
-	local b=$CRI_BASE pid id
-	[ -s "$b/containerd.pid" ] || return 0
-	pid=$(cat "$b/containerd.pid")
-	if kill -0 "$pid" 2>/dev/null; then
-		# Whatever a failed spec left: stop and remove through the CRI.
-		for id in $(crictl_ pods -q 2>/dev/null); do
-			crictl_ stopp "$id" >/dev/null 2>&1
-			crictl_ rmp -f "$id" >/dev/null 2>&1
-		done
-		kill -TERM "$pid"
-		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	for pid in $(pids_referring "$b/containerd.sock"); do
-		kill -KILL "$pid" 2>/dev/null
+# cri_remove_pods: stop and remove through the CRI whatever a failed spec
+# left.
+cri_remove_pods() {
+	local id
+	for id in $(crictl_ pods -q 2>/dev/null); do
+		crictl_ stopp "$id" >/dev/null 2>&1
+		crictl_ rmp -f "$id" >/dev/null 2>&1
 	done
-	unmount_under "$b"
-	rm -f "$b/containerd.pid"
+}
+
+cri_containerd_teardown() {
+	harness_containerd_stop "$CRI_BASE" cri_remove_pods
 }

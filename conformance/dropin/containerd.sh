@@ -29,67 +29,38 @@ cr_remove() {
 export -f cr cr_run cr_exec cr_task_field cr_remove
 
 containerd_setup() {
-	local b=$DROPIN_TMP/containerd i
+	local b=$DROPIN_TMP/containerd
 	mkdir -p "$b"/{root,state,opt,bin,runc-root,fifo}
-	cat >"$b/config.toml" <<CONF
-version = 2
-root = "$b/root"
-state = "$b/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
-
-[grpc]
-  address = "$b/containerd.sock"
-
-[ttrpc]
-  address = "$b/containerd.sock.ttrpc"
-
-[debug]
-  address = "$b/debug.sock"
-
-[metrics]
-  address = ""
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$b/opt"
-CONF
+	{
+		echo "version = 2"
+		harness_containerd_top "$b" io.containerd.grpc.v1.cri
+		harness_containerd_tables "$b"
+	} >"$b/config.toml"
 	CR_BASE=$b
 	CR_TRACE=$b/trace.log
 	CR_RUNTIME=$(make_trace_wrapper "$DROPIN_TMP/bin/$(basename "$DROPIN_RUNTIME")" "$b/bin" "$CR_TRACE")
 	export CR_BASE CR_TRACE CR_RUNTIME
-	containerd --config "$b/config.toml" >"$b/containerd.log" 2>&1 &
-	CR_PID=$!
-	echo "$CR_PID" >"$b/containerd.pid"
-	for i in $(seq 1 100); do
-		cr version >/dev/null 2>&1 && break
-		kill -0 "$CR_PID" 2>/dev/null || { tail -n 5 "$b/containerd.log"; return 1; }
-		sleep 0.1
-	done
+	harness_containerd_start "$b" 100 cr version || return 1
+	# shellcheck disable=SC2154 # set by harness_containerd_start (conformance/harness.sh)
+	CR_PID=$harness_containerd_pid
 	cr version >/dev/null || return 1
 	cr image import "$DROPIN_TMP/image/oci.tar" >/dev/null || return 1
 	cr image ls -q | grep -qx "$DROPIN_IMAGE" || { echo "image $DROPIN_IMAGE not imported"; return 1; }
 }
 
-containerd_teardown() {
-	local b=$DROPIN_TMP/containerd pid id
-	[ -s "$b/containerd.pid" ] || return 0
-	pid=$(cat "$b/containerd.pid")
-	if kill -0 "$pid" 2>/dev/null; then
-		for id in $(timeout 20 ctr --address "$b/containerd.sock" -n "$DROPIN_CTR_NS" container ls -q 2>/dev/null); do
-			timeout 20 bash -c "cr_remove $id"
-		done
-		timeout 20 ctr --address "$b/containerd.sock" -n "$DROPIN_CTR_NS" image rm "$DROPIN_IMAGE" >/dev/null 2>&1
-		timeout 20 ctr --address "$b/containerd.sock" namespace rm "$DROPIN_CTR_NS" >/dev/null 2>&1
-		kill -TERM "$pid"
-		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
-	# Shims that outlived their tasks, identified by our socket address.
-	for pid in $(pids_referring "$b/containerd.sock"); do
-		kill -KILL "$pid" 2>/dev/null
+# containerd_remove_ours: our namespace's containers, image and the
+# namespace itself, each step bounded.
+containerd_remove_ours() {
+	local b=$DROPIN_TMP/containerd id
+	for id in $(timeout 20 ctr --address "$b/containerd.sock" -n "$DROPIN_CTR_NS" container ls -q 2>/dev/null); do
+		timeout 20 bash -c "cr_remove $id"
 	done
-	unmount_under "$b"
-	rm -f "$b/containerd.pid"
+	timeout 20 ctr --address "$b/containerd.sock" -n "$DROPIN_CTR_NS" image rm "$DROPIN_IMAGE" >/dev/null 2>&1
+	timeout 20 ctr --address "$b/containerd.sock" namespace rm "$DROPIN_CTR_NS" >/dev/null 2>&1
+}
+
+containerd_teardown() {
+	harness_containerd_stop "$DROPIN_TMP/containerd" containerd_remove_ours
 }
 
 # ---- cases -----------------------------------------------------------
