@@ -86,6 +86,27 @@ func psCommand() *cli.Command {
 	}
 }
 
+// eachContainer runs do on the container each argument names, in order,
+// printing what it returns; the first error ends it.
+func eachContainer(cmd *cli.Command, do func(cs *container.Manager, arg string, r *container.Record) (string, error)) error {
+	cs, err := openContainers(cmd)
+	if err != nil {
+		return err
+	}
+	for _, a := range cmd.Args().Slice() {
+		r, err := cs.Lookup(a)
+		if err != nil {
+			return err
+		}
+		out, err := do(cs, a, r)
+		if err != nil {
+			return err
+		}
+		fmt.Println(out)
+	}
+	return nil
+}
+
 func lookupContainer(cmd *cli.Command) (*container.Manager, *container.Record, error) {
 	cs, err := openContainers(cmd)
 	if err != nil {
@@ -141,21 +162,9 @@ func stopCommand() *cli.Command {
 			if cmd.Int("time") < 0 {
 				return fmt.Errorf("-t %d: must not be negative", cmd.Int("time"))
 			}
-			cs, err := openContainers(cmd)
-			if err != nil {
-				return err
-			}
-			for _, a := range cmd.Args().Slice() {
-				r, err := cs.Lookup(a)
-				if err != nil {
-					return err
-				}
-				if err := cs.Stop(r, time.Duration(cmd.Int("time"))*time.Second); err != nil {
-					return err
-				}
-				fmt.Println(a)
-			}
-			return nil
+			return eachContainer(cmd, func(cs *container.Manager, a string, r *container.Record) (string, error) {
+				return a, cs.Stop(r, time.Duration(cmd.Int("time"))*time.Second)
+			})
 		},
 	}
 }

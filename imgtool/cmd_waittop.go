@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v3"
+
+	"github.com/myrun-org/myrun/imgtool/container"
 )
 
 func waitCommand() *cli.Command {
@@ -24,22 +27,10 @@ func waitCommand() *cli.Command {
 			if cmd.Duration("interval") <= 0 {
 				return fmt.Errorf("--interval %s: must be positive", cmd.Duration("interval"))
 			}
-			cs, err := openContainers(cmd)
-			if err != nil {
-				return err
-			}
-			for _, a := range cmd.Args().Slice() {
-				r, err := cs.Lookup(a)
-				if err != nil {
-					return err
-				}
+			return eachContainer(cmd, func(cs *container.Manager, _ string, r *container.Record) (string, error) {
 				code, err := cs.Wait(r, cmd.Duration("interval"))
-				if err != nil {
-					return err
-				}
-				fmt.Println(code)
-			}
-			return nil
+				return strconv.Itoa(code), err
+			})
 		},
 	}
 }
