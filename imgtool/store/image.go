@@ -126,6 +126,12 @@ func (s *Store) putImage(img Image, layers []ocispec.Descriptor, annotations map
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
+	return s.putManifest(cb, layers, annotations, configType, manifestType)
+}
+
+// putManifest stores the config bytes and a manifest over them and
+// layers, which must already be in the store.
+func (s *Store) putManifest(cb []byte, layers []ocispec.Descriptor, annotations map[string]string, configType, manifestType string) (ocispec.Descriptor, error) {
 	cdesc, err := s.PutBytes(configType, cb)
 	if err != nil {
 		return ocispec.Descriptor{}, err

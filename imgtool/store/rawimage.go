@@ -14,23 +14,5 @@ func (s *Store) PutImageConfig(config []byte, layers []ocispec.Descriptor, annot
 	if err := json.Unmarshal(config, &img); err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	cdesc, err := s.PutBytes(ocispec.MediaTypeImageConfig, config)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	if layers == nil {
-		layers = []ocispec.Descriptor{}
-	}
-	m := struct {
-		SchemaVersion int                  `json:"schemaVersion"`
-		MediaType     string               `json:"mediaType"`
-		Config        ocispec.Descriptor   `json:"config"`
-		Layers        []ocispec.Descriptor `json:"layers"`
-		Annotations   map[string]string    `json:"annotations,omitempty"`
-	}{2, ocispec.MediaTypeImageManifest, cdesc, layers, annotations}
-	mb, err := json.Marshal(m)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	return s.PutBytes(ocispec.MediaTypeImageManifest, mb)
+	return s.putManifest(config, layers, annotations, ocispec.MediaTypeImageConfig, ocispec.MediaTypeImageManifest)
 }
