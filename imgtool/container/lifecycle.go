@@ -143,10 +143,35 @@ type RemoveOptions struct {
 // record and from what exists, so it also cleans up after a crash, and
 // running it twice is fine.
 func (cs *Manager) Remove(id string, o RemoveOptions) error {
+	r, err := cs.quiesce(id, o)
+	if err != nil {
+		return err
+	}
+	errs := cs.removeTraces(id, r)
+	if !o.KeepLogs {
+		lp := r.LogPath
+		if lp == "" {
+			lp = filepath.Join(cs.LogDir, id+".log")
+		}
+		if err := os.Remove(lp); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		// Keep the record so a second rm can retry.
+		return fmt.Errorf("removing container %s: %w", ShortID(id), errors.Join(errs...))
+	}
+	return os.RemoveAll(cs.Dir(id))
+}
+
+// quiesce loads what is known of the container and stops what runs of
+// it: the container (only with Force) and its monitor, which may first
+// record the exit.
+func (cs *Manager) quiesce(id string, o RemoveOptions) (*Record, error) {
 	r, err := cs.Load(id)
 	if err != nil {
 		if _, serr := os.Stat(cs.Dir(id)); serr != nil {
-			return fmt.Errorf("%w: %s", ErrNotFound, id)
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
 		r = &Record{ID: id} // a crash before the first save
 	} else {
@@ -157,7 +182,7 @@ func (cs *Manager) Remove(id string, o RemoveOptions) error {
 	}
 	if cs.IsRunning(r) {
 		if !o.Force {
-			return fmt.Errorf("container %s is running: stop it first or use rm -f", ShortID(id))
+			return nil, fmt.Errorf("container %s is running: stop it first or use rm -f", ShortID(id))
 		}
 		cs.Kill(r, "KILL")
 		// Give the monitor the chance to record the exit and clean up.
@@ -178,6 +203,12 @@ func (cs *Manager) Remove(id string, o RemoveOptions) error {
 		}
 		killVerified(r.MonitorPid, r.MonitorTime, syscall.SIGKILL)
 	}
+	return r, nil
+}
+
+// removeTraces removes the container's runtime state, helper processes,
+// network, cgroup and bundle; the errors are the caller's to report.
+func (cs *Manager) removeTraces(id string, r *Record) []error {
 	var errs []error
 	if r.Runtime != "" {
 		cs.runtime(r).Delete(id)
@@ -218,20 +249,7 @@ func (cs *Manager) Remove(id string, o RemoveOptions) error {
 	if err := unpack.RemoveForce(cs.Images, bundle); err != nil {
 		errs = append(errs, err)
 	}
-	if !o.KeepLogs {
-		lp := r.LogPath
-		if lp == "" {
-			lp = filepath.Join(cs.LogDir, id+".log")
-		}
-		if err := os.Remove(lp); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		// Keep the record so a second rm can retry.
-		return fmt.Errorf("removing container %s: %w", ShortID(id), errors.Join(errs...))
-	}
-	return os.RemoveAll(cs.Dir(id))
+	return errs
 }
 
 // RuntimeFallback is used when a record lost its runtime path; set by

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,17 +52,36 @@ func (cs *Manager) monitor(id string, att *Attach, ready func(error)) (int, erro
 	if err != nil {
 		return -1, err
 	}
-	dir := cs.Dir(id)
-	// Network before the container starts, with or without a terminal:
-	// rootless containers join the user and network namespaces of a pause
-	// process (slirp4netns cannot enter the namespaces of the runtime's
-	// non-dumpable init).
+	closeNet, err := cs.startNetwork(r)
+	defer closeNet()
+	if err != nil {
+		return -1, err
+	}
+	if att != nil && att.TTY {
+		return cs.monitorTTY(r, att, ready)
+	}
+	return cs.monitorLogged(r, att, ready)
+}
+
+// startNetwork gives the container its network before it starts, with or
+// without a terminal: rootless containers join the user and network
+// namespaces of a pause process (slirp4netns cannot enter the namespaces
+// of the runtime's non-dumpable init). The returned func, also valid
+// after an error, releases the pause and slirp4netns handles when the
+// monitor ends.
+func (cs *Manager) startNetwork(r *Record) (func(), error) {
+	var closers []io.Closer
+	closeAll := func() {
+		for _, c := range slices.Backward(closers) {
+			c.Close()
+		}
+	}
 	if r.Rootless && r.Network.Mode != network.ModeHost {
 		keep, err := cs.startPause(r)
 		if err != nil {
-			return -1, err
+			return closeAll, err
 		}
-		defer keep.Close()
+		closers = append(closers, keep)
 	}
 	if r.Network.Mode == network.ModeSlirp {
 		target := r.Network.Netns
@@ -70,18 +90,22 @@ func (cs *Manager) monitor(id string, att *Attach, ready func(error)) (int, erro
 		}
 		exitW, err := cs.startSlirp(r, target)
 		if err != nil {
-			return -1, err
+			return closeAll, err
 		}
-		defer exitW.Close()
+		closers = append(closers, exitW)
 	}
 	if r.Network.Mode == network.ModePasta {
 		if err := cs.startPasta(r); err != nil {
-			return -1, err
+			return closeAll, err
 		}
 	}
-	if att != nil && att.TTY {
-		return cs.monitorTTY(r, att, ready)
-	}
+	return closeAll, nil
+}
+
+// monitorLogged runs the container without a terminal: its stdout and
+// stderr go to the log (and to att, if attached) until it exits.
+func (cs *Manager) monitorLogged(r *Record, att *Attach, ready func(error)) (int, error) {
+	id, dir := r.ID, cs.Dir(r.ID)
 	if err := os.MkdirAll(filepath.Dir(r.LogPath), 0o700); err != nil {
 		return -1, err
 	}

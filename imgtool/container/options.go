@@ -167,7 +167,6 @@ type parsed struct {
 // flag.
 func (o *Options) validate() (*parsed, error) {
 	p := &parsed{}
-	var err error
 	if o.Net == "" {
 		o.Net = network.ModeBridge
 		if os.Geteuid() != 0 {
@@ -215,32 +214,7 @@ func (o *Options) validate() (*parsed, error) {
 			return nil, fmt.Errorf("--subnet: %w", err)
 		}
 	}
-	for _, v := range o.Volumes {
-		vol, err := ParseVolume(v)
-		if err != nil {
-			return nil, err
-		}
-		p.volumes = append(p.volumes, vol)
-	}
-	for _, s := range o.Ports {
-		pm, err := network.ParsePort(s)
-		if err != nil {
-			return nil, err
-		}
-		for _, q := range p.ports {
-			if network.Conflicts(q, pm) {
-				return nil, fmt.Errorf("-p %s: host port given twice", s)
-			}
-		}
-		p.ports = append(p.ports, pm)
-	}
-	if p.env, err = ParseEnv(o.Env); err != nil {
-		return nil, err
-	}
-	if p.memory, err = ParseMemory(o.Memory); err != nil {
-		return nil, err
-	}
-	if p.quota, p.period, err = ParseCPUs(o.CPUs); err != nil {
+	if err := o.parseValues(p); err != nil {
 		return nil, err
 	}
 	if o.PidsLimit < 0 {
@@ -253,4 +227,39 @@ func (o *Options) validate() (*parsed, error) {
 		return nil, fmt.Errorf("no runtime found: install myrun beside myimg, in PATH, or set --runtime / MYIMG_RUNTIME")
 	}
 	return p, nil
+}
+
+// parseValues fills p with the flags that carry values to parse: volumes,
+// ports (none given twice), environment, memory and CPUs.
+func (o *Options) parseValues(p *parsed) error {
+	var err error
+	for _, v := range o.Volumes {
+		vol, err := ParseVolume(v)
+		if err != nil {
+			return err
+		}
+		p.volumes = append(p.volumes, vol)
+	}
+	for _, s := range o.Ports {
+		pm, err := network.ParsePort(s)
+		if err != nil {
+			return err
+		}
+		for _, q := range p.ports {
+			if network.Conflicts(q, pm) {
+				return fmt.Errorf("-p %s: host port given twice", s)
+			}
+		}
+		p.ports = append(p.ports, pm)
+	}
+	if p.env, err = ParseEnv(o.Env); err != nil {
+		return err
+	}
+	if p.memory, err = ParseMemory(o.Memory); err != nil {
+		return err
+	}
+	if p.quota, p.period, err = ParseCPUs(o.CPUs); err != nil {
+		return err
+	}
+	return nil
 }
