@@ -22,35 +22,9 @@ import (
 // the same image, as podman requires; with multi (-m) each image gets
 // its own manifest.json entry.
 func SaveDocker(s *store.Store, w io.Writer, names []string, multi bool) error {
-	type entry struct {
-		l    *store.Loaded
-		tags []string
-	}
-	var order []digest.Digest
-	byID := map[digest.Digest]*entry{}
-	for _, n := range names {
-		desc, err := s.Resolve(n)
-		if err != nil {
-			return err
-		}
-		l, err := s.Load(desc)
-		if err != nil {
-			return err
-		}
-		id := l.Manifest.Config.Digest
-		e := byID[id]
-		if e == nil {
-			if len(order) == 1 && !multi {
-				return fmt.Errorf("%s is another image than %s: a docker-archive of several images needs -m (--multi-image-archive)", n, names[0])
-			}
-			e = &entry{l: l}
-			byID[id] = e
-			order = append(order, id)
-		}
-		// A name given by ID adds no tag (podman does the same).
-		if _, err := digestLike(n); err != nil {
-			e.tags = append(e.tags, store.NormalizeName(n))
-		}
+	order, byID, err := dockerEntries(s, names, multi)
+	if err != nil {
+		return err
 	}
 	tmp, err := s.TempDir("save-docker-")
 	if err != nil {
@@ -105,6 +79,45 @@ func SaveDocker(s *store.Store, w io.Writer, names []string, multi bool) error {
 		}
 	}
 	return tw.Close()
+}
+
+// dockerEntry is one image of a docker-archive and the names it is saved
+// under.
+type dockerEntry struct {
+	l    *store.Loaded
+	tags []string
+}
+
+// dockerEntries loads the images names stand for, each once, in the order
+// first named; without multi they must all be the same image.
+func dockerEntries(s *store.Store, names []string, multi bool) ([]digest.Digest, map[digest.Digest]*dockerEntry, error) {
+	var order []digest.Digest
+	byID := map[digest.Digest]*dockerEntry{}
+	for _, n := range names {
+		desc, err := s.Resolve(n)
+		if err != nil {
+			return nil, nil, err
+		}
+		l, err := s.Load(desc)
+		if err != nil {
+			return nil, nil, err
+		}
+		id := l.Manifest.Config.Digest
+		e := byID[id]
+		if e == nil {
+			if len(order) == 1 && !multi {
+				return nil, nil, fmt.Errorf("%s is another image than %s: a docker-archive of several images needs -m (--multi-image-archive)", n, names[0])
+			}
+			e = &dockerEntry{l: l}
+			byID[id] = e
+			order = append(order, id)
+		}
+		// A name given by ID adds no tag (podman does the same).
+		if _, err := digestLike(n); err != nil {
+			e.tags = append(e.tags, store.NormalizeName(n))
+		}
+	}
+	return order, byID, nil
 }
 
 // uncompressedLayer writes layer i as a plain tar, checked against its diff_id.

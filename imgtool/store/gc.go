@@ -153,6 +153,14 @@ func (s *Store) live() (keep map[digest.Digest]bool, diffIDs map[string]bool, er
 	for _, m := range idx.Manifests {
 		walk(m)
 	}
+	s.liveRecords(keep, diffIDs)
+	return keep, diffIDs, nil
+}
+
+// liveRecords adds what the build cache records and the bundle records
+// of mounted bundles keep: blobs to keep, layers (by diff_id) to keep
+// extracted.
+func (s *Store) liveRecords(keep map[digest.Digest]bool, diffIDs map[string]bool) {
 	// Build-cache records keep their blobs (Prune drops the records first
 	// when the cache goes too).
 	cacheDir := filepath.Join(s.Root, CacheDir)
@@ -193,5 +201,4 @@ func (s *Store) live() (keep map[digest.Digest]bool, diffIDs map[string]bool, er
 			}
 		}
 	}
-	return keep, diffIDs, nil
 }
