@@ -154,66 +154,11 @@ type builder struct {
 
 // Build runs a build and tags the result.
 func Build(s *store.Store, o Options) (*Result, error) {
-	if o.Out == nil {
-		o.Out = io.Discard
-	}
-	if o.Compression == "" {
-		o.Compression = "gzip"
-	}
-	if o.Platform.Architecture == "" {
-		o.Platform = store.HostPlatform()
-	}
-	if o.CgroupParent == "" {
-		o.CgroupParent = "/myimg-build"
-	}
-	ctxDir, err := filepath.Abs(o.ContextDir)
+	file, data, err := checkOptions(&o)
 	if err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(ctxDir); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("build context %s is not a directory", o.ContextDir)
-	}
-	o.ContextDir = ctxDir
-	file := o.File
-	data := o.FileData
-	if data == nil {
-		if file == "" {
-			file = filepath.Join(ctxDir, "Containerfile")
-			if _, err := os.Stat(file); err != nil {
-				file = filepath.Join(ctxDir, "Dockerfile")
-				if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
-					return nil, fmt.Errorf("no Containerfile or Dockerfile in the build context %s (or give one with -f)", o.ContextDir)
-				}
-			}
-		}
-		if data, err = os.ReadFile(file); err != nil {
-			return nil, err
-		}
-	} else if file == "" {
-		file = "Containerfile"
-	}
-	switch o.Format {
-	case "", FormatOCI:
-		o.Format = FormatOCI
-	case FormatDocker:
-		if o.Compression == layer.Zstd {
-			return nil, fmt.Errorf("--format docker: Docker v2s2 has no zstd layer type (use --compression gzip or none)")
-		}
-		if len(o.Annotations) > 0 {
-			return nil, fmt.Errorf("--annotation: Docker v2s2 manifests have no annotations (use --format oci)")
-		}
-	default:
-		return nil, fmt.Errorf("--format %q: want oci or docker", o.Format)
-	}
-	switch o.PullPolicy {
-	case "", "never":
-	case "missing", "always":
-		if o.Pull == nil {
-			return nil, fmt.Errorf("--pull=%s: no registry access configured", o.PullPolicy)
-		}
-	default:
-		return nil, fmt.Errorf("--pull=%s: want always, missing or never", o.PullPolicy)
-	}
+	ctxDir := o.ContextDir
 	p, err := parseContainerfile(file, data)
 	if err != nil {
 		return nil, err
@@ -294,6 +239,73 @@ func Build(s *store.Store, o Options) (*Result, error) {
 		b.res.CacheKeys = append(b.res.CacheKeys, k)
 	}
 	return &b.res, nil
+}
+
+// checkOptions fills o's defaults, makes its context directory absolute
+// and checks the options that need no store; it returns the
+// Containerfile's name (for errors) and content.
+func checkOptions(o *Options) (string, []byte, error) {
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Compression == "" {
+		o.Compression = "gzip"
+	}
+	if o.Platform.Architecture == "" {
+		o.Platform = store.HostPlatform()
+	}
+	if o.CgroupParent == "" {
+		o.CgroupParent = "/myimg-build"
+	}
+	ctxDir, err := filepath.Abs(o.ContextDir)
+	if err != nil {
+		return "", nil, err
+	}
+	if st, err := os.Stat(ctxDir); err != nil || !st.IsDir() {
+		return "", nil, fmt.Errorf("build context %s is not a directory", o.ContextDir)
+	}
+	o.ContextDir = ctxDir
+	file := o.File
+	data := o.FileData
+	if data == nil {
+		if file == "" {
+			file = filepath.Join(ctxDir, "Containerfile")
+			if _, err := os.Stat(file); err != nil {
+				file = filepath.Join(ctxDir, "Dockerfile")
+				if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+					return "", nil, fmt.Errorf("no Containerfile or Dockerfile in the build context %s (or give one with -f)", o.ContextDir)
+				}
+			}
+		}
+		if data, err = os.ReadFile(file); err != nil {
+			return "", nil, err
+		}
+	} else if file == "" {
+		file = "Containerfile"
+	}
+	switch o.Format {
+	case "", FormatOCI:
+		o.Format = FormatOCI
+	case FormatDocker:
+		if o.Compression == layer.Zstd {
+			return "", nil, fmt.Errorf("--format docker: Docker v2s2 has no zstd layer type (use --compression gzip or none)")
+		}
+		if len(o.Annotations) > 0 {
+			return "", nil, fmt.Errorf("--annotation: Docker v2s2 manifests have no annotations (use --format oci)")
+		}
+	default:
+		return "", nil, fmt.Errorf("--format %q: want oci or docker", o.Format)
+	}
+	switch o.PullPolicy {
+	case "", "never":
+	case "missing", "always":
+		if o.Pull == nil {
+			return "", nil, fmt.Errorf("--pull=%s: no registry access configured", o.PullPolicy)
+		}
+	default:
+		return "", nil, fmt.Errorf("--pull=%s: want always, missing or never", o.PullPolicy)
+	}
+	return file, data, nil
 }
 
 func (b *builder) cleanup() {

@@ -225,77 +225,89 @@ func (r *stageRun) resolveSources(c *copySpec, root string, inContext bool) ([]s
 			out = append(out, s)
 			continue
 		}
-		rel := path.Clean("/" + src)[1:]
-		if rel == "" {
-			rel = "."
+		ls, err := r.localSources(c, src, root, inContext)
+		if err != nil {
+			return nil, err
 		}
-		// --parents keeps the path below a "/./" pivot (all of it without one).
-		pivot := ""
-		if i := strings.LastIndex("/"+src, "/./"); c.parents && i >= 0 {
-			pivot = path.Clean("/" + src[:max(i-1, 0)])[1:]
+		out = append(out, ls...)
+	}
+	return out, nil
+}
+
+// localSources are the sources a path or glob src names under root (the
+// context or a --from tree), .dockerignore applied in the context; none is
+// an error.
+func (r *stageRun) localSources(c *copySpec, src, root string, inContext bool) ([]source, error) {
+	b := r.b
+	rel := path.Clean("/" + src)[1:]
+	if rel == "" {
+		rel = "."
+	}
+	// --parents keeps the path below a "/./" pivot (all of it without one).
+	pivot := ""
+	if i := strings.LastIndex("/"+src, "/./"); c.parents && i >= 0 {
+		pivot = path.Clean("/" + src[:max(i-1, 0)])[1:]
+	}
+	var matches []string
+	if hasGlob(rel) {
+		m, err := filepath.Glob(filepath.Join(root, rel))
+		if err != nil {
+			return nil, fmt.Errorf("source %q: %w", src, err)
 		}
-		var matches []string
-		if hasGlob(rel) {
-			m, err := filepath.Glob(filepath.Join(root, rel))
-			if err != nil {
-				return nil, fmt.Errorf("source %q: %w", src, err)
+		for _, p := range m {
+			pr, _ := filepath.Rel(root, p)
+			if safe, err := securejoin.SecureJoin(root, pr); err == nil && safe == p {
+				matches = append(matches, filepath.ToSlash(pr))
 			}
-			for _, p := range m {
-				pr, _ := filepath.Rel(root, p)
-				if safe, err := securejoin.SecureJoin(root, pr); err == nil && safe == p {
-					matches = append(matches, filepath.ToSlash(pr))
-				}
-			}
-		} else {
-			matches = []string{rel}
 		}
-		n := 0
-		for _, m := range matches {
-			if inContext {
-				if ex, _ := b.ignore.excluded(m); ex && m != "." {
-					continue
-				}
-			}
-			hp, err := securejoin.SecureJoin(root, m)
-			if err != nil {
-				return nil, err
-			}
-			st, err := os.Lstat(hp)
-			if err != nil {
+	} else {
+		matches = []string{rel}
+	}
+	var out []source
+	for _, m := range matches {
+		if inContext {
+			if ex, _ := b.ignore.excluded(m); ex && m != "." {
 				continue
 			}
-			if st.Mode()&fs.ModeSymlink != 0 {
-				// A source given by name is followed (inside the root).
-				if st2, err := os.Stat(hp); err == nil {
-					st = st2
-				}
-			}
-			s := source{abs: hp, name: path.Base(m), dir: st.IsDir()}
-			if c.parents {
-				s.name = m
-				if pivot != "" {
-					s.name, _ = strings.CutPrefix(strings.TrimPrefix(m, pivot), "/")
-				}
-				if s.name == "" {
-					s.name = "."
-				}
-			}
-			if inContext {
-				s.rel = m
-			}
-			if c.add && !s.dir && (c.unpack == nil || *c.unpack) {
-				s.archive = isArchive(hp)
-			}
-			out = append(out, s)
-			n++
 		}
-		if n == 0 {
-			where := "build context"
-			if !inContext {
-				where = "--from=" + c.from
-			}
-			return nil, fmt.Errorf("source %q: no such file or directory in the %s", src, where)
+		hp, err := securejoin.SecureJoin(root, m)
+		if err != nil {
+			return nil, err
 		}
+		st, err := os.Lstat(hp)
+		if err != nil {
+			continue
+		}
+		if st.Mode()&fs.ModeSymlink != 0 {
+			// A source given by name is followed (inside the root).
+			if st2, err := os.Stat(hp); err == nil {
+				st = st2
+			}
+		}
+		s := source{abs: hp, name: path.Base(m), dir: st.IsDir()}
+		if c.parents {
+			s.name = m
+			if pivot != "" {
+				s.name, _ = strings.CutPrefix(strings.TrimPrefix(m, pivot), "/")
+			}
+			if s.name == "" {
+				s.name = "."
+			}
+		}
+		if inContext {
+			s.rel = m
+		}
+		if c.add && !s.dir && (c.unpack == nil || *c.unpack) {
+			s.archive = isArchive(hp)
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		where := "build context"
+		if !inContext {
+			where = "--from=" + c.from
+		}
+		return nil, fmt.Errorf("source %q: no such file or directory in the %s", src, where)
 	}
 	return out, nil
 }
@@ -344,26 +356,9 @@ func (r *stageRun) copyInto(rootfs string, c *copySpec, srcs []source) error {
 		}
 		dest = path.Join(wd, dest) + map[bool]string{true: "/", false: ""}[strings.HasSuffix(dest, "/") || dest == "."]
 	}
-	uid, gid := 0, 0
-	if c.chown != "" {
-		names := rootfs
-		if c.namesRoot != "" {
-			names = c.namesRoot
-		}
-		u, err := unpack.ResolveUser(names, c.chown)
-		if err != nil {
-			return fmt.Errorf("--chown=%s: %w", c.chown, err)
-		}
-		uid, gid = int(u.UID), int(u.GID)
-	}
-	var chmod *fs.FileMode
-	if c.chmod != "" {
-		m, err := strconv.ParseUint(c.chmod, 8, 32)
-		if err != nil || m > 0o7777 {
-			return fmt.Errorf("--chmod=%s: want an octal mode", c.chmod)
-		}
-		fm := fs.FileMode(m)
-		chmod = &fm
+	uid, gid, chmod, err := copyOwnerMode(rootfs, c)
+	if err != nil {
+		return err
 	}
 	destHost, err := securejoin.SecureJoin(rootfs, dest)
 	if err != nil {
@@ -412,57 +407,8 @@ func (r *stageRun) copyInto(rootfs string, c *copySpec, srcs []source) error {
 		if !s.dir && (excluded(path.Base(s.name)) || s.rel != "" && excluded(s.rel)) {
 			continue
 		}
-		prefix := ""
-		if c.parents && s.dir {
-			prefix = s.name
-		}
-		switch {
-		case s.archive && excl != nil:
-			return fmt.Errorf("ADD %s: --exclude does not apply inside a local archive", s.name)
-		case s.archive:
-			dh, err := securejoin.SecureJoin(rootfs, dest)
-			if err != nil {
-				return err
-			}
-			// The archive writes into the tree directly: let queued
-			// copies land and forget what was checked.
-			if err := cp.settle(); err != nil {
-				return err
-			}
-			if err := extractArchive(s.abs, dh); err != nil {
-				return fmt.Errorf("ADD %s: %w", s.name, err)
-			}
-		case s.dir:
-			err := r.b.walk(s, s.rel != "", func(rel, p string, st fs.FileInfo) error {
-				if rel == "." {
-					if prefix != "" {
-						return cp.mkdirAll(path.Join(dest, prefix))
-					}
-					return nil
-				}
-				if excluded(rel) {
-					if st.IsDir() && !excl.Exclusions() {
-						return filepath.SkipDir
-					}
-					return nil
-				}
-				return cp.copyEntry(p, path.Join(dest, prefix, rel), st)
-			})
-			if err != nil {
-				return err
-			}
-		default:
-			target := path.Clean(dest)
-			if destIsDir {
-				target = path.Join(dest, s.name)
-			}
-			st, err := os.Stat(s.abs)
-			if err != nil {
-				return err
-			}
-			if err := cp.copyEntry(s.abs, target, st); err != nil {
-				return err
-			}
+		if err := r.copySource(cp, rootfs, dest, c, s, destIsDir, excl, excluded); err != nil {
+			return err
 		}
 	}
 	if err := cp.finish(); err != nil {
@@ -471,6 +417,86 @@ func (r *stageRun) copyInto(rootfs string, c *copySpec, srcs []source) error {
 	// Large copies say how much and how fast (small ones stay quiet).
 	if line := cp.meter.Done(); cp.meter.Bytes() >= progress.BarThreshold {
 		r.b.printf("%s\n", line)
+	}
+	return nil
+}
+
+// copyOwnerMode reads --chown (names resolved in the destination's
+// /etc, or the --link base's) and --chmod.
+func copyOwnerMode(rootfs string, c *copySpec) (int, int, *fs.FileMode, error) {
+	uid, gid := 0, 0
+	if c.chown != "" {
+		names := rootfs
+		if c.namesRoot != "" {
+			names = c.namesRoot
+		}
+		u, err := unpack.ResolveUser(names, c.chown)
+		if err != nil {
+			return 0, 0, nil, fmt.Errorf("--chown=%s: %w", c.chown, err)
+		}
+		uid, gid = int(u.UID), int(u.GID)
+	}
+	var chmod *fs.FileMode
+	if c.chmod != "" {
+		m, err := strconv.ParseUint(c.chmod, 8, 32)
+		if err != nil || m > 0o7777 {
+			return 0, 0, nil, fmt.Errorf("--chmod=%s: want an octal mode", c.chmod)
+		}
+		fm := fs.FileMode(m)
+		chmod = &fm
+	}
+	return uid, gid, chmod, nil
+}
+
+// copySource copies one source to dest: an archive unpacked (ADD), a
+// directory's entries, or a file.
+func (r *stageRun) copySource(cp *copier, rootfs, dest string, c *copySpec, s source, destIsDir bool, excl *patternmatcher.PatternMatcher, excluded func(string) bool) error {
+	prefix := ""
+	if c.parents && s.dir {
+		prefix = s.name
+	}
+	switch {
+	case s.archive && excl != nil:
+		return fmt.Errorf("ADD %s: --exclude does not apply inside a local archive", s.name)
+	case s.archive:
+		dh, err := securejoin.SecureJoin(rootfs, dest)
+		if err != nil {
+			return err
+		}
+		// The archive writes into the tree directly: let queued
+		// copies land and forget what was checked.
+		if err := cp.settle(); err != nil {
+			return err
+		}
+		if err := extractArchive(s.abs, dh); err != nil {
+			return fmt.Errorf("ADD %s: %w", s.name, err)
+		}
+	case s.dir:
+		return r.b.walk(s, s.rel != "", func(rel, p string, st fs.FileInfo) error {
+			if rel == "." {
+				if prefix != "" {
+					return cp.mkdirAll(path.Join(dest, prefix))
+				}
+				return nil
+			}
+			if excluded(rel) {
+				if st.IsDir() && !excl.Exclusions() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			return cp.copyEntry(p, path.Join(dest, prefix, rel), st)
+		})
+	default:
+		target := path.Clean(dest)
+		if destIsDir {
+			target = path.Join(dest, s.name)
+		}
+		st, err := os.Stat(s.abs)
+		if err != nil {
+			return err
+		}
+		return cp.copyEntry(s.abs, target, st)
 	}
 	return nil
 }

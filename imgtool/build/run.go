@@ -145,26 +145,11 @@ func (r *stageRun) run(st step, c *instructions.RunCommand) error {
 	})
 }
 
-// runContainer runs one process in a container of our runtime, with the
-// workspace's merged dir as rootfs, and waits for it.
-func (b *builder) runContainer(w *workspace, args []string, script string, env []string, usr, cwd string, ro runOpts) error {
-	if b.o.Runtime == "" {
-		return fmt.Errorf("RUN needs a runtime: none found (set --runtime or MYIMG_RUNTIME)")
-	}
-	rootfs := w.merged
-	s, err := unpack.ProcessSpec(rootfs, unpack.Process{
-		Args: args, Env: append(slices.Clone(env), ro.env...), User: usr, Cwd: cwd, Caps: b.o.Caps,
-	})
-	if err != nil {
-		return err
-	}
-	// WORKDIR is created on first use, as buildah does.
-	if p, err := securejoin.SecureJoin(rootfs, s.Process.Cwd); err == nil {
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			return fmt.Errorf("WORKDIR %s: %w", s.Process.Cwd, err)
-		}
-	}
-	id := fmt.Sprintf("myimg-%d-%d", os.Getpid(), b.seq)
+// adjustRunSpec makes the RUN container's spec from the image's process
+// spec: setuid tools work, --ulimit, our rootfs, hostname and cgroup, and
+// RUN --security=insecure (all capabilities, no masked paths, sysfs rw) or
+// --network=host (the host's network namespace, resolv.conf and hosts).
+func (b *builder) adjustRunSpec(s *rspec.Spec, rootfs, id string, ro runOpts) {
 	s.Process.NoNewPrivileges = false // setuid tools (su, sudo) must work in builds
 	for _, l := range b.o.Ulimits {
 		s.Process.Rlimits = slices.DeleteFunc(s.Process.Rlimits, func(x rspec.POSIXRlimit) bool { return x.Type == l.Type })
@@ -193,6 +178,29 @@ func (b *builder) runContainer(w *workspace, args []string, script string, env [
 			}
 		}
 	}
+}
+
+// runContainer runs one process in a container of our runtime, with the
+// workspace's merged dir as rootfs, and waits for it.
+func (b *builder) runContainer(w *workspace, args []string, script string, env []string, usr, cwd string, ro runOpts) error {
+	if b.o.Runtime == "" {
+		return fmt.Errorf("RUN needs a runtime: none found (set --runtime or MYIMG_RUNTIME)")
+	}
+	rootfs := w.merged
+	s, err := unpack.ProcessSpec(rootfs, unpack.Process{
+		Args: args, Env: append(slices.Clone(env), ro.env...), User: usr, Cwd: cwd, Caps: b.o.Caps,
+	})
+	if err != nil {
+		return err
+	}
+	// WORKDIR is created on first use, as buildah does.
+	if p, err := securejoin.SecureJoin(rootfs, s.Process.Cwd); err == nil {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return fmt.Errorf("WORKDIR %s: %w", s.Process.Cwd, err)
+		}
+	}
+	id := fmt.Sprintf("myimg-%d-%d", os.Getpid(), b.seq)
+	b.adjustRunSpec(s, rootfs, id, ro)
 	bundle := filepath.Join(w.dir, "bundle")
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		return err

@@ -168,6 +168,55 @@ func (r *stageRun) expand(cmd any) error {
 	return nil
 }
 
+// argStep declares ARG's names in the stage; their values (not just the
+// names) key the cache: a different --build-arg must not reuse RUN
+// results.
+func (r *stageRun) argStep(st step, cmd *instructions.ArgCommand, nop string) error {
+	if err := r.b.declareArgs(st, r.args, r.b.meta); err != nil {
+		return err
+	}
+	var kv []string
+	for _, a := range cmd.Args {
+		if v, ok := r.args[a.Key]; ok {
+			kv = append(kv, a.Key+"="+v)
+		}
+	}
+	return r.configStep(nop, "ARG "+strings.Join(kv, " "))
+}
+
+// expose adds EXPOSE's ports (variables expanded, /tcp by default).
+func (r *stageRun) expose(ports []string) error {
+	c := &r.img.Config
+	if c.ExposedPorts == nil {
+		c.ExposedPorts = map[string]struct{}{}
+	}
+	for _, p := range ports {
+		p, _, err := r.b.lex.ProcessWord(p, shell.EnvsFromSlice(r.env()))
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(p, "/") {
+			p += "/tcp"
+		}
+		c.ExposedPorts[p] = struct{}{}
+	}
+	return nil
+}
+
+// addVolumes adds VOLUME's paths to the config.
+func addVolumes(c *store.Config, vols []string) error {
+	if c.Volumes == nil {
+		c.Volumes = map[string]struct{}{}
+	}
+	for _, v := range vols {
+		if v == "" {
+			return fmt.Errorf("VOLUME specified can not be an empty string")
+		}
+		c.Volumes[v] = struct{}{}
+	}
+	return nil
+}
+
 func (r *stageRun) dispatch(st step) error {
 	if err := r.expand(st.cmd); err != nil {
 		return err
@@ -176,18 +225,7 @@ func (r *stageRun) dispatch(st step) error {
 	nop := "/bin/sh -c #(nop) " + st.text
 	switch cmd := st.cmd.(type) {
 	case *instructions.ArgCommand:
-		if err := r.b.declareArgs(st, r.args, r.b.meta); err != nil {
-			return err
-		}
-		// The values (not just the names) key the cache: a different
-		// --build-arg must not reuse RUN results.
-		var kv []string
-		for _, a := range cmd.Args {
-			if v, ok := r.args[a.Key]; ok {
-				kv = append(kv, a.Key+"="+v)
-			}
-		}
-		return r.configStep(nop, "ARG "+strings.Join(kv, " "))
+		return r.argStep(st, cmd, nop)
 	case *instructions.EnvCommand:
 		for _, kv := range cmd.Env {
 			c.Env = setEnv(c.Env, kv.Key, kv.Value)
@@ -211,28 +249,12 @@ func (r *stageRun) dispatch(st step) error {
 	case *instructions.UserCommand:
 		c.User = cmd.User
 	case *instructions.ExposeCommand:
-		if c.ExposedPorts == nil {
-			c.ExposedPorts = map[string]struct{}{}
-		}
-		for _, p := range cmd.Ports {
-			p, _, err := r.b.lex.ProcessWord(p, shell.EnvsFromSlice(r.env()))
-			if err != nil {
-				return err
-			}
-			if !strings.Contains(p, "/") {
-				p += "/tcp"
-			}
-			c.ExposedPorts[p] = struct{}{}
+		if err := r.expose(cmd.Ports); err != nil {
+			return err
 		}
 	case *instructions.VolumeCommand:
-		if c.Volumes == nil {
-			c.Volumes = map[string]struct{}{}
-		}
-		for _, v := range cmd.Volumes {
-			if v == "" {
-				return fmt.Errorf("VOLUME specified can not be an empty string")
-			}
-			c.Volumes[v] = struct{}{}
+		if err := addVolumes(c, cmd.Volumes); err != nil {
+			return err
 		}
 	case *instructions.StopSignalCommand:
 		c.StopSignal = cmd.Signal
