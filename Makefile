@@ -11,7 +11,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X github.com/myrun-org/myrun/spec
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 MIN_PASS  ?= 37
 # Trees where no non-test function may pass 80 lines (contrib/funclen).
-FUNCLEN_DIRS ?= libcontainer runtime
+FUNCLEN_DIRS ?= libcontainer runtime imgtool specs internal
 
 .PHONY: all build myrun myimg test unit integration conformance dropin cri test-vm vm-ci demo install lint c-format depcheck bench fuzz fuzz-ci stress clean deps
 

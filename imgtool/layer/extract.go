@@ -247,19 +247,8 @@ func (e *extractor) entry(hdr *tar.Header, r io.Reader) error {
 			return err
 		}
 	}
-	// Replace what is there unless both are directories.
-	if !(e.fresh && !e.created[rel] && !e.dirOK[rel]) {
-		if fi, err := os.Lstat(target); err == nil {
-			if !(fi.IsDir() && hdr.Typeflag == tar.TypeDir) {
-				if err := e.fw.Barrier(); err != nil {
-					return err
-				}
-				if err := os.RemoveAll(target); err != nil {
-					return &Error{hdr.Name, err.Error()}
-				}
-				e.removed()
-			}
-		}
+	if err := e.replace(hdr, rel, target); err != nil {
+		return err
 	}
 	e.created[rel] = true
 	switch hdr.Typeflag {
@@ -285,49 +274,85 @@ func (e *extractor) entry(hdr *tar.Header, r io.Reader) error {
 			return &Error{hdr.Name, err.Error()}
 		}
 	case tar.TypeLink:
-		lrel, err := cleanName(hdr.Linkname)
-		if err != nil || lrel == "." {
-			return &Error{hdr.Name, fmt.Sprintf("hardlink target %q leaves the root", hdr.Linkname)}
-		}
-		want := filepath.Join(e.dir, lrel)
-		got, err := securejoin.SecureJoin(e.dir, lrel)
-		if err != nil || got != want {
-			return &Error{hdr.Name, fmt.Sprintf("hardlink target %q goes through a symlink", hdr.Linkname)}
-		}
-		if err := e.fw.Barrier(); err != nil { // the target may still be queued
-			return err
-		}
-		fi, err := os.Lstat(want)
-		if err != nil {
-			return &Error{hdr.Name, fmt.Sprintf("hardlink target %q: %v", hdr.Linkname, err)}
-		}
-		if fi.IsDir() {
-			return &Error{hdr.Name, fmt.Sprintf("hardlink target %q is a directory", hdr.Linkname)}
-		}
-		if err := unix.Linkat(unix.AT_FDCWD, want, unix.AT_FDCWD, target, 0); err != nil {
-			return &Error{hdr.Name, err.Error()}
-		}
-		return nil // a hardlink shares the target's metadata
+		return e.hardlink(hdr, target) // a hardlink shares the target's metadata
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-		mode := uint32(unix.S_IFIFO)
-		if hdr.Typeflag == tar.TypeChar {
-			mode = unix.S_IFCHR
-		} else if hdr.Typeflag == tar.TypeBlock {
-			mode = unix.S_IFBLK
-		}
-		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
-		if err := unix.Mknod(target, mode|0o600, int(dev)); err != nil {
-			if e.o.Rootless && hdr.Typeflag != tar.TypeFifo {
-				e.skipped++ // device nodes only as root
-				delete(e.created, rel)
-				return nil
-			}
-			return &Error{hdr.Name, err.Error()}
+		if skipped, err := e.device(hdr, rel, target); err != nil || skipped {
+			return err
 		}
 	default:
 		return nil
 	}
 	return e.meta(hdr, rel, target)
+}
+
+// replace removes what is at target unless both it and the entry are
+// directories; in a fresh tree only a path made earlier can be there.
+func (e *extractor) replace(hdr *tar.Header, rel, target string) error {
+	if e.fresh && !e.created[rel] && !e.dirOK[rel] {
+		return nil
+	}
+	fi, err := os.Lstat(target)
+	if err != nil || (fi.IsDir() && hdr.Typeflag == tar.TypeDir) {
+		return nil
+	}
+	if err := e.fw.Barrier(); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(target); err != nil {
+		return &Error{hdr.Name, err.Error()}
+	}
+	e.removed()
+	return nil
+}
+
+// hardlink links target to the entry's link target, which must be a
+// non-directory already extracted at that very path (no symlink on the
+// way).
+func (e *extractor) hardlink(hdr *tar.Header, target string) error {
+	lrel, err := cleanName(hdr.Linkname)
+	if err != nil || lrel == "." {
+		return &Error{hdr.Name, fmt.Sprintf("hardlink target %q leaves the root", hdr.Linkname)}
+	}
+	want := filepath.Join(e.dir, lrel)
+	got, err := securejoin.SecureJoin(e.dir, lrel)
+	if err != nil || got != want {
+		return &Error{hdr.Name, fmt.Sprintf("hardlink target %q goes through a symlink", hdr.Linkname)}
+	}
+	if err := e.fw.Barrier(); err != nil { // the target may still be queued
+		return err
+	}
+	fi, err := os.Lstat(want)
+	if err != nil {
+		return &Error{hdr.Name, fmt.Sprintf("hardlink target %q: %v", hdr.Linkname, err)}
+	}
+	if fi.IsDir() {
+		return &Error{hdr.Name, fmt.Sprintf("hardlink target %q is a directory", hdr.Linkname)}
+	}
+	if err := unix.Linkat(unix.AT_FDCWD, want, unix.AT_FDCWD, target, 0); err != nil {
+		return &Error{hdr.Name, err.Error()}
+	}
+	return nil
+}
+
+// device makes a device node or fifo; rootless, a device node that
+// cannot be made is skipped (counted, not recorded as created).
+func (e *extractor) device(hdr *tar.Header, rel, target string) (skipped bool, err error) {
+	mode := uint32(unix.S_IFIFO)
+	if hdr.Typeflag == tar.TypeChar {
+		mode = unix.S_IFCHR
+	} else if hdr.Typeflag == tar.TypeBlock {
+		mode = unix.S_IFBLK
+	}
+	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
+	if err := unix.Mknod(target, mode|0o600, int(dev)); err != nil {
+		if e.o.Rootless && hdr.Typeflag != tar.TypeFifo {
+			e.skipped++ // device nodes only as root
+			delete(e.created, rel)
+			return true, nil
+		}
+		return false, &Error{hdr.Name, err.Error()}
+	}
+	return false, nil
 }
 
 // ids maps the entry's owner to host ids.

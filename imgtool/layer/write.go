@@ -150,37 +150,13 @@ func (t *treeWriter) entry(rel string) error {
 	default:
 		return nil // sockets do not belong in images
 	}
-	opaque := false
-	if xs, err := listXattrs(full); err == nil {
-		for _, x := range xs {
-			if strings.HasPrefix(x.name, "trusted.overlay.") || strings.HasPrefix(x.name, "user.overlay.") {
-				if x.name == overlay.OpaqueXattr() && string(x.value) == "y" {
-					opaque = true
-				}
-				continue
-			}
-			if hdr.PAXRecords == nil {
-				hdr.PAXRecords = map[string]string{}
-			}
-			hdr.PAXRecords["SCHILY.xattr."+x.name] = string(x.value)
-		}
-	}
+	opaque := addXattrs(hdr, full)
 	if err := t.tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("%s: %w", rel, err)
 	}
 	switch hdr.Typeflag {
 	case tar.TypeReg:
-		// A raw fd: os.Open costs an fcntl and a failing epoll
-		// registration per file.
-		fd, err := unix.Open(full, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return &os.PathError{Op: "open", Path: full, Err: err}
-		}
-		_, err = io.CopyBuffer(t.tw, io.LimitReader(fdReader(fd), hdr.Size), t.buf)
-		unix.Close(fd)
-		if err != nil {
-			return fmt.Errorf("%s: %w", full, err)
-		}
+		return t.content(full, hdr.Size)
 	case tar.TypeDir:
 		if t.o.Overlay && opaque {
 			if err := t.tw.WriteHeader(&tar.Header{
@@ -191,6 +167,44 @@ func (t *treeWriter) entry(rel string) error {
 			}
 		}
 		return t.dir(rel)
+	}
+	return nil
+}
+
+// addXattrs records full's extended attributes in hdr (PAX), except
+// overlayfs' own; it says whether full is an opaque overlay directory.
+func addXattrs(hdr *tar.Header, full string) (opaque bool) {
+	xs, err := listXattrs(full)
+	if err != nil {
+		return false
+	}
+	for _, x := range xs {
+		if strings.HasPrefix(x.name, "trusted.overlay.") || strings.HasPrefix(x.name, "user.overlay.") {
+			if x.name == overlay.OpaqueXattr() && string(x.value) == "y" {
+				opaque = true
+			}
+			continue
+		}
+		if hdr.PAXRecords == nil {
+			hdr.PAXRecords = map[string]string{}
+		}
+		hdr.PAXRecords["SCHILY.xattr."+x.name] = string(x.value)
+	}
+	return opaque
+}
+
+// content writes size bytes of the regular file full, never following a
+// link. A raw fd: os.Open costs an fcntl and a failing epoll registration
+// per file.
+func (t *treeWriter) content(full string, size int64) error {
+	fd, err := unix.Open(full, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: full, Err: err}
+	}
+	_, err = io.CopyBuffer(t.tw, io.LimitReader(fdReader(fd), size), t.buf)
+	unix.Close(fd)
+	if err != nil {
+		return fmt.Errorf("%s: %w", full, err)
 	}
 	return nil
 }
