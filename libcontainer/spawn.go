@@ -20,18 +20,12 @@ import (
 	"github.com/myrun-org/myrun/libcontainer/resctrl"
 	"github.com/myrun-org/myrun/libcontainer/syncproto"
 	"github.com/myrun-org/myrun/libcontainer/userns"
+	"github.com/myrun-org/myrun/specs"
 )
 
-var nsFlags = map[rspec.LinuxNamespaceType]int{
-	rspec.PIDNamespace:     unix.CLONE_NEWPID,
-	rspec.NetworkNamespace: unix.CLONE_NEWNET,
-	rspec.MountNamespace:   unix.CLONE_NEWNS,
-	rspec.IPCNamespace:     unix.CLONE_NEWIPC,
-	rspec.UTSNamespace:     unix.CLONE_NEWUTS,
-	rspec.UserNamespace:    unix.CLONE_NEWUSER,
-	rspec.CgroupNamespace:  unix.CLONE_NEWCGROUP,
-	rspec.TimeNamespace:    unix.CLONE_NEWTIME,
-}
+// nsFlags maps spec namespace types to their CLONE_NEW* flags (one table,
+// the one specs validates against).
+var nsFlags = specs.NamespaceFlags
 
 // spawnRequest describes one process to start through `myrun init`.
 type spawnRequest struct {
