@@ -6,8 +6,8 @@ import (
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/myrun-org/myrun/internal/rlimits"
 	"github.com/myrun-org/myrun/libcontainer/caps"
-	"github.com/myrun-org/myrun/libcontainer/initproc"
 	"github.com/myrun-org/myrun/libcontainer/nsexec"
 	"github.com/myrun-org/myrun/libcontainer/seccomp"
 )
@@ -51,7 +51,7 @@ func (r *Runtime) constructorExec(p *rspec.Process, spec *rspec.Spec, preserve i
 		x.Cwd = "/"
 	}
 	for i, l := range p.Rlimits {
-		res, ok := initproc.Rlimits[l.Type]
+		res, ok := rlimits.Resources[l.Type]
 		if !ok {
 			return nil, fmt.Errorf("process.rlimits[%d].type: unknown rlimit %q", i, l.Type)
 		}

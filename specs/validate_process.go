@@ -8,15 +8,9 @@ import (
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-tools/validate/capabilities"
-)
 
-// Rlimits are the resource names setrlimit(2) knows on Linux.
-var Rlimits = map[string]bool{
-	"RLIMIT_AS": true, "RLIMIT_CORE": true, "RLIMIT_CPU": true, "RLIMIT_DATA": true,
-	"RLIMIT_FSIZE": true, "RLIMIT_LOCKS": true, "RLIMIT_MEMLOCK": true, "RLIMIT_MSGQUEUE": true,
-	"RLIMIT_NICE": true, "RLIMIT_NOFILE": true, "RLIMIT_NPROC": true, "RLIMIT_RSS": true,
-	"RLIMIT_RTPRIO": true, "RLIMIT_RTTIME": true, "RLIMIT_SIGPENDING": true, "RLIMIT_STACK": true,
-}
+	"github.com/myrun-org/myrun/internal/rlimits"
+)
 
 // ValidateProcess checks the process of `myrun exec --process FILE`
 // against the container's spec (for id mappings); errors name the field
@@ -112,7 +106,7 @@ func checkRlimits(p *problems, rl []rspec.POSIXRlimit) {
 	seen := map[string]bool{}
 	for i, r := range rl {
 		f := idx("process.rlimits", i)
-		if !Rlimits[r.Type] {
+		if _, ok := rlimits.Resources[r.Type]; !ok {
 			p.add(f+".type", "unknown rlimit %q", r.Type)
 		}
 		if seen[r.Type] {

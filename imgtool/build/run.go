@@ -22,7 +22,7 @@ import (
 	"github.com/myrun-org/myrun/imgtool/runner"
 	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/myrun-org/myrun/imgtool/unpack"
-	"github.com/myrun-org/myrun/specs"
+	"github.com/myrun-org/myrun/internal/rlimits"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -436,7 +436,7 @@ func RunCaps(add, drop []string) ([]string, error) {
 func ParseUlimit(s string) (rspec.POSIXRlimit, error) {
 	name, val, ok := strings.Cut(s, "=")
 	typ := "RLIMIT_" + strings.ToUpper(strings.TrimSpace(name))
-	if !ok || !specs.Rlimits[typ] {
+	if _, known := rlimits.Resources[typ]; !ok || !known {
 		return rspec.POSIXRlimit{}, fmt.Errorf("--ulimit %q: want name=soft[:hard] with a setrlimit(2) name (nofile, nproc, core, ...)", s)
 	}
 	num := func(v string) (uint64, error) {

@@ -8,6 +8,7 @@ import (
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/myrun-org/myrun/internal/rlimits"
 	"github.com/myrun-org/myrun/libcontainer/nsexec"
 	"github.com/myrun-org/myrun/specs"
 )
@@ -35,7 +36,7 @@ func FuzzProcessJSON(f *testing.F) {
 			return
 		}
 		for i, rl := range p.Rlimits {
-			if _, ok := Rlimits[rl.Type]; !ok {
+			if _, ok := rlimits.Resources[rl.Type]; !ok {
 				t.Fatalf("process.rlimits[%d].type %q passes validation but init cannot set it", i, rl.Type)
 			}
 		}

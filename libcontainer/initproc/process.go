@@ -12,20 +12,11 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/myrun-org/myrun/internal/rlimits"
 	"github.com/myrun-org/myrun/libcontainer/nsexec"
 	"github.com/myrun-org/myrun/libcontainer/pathrs"
 	"github.com/myrun-org/myrun/libcontainer/seccomp"
 )
-
-// Rlimits maps the spec's names to resource numbers.
-var Rlimits = map[string]int{
-	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
-	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
-	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
-	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
-	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLIMIT_STACK": unix.RLIMIT_STACK,
-}
 
 func unwrapExecErr(err error) error {
 	var ee *exec.Error
@@ -58,7 +49,7 @@ func chdirChecked(cwd string) error {
 func setRlimits(limits []rspec.POSIXRlimit) error {
 	nofile := false
 	for i, l := range limits {
-		res, ok := Rlimits[l.Type]
+		res, ok := rlimits.Resources[l.Type]
 		if !ok {
 			return fmt.Errorf("process.rlimits[%d].type: unknown rlimit %q", i, l.Type)
 		}
