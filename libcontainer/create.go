@@ -336,8 +336,6 @@ func (c *creation) close() {
 	}
 }
 
-// loadBundle is specs.LoadBundle that also returns config.json's bytes, so
-// the spec is not encoded again for state.json and init.
 // bundleFiles is a loaded bundle: its absolute path, its spec and rootfs,
 // and config.json's bytes while they stand for spec.
 type bundleFiles struct {
@@ -363,13 +361,13 @@ func openBundle(id, dir string) (bundleFiles, error) {
 	return bundleFiles{bundle: bundle, rootPath: rootPath, spec: spec, raw: raw}, nil
 }
 
+// loadBundle is specs.LoadBundle that also returns config.json's bytes, so
+// the spec is not encoded again for state.json and init, and marks what
+// is wrong inside the file as ErrInvalidConfig.
 func loadBundle(abs string) (*rspec.Spec, string, []byte, error) {
-	data, err := os.ReadFile(filepath.Join(abs, specs.ConfigFile))
+	data, err := specs.ReadConfig(abs)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, "", nil, &specs.FieldError{Msg: fmt.Sprintf("not found in bundle %q", abs)}
-		}
-		return nil, "", nil, &specs.FieldError{Msg: fmt.Sprintf("cannot read: %v", err)}
+		return nil, "", nil, err
 	}
 	s, err := specs.Decode(data)
 	if err != nil {

@@ -51,13 +51,14 @@ func TestLoadBundleReturnsFileBytes(t *testing.T) {
 }
 
 func TestLoadBundleErrorsNameTheFile(t *testing.T) {
-	if _, _, _, err := loadBundle(t.TempDir()); err == nil || !strings.Contains(err.Error(), "config.json") || !strings.Contains(err.Error(), "not found in bundle") {
+	// A missing file is not an invalid config; what is wrong inside it is.
+	if _, _, _, err := loadBundle(t.TempDir()); err == nil || !strings.Contains(err.Error(), "config.json") || !strings.Contains(err.Error(), "not found in bundle") || errors.Is(err, ErrInvalidConfig) {
 		t.Errorf("missing config.json: %v", err)
 	}
 	s := specs.Default()
 	s.Process.Args = nil
 	dir, _ := writeBundle(t, s)
-	if _, _, _, err := loadBundle(dir); err == nil || !strings.Contains(err.Error(), "process.args") {
+	if _, _, _, err := loadBundle(dir); err == nil || !strings.Contains(err.Error(), "process.args") || !errors.Is(err, ErrInvalidConfig) {
 		t.Errorf("empty process.args: %v", err)
 	}
 }

@@ -21,12 +21,9 @@ func LoadBundle(bundle string) (*rspec.Spec, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("bundle %q: %w", bundle, err)
 	}
-	data, err := os.ReadFile(filepath.Join(abs, ConfigFile))
+	data, err := ReadConfig(abs)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, "", &FieldError{Msg: fmt.Sprintf("not found in bundle %q", abs)}
-		}
-		return nil, "", &FieldError{Msg: fmt.Sprintf("cannot read: %v", err)}
+		return nil, "", err
 	}
 	s, err := Decode(data)
 	if err != nil {
@@ -36,6 +33,19 @@ func LoadBundle(bundle string) (*rspec.Spec, string, error) {
 		return nil, "", err
 	}
 	return s, RootfsPath(s, abs), nil
+}
+
+// ReadConfig reads config.json of the bundle at abs; errors name the
+// file (FieldError) and say whether it is missing or unreadable.
+func ReadConfig(abs string) ([]byte, error) {
+	data, err := os.ReadFile(filepath.Join(abs, ConfigFile))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &FieldError{Msg: fmt.Sprintf("not found in bundle %q", abs)}
+		}
+		return nil, &FieldError{Msg: fmt.Sprintf("cannot read: %v", err)}
+	}
+	return data, nil
 }
 
 // Decode parses config.json content. Unknown fields are ignored as the
