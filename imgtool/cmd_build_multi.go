@@ -46,23 +46,10 @@ func buildManifestList(s *store.Store, o build.Options, platforms []ocispec.Plat
 	if o.Format == build.FormatDocker {
 		listType = store.DockerManifestListType
 	}
-	var old *ocispec.Index
-	if name != "" {
-		// Checked before building: a list cannot mix the two formats.
-		if desc, err := s.Resolve(name); err == nil {
-			if b, err := s.ReadBlob(desc); err == nil && store.IsIndex(desc.MediaType, b) {
-				var idx ocispec.Index
-				if json.Unmarshal(b, &idx) == nil {
-					if idx.MediaType == "" {
-						idx.MediaType = ocispec.MediaTypeImageIndex
-					}
-					if idx.MediaType != listType {
-						return fmt.Errorf("--manifest %s: the existing list is %s; --format %s writes %s (remove it or build with the other --format)", name, idx.MediaType, o.Format, listType)
-					}
-					old = &idx
-				}
-			}
-		}
+	// Checked before building: a list cannot mix the two formats.
+	old, err := existingList(s, name, listType, o.Format)
+	if err != nil {
+		return err
 	}
 	if len(platforms) == 0 {
 		platforms = []ocispec.Platform{store.HostPlatform()}
@@ -96,26 +83,7 @@ func buildManifestList(s *store.Store, o build.Options, platforms []ocispec.Plat
 		}
 	}
 	if old != nil {
-		// The list keeps its order: a rebuilt platform in its place, new
-		// ones after.
-		var merged []ocispec.Descriptor
-		for _, m := range old.Manifests {
-			if m.Platform == nil || !hasPlatform(entries, *m.Platform) {
-				merged = append(merged, m)
-				continue
-			}
-			for _, e := range entries {
-				if platformName(*e.Platform) == platformName(*m.Platform) {
-					merged = append(merged, e)
-				}
-			}
-		}
-		for _, e := range entries {
-			if !hasPlatform(merged, *e.Platform) {
-				merged = append(merged, e)
-			}
-		}
-		entries = merged
+		entries = mergeIntoList(old, entries)
 	}
 	// A Docker list's entries have the same keys as an OCI index's
 	// (mediaType, size, digest, platform), without annotations.
@@ -152,6 +120,56 @@ func buildManifestList(s *store.Store, o build.Options, platforms []ocispec.Plat
 		}
 	}
 	return nil
+}
+
+// existingList is the list already named name (nil if none, or not a
+// list); one of another format than listType is an error.
+func existingList(s *store.Store, name, listType, format string) (*ocispec.Index, error) {
+	if name == "" {
+		return nil, nil
+	}
+	desc, err := s.Resolve(name)
+	if err != nil {
+		return nil, nil
+	}
+	b, err := s.ReadBlob(desc)
+	if err != nil || !store.IsIndex(desc.MediaType, b) {
+		return nil, nil
+	}
+	var idx ocispec.Index
+	if json.Unmarshal(b, &idx) != nil {
+		return nil, nil
+	}
+	if idx.MediaType == "" {
+		idx.MediaType = ocispec.MediaTypeImageIndex
+	}
+	if idx.MediaType != listType {
+		return nil, fmt.Errorf("--manifest %s: the existing list is %s; --format %s writes %s (remove it or build with the other --format)", name, idx.MediaType, format, listType)
+	}
+	return &idx, nil
+}
+
+// mergeIntoList puts entries into the old list: it keeps its order, a
+// rebuilt platform in its place, new ones after.
+func mergeIntoList(old *ocispec.Index, entries []ocispec.Descriptor) []ocispec.Descriptor {
+	var merged []ocispec.Descriptor
+	for _, m := range old.Manifests {
+		if m.Platform == nil || !hasPlatform(entries, *m.Platform) {
+			merged = append(merged, m)
+			continue
+		}
+		for _, e := range entries {
+			if platformName(*e.Platform) == platformName(*m.Platform) {
+				merged = append(merged, e)
+			}
+		}
+	}
+	for _, e := range entries {
+		if !hasPlatform(merged, *e.Platform) {
+			merged = append(merged, e)
+		}
+	}
+	return merged
 }
 
 func hasPlatform(ds []ocispec.Descriptor, p ocispec.Platform) bool {

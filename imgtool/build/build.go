@@ -204,19 +204,8 @@ func Build(s *store.Store, o Options) (*Result, error) {
 		}
 		target = st.index
 	}
-	need, err := b.neededStages(target)
-	if err != nil {
+	if err := b.runStages(target); err != nil {
 		return nil, err
-	}
-	b.multi = len(need) > 1
-	b.nstages = len(need)
-	for _, i := range need {
-		b.stageNo++
-		r, err := b.runStage(p.stages[i])
-		if err != nil {
-			return nil, err
-		}
-		b.results[i] = r
 	}
 	final := b.results[target]
 	// The cache goes out before the image is committed: a --cache-to that
@@ -306,6 +295,26 @@ func checkOptions(o *Options) (string, []byte, error) {
 		return "", nil, fmt.Errorf("--pull=%s: want always, missing or never", o.PullPolicy)
 	}
 	return file, data, nil
+}
+
+// runStages builds the stages the target needs, in order; their results
+// are in b.results.
+func (b *builder) runStages(target int) error {
+	need, err := b.neededStages(target)
+	if err != nil {
+		return err
+	}
+	b.multi = len(need) > 1
+	b.nstages = len(need)
+	for _, i := range need {
+		b.stageNo++
+		r, err := b.runStage(b.p.stages[i])
+		if err != nil {
+			return err
+		}
+		b.results[i] = r
+	}
+	return nil
 }
 
 func (b *builder) cleanup() {

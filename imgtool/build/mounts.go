@@ -78,62 +78,11 @@ func (r *stageRun) planMounts(c *instructions.RunCommand) (plans []*mountPlan, k
 				return nil, nil, fmt.Errorf("%s: from, source and id do not apply to tmpfs", what)
 			}
 		case instructions.MountTypeBind, instructions.MountTypeCache:
-			if m.Type == instructions.MountTypeBind && m.CacheID != "" {
-				return nil, nil, fmt.Errorf("%s: id applies to cache, secret and ssh mounts", what)
+			k, err := r.planBindCache(p, what, firstSharing)
+			if err != nil {
+				return nil, nil, err
 			}
-			if m.Type == instructions.MountTypeCache || m.From != "" {
-				if m.From != "" || m.Source != "" {
-					root, inContext, fromKey, err := r.copyRoot(&copySpec{from: m.From})
-					if err != nil {
-						return nil, nil, fmt.Errorf("%s: %w", what, err)
-					}
-					p.root = root
-					if inContext {
-						fromKey = "context"
-					}
-					key = append(key, "from "+fromKey)
-				}
-			} else {
-				p.root = r.b.o.ContextDir
-			}
-			if p.root != "" {
-				if p.src, err = securejoin.SecureJoin(p.root, m.Source); err != nil {
-					return nil, nil, fmt.Errorf("%s: source %q: %w", what, m.Source, err)
-				}
-				st, err := os.Stat(p.src)
-				if err != nil {
-					return nil, nil, fmt.Errorf("%s: source %q: %w", what, m.Source, err)
-				}
-				if m.Type == instructions.MountTypeCache && !st.IsDir() {
-					return nil, nil, fmt.Errorf("%s: source %q is not a directory", what, m.Source)
-				}
-				if m.From == "" {
-					d, err := r.contextDigest(p.src, st.IsDir())
-					if err != nil {
-						return nil, nil, fmt.Errorf("%s: source %q: %w", what, m.Source, err)
-					}
-					key = append(key, "context "+string(d))
-				}
-			}
-			if m.Type == instructions.MountTypeCache {
-				p.id = m.CacheID
-				if p.id == "" {
-					p.id = p.target
-				}
-				p.mode, p.uid, p.gid = fileInfo(m, 0o755)
-				// Each mount locks the cache itself: the same id again in
-				// this RUN works when it is private (a throwaway copy) or
-				// both are shared; any other pair would wait for the
-				// first mount's lock forever.
-				sh := sharingOf(m)
-				if first, again := firstSharing[p.id]; again {
-					if sh != instructions.MountSharingPrivate && (sh != instructions.MountSharingShared || first != instructions.MountSharingShared) {
-						return nil, nil, fmt.Errorf("%s: cache id %q is mounted twice in this RUN (sharing=%s, then sharing=%s)", what, p.id, first, sh)
-					}
-				} else {
-					firstSharing[p.id] = sh
-				}
-			}
+			key = append(key, k...)
 		case instructions.MountTypeSecret:
 			p.id = m.CacheID
 			if p.id == "" {
@@ -171,15 +120,7 @@ func (r *stageRun) planMounts(c *instructions.RunCommand) (plans []*mountPlan, k
 		if p.target == "" && !(m.Type == instructions.MountTypeSecret && m.Env != nil) {
 			return nil, nil, fmt.Errorf("%s: target is required", what)
 		}
-		spec, _ := json.Marshal(struct {
-			Type, ID, Target, Source, Sharing string
-			RO                                bool
-			Size                              int64
-			Mode                              os.FileMode
-			UID, GID                          int
-			Env                               *string
-		}{string(m.Type), p.id, p.target, m.Source, string(m.CacheSharing), m.ReadOnly, m.SizeLimit, p.mode, p.uid, p.gid, m.Env})
-		key = append(key, string(spec))
+		key = append(key, p.keySpec())
 		plans = append(plans, p)
 	}
 	return plans, key, nil
@@ -191,6 +132,86 @@ func sharingOf(m *instructions.Mount) instructions.ShareMode {
 		return instructions.MountSharingShared
 	}
 	return m.CacheSharing
+}
+
+// planBindCache resolves a bind or cache mount's source: in the context,
+// a stage or an image (from); it returns what the mount adds to the cache
+// key besides its spec. firstSharing holds the sharing of each cache id's
+// first mount in this RUN.
+func (r *stageRun) planBindCache(p *mountPlan, what string, firstSharing map[string]instructions.ShareMode) (key []string, err error) {
+	m := &p.m
+	if m.Type == instructions.MountTypeBind && m.CacheID != "" {
+		return nil, fmt.Errorf("%s: id applies to cache, secret and ssh mounts", what)
+	}
+	if m.Type == instructions.MountTypeCache || m.From != "" {
+		if m.From != "" || m.Source != "" {
+			root, inContext, fromKey, err := r.copyRoot(&copySpec{from: m.From})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", what, err)
+			}
+			p.root = root
+			if inContext {
+				fromKey = "context"
+			}
+			key = append(key, "from "+fromKey)
+		}
+	} else {
+		p.root = r.b.o.ContextDir
+	}
+	if p.root != "" {
+		if p.src, err = securejoin.SecureJoin(p.root, m.Source); err != nil {
+			return nil, fmt.Errorf("%s: source %q: %w", what, m.Source, err)
+		}
+		st, err := os.Stat(p.src)
+		if err != nil {
+			return nil, fmt.Errorf("%s: source %q: %w", what, m.Source, err)
+		}
+		if m.Type == instructions.MountTypeCache && !st.IsDir() {
+			return nil, fmt.Errorf("%s: source %q is not a directory", what, m.Source)
+		}
+		if m.From == "" {
+			d, err := r.contextDigest(p.src, st.IsDir())
+			if err != nil {
+				return nil, fmt.Errorf("%s: source %q: %w", what, m.Source, err)
+			}
+			key = append(key, "context "+string(d))
+		}
+	}
+	if m.Type == instructions.MountTypeCache {
+		p.id = m.CacheID
+		if p.id == "" {
+			p.id = p.target
+		}
+		p.mode, p.uid, p.gid = fileInfo(m, 0o755)
+		// Each mount locks the cache itself: the same id again in
+		// this RUN works when it is private (a throwaway copy) or
+		// both are shared; any other pair would wait for the
+		// first mount's lock forever.
+		sh := sharingOf(m)
+		if first, again := firstSharing[p.id]; again {
+			if sh != instructions.MountSharingPrivate && (sh != instructions.MountSharingShared || first != instructions.MountSharingShared) {
+				return nil, fmt.Errorf("%s: cache id %q is mounted twice in this RUN (sharing=%s, then sharing=%s)", what, p.id, first, sh)
+			}
+		} else {
+			firstSharing[p.id] = sh
+		}
+	}
+	return key, nil
+}
+
+// keySpec is what the mount's spec adds to the cache key (never a secret's
+// or a cache's content).
+func (p *mountPlan) keySpec() string {
+	m := &p.m
+	spec, _ := json.Marshal(struct {
+		Type, ID, Target, Source, Sharing string
+		RO                                bool
+		Size                              int64
+		Mode                              os.FileMode
+		UID, GID                          int
+		Env                               *string
+	}{string(m.Type), p.id, p.target, m.Source, string(m.CacheSharing), m.ReadOnly, m.SizeLimit, p.mode, p.uid, p.gid, m.Env})
+	return string(spec)
 }
 
 func fileInfo(m *instructions.Mount, mode os.FileMode) (os.FileMode, int, int) {
@@ -219,6 +240,44 @@ func (r *stageRun) contextDigest(p string, dir bool) (digest.Digest, error) {
 		return d, nil
 	}
 	return r.b.contentInputs(sc)
+}
+
+// secretMount gives a RUN the secret of p: in its environment (env=)
+// and as a file at the target (mode, uid, gid from the flag), or nothing
+// when it was not given (then it was not required, as BuildKit). The file
+// goes with undo.
+func (b *builder) secretMount(w *workspace, i int, p *mountPlan, what string, undo *[]func()) (*rspec.Mount, []string, error) {
+	m := p.m
+	val, ok, err := b.secretValue(p.id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if !ok {
+		return nil, nil, nil
+	}
+	var env []string
+	if m.Env != nil {
+		name := *m.Env
+		if name == "" {
+			name = p.id
+		}
+		env = append(env, name+"="+string(val))
+	}
+	if p.target == "" {
+		return nil, env, nil
+	}
+	f := filepath.Join(w.dir, fmt.Sprintf("secret%d", i))
+	*undo = append(*undo, func() { os.Remove(f) })
+	if err := os.WriteFile(f, val, 0o400); err != nil {
+		return nil, nil, err
+	}
+	if err := os.Chown(f, p.uid, p.gid); err != nil {
+		return nil, nil, err
+	}
+	if err := os.Chmod(f, p.mode); err != nil {
+		return nil, nil, err
+	}
+	return &rspec.Mount{Destination: p.target, Type: "bind", Source: f, Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}}, env, nil
 }
 
 // setupMounts makes the host side of each planned mount for one RUN in
@@ -270,35 +329,14 @@ func (b *builder) setupMounts(w *workspace, plans []*mountPlan) (mounts []rspec.
 			undo = append(undo, release)
 			mounts = append(mounts, rspec.Mount{Destination: p.target, Type: "bind", Source: dir, Options: ro})
 		case instructions.MountTypeSecret:
-			val, ok, err := b.secretValue(p.id)
+			mnt, senv, err := b.secretMount(w, i, p, what, &undo)
 			if err != nil {
-				return nil, nil, cleanup, fmt.Errorf("%s: %w", what, err)
-			}
-			if !ok {
-				continue // not required and not given: no mount, as BuildKit
-			}
-			if m.Env != nil {
-				name := *m.Env
-				if name == "" {
-					name = p.id
-				}
-				env = append(env, name+"="+string(val))
-			}
-			if p.target == "" {
-				continue
-			}
-			f := filepath.Join(w.dir, fmt.Sprintf("secret%d", i))
-			undo = append(undo, func() { os.Remove(f) })
-			if err := os.WriteFile(f, val, 0o400); err != nil {
 				return nil, nil, cleanup, err
 			}
-			if err := os.Chown(f, p.uid, p.gid); err != nil {
-				return nil, nil, cleanup, err
+			env = append(env, senv...)
+			if mnt != nil {
+				mounts = append(mounts, *mnt)
 			}
-			if err := os.Chmod(f, p.mode); err != nil {
-				return nil, nil, cleanup, err
-			}
-			mounts = append(mounts, rspec.Mount{Destination: p.target, Type: "bind", Source: f, Options: []string{"bind", "ro", "nosuid", "nodev", "noexec"}})
 		case instructions.MountTypeSSH:
 			sock, ok := b.o.SSH[p.id]
 			if !ok {
