@@ -28,82 +28,84 @@ func imagesCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "output in JSON format"},
 			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "show only images matching `KEY=VALUE`: reference (glob), dangling (true|false), label (K or K=V), before, since, id; a key given twice matches either value, different keys all"},
 		},
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			s, err := storeWith(cmd, 0, 1)
-			if err != nil {
-				return err
-			}
-			fl, err := parseFilters(cmd.StringSlice("filter"), imageFilterKeys, "image")
-			if err != nil {
-				return err
-			}
-			match, err := imageFilter(fl, func(ref string) (time.Time, error) {
-				d, err := s.Resolve(ref)
-				if err != nil {
-					return time.Time{}, err
-				}
-				l, err := s.Load(d)
-				if err != nil {
-					return time.Time{}, err
-				}
-				if l.Config.Created == nil {
-					return time.Time{}, fmt.Errorf("image %s has no creation time", ref)
-				}
-				return *l.Config.Created, nil
-			})
-			if err != nil {
-				return err
-			}
-			refs, err := s.List()
-			if cmd.Args().Len() == 1 {
-				refs = filterRefs(refs, cmd.Args().First())
-			}
-			if err != nil {
-				return err
-			}
-			var keep func(imageInfo) bool
-			if len(fl) > 0 {
-				keep = match
-			}
-			rows, err := imageEntries(s, refs, keep)
-			if err != nil {
-				return err
-			}
-			f, err := listFormat(cmd, "json", "quiet")
-			if err != nil {
-				return err
-			}
-			if f != "" {
-				var trows []imageRow
-				var jrows = []imageJSON{}
-				for _, r := range rows {
-					trows = append(trows, newImageRow(r.Name, r.ID, r.Digest, r.Created, r.Size, !cmd.Bool("no-trunc")))
-					jrows = append(jrows, imageJSON{ID: r.ID, Names: nonNone(r.Name), Digest: r.Digest, Size: r.Size, Created: r.Created.Unix(), CreatedAt: r.Created})
-				}
-				return writeFormatted(os.Stdout, f, trows, jrows, imageHeaders)
-			}
-			if cmd.Bool("json") {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				if rows == nil {
-					rows = []imageEntry{}
-				}
-				return enc.Encode(rows)
-			}
-			if cmd.Bool("quiet") {
-				for _, r := range rows {
-					fmt.Println(trunc(r.ID, !cmd.Bool("no-trunc")))
-				}
-				return nil
-			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
-			fmt.Fprintln(tw, "REPOSITORY:TAG\tIMAGE ID\tCREATED\tSIZE")
-			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, trunc(r.ID, !cmd.Bool("no-trunc")), ago(r.Created), humanSize(r.Size))
-			}
-			return tw.Flush()
-		},
+		Action: imagesAction,
 	}
+}
+
+func imagesAction(ctx context.Context, cmd *cli.Command) error {
+	s, err := storeWith(cmd, 0, 1)
+	if err != nil {
+		return err
+	}
+	fl, err := parseFilters(cmd.StringSlice("filter"), imageFilterKeys, "image")
+	if err != nil {
+		return err
+	}
+	match, err := imageFilter(fl, func(ref string) (time.Time, error) {
+		d, err := s.Resolve(ref)
+		if err != nil {
+			return time.Time{}, err
+		}
+		l, err := s.Load(d)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if l.Config.Created == nil {
+			return time.Time{}, fmt.Errorf("image %s has no creation time", ref)
+		}
+		return *l.Config.Created, nil
+	})
+	if err != nil {
+		return err
+	}
+	refs, err := s.List()
+	if cmd.Args().Len() == 1 {
+		refs = filterRefs(refs, cmd.Args().First())
+	}
+	if err != nil {
+		return err
+	}
+	var keep func(imageInfo) bool
+	if len(fl) > 0 {
+		keep = match
+	}
+	rows, err := imageEntries(s, refs, keep)
+	if err != nil {
+		return err
+	}
+	f, err := listFormat(cmd, "json", "quiet")
+	if err != nil {
+		return err
+	}
+	if f != "" {
+		var trows []imageRow
+		var jrows = []imageJSON{}
+		for _, r := range rows {
+			trows = append(trows, newImageRow(r.Name, r.ID, r.Digest, r.Created, r.Size, !cmd.Bool("no-trunc")))
+			jrows = append(jrows, imageJSON{ID: r.ID, Names: nonNone(r.Name), Digest: r.Digest, Size: r.Size, Created: r.Created.Unix(), CreatedAt: r.Created})
+		}
+		return writeFormatted(os.Stdout, f, trows, jrows, imageHeaders)
+	}
+	if cmd.Bool("json") {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if rows == nil {
+			rows = []imageEntry{}
+		}
+		return enc.Encode(rows)
+	}
+	if cmd.Bool("quiet") {
+		for _, r := range rows {
+			fmt.Println(trunc(r.ID, !cmd.Bool("no-trunc")))
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "REPOSITORY:TAG\tIMAGE ID\tCREATED\tSIZE")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, trunc(r.ID, !cmd.Bool("no-trunc")), ago(r.Created), humanSize(r.Size))
+	}
+	return tw.Flush()
 }
 
 // imageEntry is one name of `images` (its --json shape).

@@ -88,157 +88,170 @@ IDs and hostnames of all members, and is rewritten in place when one joins or
 leaves. The bridge and its NAT rules exist while containers use it. The
 default network is "bridge" (--net bridge).`,
 		Commands: []*cli.Command{
-			{
-				Name:      "create",
-				Usage:     "Create a bridge network",
-				ArgsUsage: "NAME",
-				Flags: []cli.Flag{
-					&cli.StringSliceFlag{Name: "subnet", Usage: "IPv4 `CIDR` (default: the first free 10.89.N.0/24); given an IPv6 one too (or alone), the network has IPv6"},
-					&cli.BoolFlag{Name: "ipv6", Usage: "give the network IPv6 too (default subnet fd89:0:0:N::/64): between its containers and the host, no IPv6 forwarding or NAT"},
-					&cli.StringFlag{Name: "interface-name", Usage: "bridge `name` (default: the first free myimgN)"},
-					&cli.StringFlag{Name: "driver", Aliases: []string{"d"}, Value: "bridge", Usage: "network `driver` (only bridge)"},
-					&cli.StringSliceFlag{Name: "label", Usage: "set a label `K=V`"},
-				},
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := needArgs(cmd, 1, 1); err != nil {
-						return err
-					}
-					if d := cmd.String("driver"); d != "bridge" {
-						return fmt.Errorf("--driver %q: only bridge is supported", d)
-					}
-					labels := map[string]string{}
-					for _, l := range cmd.StringSlice("label") {
-						k, v, _ := strings.Cut(l, "=")
-						if k == "" {
-							return fmt.Errorf("--label %q: want K=V", l)
-						}
-						labels[k] = v
-					}
-					cs, err := openContainers(cmd)
-					if err != nil {
-						return err
-					}
-					var sub4, sub6 string
-					for _, sn := range cmd.StringSlice("subnet") {
-						ip, _, err := net.ParseCIDR(sn)
-						switch {
-						case err != nil:
-							return fmt.Errorf("--subnet %q: not a CIDR", sn)
-						case ip.To4() != nil && sub4 == "":
-							sub4 = sn
-						case ip.To4() == nil && sub6 == "":
-							sub6 = sn
-						default:
-							return fmt.Errorf("--subnet %s: one IPv4 and one IPv6 subnet at most", sn)
-						}
-					}
-					n, err := cs.CreateNetwork(cmd.Args().First(), sub4, cmd.String("interface-name"), labels, cmd.Bool("ipv6"), sub6)
-					if err != nil {
-						return err
-					}
+			networkCreateCommand(), networkLsCommand(), networkInspectCommand(), networkRmCommand(),
+		},
+	}
+}
+
+func networkCreateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "create",
+		Usage:     "Create a bridge network",
+		ArgsUsage: "NAME",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "subnet", Usage: "IPv4 `CIDR` (default: the first free 10.89.N.0/24); given an IPv6 one too (or alone), the network has IPv6"},
+			&cli.BoolFlag{Name: "ipv6", Usage: "give the network IPv6 too (default subnet fd89:0:0:N::/64): between its containers and the host, no IPv6 forwarding or NAT"},
+			&cli.StringFlag{Name: "interface-name", Usage: "bridge `name` (default: the first free myimgN)"},
+			&cli.StringFlag{Name: "driver", Aliases: []string{"d"}, Value: "bridge", Usage: "network `driver` (only bridge)"},
+			&cli.StringSliceFlag{Name: "label", Usage: "set a label `K=V`"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := needArgs(cmd, 1, 1); err != nil {
+				return err
+			}
+			if d := cmd.String("driver"); d != "bridge" {
+				return fmt.Errorf("--driver %q: only bridge is supported", d)
+			}
+			labels := map[string]string{}
+			for _, l := range cmd.StringSlice("label") {
+				k, v, _ := strings.Cut(l, "=")
+				if k == "" {
+					return fmt.Errorf("--label %q: want K=V", l)
+				}
+				labels[k] = v
+			}
+			cs, err := openContainers(cmd)
+			if err != nil {
+				return err
+			}
+			var sub4, sub6 string
+			for _, sn := range cmd.StringSlice("subnet") {
+				ip, _, err := net.ParseCIDR(sn)
+				switch {
+				case err != nil:
+					return fmt.Errorf("--subnet %q: not a CIDR", sn)
+				case ip.To4() != nil && sub4 == "":
+					sub4 = sn
+				case ip.To4() == nil && sub6 == "":
+					sub6 = sn
+				default:
+					return fmt.Errorf("--subnet %s: one IPv4 and one IPv6 subnet at most", sn)
+				}
+			}
+			n, err := cs.CreateNetwork(cmd.Args().First(), sub4, cmd.String("interface-name"), labels, cmd.Bool("ipv6"), sub6)
+			if err != nil {
+				return err
+			}
+			fmt.Println(n.Name)
+			return nil
+		},
+	}
+}
+
+func networkLsCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "ls",
+		Aliases: []string{"list"},
+		Usage:   "List networks",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only names"},
+			&cli.StringFlag{Name: "format", Usage: "`json`, a Go template ({{.ID}} {{.Name}} {{.Driver}} {{.Interface}} {{.Subnet}} {{.Gateway}} {{.Created}}) or 'table TEMPLATE'"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := needArgs(cmd, 0, 0); err != nil {
+				return err
+			}
+			cs, err := openContainers(cmd)
+			if err != nil {
+				return err
+			}
+			nets, err := cs.Networks()
+			if err != nil {
+				return err
+			}
+			nets = append([]*network.Net{defaultNet()}, nets...)
+			if cmd.Bool("quiet") {
+				for _, n := range nets {
 					fmt.Println(n.Name)
-					return nil
-				},
-			},
-			{
-				Name:    "ls",
-				Aliases: []string{"list"},
-				Usage:   "List networks",
-				Flags: []cli.Flag{
-					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only names"},
-					&cli.StringFlag{Name: "format", Usage: "`json`, a Go template ({{.ID}} {{.Name}} {{.Driver}} {{.Interface}} {{.Subnet}} {{.Gateway}} {{.Created}}) or 'table TEMPLATE'"},
-				},
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := needArgs(cmd, 0, 0); err != nil {
-						return err
-					}
-					cs, err := openContainers(cmd)
-					if err != nil {
-						return err
-					}
-					nets, err := cs.Networks()
-					if err != nil {
-						return err
-					}
-					nets = append([]*network.Net{defaultNet()}, nets...)
-					if cmd.Bool("quiet") {
-						for _, n := range nets {
-							fmt.Println(n.Name)
-						}
-						return nil
-					}
-					var rows []netRow
-					var js []netJSON
-					for _, n := range nets {
-						rows = append(rows, netRow{ID: n.ID[:12], Name: n.Name, Driver: n.Driver, Interface: n.Interface,
-							Subnet: n.Subnet, Gateway: n.Gateway, Created: n.Created.Format(time.RFC3339)})
-						js = append(js, netInspect(cs, n))
-					}
-					f := cmd.String("format")
-					if f == "" {
-						f = "table {{.ID}}\t{{.Name}}\t{{.Driver}}"
-					}
-					return writeFormatted(os.Stdout, f, rows, js, map[string]string{"ID": "NETWORK ID", "Interface": "INTERFACE"})
-				},
-			},
-			{
-				Name:      "inspect",
-				Usage:     "Show networks as JSON",
-				ArgsUsage: "NAME [NAME...]",
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := needArgs(cmd, 1, -1); err != nil {
-						return err
-					}
-					cs, err := openContainers(cmd)
-					if err != nil {
-						return err
-					}
-					var js []netJSON
-					for _, a := range cmd.Args().Slice() {
-						n, err := lookupNet(cs, a)
-						if err != nil {
-							return err
-						}
-						js = append(js, netInspect(cs, n))
-					}
-					return writeFormatted[netRow](os.Stdout, "json", nil, js, nil)
-				},
-			},
-			{
-				Name:      "rm",
-				Aliases:   []string{"remove"},
-				Usage:     "Remove networks (with -f, their containers first)",
-				ArgsUsage: "NAME [NAME...]",
-				Flags: []cli.Flag{
-					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove the containers on the network too"},
-				},
-				Action: func(ctx context.Context, cmd *cli.Command) error {
-					if err := needArgs(cmd, 1, -1); err != nil {
-						return err
-					}
-					cs, err := openContainers(cmd)
-					if err != nil {
-						return err
-					}
-					var errs []error
-					for _, a := range cmd.Args().Slice() {
-						if a == network.ModeBridge {
-							errs = append(errs, fmt.Errorf("network bridge: the default network cannot be removed"))
-							continue
-						}
-						n, err := cs.Network(a)
-						if err == nil {
-							err = cs.RemoveNetwork(n, cmd.Bool("force"))
-						}
-						if err != nil {
-							errs = append(errs, err)
-							continue
-						}
-						fmt.Println(n.Name)
-					}
-					return errors.Join(errs...)
-				},
-			},
+				}
+				return nil
+			}
+			var rows []netRow
+			var js []netJSON
+			for _, n := range nets {
+				rows = append(rows, netRow{ID: n.ID[:12], Name: n.Name, Driver: n.Driver, Interface: n.Interface,
+					Subnet: n.Subnet, Gateway: n.Gateway, Created: n.Created.Format(time.RFC3339)})
+				js = append(js, netInspect(cs, n))
+			}
+			f := cmd.String("format")
+			if f == "" {
+				f = "table {{.ID}}\t{{.Name}}\t{{.Driver}}"
+			}
+			return writeFormatted(os.Stdout, f, rows, js, map[string]string{"ID": "NETWORK ID", "Interface": "INTERFACE"})
+		},
+	}
+}
+
+func networkInspectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "inspect",
+		Usage:     "Show networks as JSON",
+		ArgsUsage: "NAME [NAME...]",
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := needArgs(cmd, 1, -1); err != nil {
+				return err
+			}
+			cs, err := openContainers(cmd)
+			if err != nil {
+				return err
+			}
+			var js []netJSON
+			for _, a := range cmd.Args().Slice() {
+				n, err := lookupNet(cs, a)
+				if err != nil {
+					return err
+				}
+				js = append(js, netInspect(cs, n))
+			}
+			return writeFormatted[netRow](os.Stdout, "json", nil, js, nil)
+		},
+	}
+}
+
+func networkRmCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "rm",
+		Aliases:   []string{"remove"},
+		Usage:     "Remove networks (with -f, their containers first)",
+		ArgsUsage: "NAME [NAME...]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove the containers on the network too"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if err := needArgs(cmd, 1, -1); err != nil {
+				return err
+			}
+			cs, err := openContainers(cmd)
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, a := range cmd.Args().Slice() {
+				if a == network.ModeBridge {
+					errs = append(errs, fmt.Errorf("network bridge: the default network cannot be removed"))
+					continue
+				}
+				n, err := cs.Network(a)
+				if err == nil {
+					err = cs.RemoveNetwork(n, cmd.Bool("force"))
+				}
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Println(n.Name)
+			}
+			return errors.Join(errs...)
 		},
 	}
 }

@@ -80,67 +80,69 @@ root), host, none.`,
 			&cli.StringFlag{Name: "health-on-failure", Usage: "`action` when the container turns unhealthy: none, kill, restart (with -d) or stop"},
 			&cli.StringFlag{Name: "subnet", Value: network.DefaultSubnet, Usage: "IPv4 `CIDR` of the bridge network", Sources: cli.EnvVars("MYIMG_SUBNET")},
 		},
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if cmd.Args().Len() < 1 {
-				return fmt.Errorf("run: an IMAGE is required\nUsage: myimg run [OPTIONS] IMAGE [COMMAND [ARG...]]")
-			}
-			cs, err := openContainers(cmd)
-			if err != nil {
-				return err
-			}
-			envs, err := readEnvFiles(cmd.StringSlice("env-file"))
-			if err != nil {
-				return err
-			}
-			ports, err := expandPortRanges(cmd.StringSlice("publish"))
-			if err != nil {
-				return err
-			}
-			if cmd.Bool("publish-all") {
-				all, err := publishAll(cs.Images, cmd.Args().First())
-				if err != nil {
-					return err
-				}
-				ports = append(ports, all...)
-			}
-			o := &container.Options{
-				Image: cmd.Args().First(), Args: cmd.Args().Tail(), Name: cmd.String("name"),
-				Detach: cmd.Bool("detach"), AutoRemove: cmd.Bool("rm"), Env: append(envs, cmd.StringSlice("env")...),
-				Workdir: cmd.String("workdir"), User: cmd.String("user"), TTY: cmd.Bool("tty"),
-				Stdin: cmd.Bool("interactive"), Volumes: cmd.StringSlice("volume"), Net: cmd.String("net"),
-				Ports: ports, DNS: cmd.StringSlice("dns"), Hostname: cmd.String("hostname"),
-				Memory: cmd.String("memory"), CPUs: cmd.String("cpus"), PidsLimit: cmd.Int64("pids-limit"),
-				Runtime: findRuntime(cmd.String("runtime")), Bridge: cmd.String("bridge"), Subnet: cmd.String("subnet"),
-				Restart: cmd.String("restart"), Labels: cmd.StringSlice("label"),
-				Health: container.HealthFlags{Cmd: cmd.String("health-cmd"), Interval: cmd.String("health-interval"),
-					Timeout: cmd.String("health-timeout"), StartPeriod: cmd.String("health-start-period"), Disable: cmd.Bool("no-healthcheck"), OnFailure: cmd.String("health-on-failure")},
-			}
-			if cmd.IsSet("health-cmd") && o.Health.Cmd == "" {
-				return fmt.Errorf("--health-cmd: empty command")
-			}
-			if cmd.IsSet("health-retries") {
-				n := int(cmd.Int("health-retries"))
-				o.Health.Retries = &n
-			}
-			r, err := cs.Create(o)
-			if err != nil {
-				return err
-			}
-			if o.Detach {
-				self, err := os.Executable()
-				if err == nil {
-					err = cs.StartDetached(r, self, []string{"--root", cs.Images.Root})
-				}
-				if err != nil {
-					cs.Remove(r.ID, container.RemoveOptions{Force: true})
-					return err
-				}
-				fmt.Println(r.ID)
-				return nil
-			}
-			return runForeground(cs, r, o)
-		},
+		Action: runAction,
 	}
+}
+
+func runAction(ctx context.Context, cmd *cli.Command) error {
+	if cmd.Args().Len() < 1 {
+		return fmt.Errorf("run: an IMAGE is required\nUsage: myimg run [OPTIONS] IMAGE [COMMAND [ARG...]]")
+	}
+	cs, err := openContainers(cmd)
+	if err != nil {
+		return err
+	}
+	envs, err := readEnvFiles(cmd.StringSlice("env-file"))
+	if err != nil {
+		return err
+	}
+	ports, err := expandPortRanges(cmd.StringSlice("publish"))
+	if err != nil {
+		return err
+	}
+	if cmd.Bool("publish-all") {
+		all, err := publishAll(cs.Images, cmd.Args().First())
+		if err != nil {
+			return err
+		}
+		ports = append(ports, all...)
+	}
+	o := &container.Options{
+		Image: cmd.Args().First(), Args: cmd.Args().Tail(), Name: cmd.String("name"),
+		Detach: cmd.Bool("detach"), AutoRemove: cmd.Bool("rm"), Env: append(envs, cmd.StringSlice("env")...),
+		Workdir: cmd.String("workdir"), User: cmd.String("user"), TTY: cmd.Bool("tty"),
+		Stdin: cmd.Bool("interactive"), Volumes: cmd.StringSlice("volume"), Net: cmd.String("net"),
+		Ports: ports, DNS: cmd.StringSlice("dns"), Hostname: cmd.String("hostname"),
+		Memory: cmd.String("memory"), CPUs: cmd.String("cpus"), PidsLimit: cmd.Int64("pids-limit"),
+		Runtime: findRuntime(cmd.String("runtime")), Bridge: cmd.String("bridge"), Subnet: cmd.String("subnet"),
+		Restart: cmd.String("restart"), Labels: cmd.StringSlice("label"),
+		Health: container.HealthFlags{Cmd: cmd.String("health-cmd"), Interval: cmd.String("health-interval"),
+			Timeout: cmd.String("health-timeout"), StartPeriod: cmd.String("health-start-period"), Disable: cmd.Bool("no-healthcheck"), OnFailure: cmd.String("health-on-failure")},
+	}
+	if cmd.IsSet("health-cmd") && o.Health.Cmd == "" {
+		return fmt.Errorf("--health-cmd: empty command")
+	}
+	if cmd.IsSet("health-retries") {
+		n := int(cmd.Int("health-retries"))
+		o.Health.Retries = &n
+	}
+	r, err := cs.Create(o)
+	if err != nil {
+		return err
+	}
+	if o.Detach {
+		self, err := os.Executable()
+		if err == nil {
+			err = cs.StartDetached(r, self, []string{"--root", cs.Images.Root})
+		}
+		if err != nil {
+			cs.Remove(r.ID, container.RemoveOptions{Force: true})
+			return err
+		}
+		fmt.Println(r.ID)
+		return nil
+	}
+	return runForeground(cs, r, o)
 }
 
 // runForeground is its own container's monitor: output is logged and

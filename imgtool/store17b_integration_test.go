@@ -296,11 +296,11 @@ func TestStats(t *testing.T) {
 
 	// Rootless containers have no cgroup on this host: a clear refusal.
 	u := newRLUser(t)
-	u.addSubIDs()
+	u.AddSubIDs()
 	bb := exec.Command(filepath.Join(repo, "contrib/images/busybox.sh"), "-r", filepath.Join(u.home, "store"))
 	bb.Dir = u.home
 	bb.Env = []string{"HOME=" + u.home, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "MYIMG=" + filepath.Join(binDir, "myimg")}
-	bb.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
+	bb.SysProcAttr = &syscall.SysProcAttr{Credential: u.Credential()}
 	if out, err := bb.CombinedOutput(); err != nil {
 		t.Fatalf("busybox.sh: %v\n%s", err, out)
 	}
@@ -844,10 +844,10 @@ insecure = true
 // removes what those ids own.
 func TestRootlessVolumeFilled(t *testing.T) {
 	u := newRLUser(t)
-	u.addSubIDs()
+	u.AddSubIDs()
 	tarball := filepath.Join(u.home, "rootfs.tar")
 	writeUserImageTar(t, tarball)
-	os.Chown(tarball, u.uid, u.gid)
+	os.Chown(tarball, u.UID, u.GID)
 	if out, stderr, err := u.img(nil, "import", "-c", "USER app", tarball, "appimg"); err != nil {
 		t.Fatalf("import: %v\n%s%s", err, out, stderr)
 	}
@@ -862,8 +862,8 @@ func TestRootlessVolumeFilled(t *testing.T) {
 	}
 	vdir := filepath.Join(u.home, "store", "volumes", "hv")
 	var st syscall.Stat_t
-	if err := syscall.Stat(filepath.Join(vdir, "_data", "owned"), &st); err != nil || int(st.Uid) != u.subStart+1500-1 {
-		t.Fatalf("host owner of the volume's file: %v uid %d (want %d)", err, st.Uid, u.subStart+1500-1)
+	if err := syscall.Stat(filepath.Join(vdir, "_data", "owned"), &st); err != nil || int(st.Uid) != u.SubStart+1500-1 {
+		t.Fatalf("host owner of the volume's file: %v uid %d (want %d)", err, st.Uid, u.SubStart+1500-1)
 	}
 	if out, stderr, err := u.img(nil, "volume", "rm", "hv"); err != nil {
 		t.Fatalf("volume rm: %v %s %s", err, out, stderr)

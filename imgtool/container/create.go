@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/myrun-org/myrun/imgtool/network"
+	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/myrun-org/myrun/imgtool/unpack"
 	"github.com/myrun-org/myrun/imgtool/userns"
 )
@@ -43,15 +44,7 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %q: %w", o.Image, err)
 	}
-	hc, err := o.Health.resolve(img.Config.Config.Healthcheck)
-	if err != nil {
-		return nil, err
-	}
-	onFailure, err := o.Health.checkOnFailure(hc != nil, o.Detach)
-	if err != nil {
-		return nil, err
-	}
-	labels, err := mergeLabels(img.Config.Config.Labels, o.Labels)
+	hc, onFailure, labels, err := o.fromImage(img)
 	if err != nil {
 		return nil, err
 	}
@@ -64,17 +57,8 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 			unlock()
 		}
 	}()
-	all, err := cs.List()
-	if err != nil {
+	if err := cs.checkFree(o.Name, p.ports); err != nil {
 		return nil, err
-	}
-	if err := checkConflicts(all, o.Name, p.ports); err != nil {
-		return nil, err
-	}
-	for _, pm := range p.ports {
-		if err := network.CheckFree(pm); err != nil {
-			return nil, err
-		}
 	}
 
 	id := newID()
@@ -88,33 +72,8 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 		Network: network.Attachment{Mode: o.Net, Name: netName, Subnet6: subnet6, Ports: p.ports},
 		Restart: policy, RestartMax: maxRestarts, Healthcheck: hc, Labels: labels, HealthOnFailure: onFailure,
 	}
-	if r.Name == "" {
-		r.Name = "myimg-" + id[:8]
-	}
-	if r.Rootless {
-		m, warn, err := userns.ForCaller()
-		if err != nil {
-			return nil, err
-		}
-		if warn != "" {
-			fmt.Fprintln(os.Stderr, warn)
-		}
-		r.IDMaps = &m
-	}
-	if !r.Rootless {
-		r.CgroupsPath = CgroupParent + "/" + id
-	}
-	if r.Hostname == "" {
-		r.Hostname = id[:12]
-		if o.Net == network.ModeHost {
-			r.Hostname, _ = os.Hostname()
-		}
-	}
-	switch o.Net {
-	case network.ModeBridge:
-		r.Network.Bridge, r.Network.Subnet, r.Network.IPAMDir = o.Bridge, o.Subnet, cs.IPAMDir()
-	case network.ModeSlirp:
-		r.Network.APISocket = slirpSocket(dir, id)
+	if err := cs.completeRecord(r, o); err != nil {
+		return nil, err
 	}
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		return nil, err
@@ -133,57 +92,8 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 			cs.Remove(r.ID, RemoveOptions{Force: true})
 		}
 	}()
-	if err := cs.unpackBundle(r, img); err != nil {
+	if err := cs.fill(r, img, o, p, netName); err != nil {
 		return nil, err
-	}
-	s, err := readSpec(r.Bundle)
-	if err != nil {
-		return nil, err
-	}
-	if sig := s.Annotations[unpack.AnnotationStopSignal]; sig != "" {
-		r.StopSignal = sig
-	}
-	args := o.Args
-	if len(args) > 0 {
-		// As docker: arguments replace CMD, the ENTRYPOINT stays.
-		args = append(slices.Clone(img.Config.Config.Entrypoint), args...)
-	}
-	r.Command = s.Process.Args
-	if len(args) > 0 {
-		r.Command = args
-	}
-	if err := cs.Save(r); err != nil {
-		return nil, err
-	}
-	if o.Net == network.ModeBridge {
-		if err := network.SetupBridge(&r.Network, id, func() error { return cs.Save(r) }); err != nil {
-			return nil, fmt.Errorf("--net bridge: %w", err)
-		}
-	}
-	if (o.Net == network.ModeNone || o.Net == network.ModeSlirp || o.Net == network.ModePasta) && !r.Rootless {
-		if err := network.SetupNone(&r.Network, id, func() error { return cs.Save(r) }); err != nil {
-			return nil, fmt.Errorf("--net %s: %w", o.Net, err)
-		}
-	}
-	if err := writeHostFiles(dir, r, o); err != nil {
-		return nil, err
-	}
-	if err := cs.prepareVolumes(p.volumes, filepath.Join(r.Bundle, "rootfs"), r); err != nil {
-		return nil, err
-	}
-	oo := *o
-	oo.Args = args
-	if err := applyOptions(s, r, &oo, p, filepath.Join(r.Bundle, "rootfs")); err != nil {
-		return nil, err
-	}
-	if err := writeSpec(r.Bundle, s); err != nil {
-		return nil, err
-	}
-	if err := cs.Save(r); err != nil {
-		return nil, err
-	}
-	if err := cs.syncNetworkHosts(r.Network); err != nil {
-		return nil, fmt.Errorf("--net %s: hosts files: %w", netName, err)
 	}
 	ok = true
 	return r, nil
@@ -206,6 +116,137 @@ func mergeLabels(img map[string]string, flags []string) (map[string]string, erro
 		out[k] = v
 	}
 	return out, nil
+}
+
+// fromImage is what the options take from the image: its healthcheck
+// (unless overridden), the --health-on-failure action, and the labels
+// (the image's, then -l).
+func (o *Options) fromImage(img *store.Loaded) (*store.HealthConfig, string, map[string]string, error) {
+	hc, err := o.Health.resolve(img.Config.Config.Healthcheck)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	onFailure, err := o.Health.checkOnFailure(hc != nil, o.Detach)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	labels, err := mergeLabels(img.Config.Config.Labels, o.Labels)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return hc, onFailure, labels, nil
+}
+
+// checkFree fails if name or a port is taken by another container or a
+// port by the host; called under the names lock.
+func (cs *Manager) checkFree(name string, ports []network.PortMapping) error {
+	all, err := cs.List()
+	if err != nil {
+		return err
+	}
+	if err := checkConflicts(all, name, ports); err != nil {
+		return err
+	}
+	for _, pm := range ports {
+		if err := network.CheckFree(pm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// completeRecord fills what a new record takes from its ID and the
+// host: default name and hostname, id mapping (rootless), cgroup, the
+// network's per-mode settings.
+func (cs *Manager) completeRecord(r *Record, o *Options) error {
+	if r.Name == "" {
+		r.Name = "myimg-" + r.ID[:8]
+	}
+	if r.Rootless {
+		m, warn, err := userns.ForCaller()
+		if err != nil {
+			return err
+		}
+		if warn != "" {
+			fmt.Fprintln(os.Stderr, warn)
+		}
+		r.IDMaps = &m
+	}
+	if !r.Rootless {
+		r.CgroupsPath = CgroupParent + "/" + r.ID
+	}
+	if r.Hostname == "" {
+		r.Hostname = r.ID[:12]
+		if o.Net == network.ModeHost {
+			r.Hostname, _ = os.Hostname()
+		}
+	}
+	switch o.Net {
+	case network.ModeBridge:
+		r.Network.Bridge, r.Network.Subnet, r.Network.IPAMDir = o.Bridge, o.Subnet, cs.IPAMDir()
+	case network.ModeSlirp:
+		r.Network.APISocket = slirpSocket(cs.Dir(r.ID), r.ID)
+	}
+	return nil
+}
+
+// fill makes the container's bundle (overlay rootfs, config.json), its
+// network, host files and volumes; a failure leaves the removal to the
+// caller.
+func (cs *Manager) fill(r *Record, img *store.Loaded, o *Options, p *parsed, netName string) error {
+	if err := cs.unpackBundle(r, img); err != nil {
+		return err
+	}
+	s, err := readSpec(r.Bundle)
+	if err != nil {
+		return err
+	}
+	if sig := s.Annotations[unpack.AnnotationStopSignal]; sig != "" {
+		r.StopSignal = sig
+	}
+	args := o.Args
+	if len(args) > 0 {
+		// As docker: arguments replace CMD, the ENTRYPOINT stays.
+		args = append(slices.Clone(img.Config.Config.Entrypoint), args...)
+	}
+	r.Command = s.Process.Args
+	if len(args) > 0 {
+		r.Command = args
+	}
+	if err := cs.Save(r); err != nil {
+		return err
+	}
+	if o.Net == network.ModeBridge {
+		if err := network.SetupBridge(&r.Network, r.ID, func() error { return cs.Save(r) }); err != nil {
+			return fmt.Errorf("--net bridge: %w", err)
+		}
+	}
+	if (o.Net == network.ModeNone || o.Net == network.ModeSlirp || o.Net == network.ModePasta) && !r.Rootless {
+		if err := network.SetupNone(&r.Network, r.ID, func() error { return cs.Save(r) }); err != nil {
+			return fmt.Errorf("--net %s: %w", o.Net, err)
+		}
+	}
+	if err := writeHostFiles(cs.Dir(r.ID), r, o); err != nil {
+		return err
+	}
+	if err := cs.prepareVolumes(p.volumes, filepath.Join(r.Bundle, "rootfs"), r); err != nil {
+		return err
+	}
+	oo := *o
+	oo.Args = args
+	if err := applyOptions(s, r, &oo, p, filepath.Join(r.Bundle, "rootfs")); err != nil {
+		return err
+	}
+	if err := writeSpec(r.Bundle, s); err != nil {
+		return err
+	}
+	if err := cs.Save(r); err != nil {
+		return err
+	}
+	if err := cs.syncNetworkHosts(r.Network); err != nil {
+		return fmt.Errorf("--net %s: hosts files: %w", netName, err)
+	}
+	return nil
 }
 
 // checkConflicts fails if name is taken or a port is published by a

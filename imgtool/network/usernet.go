@@ -133,7 +133,40 @@ func CreateNet(ipamDir, name, subnet, iface, id string, labels map[string]string
 		names[n.Interface] = true
 	}
 	used = append(used, hostNets()...)
+	sn, err := pickSubnet(name, subnet, used)
+	if err != nil {
+		return nil, err
+	}
+	if iface, err = pickBridge(iface, names); err != nil {
+		return nil, err
+	}
+	ipam, err := NewIPAM(ipamDir, sn)
+	if err != nil {
+		return nil, err
+	}
+	n := &Net{Name: name, ID: id, Driver: "bridge", Interface: iface, Subnet: sn.String(), Gateway: ipam.Gateway().String(),
+		Created: time.Now().UTC(), Labels: labels}
+	if ipv6 || subnet6 != "" {
+		if err := setSubnet6(n, nets, sn, subnet6); err != nil {
+			return nil, err
+		}
+	}
+	b, _ := json.MarshalIndent(n, "", "\t")
+	if err := os.MkdirAll(netsDir(ipamDir), 0o700); err != nil {
+		return nil, err
+	}
+	tmp := filepath.Join(netsDir(ipamDir), "."+name+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return nil, err
+	}
+	return n, os.Rename(tmp, filepath.Join(netsDir(ipamDir), name+".json"))
+}
+
+// pickSubnet checks the subnet asked for against the used ones, or picks
+// the first free 10.89.N.0/24.
+func pickSubnet(name, subnet string, used []*net.IPNet) (*net.IPNet, error) {
 	var sn *net.IPNet
+	var err error
 	if subnet != "" {
 		if sn, err = ParseSubnet(subnet); err != nil {
 			return nil, fmt.Errorf("--subnet: %w", err)
@@ -161,15 +194,21 @@ func CreateNet(ipamDir, name, subnet, iface, id string, labels map[string]string
 			return nil, fmt.Errorf("network %s: no free subnet in 10.89.1.0-10.89.254.0/24: give --subnet", name)
 		}
 	}
+	return sn, nil
+}
+
+// pickBridge checks the bridge name asked for, or picks the first free
+// myimgN; names are the other networks' bridges.
+func pickBridge(iface string, names map[string]bool) (string, error) {
 	if iface != "" {
 		if err := ValidBridgeName(iface); err != nil {
-			return nil, fmt.Errorf("--interface-name: %w", err)
+			return "", fmt.Errorf("--interface-name: %w", err)
 		}
 		if names[iface] {
-			return nil, fmt.Errorf("--interface-name %s: used by another network", iface)
+			return "", fmt.Errorf("--interface-name %s: used by another network", iface)
 		}
 		if LinkExists(iface) {
-			return nil, fmt.Errorf("--interface-name %s: a link of that name exists on the host", iface)
+			return "", fmt.Errorf("--interface-name %s: a link of that name exists on the host", iface)
 		}
 	} else {
 		for i := 1; iface == ""; i++ {
@@ -179,43 +218,34 @@ func CreateNet(ipamDir, name, subnet, iface, id string, labels map[string]string
 			}
 		}
 	}
-	ipam, err := NewIPAM(ipamDir, sn)
+	return iface, nil
+}
+
+// setSubnet6 gives n its IPv6 subnet (default fd89:0:0:N::/64, N the IPv4
+// subnet's third byte), which no other network or host address may
+// overlap, and the bridge the first address.
+func setSubnet6(n *Net, nets []*Net, sn *net.IPNet, subnet6 string) error {
+	var used6 []*net.IPNet
+	for _, o := range nets {
+		if _, s6, err := net.ParseCIDR(o.Subnet6); err == nil {
+			used6 = append(used6, s6)
+		}
+	}
+	used6 = append(used6, hostNets6()...)
+	if subnet6 == "" {
+		subnet6 = fmt.Sprintf("fd89:0:0:%d::/64", sn.IP.To4()[2])
+	}
+	s6, err := ParseSubnet6(subnet6)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("--subnet: %w", err)
 	}
-	n := &Net{Name: name, ID: id, Driver: "bridge", Interface: iface, Subnet: sn.String(), Gateway: ipam.Gateway().String(),
-		Created: time.Now().UTC(), Labels: labels}
-	if ipv6 || subnet6 != "" {
-		var used6 []*net.IPNet
-		for _, o := range nets {
-			if _, s6, err := net.ParseCIDR(o.Subnet6); err == nil {
-				used6 = append(used6, s6)
-			}
+	for _, u := range used6 {
+		if u.Contains(s6.IP) || s6.Contains(u.IP) {
+			return fmt.Errorf("--subnet %s: overlaps %s, in use by another network or the host", s6, u)
 		}
-		used6 = append(used6, hostNets6()...)
-		if subnet6 == "" {
-			subnet6 = fmt.Sprintf("fd89:0:0:%d::/64", sn.IP.To4()[2])
-		}
-		s6, err := ParseSubnet6(subnet6)
-		if err != nil {
-			return nil, fmt.Errorf("--subnet: %w", err)
-		}
-		for _, u := range used6 {
-			if u.Contains(s6.IP) || s6.Contains(u.IP) {
-				return nil, fmt.Errorf("--subnet %s: overlaps %s, in use by another network or the host", s6, u)
-			}
-		}
-		n.Subnet6, n.Gateway6 = s6.String(), Addr6(s6, 1).String()
 	}
-	b, _ := json.MarshalIndent(n, "", "\t")
-	if err := os.MkdirAll(netsDir(ipamDir), 0o700); err != nil {
-		return nil, err
-	}
-	tmp := filepath.Join(netsDir(ipamDir), "."+name+".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return nil, err
-	}
-	return n, os.Rename(tmp, filepath.Join(netsDir(ipamDir), name+".json"))
+	n.Subnet6, n.Gateway6 = s6.String(), Addr6(s6, 1).String()
+	return nil
 }
 
 // RemoveNet deletes a network that no container uses any more: its
