@@ -158,10 +158,7 @@ func networkLsCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Usage: "`json`, a Go template ({{.ID}} {{.Name}} {{.Driver}} {{.Interface}} {{.Subnet}} {{.Gateway}} {{.Created}}) or 'table TEMPLATE'"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needArgs(cmd, 0, 0); err != nil {
-				return err
-			}
-			cs, err := openContainers(cmd)
+			cs, err := containersWith(cmd, 0, 0)
 			if err != nil {
 				return err
 			}
@@ -198,10 +195,7 @@ func networkInspectCommand() *cli.Command {
 		Usage:     "Show networks as JSON",
 		ArgsUsage: "NAME [NAME...]",
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needArgs(cmd, 1, -1); err != nil {
-				return err
-			}
-			cs, err := openContainers(cmd)
+			cs, err := containersWith(cmd, 1, -1)
 			if err != nil {
 				return err
 			}
@@ -228,10 +222,7 @@ func networkRmCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove the containers on the network too"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if err := needArgs(cmd, 1, -1); err != nil {
-				return err
-			}
-			cs, err := openContainers(cmd)
+			cs, err := containersWith(cmd, 1, -1)
 			if err != nil {
 				return err
 			}
