@@ -10,6 +10,8 @@ PKGS="$PKGS clang clang-format libclang-rt-14-dev shellcheck"
 "$(dirname "$0")/../conformance/dropin/install-deps.sh"
 # The CRI harness (containerd's CRI plugin, CNI plugins, a local registry).
 "$(dirname "$0")/../conformance/cri/install-deps.sh"
+# runc's own bats suite (conformance/runcbats).
+"$(dirname "$0")/../conformance/runcbats/install-deps.sh"
 # qemu and debootstrap for the VM lane (conformance/vm).
 "$(dirname "$0")/../conformance/vm/install-deps.sh"
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
