@@ -12,8 +12,13 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 MIN_PASS  ?= 37
 # Trees where no non-test function may pass 80 lines (contrib/funclen).
 FUNCLEN_DIRS ?= libcontainer runtime imgtool specs internal
+# runc's own bats suite (conformance/runcbats): floors for bin/myrun, the
+# whole suite and the bounded part `make test` runs.
+RUNC_BATS_MIN_PASS ?= 0
+RUNC_BATS_CI_MIN_PASS ?= 0
+RUNC_BATS_CI_FILES ?= start_hello.bats
 
-.PHONY: all build myrun myimg test unit integration conformance dropin cri test-vm vm-ci demo install lint c-format depcheck bench fuzz fuzz-ci stress clean deps
+.PHONY: all build myrun myimg test unit integration conformance runc-bats runc-bats-ci dropin cri test-vm vm-ci demo install lint c-format depcheck bench fuzz fuzz-ci stress clean deps
 
 all: build
 
@@ -30,7 +35,7 @@ deps:
 	contrib/install-deps.sh
 
 # test is what CI runs: unit tests, root integration tests, conformance.
-test: deps build lint depcheck unit fuzz-ci integration conformance dropin cri vm-ci
+test: deps build lint depcheck unit fuzz-ci integration conformance runc-bats-ci dropin cri vm-ci
 
 unit:
 	$(GO) test -count=1 ./...
@@ -40,6 +45,15 @@ integration: build
 
 conformance: build
 	MIN_PASS=$(MIN_PASS) conformance/run-validation.sh $(CURDIR)/bin/myrun
+
+# runc's own integration suite (bats, from the runc Go module) with runc
+# built from that module and with bin/myrun; see conformance/README.md.
+runc-bats: build
+	MIN_PASS=$(RUNC_BATS_MIN_PASS) conformance/runcbats/run.sh runc $(CURDIR)/bin/myrun
+
+# The bounded part `make test` runs: bin/myrun only, a few files.
+runc-bats-ci: build
+	MIN_PASS=$(RUNC_BATS_CI_MIN_PASS) ONLY="$(RUNC_BATS_CI_FILES)" conformance/runcbats/run.sh $(CURDIR)/bin/myrun
 
 # Podman (root and rootless), containerd and docker driving bin/myrun as their runtime.
 dropin: build

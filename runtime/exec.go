@@ -195,6 +195,12 @@ func cliProcess(cmd *cli.Command, p rspec.Process) (*rspec.Process, error) {
 			caps.Bounding = append(caps.Bounding, name)
 			caps.Effective = append(caps.Effective, name)
 			caps.Permitted = append(caps.Permitted, name)
+			// As runc >= 1.2: an ambient capability needs the inheritable
+			// bit, which --cap does not add, so it goes to ambient only
+			// when the process lists an inheritable set of its own.
+			if caps.Inheritable != nil {
+				caps.Ambient = append(caps.Ambient, name)
+			}
 		}
 		p.Capabilities = &caps
 	}

@@ -36,6 +36,7 @@ mapping the caller to root, no cgroup limits).`,
 				return err
 			}
 			s := specs.Default()
+			specs.ForHost(s, cgroups.Mode() == cgroups.ModeV2)
 			if cmd.Bool("rootless") {
 				specs.ToRootless(s, uint32(os.Geteuid()), uint32(os.Getegid()))
 			}

@@ -89,6 +89,19 @@ func Default() *rspec.Spec {
 	}
 }
 
+// ForHost fits the default spec to the host as `runc spec` does: the
+// cgroup namespace is listed only when /sys/fs/cgroup is cgroup v2
+// (unified); on v1 and hybrid hosts the container sees the host's cgroup
+// paths, which runc's own tests of hybrid hosts rely on.
+func ForHost(s *rspec.Spec, unified bool) {
+	if unified || s.Linux == nil {
+		return
+	}
+	s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n rspec.LinuxNamespace) bool {
+		return n.Type == rspec.CgroupNamespace
+	})
+}
+
 // ToRootless turns a spec into one an unprivileged user (uid, gid) can run,
 // as `runc spec --rootless` does: a user namespace mapping only the caller
 // to root, no new network namespace (nobody could configure it), /sys bound

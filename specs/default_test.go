@@ -71,6 +71,23 @@ func TestDefaultContent(t *testing.T) {
 	}
 }
 
+// runc spec lists the cgroup namespace only on a cgroup v2 host.
+func TestForHostCgroupNamespace(t *testing.T) {
+	has := func(s *rspec.Spec) bool {
+		return slices.ContainsFunc(s.Linux.Namespaces, func(n rspec.LinuxNamespace) bool { return n.Type == rspec.CgroupNamespace })
+	}
+	s := Default()
+	ForHost(s, true)
+	if !has(s) {
+		t.Error("unified host: cgroup namespace missing")
+	}
+	s = Default()
+	ForHost(s, false)
+	if has(s) || len(s.Linux.Namespaces) != 5 {
+		t.Errorf("v1/hybrid host: namespaces %v", s.Linux.Namespaces)
+	}
+}
+
 func TestToRootless(t *testing.T) {
 	s := Default()
 	ToRootless(s, 1234, 5678)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -108,6 +109,11 @@ func newBundle(t testing.TB, args []string, mutate func(*rspec.Spec)) *bundle {
 	}
 	s.Process.Terminal = false
 	s.Process.Args = args
+	// The tests expect a container in its own cgroup namespace, which
+	// `spec` lists only on a cgroup v2 host (as runc spec).
+	if !slices.ContainsFunc(s.Linux.Namespaces, func(n rspec.LinuxNamespace) bool { return n.Type == rspec.CgroupNamespace }) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.CgroupNamespace})
+	}
 	s.Linux.CgroupsPath = cgroupParent + "/" + b.id
 	if systemdCgroup {
 		s.Linux.CgroupsPath = "system.slice:" + cgroupParent[1:] + ":" + b.id

@@ -32,9 +32,16 @@ func toLib(r *specs.LinuxResources, devs []specs.LinuxDevice, withDevices bool) 
 		cpuToLib(c, res)
 	}
 	if p := r.Pids; p != nil && p.Limit != nil {
+		// runtime-spec 1.3: -1 means no limit and 0 is a real limit. As
+		// runc 1.4 does, 0 becomes 1 (systemd has no TasksMax=0; the
+		// init process already counts as one task, so no fork succeeds
+		// either way); any other negative value means no limit.
 		v := *p.Limit
-		if v <= 0 {
-			v = -1 // spec: 0 or negative means no limit
+		switch {
+		case v == 0:
+			v = 1
+		case v < 0:
+			v = -1
 		}
 		res.PidsLimit = &v
 	}

@@ -12,7 +12,7 @@ import (
 func TestToLib(t *testing.T) {
 	r := &specs.LinuxResources{
 		Memory:  &specs.LinuxMemory{Limit: ptr(int64(-1)), DisableOOMKiller: ptr(true), CheckBeforeUpdate: ptr(true)},
-		Pids:    &specs.LinuxPids{Limit: ptr(int64(0))},
+		Pids:    &specs.LinuxPids{Limit: ptr(int64(-1))},
 		Network: &specs.LinuxNetwork{ClassID: ptr(uint32(0x100001)), Priorities: []specs.LinuxInterfacePriority{{Name: "eth0", Priority: 5}}},
 		BlockIO: &specs.LinuxBlockIO{WeightDevice: []specs.LinuxWeightDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Weight: ptr(uint16(200))}}},
 		Rdma:    map[string]specs.LinuxRdma{"mlx5_0": {HcaHandles: ptr(uint32(3))}},
@@ -26,6 +26,20 @@ func TestToLib(t *testing.T) {
 		res.BlkioWeightDevice[0].WeightString() != "8:0 200" || *res.Rdma["mlx5_0"].HcaHandles != 3 ||
 		!res.SkipDevices || res.Devices != nil {
 		t.Errorf("toLib = %+v", res)
+	}
+}
+
+// runtime-spec 1.3: pids.limit 0 is a limit (runc 1.4 writes 1), -1 and
+// other negatives mean none.
+func TestPidsLimitZeroIsALimit(t *testing.T) {
+	for in, want := range map[int64]int64{0: 1, -1: -1, -7: -1, 5: 5} {
+		res, err := toLib(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr(in)}}, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.PidsLimit == nil || *res.PidsLimit != want {
+			t.Errorf("pids.limit %d: got %v, want %d", in, res.PidsLimit, want)
+		}
 	}
 }
 

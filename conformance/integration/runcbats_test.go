@@ -1,0 +1,117 @@
+//go:build integration
+
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Bugs found by runc's own bats suite (conformance/runcbats): each test
+// here failed with myrun before its fix and passes with runc 1.4.4.
+
+// capabilities.bats "runc exec --cap [ambient is set from spec]": when the
+// process has an inheritable set, exec --cap also raises the capability
+// as ambient (it is added to bounding, permitted and effective too).
+func TestRuncBatsExecCapAmbient(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "1000"}, func(s *rspec.Spec) {
+		s.Process.Capabilities = &rspec.LinuxCapabilities{
+			Inheritable: []string{"CAP_CHOWN", "CAP_SYSLOG"},
+			Permitted:   []string{"CAP_KILL", "CAP_CHOWN"},
+			Effective:   []string{"CAP_KILL"},
+			Bounding:    []string{"CAP_KILL", "CAP_CHOWN", "CAP_SYSLOG"},
+			Ambient:     []string{"CAP_CHOWN"},
+		}
+	})
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	status := func(args ...string) string {
+		t.Helper()
+		out, errs, code := b.myrun(append(append([]string{"exec"}, args...), b.id, "grep", "^Cap", "/proc/self/status")...)
+		if code != 0 {
+			t.Fatalf("exec %v: %d %s", args, code, errs)
+		}
+		return out
+	}
+	// CAP_CHOWN 0x1, CAP_KILL 0x20, CAP_SYSLOG 0x400000000.
+	if out := status(); !strings.Contains(out, "CapAmb:\t0000000000000001") {
+		t.Errorf("exec: %s", out)
+	}
+	out := status("--cap", "CAP_SYSLOG")
+	for _, want := range []string{"CapInh:\t0000000400000001", "CapPrm:\t0000000400000021", "CapEff:\t0000000400000021",
+		"CapBnd:\t0000000400000021", "CapAmb:\t0000000400000001"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("exec --cap CAP_SYSLOG: want %q in\n%s", want, out)
+		}
+	}
+	// Without an inheritable set, --cap cannot be ambient and is not.
+	b2 := newBundle(t, []string{"sleep", "1000"}, nil)
+	if _, errs, code := b2.myrun("run", "-d", "--bundle", b2.dir, b2.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	out, errs, code := b2.myrun("exec", "--cap", "CAP_SYSLOG", b2.id, "grep", "^CapAmb", "/proc/self/status")
+	if code != 0 || !strings.Contains(out, "CapAmb:\t0000000000000000") {
+		t.Errorf("exec --cap without inheritable: %d %q %s", code, out, errs)
+	}
+}
+
+// `spec` lists the cgroup namespace only when /sys/fs/cgroup is cgroup v2,
+// as runc spec does; on this hybrid host runc's bats suite expects an exec
+// to see the container's host cgroup paths (cgroups.bats "runc exec
+// (cgroup v1+hybrid joins correct cgroup)") and adds a cgroup namespace
+// itself (delete.bats "runc delete --force in cgroupv1 with subcgroups").
+func TestRuncBatsSpecNamespacesLikeRunc(t *testing.T) {
+	mine, theirs := t.TempDir(), t.TempDir()
+	if out, err := exec.Command(myrun, "spec", "--bundle", mine).CombinedOutput(); err != nil {
+		t.Fatalf("myrun spec: %v %s", err, out)
+	}
+	if out, err := exec.Command("runc", "spec", "--bundle", theirs).CombinedOutput(); err != nil {
+		t.Fatalf("runc spec: %v %s", err, out)
+	}
+	ns := func(dir string) []string {
+		raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s rspec.Spec
+		if err := json.Unmarshal(raw, &s); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range s.Linux.Namespaces {
+			out = append(out, string(n.Type))
+		}
+		return out
+	}
+	if m, r := ns(mine), ns(theirs); strings.Join(m, ",") != strings.Join(r, ",") {
+		t.Errorf("namespaces: myrun %v, runc %v", m, r)
+	}
+}
+
+// cgroups.bats "runc run (pids.limit=0 means 1)": runtime-spec 1.3 makes 0
+// a real limit; runc 1.4 writes 1 (systemd has no TasksMax=0). We wrote
+// "max".
+func TestRuncBatsPidsLimitZero(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "1000"}, func(s *rspec.Spec) {
+		zero := int64(0)
+		s.Linux.Resources = &rspec.LinuxResources{Pids: &rspec.LinuxPids{Limit: &zero}}
+	})
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	if got := cgFile(b, "pids", "pids.max"); got != "1" {
+		t.Errorf("pids.max = %q, want 1", got)
+	}
+	// The limit holds: a process in the container cannot fork (joining
+	// the cgroup is a migration, which the limit does not stop).
+	if out, errs, _ := b.myrun("exec", b.id, "sh", "-c", "sleep 0 & echo forked"); strings.Contains(out, "forked") {
+		t.Errorf("fork in a container at pids.max 1 succeeded: %q %s", out, errs)
+	}
+}
