@@ -294,10 +294,20 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	}
 	defer c.close()
 	s := r.status(c)
-	if s == Stopped && !all {
+	// Without a PID namespace of its own, killing init does not take the
+	// container's other processes with it (init is not PID 1 of a
+	// namespace): SIGKILL goes to every process in its cgroup, as runc
+	// >= 1.2, also when init is already gone and the rest live on.
+	hostPid := false
+	if sig == unix.SIGKILL {
+		if spec, err := c.st.Spec(); err == nil {
+			hostPid = sharesPidNS(spec)
+		}
+	}
+	if s == Stopped && !all && !hostPid {
 		return errNotRunning
 	}
-	if all {
+	if all || hostPid {
 		return r.signalAll(c, sig)
 	}
 	pidfd, err := openPidfd(c.st.InitPid, c.st.InitStartTime)
@@ -312,6 +322,13 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		return err
 	}
 	return nil
+}
+
+// sharesPidNS says whether the container runs in a PID namespace it does
+// not own: none listed (the runtime's) or one joined by path.
+func sharesPidNS(spec *rspec.Spec) bool {
+	present, path := hasNS(spec, rspec.PIDNamespace)
+	return !present || path != ""
 }
 
 // signalAll signals every process in the container's cgroup, freezing it

@@ -10,10 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// parseSignal accepts "KILL", "SIGKILL", "kill" or "9".
+// parseSignal accepts "KILL", "SIGKILL", "kill" or "9", and 0 (as runc
+// >= 1.2: no signal is sent, kill only fails when the container does not
+// run).
 func parseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
+		if n < 0 || n > 64 {
 			return 0, fmt.Errorf("invalid signal %q", s)
 		}
 		return unix.Signal(n), nil

@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -114,4 +116,79 @@ func TestRuncBatsPidsLimitZero(t *testing.T) {
 	if out, errs, _ := b.myrun("exec", b.id, "sh", "-c", "sleep 0 & echo forked"); strings.Contains(out, "forked") {
 		t.Errorf("fork in a container at pids.max 1 succeeded: %q %s", out, errs)
 	}
+}
+
+// kill.bats "kill detached busybox": signal 0 only checks the container;
+// it fails with "container not running" once it stopped, and -a makes it
+// succeed. We refused 0 as an invalid signal.
+func TestRuncBatsKillSignalZero(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "1000"}, nil)
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	if _, errs, code := b.myrun("kill", b.id, "0"); code != 0 {
+		t.Fatalf("kill 0 of a running container: %d %s", code, errs)
+	}
+	if st := b.state(); st["status"] != "running" {
+		t.Fatalf("after kill 0: %v", st["status"])
+	}
+	if _, errs, code := b.myrun("kill", b.id, "KILL"); code != 0 {
+		t.Fatalf("kill KILL: %s", errs)
+	}
+	waitStatus(t, b, "stopped")
+	if _, errs, code := b.myrun("kill", b.id, "0"); code == 0 || !strings.Contains(errs, "container not running") {
+		t.Errorf("kill 0 of a stopped container: %d %s", code, errs)
+	}
+	if _, errs, code := b.myrun("kill", "-a", b.id, "0"); code != 0 {
+		t.Errorf("kill -a 0 of a stopped container: %d %s", code, errs)
+	}
+}
+
+// kill.bats "kill KILL [host pidns]" and "[host pidns + init gone]": in
+// the host PID namespace, killing init leaves the other processes alive,
+// so SIGKILL goes to the whole cgroup, also after init is gone.
+func TestRuncBatsKillHostPidns(t *testing.T) {
+	for _, initGone := range []bool{false, true} {
+		b := newBundle(t, []string{"sh", "-c", "sleep 1000 & sleep 1000 & wait"}, func(s *rspec.Spec) {
+			var nss []rspec.LinuxNamespace
+			for _, n := range s.Linux.Namespaces {
+				if n.Type != rspec.PIDNamespace {
+					nss = append(nss, n)
+				}
+			}
+			s.Linux.Namespaces = nss
+		})
+		if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+			t.Fatalf("run -d: %s", errs)
+		}
+		procs := func() []string { return strings.Fields(cgFile(b, "pids", "cgroup.procs")) }
+		waitFor(t, "three processes in the cgroup", func() bool { return len(procs()) == 3 })
+		if initGone {
+			pid := int(b.state()["pid"].(float64))
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			waitStatus(t, b, "stopped")
+			if n := len(procs()); n != 2 {
+				t.Fatalf("init gone: %d processes left, want 2", n)
+			}
+		}
+		if _, errs, code := b.myrun("kill", b.id, "KILL"); code != 0 {
+			t.Fatalf("kill KILL (init gone %v): %d %s", initGone, code, errs)
+		}
+		waitFor(t, "an empty cgroup", func() bool { return len(procs()) == 0 })
+	}
+}
+
+// waitFor polls cond for up to 10 s (scaled like waitStatus).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second * timeoutScale)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("never: %s", what)
 }
