@@ -50,7 +50,7 @@ log() { echo "runcbats: $*" >&2; }
 
 build() {
 	local stamp want dir
-	want="$RUNC_VERSION $($GO env GOVERSION) $(uname -m) build-2"
+	want="$RUNC_VERSION $($GO env GOVERSION) $(uname -m) build-3"
 	stamp=$cache/stamp
 	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$src/runc" ]; then
 		return 0
@@ -61,6 +61,8 @@ build() {
 	rm -rf "$src"
 	cp -r "$dir" "$src"
 	chmod -R u+w "$src"
+	# Module zips keep no mode bits: the suite runs some of its scripts.
+	find "$src/tests" -type f -name '*.sh' -exec chmod 0755 {} +
 	# runc's Makefile: tags seccomp urfave_cli_no_docs, PIE, trimpath,
 	# -X main.gitCommit (no git here: the module version stands in).
 	(cd "$src" && CGO_ENABLED=1 GOTOOLCHAIN=local GOFLAGS=-mod=mod "$GO" build -trimpath -buildmode=pie \
@@ -134,6 +136,9 @@ netdev:x:82:
 users:x:100:
 nogroup:x:65534:
 EOF
+	# mktemp made the top 0700: the image's / must be traversable by the
+	# non-root users the tests run as.
+	chmod 0755 "$r"
 	chmod 1777 "$r/tmp"
 	chmod 0700 "$r/root"
 	tar -C "$r" --numeric-owner --owner=0 --group=0 -cf "$out" .
@@ -294,5 +299,4 @@ main() {
 	fi
 }
 
-main "$@"
-exit
+main "$@"; exit
