@@ -192,3 +192,37 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 	t.Fatalf("never: %s", what)
 }
+
+// mounts.bats "runc run [mount order, container bind-mount source]": a
+// bind source inside the rootfs that an earlier mount of the list makes,
+// and a destination spelled with the rootfs' host path in front. We
+// refused the source as missing before any mount was made.
+func TestRuncBatsMountOrder(t *testing.T) {
+	b := newBundle(t, []string{"cat", "/final/file"}, nil)
+	rootfs := filepath.Join(b.dir, "rootfs")
+	src := filepath.Join(b.dir, "bind-src", "a", "x")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "file"), []byte("a/x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"mnt", "final"} {
+		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.spec.Mounts = append(b.spec.Mounts,
+		rspec.Mount{Type: "bind", Source: filepath.Join(b.dir, "bind-src", "a"), Destination: "/mnt", Options: []string{"bind"}},
+		rspec.Mount{Type: "bind", Source: filepath.Join(rootfs, "mnt", "x"), Destination: filepath.Join(rootfs, "final"), Options: []string{"bind"}})
+	b.write()
+	out, errs, code := b.run()
+	if code != 0 || out != "a/x\n" {
+		t.Fatalf("run: %d %q %s", code, out, errs)
+	}
+	// The destination went to /final in the container, not to a
+	// directory named like the host path.
+	if _, err := os.Stat(filepath.Join(b.dir, "rootfs", b.dir)); err == nil {
+		t.Errorf("a host-path-named directory was made in the rootfs")
+	}
+}

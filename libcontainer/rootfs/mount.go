@@ -19,6 +19,7 @@ func (c *Config) mountEntry(i int, m rspec.Mount) error {
 	if !filepath.IsAbs(m.Destination) {
 		return fmt.Errorf("%s.destination: must be an absolute path", field)
 	}
+	m.Destination = inRootDest(c.Rootfs, m.Destination)
 	o := parseOptions(m.Options)
 	var err error
 	if m.Type == "bind" {
@@ -53,6 +54,22 @@ func (c *Config) mountEntry(i int, m rspec.Mount) error {
 		return fmt.Errorf("%s (%s): %w", field, m.Destination, err)
 	}
 	return nil
+}
+
+// inRootDest turns a destination spelled with the rootfs' host path in
+// front (lexically below it) into the container path, as runc does; any
+// other destination is a container path already. The result is still
+// resolved inside the rootfs.
+func inRootDest(rootfs, dest string) string {
+	root, d := filepath.Clean(rootfs), filepath.Clean(dest)
+	if root == "/" {
+		return d
+	}
+	rel, err := filepath.Rel(root, d)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return d
+	}
+	return filepath.Join("/", rel)
 }
 
 // fieldError already names its config field; mountEntry passes it on
