@@ -226,3 +226,35 @@ func TestRuncBatsMountOrder(t *testing.T) {
 		t.Errorf("a host-path-named directory was made in the rootfs")
 	}
 }
+
+// mounts.bats "runc run [tmpfs mount mode= inherit]" and "[... explicit
+// mode=]": a tmpfs over an existing directory takes the directory's mode
+// unless mode= is given; the directory itself is left alone. We mounted
+// it 1777 (the kernel's default).
+func TestRuncBatsTmpfsInheritsMode(t *testing.T) {
+	for _, c := range []struct {
+		opts []string
+		want string
+	}{
+		{[]string{"rw", "nodev", "nosuid"}, "710"},
+		{[]string{"rw", "nodev", "nosuid", "mode=1500"}, "1500"},
+	} {
+		b := newBundle(t, []string{"sh", "-c", "stat -c %a /tmpfs; grep -c ' /tmpfs tmpfs .*mode=" + c.want + "' /proc/self/mounts"}, func(s *rspec.Spec) {
+			s.Mounts = append(s.Mounts, rspec.Mount{Type: "tmpfs", Source: "tmpfs", Destination: "/tmpfs", Options: c.opts})
+		})
+		dir := filepath.Join(b.dir, "rootfs", "tmpfs")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o710); err != nil {
+			t.Fatal(err)
+		}
+		out, errs, code := b.run()
+		if code != 0 || out != c.want+"\n1\n" {
+			t.Errorf("options %v: %d %q %s", c.opts, code, out, errs)
+		}
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o710 {
+			t.Errorf("the directory under the tmpfs changed: %v %v", fi.Mode(), err)
+		}
+	}
+}

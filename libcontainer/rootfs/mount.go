@@ -56,6 +56,21 @@ func (c *Config) mountEntry(i int, m rspec.Mount) error {
 	return nil
 }
 
+// existingMode is the permission bits (with setuid, setgid, sticky) of
+// dest in the rootfs, when it exists already.
+func existingMode(rootfs, dest string) (uint32, bool) {
+	f, err := pathrs.OpenInRoot(rootfs, dest, unix.O_PATH)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return 0, false
+	}
+	return st.Mode & 0o7777, true
+}
+
 // inRootDest turns a destination spelled with the rootfs' host path in
 // front (lexically below it) into the container path, as runc does; any
 // other destination is a container path already. The result is still
@@ -160,6 +175,14 @@ func (c *Config) mountFs(field string, m rspec.Mount, o *mountOpts) error {
 	if m.Type == "proc" || m.Type == "sysfs" {
 		target, err = openOrdinaryDir(c.Rootfs, m.Destination)
 	} else {
+		if m.Type == "tmpfs" {
+			if mode, ok := existingMode(c.Rootfs, m.Destination); ok {
+				// As runc 1.4 (runc issue 4971): a tmpfs over an
+				// existing directory keeps its mode unless mode= says
+				// otherwise (a later mode= wins).
+				o.data = append([]string{fmt.Sprintf("mode=%04o", mode)}, o.data...)
+			}
+		}
 		target, err = pathrs.CreateInRoot(c.Rootfs, m.Destination, true, 0o755)
 	}
 	if err != nil {
