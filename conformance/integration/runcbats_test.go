@@ -258,3 +258,26 @@ func TestRuncBatsTmpfsInheritsMode(t *testing.T) {
 		}
 	}
 }
+
+// mask.bats "mask paths [duplicate paths]" and "[directories share
+// tmpfs]": a masked path listed twice is mounted over once, and every
+// masked directory shows the same read-only tmpfs (one superblock).
+func TestRuncBatsMaskedPaths(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", `grep -c ' /testdir ' /proc/self/mounts; grep -c ' /testfile ' /proc/self/mounts
+set -- $(stat -c %d /testdir /testdir2 /testdir3); [ "$1" = "$2" ] && [ "$2" = "$3" ] && echo same
+touch /testdir2/foo 2>/dev/null || echo ro`}, func(s *rspec.Spec) {
+		s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/testdir", "/testfile", "/testdir/", "/testfile", "/testdir2", "/testdir3")
+	})
+	for _, d := range []string{"testdir", "testdir2", "testdir3"} {
+		if err := os.Mkdir(filepath.Join(b.dir, "rootfs", d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(b.dir, "rootfs", "testfile"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := b.run()
+	if code != 0 || out != "1\n1\nsame\nro\n" {
+		t.Fatalf("run: %d %q %s", code, out, errs)
+	}
+}

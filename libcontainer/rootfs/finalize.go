@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -45,14 +46,16 @@ func Finalize(cfg *Config) error {
 			return fmt.Errorf("linux.readonlyPaths[%d] (%s): %w", i, p, err)
 		}
 	}
-	var null *os.File
-	defer func() {
-		if null != nil {
-			null.Close()
-		}
-	}()
+	var mk masker
+	defer mk.close()
+	seen := map[string]bool{}
 	for i, p := range lx.MaskedPaths {
-		if err := cfg.step("masked path", func() error { return maskPath(p, &null) }, "path", p); err != nil {
+		// A path listed twice is masked once (runc: one mount each).
+		if seen[filepath.Clean(p)] {
+			continue
+		}
+		seen[filepath.Clean(p)] = true
+		if err := cfg.step("masked path", func() error { return mk.mask(p) }, "path", p); err != nil {
 			return fmt.Errorf("linux.maskedPaths[%d] (%s): %w", i, p, err)
 		}
 	}
@@ -152,9 +155,23 @@ func readonlyPath(p string) error {
 	return moveOnto(tree, target)
 }
 
-// maskPath hides p: files get the container's /dev/null (verified to be
-// the real 1:3 device, CVE-2025-31133), directories a read-only tmpfs.
-func maskPath(p string, null **os.File) error {
+// masker keeps what masking reuses: the container's /dev/null and the
+// read-only tmpfs of the first masked directory.
+type masker struct{ null, tmpfs *os.File }
+
+func (m *masker) close() {
+	for _, f := range []*os.File{m.null, m.tmpfs} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// mask hides p: files get the container's /dev/null (verified to be the
+// real 1:3 device, CVE-2025-31133), directories a read-only tmpfs, one
+// for all of them as runc 1.4 (the others are bind mounts of the first).
+func (m *masker) mask(p string) error {
+	null := &m.null
 	target, err := openInNewRoot(p)
 	if err != nil || target == nil {
 		return err
@@ -165,12 +182,24 @@ func maskPath(p string, null **os.File) error {
 		return err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if m.tmpfs != nil {
+			tree, err := cloneTree(m.tmpfs, false)
+			if err != nil {
+				return err
+			}
+			defer tree.Close()
+			return moveOnto(tree, target)
+		}
 		tmpfs, err := newReadonlyTmpfs()
 		if err != nil {
 			return err
 		}
-		defer tmpfs.Close()
-		return moveOnto(tmpfs, target)
+		if err := moveOnto(tmpfs, target); err != nil {
+			tmpfs.Close()
+			return err
+		}
+		m.tmpfs = tmpfs
+		return nil
 	}
 	if *null == nil {
 		n, err := pathrs.OpenInRoot("/", "/dev/null", unix.O_PATH)
