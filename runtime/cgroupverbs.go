@@ -242,6 +242,13 @@ func applyUpdateFlags(cmd *cli.Command, res *rspec.LinuxResources) error {
 		}
 		f.set(res, v)
 	}
+	// As runc: --memory -1 without --memory-swap lifts the swap limit
+	// too; on cgroup v1 the kernel refuses a memory limit above
+	// memory.memsw.limit_in_bytes, so unlimited memory alone fails there.
+	if l := res.Memory.Limit; cmd.IsSet("memory") && l != nil && *l == -1 && !cmd.IsSet("memory-swap") {
+		unlimited := int64(-1)
+		res.Memory.Swap = &unlimited
+	}
 	if cmd.IsSet("cpuset-cpus") {
 		res.CPU.Cpus = cmd.String("cpuset-cpus")
 	}

@@ -281,3 +281,30 @@ touch /testdir2/foo 2>/dev/null || echo ro`}, func(s *rspec.Spec) {
 		t.Fatalf("run: %d %q %s", code, out, errs)
 	}
 }
+
+// update.bats "update cgroup v1/v2 common limits": `update --memory -1`
+// after a swap limit was set lifts both (runc sets swap to -1 when only
+// memory is given as -1); we wrote -1 to memory.limit_in_bytes alone,
+// which cgroup v1 refuses while memsw is lower (EINVAL).
+func TestRuncBatsUpdateMemoryUnlimited(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "1000"}, func(s *rspec.Spec) {
+		lim, swap := int64(32<<20), int64(64<<20)
+		s.Linux.Resources = &rspec.LinuxResources{Memory: &rspec.LinuxMemory{Limit: &lim, Swap: &swap}}
+	})
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	if _, errs, code := b.myrun("update", "--memory-swap", "96468992", b.id); code != 0 {
+		t.Fatalf("update --memory-swap: %s", errs)
+	}
+	if _, errs, code := b.myrun("update", "--memory", "-1", b.id); code != 0 {
+		t.Fatalf("update --memory -1: %d %s", code, errs)
+	}
+	const unlimited = "9223372036854771712"
+	if got := cgFile(b, "memory", "memory.limit_in_bytes"); got != unlimited {
+		t.Errorf("memory.limit_in_bytes = %s", got)
+	}
+	if got := cgFile(b, "memory", "memory.memsw.limit_in_bytes"); got != unlimited {
+		t.Errorf("memory.memsw.limit_in_bytes = %s", got)
+	}
+}
