@@ -223,7 +223,7 @@ watch_helpers() {
 		[ -n "$done_at" ] || done_at=$SECONDS
 		[ $((SECONDS - done_at)) -ge 20 ] || continue
 		for p in /proc/[0-9]*; do
-			exe=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+			exe=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
 			case $exe in
 			"$src/tests/cmd/_bin/"* | "$src/tests/integration/../cmd/_bin/"*)
 				log "left behind: test helper ${p#/proc/} ($exe): killing"
