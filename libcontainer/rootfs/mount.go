@@ -163,6 +163,23 @@ func (c *Config) withLabel(fstype string, data []string) []string {
 	return append(data, fmt.Sprintf("context=%q", c.MountLabel))
 }
 
+// fsTarget opens (proc, sysfs) or makes the mount point of a new
+// filesystem instance.
+func (c *Config) fsTarget(m rspec.Mount, o *mountOpts) (*os.File, error) {
+	if m.Type == "proc" || m.Type == "sysfs" {
+		return openOrdinaryDir(c.Rootfs, m.Destination)
+	}
+	if m.Type == "tmpfs" {
+		if mode, ok := existingMode(c.Rootfs, m.Destination); ok {
+			// As runc 1.4 (runc issue 4971): a tmpfs over an existing
+			// directory keeps its mode unless mode= says otherwise (a
+			// later mode= wins).
+			o.data = append([]string{fmt.Sprintf("mode=%04o", mode)}, o.data...)
+		}
+	}
+	return pathrs.CreateInRoot(c.Rootfs, m.Destination, true, 0o755)
+}
+
 // mountFs mounts a new filesystem instance (tmpfs, proc, sysfs, ...).
 func (c *Config) mountFs(field string, m rspec.Mount, o *mountOpts) error {
 	if m.Type != "proc" {
@@ -170,21 +187,7 @@ func (c *Config) mountFs(field string, m rspec.Mount, o *mountOpts) error {
 			return &fieldError{err}
 		}
 	}
-	var target *os.File
-	var err error
-	if m.Type == "proc" || m.Type == "sysfs" {
-		target, err = openOrdinaryDir(c.Rootfs, m.Destination)
-	} else {
-		if m.Type == "tmpfs" {
-			if mode, ok := existingMode(c.Rootfs, m.Destination); ok {
-				// As runc 1.4 (runc issue 4971): a tmpfs over an
-				// existing directory keeps its mode unless mode= says
-				// otherwise (a later mode= wins).
-				o.data = append([]string{fmt.Sprintf("mode=%04o", mode)}, o.data...)
-			}
-		}
-		target, err = pathrs.CreateInRoot(c.Rootfs, m.Destination, true, 0o755)
-	}
+	target, err := c.fsTarget(m, o)
 	if err != nil {
 		return err
 	}
