@@ -22,9 +22,10 @@ func attachCommand() *cli.Command {
 		ArgsUsage: "NAME|ID",
 		Description: `Shows what the container writes from now on (its stdout and stderr as the
 monitor logs them, line by line) until it exits, then exits with its exit
-code. The detach keys (default ctrl-p,ctrl-q) leave it running. Detached
-containers have no stdin (run -d refuses -i and -t), so input other than
-the detach keys goes nowhere. With --sig-proxy (default) SIGINT, SIGTERM,
+code. The detach keys (default ctrl-p,ctrl-q) leave it running. Input other
+than the detach keys goes to the container's stdin if it was run with
+-d -i (a begun key sequence that breaks off is passed on whole); without
+-i it goes nowhere. --no-stdin reads no input at all. With --sig-proxy (default) SIGINT, SIGTERM,
 SIGHUP and SIGQUIT go to the container.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "detach-keys", Value: container.DefaultDetachKeys, Usage: "key `sequence` that detaches (ctrl-X or single characters, comma-separated; \"\" disables)"},

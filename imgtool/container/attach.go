@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // DefaultDetachKeys is podman's and docker's detach sequence.
@@ -46,8 +49,8 @@ func ParseDetachKeys(s string) ([]byte, error) {
 // AttachOptions for Attach.
 type AttachOptions struct {
 	// Keys is the detach sequence (none: no detaching); Input is read
-	// for it (nil: not read). A detached container has no stdin of its
-	// own, so other input goes nowhere.
+	// for it (nil: not read) and, for a container run with -d -i, passed
+	// on to its stdin; without -i it goes nowhere.
 	Keys           []byte
 	Input          io.Reader
 	Stdout, Stderr io.Writer
@@ -78,8 +81,17 @@ func (cs *Manager) Attach(r *Record, o AttachOptions) (int, error) {
 	logDone := make(chan error, 1)
 	go func() { logDone <- readLogsFrom(r.LogPath, st.Size(), true, ended, stop, o.Stdout, o.Stderr) }()
 	detach := make(chan struct{})
-	if o.Input != nil && len(o.Keys) > 0 {
-		go watchKeys(o.Input, o.Keys, detach)
+	if o.Input != nil {
+		var dst io.Writer = io.Discard
+		if r.OpenStdin {
+			w, err := cs.openStdinWriter(r)
+			if err != nil {
+				return -1, err
+			}
+			defer w.Close()
+			dst = w
+		}
+		go copyInput(dst, o.Input, o.Keys, detach)
 	}
 	select {
 	case <-detach:
@@ -99,23 +111,39 @@ func (cs *Manager) Attach(r *Record, o AttachOptions) (int, error) {
 	return cs.Wait(cur, 100*time.Millisecond)
 }
 
-// watchKeys closes detach once keys arrive in a row on in.
-func watchKeys(in io.Reader, keys []byte, detach chan<- struct{}) {
+// copyInput copies in to dst (io.Discard: only watched) until EOF,
+// holding back what may begin keys; it closes detach once keys arrive in
+// a row. Keys begun but not completed are passed on.
+func copyInput(dst io.Writer, in io.Reader, keys []byte, detach chan<- struct{}) {
 	buf := make([]byte, 256)
 	matched := 0
 	for {
 		n, err := in.Read(buf)
+		var out []byte
 		for _, b := range buf[:n] {
 			switch {
-			case b == keys[matched]:
+			case len(keys) > 0 && b == keys[matched]:
 				matched++
-			case b == keys[0]:
-				matched = 1
 			default:
+				out = append(out, keys[:matched]...)
 				matched = 0
+				if len(keys) > 0 && b == keys[0] {
+					matched = 1
+				} else {
+					out = append(out, b)
+				}
 			}
-			if matched == len(keys) {
+			if len(keys) > 0 && matched == len(keys) {
+				dst.Write(out)
 				close(detach)
+				return
+			}
+		}
+		if err != nil {
+			out = append(out, keys[:matched]...) // the input ended mid-sequence
+		}
+		if len(out) > 0 {
+			if _, werr := dst.Write(out); werr != nil {
 				return
 			}
 		}
@@ -123,4 +151,32 @@ func watchKeys(in io.Reader, keys []byte, detach chan<- struct{}) {
 			return
 		}
 	}
+}
+
+// stdinFifo is where a -d -i container reads its stdin from.
+func (cs *Manager) stdinFifo(id string) string { return filepath.Join(cs.Dir(id), "stdin") }
+
+// openStdinFifo makes the stdin fifo of a -d -i container and opens it
+// for the container: read-write, so the container never reads EOF
+// between attaches (podman keeps a -i container's stdin open too).
+func (cs *Manager) openStdinFifo(id string) (*os.File, error) {
+	p := cs.stdinFifo(id)
+	if err := unix.Mkfifo(p, 0o600); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("stdin fifo: %w", err)
+	}
+	return os.OpenFile(p, os.O_RDWR, 0)
+}
+
+// openStdinWriter opens the stdin of a running -d -i container for
+// attach; it fails rather than blocks when no container reads it.
+func (cs *Manager) openStdinWriter(r *Record) (*os.File, error) {
+	fd, err := unix.Open(cs.stdinFifo(r.ID), unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: stdin: %w", r.Name, err)
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), cs.stdinFifo(r.ID)), nil
 }

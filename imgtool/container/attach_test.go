@@ -22,19 +22,32 @@ func TestParseDetachKeys(t *testing.T) {
 	}
 }
 
-func TestWatchKeys(t *testing.T) {
-	for in, want := range map[string]bool{"ab\x10\x11": true, "\x10\x10\x11": true, "\x10a\x11": false, "\x11\x10": false} {
+func TestCopyInput(t *testing.T) {
+	type want struct {
+		detached bool
+		passed   string
+	}
+	for in, w := range map[string]want{
+		"ab\x10\x11cd": {true, "ab"}, "\x10\x10\x11": {true, "\x10"}, "\x10a\x11": {false, "\x10a\x11"},
+		"\x11\x10": {false, "\x11\x10"}, "line\n": {false, "line\n"},
+	} {
 		d := make(chan struct{})
-		watchKeys(bytes.NewReader([]byte(in)), []byte("\x10\x11"), d)
+		var got bytes.Buffer
+		copyInput(&got, bytes.NewReader([]byte(in)), []byte("\x10\x11"), d)
+		detached := false
 		select {
 		case <-d:
-			if !want {
-				t.Errorf("%q detached", in)
-			}
+			detached = true
 		default:
-			if want {
-				t.Errorf("%q did not detach", in)
-			}
 		}
+		if detached != w.detached || got.String() != w.passed {
+			t.Errorf("%q: detached %v, passed %q; want %+v", in, detached, got.String(), w)
+		}
+	}
+	// No keys: everything is passed on.
+	var got bytes.Buffer
+	copyInput(&got, strings.NewReader("\x10\x11"), nil, make(chan struct{}))
+	if got.String() != "\x10\x11" {
+		t.Errorf("no keys: %q", got.String())
 	}
 }

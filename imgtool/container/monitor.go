@@ -123,9 +123,12 @@ func (cs *Manager) monitorLogged(r *Record, att *Attach, ready func(error)) (int
 	if err != nil {
 		return -1, err
 	}
-	var stdin *os.File
-	if att != nil && att.Stdin != nil {
-		stdin = att.Stdin
+	stdin, err := cs.containerStdin(r, att)
+	if err != nil {
+		return -1, err
+	}
+	if att == nil && stdin != nil {
+		defer stdin.Close()
 	}
 	pidFile := filepath.Join(dir, "pid")
 	rt := cs.runtime(r).WithLog(filepath.Join(dir, "runtime.log"))
@@ -179,6 +182,18 @@ func (cs *Manager) monitorLogged(r *Record, att *Attach, ready func(error)) (int
 	waitCopied()
 	cs.finish(r, code, "")
 	return code, nil
+}
+
+// containerStdin is the foreground caller's stdin, the stdin fifo of a
+// -d -i container, or nil (/dev/null).
+func (cs *Manager) containerStdin(r *Record, att *Attach) (*os.File, error) {
+	if att != nil {
+		return att.Stdin, nil
+	}
+	if r.OpenStdin {
+		return cs.openStdinFifo(r.ID)
+	}
+	return nil, nil
 }
 
 // finish records the exit and releases what only a running container

@@ -57,7 +57,10 @@ type Record struct {
 	StopSignal  string    `json:"stopSignal"`
 	AutoRemove  bool      `json:"autoRemove,omitempty"`
 	Detached    bool      `json:"detached,omitempty"`
-	Rootless    bool      `json:"rootless,omitempty"`
+	// OpenStdin is -i with -d: the container reads the stdin fifo in its
+	// directory, which `attach` writes (attach.go).
+	OpenStdin bool `json:"openStdin,omitempty"`
+	Rootless  bool `json:"rootless,omitempty"`
 	// IDMaps are a rootless container's user namespace maps (the
 	// caller's subordinate ranges, or the single mapping without them).
 	IDMaps  *userns.Maps       `json:"idMaps,omitempty"`

@@ -1,0 +1,92 @@
+//go:build integration
+
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+// Issue 17, leftovers: attach with stdin, unless-stopped, network
+// connect/disconnect and --internal, credential helpers.
+
+func TestAttachStdin(t *testing.T) {
+	root := runEnv(t)
+	var made []inspected
+	defer func() {
+		for _, c := range made {
+			myimg(t, root, "rm", "-f", c.ID)
+		}
+		for _, c := range made {
+			noTraces(t, root, c)
+		}
+	}()
+	// -d -t stays refused, naming -t.
+	if _, e, code := runImg(t, root, "run", "-d", "-t", "--net", "none", "busybox", "true"); code == 0 || !strings.Contains(e, "-t with -d") {
+		t.Fatalf("run -d -t: %d %s", code, e)
+	}
+	// A -d -i container reads what attach is given, line by line; the end
+	// of attach's input is not the end of the container's stdin.
+	mustImg(t, root, "run", "-d", "-i", "--name", "echoer", "--net", "none", "busybox", "sh", "-c",
+		`while read l; do echo "got $l"; [ "$l" = quit ] && exit 4; done; echo eof`)
+	made = append(made, inspectCtr(t, root, "echoer"))
+	cmd, in, out, _ := startAttach(t, root, "echoer")
+	io.WriteString(in, "one\n")
+	waitFor(t, "first line echoed", func() bool { return out.String() == "got one\n" })
+	// ctrl-p then another key is passed on, both bytes; ctrl-p,ctrl-q detaches
+	// and is not passed on.
+	io.WriteString(in, "\x10x\n\x10\x11")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("detach: %v, %q", err, out.String())
+	}
+	if st := inspectCtr(t, root, "echoer"); st.Status != "running" {
+		t.Fatalf("after detaching the container is %s", st.Status)
+	}
+	// Piped input that ends: the container is still reading.
+	cmd, in, out, _ = startAttach(t, root, "echoer")
+	io.WriteString(in, "two\n")
+	in.Close()
+	waitFor(t, "second line echoed", func() bool { return out.String() == "got two\n" })
+	if st := inspectCtr(t, root, "echoer"); st.Status != "running" {
+		t.Fatalf("after attach's EOF the container is %s", st.Status)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	// Custom keys, and the exit code of the container at the end.
+	cmd, in, out, _ = startAttach(t, root, "--detach-keys", "ctrl-a,x", "echoer")
+	io.WriteString(in, "\x10\x11\nquit\n")
+	if err := cmd.Wait(); exitOf(err) != 4 || out.String() != "got \x10\x11\ngot quit\n" {
+		t.Fatalf("attach to the end: %v, %q", err, out.String())
+	}
+	if o, _, _ := runImg(t, root, "logs", "echoer"); o != "got one\ngot \x10x\ngot two\ngot \x10\x11\ngot quit\n" {
+		t.Fatalf("logs: %q", o)
+	}
+
+	// --no-stdin: nothing reaches the container, and no detach keys.
+	mustImg(t, root, "run", "-d", "-i", "--name", "reader", "--net", "none", "busybox", "sh", "-c",
+		`while ! read -t 1 l; do echo tick; done; echo "got $l"`)
+	made = append(made, inspectCtr(t, root, "reader"))
+	cmd, in, out, _ = startAttach(t, root, "--no-stdin", "reader")
+	waitFor(t, "attached", func() bool { return strings.Contains(out.String(), "tick\n") })
+	io.WriteString(in, "ignored\n\x10\x11")
+	in.Close()
+	// Then an attach with stdin ends it: the --no-stdin attach sees it too.
+	cmd2, in2, out2, _ := startAttach(t, root, "reader")
+	io.WriteString(in2, "real\n")
+	if err := cmd2.Wait(); err != nil || !strings.HasSuffix(out2.String(), "got real\n") || strings.Contains(out.String(), "ignored") {
+		t.Fatalf("attach with stdin: %v %q", err, out2.String())
+	}
+	if err := cmd.Wait(); err != nil || !strings.HasSuffix(out.String(), "tick\ngot real\n") {
+		t.Fatalf("attach --no-stdin: %v %q", err, out.String())
+	}
+	// A container run without -i: attach input goes nowhere.
+	mustImg(t, root, "run", "-d", "--name", "deaf", "--net", "none", "busybox", "sh", "-c", `read l; echo "got <$l>"`)
+	made = append(made, inspectCtr(t, root, "deaf"))
+	if out := mustImg(t, root, "wait", "deaf"); out != "0\n" {
+		t.Fatalf("wait deaf: %q", out)
+	}
+	if o, _, _ := runImg(t, root, "logs", "deaf"); o != "got <>\n" {
+		t.Fatalf("deaf logs: %q", o)
+	}
+}
