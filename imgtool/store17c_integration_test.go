@@ -90,3 +90,41 @@ func TestAttachStdin(t *testing.T) {
 		t.Fatalf("deaf logs: %q", o)
 	}
 }
+
+// TestRestartUnlessStoppedAndNo: unless-stopped restarts a clean exit
+// like always, but not after `myimg stop`; no never restarts. Whether a
+// restart followed is read once the monitor, the only one to restart, is
+// gone.
+func TestRestartUnlessStoppedAndNo(t *testing.T) {
+	root := runEnv(t)
+	var made []inspected
+	defer func() {
+		for _, c := range made {
+			myimg(t, root, "rm", "-f", c.ID)
+		}
+		for _, c := range made {
+			noTraces(t, root, c)
+		}
+	}()
+	monitorGone := func(s restartState) bool { return s.Status == "exited" && (s.MonitorPid == 0 || gone(s.MonitorPid)) }
+	mustImg(t, root, "run", "-d", "--name", "us", "--net", "none", "--restart", "unless-stopped", "busybox", "sh", "-c", "echo up; sleep 0.2")
+	made = append(made, inspectCtr(t, root, "us"))
+	waitRestart(t, root, "us", func(s restartState) bool { return s.RestartCount >= 2 })
+	if !strings.Contains(mustImg(t, root, "inspect", "--type", "container", "us"), `"restart": "unless-stopped"`) {
+		t.Fatalf("inspect does not show the policy")
+	}
+	mustImg(t, root, "stop", "-t", "1", "us")
+	st := waitRestart(t, root, "us", monitorGone)
+	if again := waitRestart(t, root, "us", func(restartState) bool { return true }); again != st {
+		t.Fatalf("changed after the monitor ended: %+v then %+v", st, again)
+	}
+	// no, given explicitly: a failure is not restarted.
+	mustImg(t, root, "run", "-d", "--name", "once", "--net", "none", "--restart", "no", "busybox", "sh", "-c", "echo once; exit 2")
+	made = append(made, inspectCtr(t, root, "once"))
+	if st := waitRestart(t, root, "once", monitorGone); st.RestartCount != 0 || st.ExitCode != 2 {
+		t.Fatalf("--restart no: %+v", st)
+	}
+	if o, _, _ := runImg(t, root, "logs", "once"); o != "once\n" {
+		t.Fatalf("--restart no ran again: %q", o)
+	}
+}
