@@ -86,9 +86,12 @@ func networkCommand() *cli.Command {
 attaches a container to it. Every member's /etc/hosts lists the names, short
 IDs and hostnames of all members, and is rewritten in place when one joins or
 leaves. The bridge and its NAT rules exist while containers use it. The
-default network is "bridge" (--net bridge).`,
+default network is "bridge" (--net bridge). An --internal network has no
+NAT and no route out. connect adds a running container to one more user
+network (as eth1, eth2, ...), disconnect takes it off again.`,
 		Commands: []*cli.Command{
 			networkCreateCommand(), networkLsCommand(), networkInspectCommand(), networkRmCommand(),
+			networkConnectCommand(true), networkConnectCommand(false),
 		},
 	}
 }
@@ -104,6 +107,7 @@ func networkCreateCommand() *cli.Command {
 			&cli.StringFlag{Name: "interface-name", Usage: "bridge `name` (default: the first free myimgN)"},
 			&cli.StringFlag{Name: "driver", Aliases: []string{"d"}, Value: "bridge", Usage: "network `driver` (only bridge)"},
 			&cli.StringSliceFlag{Name: "label", Usage: "set a label `K=V`"},
+			&cli.BoolFlag{Name: "internal", Usage: "no NAT and no route out: containers on it reach each other (and the host) only"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if err := needArgs(cmd, 1, 1); err != nil {
@@ -138,7 +142,7 @@ func networkCreateCommand() *cli.Command {
 					return fmt.Errorf("--subnet %s: one IPv4 and one IPv6 subnet at most", sn)
 				}
 			}
-			n, err := cs.CreateNetwork(cmd.Args().First(), sub4, cmd.String("interface-name"), labels, cmd.Bool("ipv6"), sub6)
+			n, err := cs.CreateNetwork(cmd.Args().First(), sub4, cmd.String("interface-name"), labels, cmd.Bool("ipv6"), sub6, cmd.Bool("internal"))
 			if err != nil {
 				return err
 			}
@@ -249,7 +253,7 @@ func networkRmCommand() *cli.Command {
 
 func netInspect(cs *container.Manager, n *network.Net) netJSON {
 	j := netJSON{Name: n.Name, ID: n.ID, Driver: n.Driver, Interface: n.Interface, Created: n.Created,
-		Subnets: []netSubnet{{Subnet: n.Subnet, Gateway: n.Gateway}}, NameLookup: "hosts", Labels: n.Labels,
+		Subnets: []netSubnet{{Subnet: n.Subnet, Gateway: n.Gateway}}, NameLookup: "hosts", Labels: n.Labels, Internal: n.Internal,
 		IPAMOptions: map[string]string{"driver": "host-local"}, Containers: map[string]netCtr{}}
 	if n.Subnet6 != "" {
 		j.IPv6 = true
@@ -260,10 +264,49 @@ func netInspect(cs *container.Manager, n *network.Net) netJSON {
 	}
 	all, _ := cs.List()
 	for _, r := range all {
-		on := r.Network.Name == n.Name || (n.Name == network.ModeBridge && r.Network.Name == "" && r.Network.Mode == network.ModeBridge)
+		a, on := r.OnNetwork(n.Name)
+		if n.Name == network.ModeBridge && r.Network.Name == "" && r.Network.Mode == network.ModeBridge {
+			a, on = r.Network, true
+		}
 		if on && r.Status != container.StatusExited {
-			j.Containers[r.ID] = netCtr{Name: r.Name, IP: r.Network.IP, IP6: r.Network.IP6}
+			j.Containers[r.ID] = netCtr{Name: r.Name, IP: a.IP, IP6: a.IP6}
 		}
 	}
 	return j
+}
+
+// networkConnectCommand is `network connect` (or, !connect, `network
+// disconnect`) of a running container.
+func networkConnectCommand(connect bool) *cli.Command {
+	c := &cli.Command{
+		Name:      "connect",
+		Usage:     "Connect a running container to a user network (as its next ethN, no default route)",
+		ArgsUsage: "NETWORK CONTAINER",
+	}
+	if !connect {
+		c.Name, c.Usage = "disconnect", "Disconnect a running container from a network it was connected to"
+	}
+	c.Action = func(ctx context.Context, cmd *cli.Command) error {
+		cs, err := containersWith(cmd, 2, 2)
+		if err != nil {
+			return err
+		}
+		ref := cmd.Args().First()
+		if ref == network.ModeBridge {
+			return fmt.Errorf("network %s: the default network cannot be connected or disconnected (only user networks)", ref)
+		}
+		n, err := cs.Network(ref)
+		if err != nil {
+			return err
+		}
+		r, err := cs.Lookup(cmd.Args().Get(1))
+		if err != nil {
+			return err
+		}
+		if connect {
+			return cs.Connect(r, n)
+		}
+		return cs.Disconnect(r, n)
+	}
+	return c
 }

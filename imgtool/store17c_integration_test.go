@@ -3,9 +3,14 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/myrun-org/myrun/imgtool/network"
 )
 
 // Issue 17, leftovers: attach with stdin, unless-stopped, network
@@ -127,4 +132,119 @@ func TestRestartUnlessStoppedAndNo(t *testing.T) {
 	if o, _, _ := runImg(t, root, "logs", "once"); o != "once\n" {
 		t.Fatalf("--restart no ran again: %q", o)
 	}
+}
+
+// TestNetworkConnectInternal: network connect/disconnect of a running
+// container (a veth into its netns, hosts files rewritten) and an
+// --internal network (no NAT, no route out, its members reach each
+// other).
+func TestNetworkConnectInternal(t *testing.T) {
+	root := runEnv(t)
+	n := os.Getpid() % 250
+	frontBr, backBr := fmt.Sprintf("mcf%d", os.Getpid()%100000), fmt.Sprintf("mcb%d", os.Getpid()%100000)
+	frontNet, backNet := fmt.Sprintf("10.92.%d.0/24", n), fmt.Sprintf("10.93.%d.0/24", n)
+	var made []inspected
+	t.Cleanup(func() {
+		for _, c := range made {
+			myimg(t, root, "rm", "-f", c.ID)
+		}
+		for _, c := range made {
+			noTraces(t, root, c)
+		}
+		for _, br := range []string{frontBr, backBr} {
+			if link, rules := bridgeState(t, br); link || rules > 0 {
+				t.Errorf("bridge %s left: link %v, %d rules", br, link, rules)
+			}
+			network.RemoveBridge(br)
+		}
+	})
+	mustImg(t, root, "network", "create", "--subnet", frontNet, "--interface-name", frontBr, "front")
+	mustImg(t, root, "network", "create", "--internal", "--subnet", backNet, "--interface-name", backBr, "back")
+	var insp []struct{ Internal bool }
+	if json.Unmarshal([]byte(mustImg(t, root, "network", "inspect", "back", "front")), &insp); len(insp) != 2 || !insp[0].Internal || insp[1].Internal {
+		t.Fatalf("inspect internal: %+v", insp)
+	}
+	run := func(name, net string) inspected {
+		mustImg(t, root, "run", "-d", "--name", name, "--net", net, "busybox", "sleep", "300")
+		c := inspectCtr(t, root, name)
+		made = append(made, c)
+		return c
+	}
+	a, b := run("a", "front"), run("b", "back")
+	run("c", "back")
+	// Internal: no default route, no NAT rule, the host's address on the
+	// other network is out of reach; members reach each other by name.
+	if out := mustImg(t, root, "exec", "b", "ip", "route"); strings.Contains(out, "default") {
+		t.Fatalf("route out of an internal network:\n%s", out)
+	}
+	if r, _ := network.RulesWithComment("nat", network.NetComment(backBr)); len(r) > 0 {
+		t.Fatalf("NAT rules for an internal network: %v", r)
+	}
+	gwFront := strings.TrimSuffix(frontNet, "0/24") + "1"
+	if out, err := myimg(t, root, "exec", "b", "ping", "-c", "1", "-W", "1", gwFront); err == nil {
+		t.Fatalf("internal b reached %s: %s", gwFront, out)
+	}
+	mustImg(t, root, "exec", "b", "ping", "-c", "1", "-W", "2", "c")
+	if out := mustImg(t, root, "exec", "a", "ip", "route"); !strings.Contains(out, "default") {
+		t.Fatalf("no default route on front:\n%s", out)
+	}
+
+	// connect: a joins back as eth1; names resolve both ways; a keeps its
+	// default route on eth0.
+	mustImg(t, root, "network", "connect", "back", "a")
+	a = inspectCtr(t, root, "a")
+	if out := mustImg(t, root, "exec", "a", "ip", "-4", "addr", "show", "eth1"); !strings.Contains(out, strings.TrimSuffix(backNet, "0/24")) {
+		t.Fatalf("a's eth1:\n%s", out)
+	}
+	if out := mustImg(t, root, "exec", "a", "ip", "route"); !strings.Contains(out, "default via "+gwFront+" dev eth0") {
+		t.Fatalf("a's routes after connect:\n%s", out)
+	}
+	mustImg(t, root, "exec", "a", "ping", "-c", "1", "-W", "2", "b")
+	mustImg(t, root, "exec", "b", "ping", "-c", "1", "-W", "2", "a")
+	var members []struct {
+		Containers map[string]struct{ Name, IP string }
+	}
+	json.Unmarshal([]byte(mustImg(t, root, "network", "inspect", "back")), &members)
+	if len(members) != 1 || members[0].Containers[a.ID].Name != "a" || len(members[0].Containers) != 3 {
+		t.Fatalf("back's members: %+v", members)
+	}
+	for _, bad := range [][]string{
+		{"connect", "back", "a"}, {"connect", "bridge", "a"}, {"connect", "nosuch", "a"}, {"connect", "--alias", "x", "front", "b"},
+		{"disconnect", "front", "a"}, {"disconnect", "front", "b"}, {"connect", "back"},
+	} {
+		if out, err := myimg(t, root, append([]string{"network"}, bad...)...); err == nil {
+			t.Errorf("network %v accepted: %s", bad, out)
+		}
+	}
+	// disconnect: eth1 and the host veth go, b forgets a.
+	mustImg(t, root, "network", "disconnect", "back", "a")
+	if out, err := myimg(t, root, "exec", "a", "ip", "link", "show", "eth1"); err == nil {
+		t.Fatalf("eth1 after disconnect: %s", out)
+	}
+	if v := network.ConnectedVethName(a.ID, 1); network.LinkExists(v) {
+		t.Fatalf("veth %s after disconnect", v)
+	}
+	if out := mustImg(t, root, "exec", "b", "cat", "/etc/hosts"); strings.Contains(out, "\ta ") {
+		t.Fatalf("b's hosts after a left:\n%s", out)
+	}
+	if out := mustImg(t, root, "exec", "a", "cat", "/etc/hosts"); strings.Contains(out, "network back") {
+		t.Fatalf("a's hosts after it left back:\n%s", out)
+	}
+	// Connected again, then removed: rm takes the veth and the lease.
+	mustImg(t, root, "network", "connect", "back", "a")
+	mustImg(t, root, "exec", "b", "ping", "-c", "1", "-W", "2", "a")
+	mustImg(t, root, "rm", "-f", "a")
+	if out := mustImg(t, root, "exec", "b", "cat", "/etc/hosts"); strings.Contains(out, "\ta ") {
+		t.Fatalf("b's hosts after a was removed:\n%s", out)
+	}
+	// A restart makes the connected network again.
+	mustImg(t, root, "run", "-d", "--name", "d", "--net", "front", "--restart", "on-failure", "busybox", "sh", "-c",
+		"if [ -f /ran ]; then exec sleep 300; fi; touch /ran; while [ ! -f /go ]; do sleep 0.1; done; exit 1")
+	made = append(made, inspectCtr(t, root, "d"))
+	mustImg(t, root, "network", "connect", "back", "d")
+	mustImg(t, root, "exec", "d", "touch", "/go")
+	waitRestart(t, root, "d", func(s restartState) bool { return s.RestartCount == 1 && s.Status == "running" })
+	mustImg(t, root, "exec", "d", "ip", "link", "show", "eth1")
+	mustImg(t, root, "exec", "b", "ping", "-c", "1", "-W", "2", "d")
+	_ = b
 }

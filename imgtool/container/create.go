@@ -25,8 +25,9 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 		return nil, err
 	}
 	var netName, subnet6 string
+	internal := false
 	if userNet != nil {
-		netName, subnet6 = userNet.Name, userNet.Subnet6
+		netName, subnet6, internal = userNet.Name, userNet.Subnet6, userNet.Internal
 	}
 	p, err := o.validate()
 	if err != nil {
@@ -69,7 +70,7 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 		Bundle: filepath.Join(dir, "bundle"), LogPath: filepath.Join(cs.LogDir, id+".log"),
 		StopSignal: "SIGTERM", AutoRemove: o.AutoRemove, Detached: o.Detach, OpenStdin: o.Detach && o.Stdin,
 		Rootless: os.Geteuid() != 0, Hostname: o.Hostname,
-		Network: network.Attachment{Mode: o.Net, Name: netName, Subnet6: subnet6, Ports: p.ports},
+		Network: network.Attachment{Mode: o.Net, Name: netName, Subnet6: subnet6, Internal: internal, Ports: p.ports},
 		Restart: policy, RestartMax: maxRestarts, Healthcheck: hc, Labels: labels, HealthOnFailure: onFailure,
 	}
 	if err := cs.completeRecord(r, o); err != nil {

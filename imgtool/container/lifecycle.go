@@ -234,6 +234,14 @@ func (cs *Manager) removeTraces(id string, r *Record) []error {
 	if err := cs.syncNetworkHosts(r.Network); err != nil {
 		errs = append(errs, fmt.Errorf("network %s: hosts files: %w", r.Network.Name, err))
 	}
+	for _, a := range r.Connected {
+		if a.IPAMDir == "" {
+			a.IPAMDir = cs.IPAMDir()
+		}
+		if err := errors.Join(a.ReleaseConnected(id), cs.syncNetworkHosts(a)); err != nil {
+			errs = append(errs, fmt.Errorf("network %s: %w", a.Name, err))
+		}
+	}
 	cg := r.CgroupsPath
 	if cg == "" {
 		cg = CgroupParent + "/" + id
@@ -303,6 +311,11 @@ func (cs *Manager) Leftovers(id string) []string {
 	var out []string
 	if network.LinkExists(network.VethName(id)) {
 		out = append(out, "veth "+network.VethName(id))
+	}
+	for k := 1; k <= maxConnected; k++ {
+		if v := network.ConnectedVethName(id, k); network.LinkExists(v) {
+			out = append(out, "veth "+v)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(network.NetnsDir, id)); err == nil {
 		out = append(out, "netns "+filepath.Join(network.NetnsDir, id))

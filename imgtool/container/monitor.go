@@ -211,6 +211,7 @@ func (cs *Manager) finish(r *Record, code int, msg string) {
 	}
 	rec.Network.ReleaseBridge(rec.ID)
 	cs.syncNetworkHosts(rec.Network) // best effort: the lease is gone
+	cs.releaseConnected(rec)
 	removeCgroup(rec.CgroupsPath)
 	// The exit is recorded last: stop and rm wait for it, and then find
 	// nothing of the monitor's cleanup half done.

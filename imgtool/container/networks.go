@@ -1,7 +1,6 @@
 package container
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -22,11 +21,11 @@ import (
 // cannot do is answer DNS queries (nslookup asks a server, not the file).
 
 // CreateNetwork makes user network name.
-func (cs *Manager) CreateNetwork(name, subnet, iface string, labels map[string]string, ipv6 bool, subnet6 string) (*network.Net, error) {
+func (cs *Manager) CreateNetwork(name, subnet, iface string, labels map[string]string, ipv6 bool, subnet6 string, internal bool) (*network.Net, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("network create: user networks are bridges and need root")
 	}
-	return network.CreateNet(cs.IPAMDir(), name, subnet, iface, newID(), labels, ipv6, subnet6)
+	return network.CreateNet(cs.IPAMDir(), name, subnet, iface, newID(), labels, ipv6, subnet6, internal)
 }
 
 // Networks lists the user networks.
@@ -66,7 +65,7 @@ func (cs *Manager) NetworkUsers(name string) ([]*Record, error) {
 	}
 	var out []*Record
 	for _, r := range all {
-		if r.Network.Name == name {
+		if _, ok := r.on(name); ok {
 			out = append(out, r)
 		}
 	}
@@ -123,9 +122,28 @@ func (cs *Manager) resolveNetwork(o *Options) (*network.Net, error) {
 	return n, nil
 }
 
+// OnNetwork returns r's attachment to user network name.
+func (r *Record) OnNetwork(name string) (network.Attachment, bool) { return r.on(name) }
+
+// on returns r's attachment to user network name.
+func (r *Record) on(name string) (network.Attachment, bool) {
+	if name == "" {
+		return network.Attachment{}, false
+	}
+	if r.Network.Name == name && r.Network.Mode == network.ModeBridge {
+		return r.Network, true
+	}
+	for _, a := range r.Connected {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return network.Attachment{}, false
+}
+
 // syncNetworkHosts rewrites the hosts file of every member of network
-// name: its own lines, then one line per member with a lease. Callers
-// are the joins and leaves (create, restart, finish, rm).
+// a.Name (a member has a lease in its subnet). Callers are the joins and
+// leaves (create, connect, disconnect, restart, finish, rm).
 func (cs *Manager) syncNetworkHosts(a network.Attachment) error {
 	name := a.Name
 	if name == "" || a.Subnet == "" {
@@ -136,49 +154,73 @@ func (cs *Manager) syncNetworkHosts(a network.Attachment) error {
 		return err
 	}
 	defer unlock()
-	sn, err := network.ParseSubnet(a.Subnet)
+	members, err := cs.members(a)
 	if err != nil {
 		return err
-	}
-	ipam, err := network.NewIPAM(cs.IPAMDir(), sn)
-	if err != nil {
-		return err
-	}
-	leases, err := ipam.Leases()
-	if err != nil {
-		return err
-	}
-	type member struct {
-		r       *Record
-		ip, ip6 string
-	}
-	var members []member
-	for ip, id := range leases {
-		if r, err := cs.Load(id); err == nil && r.Network.Name == name {
-			members = append(members, member{r, ip, r.Network.IP6})
-		}
-	}
-	sort.Slice(members, func(i, j int) bool { return members[i].r.Name < members[j].r.Name })
-	var table bytes.Buffer
-	fmt.Fprintf(&table, "# myimg network %s\n", name)
-	for _, m := range members {
-		names := []string{m.r.Name, ShortID(m.r.ID)}
-		if m.r.Hostname != m.r.Name && m.r.Hostname != ShortID(m.r.ID) {
-			names = append(names, m.r.Hostname)
-		}
-		fmt.Fprintf(&table, "%s\t%s\n", m.ip, strings.Join(names, " "))
-		if m.ip6 != "" {
-			fmt.Fprintf(&table, "%s\t%s\n", m.ip6, strings.Join(names, " "))
-		}
 	}
 	var errs []error
 	for _, m := range members {
-		data := append(network.Hosts(m.r.Hostname, m.ip), table.Bytes()...)
-		// In place: the container's bind mount holds this inode.
-		p := filepath.Join(cs.Dir(m.r.ID), "hosts")
-		if _, err := os.Stat(p); err == nil {
-			errs = append(errs, os.WriteFile(p, data, 0o644))
-		}
+		errs = append(errs, cs.writeHosts(m))
 	}
 	return errors.Join(errs...)
+}
+
+// members are the containers with a lease in a's subnet that are on a's
+// network, by name.
+func (cs *Manager) members(a network.Attachment) ([]*Record, error) {
+	sn, err := network.ParseSubnet(a.Subnet)
+	if err != nil {
+		return nil, err
+	}
+	ipam, err := network.NewIPAM(cs.IPAMDir(), sn)
+	if err != nil {
+		return nil, err
+	}
+	leases, err := ipam.Leases()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Record
+	for ip, id := range leases {
+		if r, err := cs.Load(id); err == nil {
+			if at, ok := r.on(a.Name); ok && at.IP == ip {
+				out = append(out, r)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// writeHosts rewrites r's hosts file: its own lines, then for each of
+// its user networks one line per member. In place: the container's bind
+// mount holds this inode.
+func (cs *Manager) writeHosts(r *Record) error {
+	p := filepath.Join(cs.Dir(r.ID), "hosts")
+	if _, err := os.Stat(p); err != nil {
+		return nil
+	}
+	data := network.Hosts(r.Hostname, r.Network.IP)
+	for _, a := range append([]network.Attachment{r.Network}, r.Connected...) {
+		if _, ok := r.on(a.Name); !ok || a.Subnet == "" {
+			continue
+		}
+		members, err := cs.members(a)
+		if err != nil {
+			return err
+		}
+		data = fmt.Appendf(data, "# myimg network %s\n", a.Name)
+		for _, m := range members {
+			at, _ := m.on(a.Name)
+			names := []string{m.Name, ShortID(m.ID)}
+			if m.Hostname != m.Name && m.Hostname != ShortID(m.ID) {
+				names = append(names, m.Hostname)
+			}
+			data = fmt.Appendf(data, "%s\t%s\n", at.IP, strings.Join(names, " "))
+			if at.IP6 != "" {
+				data = fmt.Appendf(data, "%s\t%s\n", at.IP6, strings.Join(names, " "))
+			}
+		}
+	}
+	return os.WriteFile(p, data, 0o644)
 }

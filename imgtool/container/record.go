@@ -65,6 +65,9 @@ type Record struct {
 	// caller's subordinate ranges, or the single mapping without them).
 	IDMaps  *userns.Maps       `json:"idMaps,omitempty"`
 	Network network.Attachment `json:"network"`
+	// Connected are the networks joined by `network connect` (eth1...),
+	// in the same network namespace; they are made again on restart.
+	Connected []network.Attachment `json:"connectedNetworks,omitempty"`
 	// --restart, carried out by the monitor (restart.go).
 	Restart       string `json:"restart,omitempty"`
 	RestartMax    int    `json:"restartMax,omitempty"`

@@ -96,7 +96,11 @@ func (cs *Manager) restartWanted(id string, code int) bool {
 			return false
 		}
 	}
-	if err := cs.renewNetwork(id); err != nil {
+	err = cs.renewNetwork(id)
+	if err == nil {
+		err = cs.reconnect(id)
+	}
+	if err != nil {
 		cs.Update(id, func(r *Record) {
 			r.Status, r.Error = StatusExited, fmt.Sprintf("restart: network: %v", err)
 		})

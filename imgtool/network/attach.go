@@ -32,10 +32,14 @@ type Attachment struct {
 	Gateway string `json:"gateway,omitempty"`
 	// Subnet6 (a user network's IPv6 subnet), IP6 and Gateway6: eth0's
 	// IPv6 address at the IPv4 lease's offset, the bridge's.
-	Subnet6   string        `json:"subnet6,omitempty"`
-	IP6       string        `json:"ip6,omitempty"`
-	Gateway6  string        `json:"gateway6,omitempty"`
-	HostVeth  string        `json:"hostVeth,omitempty"`
+	Subnet6  string `json:"subnet6,omitempty"`
+	IP6      string `json:"ip6,omitempty"`
+	Gateway6 string `json:"gateway6,omitempty"`
+	HostVeth string `json:"hostVeth,omitempty"`
+	// Iface is the interface in the container ("": eth0); Internal, of
+	// an --internal network, means no NAT rules and no default route.
+	Iface     string        `json:"iface,omitempty"`
+	Internal  bool          `json:"internal,omitempty"`
 	Netns     string        `json:"netns,omitempty"`
 	Ports     []PortMapping `json:"ports,omitempty"`
 	Rules     []Rule        `json:"rules,omitempty"`
@@ -58,6 +62,22 @@ func ValidMode(m string) error {
 // DNAT rules. persist is called before every step that creates
 // something, with a updated to name it.
 func SetupBridge(a *Attachment, id string, persist func() error) error {
+	a.HostVeth = VethName(id)
+	a.Netns = filepath.Join(NetnsDir, id)
+	return setupBridge(a, id, persist, true)
+}
+
+// ConnectBridge attaches the existing network namespace a.Netns to one
+// more bridge (`network connect`): a lease, a veth whose host end is
+// a.HostVeth and whose other end is a.Iface, no default route.
+func ConnectBridge(a *Attachment, id string, persist func() error) error {
+	if a.Netns == "" || a.HostVeth == "" || a.Iface == "" {
+		return fmt.Errorf("connect %s: netns, host veth and interface must be named", id)
+	}
+	return setupBridge(a, id, persist, false)
+}
+
+func setupBridge(a *Attachment, id string, persist func() error, primary bool) error {
 	subnet, err := ParseSubnet(a.Subnet)
 	if err != nil {
 		return err
@@ -68,8 +88,6 @@ func SetupBridge(a *Attachment, id string, persist func() error) error {
 	}
 	gw := ipam.Gateway()
 	a.Gateway = gw.String()
-	a.HostVeth = VethName(id)
-	a.Netns = filepath.Join(NetnsDir, id)
 	if err := persist(); err != nil {
 		return err
 	}
@@ -78,15 +96,9 @@ func SetupBridge(a *Attachment, id string, persist func() error) error {
 		return err
 	}
 	a.IP = ip.String()
-	var addr6 *net.IPNet
-	if a.Subnet6 != "" {
-		s6, err := ParseSubnet6(a.Subnet6)
-		if err != nil {
-			return err
-		}
-		off := binary.BigEndian.Uint32(ip.To4()) - binary.BigEndian.Uint32(subnet.IP.To4())
-		addr6 = &net.IPNet{IP: Addr6(s6, off), Mask: s6.Mask}
-		a.IP6, a.Gateway6 = addr6.IP.String(), Addr6(s6, 1).String()
+	addr6, err := a.addr6(ip, subnet)
+	if err != nil {
+		return err
 	}
 	for _, p := range a.Ports {
 		a.Rules = append(a.Rules, PortRules(id, a.IP, p)...)
@@ -94,7 +106,7 @@ func SetupBridge(a *Attachment, id string, persist func() error) error {
 	if err := persist(); err != nil {
 		return err
 	}
-	if err := EnsureBridge(a.Bridge, subnet, gw); err != nil {
+	if err := EnsureBridge(a.Bridge, subnet, gw, a.Internal); err != nil {
 		return err
 	}
 	if addr6 != nil {
@@ -102,14 +114,24 @@ func SetupBridge(a *Attachment, id string, persist func() error) error {
 			return err
 		}
 	}
-	if err := NewNetns(a.Netns); err != nil {
-		return err
+	if primary {
+		if err := NewNetns(a.Netns); err != nil {
+			return err
+		}
 	}
-	if err := AttachVeth(a.Bridge, a.HostVeth, a.Netns, &net.IPNet{IP: ip, Mask: subnet.Mask}, gw); err != nil {
+	route := gw
+	if a.Internal || !primary {
+		route = nil // no way out (internal), or the primary network's
+	}
+	ifname := a.Iface
+	if ifname == "" {
+		ifname = "eth0"
+	}
+	if err := AttachVeth(a.Bridge, a.HostVeth, a.Netns, ifname, &net.IPNet{IP: ip, Mask: subnet.Mask}, route); err != nil {
 		return err
 	}
 	if addr6 != nil {
-		if err := addAddr6(a.Netns, addr6); err != nil {
+		if err := addAddr6(a.Netns, ifname, addr6); err != nil {
 			return err
 		}
 	}
@@ -119,6 +141,35 @@ func SetupBridge(a *Attachment, id string, persist func() error) error {
 		}
 	}
 	return nil
+}
+
+// addr6 is the IPv6 address at the IPv4 lease's offset (nil without an
+// IPv6 subnet); it sets IP6 and Gateway6.
+func (a *Attachment) addr6(ip net.IP, subnet *net.IPNet) (*net.IPNet, error) {
+	if a.Subnet6 == "" {
+		return nil, nil
+	}
+	s6, err := ParseSubnet6(a.Subnet6)
+	if err != nil {
+		return nil, err
+	}
+	off := binary.BigEndian.Uint32(ip.To4()) - binary.BigEndian.Uint32(subnet.IP.To4())
+	addr6 := &net.IPNet{IP: Addr6(s6, off), Mask: s6.Mask}
+	a.IP6, a.Gateway6 = addr6.IP.String(), Addr6(s6, 1).String()
+	return addr6, nil
+}
+
+// ReleaseConnected undoes ConnectBridge: the veth, the lease in this
+// subnet only, the bridge if that was its last user.
+func (a *Attachment) ReleaseConnected(id string) error {
+	errs := []error{DeleteLink(a.HostVeth)}
+	if sn, err := ParseSubnet(a.Subnet); err == nil {
+		if ipam, err := NewIPAM(a.IPAMDir, sn); err == nil {
+			errs = append(errs, ipam.Release(id))
+		}
+	}
+	errs = append(errs, RemoveBridgeIfUnused(a.IPAMDir, a.Subnet, a.Bridge))
+	return errors.Join(errs...)
 }
 
 // SetupNone gives container id (as root) a network namespace of its own

@@ -43,7 +43,10 @@ func ParseSubnet(s string) (*net.IPNet, error) {
 // brings it up and sets what NAT needs: IPv4 forwarding, route_localnet
 // on the bridge (so DNAT'ed connections to 127.0.0.1 may leave through
 // it) and the shared masquerade/forward rules.
-func EnsureBridge(name string, subnet *net.IPNet, gw net.IP) error {
+//
+// An internal bridge gets no NAT rules and forwards only between its own
+// ports: its containers reach each other and the host, nothing beyond.
+func EnsureBridge(name string, subnet *net.IPNet, gw net.IP, internal bool) error {
 	link, err := netlink.LinkByName(name)
 	if err != nil {
 		var nf netlink.LinkNotFoundError
@@ -88,7 +91,7 @@ func EnsureBridge(name string, subnet *net.IPNet, gw net.IP) error {
 	if err := setSysctl("1", "net", "ipv4", "conf", name, "route_localnet"); err != nil {
 		return fmt.Errorf("route_localnet on %s: %w", name, err)
 	}
-	for _, r := range bridgeRules(name, subnet) {
+	for _, r := range bridgeRules(name, subnet, internal) {
 		add := r.Append
 		if r.Table == "filter" {
 			add = r.Insert // ahead of a DROP policy's rules (docker's)
@@ -103,8 +106,15 @@ func EnsureBridge(name string, subnet *net.IPNet, gw net.IP) error {
 // bridgeRules are shared by every container on the bridge: outbound NAT,
 // masquerading of host-local sources (hairpin for 127.0.0.1 published
 // ports) and forwarding to and from the bridge.
-func bridgeRules(name string, subnet *net.IPNet) []Rule {
+func bridgeRules(name string, subnet *net.IPNet, internal bool) []Rule {
 	c := []string{"-m", "comment", "--comment", NetComment(name)}
+	if internal {
+		return []Rule{
+			{"filter", "FORWARD", append([]string{"-i", name, "!", "-o", name}, append(c, "-j", "DROP")...)},
+			{"filter", "FORWARD", append([]string{"-o", name, "!", "-i", name}, append(c, "-j", "DROP")...)},
+			{"filter", "FORWARD", append([]string{"-i", name, "-o", name}, append(c, "-j", "ACCEPT")...)},
+		}
+	}
 	return []Rule{
 		{"nat", "POSTROUTING", append([]string{"-s", subnet.String(), "!", "-o", name}, append(c, "-j", "MASQUERADE")...)},
 		{"nat", "POSTROUTING", append([]string{"-o", name, "-m", "addrtype", "--src-type", "LOCAL"}, append(c, "-j", "MASQUERADE")...)},

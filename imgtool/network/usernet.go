@@ -29,8 +29,11 @@ type Net struct {
 	Subnet    string `json:"subnet"`
 	Gateway   string `json:"gateway"`
 	// Subnet6 and Gateway6 are set for an IPv6 network (--ipv6).
-	Subnet6  string            `json:"subnet6,omitempty"`
-	Gateway6 string            `json:"gateway6,omitempty"`
+	Subnet6  string `json:"subnet6,omitempty"`
+	Gateway6 string `json:"gateway6,omitempty"`
+	// Internal (--internal): no NAT and no route out, only the network's
+	// members and the host are reached.
+	Internal bool              `json:"internal,omitempty"`
 	Created  time.Time         `json:"created"`
 	Labels   map[string]string `json:"labels,omitempty"`
 }
@@ -105,7 +108,7 @@ func LockNets(ipamDir string) (func(), error) {
 // With ipv6 (or a subnet6) the network also has an IPv6 subnet (default
 // fd89:0:0:N::/64, N the IPv4 subnet's third byte): each container gets
 // the address at its IPv4 lease's offset, and the bridge the first.
-func CreateNet(ipamDir, name, subnet, iface, id string, labels map[string]string, ipv6 bool, subnet6 string) (*Net, error) {
+func CreateNet(ipamDir, name, subnet, iface, id string, labels map[string]string, ipv6 bool, subnet6 string, internal bool) (*Net, error) {
 	if err := ValidNetName(name); err != nil {
 		return nil, err
 	}
@@ -145,7 +148,7 @@ func CreateNet(ipamDir, name, subnet, iface, id string, labels map[string]string
 		return nil, err
 	}
 	n := &Net{Name: name, ID: id, Driver: "bridge", Interface: iface, Subnet: sn.String(), Gateway: ipam.Gateway().String(),
-		Created: time.Now().UTC(), Labels: labels}
+		Created: time.Now().UTC(), Labels: labels, Internal: internal}
 	if ipv6 || subnet6 != "" {
 		if err := setSubnet6(n, nets, sn, subnet6); err != nil {
 			return nil, err
@@ -374,7 +377,7 @@ func ensureBridge6(name string, gw *net.IPNet) error {
 }
 
 // addAddr6 gives eth0 in the namespace at nsPath its IPv6 address.
-func addAddr6(nsPath string, addr *net.IPNet) error {
+func addAddr6(nsPath, ifname string, addr *net.IPNet) error {
 	ns, err := netns.GetFromPath(nsPath)
 	if err != nil {
 		return fmt.Errorf("netns %s: %w", nsPath, err)
@@ -385,12 +388,12 @@ func addAddr6(nsPath string, addr *net.IPNet) error {
 		return fmt.Errorf("netns %s: %w", nsPath, err)
 	}
 	defer h.Close()
-	l, err := h.LinkByName("eth0")
+	l, err := h.LinkByName(ifname)
 	if err != nil {
 		return err
 	}
 	if err := h.AddrAdd(l, &netlink.Addr{IPNet: addr, Flags: unix.IFA_F_NODAD}); err != nil {
-		return fmt.Errorf("eth0: add %s: %w", addr, err)
+		return fmt.Errorf("%s: add %s: %w", ifname, addr, err)
 	}
 	return nil
 }

@@ -7,28 +7,28 @@ import (
 
 func TestCreateNetPicksFreeSubnetAndName(t *testing.T) {
 	dir := t.TempDir()
-	a, err := CreateNet(dir, "a", "", "", "id-a", nil, false, "")
+	a, err := CreateNet(dir, "a", "", "", "id-a", nil, false, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := CreateNet(dir, "b", "", "", "id-b", nil, false, "")
+	b, err := CreateNet(dir, "b", "", "", "id-b", nil, false, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.Subnet == b.Subnet || a.Interface == b.Interface || a.Subnet == DefaultSubnet {
 		t.Fatalf("not distinct: %+v %+v", a, b)
 	}
-	if _, err := CreateNet(dir, "a", "", "", "x", nil, false, ""); err == nil {
+	if _, err := CreateNet(dir, "a", "", "", "x", nil, false, "", false); err == nil {
 		t.Fatal("duplicate name accepted")
 	}
-	if _, err := CreateNet(dir, "c", a.Subnet, "", "x", nil, false, ""); err == nil {
+	if _, err := CreateNet(dir, "c", a.Subnet, "", "x", nil, false, "", false); err == nil {
 		t.Fatal("overlapping subnet accepted")
 	}
-	if _, err := CreateNet(dir, "c", "", b.Interface, "x", nil, false, ""); err == nil {
+	if _, err := CreateNet(dir, "c", "", b.Interface, "x", nil, false, "", false); err == nil {
 		t.Fatal("interface of another network accepted")
 	}
 	for _, bad := range []string{"bridge", "host", "none", "pasta", "slirp4netns", "a/b", "", "-x"} {
-		if _, err := CreateNet(dir, bad, "", "", "x", nil, false, ""); err == nil {
+		if _, err := CreateNet(dir, bad, "", "", "x", nil, false, "", false); err == nil {
 			t.Errorf("name %q accepted", bad)
 		}
 	}
@@ -61,14 +61,14 @@ func TestIPv6Subnets(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	a, err := CreateNet(dir, "a", "10.91.3.0/24", "", "id", nil, true, "")
+	a, err := CreateNet(dir, "a", "10.91.3.0/24", "", "id", nil, true, "", false)
 	if err != nil || a.Subnet6 != "fd89:0:0:3::/64" || a.Gateway6 != "fd89:0:0:3::1" {
 		t.Fatalf("default IPv6 subnet: %+v %v", a, err)
 	}
-	if _, err := CreateNet(dir, "b", "", "", "id", nil, false, "fd89:0:0:3::/80"); err == nil {
+	if _, err := CreateNet(dir, "b", "", "", "id", nil, false, "fd89:0:0:3::/80", false); err == nil {
 		t.Fatal("overlapping IPv6 subnet accepted")
 	}
-	if b, err := CreateNet(dir, "c", "", "", "id", nil, false, ""); err != nil || b.Subnet6 != "" {
+	if b, err := CreateNet(dir, "c", "", "", "id", nil, false, "", false); err != nil || b.Subnet6 != "" {
 		t.Fatalf("IPv4 only: %+v %v", b, err)
 	}
 }

@@ -15,10 +15,16 @@ var errExist = syscall.EEXIST
 // VethName is the host end of a container's veth pair (IFNAMSIZ is 16).
 func VethName(id string) string { return "myv" + id[:min(12, len(id))] }
 
+// ConnectedVethName is the host end of the veth of a container's k-th
+// connected network (`network connect`, k 1-9).
+func ConnectedVethName(id string, k int) string {
+	return fmt.Sprintf("myw%s%d", id[:min(11, len(id))], k)
+}
+
 // AttachVeth creates a veth pair, enslaves the host end to bridge, moves
-// the other end into the namespace at nsPath as eth0 with addr and a
-// default route via gw, and brings lo up there.
-func AttachVeth(bridge, hostName, nsPath string, addr *net.IPNet, gw net.IP) error {
+// the other end into the namespace at nsPath as ifname with addr and a
+// default route via gw (none if gw is nil), and brings lo up there.
+func AttachVeth(bridge, hostName, nsPath, ifname string, addr *net.IPNet, gw net.IP) error {
 	br, err := netlink.LinkByName(bridge)
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", bridge, err)
@@ -58,23 +64,26 @@ func AttachVeth(bridge, hostName, nsPath string, addr *net.IPNet, gw net.IP) err
 	if err != nil {
 		return fmt.Errorf("link %s in %s: %w", peer, nsPath, err)
 	}
-	if err := h.LinkSetName(cl, "eth0"); err != nil {
+	if err := h.LinkSetName(cl, ifname); err != nil {
 		return err
 	}
 	// The MAC follows the address (docker's 02:42:<IPv4>): a container
 	// that gets a released address again is reached at once, not after
 	// the others' ARP entries for the old MAC expire.
 	if err := h.LinkSetHardwareAddr(cl, MACFor(addr.IP)); err != nil {
-		return fmt.Errorf("eth0: set MAC: %w", err)
+		return fmt.Errorf("%s: set MAC: %w", ifname, err)
 	}
 	if err := h.AddrAdd(cl, &netlink.Addr{IPNet: addr}); err != nil {
-		return fmt.Errorf("eth0: add %s: %w", addr, err)
+		return fmt.Errorf("%s: add %s: %w", ifname, addr, err)
 	}
 	if err := h.LinkSetUp(cl); err != nil {
 		return err
 	}
+	if gw == nil {
+		return nil
+	}
 	if err := h.RouteAdd(&netlink.Route{LinkIndex: cl.Attrs().Index, Gw: gw}); err != nil {
-		return fmt.Errorf("eth0: default route via %s: %w", gw, err)
+		return fmt.Errorf("%s: default route via %s: %w", ifname, gw, err)
 	}
 	return nil
 }
