@@ -17,7 +17,7 @@ import (
 func loginCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "login",
-		Usage:     "Log in to a registry: check the credentials and store them in the auth file",
+		Usage:     "Log in to a registry: check the credentials and store them in the auth file (or its credential helper)",
 		ArgsUsage: "REGISTRY",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "user `name` (asked on a terminal when missing)"},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -247,4 +248,124 @@ func TestNetworkConnectInternal(t *testing.T) {
 	mustImg(t, root, "exec", "d", "ip", "link", "show", "eth1")
 	mustImg(t, root, "exec", "b", "ping", "-c", "1", "-W", "2", "d")
 	_ = b
+}
+
+// fakeCredHelper is docker-credential-fake in a PATH directory of its
+// own: it keeps credentials as files in dir and logs its verbs to
+// dir/calls.
+const fakeCredHelper = `#!/bin/sh
+d="$FAKE_CRED_DIR"
+echo "$1" >> "$d/calls"
+key() { printf %s "$1" | tr '/:' '__'; }
+case "$1" in
+store)
+	in=$(cat)
+	url=$(printf %s "$in" | sed -n 's/.*"ServerURL":"\([^"]*\)".*/\1/p')
+	printf %s "$in" > "$d/cred-$(key "$url")" ;;
+get)
+	url=$(cat)
+	f="$d/cred-$(key "$url")"
+	[ -f "$f" ] || { echo "credentials not found in native keychain"; exit 1; }
+	cat "$f" ;;
+erase)
+	url=$(cat)
+	f="$d/cred-$(key "$url")"
+	[ -f "$f" ] || { echo "credentials not found in native keychain"; exit 1; }
+	rm "$f" ;;
+list)
+	sep=""; printf '{'
+	for f in "$d"/cred-*; do
+		[ -f "$f" ] || continue
+		url=$(sed -n 's/.*"ServerURL":"\([^"]*\)".*/\1/p' "$f")
+		user=$(sed -n 's/.*"Username":"\([^"]*\)".*/\1/p' "$f")
+		printf '%s"%s":"%s"' "$sep" "$url" "$user"; sep=","
+	done
+	printf '}\n' ;;
+*) echo "unknown verb $1" >&2; exit 2 ;;
+esac
+`
+
+func TestCredentialHelpers(t *testing.T) {
+	root := busyboxStore(t)
+	reg := authProxy(t)
+	run := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", run)
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("REGISTRY_AUTH_FILE", "")
+	authFile := filepath.Join(run, "containers", "auth.json")
+	bin, creds := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "docker-credential-fake"), []byte(fakeCredHelper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	t.Setenv("FAKE_CRED_DIR", creds)
+	calls := func() string {
+		b, _ := os.ReadFile(filepath.Join(creds, "calls"))
+		os.Remove(filepath.Join(creds, "calls"))
+		return strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", ",")
+	}
+	writeConf := func(conf string) {
+		os.MkdirAll(filepath.Dir(authFile), 0o700)
+		if err := os.WriteFile(authFile, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ref := reg + "/bb:1"
+	root2 := filepath.Join(t.TempDir(), "store")
+
+	// credHelpers: login stores through the helper, not in the file.
+	writeConf(fmt.Sprintf(`{"credHelpers": {%q: "fake"}}`, reg))
+	if out, err := myimgStdin(t, root, []byte("s3cret\n"), "login", "--tls-verify=false", "-u", "alice", "--password-stdin", reg); err != nil || out != "Login Succeeded!\n" {
+		t.Fatalf("login: %v %s", err, out)
+	}
+	if c := calls(); c != "store" {
+		t.Fatalf("helper calls of login: %q", c)
+	}
+	if b, _ := os.ReadFile(authFile); strings.Contains(string(b), "auths") || strings.Contains(string(b), "YWxpY2U6czNjcmV0") {
+		t.Fatalf("login wrote the credentials into the file: %s", b)
+	}
+	if out := mustImg(t, root, "login", "--get-login", reg); out != "alice\n" {
+		t.Fatalf("--get-login: %q", out)
+	}
+	calls()
+	mustImg(t, root, "push", "-q", "--tls-verify=false", "busybox", ref)
+	mustImg(t, root2, "pull", "-q", "--tls-verify=false", ref)
+	if c := calls(); !strings.HasPrefix(c, "get") || strings.Trim(c, "get,") != "" {
+		t.Fatalf("helper calls of push and pull: %q", c)
+	}
+	if out := mustImg(t, root, "logout", reg); out != "Removed login credentials for "+reg+"\n" {
+		t.Fatalf("logout: %q", out)
+	}
+	if c := calls(); c != "erase" {
+		t.Fatalf("helper calls of logout: %q", c)
+	}
+	if out, err := myimg(t, root2, "pull", "-q", "--tls-verify=false", ref); err == nil {
+		t.Fatalf("pull after logout: %s", out)
+	}
+	if out, err := myimg(t, root, "logout", reg); err == nil || !strings.Contains(out, "not logged into") {
+		t.Fatalf("second logout: %v %s", err, out)
+	}
+
+	// credsStore: the helper of every registry; logout -a erases what it lists.
+	writeConf(`{"credsStore": "fake"}`)
+	myimgStdin(t, root, []byte("s3cret\n"), "login", "--tls-verify=false", "-u", "alice", "--password-stdin", reg)
+	mustImg(t, root2, "pull", "-q", "--tls-verify=false", ref)
+	calls()
+	if out := mustImg(t, root, "logout", "-a"); out != "Removed login credentials for all registries\n" {
+		t.Fatalf("logout -a: %q", out)
+	}
+	if c := calls(); c != "list,erase" {
+		t.Fatalf("helper calls of logout -a: %q", c)
+	}
+	if ents, _ := filepath.Glob(filepath.Join(creds, "cred-*")); len(ents) > 0 {
+		t.Fatalf("logout -a left %v", ents)
+	}
+	if out, err := myimg(t, root2, "pull", "-q", "--tls-verify=false", ref); err == nil {
+		t.Fatalf("pull after logout -a: %s", out)
+	}
+	// A helper that is not installed is an error naming it.
+	writeConf(fmt.Sprintf(`{"credHelpers": {%q: "nosuch"}}`, reg))
+	if out, err := myimg(t, root2, "pull", "-q", "--tls-verify=false", ref); err == nil || !strings.Contains(out, "docker-credential-nosuch") {
+		t.Fatalf("pull with a missing helper: %v %s", err, out)
+	}
 }

@@ -126,6 +126,26 @@ func (c *authConf) lookup(registry, repo string) (user, pass string, ok bool) {
 	return "", "", false
 }
 
+// credentials are the file's for repo: from the credential helper it
+// names for the registry, else from its auths.
+func (c *authConf) credentials(registry, repo string) (user, pass string, ok bool, err error) {
+	h, err := c.helper(registry)
+	if err != nil {
+		return "", "", false, err
+	}
+	if h != "" {
+		hc, err := helperGet(h, registry)
+		if err == nil {
+			return hc.Username, hc.Secret, true, nil
+		}
+		if !errors.Is(err, errNotFound) {
+			return "", "", false, err
+		}
+	}
+	user, pass, ok = c.lookup(registry, repo)
+	return user, pass, ok, nil
+}
+
 // keychain reads the auth files in podman's order.
 type keychain struct{ flag string }
 
@@ -136,7 +156,15 @@ func (k keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 		if err != nil {
 			return nil, err
 		}
-		if u, p, ok := c.lookup(r.RegistryStr(), repo); ok {
+		u, p, ok, err := c.credentials(r.RegistryStr(), repo)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		if ok && u == "<token>" {
+			// A helper's identity token (Docker's convention).
+			return authn.FromConfig(authn.AuthConfig{IdentityToken: p}), nil
+		}
+		if ok {
 			return authn.FromConfig(authn.AuthConfig{Username: u, Password: p}), nil
 		}
 	}
@@ -145,8 +173,8 @@ func (k keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 
 // Login checks user and password against registry (its /v2/ endpoint,
 // through its token service when it has one) and stores them in the auth
-// file. A registry that needs no credentials accepts any, as podman's
-// login does.
+// file, or in the credential helper the file names for the registry. A
+// registry that needs no credentials accepts any, as podman's login does.
 func Login(registry, user, pass string, o Options) (string, error) {
 	registry = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(registry, "https://"), "http://"), "/")
 	if registry == "" || strings.ContainsAny(registry, " \t") {
@@ -182,13 +210,21 @@ func Login(registry, user, pass string, o Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	h, err := conf.helper(registry)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	if h != "" {
+		return "docker-credential-" + h, helperStore(h, registry, user, pass)
+	}
 	e, _ := json.Marshal(map[string]string{"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))})
 	conf.Auths[registry] = e
 	return path, conf.write(path)
 }
 
-// Logout removes the stored credentials of registry (all with "");
-// false when there were none.
+// Logout removes the stored credentials of registry (all with ""), in
+// the auth file and in the credential helpers it names; false when there
+// were none.
 func Logout(registry, authFile string) (bool, error) {
 	path := AuthFile(authFile)
 	conf, err := readAuthConf(path)
@@ -196,16 +232,29 @@ func Logout(registry, authFile string) (bool, error) {
 		return false, err
 	}
 	if registry == "" {
-		had := len(conf.Auths) > 0
-		conf.Auths = map[string]json.RawMessage{}
-		if !had {
-			return false, nil
+		had, err := conf.eraseAllHelpers()
+		if err != nil {
+			return had, err
 		}
+		if len(conf.Auths) == 0 {
+			return had, nil
+		}
+		conf.Auths = map[string]json.RawMessage{}
 		return true, conf.write(path)
 	}
 	registry = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(registry, "https://"), "http://"), "/")
+	h, err := conf.helper(registry)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	had := false
+	if h != "" {
+		if had, err = helperErase(h, registry); err != nil {
+			return false, err
+		}
+	}
 	if _, ok := conf.Auths[registry]; !ok {
-		return false, nil
+		return had, nil
 	}
 	delete(conf.Auths, registry)
 	return true, conf.write(path)
@@ -218,7 +267,11 @@ func StoredUser(registry, authFile string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if u, _, ok := c.lookup(registry, registry); ok {
+		u, _, ok, err := c.credentials(registry, registry)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", f, err)
+		}
+		if ok {
 			return u, nil
 		}
 	}
