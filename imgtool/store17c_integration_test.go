@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/myrun-org/myrun/imgtool/network"
 )
@@ -28,10 +32,6 @@ func TestAttachStdin(t *testing.T) {
 			noTraces(t, root, c)
 		}
 	}()
-	// -d -t stays refused, naming -t.
-	if _, e, code := runImg(t, root, "run", "-d", "-t", "--net", "none", "busybox", "true"); code == 0 || !strings.Contains(e, "-t with -d") {
-		t.Fatalf("run -d -t: %d %s", code, e)
-	}
 	// A -d -i container reads what attach is given, line by line; the end
 	// of attach's input is not the end of the container's stdin.
 	mustImg(t, root, "run", "-d", "-i", "--name", "echoer", "--net", "none", "busybox", "sh", "-c",
@@ -367,5 +367,58 @@ func TestCredentialHelpers(t *testing.T) {
 	writeConf(fmt.Sprintf(`{"credHelpers": {%q: "nosuch"}}`, reg))
 	if out, err := myimg(t, root2, "pull", "-q", "--tls-verify=false", ref); err == nil || !strings.Contains(out, "docker-credential-nosuch") {
 		t.Fatalf("pull with a missing helper: %v %s", err, out)
+	}
+}
+
+// TestAttachTTY: run -d -t gives the container a terminal its monitor
+// holds (output logged as it comes, 24x80 until an attach sets its own
+// size); with -i attach types into it.
+func TestAttachTTY(t *testing.T) {
+	root := runEnv(t)
+	var made []inspected
+	defer func() {
+		for _, c := range made {
+			myimg(t, root, "rm", "-f", c.ID)
+		}
+		for _, c := range made {
+			noTraces(t, root, c)
+		}
+	}()
+	mustImg(t, root, "run", "-d", "-t", "--name", "term", "--net", "none", "busybox", "sh", "-c", "tty; stty size; exit 3")
+	made = append(made, inspectCtr(t, root, "term"))
+	if out := mustImg(t, root, "wait", "term"); out != "3\n" {
+		t.Fatalf("wait: %q", out)
+	}
+	if o, _, _ := runImg(t, root, "logs", "term"); strings.ReplaceAll(o, "\r\n", "\n") != "/dev/pts/0\n24 80\n" {
+		t.Fatalf("logs of a -d -t container: %q", o)
+	}
+
+	mustImg(t, root, "run", "-d", "-i", "-t", "--name", "shell", "--net", "none", "busybox", "sh")
+	made = append(made, inspectCtr(t, root, "shell"))
+	cmd, in, out, _ := startAttach(t, root, "shell")
+	io.WriteString(in, "echo hi-$((1+2))\n")
+	waitFor(t, "the shell's answer", func() bool { return strings.Contains(out.String(), "hi-3\n") })
+	io.WriteString(in, "\x10\x11")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("detach: %v", err)
+	}
+	// From a terminal: its size reaches the container's.
+	m, pts := openPty(t)
+	unix.IoctlSetWinsize(int(pts.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 100})
+	at := exec.Command(filepath.Join(binDir, "myimg"), "--root", root, "attach", "shell")
+	at.Stdin, at.Stdout, at.Stderr = pts, pts, pts
+	if err := at.Start(); err != nil {
+		t.Fatal(err)
+	}
+	seen := &syncBuf{}
+	go io.Copy(seen, m)
+	waitFor(t, "the size", func() bool {
+		m.Write([]byte("stty size\r"))
+		time.Sleep(100 * time.Millisecond)
+		return strings.Contains(seen.String(), "40 100")
+	})
+	m.Write([]byte("exit 5\r"))
+	if err := at.Wait(); exitOf(err) != 5 {
+		t.Fatalf("attach to the end: %v\n%q", err, seen.String())
 	}
 }

@@ -68,7 +68,7 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 		ID: id, Name: o.Name, Image: o.Image, ImageDigest: desc.Digest.String(),
 		Created: time.Now().UTC(), Status: StatusCreating, Runtime: o.Runtime,
 		Bundle: filepath.Join(dir, "bundle"), LogPath: filepath.Join(cs.LogDir, id+".log"),
-		StopSignal: "SIGTERM", AutoRemove: o.AutoRemove, Detached: o.Detach, OpenStdin: o.Detach && o.Stdin,
+		StopSignal: "SIGTERM", AutoRemove: o.AutoRemove, Detached: o.Detach, OpenStdin: o.Detach && o.Stdin, TTY: o.Detach && o.TTY,
 		Rootless: os.Geteuid() != 0, Hostname: o.Hostname,
 		Network: network.Attachment{Mode: o.Net, Name: netName, Subnet6: subnet6, Internal: internal, Ports: p.ports},
 		Restart: policy, RestartMax: maxRestarts, Healthcheck: hc, Labels: labels, HealthOnFailure: onFailure,

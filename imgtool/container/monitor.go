@@ -60,6 +60,9 @@ func (cs *Manager) monitor(id string, att *Attach, ready func(error)) (int, erro
 	if att != nil && att.TTY {
 		return cs.monitorTTY(r, att, ready)
 	}
+	if att == nil && r.TTY {
+		return cs.monitorDetachedTTY(r, ready)
+	}
 	return cs.monitorLogged(r, att, ready)
 }
 

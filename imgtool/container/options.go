@@ -188,9 +188,6 @@ func (o *Options) validate() (*parsed, error) {
 			return nil, err
 		}
 	}
-	if o.Detach && o.TTY {
-		return nil, fmt.Errorf("-t with -d: a terminal for a detached container is not supported (-d -i gives it a stdin to attach to)")
-	}
 	if o.Hostname != "" && (len(o.Hostname) > 64 || strings.ContainsAny(o.Hostname, " /\t\n")) {
 		return nil, fmt.Errorf("--hostname %q: not a valid host name", o.Hostname)
 	}

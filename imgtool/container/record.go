@@ -60,7 +60,9 @@ type Record struct {
 	// OpenStdin is -i with -d: the container reads the stdin fifo in its
 	// directory, which `attach` writes (attach.go).
 	OpenStdin bool `json:"openStdin,omitempty"`
-	Rootless  bool `json:"rootless,omitempty"`
+	// TTY is -t with -d: the monitor holds the terminal (ttydetached.go).
+	TTY      bool `json:"tty,omitempty"`
+	Rootless bool `json:"rootless,omitempty"`
 	// IDMaps are a rootless container's user namespace maps (the
 	// caller's subordinate ranges, or the single mapping without them).
 	IDMaps  *userns.Maps       `json:"idMaps,omitempty"`
