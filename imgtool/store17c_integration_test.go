@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -421,4 +422,43 @@ func TestAttachTTY(t *testing.T) {
 	if err := at.Wait(); exitOf(err) != 5 {
 		t.Fatalf("attach to the end: %v\n%q", err, seen.String())
 	}
+}
+
+// TestRootlessDetachedStdinTTY: -d -i and -d -t for an unprivileged user.
+func TestRootlessDetachedStdinTTY(t *testing.T) {
+	u := newRLUser(t)
+	u.AddSubIDs()
+	bbCmd := exec.Command(filepath.Join(repo, "contrib/images/busybox.sh"), "-r", filepath.Join(u.home, "store"))
+	bbCmd.Dir = u.home
+	bbCmd.Env = []string{"HOME=" + u.home, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "MYIMG=" + filepath.Join(binDir, "myimg")}
+	bbCmd.SysProcAttr = &syscall.SysProcAttr{Credential: u.Credential()}
+	if out, err := bbCmd.CombinedOutput(); err != nil {
+		t.Fatalf("busybox.sh as %s: %v\n%s", u.Name, err, out)
+	}
+	must := func(args ...string) string {
+		t.Helper()
+		out, stderr, err := u.img(nil, args...)
+		if err != nil {
+			t.Fatalf("myimg %v as %s: %v\n%s%s", args, u.Name, err, out, stderr)
+		}
+		return out
+	}
+	defer u.img(nil, "rm", "-f", "rt", "ri")
+	must("run", "-d", "-t", "--name", "rt", "--net", "none", "busybox", "sh", "-c", "tty; stty size")
+	if out := must("wait", "rt"); out != "0\n" {
+		t.Fatalf("wait: %q", out)
+	}
+	if o := must("logs", "rt"); strings.ReplaceAll(o, "\r\n", "\n") != "/dev/pts/0\n24 80\n" {
+		t.Fatalf("logs of a rootless -d -t container: %q", o)
+	}
+	must("run", "-d", "-i", "--name", "ri", "--net", "none", "busybox", "sh", "-c", `read l; echo "got $l"`)
+	at := exec.Command(filepath.Join(binDir, "myimg"), "--root", filepath.Join(u.home, "store"), "attach", "ri")
+	at.Dir = u.home
+	at.Env = []string{"HOME=" + u.home, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "USER=" + u.Name}
+	at.SysProcAttr = &syscall.SysProcAttr{Credential: u.Credential()}
+	at.Stdin = strings.NewReader("rootless\n")
+	if out, err := at.CombinedOutput(); err != nil || string(out) != "got rootless\n" {
+		t.Fatalf("rootless attach with stdin: %v %q", err, out)
+	}
+	must("rm", "rt", "ri")
 }
