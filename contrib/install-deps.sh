@@ -3,6 +3,8 @@
 # Idempotent: only missing packages are installed.
 set -eu
 PKGS="gcc make libseccomp-dev busybox-static runc uidmap skopeo umoci buildah docker-registry iptables slirp4netns passt iproute2 procps criu"
+# RUN for a foreign --platform (imgtool TestBuildForeignArchRun): qemu binfmt_misc handlers.
+PKGS="$PKGS qemu-user-static"
 # The C and shell checks of `make lint` and the libFuzzer targets of `make fuzz`.
 PKGS="$PKGS clang clang-format libclang-rt-14-dev shellcheck"
 "$(dirname "$0")/apt-install.sh" $PKGS

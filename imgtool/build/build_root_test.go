@@ -391,16 +391,28 @@ func TestPlatform(t *testing.T) {
 	if _, err := build("FROM --platform=$BUILDPLATFORM base\n", Options{Platform: arm}); err != nil {
 		t.Errorf("FROM --platform=$BUILDPLATFORM: %v", err)
 	}
-	// RUN on arm64: refused without a qemu handler, allowed with one.
+	// RUN on arm64: refused without binfmt_misc mounted, without a qemu
+	// handler, with a disabled one or one without the F flag; allowed with
+	// an enabled F one.
 	binfmtDir = t.TempDir()
 	defer func() { binfmtDir = "/proc/sys/fs/binfmt_misc" }()
 	cf := "FROM --platform=linux/arm64 scratch\nRUN true\n"
-	if _, err := build(cf, Options{Runtime: "/nonexistent/runtime"}); err == nil || !strings.Contains(err.Error(), "Containerfile:2: RUN: RUN for linux/arm64 on this linux/"+host.Architecture+" host needs a binfmt_misc handler") {
-		t.Errorf("RUN without binfmt: %v", err)
-	}
-	os.WriteFile(filepath.Join(binfmtDir, "qemu-aarch64"), []byte("enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: POCF\n"), 0o644)
-	if _, err := build(cf, Options{Runtime: "/nonexistent/runtime"}); err == nil || strings.Contains(err.Error(), "binfmt") {
-		t.Errorf("RUN with binfmt: %v", err)
+	prefix := "Containerfile:2: RUN: RUN for linux/arm64 on this linux/" + host.Architecture + " host needs a binfmt_misc handler"
+	entry := filepath.Join(binfmtDir, "qemu-aarch64")
+	for _, c := range []struct{ file, content, want string }{
+		{"", "", prefix + ", but binfmt_misc is not mounted at " + binfmtDir},
+		{"register", "", prefix + " (" + entry + "; apt-get install qemu-user-static)"},
+		{"qemu-aarch64", "disabled\ninterpreter /q\nflags: OCF\n", prefix + ": " + entry + " is disabled"},
+		{"qemu-aarch64", "enabled\ninterpreter /q\nflags: OC\n", prefix + ` with the F flag: ` + entry + ` has flags "OC"`},
+		{"qemu-aarch64", "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: POCF\n", ""},
+	} {
+		if c.file != "" {
+			os.WriteFile(filepath.Join(binfmtDir, c.file), []byte(c.content), 0o644)
+		}
+		_, err := build(cf, Options{Runtime: "/nonexistent/runtime"})
+		if c.want == "" && (err == nil || strings.Contains(err.Error(), "binfmt")) || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("RUN with %s %q: got %v, want %q", c.file, c.content, err, c.want)
+		}
 	}
 	if p, err := ParsePlatform("aarch64"); err != nil || platformString(p) != "linux/arm64" {
 		t.Errorf("aarch64: %v %v", p, err)

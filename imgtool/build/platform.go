@@ -86,9 +86,11 @@ var qemuName = map[string]string{
 var binfmtDir = "/proc/sys/fs/binfmt_misc"
 
 // canRun says whether RUN can execute binaries of platform p here: the
-// host's own, or one with an enabled qemu binfmt_misc handler (Debian's
-// qemu-user-static registers them with the F flag, so they work inside
-// the container's rootfs).
+// host's own, or one with an enabled qemu binfmt_misc handler registered
+// with the F flag (the kernel opens the interpreter at registration, so it
+// works inside the container's rootfs; Debian's qemu-user-static registers
+// them so). binfmt_misc not mounted, no handler, a disabled one, or one
+// without F: an error naming the platform and what to do.
 func canRun(p ocispec.Platform) error {
 	host := store.HostPlatform()
 	if p.Architecture == host.Architecture || p.Architecture == "" {
@@ -97,11 +99,24 @@ func canRun(p ocispec.Platform) error {
 	if host.Architecture == "amd64" && p.Architecture == "386" {
 		return nil
 	}
+	what := fmt.Sprintf("RUN for %s on this %s host", platformString(p), platformString(host))
+	if _, err := os.Stat(filepath.Join(binfmtDir, "register")); err != nil {
+		return fmt.Errorf("%s needs a binfmt_misc handler, but binfmt_misc is not mounted at %s (mount -t binfmt_misc binfmt_misc %s, then apt-get install qemu-user-static, or update-binfmts --enable / systemd-binfmt if it is installed)",
+			what, binfmtDir, binfmtDir)
+	}
 	entry := filepath.Join(binfmtDir, "qemu-"+qemuName[p.Architecture])
 	data, err := os.ReadFile(entry)
-	if err == nil && strings.HasPrefix(string(data), "enabled") {
-		return nil
+	if err != nil {
+		return fmt.Errorf("%s needs a binfmt_misc handler (%s; apt-get install qemu-user-static)", what, entry)
 	}
-	return fmt.Errorf("RUN for %s on this %s host needs a binfmt_misc handler (%s; apt-get install qemu-user-static)",
-		platformString(p), platformString(host), entry)
+	if !strings.HasPrefix(string(data), "enabled") {
+		return fmt.Errorf("%s needs a binfmt_misc handler: %s is disabled (echo 1 > %s)", what, entry, entry)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if flags, ok := strings.CutPrefix(line, "flags: "); ok && !strings.Contains(flags, "F") {
+			return fmt.Errorf("%s needs a binfmt_misc handler with the F flag: %s has flags %q, so its interpreter would be looked up inside the build's rootfs (re-register it with F, as Debian's qemu-user-static does)",
+				what, entry, flags)
+		}
+	}
+	return nil
 }
