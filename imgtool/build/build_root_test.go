@@ -502,6 +502,39 @@ func TestCopyLink(t *testing.T) {
 	}
 }
 
+// COPY --link with --layers=false (one squashed layer) gives the same
+// rootfs as with --layers=true, where the --link layer is applied on top:
+// a symlink on the destination path is replaced by a directory, not
+// followed, and parents get the link layer's 0755 root, not their
+// earlier owner; --chown names come from the stage's earlier content.
+func TestCopyLinkNoLayers(t *testing.T) {
+	ctx := writeCtx(t, map[string]string{"Containerfile": "FROM scratch\nCOPY base/ /\nCOPY --chown=5:5 f /d/old\nCOPY --link g /d/\nCOPY --link g /app/\nCOPY --link --chown=app g /h/\n",
+		"f": "f", "g": "g", "base/etc/passwd": "root:x:0:0::/:/bin/sh\napp:x:1234:1234::/:/bin/sh\n", "base/opt/app/x": "x"})
+	if err := os.Symlink("/opt/app", filepath.Join(ctx, "base/app")); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t)
+	for _, layers := range []bool{true, false} {
+		_, l := buildLoad(t, s, Options{ContextDir: ctx, Layers: layers, Tags: []string{"x"}, Out: io.Discard})
+		rootfs := unpackCopy(t, s, l)
+		if fi, err := os.Lstat(filepath.Join(rootfs, "app")); err != nil || !fi.IsDir() {
+			t.Errorf("layers=%v: /app is %v %v, want the --link layer's directory", layers, fi, err)
+		}
+		if _, err := os.Lstat(filepath.Join(rootfs, "opt/app/g")); err == nil {
+			t.Errorf("layers=%v: COPY --link followed the /app symlink", layers)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Lstat(filepath.Join(rootfs, "d"), &st); err != nil || st.Uid != 0 || st.Mode&0o7777 != 0o755 {
+			t.Errorf("layers=%v: /d uid %d mode %o (%v), want 0 0755", layers, st.Uid, st.Mode&0o7777, err)
+		}
+		for p, uid := range map[string]uint32{"d/old": 5, "d/g": 0, "app/g": 0, "h/g": 1234, "opt/app/x": 0} {
+			if err := syscall.Lstat(filepath.Join(rootfs, p), &st); err != nil || st.Uid != uid {
+				t.Errorf("layers=%v: %s: uid %d (%v), want %d", layers, p, st.Uid, err, uid)
+			}
+		}
+	}
+}
+
 // Labels, annotations, a Containerfile given as data (-f -), the error
 // for a context without one, and --pull policies.
 func TestBuildOptionsLabelsPull(t *testing.T) {

@@ -119,6 +119,9 @@ func (r *stageRun) copyStep(st step, c *copySpec) error {
 		}
 	}
 	action := func(w *workspace) error { return r.copyInto(w.merged, c, srcs) }
+	if c.link && !b.o.Layers {
+		action = func(w *workspace) error { return r.linkOnto(w, c, srcs) }
+	}
 	if late != nil {
 		return r.fsStepLate(createdBy, verb+" "+string(keyJSON), late, action)
 	}
