@@ -41,6 +41,8 @@ seconds() {
 	/usr/bin/time -f "%U %S" -o "$work/time.out" "$@" >"$work/last.log" 2>&1 || { cat "$work/last.log" >&2; return 1; }
 	t1=$(date +%s.%N)
 	echo "$* : cpu $(awk '{print $1 + $2}' "$work/time.out")s" >>"$work/cpu.log"
+	# myimg's layer commit lines (size, rate, time, compressed size).
+	grep '^layer: ' "$work/last.log" | sed 's/^/    /' >>"$work/cpu.log" || true
 	echo "$t1 - $t0" | bc
 }
 ratio() { echo "scale=2; $1 / $2" | bc; }
@@ -101,6 +103,6 @@ bst2=$work/buildah2 mst2=$work/myimg2
 b=$(seconds buildah --root "$bst2/root" --runroot "$bst2/run" --storage-driver overlay bud --pull=never --layers --runtime runc -t bench:latest "$ctx")
 m=$(seconds "$MYIMG" --root "$mst2" build -t bench:latest "$ctx")
 echo "build ${files} files, fresh stores: myimg ${m}s buildah ${b}s ($(ratio "$m" "$b")x)"
-echo "CPU (user+sys, s) per command:"
+echo "CPU (user+sys, s) per command, with myimg's layer commits:"
 sed "s|$work|WORK|g" "$work/cpu.log"
 uptime

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/myrun-org/myrun/imgtool/archive"
+	"github.com/myrun-org/myrun/imgtool/layer"
 	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -88,7 +89,7 @@ func (r *stageRun) from() error {
 	if b.o.Timestamp != nil {
 		ts = b.o.Timestamp.UTC().String()
 	}
-	r.key = chainKey(r.key, fmt.Sprintf("opts compression=%s timestamp=%s layers=%v platform=%s", b.o.Compression, ts, b.o.Layers, platformString(r.img.Platform)), "")
+	r.key = chainKey(r.key, fmt.Sprintf("opts compression=%s timestamp=%s layers=%v platform=%s", layer.CacheName(b.o.Compression), ts, b.o.Layers, platformString(r.img.Platform)), "")
 	return nil
 }
 

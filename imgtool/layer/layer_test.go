@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,5 +79,40 @@ func TestCheckTarRejectsDotDot(t *testing.T) {
 	}
 	if err := CheckTar(bytes.NewReader(mkTar(t, entry{name: "ok", typ: tar.TypeReg, body: "x"}))); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// gzip layers are written at BestSpeed (the header's XFL byte says 4,
+// "fastest"), the same bytes every time, and the cache key names the level.
+func TestGzipLevel(t *testing.T) {
+	data := bytes.Repeat([]byte("layer bytes, fairly compressible. "), 100000)
+	var outs [2][]byte
+	for i := range outs {
+		var buf bytes.Buffer
+		z, err := Compressor(&buf, Gzip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z.Write(data)
+		if err := z.Close(); err != nil {
+			t.Fatal(err)
+		}
+		outs[i] = buf.Bytes()
+	}
+	if len(outs[0]) < 10 || outs[0][8] != 4 {
+		t.Fatalf("gzip header %x: want XFL 4 (BestSpeed)", outs[0][:10])
+	}
+	if !bytes.Equal(outs[0], outs[1]) {
+		t.Fatal("gzip output differs between two runs")
+	}
+	rc, err := Decompress(bytes.NewReader(outs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, err := io.ReadAll(rc); err != nil || !bytes.Equal(back, data) {
+		t.Fatalf("round trip: %v", err)
+	}
+	if CacheName(Gzip) != "gzip-1" || CacheName("") != "gzip-1" || CacheName(Zstd) != "zstd" {
+		t.Fatalf("CacheName: %s %s %s", CacheName(Gzip), CacheName(""), CacheName(Zstd))
 	}
 }
