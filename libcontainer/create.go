@@ -234,10 +234,10 @@ func (c *creation) openForInit() error {
 	if c.spec.Linux == nil {
 		c.spec.Linux = &rspec.Linux{}
 	}
-	if sc := c.spec.Linux.Seccomp; sc != nil && sc.ListenerPath != "" {
-		conn, err := dialUnix(sc.ListenerPath)
+	if sc := c.spec.Linux.Seccomp; seccomp.UsesNotify(sc) {
+		conn, err := dialAgent(sc.ListenerPath)
 		if err != nil {
-			return fmt.Errorf("linux.seccomp.listenerPath: %w", err)
+			return err
 		}
 		c.seccomp = c.closeLater(conn)
 	}
@@ -443,6 +443,15 @@ func killCgroupProcs(paths map[string]string) {
 			}
 		}
 	}
+}
+
+// dialAgent connects to the seccomp agent at linux.seccomp.listenerPath.
+func dialAgent(path string) (*os.File, error) {
+	f, err := dialUnix(path)
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp.listenerPath: failed to connect with seccomp agent: %w", err)
+	}
+	return f, nil
 }
 
 func dialUnix(path string) (*os.File, error) {

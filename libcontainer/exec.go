@@ -11,6 +11,7 @@ import (
 	"github.com/myrun-org/myrun/libcontainer/cgroups"
 	"github.com/myrun-org/myrun/libcontainer/initproc"
 	"github.com/myrun-org/myrun/libcontainer/nsexec"
+	"github.com/myrun-org/myrun/libcontainer/seccomp"
 	"github.com/myrun-org/myrun/libcontainer/state"
 	"github.com/myrun-org/myrun/libcontainer/userns"
 	"github.com/myrun-org/myrun/specs"
@@ -185,10 +186,10 @@ func execConns(o ExecOpts, spec *rspec.Spec, req *spawnRequest) (func(), error) 
 		opened = append(opened, f)
 		req.console = f
 	}
-	if spec.Linux != nil && spec.Linux.Seccomp != nil && spec.Linux.Seccomp.ListenerPath != "" {
-		f, err := dialUnix(spec.Linux.Seccomp.ListenerPath)
+	if spec.Linux != nil && seccomp.UsesNotify(spec.Linux.Seccomp) {
+		f, err := dialAgent(spec.Linux.Seccomp.ListenerPath)
 		if err != nil {
-			return closeAll, fmt.Errorf("linux.seccomp.listenerPath: %w", err)
+			return closeAll, err
 		}
 		opened = append(opened, f)
 		req.seccomp = f

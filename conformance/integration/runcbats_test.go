@@ -4,6 +4,8 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,10 @@ import (
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/libcontainer/seccomp"
 )
 
 // Bugs found by runc's own bats suite (conformance/runcbats): each test
@@ -307,4 +313,120 @@ func TestRuncBatsUpdateMemoryUnlimited(t *testing.T) {
 	if got := cgFile(b, "memory", "memory.memsw.limit_in_bytes"); got != unlimited {
 		t.Errorf("memory.memsw.limit_in_bytes = %s", got)
 	}
+}
+
+// seccompListener is an agent inside the test: it accepts one connection
+// on sock, takes the state and the listener fd (sent with it, see
+// runtime-spec "listenerPath"), answers mkdir/mkdirat with ENOMEDIUM and
+// lets every other notified syscall continue, until the filter has no
+// task left. The state goes to the returned channel, then the error.
+func seccompListener(t *testing.T, sock string) (<-chan rspec.ContainerProcessState, <-chan error) {
+	t.Helper()
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	states, errc := make(chan rspec.ContainerProcessState, 1), make(chan error, 1)
+	go func() {
+		errc <- func() error {
+			conn, err := ln.AcceptUnix()
+			if err != nil {
+				return err
+			}
+			st, fd, err := seccomp.RecvListener(conn)
+			conn.Close()
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			states <- st
+			return answerUntilHup(fd)
+		}()
+	}()
+	return states, errc
+}
+
+func answerUntilHup(fd int) error {
+	sfd := libseccomp.ScmpFd(fd)
+	for {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(pfd, -1); err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return err
+		}
+		if pfd[0].Revents&unix.POLLIN == 0 {
+			return nil // POLLHUP: no task uses the filter any more
+		}
+		req, err := libseccomp.NotifReceive(sfd)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		resp := &libseccomp.ScmpNotifResp{ID: req.ID, Flags: libseccomp.NotifRespFlagContinue}
+		if name, _ := req.Data.Syscall.GetNameByArch(req.Data.Arch); name == "mkdir" || name == "mkdirat" {
+			resp.Flags, resp.Error = 0, int32(unix.ENOMEDIUM) // libseccomp negates it
+		}
+		if err := libseccomp.NotifRespond(sfd, resp); err != nil && !errors.Is(err, unix.ENOENT) {
+			return err
+		}
+	}
+}
+
+// seccomp-notify.bats "important syscalls" and "error chmod": the listener
+// fd reaches the agent before init makes any other syscall, so execve,
+// openat, read, close and fcntl (which init itself makes after loading
+// the filter) may be SCMP_ACT_NOTIFY, with and without no_new_privs; the
+// agent's error reaches the process; the state carries the metadata and
+// the container's pid. myrun used to refuse execve and close.
+func TestRuncBatsSeccompNotifyHandoff(t *testing.T) {
+	for _, nnp := range []bool{false, true} {
+		sock := filepath.Join(t.TempDir(), "agent.sock")
+		states, errc := seccompListener(t, sock)
+		b := newBundle(t, []string{"sh", "-c", "mkdir /tmp/x; echo rc=$?"}, func(s *rspec.Spec) {
+			s.Process.NoNewPrivileges = nnp
+			s.Linux.Seccomp = &rspec.LinuxSeccomp{DefaultAction: rspec.ActAllow, ListenerPath: sock, ListenerMetadata: "bar",
+				Syscalls: []rspec.LinuxSyscall{{Names: []string{"execve", "openat", "open", "read", "close", "fcntl", "mkdir", "mkdirat"}, Action: rspec.ActNotify}}}
+		})
+		out, errs, code := b.myrun("run", "--bundle", b.dir, b.id)
+		b.myrun("delete", "--force", b.id)
+		if code != 0 || !strings.Contains(out, "rc=1") || !strings.Contains(out+errs, "No medium found") {
+			t.Fatalf("noNewPrivileges %v: run: %d %q %s", nnp, code, out, errs)
+		}
+		st := <-states
+		if st.Metadata != "bar" || st.State.ID != b.id || st.Pid <= 0 || len(st.Fds) != 1 || st.Fds[0] != rspec.SeccompFdName {
+			t.Errorf("noNewPrivileges %v: state sent to the agent: %+v", nnp, st)
+		}
+		if err := <-errc; err != nil {
+			t.Errorf("noNewPrivileges %v: agent: %v", nnp, err)
+		}
+		b.assertNothingLeft()
+	}
+}
+
+// seccomp-notify.bats "ignore listener path if no notify act" and "write":
+// listenerPath is not used without a SCMP_ACT_NOTIFY rule (nothing listens
+// there), and notify on write is refused in runc's words.
+func TestRuncBatsSeccompListenerUnused(t *testing.T) {
+	b := newBundle(t, []string{"echo", "ran"}, func(s *rspec.Spec) {
+		s.Linux.Seccomp = &rspec.LinuxSeccomp{DefaultAction: rspec.ActAllow,
+			ListenerPath: filepath.Join(t.TempDir(), "none.sock"), ListenerMetadata: "bar"}
+	})
+	out, errs, code := b.myrun("run", "--bundle", b.dir, b.id)
+	b.myrun("delete", "--force", b.id)
+	if code != 0 || strings.TrimSpace(out) != "ran" {
+		t.Fatalf("listenerPath without notify rules: %d %q %s", code, out, errs)
+	}
+	w := newBundle(t, []string{"true"}, func(s *rspec.Spec) {
+		s.Linux.Seccomp = &rspec.LinuxSeccomp{DefaultAction: rspec.ActAllow, ListenerPath: "/x.sock",
+			Syscalls: []rspec.LinuxSyscall{{Names: []string{"write"}, Action: rspec.ActNotify}}}
+	})
+	_, errs, code = w.myrun("run", "--bundle", w.dir, w.id)
+	if code == 0 || !strings.Contains(errs, "SCMP_ACT_NOTIFY cannot be used for the write syscall") {
+		t.Fatalf("notify on write: %d %s", code, errs)
+	}
+	w.assertNothingLeft()
 }

@@ -3,7 +3,6 @@ package initproc
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -131,31 +130,31 @@ func applySelinux(label string) error {
 }
 
 func loadSeccomp(cfg *Config, filter *seccomp.Filter) error {
-	sc := cfg.Spec.Linux.Seccomp
+	if !filter.Notify() {
+		_, err := filter.Load()
+		return err
+	}
+	if cfg.SeccompFd < 0 {
+		return errors.New("linux.seccomp.listenerPath: SCMP_ACT_NOTIFY used but no listener socket")
+	}
+	defer unix.Close(cfg.SeccompFd)
+	// Everything the hand-over needs is ready before the filter is: from
+	// loading to sendmsg no syscall runs that the agent would have to
+	// answer (it has no fd until then).
+	h, err := seccomp.NewHandoff(cfg.SeccompFd, rspec.ContainerProcessState{
+		Version:  rspec.Version,
+		Fds:      []string{rspec.SeccompFdName},
+		Pid:      cfg.HostPid,
+		Metadata: cfg.Spec.Linux.Seccomp.ListenerMetadata,
+		State:    *hookState(cfg, rspec.StateRunning),
+	})
+	if err != nil {
+		return err
+	}
 	fd, err := filter.Load()
 	if err != nil {
 		return err
 	}
-	if fd < 0 {
-		return nil
-	}
 	defer unix.Close(fd)
-	if cfg.SeccompFd < 0 {
-		return errors.New("linux.seccomp.listenerPath: SCMP_ACT_NOTIFY used but no listener socket")
-	}
-	f := os.NewFile(uintptr(cfg.SeccompFd), "seccomp-listener")
-	defer f.Close()
-	c, err := net.FileConn(f)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	st := rspec.ContainerProcessState{
-		Version:  rspec.Version,
-		Fds:      []string{rspec.SeccompFdName},
-		Pid:      cfg.HostPid,
-		Metadata: sc.ListenerMetadata,
-		State:    *hookState(cfg, rspec.StateRunning),
-	}
-	return seccomp.SendListenerConn(c.(*net.UnixConn), fd, st)
+	return h.Send(fd)
 }

@@ -26,10 +26,14 @@ type Filter struct {
 // Notify reports whether loading the filter yields a listener fd.
 func (f *Filter) Notify() bool { return f.notify }
 
-// handoffSyscalls are made by the runtime between loading the filter and
-// execve (sending the listener fd, closing fds, the exec itself). A
-// notification on them would wait for an agent that has no fd yet.
-var handoffSyscalls = []string{"execve", "execveat", "sendmsg", "write", "close", "close_range", "futex"}
+// refusedNotify may not be SCMP_ACT_NOTIFY. sendmsg hands the listener fd
+// over (a notification on it would wait for an agent that has no fd yet);
+// futex is the Go runtime's, made by any thread at any time, also before
+// the hand-over. write is refused as runc refuses it: the runtime's log and
+// sync writes would wait on the agent. Everything else after the filter is
+// loaded (close, fcntl, read, openat, execve, ...) runs once the agent has
+// the fd and is answered by it.
+var refusedNotify = []string{"sendmsg", "futex", "write"}
 
 // Build validates cfg and compiles it to BPF. Errors name the config field.
 func Build(cfg *specs.LinuxSeccomp) (*Filter, error) {
@@ -111,8 +115,8 @@ func (f *Filter) addSyscall(filter *libseccomp.ScmpFilter, defAct libseccomp.Scm
 			return fmt.Errorf("linux.seccomp.listenerPath: required because %s.action is %s", field, specs.ActNotify)
 		}
 		for j, name := range sc.Names {
-			if slices.Contains(handoffSyscalls, name) {
-				return fmt.Errorf("%s.names[%d]: %s cannot be used for %q (the runtime needs it to hand over the listener)", field, j, specs.ActNotify, name)
+			if slices.Contains(refusedNotify, name) {
+				return fmt.Errorf("%s.names[%d]: %s cannot be used for the %s syscall (the runtime's own %s calls would wait on the agent)", field, j, specs.ActNotify, name, name)
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -21,16 +22,7 @@ func SendListenerConn(conn *net.UnixConn, fd int, st specs.ContainerProcessState
 	if fd < 0 {
 		return errors.New("linux.seccomp.listenerPath: no listener fd to send")
 	}
-	if len(st.Fds) == 0 {
-		st.Fds = []string{specs.SeccompFdName}
-	}
-	if len(st.Fds) != 1 {
-		return fmt.Errorf("linux.seccomp.listenerPath: state names %d fds, sending 1", len(st.Fds))
-	}
-	if st.Version == "" {
-		st.Version = specs.Version
-	}
-	b, err := json.Marshal(st)
+	b, err := ListenerMessage(st)
 	if err != nil {
 		return err
 	}
@@ -43,6 +35,73 @@ func SendListenerConn(conn *net.UnixConn, fd int, st specs.ContainerProcessState
 		if _, err := conn.Write(b[n:]); err != nil {
 			return fmt.Errorf("linux.seccomp.listenerPath: send state: %w", err)
 		}
+	}
+	return nil
+}
+
+// ListenerMessage is the state JSON sent to the agent. st.Fds defaults to
+// ["seccompFd"]; st.Version to the spec's version.
+func ListenerMessage(st specs.ContainerProcessState) ([]byte, error) {
+	if len(st.Fds) == 0 {
+		st.Fds = []string{specs.SeccompFdName}
+	}
+	if len(st.Fds) != 1 {
+		return nil, fmt.Errorf("linux.seccomp.listenerPath: state names %d fds, sending 1", len(st.Fds))
+	}
+	if st.Version == "" {
+		st.Version = specs.Version
+	}
+	return json.Marshal(st)
+}
+
+// Handoff sends the listener fd of a filter about to be loaded: NewHandoff
+// prepares the message and its SCM_RIGHTS buffer, Send fills in the fd and
+// uses nothing but sendmsg(2). It runs right after the filter is loaded,
+// when any other syscall (a dup, fcntl, close or futex of a net.Conn, an
+// allocation) may be one the agent must answer, and the agent has no fd
+// yet. A short first send is completed with write(2), which comes after
+// the hand-over and may be notified.
+type Handoff struct {
+	sock   int
+	msg    []byte
+	rights []byte
+}
+
+// NewHandoff prepares sending st on the connected socket sock.
+func NewHandoff(sock int, st specs.ContainerProcessState) (*Handoff, error) {
+	msg, err := ListenerMessage(st)
+	if err != nil {
+		return nil, err
+	}
+	return &Handoff{sock: sock, msg: msg, rights: unix.UnixRights(-1)}, nil
+}
+
+// Send sends the state with fd.
+func (h *Handoff) Send(fd int) error {
+	if fd < 0 {
+		return errors.New("linux.seccomp.listenerPath: no listener fd to send")
+	}
+	*(*int32)(unsafe.Pointer(&h.rights[unix.CmsgLen(0)])) = int32(fd)
+	var n int
+	var err error
+	for {
+		n, err = unix.SendmsgN(h.sock, h.msg, h.rights, nil, 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath: send state: %w", err)
+	}
+	for rest := h.msg[n:]; len(rest) > 0; {
+		w, err := unix.Write(h.sock, rest)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("linux.seccomp.listenerPath: send state: %w", err)
+		}
+		rest = rest[w:]
 	}
 	return nil
 }
@@ -111,4 +170,18 @@ func parseRights(oob []byte) ([]int, error) {
 		fds = append(fds, r...)
 	}
 	return fds, nil
+}
+
+// UsesNotify reports whether some rule of cfg is SCMP_ACT_NOTIFY: only then
+// is linux.seccomp.listenerPath used (as runc, it is ignored otherwise).
+func UsesNotify(cfg *specs.LinuxSeccomp) bool {
+	if cfg == nil {
+		return false
+	}
+	for _, sc := range cfg.Syscalls {
+		if sc.Action == specs.ActNotify {
+			return true
+		}
+	}
+	return false
 }

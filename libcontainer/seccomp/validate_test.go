@@ -68,7 +68,7 @@ func TestValidateErrors(t *testing.T) {
 		{"notify default", func(c *specs.LinuxSeccomp) { c.DefaultAction = specs.ActNotify; c.ListenerPath = "/x" },
 			`linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action`},
 		{"notify on write", func(c *specs.LinuxSeccomp) { c.ListenerPath = "/x"; c.Syscalls[1].Action = specs.ActNotify },
-			`linux.seccomp.syscalls[1].names[0]: SCMP_ACT_NOTIFY cannot be used for "write"`},
+			`linux.seccomp.syscalls[1].names[0]: SCMP_ACT_NOTIFY cannot be used for the write syscall`},
 		{"metadata without path", func(c *specs.LinuxSeccomp) { c.ListenerMetadata = "m" },
 			`linux.seccomp.listenerMetadata: set without listenerPath`},
 	} {
