@@ -3,10 +3,12 @@ package libcontainer
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -174,6 +176,20 @@ func (c *creation) saveCreating() error {
 	return c.h.Save(c.st)
 }
 
+// cgroupDir names the container's cgroup for an error: the pids
+// controller's directory on cgroup v1, else the first one.
+func cgroupDir(cg cgroups.Manager) string {
+	paths := cg.Paths()
+	if p, ok := paths["pids"]; ok {
+		return p
+	}
+	keys := slices.Sorted(maps.Keys(paths))
+	if len(keys) == 0 {
+		return "(no cgroup directory)"
+	}
+	return paths[keys[0]]
+}
+
 // setUpCgroup prepares the container's cgroup (and resctrl group), with
 // recovery.json naming them before they exist.
 func (c *creation) setUpCgroup() error {
@@ -187,10 +203,12 @@ func (c *creation) setUpCgroup() error {
 	if err != nil {
 		return err
 	}
-	c.cg = cg
 	if n > 0 {
-		r.Log.Warn(fmt.Sprintf("container's cgroup is not empty: %d process(es) found", n))
+		// As runc 1.2 and later (1.1 warned): the processes would share
+		// the container's limits and be killed with it.
+		return fmt.Errorf("container's cgroup is not empty: %d process(es) found in %s", n, cgroupDir(cg))
 	}
+	c.cg = cg
 	c.st.CgroupPaths = cg.Paths()
 	c.rec = recovery{Systemd: r.Systemd, Rootless: r.Rootless, PendingCgroups: cg.Missing()}
 	if c.spec.Linux != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -429,4 +430,36 @@ func TestRuncBatsSeccompListenerUnused(t *testing.T) {
 		t.Fatalf("notify on write: %d %s", code, errs)
 	}
 	w.assertNothingLeft()
+}
+
+// cgroups.bats "runc run/create should error for a non-empty cgroup": a
+// cgroup that already has processes is refused by run and create, in
+// runc 1.4's words plus the cgroup's directory, and left as it was (runc
+// 1.1.5, installed here, only warns; myrun used to warn too).
+func TestRuncBatsNonEmptyCgroupRefused(t *testing.T) {
+	b := newBundle(t, []string{"true"}, nil)
+	precreate(t, b)
+	sleeper := exec.Command("sleep", "1000")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleeper.Process.Kill(); sleeper.Wait() }()
+	pid := []byte(strconv.Itoa(sleeper.Process.Pid))
+	for _, c := range []string{"devices", "freezer", "memory", "pids"} {
+		os.WriteFile(filepath.Join("/sys/fs/cgroup", c, cgroupParent, b.id, "cgroup.procs"), pid, 0)
+	}
+	want := "container's cgroup is not empty: 1 process(es) found in " + filepath.Join("/sys/fs/cgroup/pids", cgroupParent, b.id)
+	for _, cmd := range []string{"run", "create"} {
+		_, errs, code := b.myrun(cmd, "--bundle", b.dir, b.id)
+		if code == 0 || !strings.Contains(errs, want) {
+			t.Fatalf("myrun %s: exit %d: %s", cmd, code, errs)
+		}
+		if _, _, code := b.myrun("state", b.id); code == 0 {
+			t.Fatalf("myrun %s: a refused container has a state", cmd)
+		}
+	}
+	got, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids", cgroupParent, b.id, "cgroup.procs"))
+	if strings.TrimSpace(string(got)) != string(pid) {
+		t.Fatalf("cgroup.procs after the refusals: %q (want only %s)", got, pid)
+	}
 }

@@ -141,30 +141,6 @@ func TestFrozenUnifiedCgroupRefused(t *testing.T) {
 	}
 }
 
-// A cgroup that already has processes: runc warns and runs.
-func TestRuncNonEmptyCgroupWarns(t *testing.T) {
-	b := newBundle(t, []string{"true"}, nil)
-	precreate(t, b)
-	sleeper := exec.Command("sleep", "1000")
-	if err := sleeper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { sleeper.Process.Kill(); sleeper.Wait() }()
-	for _, c := range []string{"devices", "freezer", "memory", "pids"} {
-		os.WriteFile(filepath.Join("/sys/fs/cgroup", c, cgroupParent, b.id, "cgroup.procs"), []byte(fmt.Sprint(sleeper.Process.Pid)), 0)
-	}
-	const want = "container's cgroup is not empty: 1 process(es) found"
-	_, theirs := result{}, result{}
-	theirs.out, theirs.err, theirs.code = b.runc("run", "--bundle", b.dir, b.id)
-	if theirs.code != 0 || !strings.Contains(theirs.err, want) {
-		t.Fatalf("runc: %v", theirs)
-	}
-	_, errs, code := b.run()
-	if code != 0 || !strings.Contains(errs, want) {
-		t.Fatalf("myrun run: exit %d: %s", code, errs)
-	}
-}
-
 // resources.unified where cgroup v1 holds the controller: runc refuses
 // with "invalid configuration", before creating anything.
 func TestRuncUnifiedOnV1Refused(t *testing.T) {
