@@ -5,6 +5,7 @@ package integration
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -462,4 +463,32 @@ func TestRuncBatsNonEmptyCgroupRefused(t *testing.T) {
 	if strings.TrimSpace(string(got)) != string(pid) {
 		t.Fatalf("cgroup.procs after the refusals: %q (want only %s)", got, pid)
 	}
+}
+
+// host-mntns.bats: a container without a mount namespace gets none of
+// config.json's mounts (they would land in the host's namespace); that is
+// said on stderr naming the field, as for maskedPaths/readonlyPaths, and
+// the container still runs. It used to be a debug line only.
+func TestRuncBatsNoMountNSWarnsMounts(t *testing.T) {
+	b := newBundle(t, []string{"true"}, func(s *rspec.Spec) {
+		var ns []rspec.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != rspec.MountNamespace {
+				ns = append(ns, n)
+			}
+		}
+		s.Linux.Namespaces = ns
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	})
+	n := len(b.spec.Mounts)
+	if n == 0 {
+		t.Fatal("the default spec has no mounts")
+	}
+	_, errs, code := b.myrun("run", "--bundle", b.dir, b.id)
+	b.myrun("delete", "--force", b.id)
+	want := fmt.Sprintf("no mount namespace: the %d entries of mounts are not applied", n)
+	if code != 0 || !strings.Contains(errs, want) || !strings.Contains(errs, "level=warning") {
+		t.Fatalf("run without a mount namespace: exit %d: %s (want a warning %q)", code, errs, want)
+	}
+	b.assertNothingLeft()
 }

@@ -29,7 +29,7 @@ func Prepare(cfg *Config) error {
 	if !cfg.hasNamespace(rspec.MountNamespace) {
 		// Mounting without our own namespace would change the host.
 		if len(cfg.Spec.Mounts) > 0 {
-			cfg.log().Debug("no mount namespace: mounts are not set up", "count", len(cfg.Spec.Mounts))
+			cfg.log().Warn(fmt.Sprintf("no mount namespace: the %d entries of mounts are not applied (they would change the host's mounts)", len(cfg.Spec.Mounts)))
 		}
 		return nil
 	}
