@@ -492,3 +492,20 @@ func TestRuncBatsNoMountNSWarnsMounts(t *testing.T) {
 	}
 	b.assertNothingLeft()
 }
+
+// run.bats "runc run [execve error]": an execve that fails after the
+// parent closed the sync socket (the script's interpreter is missing) is
+// said once, as runc's one line, not by the init's log and its stderr
+// both; `run` fails.
+func TestRuncBatsExecErrorOnce(t *testing.T) {
+	b := newBundle(t, []string{"/run.sh"}, nil)
+	if err := os.WriteFile(filepath.Join(b.dir, "rootfs", "run.sh"), []byte("#!/mmnnttbb foo bar\nsh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := b.myrun("run", "--bundle", b.dir, b.id)
+	b.myrun("delete", "--force", b.id)
+	lines := strings.Split(strings.TrimSpace(out+errs), "\n")
+	if code == 0 || len(lines) != 1 || lines[0] != "exec /run.sh: no such file or directory" {
+		t.Fatalf("run with a failing execve: exit %d, output %q", code, out+errs)
+	}
+}

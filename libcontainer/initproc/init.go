@@ -43,11 +43,13 @@ func Main() {
 	cfg.fixup()
 	log := newLogger(&cfg)
 	if err := run(&cfg, conn, log); err != nil {
-		// The parent may already be gone (after `create`): then the log
-		// and the container's stderr are all that is left.
+		// The parent may already be gone (after `start`, e.g. execve
+		// failed): then the container's stderr is what is left, and it
+		// gets the one line, as runc's (`run` relays the log to the
+		// terminal as well: the error there would be said twice).
 		if serr := conn.SendError(err); serr != nil {
-			log.Error("container init: " + err.Error())
-			fmt.Fprintln(os.Stderr, "myrun init:", err)
+			log.Debug("container init: " + err.Error())
+			fmt.Fprintln(os.Stderr, err)
 		}
 		os.Exit(1)
 	}
