@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -507,5 +508,59 @@ func TestRuncBatsExecErrorOnce(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out+errs), "\n")
 	if code == 0 || len(lines) != 1 || lines[0] != "exec /run.sh: no such file or directory" {
 		t.Fatalf("run with a failing execve: exit %d, output %q", code, out+errs)
+	}
+}
+
+// userns.bats "userns join external namespaces [wrong userns owner]": a
+// container joins another's user namespace and a network namespace that
+// user namespace does not own (the host's root made it). From inside the
+// user namespace setns(net) is EPERM: it must be joined first, while we
+// have the host's capabilities. myrun joined the user namespace first and
+// failed with "setns namespace type 0x40000000: Operation not permitted".
+func TestRuncBatsJoinNamespaceNotOwnedByUserns(t *testing.T) {
+	owner := newBundle(t, []string{"sleep", "1000"}, func(s *rspec.Spec) { escUserns(s, 0, 65536) })
+	if _, errs, code := owner.myrun("run", "-d", "--bundle", owner.dir, owner.id); code != 0 {
+		t.Fatalf("run -d (userns owner): %s", errs)
+	}
+	st, _, _ := owner.myrun("state", owner.id)
+	var state rspec.State
+	if err := json.Unmarshal([]byte(st), &state); err != nil || state.Pid <= 0 {
+		t.Fatalf("state: %v %q", err, st)
+	}
+	// The holder says its netns once it is in it, then sleeps there.
+	holder := exec.Command("unshare", "-n", "sh", "-c", "readlink /proc/self/ns/net; exec sleep 1000")
+	pipe, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	line, err := bufio.NewReader(pipe).ReadString('\n')
+	want := strings.TrimSpace(line)
+	if host, _ := os.Readlink("/proc/self/ns/net"); err != nil || want == "" || want == host {
+		t.Fatalf("unshare -n: %v %q (host %s)", err, line, host)
+	}
+	netns := fmt.Sprintf("/proc/%d/ns/net", holder.Process.Pid)
+	b := newBundle(t, []string{"sleep", "1000"}, func(s *rspec.Spec) {
+		for i, n := range s.Linux.Namespaces {
+			if n.Type == rspec.NetworkNamespace {
+				s.Linux.Namespaces[i].Path = netns
+			}
+		}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", state.Pid)})
+		for i, m := range s.Mounts {
+			if m.Type == "sysfs" { // no sysfs without owning the netns
+				s.Mounts[i] = rspec.Mount{Destination: m.Destination, Type: "bind", Source: "/sys", Options: []string{"rbind"}}
+			}
+		}
+	})
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d joining a netns its userns does not own: %s", errs)
+	}
+	out, errs, code := b.myrun("exec", b.id, "readlink", "/proc/self/ns/net")
+	if code != 0 || strings.TrimSpace(out) != want {
+		t.Fatalf("exec readlink: %d %q %s (want %s)", code, out, errs, want)
 	}
 }

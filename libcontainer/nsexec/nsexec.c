@@ -349,14 +349,30 @@ static int take_fds(void)
 	return 1;
 }
 
-// join_namespaces setns()es into b's namespace files, the user namespace
-// first: joining it gives the capabilities needed to join the others. It
-// returns whether a pid or time namespace was joined (they apply to
-// children only).
+// join_one setns()es into one namespace that is not the user namespace;
+// it returns -1 with errno set on failure.
+static int join_one(struct join *j, int *need_fork)
+{
+	if (setns(j->fd, j->flag) < 0)
+		return -1;
+	if (j->flag == CLONE_NEWPID || j->flag == CLONE_NEWTIME)
+		*need_fork = 1;
+	close(j->fd);
+	j->fd = -1;
+	return 0;
+}
+
+// join_namespaces setns()es into b's namespace files. With a user
+// namespace to join, the others are tried first while we still have our
+// own capabilities: a namespace the joined user namespace does not own
+// (EPERM from inside it) can only be joined from here. Those that fail
+// with EPERM are joined after the user namespace, whose capabilities a
+// rootless caller needs. It returns whether a pid or time namespace was
+// joined (they apply to children only).
 static int join_namespaces(struct bootstrap *b)
 {
 	struct join *joins = b->joins;
-	int need_fork = 0;
+	int need_fork = 0, user = -1;
 
 	// Open every path before joining any namespace: after joining the
 	// mount namespace the paths would resolve in the container.
@@ -364,23 +380,23 @@ static int join_namespaces(struct bootstrap *b)
 		joins[i].fd = open(joins[i].path, O_RDONLY | O_CLOEXEC);
 		if (joins[i].fd < 0)
 			bail("nsexec: open namespace %s", joins[i].path);
+		if (joins[i].flag == CLONE_NEWUSER)
+			user = i;
 	}
-	for (int i = 0; i < b->njoins; i++) {
-		if (joins[i].flag != CLONE_NEWUSER)
-			continue;
-		if (setns(joins[i].fd, CLONE_NEWUSER) < 0)
+	if (user >= 0) {
+		for (int i = 0; i < b->njoins; i++) {
+			if (i != user && join_one(&joins[i], &need_fork) < 0 && errno != EPERM)
+				bail("nsexec: setns namespace type %#x", joins[i].flag);
+		}
+		if (setns(joins[user].fd, CLONE_NEWUSER) < 0)
 			bail("nsexec: setns user namespace");
 		become_root();
+		close(joins[user].fd);
+		joins[user].fd = -1;
 	}
 	for (int i = 0; i < b->njoins; i++) {
-		if (joins[i].flag == CLONE_NEWUSER)
-			goto next;
-		if (setns(joins[i].fd, joins[i].flag) < 0)
+		if (joins[i].fd >= 0 && join_one(&joins[i], &need_fork) < 0)
 			bail("nsexec: setns namespace type %#x", joins[i].flag);
-		if (joins[i].flag == CLONE_NEWPID || joins[i].flag == CLONE_NEWTIME)
-			need_fork = 1;
-next:
-		close(joins[i].fd);
 	}
 	return need_fork;
 }
