@@ -564,3 +564,32 @@ func TestRuncBatsJoinNamespaceNotOwnedByUserns(t *testing.T) {
 		t.Fatalf("exec readlink: %d %q %s (want %s)", code, out, errs, want)
 	}
 }
+
+// userns.bats "userns with 2 inaccessible mounts" (and "+ exec"): bind
+// sources below a directory the container's user namespace may not search
+// (chmod 700, owned by the host's root, unmapped) are opened by the
+// runtime before the namespace exists, as runc does; myrun stat'ed them in
+// init and failed with EACCES.
+func TestRuncBatsUsernsUnreachableBindSources(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "cat /tmp/m1/foo.txt /tmp/m2/foo.txt"}, func(s *rspec.Spec) {
+		escUserns(s, 100000, 65536)
+	})
+	os.Chmod(b.dir, 0o755)
+	os.Chmod(filepath.Dir(b.dir), 0o755)
+	escChownTree(t, filepath.Join(b.dir, "rootfs"), 100000, 100000)
+	for i, name := range []string{"in1", "in2"} {
+		dir := filepath.Join(b.dir, name, "dir")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "foo.txt"), []byte(name+"\n"), 0o644)
+		os.Chmod(filepath.Join(b.dir, name), 0o700)
+		b.spec.Mounts = append(b.spec.Mounts, rspec.Mount{Source: name + "/dir", Destination: fmt.Sprintf("/tmp/m%d", i+1), Type: "bind", Options: []string{"bind"}})
+	}
+	b.write()
+	out, errs, code := b.myrun("run", "--bundle", b.dir, b.id)
+	b.myrun("delete", "--force", b.id)
+	if code != 0 || out != "in1\nin2\n" {
+		t.Fatalf("run with unreachable bind sources: %d %q %s", code, out, errs)
+	}
+}

@@ -19,7 +19,9 @@ func needsIDMap(m rspec.Mount, o *mountOpts) bool {
 }
 
 // IDMappedTrees makes, in the runtime's own namespaces, a detached idmapped
-// bind mount for every mount that asks for one, keyed by mount index. It
+// bind mount for every mount that asks for one, keyed by mount index, and
+// a plain detached clone of every bind source the container's user
+// namespace cannot reach (unreachableBindTree). It
 // runs in the parent because setting an idmapping needs CAP_SYS_ADMIN over
 // the source filesystem's user namespace (the host's), which init inside
 // a container user namespace lacks; init attaches each tree at its
@@ -44,7 +46,20 @@ func IDMappedTrees(spec *rspec.Spec, bundle string) (trees map[int]*os.File, err
 	for i, m := range spec.Mounts {
 		field := fmt.Sprintf("mounts[%d]", i)
 		o := parseOptions(m.Options)
-		if !needsIDMap(m, o) || o.flags&unix.MS_REMOUNT != 0 {
+		if !needsIDMap(m, o) {
+			tree, err := c.unreachableBindTree(m, o)
+			if err != nil {
+				return trees, fmt.Errorf("%s (%s): %w", field, m.Destination, err)
+			}
+			if tree != nil {
+				if trees == nil {
+					trees = map[int]*os.File{}
+				}
+				trees[i] = tree
+			}
+			continue
+		}
+		if o.flags&unix.MS_REMOUNT != 0 {
 			continue
 		}
 		if m.Type != "bind" && !o.isBind() {
@@ -144,13 +159,14 @@ func idmappedTree(src string, o *mountOpts, ns *os.File) (*os.File, error) {
 }
 
 // mountIDMapped attaches the tree the parent made for mounts[i] (see
-// IDMappedTrees) at its destination and applies the remaining options.
+// IDMappedTrees: idmapped, or a bind source out of the user namespace's
+// reach) at its destination and applies the remaining options.
 func (c *Config) mountIDMapped(i int, m rspec.Mount, o *mountOpts) error {
 	fd, ok := c.IDMapFds[i]
 	if !ok {
 		return errors.New("idmapped mount was not prepared by the runtime")
 	}
-	tree := os.NewFile(uintptr(fd), "idmapped:"+m.Source)
+	tree := os.NewFile(uintptr(fd), "tree:"+m.Source)
 	defer tree.Close()
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {

@@ -33,7 +33,7 @@ func (c *Config) mountEntry(i int, m rspec.Mount) error {
 	switch {
 	case o.flags&unix.MS_REMOUNT != 0:
 		err = c.mountRemount(m, o)
-	case needsIDMap(m, o):
+	case needsIDMap(m, o) || c.hasTree(i, o):
 		err = c.mountIDMapped(i, m, o)
 	case o.isBind():
 		err = c.mountBind(field, m, o)
@@ -100,6 +100,13 @@ func (c *Config) bindSource(src string) string {
 		return src
 	}
 	return filepath.Join(c.Bundle, src)
+}
+
+// hasTree reports whether the parent cloned the source of bind mount i
+// (unreachableBindTree).
+func (c *Config) hasTree(i int, o *mountOpts) bool {
+	_, ok := c.IDMapFds[i]
+	return ok && o.isBind()
 }
 
 func (c *Config) mountBind(field string, m rspec.Mount, o *mountOpts) error {
