@@ -38,13 +38,39 @@ func goTool() string {
 	return "go"
 }
 
-// ensureSuite builds the programs once per (version, Go version) in cacheDir.
-func ensureSuite(cacheDir, version string, log io.Writer) (suite, error) {
+func suiteDirs(cacheDir, version string) (suite, error) {
 	base, err := filepath.Abs(filepath.Join(cacheDir, "runtime-tools@"+version))
 	if err != nil {
 		return suite{}, err
 	}
-	s := suite{SrcDir: filepath.Join(base, "src"), BinDir: filepath.Join(base, "bin")}
+	return suite{SrcDir: filepath.Join(base, "src"), BinDir: filepath.Join(base, "bin")}, nil
+}
+
+// prebuiltSuite is a suite built elsewhere (-build-only on the host, then
+// copied into the VM guest, which has no Go toolchain): used as is when its
+// stamp names the same runtime-tools version.
+func prebuiltSuite(cacheDir, version string, _ io.Writer) (suite, error) {
+	s, err := suiteDirs(cacheDir, version)
+	if err != nil {
+		return s, err
+	}
+	b, err := os.ReadFile(filepath.Join(s.BinDir, ".stamp"))
+	if err != nil {
+		return s, fmt.Errorf("-prebuilt: no built suite in %s: %w", s.BinDir, err)
+	}
+	if f := strings.Fields(string(b)); len(f) == 0 || f[0] != version {
+		return s, fmt.Errorf("-prebuilt: %s holds runtime-tools %q, want %s", s.BinDir, strings.TrimSpace(string(b)), version)
+	}
+	return s, nil
+}
+
+// ensureSuite builds the programs once per (version, Go version) in cacheDir.
+func ensureSuite(cacheDir, version string, log io.Writer) (suite, error) {
+	s, err := suiteDirs(cacheDir, version)
+	if err != nil {
+		return s, err
+	}
+	base := filepath.Dir(s.BinDir)
 	gover, err := runGo("", "env", "GOVERSION")
 	if err != nil {
 		return s, err

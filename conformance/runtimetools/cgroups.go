@@ -18,9 +18,18 @@ const (
 	relTestCgroup = "testdir"
 )
 
-// cgroupRoots lists the dirs below which tests may create cgroups.
+// cgroupRoots lists the dirs below which tests may create cgroups. On a
+// pure cgroup v2 host mountRoot is the one hierarchy itself (it has
+// cgroup.controllers) and its subdirectories are cgroups, not hierarchies.
 func cgroupRoots(mountRoot, selfCgroup string) []string {
 	own := parseSelfCgroup(selfCgroup)
+	if _, err := os.Stat(filepath.Join(mountRoot, "cgroup.controllers")); err == nil {
+		out := []string{filepath.Join(mountRoot, absTestCgroup)}
+		if p, ok := own["unified"]; ok {
+			out = append(out, filepath.Join(mountRoot, p, relTestCgroup))
+		}
+		return out
+	}
 	ents, err := os.ReadDir(mountRoot)
 	if err != nil {
 		return nil

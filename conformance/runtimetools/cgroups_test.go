@@ -64,3 +64,36 @@ func TestCgroupCleanupOnFakeTree(t *testing.T) {
 		t.Fatalf("pre-existing cgroup removed: %v", err)
 	}
 }
+
+// TestCgroupRootsPureV2: on a pure cgroup v2 host /sys/fs/cgroup is the
+// hierarchy (cgroup.controllers at its top) and its subdirectories are
+// cgroups: the test cgroups are /cgrouptest and <own>/testdir directly,
+// not below every top-level cgroup as if each were a v1 hierarchy.
+func TestCgroupRootsPureV2(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"init.scope", "system.slice/vm-test.service"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "cgroup.controllers"), []byte("cpu memory pids\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	roots := cgroupRoots(root, "0::/system.slice/vm-test.service\n")
+	want := []string{
+		filepath.Join(root, "cgrouptest"),
+		filepath.Join(root, "system.slice", "vm-test.service", "testdir"),
+	}
+	if !reflect.DeepEqual(roots, want) {
+		t.Fatalf("roots %v\nwant %v", roots, want)
+	}
+	before := listCgroupDirs(roots)
+	made := filepath.Join(root, "cgrouptest", "ctr")
+	if err := os.MkdirAll(made, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	removed, failed := removeNewCgroups(before, listCgroupDirs(roots))
+	if len(failed) != 0 || len(removed) != 2 {
+		t.Fatalf("removed %v failed %v", removed, failed)
+	}
+}

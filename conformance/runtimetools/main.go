@@ -23,6 +23,8 @@ type options struct {
 	relative    bool
 	runtimeRoot string
 	version     string
+	prebuilt    bool // use the built suite in cacheDir as is (no go command)
+	buildOnly   bool // build the suite and exit (no runtime needed)
 }
 
 func envOr(name, def string) string {
@@ -51,12 +53,20 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.relative, "relative-cgroups", os.Getenv("RELATIVE_CGROUPS") == "1", "also run linux_cgroups_relative_* (env RELATIVE_CGROUPS=1)")
 	fs.StringVar(&o.runtimeRoot, "runtime-root", os.Getenv("RUNTIME_ROOT"), "runtime's default state dir (env RUNTIME_ROOT; default /run/<binary name>)")
 	fs.StringVar(&o.version, "version", envOr("RUNTIME_TOOLS_VERSION", runtimeToolsVersion), "runtime-tools module version (env RUNTIME_TOOLS_VERSION)")
+	fs.BoolVar(&o.prebuilt, "prebuilt", os.Getenv("RUNTIME_TOOLS_PREBUILT") == "1", "use the suite already built in -cache, without go (env RUNTIME_TOOLS_PREBUILT=1)")
+	fs.BoolVar(&o.buildOnly, "build-only", false, "build the suite in -cache and exit")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: runtimetools [flags] RUNTIME_BINARY")
+		fmt.Fprintln(stderr, "usage: runtimetools [flags] RUNTIME_BINARY | runtimetools -build-only [-cache DIR]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.buildOnly && o.prebuilt {
+		return o, fmt.Errorf("-build-only and -prebuilt exclude each other")
+	}
+	if o.buildOnly && fs.NArg() == 0 {
+		return o, nil
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
@@ -92,11 +102,24 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "runtimetools:", err)
 		return 2
 	}
+	if o.buildOnly {
+		s, err := ensureSuite(o.cacheDir, o.version, stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, "runtimetools: build:", err)
+			return 2
+		}
+		fmt.Fprintln(stdout, filepath.Dir(s.BinDir))
+		return 0
+	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(stderr, "runtimetools: the validation programs must run as root")
 		return 2
 	}
-	s, err := ensureSuite(o.cacheDir, o.version, stderr)
+	find := ensureSuite
+	if o.prebuilt {
+		find = prebuiltSuite
+	}
+	s, err := find(o.cacheDir, o.version, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "runtimetools: build:", err)
 		return 2

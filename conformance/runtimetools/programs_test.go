@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +61,45 @@ func TestAttempts(t *testing.T) {
 	}
 	if attempts("start") != 1 || attempts("default") != 1 {
 		t.Fatal("a deterministic program is retried")
+	}
+}
+
+// TestPrebuiltOptions: -build-only needs no runtime, -prebuilt uses a
+// suite built elsewhere only if its stamp names the wanted version, and
+// the two exclude each other.
+func TestPrebuiltOptions(t *testing.T) {
+	t.Setenv("MIN_PASS", "")
+	t.Setenv("RUNTIME_TOOLS_PREBUILT", "")
+	o, err := parseOptions([]string{"-build-only"}, &strings.Builder{})
+	if err != nil || !o.buildOnly || o.runtime != "" {
+		t.Fatalf("%+v %v", o, err)
+	}
+	if _, err := parseOptions([]string{"-build-only", "-prebuilt"}, &strings.Builder{}); err == nil {
+		t.Fatal("-build-only with -prebuilt accepted")
+	}
+	t.Setenv("RUNTIME_TOOLS_PREBUILT", "1")
+	if o, err = parseOptions([]string{"/bin/true"}, &strings.Builder{}); err != nil || !o.prebuilt {
+		t.Fatalf("%+v %v", o, err)
+	}
+	cache := t.TempDir()
+	if _, err := prebuiltSuite(cache, "v1", io.Discard); err == nil || !strings.Contains(err.Error(), "no built suite") {
+		t.Fatalf("empty cache: %v", err)
+	}
+	bin := filepath.Join(cache, "runtime-tools@v1", "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, ".stamp"), []byte("v0 go1.26 amd64\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prebuiltSuite(cache, "v1", io.Discard); err == nil || !strings.Contains(err.Error(), "want v1") {
+		t.Fatalf("other version: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, ".stamp"), []byte("v1 go1.26 amd64\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := prebuiltSuite(cache, "v1", io.Discard)
+	if err != nil || s.BinDir != bin || s.SrcDir != filepath.Join(cache, "runtime-tools@v1", "src") {
+		t.Fatalf("%+v %v", s, err)
 	}
 }
