@@ -107,12 +107,28 @@ func apparmorEnabled(profile string) error {
 	return nil
 }
 
+// writeProcAttr writes a file of /proc/thread-self (a variable for tests).
+var writeProcAttr = pathrs.WriteThreadSelf
+
+// writeFailed tells a failed write (the kernel refused the value) from a
+// file that could not be opened: both can be ENOENT.
+func writeFailed(err error) bool {
+	var pe *os.PathError
+	return errors.As(err, &pe) && pe.Op == "write"
+}
+
 // applyApparmor and applySelinux write the label through a verified
 // procfs handle, never by path: the container's /proc could redirect it.
+// attr/exec is the older kernels' file, used only when attr/apparmor/exec
+// does not exist; AppArmor answers a write naming a profile it has not
+// loaded with ENOENT.
 func applyApparmor(profile string) error {
-	err := pathrs.WriteThreadSelf("attr/apparmor/exec", "exec "+profile)
-	if errors.Is(err, os.ErrNotExist) {
-		err = pathrs.WriteThreadSelf("attr/exec", "exec "+profile)
+	err := writeProcAttr("attr/apparmor/exec", "exec "+profile)
+	if errors.Is(err, os.ErrNotExist) && !writeFailed(err) {
+		err = writeProcAttr("attr/exec", "exec "+profile)
+	}
+	if err != nil && writeFailed(err) && errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("process.apparmorProfile: profile %q is not loaded (load it with apparmor_parser): %w", profile, err)
 	}
 	if err != nil {
 		return fmt.Errorf("process.apparmorProfile: %w", err)
