@@ -74,7 +74,7 @@ test-vm: build
 
 vm-ci: build
 	conformance/vm/install-deps.sh
-	VM_SUITES="$${VM_SUITES:-integration-cgroupfs integration-systemd v2-myrun v2-runc dropin-containerd-systemd-myrun}" VM_TIMEOUT="$${VM_TIMEOUT:-2400}" conformance/vm/run.sh
+	VM_SUITES="$${VM_SUITES:-integration-cgroupfs integration-systemd v2-myrun v2-runc dropin-containerd-systemd-myrun myimg-myrun}" VM_TIMEOUT="$${VM_TIMEOUT:-2400}" conformance/vm/run.sh
 
 # Every fuzz target for FUZZTIME each; `unit` also runs the seeds and the
 # committed crashers as plain tests.

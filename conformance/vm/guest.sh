@@ -22,6 +22,10 @@
 #   checkpoint-engines    podman container checkpoint/restore (--export,
 #                         --import) and ctr containers checkpoint/restore:
 #                         -myrun, then -runc
+#   myimg                 myimg build (RUN steps) and run with limits
+#                         (myimg_vm_test.go), RUN runtime -myrun, then -runc
+#   validation            the OCI runtime-tools validation programs (built
+#                         on the host): -myrun, then -runc
 set -u
 V=/vm
 R=$V/results
@@ -43,6 +47,8 @@ CRIURUN=${VM_CRIU_RUN:-'^TestCRIU'}
 PODMANRUN='^TestVMPodman(Rootless)?Systemd$'
 CTRDRUN='^TestVMContainerdSystemd$'
 CKRUN='^TestVM(Podman|Containerd)Checkpoint$'
+IMGRUN='^TestVMImg'
+export MYIMG=$V/bin/myimg
 
 # both NAME LIMIT RUN: the suite with myrun (NAME-myrun), then with runc
 # 1.1.5 (NAME-runc); NAME-myrun or NAME-runc alone runs one of them.
@@ -73,9 +79,9 @@ suite() { # NAME LIMIT CMD...
 	kill "$snap" 2>/dev/null
 	wait "$snap" 2>/dev/null
 	t1=$(cut -d. -f1 /proc/uptime)
-	p=$(grep -c '^--- PASS' "$R/$name.log")
-	f=$(grep -c '^--- FAIL' "$R/$name.log")
-	s=$(grep -c '^--- SKIP' "$R/$name.log")
+	p=$(grep -c "${PASSRE:-^--- PASS}" "$R/$name.log")
+	f=$(grep -c "${FAILRE:-^--- FAIL}" "$R/$name.log")
+	s=$(grep -c "${SKIPRE:-^--- SKIP}" "$R/$name.log")
 	note=""
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
@@ -83,7 +89,24 @@ suite() { # NAME LIMIT CMD...
 	fi
 	P=$((P + p)) F=$((F + f)) S=$((S + s))
 	echo "vm-suite $name: $p passed, $f failed, $s skipped in $((t1 - t0)) s$note"
-	grep '^--- FAIL' "$R/$name.log" | sed "s/^/vm-suite $name: /" | head -20
+	grep "${FAILRE:-^--- FAIL}" "$R/$name.log" | sed "s/^/vm-suite $name: /" | head -${FAILLINES:-20}
+}
+
+# validation NAME: the OCI runtime-tools validation programs (built on the
+# host, run with -prebuilt), myrun then runc 1.1.5; validation-myrun or
+# validation-runc alone runs one. Each program's TAP log lands in
+# results/validation-RT/. A program gets 60 s x MYRUN_TEST_TIMEOUT_SCALE.
+validation() {
+	for rt in myrun runc; do
+		case $1 in validation-*) [ "$1" = "validation-$rt" ] || continue ;; esac
+		bin=$V/bin/myrun
+		[ "$rt" = runc ] && bin=/usr/sbin/runc
+		PASSRE='^ok   ' FAILRE='^FAIL ' SKIPRE='^SKIP ' FAILLINES=60 \
+			suite "validation-$rt" 2400 "$V/bin/runtimetools" -prebuilt -cache "$V/conformance" \
+			-timeout "$((60 * MYRUN_TEST_TIMEOUT_SCALE))" "$bin"
+		rm -rf "$R/validation-$rt"
+		cp -a "$V/conformance/logs/$(basename "$bin")" "$R/validation-$rt" 2>/dev/null
+	done
 }
 
 for s in $(cat "$V/suites"); do
@@ -110,6 +133,8 @@ for s in $(cat "$V/suites"); do
 	dropin-podman-systemd*) both "$s" 1500 "$PODMANRUN" ;;
 	dropin-containerd-systemd*) both "$s" 900 "$CTRDRUN" ;;
 	checkpoint-engines*) both "$s" 1200 "$CKRUN" ;;
+	validation*) validation "$s" ;;
+	myimg*) both "$s" 900 "$IMGRUN" ;;
 	v2-runc)
 		suite "$s" 900 env MYRUN=/usr/sbin/runc "$V/bin/integration.test" -test.v -test.count=1 -test.timeout 14m -test.run "$V2RUN" ;;
 	*)

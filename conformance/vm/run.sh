@@ -26,7 +26,7 @@ repo=$(cd "$here/../.." && pwd)
 : "${VM_TIMEOUT:=3600}"
 : "${VM_MEM:=2048}"
 : "${VM_CPUS:=2}"
-: "${VM_SUITES:=integration-cgroupfs integration-systemd v2-myrun v2-runc criu dropin-podman-systemd dropin-containerd-systemd checkpoint-engines}"
+: "${VM_SUITES:=integration-cgroupfs integration-systemd v2-myrun v2-runc criu dropin-podman-systemd dropin-containerd-systemd checkpoint-engines myimg validation}"
 
 fail() { echo "vm: FAILED at step '$1': $2" >&2; exit 1; }
 
@@ -67,6 +67,20 @@ mkdir -p "$work/disk/bin" "$work/disk/results"
 cp "$repo/bin/myrun" "$repo/bin/myimg" "$work/disk/bin/"
 (cd "$repo" && CGO_ENABLED=1 "$GO" test -c -tags 'integration vm' -o "$work/disk/bin/integration.test" ./conformance/integration) ||
 	fail "work disk" "go test -c ./conformance/integration"
+# The runtime-tools validation programs (suite validation*): built on the
+# host (the guest has no Go and no network) into the host's conformance
+# cache, copied with the runner, which uses them there with -prebuilt.
+case " $VM_SUITES " in
+*" validation"*)
+	ccache=${CONFORMANCE_CACHE:-$repo/.cache/conformance}
+	(cd "$repo" && CGO_ENABLED=0 "$GO" build -o "$work/disk/bin/runtimetools" ./conformance/runtimetools) ||
+		fail "work disk" "go build ./conformance/runtimetools"
+	rtsuite=$(cd "$repo" && "$work/disk/bin/runtimetools" -build-only -cache "$ccache") ||
+		fail "work disk" "building the runtime-tools validation programs (runtimetools -build-only)"
+	mkdir -p "$work/disk/conformance"
+	cp -a "$rtsuite" "$work/disk/conformance/" || fail "work disk" "copying $rtsuite"
+	;;
+esac
 install -m 0755 "$here/guest.sh" "$work/disk/guest.sh"
 echo "$VM_SUITES" >"$work/disk/suites"
 mkfs.ext4 -q -F -L vmwork -d "$work/disk" "$work/work.img" 1024M >"$VM_OUT/mkfs-work.log" 2>&1 ||
