@@ -101,7 +101,7 @@ validation() {
 		case $1 in validation-*) [ "$1" = "validation-$rt" ] || continue ;; esac
 		bin=$V/bin/myrun
 		[ "$rt" = runc ] && bin=/usr/sbin/runc
-		PASSRE='^ok   ' FAILRE='^FAIL ' SKIPRE='^SKIP ' FAILLINES=60 \
+		ONLY=$(cat "$V/validation-only" 2>/dev/null) PASSRE='^ok   ' FAILRE='^FAIL ' SKIPRE='^SKIP ' FAILLINES=60 \
 			suite "validation-$rt" 2400 "$V/bin/runtimetools" -prebuilt -cache "$V/conformance" \
 			-timeout "$((60 * MYRUN_TEST_TIMEOUT_SCALE))" "$bin"
 		rm -rf "$R/validation-$rt"

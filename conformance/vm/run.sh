@@ -4,6 +4,8 @@
 #
 # Usage: conformance/vm/run.sh            (from `make test-vm` / `make vm-ci`)
 # Env:   VM_SUITES        suites to run (default: all; see guest.sh)
+#        VM_VALIDATION_ONLY  runtime-tools programs the validation suites
+#                         run (the runner's ONLY; default all)
 #        VM_CACHE         image cache (default .cache/vm)
 #        VM_OUT           logs of this run (default .cache/vm/last)
 #        VM_IMAGE_TIMEOUT seconds for a cold image build (default 1500)
@@ -79,6 +81,7 @@ case " $VM_SUITES " in
 		fail "work disk" "building the runtime-tools validation programs (runtimetools -build-only)"
 	mkdir -p "$work/disk/conformance"
 	cp -a "$rtsuite" "$work/disk/conformance/" || fail "work disk" "copying $rtsuite"
+	echo "${VM_VALIDATION_ONLY:-}" >"$work/disk/validation-only"
 	;;
 esac
 install -m 0755 "$here/guest.sh" "$work/disk/guest.sh"
