@@ -101,7 +101,6 @@ func TestValidateNamesFlags(t *testing.T) {
 		{func(o *Options) { o.CPUs = "-2" }, "--cpus"},
 		{func(o *Options) { o.PidsLimit = -5 }, "--pids-limit"},
 		{func(o *Options) { o.Workdir = "rel" }, "-w"},
-		{func(o *Options) { o.Detach, o.TTY = true, true }, "-t with -d"},
 		{func(o *Options) { o.Net = "bridge"; o.Subnet = "10.0.0.1/24" }, "--subnet"},
 		{func(o *Options) { o.Net = "bridge"; o.Bridge = "a.b" }, "--bridge"},
 		{func(o *Options) { o.Runtime = "" }, "no runtime"},
