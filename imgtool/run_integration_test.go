@@ -136,6 +136,19 @@ func httpGet(t *testing.T, url string) string {
 	return ""
 }
 
+// rmAll removes the containers a test made and checks that none left
+// anything behind; deferred with the list's address, it sees the list as
+// the test ends.
+func rmAll(t *testing.T, root string, made *[]inspected) {
+	t.Helper()
+	for _, c := range *made {
+		myimg(t, root, "rm", "-f", c.ID)
+	}
+	for _, c := range *made {
+		noTraces(t, root, c)
+	}
+}
+
 // noTraces fails if anything of container id is left on the host.
 func noTraces(t *testing.T, root string, c inspected) {
 	t.Helper()

@@ -397,14 +397,7 @@ func TestRunEnvFilePortRangesPublishAllWaitTop(t *testing.T) {
 		"busybox", "sh", "-c", "httpd -p 80 -h /www; exec httpd -f -p 81 -h /www")
 	c := inspectCtr(t, root, "ranged")
 	var made []inspected
-	defer func() {
-		for _, c := range made {
-			myimg(t, root, "rm", "-f", c.ID)
-		}
-		for _, c := range made {
-			noTraces(t, root, c)
-		}
-	}()
+	defer rmAll(t, root, &made)
 	made = append(made, c)
 	if len(c.Network.Ports) != 2 || c.Network.Ports[1].HostPort != uint16(p+1) || c.Network.Ports[1].ContainerPort != 81 {
 		t.Fatalf("ports %+v", c.Network.Ports)
@@ -546,14 +539,7 @@ func waitRestart(t *testing.T, root, name string, done func(restartState) bool) 
 func TestRunRestartPolicies(t *testing.T) {
 	root := runEnv(t)
 	var made []inspected
-	defer func() {
-		for _, c := range made {
-			myimg(t, root, "rm", "-f", c.ID)
-		}
-		for _, c := range made {
-			noTraces(t, root, c)
-		}
-	}()
+	defer rmAll(t, root, &made)
 	for _, bad := range [][]string{
 		{"--restart", "sometimes", "-d"}, {"--restart", "on-failure:x", "-d"}, {"--restart", "always:3", "-d"},
 		{"--restart", "always", "--rm", "-d"}, {"--restart", "always"},

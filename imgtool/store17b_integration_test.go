@@ -74,14 +74,7 @@ func waitPs(t *testing.T, root, name, want string) {
 func TestHealthcheck(t *testing.T) {
 	root := runEnv(t)
 	var made []inspected
-	defer func() {
-		for _, c := range made {
-			myimg(t, root, "rm", "-f", c.ID)
-		}
-		for _, c := range made {
-			noTraces(t, root, c)
-		}
-	}()
+	defer rmAll(t, root, &made)
 	if out, err := buildCtx(t, root, "hc", "FROM busybox\nHEALTHCHECK --interval=1s --retries=1 CMD test -f /tmp/ok\n", map[string]string{}); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
@@ -217,14 +210,7 @@ func cgroupInt(t *testing.T, ctrl, id, file string) int64 {
 func TestStats(t *testing.T) {
 	root := runEnv(t)
 	var made []inspected
-	defer func() {
-		for _, c := range made {
-			myimg(t, root, "rm", "-f", c.ID)
-		}
-		for _, c := range made {
-			noTraces(t, root, c)
-		}
-	}()
+	defer rmAll(t, root, &made)
 	// A busy container with limits and three processes, on the bridge.
 	mustImg(t, root, "run", "-d", "--name", "busy", "--memory", "64m", "--pids-limit", "50", "busybox",
 		"sh", "-c", "sleep 300 & while :; do :; done")
@@ -379,14 +365,7 @@ func exitOf(err error) int {
 func TestAttach(t *testing.T) {
 	root := runEnv(t)
 	var made []inspected
-	defer func() {
-		for _, c := range made {
-			myimg(t, root, "rm", "-f", c.ID)
-		}
-		for _, c := range made {
-			noTraces(t, root, c)
-		}
-	}()
+	defer rmAll(t, root, &made)
 	// Output from the attach on, both streams, then the exit code.
 	mustImg(t, root, "run", "-d", "--name", "talk", "--net", "none", "busybox", "sh", "-c",
 		"echo before; while [ ! -f /tmp/stop ]; do [ -f /tmp/go ] && echo line; sleep 0.1; done; echo bye; echo err >&2; exit 7")
@@ -452,14 +431,7 @@ func TestUserNetworks(t *testing.T) {
 		}
 	})
 	var made []inspected
-	defer func() {
-		for _, c := range made {
-			myimg(t, root, "rm", "-f", c.ID)
-		}
-		for _, c := range made {
-			noTraces(t, root, c)
-		}
-	}()
+	defer rmAll(t, root, &made)
 	if out := mustImg(t, root, "network", "create", "--subnet", subnet, "--interface-name", br, "app"); out != "app\n" {
 		t.Fatalf("network create: %q", out)
 	}
@@ -555,14 +527,7 @@ func TestUserNetworks(t *testing.T) {
 func TestPsImagesFilter(t *testing.T) {
 	root := runEnv(t)
 	var made []inspected
-	defer func() {
-		for _, c := range made {
-			myimg(t, root, "rm", "-f", c.ID)
-		}
-		for _, c := range made {
-			noTraces(t, root, c)
-		}
-	}()
+	defer rmAll(t, root, &made)
 	if out, err := buildCtx(t, root, "localhost/lab:1", "FROM busybox\nLABEL tier=web\n", map[string]string{}); err != nil {
 		t.Fatalf("build lab: %v\n%s", err, out)
 	}
@@ -889,14 +854,7 @@ func TestPublishRandomHostPort(t *testing.T) {
 func TestHealthOnFailure(t *testing.T) {
 	root := runEnv(t)
 	var made []inspected
-	defer func() {
-		for _, c := range made {
-			myimg(t, root, "rm", "-f", c.ID)
-		}
-		for _, c := range made {
-			noTraces(t, root, c)
-		}
-	}()
+	defer rmAll(t, root, &made)
 	hc := []string{"--net", "none", "--health-cmd", "false", "--health-interval", "disable", "--health-retries", "1"}
 	for _, bad := range [][]string{
 		append([]string{"-d", "--health-on-failure", "bogus"}, hc...),

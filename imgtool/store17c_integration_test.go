@@ -25,14 +25,7 @@ import (
 func TestAttachStdin(t *testing.T) {
 	root := runEnv(t)
 	var made []inspected
-	defer func() {
-		for _, c := range made {
-			myimg(t, root, "rm", "-f", c.ID)
-		}
-		for _, c := range made {
-			noTraces(t, root, c)
-		}
-	}()
+	defer rmAll(t, root, &made)
 	// A -d -i container reads what attach is given, line by line; the end
 	// of attach's input is not the end of the container's stdin.
 	mustImg(t, root, "run", "-d", "-i", "--name", "echoer", "--net", "none", "busybox", "sh", "-c",
@@ -105,14 +98,7 @@ func TestAttachStdin(t *testing.T) {
 func TestRestartUnlessStoppedAndNo(t *testing.T) {
 	root := runEnv(t)
 	var made []inspected
-	defer func() {
-		for _, c := range made {
-			myimg(t, root, "rm", "-f", c.ID)
-		}
-		for _, c := range made {
-			noTraces(t, root, c)
-		}
-	}()
+	defer rmAll(t, root, &made)
 	monitorGone := func(s restartState) bool { return s.Status == "exited" && (s.MonitorPid == 0 || gone(s.MonitorPid)) }
 	mustImg(t, root, "run", "-d", "--name", "us", "--net", "none", "--restart", "unless-stopped", "busybox", "sh", "-c", "echo up; sleep 0.2")
 	made = append(made, inspectCtr(t, root, "us"))
@@ -147,12 +133,7 @@ func TestNetworkConnectInternal(t *testing.T) {
 	frontNet, backNet := fmt.Sprintf("10.92.%d.0/24", n), fmt.Sprintf("10.93.%d.0/24", n)
 	var made []inspected
 	t.Cleanup(func() {
-		for _, c := range made {
-			myimg(t, root, "rm", "-f", c.ID)
-		}
-		for _, c := range made {
-			noTraces(t, root, c)
-		}
+		rmAll(t, root, &made)
 		for _, br := range []string{frontBr, backBr} {
 			if link, rules := bridgeState(t, br); link || rules > 0 {
 				t.Errorf("bridge %s left: link %v, %d rules", br, link, rules)
@@ -377,14 +358,7 @@ func TestCredentialHelpers(t *testing.T) {
 func TestAttachTTY(t *testing.T) {
 	root := runEnv(t)
 	var made []inspected
-	defer func() {
-		for _, c := range made {
-			myimg(t, root, "rm", "-f", c.ID)
-		}
-		for _, c := range made {
-			noTraces(t, root, c)
-		}
-	}()
+	defer rmAll(t, root, &made)
 	mustImg(t, root, "run", "-d", "-t", "--name", "term", "--net", "none", "busybox", "sh", "-c", "tty; stty size; exit 3")
 	made = append(made, inspectCtr(t, root, "term"))
 	if out := mustImg(t, root, "wait", "term"); out != "3\n" {

@@ -105,14 +105,19 @@ func (cs *Manager) startNetwork(r *Record) (func(), error) {
 	return closeAll, nil
 }
 
+// openLog opens the container's log for appending, making its directory.
+func openLog(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+}
+
 // monitorLogged runs the container without a terminal: its stdout and
 // stderr go to the log (and to att, if attached) until it exits.
 func (cs *Manager) monitorLogged(r *Record, att *Attach, ready func(error)) (int, error) {
 	id, dir := r.ID, cs.Dir(r.ID)
-	if err := os.MkdirAll(filepath.Dir(r.LogPath), 0o700); err != nil {
-		return -1, err
-	}
-	lf, err := os.OpenFile(r.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	lf, err := openLog(r.LogPath)
 	if err != nil {
 		return -1, err
 	}

@@ -151,10 +151,7 @@ func (cs *Manager) sendResize(r *Record, ws *unix.Winsize) error {
 // the log's stdout.
 func (cs *Manager) monitorDetachedTTY(r *Record, ready func(error)) (int, error) {
 	id, dir := r.ID, cs.Dir(r.ID)
-	if err := os.MkdirAll(filepath.Dir(r.LogPath), 0o700); err != nil {
-		return -1, err
-	}
-	lf, err := os.OpenFile(r.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	lf, err := openLog(r.LogPath)
 	if err != nil {
 		return -1, err
 	}
