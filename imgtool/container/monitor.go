@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/myrun-org/myrun/imgtool/network"
+	"github.com/myrun-org/myrun/imgtool/runner"
 	"golang.org/x/sys/unix"
 )
 
@@ -177,19 +178,26 @@ func (cs *Manager) monitorLogged(r *Record, att *Attach, ready func(error)) (int
 		waitCopied()
 		return -1, withRuntimeError(fmt.Errorf("runtime start"), rt)
 	}
+	code := cs.runUntilExit(rt, id, pid, ready)
+	waitCopied()
+	cs.finish(r, code, "")
+	return code, nil
+}
+
+// runUntilExit records the started container as running, serves its
+// health check while init runs and returns init's exit code; the
+// runtime's state goes with it.
+func (cs *Manager) runUntilExit(rt runner.Runtime, id string, pid int, ready func(error)) int {
 	cur, _ := cs.Update(id, func(r *Record) {
 		r.Status, r.Pid, r.StartedAt = StatusRunning, pid, time.Now().UTC()
 		resetHealth(r)
 	})
 	ready(nil)
 	stopHealth := cs.healthTimer(cur)
-
 	code := waitPid(pid)
 	stopHealth()
 	rt.Delete(id)
-	waitCopied()
-	cs.finish(r, code, "")
-	return code, nil
+	return code
 }
 
 // containerStdin is the foreground caller's stdin, the stdin fifo of a

@@ -195,15 +195,7 @@ func (cs *Manager) monitorDetachedTTY(r *Record, ready func(error)) (int, error)
 		rt.Delete(id)
 		return -1, err
 	}
-	cur, _ := cs.Update(id, func(r *Record) {
-		r.Status, r.Pid, r.StartedAt = StatusRunning, pid, time.Now().UTC()
-		resetHealth(r)
-	})
-	ready(nil)
-	stopHealth := cs.healthTimer(cur)
-	code := waitPid(pid)
-	stopHealth()
-	rt.Delete(id)
+	code := cs.runUntilExit(rt, id, pid, ready)
 	select { // the pty ends (EIO) once no process holds its other end
 	case <-copied:
 	case <-time.After(3 * time.Second):
