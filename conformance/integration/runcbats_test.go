@@ -593,3 +593,77 @@ func TestRuncBatsUsernsUnreachableBindSources(t *testing.T) {
 		t.Fatalf("run with unreachable bind sources: %d %q %s", code, out, errs)
 	}
 }
+
+// roBindSource makes a directory bind-mounted onto itself with the given
+// remount flags (a source with flags of its own, as mounts_sshfs.bats
+// sets up), unmounted at the end.
+func roBindSource(t *testing.T, flags uintptr) string {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	if err := unix.Mount(dir, dir, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	if err := unix.Mount("", dir, "", unix.MS_BIND|unix.MS_REMOUNT|flags, ""); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// mounts_sshfs.bats "[mount(8)-unlike behaviour: --bind with clearing
+// flag]", "[dev,exec,suid,atime bind mount of ...]", "[ro,symfollow bind
+// mount of ...]": options that only clear flags ("bind,dev") still remount,
+// so every flag not listed is dropped (a ro,noexec source becomes rw,exec);
+// in a user namespace the locked flags are kept unless cleared explicitly,
+// and an explicit "rw" over a locked ro source fails instead of being
+// dropped.
+func TestRuncBatsBindClearingFlags(t *testing.T) {
+	src := roBindSource(t, unix.MS_RDONLY|unix.MS_NOEXEC|unix.MS_NOSYMFOLLOW)
+	show := []string{"awk", `$2 == "/mnt" { print $4 }`, "/proc/self/mounts"}
+	cases := []struct {
+		opts   []string
+		userns bool
+		want   string // mount options in the container; "" = run fails
+	}{
+		{[]string{"bind", "dev"}, false, "rw"},
+		{[]string{"bind", "dev"}, true, "ro,noexec"},
+		{[]string{"bind", "rw"}, true, ""},
+	}
+	for _, c := range cases {
+		b := newBundle(t, show, func(s *rspec.Spec) {
+			s.Mounts = append(s.Mounts, rspec.Mount{Type: "bind", Source: src, Destination: "/mnt", Options: c.opts})
+			if c.userns {
+				escUserns(s, 100000, 65536)
+			}
+		})
+		if c.userns {
+			os.Chmod(b.dir, 0o755)
+			os.Chmod(filepath.Dir(b.dir), 0o755)
+			escChownTree(t, filepath.Join(b.dir, "rootfs"), 100000, 100000)
+		}
+		out, errs, code := b.myrun("run", "--bundle", b.dir, b.id)
+		b.myrun("delete", "--force", b.id)
+		got := strings.Fields(strings.ReplaceAll(strings.TrimSpace(out), ",", " "))
+		switch {
+		case c.want == "" && (code == 0 || !strings.Contains(errs, "operation not permitted")):
+			t.Errorf("options %v (userns) over a locked ro source: %d %q %s, want EPERM", c.opts, code, out, errs)
+		case c.want != "" && (code != 0 || !sameFlags(got, c.want)):
+			t.Errorf("options %v (userns %v): %d %q %s, want %s", c.opts, c.userns, code, out, errs, c.want)
+		}
+	}
+}
+
+// sameFlags: the ro/rw, noexec and nosymfollow words of got are want's.
+func sameFlags(got []string, want string) bool {
+	has := map[string]bool{}
+	for _, f := range got {
+		has[f] = true
+	}
+	for _, f := range []string{"ro", "rw", "noexec", "nosymfollow"} {
+		if has[f] != strings.Contains(","+want+",", ","+f+",") {
+			return false
+		}
+	}
+	return true
+}

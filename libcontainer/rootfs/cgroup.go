@@ -102,7 +102,7 @@ func (c *Config) bindCgroupDir(dfd int, dest, name, src string, o *mountOpts) er
 		return err
 	}
 	defer mnt.Close()
-	err = remountBind(mnt, unix.MS_BIND|o.flags&(unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RELATIME|unix.MS_NOATIME|unix.MS_STRICTATIME), o.atime, c.InUserNS)
+	err = remountBind(mnt, unix.MS_BIND|o.flags&(unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RELATIME|unix.MS_NOATIME|unix.MS_STRICTATIME), 0, o.atime, c.InUserNS)
 	c.log().Debug("mount", "source", src, "destination", path.Join(dest, name), "type", "bind", "took", time.Since(t0).String())
 	return err
 }
@@ -195,7 +195,7 @@ func (c *Config) mountCgroup2(m rspec.Mount, o *mountOpts, explicit bool) error 
 		return err
 	}
 	defer mnt.Close()
-	if err := remountBind(mnt, unix.MS_BIND|flags, o.atime, c.InUserNS); err != nil {
+	if err := remountBind(mnt, unix.MS_BIND|flags, 0, o.atime, c.InUserNS); err != nil {
 		return err
 	}
 	return applyAfter(mnt, o)

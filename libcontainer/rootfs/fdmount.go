@@ -117,20 +117,22 @@ func statfsToMS(st uint64, atime bool) uintptr {
 	return fl
 }
 
-// remountBind applies per-mount flags to a bind mount. In a user
-// namespace the kernel refuses to drop locked flags, so they are kept;
-// the same retry covers an EPERM elsewhere.
-func remountBind(mnt *os.File, flags uintptr, userAtime, inUserNS bool) error {
+// remountBind applies per-mount flags to a bind mount: every flag not
+// given is cleared, as with runc (a ro source becomes rw unless "ro" is
+// listed). In a user namespace the kernel refuses to drop locked flags, so
+// those are kept unless the options clear them explicitly (then the
+// kernel's EPERM is the error); the same retry covers an EPERM elsewhere.
+func remountBind(mnt *os.File, flags, cleared uintptr, userAtime, inUserNS bool) error {
 	fl := unix.MS_BIND | unix.MS_REMOUNT | flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT)
 	if inUserNS {
 		if locked, err := lockedFlags(mnt, !userAtime); err == nil {
-			fl |= locked
+			fl |= locked &^ cleared
 		}
 	}
 	err := mountOn("", mnt, "", fl, "")
 	if errors.Is(err, unix.EPERM) && !inUserNS {
-		if locked, lerr := lockedFlags(mnt, !userAtime); lerr == nil && locked&^fl != 0 {
-			err = mountOn("", mnt, "", fl|locked, "")
+		if locked, lerr := lockedFlags(mnt, !userAtime); lerr == nil && locked&^cleared&^fl != 0 {
+			err = mountOn("", mnt, "", fl|locked&^cleared, "")
 		}
 	}
 	return err

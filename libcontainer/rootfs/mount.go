@@ -143,8 +143,10 @@ func (c *Config) finishBind(m rspec.Mount, o *mountOpts, target *os.File) error 
 		return err
 	}
 	defer mnt.Close()
-	if o.flags&^(unix.MS_BIND|unix.MS_REC) != 0 {
-		if err := remountBind(mnt, o.flags, o.atime, c.InUserNS); err != nil {
+	// Only flags to clear ("bind,dev") still mean a remount: the flags
+	// not listed are dropped then, as runc does.
+	if o.flags&^(unix.MS_BIND|unix.MS_REC) != 0 || o.cleared != 0 {
+		if err := remountBind(mnt, o.flags, o.cleared, o.atime, c.InUserNS); err != nil {
 			return err
 		}
 	}
@@ -247,7 +249,7 @@ func (c *Config) mountFs(field string, m rspec.Mount, o *mountOpts) error {
 			return err
 		}
 		defer mnt.Close()
-		if err := remountBind(mnt, o.flags, o.atime, true); err != nil {
+		if err := remountBind(mnt, o.flags, o.cleared, o.atime, true); err != nil {
 			return err
 		}
 		return applyAfter(mnt, o)
@@ -271,7 +273,7 @@ func (c *Config) mountRemount(m rspec.Mount, o *mountOpts) error {
 	}
 	defer target.Close()
 	if o.isBind() {
-		if err := remountBind(target, o.flags, o.atime, c.InUserNS); err != nil {
+		if err := remountBind(target, o.flags, o.cleared, o.atime, c.InUserNS); err != nil {
 			return err
 		}
 	} else if err := mountOn(m.Source, target, m.Type, o.flags, o.dataString()); err != nil {
