@@ -9,10 +9,11 @@ import (
 )
 
 // FuzzParseSignal: `myrun kill ID SIG` accepts names with or without SIG,
-// any case, and numbers 0-64 (0: only check that it runs); everything else
-// is an error quoting it.
+// any case, and numbers 0-64 as strconv reads them (0, also spelled "-0"
+// or "+0" as runc takes it: only check that it runs); everything else is
+// an error quoting it.
 func FuzzParseSignal(f *testing.F) {
-	for _, s := range []string{"KILL", "SIGKILL", "kill", "9", "0", "65", "-9", "+9", "TERM", "SIGRTMIN", "RTMIN+3", "SIG", "", "sigusr1", "09", "1e1", " 9"} {
+	for _, s := range []string{"KILL", "SIGKILL", "kill", "9", "0", "65", "-9", "+9", "TERM", "SIGRTMIN", "RTMIN+3", "SIG", "", "sigusr1", "09", "1e1", " 9", "-0", "+0"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -23,10 +24,11 @@ func FuzzParseSignal(f *testing.F) {
 			}
 			return
 		}
-		if sig < 0 || sig > 64 || (sig == 0 && strings.TrimLeft(s, "0+") != "") {
+		n, nerr := strconv.Atoi(s)
+		if sig < 0 || sig > 64 || (sig == 0 && (nerr != nil || n != 0)) {
 			t.Fatalf("%q -> signal %d out of range", s, sig)
 		}
-		if _, nerr := strconv.Atoi(s); nerr != nil {
+		if nerr != nil {
 			// By name: the name must be the signal's own.
 			name := strings.ToUpper(s)
 			if !strings.HasPrefix(name, "SIG") {
