@@ -33,8 +33,15 @@ var version = "0.1.0-dev"
 func init() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		// Credentials and capabilities are per thread until execve: keep
-		// main on one OS thread for the whole of init.
-		runtime.GOMAXPROCS(1)
+		// main on one OS thread for the whole of init. Two Ps, not one:
+		// with no idle P, sysmon takes the P of every syscall longer
+		// than 20 us (init's mounts) and starts a thread to hold it,
+		// which kept sysmon at its 20 us poll for init's whole life
+		// (about 480 of init's 1015 scheduler syscalls per run, strace
+		// -f, docs/benchmarks.md). With an idle P it leaves a syscall
+		// its P for 10 ms. Init's other threads (sysmon, GC) exist
+		// either way; set*id reaches all of them (glibc's setxid).
+		runtime.GOMAXPROCS(2)
 		runtime.LockOSThread()
 	}
 }
