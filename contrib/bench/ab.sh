@@ -4,7 +4,12 @@
 #  - syscalls per verb (strace -f -c), all and without the scheduler's
 #    (futex, nanosleep, sched_yield, epoll_pwait, tgkill, getpid, rt_sigreturn),
 #  - user-space instructions per verb (cachegrind; only the verbs valgrind
-#    3.19 can run: --version, create's parent, state, delete).
+#    3.19 can run: --version, create's parent, state, delete),
+#  - syscalls and context switches of `run` and `exec` without a tracer
+#    (perf stat on the raw_syscalls:sys_enter tracepoint, which needs no
+#    PMU): strace slows every syscall, which stretches the Go runtime's
+#    time-based scheduling (sysmon's 20 us ticks, 10 ms preemption) and so
+#    inflates the scheduler calls it counts. Skipped when perf cannot.
 #   N=5  OUT=/tmp/myrun-ab
 set -eu
 [ $# = 2 ] || { echo "usage: $0 OLD NEW" >&2; exit 2; }
@@ -31,6 +36,7 @@ B=$(realpath "$2")
 mkdir -p "$OUT"
 : >"$OUT/sys"
 : >"$OUT/ins"
+: >"$OUT/perf"
 (cd "$repo" && CGO_ENABLED=0 go build -o "$work/driver" ./contrib/bench/driver)
 REPO=$repo "$work/driver" -make-bundle "$work/true" -cgroups-path "/$cg/t" /bin/true
 REPO=$repo "$work/driver" -make-bundle "$work/sleep" -cgroups-path "/$cg/s" /bin/sleep 100000
@@ -43,6 +49,13 @@ sc() {
 }
 ir() { grep -o 'I *refs: *[0-9,]*' "$1" | tr -d , | awk '{ print $NF }'; }
 tr_() { strace -f -c -o "$work/s" "$@" >/dev/null 2>&1; sc "$work/s"; }
+# pc CMD...: "syscalls context-switches" of CMD and its children, no tracer
+pc() {
+	perf stat -x, -e raw_syscalls:sys_enter,context-switches "$@" 2>"$work/p" >/dev/null || true
+	awk -F, '$3 ~ /sys_enter/ { s = $1 } $3 ~ /context-switches/ { c = $1 } END { print s, c }' "$work/p"
+}
+haveperf=0
+perf stat -x, -e raw_syscalls:sys_enter true 2>/dev/null && haveperf=1
 vg() { GODEBUG=asyncpreemptoff=1 valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null "$@" >/dev/null 2>"$work/v" || true; ir "$work/v"; }
 
 i=0
@@ -62,6 +75,10 @@ while [ $i -lt "$N" ]; do
 		echo "$tag delete $(tr_ "$bin" $R delete "$id")" >>"$OUT/sys"
 		"$bin" $R run -d --bundle "$work/sleep" "$id-x" >/dev/null
 		echo "$tag exec $(tr_ "$bin" $R exec "$id-x" /bin/true)" >>"$OUT/sys"
+		if [ $haveperf = 1 ]; then
+			echo "$tag exec $(pc "$bin" $R exec "$id-x" /bin/true)" >>"$OUT/perf"
+			echo "$tag run $(pc "$bin" $R run --bundle "$work/true" "$id-p")" >>"$OUT/perf"
+		fi
 		echo "$tag --version $(vg "$bin" --version)" >>"$OUT/ins"
 		echo "$tag state $(vg "$bin" $R state "$id-x")" >>"$OUT/ins"
 		"$bin" $R kill "$id-x" KILL
@@ -87,4 +104,12 @@ for v in --version create state delete; do
 	printf '  %-10s %10s  ->  %10s\n' "$v" \
 		"$(awk -v v=$v '$1 == "A" && $2 == v { print $3 }' "$OUT/ins" | med)" "$(awk -v v=$v '$1 == "B" && $2 == v { print $3 }' "$OUT/ins" | med)"
 done
-rm -f "$OUT/sys" "$OUT/ins"
+if [ $haveperf = 1 ]; then
+	echo "syscalls / context switches without a tracer (perf stat, median of $N): verb  A  ->  B"
+	for v in run exec; do
+		printf '  %-8s %6s / %5s  ->  %6s / %5s\n' "$v" \
+			"$(awk -v v=$v '$1 == "A" && $2 == v { print $3 }' "$OUT/perf" | med)" "$(awk -v v=$v '$1 == "A" && $2 == v { print $4 }' "$OUT/perf" | med)" \
+			"$(awk -v v=$v '$1 == "B" && $2 == v { print $3 }' "$OUT/perf" | med)" "$(awk -v v=$v '$1 == "B" && $2 == v { print $4 }' "$OUT/perf" | med)"
+	done
+fi
+rm -f "$OUT/sys" "$OUT/ins" "$OUT/perf"
