@@ -97,7 +97,39 @@ func MkdirAllInRoot(root, unsafePath string, mode os.FileMode) (*os.File, error)
 	if err != nil {
 		return nil, err
 	}
+	if d := existingDir(rootDir, root, rel, mode); d != nil {
+		return d, nil
+	}
 	return pathrslite.MkdirAllHandle(rootDir, rel, mode)
+}
+
+// existingDir is what pathrs-lite's MkdirAllHandle returns when rel is
+// already a directory, without its procfs round trips: its lookup (the
+// openat2 of lookupInRoot, which its partial lookup tries first), its
+// dead-inode check, and an O_DIRECTORY reopen of the same inode ("."
+// from the handle instead of /proc/thread-self/fd/N, whose verified
+// procfs lookup, renaming readlink and overmount statx cost ~25 syscalls
+// a call). nil when rel is missing, not a directory, or anything fails,
+// or mode has more than permission bits: then MkdirAllHandle does all
+// of it (its mode checks, the creation) as before.
+func existingDir(rootDir *os.File, root, rel string, mode os.FileMode) *os.File {
+	if mode != mode.Perm() {
+		return nil
+	}
+	fd, err := openat2InRoot(int(rootDir.Fd()), rel)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Nlink == 0 || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil
+	}
+	dir, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(dir), filepath.Join(root, rel))
 }
 
 // CreateInRoot returns an O_PATH handle to unsafePath inside root,

@@ -319,3 +319,60 @@ func TestOpenInRootNamesWithoutProcfs(t *testing.T) {
 		t.Errorf("name %q, want %q", f.Name(), want)
 	}
 }
+
+// existingDir stands in for pathrs-lite's MkdirAllHandle only where the
+// directory exists: the same inode, opened O_RDONLY|O_DIRECTORY (not
+// O_PATH) as MkdirAllHandle's; anything else is left to MkdirAllHandle.
+func TestExistingDirMatchesMkdirAllHandle(t *testing.T) {
+	root := newRoot(t)
+	if err := os.Symlink("etc", filepath.Join(root, "etclink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc", filepath.Join(root, "etcabs")); err != nil {
+		t.Fatal(err)
+	}
+	rootDir, err := openRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rootDir.Close()
+	for _, rel := range []string{".", "etc", "etclink", "etcabs", "etc/../tmp", "updir/etc", "etc/.", "tmp"} {
+		ours := existingDir(rootDir, root, rel, 0o755)
+		if ours == nil {
+			t.Errorf("%q: existing directory not taken", rel)
+			continue
+		}
+		theirs, err := pathrslite.MkdirAllHandle(rootDir, rel, 0o755)
+		if err != nil {
+			t.Fatalf("%q: %v", rel, err)
+		}
+		var a, b unix.Stat_t
+		if err := unix.Fstat(int(ours.Fd()), &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Fstat(int(theirs.Fd()), &b); err != nil {
+			t.Fatal(err)
+		}
+		if a.Dev != b.Dev || a.Ino != b.Ino {
+			t.Errorf("%q: ours is %d:%d, MkdirAllHandle's %d:%d", rel, a.Dev, a.Ino, b.Dev, b.Ino)
+		}
+		fa, _ := unix.FcntlInt(ours.Fd(), unix.F_GETFL, 0)
+		fb, _ := unix.FcntlInt(theirs.Fd(), unix.F_GETFL, 0)
+		if fa != fb {
+			t.Errorf("%q: flags %#x, MkdirAllHandle's %#x", rel, fa, fb)
+		}
+		ours.Close()
+		theirs.Close()
+	}
+	// Missing, not a directory, a dangling link, a mode with more than
+	// permission bits: MkdirAllHandle's job.
+	for _, c := range []struct {
+		rel  string
+		mode os.FileMode
+	}{{"nope", 0o755}, {"etc/passwd", 0o755}, {"dangle", 0o755}, {"abs", 0o755}, {"etc", 0o755 | os.ModeSticky}} {
+		if d := existingDir(rootDir, root, c.rel, c.mode); d != nil {
+			d.Close()
+			t.Errorf("%q %v: taken", c.rel, c.mode)
+		}
+	}
+}
