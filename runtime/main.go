@@ -37,9 +37,10 @@ func init() {
 		// with no idle P, sysmon takes the P of every syscall longer
 		// than 20 us (init's mounts) and starts a thread to hold it,
 		// which kept sysmon at its 20 us poll for init's whole life
-		// (about 480 of init's 1015 scheduler syscalls per run, strace
-		// -f, docs/benchmarks.md). With an idle P it leaves a syscall
-		// its P for 10 ms. Init's other threads (sysmon, GC) exist
+		// (under strace -f, which stretches every syscall: init's
+		// scheduler calls 1015 -> 533 per run; without a tracer ~15
+		// syscalls and ~25 context switches, docs/benchmarks.md). With
+		// an idle P it leaves a syscall its P for 10 ms. Init's other threads (sysmon, GC) exist
 		// either way; set*id reaches all of them (glibc's setxid).
 		runtime.GOMAXPROCS(2)
 		runtime.LockOSThread()
