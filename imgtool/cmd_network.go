@@ -22,8 +22,8 @@ type netRow struct {
 	ID, Name, Driver, Interface, Subnet, Gateway, Created string
 }
 
-// netJSON is podman's network inspect shape, plus our members. Names
-// resolve through /etc/hosts, not a DNS server, so dns_enabled is false.
+// netJSON is podman's network inspect shape, plus our members. A user
+// network's names resolve through its name server and /etc/hosts.
 type netJSON struct {
 	Name        string            `json:"name"`
 	ID          string            `json:"id"`
@@ -46,9 +46,11 @@ type netSubnet struct {
 }
 
 type netCtr struct {
-	Name string `json:"name"`
-	IP   string `json:"ip,omitempty"`
-	IP6  string `json:"ip6,omitempty"`
+	Name    string   `json:"name"`
+	IP      string   `json:"ip,omitempty"`
+	IP6     string   `json:"ip6,omitempty"`
+	MAC     string   `json:"mac,omitempty"`
+	Aliases []string `json:"aliases,omitempty"`
 }
 
 // defaultNet describes the default network (--net bridge) as a row of
@@ -86,12 +88,15 @@ func networkCommand() *cli.Command {
 attaches a container to it. Every member's /etc/hosts lists the names, short
 IDs and hostnames of all members, and is rewritten in place when one joins or
 leaves. The bridge and its NAT rules exist while containers use it. The
-default network is "bridge" (--net bridge). An --internal network has no
-NAT and no route out. connect adds a running container to one more user
-network (as eth1, eth2, ...), disconnect takes it off again.`,
+default network is "bridge" (--net bridge). Each user network has a name
+server on its bridge address (port 53), the first nameserver of its
+members, that answers for the same names and passes other queries to the
+host's resolvers. An --internal network has no NAT and no route out.
+connect adds a container to one more user network (as eth1, eth2, ...;
+a stopped one at its next start), disconnect takes it off again.`,
 		Commands: []*cli.Command{
 			networkCreateCommand(), networkLsCommand(), networkInspectCommand(), networkRmCommand(),
-			networkConnectCommand(true), networkConnectCommand(false),
+			networkConnectCommand(true), networkConnectCommand(false), networkDNSCommand(),
 		},
 	}
 }
@@ -253,14 +258,14 @@ func networkRmCommand() *cli.Command {
 
 func netInspect(cs *container.Manager, n *network.Net) netJSON {
 	j := netJSON{Name: n.Name, ID: n.ID, Driver: n.Driver, Interface: n.Interface, Created: n.Created,
-		Subnets: []netSubnet{{Subnet: n.Subnet, Gateway: n.Gateway}}, NameLookup: "hosts", Labels: n.Labels, Internal: n.Internal,
+		Subnets: []netSubnet{{Subnet: n.Subnet, Gateway: n.Gateway}}, NameLookup: "dns+hosts", DNS: true, Labels: n.Labels, Internal: n.Internal,
 		IPAMOptions: map[string]string{"driver": "host-local"}, Containers: map[string]netCtr{}}
 	if n.Subnet6 != "" {
 		j.IPv6 = true
 		j.Subnets = append(j.Subnets, netSubnet{Subnet: n.Subnet6, Gateway: n.Gateway6})
 	}
 	if n.Name == network.ModeBridge {
-		j.NameLookup = "none"
+		j.NameLookup, j.DNS = "none", false
 	}
 	all, _ := cs.List()
 	for _, r := range all {
@@ -269,22 +274,29 @@ func netInspect(cs *container.Manager, n *network.Net) netJSON {
 			a, on = r.Network, true
 		}
 		if on && r.Status != container.StatusExited {
-			j.Containers[r.ID] = netCtr{Name: r.Name, IP: a.IP, IP6: a.IP6}
+			j.Containers[r.ID] = netCtr{Name: r.Name, IP: a.IP, IP6: a.IP6, MAC: a.MAC, Aliases: a.Aliases}
 		}
 	}
 	return j
 }
 
 // networkConnectCommand is `network connect` (or, !connect, `network
-// disconnect`) of a running container.
+// disconnect`) of a container.
 func networkConnectCommand(connect bool) *cli.Command {
 	c := &cli.Command{
 		Name:      "connect",
-		Usage:     "Connect a running container to a user network (as its next ethN, no default route)",
+		Usage:     "Connect a container to a user network (running: as its next ethN, no default route; stopped: at its next start)",
 		ArgsUsage: "NETWORK CONTAINER",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "alias", Usage: "one more `name` of the container on this network (hosts files and name server)"},
+			&cli.StringFlag{Name: "ip", Usage: "static IPv4 `address` on this network"},
+			&cli.StringFlag{Name: "ip6", Usage: "static IPv6 `address` on this network (at the offset of its IPv4 address, which it picks)"},
+			&cli.StringFlag{Name: "mac-address", Usage: "static MAC `address` of the interface on this network"},
+		},
 	}
 	if !connect {
-		c.Name, c.Usage = "disconnect", "Disconnect a running container from a network it was connected to"
+		c.Name, c.Usage = "disconnect", "Disconnect a container from a network (also the one it was run with)"
+		c.Flags = []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "forget the network even if taking it down fails (warnings)"}}
 	}
 	c.Action = func(ctx context.Context, cmd *cli.Command) error {
 		cs, err := containersWith(cmd, 2, 2)
@@ -304,9 +316,26 @@ func networkConnectCommand(connect bool) *cli.Command {
 			return err
 		}
 		if connect {
-			return cs.Connect(r, n)
+			return cs.Connect(r, n, container.ConnectOptions{Aliases: cmd.StringSlice("alias"),
+				IP: cmd.String("ip"), IP6: cmd.String("ip6"), MAC: cmd.String("mac-address")})
 		}
-		return cs.Disconnect(r, n)
+		return cs.Disconnect(r, n, cmd.Bool("force"))
 	}
 	return c
+}
+
+// networkDNSCommand is a user network's name server (hidden).
+func networkDNSCommand() *cli.Command {
+	return &cli.Command{
+		Name:   container.DNSCommand,
+		Hidden: true,
+		Usage:  "internal: the name server of a user network: DIR NETWORK ADDR... (fd 3 reports readiness)",
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() < 3 {
+				return fmt.Errorf("%s: want DIR NETWORK ADDR", container.DNSCommand)
+			}
+			a := cmd.Args().Slice()
+			return network.ServeNetworkDNS(a[0], a[1], a[2:], os.NewFile(3, "ready"))
+		},
+	}
 }

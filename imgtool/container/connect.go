@@ -3,6 +3,9 @@ package container
 import (
 	"errors"
 	"fmt"
+	"net"
+	"os"
+	"regexp"
 	"slices"
 
 	"github.com/myrun-org/myrun/imgtool/network"
@@ -12,11 +15,19 @@ import (
 // (eth1..eth9; the host veth name has room for one digit).
 const maxConnected = 9
 
-// Connect joins running container r to user network n (`network
-// connect`): a lease and a veth into its network namespace as the next
-// ethN, no default route (the first network keeps it); the members'
-// hosts files are rewritten.
-func (cs *Manager) Connect(r *Record, n *network.Net) error {
+// ConnectOptions are network connect's --alias, --ip, --ip6 and
+// --mac-address.
+type ConnectOptions struct {
+	Aliases      []string
+	IP, IP6, MAC string
+}
+
+// Connect joins container r to user network n (`network connect`). A
+// running container gets a lease and a veth into its network namespace
+// as the next ethN, no default route (the first network keeps it), and
+// the members' hosts files and name server learn it. A stopped one has
+// the network recorded; its next start (a restart) attaches it.
+func (cs *Manager) Connect(r *Record, n *network.Net, o ConnectOptions) error {
 	if err := cs.canConnect(r); err != nil {
 		return err
 	}
@@ -35,6 +46,9 @@ func (cs *Manager) Connect(r *Record, n *network.Net) error {
 		IPAMDir: cs.IPAMDir(), Internal: n.Internal, Netns: r.Network.Netns,
 		HostVeth: network.ConnectedVethName(r.ID, k), Iface: fmt.Sprintf("eth%d", k),
 	}
+	if err := o.apply(&a, n); err != nil {
+		return err
+	}
 	persist := func() error {
 		_, err := cs.Update(r.ID, func(c *Record) {
 			if i := slices.IndexFunc(c.Connected, func(x network.Attachment) bool { return x.Name == a.Name }); i >= 0 {
@@ -45,39 +59,111 @@ func (cs *Manager) Connect(r *Record, n *network.Net) error {
 		})
 		return err
 	}
+	if !cs.IsRunning(r) || r.Status != StatusRunning || r.Network.Netns == "" {
+		a.Netns = ""
+		return persist() // attached when it starts again
+	}
 	if err := network.ConnectBridge(&a, r.ID, persist); err != nil {
 		cs.dropConnected(r.ID, a)
 		return fmt.Errorf("network connect %s %s: %w", n.Name, r.Name, err)
 	}
-	return cs.syncNetworkHosts(a)
+	cur, err := cs.Load(r.ID)
+	if err != nil {
+		return err
+	}
+	return errors.Join(cs.syncNetworkHosts(a), cs.writeResolv(cur))
 }
 
-// canConnect: only a running root container with a network namespace of
-// ours (bridge, none, or root's slirp4netns/pasta) can join a network.
+var aliasRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,62})$`)
+
+// apply checks the options against network n and records them in a.
+// An IPv6 address is at its IPv4 lease's offset on our networks, so
+// --ip6 picks the IPv4 lease too (and must agree with --ip).
+func (o ConnectOptions) apply(a *network.Attachment, n *network.Net) error {
+	for _, al := range o.Aliases {
+		if !aliasRE.MatchString(al) {
+			return fmt.Errorf("--alias %q: want a name of letters, digits, '_', '.' and '-'", al)
+		}
+	}
+	a.Aliases = o.Aliases
+	if o.MAC != "" {
+		mac, err := network.ParseMAC(o.MAC)
+		if err != nil {
+			return err
+		}
+		a.MAC = mac.String()
+	}
+	sn, err := network.ParseSubnet(n.Subnet)
+	if err != nil {
+		return err
+	}
+	if o.IP != "" {
+		ip := net.ParseIP(o.IP)
+		if ip == nil || ip.To4() == nil || !sn.Contains(ip) {
+			return fmt.Errorf("--ip %q: not an IPv4 address of network %s (%s)", o.IP, n.Name, n.Subnet)
+		}
+		a.StaticIP = ip.To4().String()
+	}
+	if o.IP6 == "" {
+		return nil
+	}
+	ip4, err := network.IPv4AtOffsetOf(o.IP6, n.Subnet6, sn)
+	if err != nil {
+		return fmt.Errorf("--ip6 %s: network %s: %w", o.IP6, n.Name, err)
+	}
+	if a.StaticIP != "" && a.StaticIP != ip4.String() {
+		return fmt.Errorf("--ip6 %s with --ip %s: on network %s the IPv6 address is at the IPv4 address's offset (%s goes with %s)", o.IP6, o.IP, n.Name, o.IP6, ip4)
+	}
+	a.StaticIP = ip4.String()
+	return nil
+}
+
+// canConnect: only a root container with a network namespace of ours
+// (bridge, none, or root's slirp4netns/pasta) can join a network.
 func (cs *Manager) canConnect(r *Record) error {
 	switch {
 	case r.Rootless:
 		return fmt.Errorf("container %s is rootless: user networks are bridges and need root", r.Name)
 	case r.Network.Mode == network.ModeHost:
 		return fmt.Errorf("container %s uses the host's network (--net host): it cannot join a network", r.Name)
-	case !cs.IsRunning(r) || r.Status != StatusRunning || r.Network.Netns == "":
-		return fmt.Errorf("container %s is not running: only a running container's network namespace can be connected", r.Name)
 	}
 	return nil
 }
 
-// Disconnect takes running container r off a network it joined with
-// Connect. The network it was run with is refused: its eth0 carries the
-// default route and the published ports.
-func (cs *Manager) Disconnect(r *Record, n *network.Net) error {
-	i := slices.IndexFunc(r.Connected, func(a network.Attachment) bool { return a.Name == n.Name })
-	if i < 0 {
-		if _, ok := r.on(n.Name); ok {
-			return fmt.Errorf("network disconnect %s %s: the network the container was run with cannot be disconnected (only ones joined by network connect)", n.Name, r.Name)
-		}
+// Disconnect takes container r off network n: one it joined with
+// Connect, or the one it was run with (eth0, its default route and
+// published ports go; it is then as if run with --net none). With
+// force, what fails while taking the network down is a warning and the
+// record forgets the network all the same.
+func (cs *Manager) Disconnect(r *Record, n *network.Net, force bool) error {
+	var err error
+	if i := slices.IndexFunc(r.Connected, func(a network.Attachment) bool { return a.Name == n.Name }); i >= 0 {
+		err = cs.dropConnected(r.ID, r.Connected[i])
+	} else if _, ok := r.on(n.Name); ok {
+		err = cs.dropPrimary(r)
+	} else {
 		return fmt.Errorf("container %s is not connected to network %s", r.Name, n.Name)
 	}
-	return cs.dropConnected(r.ID, r.Connected[i])
+	if err != nil && force {
+		fmt.Fprintf(os.Stderr, "warning: network disconnect -f %s %s: %v\n", n.Name, r.Name, err)
+		return nil
+	}
+	return err
+}
+
+// dropPrimary takes r off the network it was run with; its network
+// namespace stays (with the connected networks).
+func (cs *Manager) dropPrimary(r *Record) error {
+	old := r.Network
+	errs := []error{old.ReleasePrimary(r.ID)}
+	cur, err := cs.Update(r.ID, func(c *Record) {
+		c.Network = network.Attachment{Mode: network.ModeNone, Netns: c.Network.Netns, IPAMDir: c.Network.IPAMDir}
+	})
+	errs = append(errs, err, cs.syncNetworkHosts(old))
+	if cur != nil {
+		errs = append(errs, cs.writeHosts(cur), cs.writeResolv(cur))
+	}
+	return errors.Join(errs...)
 }
 
 // dropConnected releases a connected network and forgets it; the hosts
@@ -90,7 +176,7 @@ func (cs *Manager) dropConnected(id string, a network.Attachment) error {
 	})
 	errs = append(errs, err, cs.syncNetworkHosts(a))
 	if cur != nil {
-		errs = append(errs, cs.writeHosts(cur))
+		errs = append(errs, cs.writeHosts(cur), cs.writeResolv(cur))
 	}
 	return errors.Join(errs...)
 }

@@ -163,6 +163,7 @@ func (cs *Manager) completeRecord(r *Record, o *Options) error {
 	if r.Name == "" {
 		r.Name = "myimg-" + r.ID[:8]
 	}
+	r.DNS = o.DNS
 	if r.Rootless {
 		m, warn, err := userns.ForCaller()
 		if err != nil {
@@ -307,7 +308,7 @@ func writeHostFiles(dir string, r *Record, o *Options) error {
 		resolv = network.ResolvConf(host, upstream, dns, false)
 		hosts = network.Hosts(r.Hostname, network.SlirpIP)
 	default:
-		resolv = network.ResolvConf(host, upstream, o.DNS, false)
+		resolv = resolvFor(r, host, upstream)
 		hosts = network.Hosts(r.Hostname, r.Network.IP)
 	}
 	files := map[string][]byte{"resolv.conf": resolv, "hosts": hosts, "hostname": []byte(r.Hostname + "\n")}
@@ -316,6 +317,61 @@ func writeHostFiles(dir string, r *Record, o *Options) error {
 		errs = append(errs, os.WriteFile(filepath.Join(dir, name), data, 0o644))
 	}
 	return errors.Join(errs...)
+}
+
+// resolvFor is the resolv.conf of a container with a network namespace
+// of ours: --dns if given, else the name server of its first user
+// network and the host's upstreams (none if all its user networks are
+// internal), else the host's.
+func resolvFor(r *Record, host, upstream []byte) []byte {
+	if len(r.DNS) > 0 {
+		return network.ResolvConf(host, upstream, r.DNS, false)
+	}
+	server, out := "", r.Network.Mode != network.ModeNone
+	for _, a := range append([]network.Attachment{r.Network}, r.Connected...) {
+		if a.Mode != network.ModeBridge || a.Name == "" {
+			continue
+		}
+		if server == "" {
+			server = gatewayOf(a)
+		}
+		if a.Name == r.Network.Name {
+			out = !a.Internal
+		} else if !a.Internal {
+			out = true
+		}
+	}
+	if server == "" {
+		return network.ResolvConf(host, upstream, nil, false)
+	}
+	return network.ResolvConfVia(host, upstream, server, out)
+}
+
+// gatewayOf is the bridge address of a's network (its name server).
+func gatewayOf(a network.Attachment) string {
+	if a.Gateway != "" {
+		return a.Gateway
+	}
+	if sn, err := network.ParseSubnet(a.Subnet); err == nil {
+		if ipam, err := network.NewIPAM("", sn); err == nil {
+			return ipam.Gateway().String()
+		}
+	}
+	return ""
+}
+
+// writeResolv rewrites r's resolv.conf in place (its networks changed);
+// host and slirp4netns containers keep theirs.
+func (cs *Manager) writeResolv(r *Record) error {
+	if r.Network.Mode == network.ModeHost || r.Network.Mode == network.ModeSlirp {
+		return nil
+	}
+	p := filepath.Join(cs.Dir(r.ID), "resolv.conf")
+	if _, err := os.Stat(p); err != nil {
+		return nil
+	}
+	host, upstream := network.ReadHostResolv()
+	return os.WriteFile(p, resolvFor(r, host, upstream), 0o644)
 }
 
 // ShortID is the 12-character form of an ID.

@@ -13,12 +13,12 @@ import (
 
 // User networks: `myimg network create` records a bridge and subnet of
 // its own; `run --net NAME` attaches to it like to the default bridge.
-// Names resolve through /etc/hosts: every member's hosts file (bind-
-// mounted from the container directory, rewritten in place so the mount
-// sees it) lists every member's name, short ID and hostname, and is
+// Names resolve two ways. Every member's hosts file (bind-mounted from
+// the container directory, rewritten in place so the mount sees it)
+// lists every member's name, short ID, hostname and aliases, and is
 // rewritten when a member joins or leaves (a lease taken or released).
-// That needs no resolver process and survives monitor crashes; what it
-// cannot do is answer DNS queries (nslookup asks a server, not the file).
+// And the network's name server (resolver.go), the first nameserver of
+// its members' resolv.conf, answers DNS queries for the same names.
 
 // CreateNetwork makes user network name.
 func (cs *Manager) CreateNetwork(name, subnet, iface string, labels map[string]string, ipv6 bool, subnet6 string, internal bool) (*network.Net, error) {
@@ -98,6 +98,9 @@ func (cs *Manager) RemoveNetwork(n *network.Net, force bool) error {
 		return err
 	}
 	defer unlock()
+	if err := cs.stopResolver(n.Name); err != nil {
+		return err
+	}
 	if err := network.RemoveNet(cs.IPAMDir(), n); err != nil {
 		return err
 	}
@@ -162,6 +165,9 @@ func (cs *Manager) syncNetworkHosts(a network.Attachment) error {
 	for _, m := range members {
 		errs = append(errs, cs.writeHosts(m))
 	}
+	if err := cs.syncResolver(name, members); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -212,10 +218,7 @@ func (cs *Manager) writeHosts(r *Record) error {
 		data = fmt.Appendf(data, "# myimg network %s\n", a.Name)
 		for _, m := range members {
 			at, _ := m.on(a.Name)
-			names := []string{m.Name, ShortID(m.ID)}
-			if m.Hostname != m.Name && m.Hostname != ShortID(m.ID) {
-				names = append(names, m.Hostname)
-			}
+			names := memberNames(m, at)
 			data = fmt.Appendf(data, "%s\t%s\n", at.IP, strings.Join(names, " "))
 			if at.IP6 != "" {
 				data = fmt.Appendf(data, "%s\t%s\n", at.IP6, strings.Join(names, " "))

@@ -83,6 +83,9 @@ type Record struct {
 	// monitor for one restart whatever the restart policy.
 	HealthOnFailure string `json:"healthOnFailure,omitempty"`
 	HealthRestart   bool   `json:"healthRestart,omitempty"`
+	// DNS are run's --dns servers: they replace the network's name
+	// server and the host's in resolv.conf.
+	DNS []string `json:"dns,omitempty"`
 	// Labels are the image's labels with run's --label over them.
 	Labels map[string]string `json:"labels,omitempty"`
 }

@@ -38,7 +38,13 @@ type Attachment struct {
 	HostVeth string `json:"hostVeth,omitempty"`
 	// Iface is the interface in the container ("": eth0); Internal, of
 	// an --internal network, means no NAT rules and no default route.
-	Iface     string        `json:"iface,omitempty"`
+	Iface string `json:"iface,omitempty"`
+	// Aliases (connect --alias) are more names on this network; StaticIP
+	// (connect --ip, or the IPv4 lease at --ip6's offset) and MAC
+	// (--mac-address) are asked for again on a restart.
+	Aliases   []string      `json:"aliases,omitempty"`
+	StaticIP  string        `json:"staticIP,omitempty"`
+	MAC       string        `json:"mac,omitempty"`
 	Internal  bool          `json:"internal,omitempty"`
 	Netns     string        `json:"netns,omitempty"`
 	Ports     []PortMapping `json:"ports,omitempty"`
@@ -91,7 +97,12 @@ func setupBridge(a *Attachment, id string, persist func() error, primary bool) e
 	if err := persist(); err != nil {
 		return err
 	}
-	ip, err := ipam.Allocate(id)
+	var ip net.IP
+	if a.StaticIP != "" {
+		ip, err = ipam.AllocateStatic(id, net.ParseIP(a.StaticIP))
+	} else {
+		ip, err = ipam.Allocate(id)
+	}
 	if err != nil {
 		return err
 	}
@@ -127,7 +138,13 @@ func setupBridge(a *Attachment, id string, persist func() error, primary bool) e
 	if ifname == "" {
 		ifname = "eth0"
 	}
-	if err := AttachVeth(a.Bridge, a.HostVeth, a.Netns, ifname, &net.IPNet{IP: ip, Mask: subnet.Mask}, route); err != nil {
+	mac := MACFor(ip)
+	if a.MAC != "" {
+		if mac, err = ParseMAC(a.MAC); err != nil {
+			return err
+		}
+	}
+	if err := AttachVeth(a.Bridge, a.HostVeth, a.Netns, ifname, &net.IPNet{IP: ip, Mask: subnet.Mask}, route, mac); err != nil {
 		return err
 	}
 	if addr6 != nil {
@@ -170,6 +187,53 @@ func (a *Attachment) ReleaseConnected(id string) error {
 	}
 	errs = append(errs, RemoveBridgeIfUnused(a.IPAMDir, a.Subnet, a.Bridge))
 	return errors.Join(errs...)
+}
+
+// ReleasePrimary takes a container's first network away while its
+// network namespace stays (network disconnect): the port rules, eth0's
+// veth, the lease in this subnet, the bridge if that was its last user.
+func (a *Attachment) ReleasePrimary(id string) error {
+	var errs []error
+	for _, r := range a.Rules {
+		errs = append(errs, r.Delete())
+	}
+	errs = append(errs, DeleteByComment("nat", Comment(id)), DeleteByComment("filter", Comment(id)))
+	errs = append(errs, DeleteLink(VethName(id)))
+	if sn, err := ParseSubnet(a.Subnet); err == nil {
+		if ipam, err := NewIPAM(a.IPAMDir, sn); err == nil {
+			errs = append(errs, ipam.Release(id))
+		}
+	}
+	errs = append(errs, RemoveBridgeIfUnused(a.IPAMDir, a.Subnet, a.Bridge))
+	return errors.Join(errs...)
+}
+
+// IPv4AtOffsetOf is the address of subnet4 at ip6's offset in subnet6
+// (our IPv6 addresses follow the IPv4 leases).
+func IPv4AtOffsetOf(ip6, subnet6 string, subnet4 *net.IPNet) (net.IP, error) {
+	if subnet6 == "" {
+		return nil, fmt.Errorf("the network has no IPv6 subnet")
+	}
+	s6, err := ParseSubnet6(subnet6)
+	if err != nil {
+		return nil, err
+	}
+	ip := net.ParseIP(ip6)
+	if ip == nil || ip.To4() != nil || !s6.Contains(ip) {
+		return nil, fmt.Errorf("not an IPv6 address of %s", subnet6)
+	}
+	ip16, base := ip.To16(), s6.IP.To16()
+	for i := 0; i < 12; i++ {
+		if ip16[i] != base[i] {
+			return nil, fmt.Errorf("beyond the addresses that follow the IPv4 subnet %s", subnet4)
+		}
+	}
+	off := binary.BigEndian.Uint32(ip16[12:]) - binary.BigEndian.Uint32(base[12:])
+	ones, bits := subnet4.Mask.Size()
+	if off < 2 || off >= uint32(1)<<(bits-ones)-1 {
+		return nil, fmt.Errorf("its offset %d is no host address of the IPv4 subnet %s (2 to %d)", off, subnet4, uint32(1)<<(bits-ones)-2)
+	}
+	return addIP(subnet4.IP.Mask(subnet4.Mask), off), nil
 }
 
 // SetupNone gives container id (as root) a network namespace of its own

@@ -52,6 +52,28 @@ func ResolvConf(host, upstream []byte, dns []string, keepLoopback bool) []byte {
 	return b.Bytes()
 }
 
+// ResolvConfVia is the resolv.conf of a container on a user network:
+// the network's name server first, then, withUpstreams, the nameservers
+// ResolvConf would give (an internal network has no way to them).
+func ResolvConfVia(host, upstream []byte, server string, withUpstreams bool) []byte {
+	var out []string
+	added := false
+	for _, l := range strings.SplitAfter(string(ResolvConf(host, upstream, nil, false)), "\n") {
+		if strings.HasPrefix(l, "nameserver ") && !added {
+			out = append(out, "nameserver "+server+"\n")
+			added = true
+		}
+		if strings.HasPrefix(l, "nameserver ") && !withUpstreams {
+			continue
+		}
+		out = append(out, l)
+	}
+	if !added {
+		out = append(out, "nameserver "+server+"\n")
+	}
+	return []byte(strings.Join(out, ""))
+}
+
 func parseResolv(data []byte) (ns, other []string) {
 	for _, l := range strings.Split(string(data), "\n") {
 		f := strings.Fields(l)

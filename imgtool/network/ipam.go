@@ -139,3 +139,39 @@ func addIP(ip net.IP, n uint32) net.IP {
 	binary.BigEndian.PutUint32(out, v)
 	return out
 }
+
+// AllocateStatic leases ip to id (connect --ip): it must be a host
+// address of the subnet other than the gateway, free or id's already.
+func (a *IPAM) AllocateStatic(id string, ip net.IP) (net.IP, error) {
+	ip4 := ip.To4()
+	if ip4 == nil || !a.subnet.Contains(ip4) {
+		return nil, fmt.Errorf("--ip %s: not an address of subnet %s", ip, a.subnet)
+	}
+	base := binary.BigEndian.Uint32(a.subnet.IP.Mask(a.subnet.Mask).To4())
+	ones, bits := a.subnet.Mask.Size()
+	off := binary.BigEndian.Uint32(ip4) - base
+	if off < 2 || off >= uint32(1)<<(bits-ones)-1 {
+		return nil, fmt.Errorf("--ip %s: the network, gateway or broadcast address of %s", ip, a.subnet)
+	}
+	err := a.locked(func(leases map[string]string) (bool, error) {
+		if owner, used := leases[ip4.String()]; used && owner != id {
+			return false, fmt.Errorf("--ip %s: in use by container %s", ip4, owner[:min(12, len(owner))])
+		}
+		changed := false
+		for l, owner := range leases {
+			if owner == id && l != ip4.String() {
+				delete(leases, l)
+				changed = true
+			}
+		}
+		if _, used := leases[ip4.String()]; !used {
+			leases[ip4.String()] = id
+			changed = true
+		}
+		return changed, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ip4, nil
+}

@@ -23,8 +23,9 @@ func ConnectedVethName(id string, k int) string {
 
 // AttachVeth creates a veth pair, enslaves the host end to bridge, moves
 // the other end into the namespace at nsPath as ifname with addr and a
-// default route via gw (none if gw is nil), and brings lo up there.
-func AttachVeth(bridge, hostName, nsPath, ifname string, addr *net.IPNet, gw net.IP) error {
+// default route via gw (none if gw is nil) and MAC mac, and brings lo up
+// there.
+func AttachVeth(bridge, hostName, nsPath, ifname string, addr *net.IPNet, gw net.IP, mac net.HardwareAddr) error {
 	br, err := netlink.LinkByName(bridge)
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", bridge, err)
@@ -67,10 +68,7 @@ func AttachVeth(bridge, hostName, nsPath, ifname string, addr *net.IPNet, gw net
 	if err := h.LinkSetName(cl, ifname); err != nil {
 		return err
 	}
-	// The MAC follows the address (docker's 02:42:<IPv4>): a container
-	// that gets a released address again is reached at once, not after
-	// the others' ARP entries for the old MAC expire.
-	if err := h.LinkSetHardwareAddr(cl, MACFor(addr.IP)); err != nil {
+	if err := h.LinkSetHardwareAddr(cl, mac); err != nil {
 		return fmt.Errorf("%s: set MAC: %w", ifname, err)
 	}
 	if err := h.AddrAdd(cl, &netlink.Addr{IPNet: addr}); err != nil {
@@ -88,7 +86,10 @@ func AttachVeth(bridge, hostName, nsPath, ifname string, addr *net.IPNet, gw net
 	return nil
 }
 
-// MACFor is the locally administered MAC of a container address.
+// MACFor is the locally administered MAC of a container address
+// (docker's 02:42:<IPv4>), the default: a container that gets a released
+// address again is reached at once, not after the others' ARP entries
+// for the old MAC expire.
 func MACFor(ip net.IP) net.HardwareAddr {
 	v4 := ip.To4()
 	return net.HardwareAddr{0x02, 0x42, v4[0], v4[1], v4[2], v4[3]}
@@ -141,4 +142,19 @@ func linkUp(h *netlink.Handle, name string) error {
 		return fmt.Errorf("link %s up: %w", name, err)
 	}
 	return nil
+}
+
+// ParseMAC checks a --mac-address: six bytes, unicast.
+func ParseMAC(s string) (net.HardwareAddr, error) {
+	mac, err := net.ParseMAC(s)
+	if err != nil || len(mac) != 6 {
+		return nil, fmt.Errorf("--mac-address %q: want six bytes such as 02:00:00:00:00:01", s)
+	}
+	if mac[0]&1 != 0 {
+		return nil, fmt.Errorf("--mac-address %s: a multicast address (the first byte is odd)", s)
+	}
+	if mac.String() == "00:00:00:00:00:00" {
+		return nil, fmt.Errorf("--mac-address %s: the zero address", s)
+	}
+	return mac, nil
 }
