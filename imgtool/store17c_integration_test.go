@@ -192,8 +192,8 @@ func TestNetworkConnectInternal(t *testing.T) {
 		t.Fatalf("back's members: %+v", members)
 	}
 	for _, bad := range [][]string{
-		{"connect", "back", "a"}, {"connect", "bridge", "a"}, {"connect", "nosuch", "a"}, {"connect", "--alias", "x", "front", "b"},
-		{"disconnect", "front", "a"}, {"disconnect", "front", "b"}, {"connect", "back"},
+		{"connect", "back", "a"}, {"connect", "bridge", "a"}, {"connect", "nosuch", "a"}, {"connect", "--alias", "bad/alias", "front", "b"},
+		{"disconnect", "front", "b"}, {"connect", "back"},
 	} {
 		if out, err := myimg(t, root, append([]string{"network"}, bad...)...); err == nil {
 			t.Errorf("network %v accepted: %s", bad, out)

@@ -64,7 +64,14 @@ func (cs *Manager) Connect(r *Record, n *network.Net, o ConnectOptions) error {
 		return persist() // attached when it starts again
 	}
 	if err := network.ConnectBridge(&a, r.ID, persist); err != nil {
-		cs.dropConnected(r.ID, a)
+		if cur, lerr := cs.Load(r.ID); lerr == nil && cs.stoppedMeanwhile(cur) {
+			// It exited while we attached (a restart's backoff): its next
+			// start attaches the network.
+			a.ReleaseConnected(r.ID)
+			a.IP, a.IP6, a.Netns = "", "", ""
+			return persist()
+		}
+		cs.dropConnected(r.ID, a, true)
 		return fmt.Errorf("network connect %s %s: %w", n.Name, r.Name, err)
 	}
 	cur, err := cs.Load(r.ID)
@@ -72,6 +79,15 @@ func (cs *Manager) Connect(r *Record, n *network.Net, o ConnectOptions) error {
 		return err
 	}
 	return errors.Join(cs.syncNetworkHosts(a), cs.writeResolv(cur))
+}
+
+// stoppedMeanwhile: r no longer runs, or its network namespace is gone.
+func (cs *Manager) stoppedMeanwhile(r *Record) bool {
+	if !cs.IsRunning(r) || r.Status != StatusRunning || r.Network.Netns == "" {
+		return true
+	}
+	_, err := os.Stat(r.Network.Netns)
+	return err != nil
 }
 
 var aliasRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,62})$`)
@@ -138,9 +154,9 @@ func (cs *Manager) canConnect(r *Record) error {
 func (cs *Manager) Disconnect(r *Record, n *network.Net, force bool) error {
 	var err error
 	if i := slices.IndexFunc(r.Connected, func(a network.Attachment) bool { return a.Name == n.Name }); i >= 0 {
-		err = cs.dropConnected(r.ID, r.Connected[i])
+		err = cs.dropConnected(r.ID, r.Connected[i], force)
 	} else if _, ok := r.on(n.Name); ok {
-		err = cs.dropPrimary(r)
+		err = cs.dropPrimary(r, force)
 	} else {
 		return fmt.Errorf("container %s is not connected to network %s", r.Name, n.Name)
 	}
@@ -153,9 +169,12 @@ func (cs *Manager) Disconnect(r *Record, n *network.Net, force bool) error {
 
 // dropPrimary takes r off the network it was run with; its network
 // namespace stays (with the connected networks).
-func (cs *Manager) dropPrimary(r *Record) error {
+func (cs *Manager) dropPrimary(r *Record, force bool) error {
 	old := r.Network
 	errs := []error{old.ReleasePrimary(r.ID)}
+	if errs[0] != nil && !force {
+		return fmt.Errorf("network %s: %w (disconnect -f forgets it all the same)", old.Name, errs[0])
+	}
 	cur, err := cs.Update(r.ID, func(c *Record) {
 		c.Network = network.Attachment{Mode: network.ModeNone, Netns: c.Network.Netns, IPAMDir: c.Network.IPAMDir}
 	})
@@ -168,9 +187,13 @@ func (cs *Manager) dropPrimary(r *Record) error {
 
 // dropConnected releases a connected network and forgets it; the hosts
 // files of the network's members and of the container itself are
-// rewritten.
-func (cs *Manager) dropConnected(id string, a network.Attachment) error {
+// rewritten. If the release fails, the network is forgotten only with
+// force.
+func (cs *Manager) dropConnected(id string, a network.Attachment, force bool) error {
 	errs := []error{a.ReleaseConnected(id)}
+	if errs[0] != nil && !force {
+		return fmt.Errorf("network %s: %w (disconnect -f forgets it all the same)", a.Name, errs[0])
+	}
 	cur, err := cs.Update(id, func(c *Record) {
 		c.Connected = slices.DeleteFunc(c.Connected, func(x network.Attachment) bool { return x.Name == a.Name })
 	})

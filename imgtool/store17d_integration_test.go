@@ -1,0 +1,380 @@
+//go:build integration
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/myrun-org/myrun/imgtool/network"
+)
+
+// Issue 17, last network gaps: the user networks' name server, network
+// connect's --alias/--ip/--ip6/--mac-address, connect and disconnect of
+// stopped containers and of the network a container was run with,
+// disconnect -f.
+
+// testNets makes user networks with bridges and subnets of the test's
+// own (base is the second byte of 10.B.N.0/24) and checks, at the end,
+// that no bridge, rule or name server of theirs is left.
+func testNets(t *testing.T, root string, base int, names ...string) map[string]string {
+	t.Helper()
+	n := os.Getpid() % 250
+	subnets := map[string]string{}
+	brs := []string{}
+	for i, name := range names {
+		br := fmt.Sprintf("m%c%d", 'd'+i, os.Getpid()%100000)
+		sub := fmt.Sprintf("10.%d.%d.0/24", base+i, n)
+		args := []string{"network", "create", "--subnet", sub, "--interface-name", br, name}
+		if strings.HasSuffix(name, "6") {
+			args = append(args[:2], append([]string{"--ipv6"}, args[2:]...)...)
+		}
+		mustImg(t, root, args...)
+		subnets[name] = sub
+		brs = append(brs, br)
+	}
+	t.Cleanup(func() {
+		for _, name := range names {
+			if pid := resolverPid(root, name); pid > 0 {
+				t.Errorf("network %s: name server %d still recorded", name, pid)
+			}
+			myimg(t, root, "network", "rm", "-f", name)
+		}
+		for _, br := range brs {
+			if link, rules := bridgeState(t, br); link || rules > 0 {
+				t.Errorf("bridge %s left: link %v, %d rules", br, link, rules)
+			}
+			network.RemoveBridge(br)
+		}
+	})
+	return subnets
+}
+
+// resolverPid is the pid of network name's name server, 0 if none is
+// recorded.
+func resolverPid(root, name string) int {
+	b, err := os.ReadFile(filepath.Join(root, "network", "dns", name+".pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.Fields(string(b))[0])
+	return pid
+}
+
+// nsLookup asks the container's first nameserver for name (busybox
+// nslookup) and returns the addresses of the answer.
+func nsLookup(t *testing.T, root, ctr, name string) ([]string, error) {
+	t.Helper()
+	out, err := myimg(t, root, "exec", ctr, "nslookup", name)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %s", err, out)
+	}
+	var addrs []string
+	answer := false
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "Name:") {
+			answer = true
+		}
+		if a, ok := strings.CutPrefix(l, "Address: "); ok && answer {
+			addrs = append(addrs, strings.TrimSpace(a))
+		}
+	}
+	return addrs, nil
+}
+
+func gateway(subnet string) string { return strings.TrimSuffix(subnet, "0/24") + "1" }
+
+func TestNetworkNameServer(t *testing.T) {
+	root := runEnv(t)
+	var made []inspected
+	defer rmAll(t, root, &made)
+	subs := testNets(t, root, 95, "dnsa", "dnsb")
+	run := func(name, net string, args ...string) inspected {
+		mustImg(t, root, append([]string{"run", "-d", "--name", name, "--net", net}, append(args, "busybox", "sleep", "300")...)...)
+		c := inspectCtr(t, root, name)
+		made = append(made, c)
+		return c
+	}
+	if pid := resolverPid(root, "dnsa"); pid != 0 {
+		t.Fatalf("name server %d before any member", pid)
+	}
+	srv := run("srv", "dnsa")
+	pid := resolverPid(root, "dnsa")
+	if pid == 0 || gone(pid) {
+		t.Fatalf("no name server with the first member (pid %d)", pid)
+	}
+	// The member's resolv.conf names it first; a DNS query (not the hosts
+	// file) finds the other members, and one that joins later.
+	if out := mustImg(t, root, "exec", "srv", "cat", "/etc/resolv.conf"); !strings.Contains(out, "nameserver "+gateway(subs["dnsa"])+"\n") ||
+		strings.Index(out, "nameserver "+gateway(subs["dnsa"])) != strings.Index(out, "nameserver") {
+		t.Fatalf("resolv.conf:\n%s", out)
+	}
+	run("cli", "dnsa")
+	if got, err := nsLookup(t, root, "cli", "srv"); err != nil || len(got) != 1 || got[0] != srv.Network.IP {
+		t.Fatalf("nslookup srv from cli: %v %v, want %s", got, err, srv.Network.IP)
+	}
+	late := run("late", "dnsa", "--hostname", "latehost")
+	for _, n := range []string{"late", "latehost", late.ID[:12], "LATE"} {
+		if got, err := nsLookup(t, root, "srv", n); err != nil || len(got) != 1 || got[0] != late.Network.IP {
+			t.Fatalf("nslookup %s from srv: %v %v, want %s", n, got, err, late.Network.IP)
+		}
+	}
+	// Names of other networks are not answered; a container that leaves
+	// is forgotten; the hosts file still has the names.
+	other := run("other", "dnsb")
+	if got, err := nsLookup(t, root, "cli", "other"); err == nil {
+		t.Fatalf("other (on dnsb) resolved on dnsa: %v", got)
+	}
+	if out := mustImg(t, root, "exec", "cli", "cat", "/etc/hosts"); !strings.Contains(out, late.Network.IP+"\tlate ") {
+		t.Fatalf("hosts file:\n%s", out)
+	}
+	mustImg(t, root, "rm", "-f", "late")
+	if got, err := nsLookup(t, root, "cli", "late"); err == nil {
+		t.Fatalf("late resolved after rm: %v", got)
+	}
+	// Other names go to the host's resolvers: whatever the host resolves,
+	// the container resolves too.
+	if addrs, err := net.LookupHost("proxy.golang.org"); err == nil {
+		if got, err := nsLookup(t, root, "cli", "proxy.golang.org"); err != nil || len(got) == 0 {
+			t.Fatalf("nslookup proxy.golang.org (the host has %v): %v %v", addrs, got, err)
+		}
+	} else {
+		t.Logf("the host resolves no proxy.golang.org (%v): forwarding not checked", err)
+	}
+	// The last member gone, the name server is gone: nothing listens.
+	for _, c := range []string{"srv", "cli"} {
+		mustImg(t, root, "rm", "-f", c)
+	}
+	if !gone(pid) || resolverPid(root, "dnsa") != 0 {
+		t.Fatalf("name server %d after the last member left (pid file %d)", pid, resolverPid(root, "dnsa"))
+	}
+	if left, _ := filepath.Glob(filepath.Join(root, "network", "dns", "dnsa.*")); len(left) > 0 {
+		t.Fatalf("name server files left: %v", left)
+	}
+	_ = other
+}
+
+func TestNetworkNameServerPortInUse(t *testing.T) {
+	root := runEnv(t)
+	var made []inspected
+	defer rmAll(t, root, &made)
+	subs := testNets(t, root, 97, "busy")
+	// Something else holds port 53 on the bridge address: the run fails
+	// naming it, and leaves nothing (rmAll checks the container's traces,
+	// testNets the bridge and name server).
+	br := "m" + "d" + strconv.Itoa(os.Getpid()%100000)
+	gw := gateway(subs["busy"])
+	if err := network.EnsureBridge(br, mustSubnet(t, subs["busy"]), net.ParseIP(gw), false); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.ListenPacket("udp", gw+":53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	out, err := myimg(t, root, "run", "-d", "--name", "x", "--net", "busy", "busybox", "sleep", "300")
+	if err == nil || !strings.Contains(out, gw+":53") || !strings.Contains(out, "address already in use") {
+		t.Fatalf("run with port 53 taken: %v %s", err, out)
+	}
+	if ps := mustImg(t, root, "ps", "-a", "-q"); ps != "" {
+		t.Fatalf("containers left: %q", ps)
+	}
+	l.Close()
+	network.RemoveBridge(br)
+}
+
+func mustSubnet(t *testing.T, s string) *net.IPNet {
+	sn, err := network.ParseSubnet(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sn
+}
+
+type connectedNet struct {
+	Name    string   `json:"networkName"`
+	IP      string   `json:"ip"`
+	IP6     string   `json:"ip6"`
+	MAC     string   `json:"mac"`
+	Aliases []string `json:"aliases"`
+	Iface   string   `json:"iface"`
+}
+
+type ctrNets struct {
+	Network   connectedNet   `json:"network"`
+	Connected []connectedNet `json:"connectedNetworks"`
+	Status    string         `json:"status"`
+}
+
+func ctrNetsOf(t *testing.T, root, name string) ctrNets {
+	t.Helper()
+	var c ctrNets
+	if err := json.Unmarshal([]byte(mustImg(t, root, "inspect", "--type", "container", name)), &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestNetworkConnectOptions(t *testing.T) {
+	root := runEnv(t)
+	var made []inspected
+	defer rmAll(t, root, &made)
+	subs := testNets(t, root, 98, "opta", "optb6")
+	run := func(name, net string) inspected {
+		mustImg(t, root, "run", "-d", "--name", name, "--net", net, "busybox", "sleep", "300")
+		c := inspectCtr(t, root, name)
+		made = append(made, c)
+		return c
+	}
+	run("a", "opta")
+	run("b", "optb6")
+	pre := strings.TrimSuffix(subs["optb6"], "0/24")
+	n := strings.Split(subs["optb6"], ".")[2]
+	ip, ip6, mac := pre+"77", fmt.Sprintf("fd89:0:0:%s::4d", n), "02:11:22:33:44:55"
+	for _, bad := range [][]string{
+		{"--ip", "10.1.2.3"}, {"--ip", pre + "1"}, {"--ip", pre + "255"}, {"--ip", "nonsense"},
+		{"--ip6", "fd89:0:0:" + n + "::1:4d"}, {"--ip6", fmt.Sprintf("fd89:0:0:%s::1", n)}, {"--ip", pre + "78", "--ip6", ip6},
+		{"--mac-address", "01:00:5e:00:00:01"}, {"--mac-address", "zz"}, {"--alias", "bad alias"},
+	} {
+		if out, err := myimg(t, root, append(append([]string{"network", "connect"}, bad...), "optb6", "a")...); err == nil || !strings.Contains(out, bad[0]) {
+			t.Errorf("connect %v: %v %s", bad, err, out)
+		}
+	}
+	if out, err := myimg(t, root, "network", "connect", "--ip6", ip6, "opta", "b"); err == nil || !strings.Contains(out, "no IPv6") {
+		t.Errorf("--ip6 on an IPv4 network: %v %s", err, out)
+	}
+	mustImg(t, root, "network", "connect", "--alias", "web1", "--alias", "web2", "--ip6", ip6, "--mac-address", mac, "optb6", "a")
+	// The address, IPv6 address and MAC are the container's; the aliases
+	// resolve from another container, by DNS and in its hosts file.
+	out := mustImg(t, root, "exec", "a", "ip", "addr", "show", "eth1")
+	for _, want := range []string{"link/ether " + mac, "inet " + ip + "/24", "inet6 " + ip6 + "/64"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("a's eth1 lacks %q:\n%s", want, out)
+		}
+	}
+	for _, al := range []string{"web1", "web2", "a"} {
+		if got, err := nsLookup(t, root, "b", al); err != nil || len(got) != 2 || !strings.Contains(strings.Join(got, " "), ip) || !strings.Contains(strings.Join(got, " "), ip6) {
+			t.Fatalf("nslookup %s from b: %v %v", al, got, err)
+		}
+	}
+	mustImg(t, root, "exec", "b", "ping", "-c", "1", "-W", "2", "web2")
+	if out := mustImg(t, root, "exec", "b", "cat", "/etc/hosts"); !strings.Contains(out, ip+"\ta "+made[0].ID[:12]+" web1 web2\n") {
+		t.Fatalf("b's hosts:\n%s", out)
+	}
+	// a asks its first network's name server, which answers for the
+	// networks a is on: b by its address on optb6.
+	if got, err := nsLookup(t, root, "a", "b"); err != nil || !strings.Contains(" "+strings.Join(got, " ")+" ", " "+made[1].Network.IP+" ") {
+		t.Fatalf("nslookup b from a: %v %v", got, err)
+	}
+	// The static address is taken: another container cannot have it.
+	if out, err := myimg(t, root, "network", "connect", "--ip", ip, "optb6", "b"); err == nil {
+		t.Fatalf("second connect: %s", out)
+	}
+	mustImg(t, root, "run", "-d", "--name", "c", "--net", "opta", "busybox", "sleep", "300")
+	made = append(made, inspectCtr(t, root, "c"))
+	if out, err := myimg(t, root, "network", "connect", "--ip", ip, "optb6", "c"); err == nil || !strings.Contains(out, "in use") {
+		t.Fatalf("connect --ip of a taken address: %v %s", err, out)
+	}
+	if c := ctrNetsOf(t, root, "c"); len(c.Connected) != 0 {
+		t.Fatalf("failed connect left %+v", c.Connected)
+	}
+	testDisconnectForce(t, root, made[0].ID, subs["optb6"])
+}
+
+// testDisconnectForce: a teardown that fails (the lease file unreadable)
+// fails disconnect and keeps the network; -f forgets it with a warning.
+func testDisconnectForce(t *testing.T, root, id, subnet string) {
+	t.Helper()
+	lf := filepath.Join(root, "network", "ipam-"+strings.NewReplacer("/", "_", ".", "-").Replace(subnet)+".json")
+	saved, err := os.ReadFile(lf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(lf, []byte("not json"), 0o600)
+	defer os.WriteFile(lf, saved, 0o600)
+	if out, err := myimg(t, root, "network", "disconnect", "optb6", "a"); err == nil || !strings.Contains(out, lf) || !strings.Contains(out, "-f") {
+		t.Fatalf("disconnect with a broken lease file: %v %s", err, out)
+	}
+	if c := ctrNetsOf(t, root, "a"); len(c.Connected) != 1 {
+		t.Fatalf("failed disconnect forgot the network: %+v", c.Connected)
+	}
+	out, errOut, code := runImg(t, root, "network", "disconnect", "-f", "optb6", "a")
+	if code != 0 || !strings.Contains(errOut, "warning") || !strings.Contains(errOut, lf) {
+		t.Fatalf("disconnect -f: %d %q %q", code, out, errOut)
+	}
+	if c := ctrNetsOf(t, root, "a"); len(c.Connected) != 0 {
+		t.Fatalf("disconnect -f kept %+v", c.Connected)
+	}
+	if v := network.ConnectedVethName(id, 1); network.LinkExists(v) {
+		t.Fatalf("veth %s after disconnect -f", v)
+	}
+	if out, err := myimg(t, root, "exec", "a", "ip", "link", "show", "eth1"); err == nil {
+		t.Fatalf("eth1 after disconnect -f: %s", out)
+	}
+}
+
+func TestNetworkConnectStoppedAndPrimary(t *testing.T) {
+	root := runEnv(t)
+	var made []inspected
+	defer rmAll(t, root, &made)
+	subs := testNets(t, root, 100, "stpa", "stpb")
+	ctl := t.TempDir()
+	// A container in its restart backoff (or already running again) is
+	// connected with a static address; its next start has it.
+	mustImg(t, root, "run", "-d", "--name", "r", "--net", "stpa", "--restart", "always", "-v", ctl+":/ctl", "busybox", "sh", "-c",
+		"[ -f /ctl/go ] && exec sleep 300; echo ran >> /ctl/runs; exit 1")
+	made = append(made, inspectCtr(t, root, "r"))
+	waitFor(t, "two failed runs", func() bool { b, _ := os.ReadFile(ctl + "/runs"); return strings.Count(string(b), "ran") >= 2 })
+	ip := strings.TrimSuffix(subs["stpb"], "0/24") + "50"
+	mustImg(t, root, "network", "connect", "--ip", ip, "--alias", "rr", "stpb", "r")
+	os.WriteFile(ctl+"/go", nil, 0o644)
+	waitFor(t, "r running again", func() bool {
+		out, err := myimg(t, root, "exec", "r", "ip", "-4", "addr", "show", "eth1")
+		return err == nil && strings.Contains(out, "inet "+ip+"/24")
+	})
+	// An exited container: connect records the network, inspect shows
+	// it, disconnect forgets it; so for the network it was run with.
+	mustImg(t, root, "run", "--name", "x", "--net", "stpa", "busybox", "true")
+	made = append(made, inspectCtr(t, root, "x"))
+	mustImg(t, root, "network", "connect", "--alias", "xx", "stpb", "x")
+	if c := ctrNetsOf(t, root, "x"); c.Status != "exited" || len(c.Connected) != 1 || c.Connected[0].Name != "stpb" || c.Connected[0].Aliases[0] != "xx" {
+		t.Fatalf("exited x after connect: %+v", c)
+	}
+	mustImg(t, root, "network", "disconnect", "stpb", "x")
+	mustImg(t, root, "network", "disconnect", "stpa", "x")
+	if c := ctrNetsOf(t, root, "x"); len(c.Connected) != 0 || c.Network.Name != "" {
+		t.Fatalf("exited x after disconnects: %+v", c)
+	}
+	// The network a running container was run with: eth0, its route
+	// and its name go; the connected network stays and serves names.
+	mustImg(t, root, "run", "-d", "--name", "p", "--net", "stpb", "busybox", "sleep", "300")
+	made = append(made, inspectCtr(t, root, "p"))
+	mustImg(t, root, "network", "disconnect", "stpa", "r")
+	if out, err := myimg(t, root, "exec", "r", "ip", "link", "show", "eth0"); err == nil {
+		t.Fatalf("eth0 after disconnecting the first network: %s", out)
+	}
+	if out := mustImg(t, root, "exec", "r", "cat", "/etc/resolv.conf"); !strings.Contains(out, "nameserver "+gateway(subs["stpb"])) {
+		t.Fatalf("r's resolv.conf:\n%s", out)
+	}
+	if got, err := nsLookup(t, root, "r", "p"); err != nil || len(got) != 1 {
+		t.Fatalf("nslookup p from r: %v %v", got, err)
+	}
+	if got, err := nsLookup(t, root, "p", "rr"); err != nil || len(got) != 1 || got[0] != ip {
+		t.Fatalf("nslookup rr from p: %v %v", got, err)
+	}
+	if users := mustImg(t, root, "network", "inspect", "stpa"); strings.Contains(users, made[0].ID) {
+		t.Fatalf("stpa still lists r:\n%s", users)
+	}
+	// network rm -f removes the containers on the network, also those
+	// that joined it by connect (as podman 4.3 does).
+	mustImg(t, root, "network", "rm", "-f", "stpb")
+	if ps := mustImg(t, root, "ps", "-a", "--format", "{{.Names}}"); ps != "x\n" {
+		t.Fatalf("after network rm -f stpb: %q", ps)
+	}
+}
