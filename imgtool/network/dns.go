@@ -63,8 +63,8 @@ func ResolvConfVia(host, upstream []byte, server string, withUpstreams bool) []b
 			out = append(out, "nameserver "+server+"\n")
 			added = true
 		}
-		if strings.HasPrefix(l, "nameserver ") && !withUpstreams {
-			continue
+		if strings.HasPrefix(l, "nameserver ") && !withUpstreams || strings.HasPrefix(l, "# the host only has loopback") {
+			continue // the name server asks the host's loopback ones
 		}
 		out = append(out, l)
 	}
