@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/myrun-org/myrun/imgtool/network"
@@ -376,5 +378,95 @@ func TestNetworkConnectStoppedAndPrimary(t *testing.T) {
 	mustImg(t, root, "network", "rm", "-f", "stpb")
 	if ps := mustImg(t, root, "ps", "-a", "--format", "{{.Names}}"); ps != "x\n" {
 		t.Fatalf("after network rm -f stpb: %q", ps)
+	}
+}
+
+// TestRootlessSeedCriteria: the seed's completion criteria as a user
+// with subordinate ranges: two isolated containers at once (own PID
+// namespace, hostname, files), each reached through slirp4netns, logs,
+// and nothing left after rm.
+func TestRootlessSeedCriteria(t *testing.T) {
+	if _, err := exec.LookPath("slirp4netns"); err != nil {
+		t.Skip("slirp4netns not installed")
+	}
+	st, err := os.Stat("/dev/net/tun")
+	if err != nil {
+		t.Skip("no /dev/net/tun")
+	}
+	os.Chmod("/dev/net/tun", 0o666)
+	defer os.Chmod("/dev/net/tun", st.Mode().Perm())
+	u := newRLUser(t)
+	u.AddSubIDs()
+	bb := exec.Command(filepath.Join(repo, "contrib/images/busybox.sh"), "-r", filepath.Join(u.home, "store"))
+	bb.Dir = u.home
+	bb.Env = []string{"HOME=" + u.home, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "MYIMG=" + filepath.Join(binDir, "myimg")}
+	bb.SysProcAttr = &syscall.SysProcAttr{Credential: u.Credential()}
+	if out, err := bb.CombinedOutput(); err != nil {
+		t.Fatalf("busybox.sh: %v\n%s", err, out)
+	}
+	var made []inspected
+	defer func() {
+		for _, c := range made {
+			u.img(nil, "rm", "-f", c.ID)
+		}
+		for _, c := range made {
+			for _, p := range []int{c.Pid, c.MonitorPid, c.Network.SlirpPid, c.PausePid} {
+				if p > 0 && !gone(p) {
+					t.Errorf("process %d of %s left", p, c.ID[:12])
+				}
+			}
+		}
+		if ents, _ := os.ReadDir(filepath.Join(u.home, "store", "containers")); len(ents) != 3 { // logs, names.lock, state
+			t.Errorf("containers dir after rm: %v", ents)
+		}
+	}()
+	ports := map[string]int{}
+	for _, name := range []string{"one", "two"} {
+		ports[name] = freeRunPort(t)
+		out, stderr, err := u.img(nil, "run", "-d", "--name", name, "-p", fmt.Sprintf("127.0.0.1:%d:80", ports[name]), "busybox", "sh", "-c",
+			"echo "+name+" > /tmp/me; echo started "+name+"; exec httpd -f -p 80 -h /tmp")
+		if err != nil {
+			t.Fatalf("run %s: %v %s %s", name, err, out, stderr)
+		}
+		out, _, _ = u.img(nil, "inspect", "--type", "container", name)
+		var c inspected
+		json.Unmarshal([]byte(out), &c)
+		made = append(made, c)
+	}
+	for name, port := range ports {
+		if got := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/me", port)); got != name+"\n" {
+			t.Fatalf("GET %s through slirp4netns: %q", name, got)
+		}
+		out, stderr, err := u.img(nil, "exec", name, "ps", "-o", "pid,args")
+		if err != nil || strings.Count(out, "httpd") != 1 || !strings.Contains(out, "    1 httpd") {
+			t.Fatalf("%s's processes (want its own httpd as pid 1 only): %v %q %s", name, err, out, stderr)
+		}
+		if out, _, _ := u.img(nil, "logs", name); out != "started "+name+"\n" {
+			t.Fatalf("logs %s: %q", name, out)
+		}
+	}
+	if made[0].Network.SlirpPid == made[1].Network.SlirpPid || made[0].PausePid == 0 {
+		t.Fatalf("slirp4netns/pause of the two: %+v %+v", made[0].Network, made[1].Network)
+	}
+}
+
+// TestPortInUseByContainer: a host port another container publishes
+// (DNAT rules, no socket) is refused by name, and nothing is left.
+func TestPortInUseByContainer(t *testing.T) {
+	root := runEnv(t)
+	var made []inspected
+	defer rmAll(t, root, &made)
+	port := freeRunPort(t)
+	mustImg(t, root, "run", "-d", "--name", "holder", "-p", fmt.Sprintf("%d:80", port), "busybox", "sleep", "300")
+	made = append(made, inspectCtr(t, root, "holder"))
+	before, _ := os.ReadDir(filepath.Join(root, "containers"))
+	for _, p := range []string{fmt.Sprintf("%d:8080", port), fmt.Sprintf("127.0.0.1:%d:80", port), fmt.Sprintf("%d-%d:80-81", port-1, port)} {
+		out, err := myimg(t, root, "run", "-d", "-p", p, "busybox", "true")
+		if err == nil || !strings.Contains(out, "already in use by container holder") {
+			t.Errorf("-p %s: %v %s", p, err, out)
+		}
+	}
+	if after, _ := os.ReadDir(filepath.Join(root, "containers")); len(after) != len(before) {
+		t.Errorf("refused runs left containers: %v -> %v", before, after)
 	}
 }
