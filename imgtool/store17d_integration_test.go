@@ -448,6 +448,21 @@ func TestRootlessSeedCriteria(t *testing.T) {
 	if made[0].Network.SlirpPid == made[1].Network.SlirpPid || made[0].PausePid == 0 {
 		t.Fatalf("slirp4netns/pause of the two: %+v %+v", made[0].Network, made[1].Network)
 	}
+	// Rootless cgroups: nothing is delegated on this host, so limits and
+	// stats are refused saying why, and the refused run leaves nothing.
+	before, _ := os.ReadDir(filepath.Join(u.home, "store", "containers"))
+	for _, lim := range [][]string{{"--memory", "64m"}, {"--cpus", "0.5"}, {"--pids-limit", "20"}} {
+		_, stderr, err := u.img(nil, append(append([]string{"run", "--rm", "--net", "none"}, lim...), "busybox", "true")...)
+		if err == nil || !strings.Contains(stderr, lim[0]) || !strings.Contains(stderr, "no cgroup") {
+			t.Errorf("rootless %v: %v %q", lim, err, stderr)
+		}
+	}
+	if after, _ := os.ReadDir(filepath.Join(u.home, "store", "containers")); len(after) != len(before) {
+		t.Errorf("refused rootless runs left containers: %v -> %v", before, after)
+	}
+	if _, stderr, err := u.img(nil, "stats", "--no-stream", "one"); err == nil || !strings.Contains(stderr, "need a cgroup") {
+		t.Errorf("rootless stats: %v %q", err, stderr)
+	}
 }
 
 // TestPortInUseByContainer: a host port another container publishes
