@@ -228,13 +228,21 @@ func networkRmCommand() *cli.Command {
 		Usage:     "Remove networks (with -f, their containers first)",
 		ArgsUsage: "NAME [NAME...]",
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove the containers on the network too"},
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove the containers on the network too (also those that joined it by connect), killing running ones"},
+			&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Usage: "with -f: stop running containers first, waiting this many `seconds` before SIGKILL"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			cs, err := containersWith(cmd, 1, -1)
 			if err != nil {
 				return err
 			}
+			if cmd.IsSet("time") && !cmd.Bool("force") {
+				return fmt.Errorf("--time goes only with --force")
+			}
+			if cmd.Int("time") < 0 {
+				return fmt.Errorf("--time %d: want seconds >= 0", cmd.Int("time"))
+			}
+			stop := time.Duration(cmd.Int("time")) * time.Second
 			var errs []error
 			for _, a := range cmd.Args().Slice() {
 				if a == network.ModeBridge {
@@ -243,7 +251,7 @@ func networkRmCommand() *cli.Command {
 				}
 				n, err := cs.Network(a)
 				if err == nil {
-					err = cs.RemoveNetwork(n, cmd.Bool("force"))
+					err = cs.RemoveNetwork(n, cmd.Bool("force"), stop)
 				}
 				if err != nil {
 					errs = append(errs, err)

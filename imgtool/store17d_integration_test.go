@@ -373,6 +373,20 @@ func TestNetworkConnectStoppedAndPrimary(t *testing.T) {
 	if users := mustImg(t, root, "network", "inspect", "stpa"); strings.Contains(users, made[0].ID) {
 		t.Fatalf("stpa still lists r:\n%s", users)
 	}
+	// network rm -f -t: running containers get their stop signal first.
+	mustImg(t, root, "run", "-d", "--name", "g", "--net", "stpa", "-v", ctl+":/ctl", "busybox", "sh", "-c",
+		`trap "echo term > /ctl/got; exit 0" TERM; echo > /ctl/ready; while :; do sleep 0.1; done`)
+	made = append(made, inspectCtr(t, root, "g"))
+	waitFor(t, "g's trap set", func() bool { _, err := os.Stat(ctl + "/ready"); return err == nil })
+	for _, bad := range [][]string{{"-t", "5", "stpa"}, {"-f", "-t", "-1", "stpa"}} {
+		if out, err := myimg(t, root, append([]string{"network", "rm"}, bad...)...); err == nil || !strings.Contains(out, "--time") {
+			t.Fatalf("network rm %v: %v %s", bad, err, out)
+		}
+	}
+	mustImg(t, root, "network", "rm", "-f", "-t", "60", "stpa")
+	if b, _ := os.ReadFile(ctl + "/got"); string(b) != "term\n" {
+		t.Fatalf("network rm -f -t: g got no SIGTERM (%q)", b)
+	}
 	// network rm -f removes the containers on the network, also those
 	// that joined it by connect (as podman 4.3 does).
 	mustImg(t, root, "network", "rm", "-f", "stpb")

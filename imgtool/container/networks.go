@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/myrun-org/myrun/imgtool/network"
 )
@@ -73,8 +74,9 @@ func (cs *Manager) NetworkUsers(name string) ([]*Record, error) {
 }
 
 // RemoveNetwork deletes a user network; with force its containers go
-// first (as rm -f), else any container on it is an error.
-func (cs *Manager) RemoveNetwork(n *network.Net, force bool) error {
+// first (as rm -f; with stopTimeout > 0 a running one is stopped first,
+// as stop -t), else any container on it is an error.
+func (cs *Manager) RemoveNetwork(n *network.Net, force bool, stopTimeout time.Duration) error {
 	users, err := cs.NetworkUsers(n.Name)
 	if err != nil {
 		return err
@@ -88,6 +90,9 @@ func (cs *Manager) RemoveNetwork(n *network.Net, force bool) error {
 	}
 	var errs []error
 	for _, r := range users {
+		if stopTimeout > 0 {
+			errs = append(errs, cs.Stop(r, stopTimeout))
+		}
 		errs = append(errs, cs.Remove(r.ID, RemoveOptions{Force: true}))
 	}
 	if err := errors.Join(errs...); err != nil {
