@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/myrun-org/myrun/imgtool/network"
 )
@@ -266,6 +267,16 @@ func TestNetworkConnectOptions(t *testing.T) {
 		}
 	}
 	mustImg(t, root, "exec", "b", "ping", "-c", "1", "-W", "2", "web2")
+	var insp []struct {
+		Containers map[string]struct {
+			IP, IP6, MAC string
+			Aliases      []string
+		}
+	}
+	json.Unmarshal([]byte(mustImg(t, root, "network", "inspect", "optb6")), &insp)
+	if m := insp[0].Containers[made[0].ID]; m.IP != ip || m.IP6 != ip6 || m.MAC != mac || strings.Join(m.Aliases, ",") != "web1,web2" {
+		t.Fatalf("network inspect of a on optb6: %+v", m)
+	}
 	if out := mustImg(t, root, "exec", "b", "cat", "/etc/hosts"); !strings.Contains(out, ip+"\ta "+made[0].ID[:12]+" web1 web2\n") {
 		t.Fatalf("b's hosts:\n%s", out)
 	}
@@ -497,5 +508,53 @@ func TestPortInUseByContainer(t *testing.T) {
 	}
 	if after, _ := os.ReadDir(filepath.Join(root, "containers")); len(after) != len(before) {
 		t.Errorf("refused runs left containers: %v -> %v", before, after)
+	}
+}
+
+// TestRestartBackoffGivesUp: a container that never succeeds is
+// restarted with a doubling delay (each gap at least the backoff: 100 ms,
+// 200 ms, 400 ms, ...), then on-failure:N gives up saying so, and
+// nothing of it is left after rm.
+func TestRestartBackoffGivesUp(t *testing.T) {
+	root := runEnv(t)
+	var made []inspected
+	defer rmAll(t, root, &made)
+	mustImg(t, root, "run", "-d", "--name", "never", "--net", "none", "--restart", "on-failure:4", "busybox", "sh", "-c", "echo run; exit 7")
+	c := inspectCtr(t, root, "never")
+	made = append(made, c)
+	st := waitRestart(t, root, "never", func(s restartState) bool {
+		return s.Status == "exited" && s.RestartCount == 4 && (s.MonitorPid == 0 || gone(s.MonitorPid))
+	})
+	if st.ExitCode != 7 || !strings.Contains(st.Error, "gave up after 4 restarts") {
+		t.Fatalf("on-failure:4: %+v", st)
+	}
+	var rec struct {
+		LogPath string `json:"logPath"`
+	}
+	json.Unmarshal([]byte(mustImg(t, root, "inspect", "--type", "container", "never")), &rec)
+	b, err := os.ReadFile(rec.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var starts []time.Time
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var e struct {
+			Time time.Time `json:"time"`
+			Log  string    `json:"log"`
+		}
+		if json.Unmarshal([]byte(l), &e) == nil && e.Log == "run\n" {
+			starts = append(starts, e.Time)
+		}
+	}
+	if len(starts) != 5 {
+		t.Fatalf("want 5 runs in the log, got %d:\n%s", len(starts), b)
+	}
+	for k := 1; k < len(starts); k++ {
+		if gap, min := starts[k].Sub(starts[k-1]), 100*time.Millisecond<<(k-1); gap < min {
+			t.Errorf("run %d came %v after run %d: the backoff is %v", k+1, gap, k, min)
+		}
+	}
+	if ps := mustImg(t, root, "ps", "--format", "{{.Names}}"); ps != "" {
+		t.Fatalf("ps after giving up: %q", ps)
 	}
 }
