@@ -558,3 +558,39 @@ func TestRestartBackoffGivesUp(t *testing.T) {
 		t.Fatalf("ps after giving up: %q", ps)
 	}
 }
+
+// TestRootlessBuildCacheSecret: RUN --mount=type=cache and type=secret
+// work for a user with subordinate ranges as for root: the cache
+// persists between builds, the secret is readable in the step and not in
+// the image.
+func TestRootlessBuildCacheSecret(t *testing.T) {
+	u := newRLUser(t)
+	u.AddSubIDs()
+	bb := exec.Command(filepath.Join(repo, "contrib/images/busybox.sh"), "-r", filepath.Join(u.home, "store"))
+	bb.Dir = u.home
+	bb.Env = []string{"HOME=" + u.home, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "MYIMG=" + filepath.Join(binDir, "myimg")}
+	bb.SysProcAttr = &syscall.SysProcAttr{Credential: u.Credential()}
+	if out, err := bb.CombinedOutput(); err != nil {
+		t.Fatalf("busybox.sh: %v\n%s", err, out)
+	}
+	ctx := filepath.Join(u.home, "ctx")
+	os.Mkdir(ctx, 0o755)
+	os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte(`FROM busybox
+RUN --mount=type=cache,id=rc,target=/cache sh -c 'n=$(cat /cache/n 2>/dev/null || echo 0); echo $((n+1)) > /cache/n; cp /cache/n /count'
+RUN --mount=type=secret,id=tok sh -c 'wc -c < /run/secrets/tok > /secret-len'
+`), 0o644)
+	sec := filepath.Join(u.home, "tok")
+	os.WriteFile(sec, []byte("sekrit"), 0o600)
+	for _, p := range []string{ctx, filepath.Join(ctx, "Containerfile"), sec} {
+		os.Chown(p, u.UID, u.GID)
+	}
+	for i := 0; i < 2; i++ {
+		if out, stderr, err := u.img(nil, "build", "--no-cache", "--secret", "id=tok,src="+sec, "-t", "cs", ctx); err != nil {
+			t.Fatalf("rootless build %d: %v\n%s%s", i+1, err, out, stderr)
+		}
+	}
+	out, stderr, err := u.img(nil, "run", "--rm", "--net", "none", "cs", "sh", "-c", "cat /count /secret-len; ls /run/secrets 2>/dev/null | wc -l")
+	if want := "2\n6\n0\n"; err != nil || out != want {
+		t.Fatalf("built image: %v %q (want %q)\n%s", err, out, want, stderr)
+	}
+}
