@@ -488,6 +488,29 @@ func TestRootlessSeedCriteria(t *testing.T) {
 	if _, stderr, err := u.img(nil, "stats", "--no-stream", "one"); err == nil || !strings.Contains(stderr, "need a cgroup") {
 		t.Errorf("rootless stats: %v %q", err, stderr)
 	}
+	// User networks are bridges: refused for a user, by name.
+	if _, stderr, err := u.img(nil, "network", "create", "mine"); err == nil || !strings.Contains(stderr, "need root") {
+		t.Errorf("rootless network create: %v %q", err, stderr)
+	}
+	// The monitor restarts a rootless container (pause process and
+	// slirp4netns made again) and runs its healthcheck.
+	out, stderr, err := u.img(nil, "run", "-d", "--name", "again", "--restart", "on-failure:1", "--health-cmd", "true", "--health-interval", "1s",
+		"busybox", "sh", "-c", "ip -o link show tap0 >/dev/null && echo net; [ -f /ran ] && exec sleep 300; touch /ran; exit 1")
+	if err != nil {
+		t.Fatalf("rootless run --restart: %v %s %s", err, out, stderr)
+	}
+	out, _, _ = u.img(nil, "inspect", "--type", "container", "again")
+	var again inspected
+	json.Unmarshal([]byte(out), &again)
+	made = append(made, again)
+	waitFor(t, "rootless restart and healthy", func() bool {
+		ps, _, _ := u.img(nil, "ps", "--format", "{{.Names}} {{.Status}}")
+		logs, _, _ := u.img(nil, "logs", "again")
+		return strings.Contains(ps, "again Up") && strings.Contains(ps, "(healthy)") && logs == "net\nnet\n"
+	})
+	out, _, _ = u.img(nil, "inspect", "--type", "container", "again")
+	json.Unmarshal([]byte(out), &again)
+	made = append(made, again) // the restarted run's pids
 }
 
 // TestPortInUseByContainer: a host port another container publishes
