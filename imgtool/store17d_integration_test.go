@@ -357,6 +357,9 @@ func TestNetworkConnectStoppedAndPrimary(t *testing.T) {
 	// it, disconnect forgets it; so for the network it was run with.
 	mustImg(t, root, "run", "--name", "x", "--net", "stpa", "busybox", "true")
 	made = append(made, inspectCtr(t, root, "x"))
+	if out, err := myimg(t, root, "network", "connect", "--ip", gateway(subs["stpb"]), "stpb", "x"); err == nil || !strings.Contains(out, "gateway") {
+		t.Fatalf("connect --ip GATEWAY of a stopped container: %v %s", err, out)
+	}
 	mustImg(t, root, "network", "connect", "--alias", "xx", "stpb", "x")
 	if c := ctrNetsOf(t, root, "x"); c.Status != "exited" || len(c.Connected) != 1 || c.Connected[0].Name != "stpb" || c.Connected[0].Aliases[0] != "xx" {
 		t.Fatalf("exited x after connect: %+v", c)

@@ -118,6 +118,9 @@ func (o ConnectOptions) apply(a *network.Attachment, n *network.Net) error {
 		if ip == nil || ip.To4() == nil || !sn.Contains(ip) {
 			return fmt.Errorf("--ip %q: not an IPv4 address of network %s (%s)", o.IP, n.Name, n.Subnet)
 		}
+		if err := network.CheckStatic(ip, sn); err != nil {
+			return err
+		}
 		a.StaticIP = ip.To4().String()
 	}
 	if o.IP6 == "" {

@@ -143,16 +143,10 @@ func addIP(ip net.IP, n uint32) net.IP {
 // AllocateStatic leases ip to id (connect --ip): it must be a host
 // address of the subnet other than the gateway, free or id's already.
 func (a *IPAM) AllocateStatic(id string, ip net.IP) (net.IP, error) {
+	if err := CheckStatic(ip, a.subnet); err != nil {
+		return nil, err
+	}
 	ip4 := ip.To4()
-	if ip4 == nil || !a.subnet.Contains(ip4) {
-		return nil, fmt.Errorf("--ip %s: not an address of subnet %s", ip, a.subnet)
-	}
-	base := binary.BigEndian.Uint32(a.subnet.IP.Mask(a.subnet.Mask).To4())
-	ones, bits := a.subnet.Mask.Size()
-	off := binary.BigEndian.Uint32(ip4) - base
-	if off < 2 || off >= uint32(1)<<(bits-ones)-1 {
-		return nil, fmt.Errorf("--ip %s: the network, gateway or broadcast address of %s", ip, a.subnet)
-	}
 	err := a.locked(func(leases map[string]string) (bool, error) {
 		if owner, used := leases[ip4.String()]; used && owner != id {
 			return false, fmt.Errorf("--ip %s: in use by container %s", ip4, owner[:min(12, len(owner))])
@@ -174,4 +168,20 @@ func (a *IPAM) AllocateStatic(id string, ip net.IP) (net.IP, error) {
 		return nil, err
 	}
 	return ip4, nil
+}
+
+// CheckStatic checks a static address (connect --ip): a host address of
+// subnet other than the gateway.
+func CheckStatic(ip net.IP, subnet *net.IPNet) error {
+	ip4 := ip.To4()
+	if ip4 == nil || !subnet.Contains(ip4) {
+		return fmt.Errorf("--ip %s: not an address of subnet %s", ip, subnet)
+	}
+	base := binary.BigEndian.Uint32(subnet.IP.Mask(subnet.Mask).To4())
+	ones, bits := subnet.Mask.Size()
+	off := binary.BigEndian.Uint32(ip4) - base
+	if off < 2 || off >= uint32(1)<<(bits-ones)-1 {
+		return fmt.Errorf("--ip %s: the network, gateway or broadcast address of %s", ip, subnet)
+	}
+	return nil
 }
