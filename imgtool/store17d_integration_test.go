@@ -370,12 +370,16 @@ func TestNetworkConnectStoppedAndPrimary(t *testing.T) {
 		t.Fatalf("exited x after disconnects: %+v", c)
 	}
 	// The network a running container was run with: eth0, its route
-	// and its name go; the connected network stays and serves names.
+	// and its name go; the connected network stays, serves names and
+	// takes the default route over.
 	mustImg(t, root, "run", "-d", "--name", "p", "--net", "stpb", "busybox", "sleep", "300")
 	made = append(made, inspectCtr(t, root, "p"))
 	mustImg(t, root, "network", "disconnect", "stpa", "r")
 	if out, err := myimg(t, root, "exec", "r", "ip", "link", "show", "eth0"); err == nil {
 		t.Fatalf("eth0 after disconnecting the first network: %s", out)
+	}
+	if out := mustImg(t, root, "exec", "r", "ip", "route"); !strings.Contains(out, "default via "+gateway(subs["stpb"])+" dev eth1") {
+		t.Fatalf("r's routes: the connected network did not take the default route over:\n%s", out)
 	}
 	if out := mustImg(t, root, "exec", "r", "cat", "/etc/resolv.conf"); !strings.Contains(out, "nameserver "+gateway(subs["stpb"])) {
 		t.Fatalf("r's resolv.conf:\n%s", out)

@@ -180,6 +180,14 @@ func (cs *Manager) dropPrimary(r *Record, force bool) error {
 	}
 	cur, err := cs.Update(r.ID, func(c *Record) {
 		c.Network = network.Attachment{Mode: network.ModeNone, Netns: c.Network.Netns, IPAMDir: c.Network.IPAMDir}
+		// The first connected network with a way out takes the default
+		// route over (now if attached, else at the next start).
+		if i := slices.IndexFunc(c.Connected, func(x network.Attachment) bool { return !x.Internal }); i >= 0 && old.Gateway != "" && !old.Internal {
+			c.Connected[i].DefaultRoute = true
+			if c.Connected[i].IP != "" && cs.IsRunning(c) {
+				errs = append(errs, c.Connected[i].AddDefaultRoute())
+			}
+		}
 	})
 	errs = append(errs, err, cs.syncNetworkHosts(old))
 	if cur != nil {

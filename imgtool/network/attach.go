@@ -7,6 +7,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 )
 
 // Network modes of `myimg run --net`.
@@ -42,16 +45,19 @@ type Attachment struct {
 	// Aliases (connect --alias) are more names on this network; StaticIP
 	// (connect --ip, or the IPv4 lease at --ip6's offset) and MAC
 	// (--mac-address) are asked for again on a restart.
-	Aliases   []string      `json:"aliases,omitempty"`
-	StaticIP  string        `json:"staticIP,omitempty"`
-	MAC       string        `json:"mac,omitempty"`
-	Internal  bool          `json:"internal,omitempty"`
-	Netns     string        `json:"netns,omitempty"`
-	Ports     []PortMapping `json:"ports,omitempty"`
-	Rules     []Rule        `json:"rules,omitempty"`
-	APISocket string        `json:"apiSocket,omitempty"`
-	SlirpPid  int           `json:"slirpPid,omitempty"`
-	SlirpTime uint64        `json:"slirpStartTime,omitempty"`
+	Aliases []string `json:"aliases,omitempty"`
+	// DefaultRoute: a connected network that took over the default
+	// route when the first network was disconnected.
+	DefaultRoute bool          `json:"defaultRoute,omitempty"`
+	StaticIP     string        `json:"staticIP,omitempty"`
+	MAC          string        `json:"mac,omitempty"`
+	Internal     bool          `json:"internal,omitempty"`
+	Netns        string        `json:"netns,omitempty"`
+	Ports        []PortMapping `json:"ports,omitempty"`
+	Rules        []Rule        `json:"rules,omitempty"`
+	APISocket    string        `json:"apiSocket,omitempty"`
+	SlirpPid     int           `json:"slirpPid,omitempty"`
+	SlirpTime    uint64        `json:"slirpStartTime,omitempty"`
 }
 
 // ValidMode checks --net.
@@ -131,7 +137,7 @@ func setupBridge(a *Attachment, id string, persist func() error, primary bool) e
 		}
 	}
 	route := gw
-	if a.Internal || !primary {
+	if a.Internal || !primary && !a.DefaultRoute {
 		route = nil // no way out (internal), or the primary network's
 	}
 	ifname := a.Iface
@@ -206,6 +212,29 @@ func (a *Attachment) ReleasePrimary(id string) error {
 	}
 	errs = append(errs, RemoveBridgeIfUnused(a.IPAMDir, a.Subnet, a.Bridge))
 	return errors.Join(errs...)
+}
+
+// AddDefaultRoute routes the namespace at a.Netns out through a's
+// interface and gateway (the connected network that takes over).
+func (a *Attachment) AddDefaultRoute() error {
+	ns, err := netns.GetFromPath(a.Netns)
+	if err != nil {
+		return fmt.Errorf("netns %s: %w", a.Netns, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	l, err := h.LinkByName(a.Iface)
+	if err != nil {
+		return fmt.Errorf("link %s: %w", a.Iface, err)
+	}
+	if err := h.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.ParseIP(a.Gateway)}); err != nil {
+		return fmt.Errorf("%s: default route via %s: %w", a.Iface, a.Gateway, err)
+	}
+	return nil
 }
 
 // IPv4AtOffsetOf is the address of subnet4 at ip6's offset in subnet6
