@@ -42,7 +42,7 @@ func buildFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-cache", Usage: "do not use existing cached images for the container build"},
 		&cli.BoolFlag{Name: "layers", Value: true, Usage: "cache intermediate layers during build (false: one layer per stage)"},
 		&cli.StringFlag{Name: "format", Value: "oci", Usage: "image `format`: oci, or docker (v2s2 manifest and config, which keep HEALTHCHECK, ONBUILD and SHELL for docker and podman)", Sources: cli.EnvVars("BUILDAH_FORMAT")},
-		&cli.StringFlag{Name: "compression", Value: "gzip", Usage: "layer compression: gzip, zstd or none"},
+		&cli.StringFlag{Name: "compression", Value: "none", Usage: "compression of the layers in the local store: none (as buildah and podman keep them; push and save compress), gzip or zstd"},
 		&cli.Int64Flag{Name: "timestamp", Value: -1, Usage: "set created timestamp and clamp file mtimes to `seconds` since the epoch (default $SOURCE_DATE_EPOCH)"},
 		&cli.StringFlag{Name: "runtime", Usage: "`path` of the OCI runtime for RUN", Sources: cli.EnvVars("MYIMG_RUNTIME")},
 		&cli.StringFlag{Name: "network", Usage: "network for RUN: private (loopback only, default) or host"},

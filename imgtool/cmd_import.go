@@ -25,7 +25,7 @@ func importCommand() *cli.Command {
 gzip or zstd). The result is a one-layer image; NAME defaults to none (print the ID).`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "change", Aliases: []string{"c"}, Usage: "apply a config instruction: CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, STOPSIGNAL (JSON or plain)"},
-			&cli.StringFlag{Name: "compression", Value: "gzip", Usage: "layer compression: gzip, zstd or none"},
+			&cli.StringFlag{Name: "compression", Value: "none", Usage: "compression of the layers in the local store: none (as buildah and podman keep them; push and save compress), gzip or zstd"},
 			&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Usage: "history comment"},
 			&cli.Int64Flag{Name: "timestamp", Value: -1, Usage: "set created time and clamp file mtimes to these seconds since the epoch (default $SOURCE_DATE_EPOCH or now)"},
 		},

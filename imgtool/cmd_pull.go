@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/myrun-org/myrun/imgtool/archive"
+	"github.com/myrun-org/myrun/imgtool/layer"
 	"github.com/myrun-org/myrun/imgtool/progress"
 	"github.com/myrun-org/myrun/imgtool/registry"
 )
@@ -62,7 +65,19 @@ func pushCommand() *cli.Command {
 		Name:      "push",
 		Usage:     "Push an image to a registry",
 		ArgsUsage: "IMAGE [DESTINATION]",
-		Flags:     registryFlags,
+		Description: `Layers kept uncompressed in the store (the default of build and import)
+are compressed on the way (gzip unless --compression-format says zstd), as
+buildah and podman push; the manifest (and an index) is rewritten for them,
+so the pushed manifest digest differs from the local one while the image ID
+(the config) stays. The store remembers each layer's compressed digest: a
+second push, to any repository, does not compress it again when the registry
+has it or can mount it from a repository it was pushed to. Layers stored
+compressed go as they are.`,
+		Flags: append(slices.Clone(registryFlags),
+			&cli.StringFlag{Name: "compression-format", Value: layer.Gzip, Usage: "compress uncompressed layers with gzip or zstd (named explicitly, it also recompresses layers stored in the other format)"},
+			&cli.IntFlag{Name: "compression-level", Usage: "compression level (gzip 1-9, zstd 1-22; default: gzip 1, zstd's default)"},
+			&cli.BoolFlag{Name: "disable-compression", Aliases: []string{"D"}, Usage: "push every layer as stored (uncompressed ones uncompressed)"},
+		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			s, err := storeWith(cmd, 1, 2)
 			if err != nil {
@@ -72,8 +87,25 @@ func pushCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if o.Export, err = pushExport(cmd); err != nil {
+				return err
+			}
 			_, err = registry.Push(s, cmd.Args().Get(0), cmd.Args().Get(1), o)
 			return err
 		},
 	}
+}
+
+// pushExport reads push's compression flags.
+func pushExport(cmd *cli.Command) (archive.Export, error) {
+	if cmd.Bool("disable-compression") {
+		for _, f := range []string{"compression-format", "compression-level"} {
+			if cmd.IsSet(f) {
+				return archive.Export{}, fmt.Errorf("--%s: layers are not compressed with --disable-compression", f)
+			}
+		}
+		return archive.Export{}, nil
+	}
+	e := archive.Export{Format: cmd.String("compression-format"), Level: int(cmd.Int("compression-level")), Recompress: cmd.IsSet("compression-format")}
+	return e, e.Check()
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/myrun-org/myrun/imgtool/archive"
+	"github.com/myrun-org/myrun/imgtool/layer"
 	"github.com/myrun-org/myrun/imgtool/store"
 )
 
@@ -23,6 +24,7 @@ func saveCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `file` (or directory for oci-dir) instead of stdout"},
 			&cli.StringFlag{Name: "format", Value: "oci-archive", Usage: "oci-archive (tar of an OCI layout), oci-dir (OCI layout directory) or docker-archive"},
 			&cli.BoolFlag{Name: "multi-image-archive", Aliases: []string{"m"}, Usage: "docker-archive: allow several images (one manifest.json entry each)"},
+			&cli.BoolFlag{Name: "uncompressed", Usage: "oci-archive, oci-dir: keep uncompressed layers uncompressed (default: gzip them, as podman; docker-archive layers are always uncompressed tars)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			s, err := storeWith(cmd, 1, -1)
@@ -33,13 +35,19 @@ func saveCommand() *cli.Command {
 			if cmd.Bool("multi-image-archive") && cmd.String("format") != "docker-archive" {
 				return fmt.Errorf("-m (--multi-image-archive) is for --format docker-archive; %s holds several images anyway", cmd.String("format"))
 			}
-			write := func(w io.Writer) error { return archive.SaveArchive(s, w, cmd.Args().Slice()) }
+			// As podman 4.3 with its uncompressed store: the OCI formats
+			// gzip layers (those stored compressed go as they are).
+			e := archive.Export{Format: layer.Gzip}
+			if cmd.Bool("uncompressed") {
+				e = archive.Export{}
+			}
+			write := func(w io.Writer) error { return archive.SaveArchive(s, w, cmd.Args().Slice(), e) }
 			switch cmd.String("format") {
 			case "oci-dir":
 				if out == "" {
 					return fmt.Errorf("--format oci-dir needs --output DIR")
 				}
-				return archive.SaveDir(s, out, cmd.Args().Slice())
+				return archive.SaveDir(s, out, cmd.Args().Slice(), e)
 			case "oci-archive":
 			case "docker-archive":
 				write = func(w io.Writer) error {

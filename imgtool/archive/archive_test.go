@@ -191,7 +191,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	d, _ := CopyFromLayout(s2, src, "")
 	s2.Tag("x", d)
 	buf.Reset()
-	if err := SaveArchive(s2, &buf, []string{"x"}); err != nil {
+	if err := SaveArchive(s2, &buf, []string{"x"}, Export{}); err != nil {
 		t.Fatal(err)
 	}
 	s3, _ := store.Open(t.TempDir())

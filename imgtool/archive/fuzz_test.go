@@ -37,7 +37,7 @@ func seedArchives(f *testing.F) (oci, docker []byte) {
 		f.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := SaveArchive(s, &buf, []string{"seed:1"}); err != nil {
+	if err := SaveArchive(s, &buf, []string{"seed:1"}, Export{}); err != nil {
 		f.Fatal(err)
 	}
 	cfg, _ := json.Marshal(img)

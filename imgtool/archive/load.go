@@ -79,7 +79,7 @@ func loadLayout(s *store.Store, dir string) ([]LoadedImage, error) {
 		if _, err := VerifyImage(src, m); err != nil {
 			return nil, err
 		}
-		desc, err := copyImage(src, s, m)
+		desc, err := copyImage(src, s, m, Export{})
 		if err != nil {
 			return nil, err
 		}

@@ -15,8 +15,10 @@ import (
 
 // SaveDir writes the named images as an OCI layout directory at dir
 // (created, or added to when it already is a layout). Each image keeps its
-// name as org.opencontainers.image.ref.name.
-func SaveDir(s *store.Store, dir string, names []string) error {
+// name as org.opencontainers.image.ref.name. Layers e compresses are
+// written compressed (podman's oci-dir and oci-archive gzip the
+// uncompressed layers of its store the same way).
+func SaveDir(s *store.Store, dir string, names []string, e Export) error {
 	dst, err := store.Open(dir)
 	if err != nil {
 		return err
@@ -26,7 +28,7 @@ func SaveDir(s *store.Store, dir string, names []string) error {
 		if err != nil {
 			return err
 		}
-		out, err := copyImage(s, dst, desc)
+		out, err := copyImage(s, dst, desc, e)
 		if err != nil {
 			return err
 		}
@@ -61,14 +63,14 @@ func digestLike(n string) (string, error) {
 }
 
 // SaveArchive writes an oci-archive (a tar of an OCI layout) to w.
-func SaveArchive(s *store.Store, w io.Writer, names []string) error {
+func SaveArchive(s *store.Store, w io.Writer, names []string, e Export) error {
 	tmp, err := s.TempDir("save-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
 	dir := filepath.Join(tmp, "layout")
-	if err := SaveDir(s, dir, names); err != nil {
+	if err := SaveDir(s, dir, names, e); err != nil {
 		return err
 	}
 	return tarDir(w, dir)

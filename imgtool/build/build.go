@@ -238,7 +238,10 @@ func checkOptions(o *Options) (string, []byte, error) {
 		o.Out = io.Discard
 	}
 	if o.Compression == "" {
-		o.Compression = "gzip"
+		// As buildah and podman keep them in containers-storage: a
+		// gzip of every layer at commit was most of a build's CPU
+		// (docs/benchmarks.md); push and save compress.
+		o.Compression = layer.None
 	}
 	if o.Platform.Architecture == "" {
 		o.Platform = store.HostPlatform()

@@ -255,7 +255,11 @@ func (b *builder) commitUpper(upper string) (ocispec.Descriptor, digest.Digest, 
 		return desc, diffID, err
 	}
 	if m.Bytes() >= progress.BarThreshold {
-		b.printf("%s %s (%s %s)\n", line, desc.Digest.Encoded()[:12], progress.Size(desc.Size), b.o.Compression)
+		if b.o.Compression == layer.None {
+			b.printf("%s %s (uncompressed)\n", line, desc.Digest.Encoded()[:12])
+		} else {
+			b.printf("%s %s (%s %s)\n", line, desc.Digest.Encoded()[:12], progress.Size(desc.Size), b.o.Compression)
+		}
 	}
 	dst := unpack.LayerDir(b.s, diffID)
 	if _, err := os.Stat(dst); err != nil {

@@ -44,11 +44,42 @@ const (
 // CacheName names a compression with its encoder settings, for the build
 // cache key: a layer cached under other settings has other bytes, so it
 // is not reused for a build that would make it differently.
-func CacheName(c string) string {
-	if c == Gzip || c == "" {
+func CacheName(c string) string { return CacheNameLevel(c, 0) }
+
+// CacheNameLevel is CacheName for a compression level (0: the default).
+// It also names the compressed form of a layer in the records of
+// package archive (a layer compressed for push or save).
+func CacheNameLevel(c string, level int) string {
+	switch {
+	case (c == Gzip || c == "") && level == 0:
 		return fmt.Sprintf("%s-%d", Gzip, gzipLevel)
+	case c == "":
+		return fmt.Sprintf("%s-%d", Gzip, level)
+	case level != 0 && c != None:
+		return fmt.Sprintf("%s-%d", c, level)
 	}
 	return c
+}
+
+// CheckLevel checks a --compression-level for compression c (0 is the
+// default level, always allowed).
+func CheckLevel(c string, level int) error {
+	if level == 0 {
+		return nil
+	}
+	switch c {
+	case Gzip, "":
+		if level >= 1 && level <= 9 {
+			return nil
+		}
+		return fmt.Errorf("--compression-level %d: gzip levels are 1 to 9", level)
+	case Zstd:
+		if level >= 1 && level <= 22 {
+			return nil
+		}
+		return fmt.Errorf("--compression-level %d: zstd levels are 1 to 22", level)
+	}
+	return fmt.Errorf("--compression-level %d: %q has no levels", level, c)
 }
 
 type nopWC struct{ io.Writer }
@@ -57,13 +88,23 @@ func (nopWC) Close() error { return nil }
 
 // Compressor wraps w. The gzip header carries no name or time, so output
 // depends only on input.
-func Compressor(w io.Writer, c string) (io.WriteCloser, error) {
+func Compressor(w io.Writer, c string) (io.WriteCloser, error) { return CompressorLevel(w, c, 0) }
+
+// CompressorLevel is Compressor at a level (0: the default; see
+// CheckLevel).
+func CompressorLevel(w io.Writer, c string, level int) (io.WriteCloser, error) {
+	if err := CheckLevel(c, level); err != nil {
+		return nil, err
+	}
 	switch c {
 	case Gzip, "":
+		if level == 0 {
+			level = gzipLevel
+		}
 		// Blocks are compressed in parallel (gzip was a third of a build,
 		// on one core). The block size is fixed and the block count does
 		// not change the bytes, so output stays the same on any machine.
-		z, err := pgzip.NewWriterLevel(w, gzipLevel)
+		z, err := pgzip.NewWriterLevel(w, level)
 		if err != nil {
 			return nil, err
 		}
@@ -72,7 +113,11 @@ func Compressor(w io.Writer, c string) (io.WriteCloser, error) {
 		}
 		return z, nil
 	case Zstd:
-		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault))
+		el := zstd.SpeedDefault
+		if level != 0 {
+			el = zstd.EncoderLevelFromZstd(level)
+		}
+		return zstd.NewWriter(w, zstd.WithEncoderLevel(el))
 	case None:
 		return nopWC{w}, nil
 	}

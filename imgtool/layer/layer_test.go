@@ -115,4 +115,25 @@ func TestGzipLevel(t *testing.T) {
 	if CacheName(Gzip) != "gzip-1" || CacheName("") != "gzip-1" || CacheName(Zstd) != "zstd" {
 		t.Fatalf("CacheName: %s %s %s", CacheName(Gzip), CacheName(""), CacheName(Zstd))
 	}
+	// Levels name other bytes; a level is the same bytes every time.
+	if CacheNameLevel(Gzip, 6) != "gzip-6" || CacheNameLevel(Zstd, 3) != "zstd-3" || CacheNameLevel(None, 0) != "none" {
+		t.Fatalf("CacheNameLevel: %s %s", CacheNameLevel(Gzip, 6), CacheNameLevel(Zstd, 3))
+	}
+	var l6 [2]bytes.Buffer
+	for i := range l6 {
+		w, err := CompressorLevel(&l6[i], Gzip, 6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+		w.Close()
+	}
+	if !bytes.Equal(l6[0].Bytes(), l6[1].Bytes()) || bytes.Equal(l6[0].Bytes(), outs[0]) || l6[0].Bytes()[8] != 0 {
+		t.Fatalf("gzip level 6: header %x", l6[0].Bytes()[:10])
+	}
+	for _, bad := range [][2]any{{Gzip, 10}, {Zstd, 23}, {None, 1}, {Gzip, -1}} {
+		if _, err := CompressorLevel(io.Discard, bad[0].(string), bad[1].(int)); err == nil {
+			t.Errorf("level %v accepted", bad)
+		}
+	}
 }

@@ -28,6 +28,9 @@ func Put(s *store.Store, compression string, produce func(io.Writer) error) (oci
 		return ocispec.Descriptor{}, "", err
 	}
 	defer ing.Abort()
+	if compression == layer.None {
+		return putPlain(ing, mt, produce)
+	}
 	cw, err := layer.Compressor(ing, compression)
 	if err != nil {
 		return ocispec.Descriptor{}, "", err
@@ -55,6 +58,21 @@ func Put(s *store.Store, compression string, produce func(io.Writer) error) (oci
 	}
 	desc, err := ing.Commit(mt, nil)
 	return desc, diff.Digest(), err
+}
+
+// putPlain is Put without compression: the blob is the tar, so its
+// digest is the diff_id and one hash does for both; produce writes
+// straight into the ingest.
+func putPlain(ing *store.Ingest, mt string, produce func(io.Writer) error) (ocispec.Descriptor, digest.Digest, error) {
+	bw := bufio.NewWriterSize(ing, 1<<20)
+	if err := produce(bw); err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	if err := bw.Flush(); err != nil {
+		return ocispec.Descriptor{}, "", err
+	}
+	desc, err := ing.Commit(mt, nil)
+	return desc, desc.Digest, err
 }
 
 // Create tars dir into a new compressed store blob and returns the blob's

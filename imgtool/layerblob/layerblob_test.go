@@ -117,3 +117,30 @@ func TestPut(t *testing.T) {
 		t.Fatalf("ingest not empty: %v", e)
 	}
 }
+
+// Without compression the blob is the tar: its digest is the diff_id
+// (hashed once), its media type the plain layer type, and a failing
+// producer leaves nothing.
+func TestPutUncompressed(t *testing.T) {
+	s, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := oneFileTar(t, "f", strings.Repeat("y", 300000))
+	desc, diffID, err := Put(s, layer.None, func(w io.Writer) error { _, err := w.Write(raw); return err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desc.MediaType != "application/vnd.oci.image.layer.v1.tar" || desc.Digest != digest.FromBytes(raw) || diffID != desc.Digest || desc.Size != int64(len(raw)) {
+		t.Fatalf("desc %+v diffID %s", desc, diffID)
+	}
+	if b, err := os.ReadFile(s.BlobPath(desc.Digest)); err != nil || !bytes.Equal(b, raw) {
+		t.Fatalf("blob: %v", err)
+	}
+	if _, _, err := Put(s, layer.None, func(w io.Writer) error { w.Write(raw[:100]); return errors.New("boom") }); err == nil {
+		t.Fatal("producer error lost")
+	}
+	if ents, _ := os.ReadDir(filepath.Join(s.Root, "ingest")); len(ents) != 0 {
+		t.Fatalf("ingest left: %v", ents)
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/opencontainers/go-digest"
@@ -14,30 +16,15 @@ import (
 )
 
 // storeImage exposes a stored image to go-containerregistry with the
-// manifest and config bytes exactly as stored (so the pushed digest is
-// ours) and layer reads verified by the store.
+// manifest it is pushed under (the stored bytes, or those rewritten for
+// its compressed layers: see pusher) and the config bytes as stored, so
+// the image ID stays ours; layer reads are verified.
 type storeImage struct {
-	s       *store.Store
-	l       *store.Loaded
-	rawMan  []byte
-	o       Options
-	byDiges map[v1.Hash]ocispec.Descriptor
-}
-
-func newStoreImage(s *store.Store, l *store.Loaded, o Options) (v1.Image, error) {
-	raw, err := s.ReadBlob(l.Desc)
-	if err != nil {
-		return nil, err
-	}
-	si := &storeImage{s: s, l: l, rawMan: raw, o: o, byDiges: map[v1.Hash]ocispec.Descriptor{}}
-	for _, d := range l.Manifest.Layers {
-		h, err := v1.NewHash(d.Digest.String())
-		if err != nil {
-			return nil, err
-		}
-		si.byDiges[h] = d
-	}
-	return partial.CompressedToImage(si)
+	p      *pusher
+	l      *store.Loaded
+	rawMan []byte
+	layers map[v1.Hash]*pushLayer
+	config ocispec.Descriptor
 }
 
 func (i *storeImage) RawConfigFile() ([]byte, error) { return i.l.RawConf, nil }
@@ -50,51 +37,74 @@ func (i *storeImage) MediaType() (types.MediaType, error) {
 }
 
 func (i *storeImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
-	if d, ok := i.byDiges[h]; ok {
-		return &storeLayer{i: i, d: d, h: h}, nil
+	if pl, ok := i.layers[h]; ok {
+		return &storeLayer{p: i.p, pl: pl, h: h}, nil
 	}
 	// The config blob is fetched through here too.
-	cd := i.l.Manifest.Config
-	return &storeLayer{i: i, d: cd, h: h}, nil
+	return &storeLayer{p: i.p, pl: &pushLayer{src: i.config, dst: i.config, config: true}, h: h}, nil
 }
 
-type storeLayer struct {
-	i *storeImage
-	d ocispec.Descriptor
-	h v1.Hash
+// mountImage is a v1.Image whose layers that were pushed to another
+// repository of the destination's registry are offered for a
+// cross-repository mount (go-containerregistry mounts only a
+// *remote.MountableLayer).
+type mountImage struct {
+	v1.Image
+	p *pusher
 }
 
-func (l *storeLayer) Digest() (v1.Hash, error) { return l.h, nil }
-func (l *storeLayer) Size() (int64, error)     { return l.d.Size, nil }
-func (l *storeLayer) MediaType() (types.MediaType, error) {
-	return types.MediaType(l.d.MediaType), nil
-}
-func (l *storeLayer) Compressed() (io.ReadCloser, error) {
-	rc, err := l.i.s.Open(l.d)
+func (m mountImage) Layers() ([]v1.Layer, error) {
+	ls, err := m.Image.Layers()
 	if err != nil {
 		return nil, err
 	}
-	if l.i.o.Progress != nil {
+	for i, l := range ls {
+		h, err := l.Digest()
+		if err != nil {
+			return nil, err
+		}
+		if from := m.p.mountFrom(h); from != nil {
+			ls[i] = &remote.MountableLayer{Layer: l, Reference: from}
+		}
+	}
+	return ls, nil
+}
+
+type storeLayer struct {
+	p  *pusher
+	pl *pushLayer
+	h  v1.Hash
+}
+
+func (l *storeLayer) Digest() (v1.Hash, error) { return l.h, nil }
+func (l *storeLayer) Size() (int64, error)     { return l.pl.dst.Size, nil }
+func (l *storeLayer) MediaType() (types.MediaType, error) {
+	return types.MediaType(l.pl.dst.MediaType), nil
+}
+
+// Compressed is called only when the registry lacks the blob.
+func (l *storeLayer) Compressed() (io.ReadCloser, error) {
+	rc, err := l.p.open(l.pl)
+	if err != nil {
+		return nil, err
+	}
+	if l.p.o.Progress != nil {
 		return struct {
 			io.Reader
 			io.Closer
-		}{l.i.o.Progress("blob "+l.d.Digest.Encoded()[:12], l.d.Size, rc), rc}, nil
+		}{l.p.o.Progress("blob "+l.pl.dst.Digest.Encoded()[:12], l.pl.dst.Size, rc), rc}, nil
 	}
 	return rc, nil
 }
 
 // storeIndex exposes a stored image index or Docker manifest list, with
-// its bytes as stored, and its entries as storeImages (or nested lists).
-// Every entry must be in the store: a list is pushed whole or not at all.
+// the bytes it is pushed under, and its entries as storeImages (or nested
+// lists). Every entry must be in the store: a list is pushed whole or
+// not at all.
 type storeIndex struct {
-	s    *store.Store
+	p    *pusher
 	desc ocispec.Descriptor
 	raw  []byte
-	o    Options
-}
-
-func newStoreIndex(s *store.Store, desc ocispec.Descriptor, raw []byte, o Options) *storeIndex {
-	return &storeIndex{s: s, desc: desc, raw: raw, o: o}
 }
 
 func (x *storeIndex) MediaType() (types.MediaType, error) {
@@ -114,39 +124,30 @@ func (x *storeIndex) IndexManifest() (*v1.IndexManifest, error) {
 	return v1.ParseIndexManifest(bytes.NewReader(x.raw))
 }
 
-func (x *storeIndex) child(h v1.Hash) (ocispec.Descriptor, error) {
-	m, err := x.IndexManifest()
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	for _, d := range m.Manifests {
-		if d.Digest == h {
-			return ocispec.Descriptor{MediaType: string(d.MediaType), Digest: digest.Digest(h.String()), Size: d.Size}, nil
-		}
-	}
-	return ocispec.Descriptor{}, fmt.Errorf("index %s has no entry %s", x.desc.Digest, h)
-}
-
 func (x *storeIndex) Image(h v1.Hash) (v1.Image, error) {
-	d, err := x.child(h)
-	if err != nil {
-		return nil, err
+	if img, ok := x.p.images[digest.Digest(h.String())]; ok {
+		return img, nil
 	}
-	l, err := x.s.Load(d)
-	if err != nil {
-		return nil, fmt.Errorf("index %s: entry %s: %w", x.desc.Digest, h, err)
-	}
-	return newStoreImage(x.s, l, x.o)
+	return nil, fmt.Errorf("index %s has no image %s", x.desc.Digest, h)
 }
 
 func (x *storeIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
-	d, err := x.child(h)
+	if idx, ok := x.p.indexes[digest.Digest(h.String())]; ok {
+		return idx, nil
+	}
+	return nil, fmt.Errorf("index %s has no index %s", x.desc.Digest, h)
+}
+
+// repoRef names blob d in repository repo (registry/repository) for a
+// mount, with the destination's plain-HTTP setting.
+func repoRef(repo string, d v1.Hash, plain bool) (name.Reference, error) {
+	var opts []name.Option
+	if plain {
+		opts = append(opts, name.Insecure)
+	}
+	r, err := name.NewRepository(repo, opts...)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := x.s.ReadBlob(d)
-	if err != nil {
-		return nil, fmt.Errorf("index %s: entry %s: %w", x.desc.Digest, h, err)
-	}
-	return newStoreIndex(x.s, d, raw, x.o), nil
+	return r.Digest(d.String()), nil
 }

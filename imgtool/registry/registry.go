@@ -36,6 +36,9 @@ type Options struct {
 	Log func(format string, a ...any)
 	// AuthFile is --authfile ("": podman's locations, auth.go).
 	AuthFile string
+	// Export compresses layers for Push (the zero value sends them as
+	// stored, as a build cache's push must).
+	Export archive.Export
 }
 
 // conn is how one reference is reached.
@@ -258,13 +261,17 @@ func toOCI(d v1.Descriptor) ocispec.Descriptor {
 }
 
 // Push sends a stored image to dest (default: its own name). An image
-// index or Docker manifest list goes whole: every entry, then the list
-// with its bytes as stored.
+// index or Docker manifest list goes whole: every entry, then the list.
+// Layers that o.Export compresses go compressed, under manifests (and
+// lists) rewritten for them; the rest as stored, with their bytes.
 func Push(s *store.Store, src, dest string, o Options) (ocispec.Descriptor, error) {
 	if dest == "" {
 		dest = src
 	}
 	dest = strings.TrimPrefix(dest, "docker://")
+	if err := o.Export.Check(); err != nil {
+		return ocispec.Descriptor{}, err
+	}
 	c, err := o.connect(dest)
 	if err != nil {
 		return ocispec.Descriptor{}, err
@@ -273,21 +280,11 @@ func Push(s *store.Store, src, dest string, o Options) (ocispec.Descriptor, erro
 	if err != nil {
 		return desc, err
 	}
-	var what remote.Taggable
-	raw, err := s.ReadBlob(desc)
+	p := newPusher(s, o, c)
+	defer p.done()
+	what, pushed, err := p.prepare(desc)
 	if err != nil {
-		return desc, err
-	}
-	if store.IsIndex(desc.MediaType, raw) {
-		what = newStoreIndex(s, desc, raw, o)
-	} else {
-		l, err := s.Load(desc)
-		if err != nil {
-			return desc, err
-		}
-		if what, err = newStoreImage(s, l, o); err != nil {
-			return desc, err
-		}
+		return desc, fmt.Errorf("push %s: %w", dest, err)
 	}
 	updates := make(chan v1.Update, 16)
 	go func() {
@@ -299,10 +296,12 @@ func Push(s *store.Store, src, dest string, o Options) (ocispec.Descriptor, erro
 			}
 		}
 	}()
+	defer hookProgress(o)()
 	opts := append(c.remoteOpts(), remote.WithProgress(updates))
-	if err := remote.Push(c.ref, what, opts...); err != nil {
+	if err := remote.Push(c.ref, what.(remote.Taggable), opts...); err != nil {
 		return desc, fmt.Errorf("push %s: %w", dest, c.explain(err))
 	}
+	p.remember()
 	o.log("Writing manifest to image destination")
-	return desc, nil
+	return pushed, nil
 }
