@@ -104,7 +104,9 @@ func TestSaveDirCompresses(t *testing.T) {
 // stored compressed are kept unless the format was named and differs;
 // Docker manifests get Docker types and cannot carry zstd.
 func TestExportLayerType(t *testing.T) {
-	d := func(mt string) ocispec.Descriptor { return ocispec.Descriptor{MediaType: mt, Digest: digest.FromString(mt)} }
+	d := func(mt string) ocispec.Descriptor {
+		return ocispec.Descriptor{MediaType: mt, Digest: digest.FromString(mt)}
+	}
 	gz, zst := Export{Format: layer.Gzip}, Export{Format: layer.Zstd, Recompress: true}
 	for _, c := range []struct {
 		e        Export
