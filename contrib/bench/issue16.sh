@@ -9,8 +9,12 @@
 #   3. the outside run's conditions: 16,600 files and --no-cache on a
 #      warm store, myimg vs buildah.
 #
+#   4. (with MYIMG_BEFORE=binary) the 200 MB build by MYIMG_BEFORE,
+#      MYIMG and buildah in turn, ROUNDS times (default 3), fresh stores
+#      each: wall, CPU and the layer commit lines of both myimg builds.
+#
 #   MYIMG=  binary (default bin/myimg)   WORK=  scratch dir (lower case)
-#   SKIP_CACHE=1  rows 2 and 3 only
+#   SKIP_CACHE=1  rows 2 and 3 only      ONLY_ALTERNATE=1  row 4 only
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -55,7 +59,7 @@ from="FROM oci:$base:busybox:latest"
 # cache), the warm one only uses what the cache holds.
 c1=$work/cachectx
 mkdir -p "$c1"
-if [ "${SKIP_CACHE:-0}" != 1 ]; then
+if [ "${SKIP_CACHE:-0}" != 1 ] && [ "${ONLY_ALTERNATE:-0}" != 1 ]; then
 cat >"$c1/Containerfile" <<EOF
 $from
 RUN --mount=type=cache,target=/cache,id=bench16 \\
@@ -84,6 +88,25 @@ RUN find /payload -type f | wc -l > /payload-count
 EOF
 files=$(find "$ctx/payload" -type f | wc -l)
 mb=$(du -sm "$ctx/payload" | cut -f1)
+
+# 4. alternating runs: before/after myimg and buildah, fresh stores.
+if [ -n "${MYIMG_BEFORE:-}" ]; then
+	for r in $(seq 1 "${ROUNDS:-3}"); do
+		bst=$work/buildah-alt$r
+		echo "round $r myimg before:" >>"$work/cpu.log"
+		m_before=$(seconds "$MYIMG_BEFORE" --root "$work/myimg-before$r" build -t bench:latest "$ctx")
+		echo "round $r myimg after:" >>"$work/cpu.log"
+		m_after=$(seconds "$MYIMG" --root "$work/myimg-after$r" build -t bench:latest "$ctx")
+		b=$(seconds buildah --root "$bst/root" --runroot "$bst/run" --storage-driver overlay bud --pull=never --layers --runtime runc -t bench:latest "$ctx")
+		echo "round $r, ${files} files ${mb} MB, fresh stores: myimg before ${m_before}s ($(ratio "$m_before" "$b")x), after ${m_after}s ($(ratio "$m_after" "$b")x), buildah ${b}s"
+	done
+fi
+if [ "${ONLY_ALTERNATE:-0}" = 1 ]; then
+	echo "CPU (user+sys, s) per command, with myimg's layer commits:"
+	sed "s|$work|WORK|g" "$work/cpu.log"
+	uptime
+	exit 0
+fi
 bst=$work/buildah1 mst=$work/myimg1
 b=$(seconds buildah --root "$bst/root" --runroot "$bst/run" --storage-driver overlay bud --pull=never --layers --runtime runc -t bench:latest "$ctx")
 m=$(seconds "$MYIMG" --root "$mst" build -t bench:latest "$ctx")
