@@ -2,6 +2,7 @@ package registry
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -219,13 +220,25 @@ func (p *pusher) open(pl *pushLayer) (io.ReadCloser, error) {
 		_, err := p.e.Compress(p.s, pl.src, pl.diffID, pl.dst.MediaType, pw)
 		pw.CloseWithError(err)
 	}()
-	return &pipeReader{ReadCloser: store.NewVerifier(pr, pl.dst), pr: pr, done: done}, nil
+	return &pipeReader{ReadCloser: store.NewVerifier(pr, pl.dst), pr: pr, done: done, pl: pl}, nil
 }
 
+// pipeReader is a layer compressed while it is sent; its bytes must
+// be those recorded (the manifest names them).
 type pipeReader struct {
 	io.ReadCloser
 	pr   *io.PipeReader
 	done chan struct{}
+	pl   *pushLayer
+}
+
+func (r *pipeReader) Read(b []byte) (int, error) {
+	n, err := r.ReadCloser.Read(b)
+	if errors.Is(err, store.ErrVerify) {
+		// Compress has recorded what the bytes are now.
+		err = fmt.Errorf("layer %s: compressed, it does not match the recorded %s (%w); the record is corrected: push again", r.pl.diffID, r.pl.dst.Digest, err)
+	}
+	return n, err
 }
 
 func (r *pipeReader) Close() error {
