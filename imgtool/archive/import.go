@@ -20,7 +20,7 @@ import (
 
 // ImportOptions describe the one-layer image Import makes.
 type ImportOptions struct {
-	Compression string
+	Compression string     // the layer in the store: none (also ""), gzip or zstd
 	Created     *time.Time // nil: now; also clamps file mtimes when set
 	Config      store.Config
 	Comment     string
@@ -39,6 +39,9 @@ func Import(s *store.Store, src string, o ImportOptions) (_ ocispec.Descriptor, 
 	st, err := os.Stat(src)
 	if err != nil {
 		return ocispec.Descriptor{}, err
+	}
+	if o.Compression == "" {
+		o.Compression = layer.None
 	}
 	var desc ocispec.Descriptor
 	var diffID digest.Digest

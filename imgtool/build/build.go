@@ -35,8 +35,8 @@ type Options struct {
 	BuildArgs   map[string]string
 	Target      string
 	NoCache     bool
-	Layers      bool // one layer per step (and cache); false squashes a stage's changes into one layer
-	Compression string
+	Layers      bool       // one layer per step (and cache); false squashes a stage's changes into one layer
+	Compression string     // layers in the store: none (default; push and save compress), gzip or zstd
 	Timestamp   *time.Time // SOURCE_DATE_EPOCH / --timestamp
 	Runtime     string     // runtime binary for RUN
 	Network     string     // "" / "private": new netns with loopback only; "host"
