@@ -122,6 +122,13 @@ func TestPushCompressesUncompressedLayers(t *testing.T) {
 	if out = mustImg(t, root, "push", "--tls-verify=false", "comp", ref); strings.Contains(out, "Compressing") || strings.Contains(out, "Copying blob") {
 		t.Errorf("push of the same image again: want nothing sent:\n%s", out)
 	}
+	// Another image sharing the two layers: only its own is compressed.
+	if out, err := buildCtx(t, root, "comp2", "FROM comp\nCOPY f /h\n", files, "--timestamp", "2"); err != nil {
+		t.Fatalf("build comp2: %v\n%s", err, out)
+	}
+	if out = mustImg(t, root, "push", "--tls-verify=false", "comp2", addr+"/comp/c:1"); strings.Count(out, "Compressing blob") != 1 || strings.Count(out, "skipped: mounted") != 2 {
+		t.Errorf("push of an image sharing two layers: want one compressed, two mounted:\n%s", out)
+	}
 	pushVariants(t, root, addr, local)
 	saveVariants(t, root)
 }
