@@ -105,6 +105,11 @@ func TestPushCompressesUncompressedLayers(t *testing.T) {
 	if back.ImageID != local.ImageID || back.ManifestDigest == local.ManifestDigest || back.Manifest.Layers[0].MediaType != "application/vnd.oci.image.layer.v1.tar+gzip" {
 		t.Fatalf("pulled back: %+v\nlocal: %+v", back, local)
 	}
+	// A pulled (gzip) image goes back as it is: the same manifest bytes.
+	mustImg(t, root2, "push", "--tls-verify=false", ref, addr+"/comp/again:1")
+	if a, b := runTool(t, nil, "skopeo", "inspect", "--tls-verify=false", "--raw", "docker://"+ref), runTool(t, nil, "skopeo", "inspect", "--tls-verify=false", "--raw", "docker://"+addr+"/comp/again:1"); a != b {
+		t.Errorf("push of a pulled image changed its manifest:\n%s\n%s", a, b)
+	}
 	env, pg := podmanEnv(t)
 	runTool(t, env, "podman", append(pg, "pull", "--tls-verify=false", "-q", ref)...)
 	if id := runTool(t, env, "podman", append(pg, "image", "inspect", "--format", "{{.Id}}", ref)...); strings.TrimSpace(id) != local.ImageID {
