@@ -3,6 +3,7 @@ package archive
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,5 +156,35 @@ func TestRewriteDescs(t *testing.T) {
 	}
 	if _, err := RewriteDescs(raw, "layers", nil); err == nil {
 		t.Error("a length mismatch was accepted")
+	}
+}
+
+// Compress reads a layer stored compressed too (push
+// --compression-format zstd of a gzip layer): the result decompresses to
+// the layer, and a layer that does not match its diff_id is refused.
+func TestCompressRecompresses(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := tarOf(t, "f", strings.Repeat("gzip layer ", 3000))
+	d, err := s.PutBytes(ocispec.MediaTypeImageLayerGzip, gz(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := Export{Format: layer.Zstd, Recompress: true}
+	var out bytes.Buffer
+	c, err := e.Compress(s, d, digest.FromBytes(raw), ocispec.MediaTypeImageLayerZstd, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Digest != digest.FromBytes(out.Bytes()) || c.Size != int64(out.Len()) || !bytes.HasPrefix(out.Bytes(), []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		t.Fatalf("descriptor %+v for %d bytes", c, out.Len())
+	}
+	if n, err := layer.CopyVerified(io.Discard, bytes.NewReader(out.Bytes()), digest.FromBytes(raw)); err != nil || n != int64(len(raw)) {
+		t.Fatalf("zstd result: %d %v", n, err)
+	}
+	if _, err := e.Compress(s, d, digest.FromString("other"), ocispec.MediaTypeImageLayerZstd, io.Discard); err == nil || !strings.Contains(err.Error(), "diff_id") {
+		t.Fatalf("wrong diff_id: %v", err)
 	}
 }
