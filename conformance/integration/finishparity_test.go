@@ -178,7 +178,7 @@ func TestFinishParityErrors(t *testing.T) {
 		{"no-path", rspec.Process{Args: sh, Cwd: "/bin"}, `exec: \"sh\": executable file not found in $PATH`},
 		{"dot-path", rspec.Process{Args: sh, Env: []string{"PATH=:"}, Cwd: "/bin"}, "cannot run executable found relative to current directory"},
 		{"missing", rspec.Process{Args: []string{"/no/such"}, Cwd: "/"}, "stat /no/such: no such file or directory"},
-		{"directory", rspec.Process{Args: []string{"/etc"}, Cwd: "/"}, "is a directory"},
+		{"directory", rspec.Process{Args: []string{"/etc"}, Cwd: "/"}, `exec: \"/etc\": is a directory: permission denied`},
 		{"not-executable", rspec.Process{Args: []string{"/etc/passwd"}, Cwd: "/"}, "permission denied"},
 		{"cwd-missing", rspec.Process{Args: sh, Env: []string{"PATH=/bin"}, Cwd: "/nonexistent"}, "process.cwd: chdir: no such file or directory"},
 		{"cwd-file", rspec.Process{Args: sh, Env: []string{"PATH=/bin"}, Cwd: "/etc/passwd"}, "process.cwd: chdir: not a directory"},
@@ -191,6 +191,12 @@ func TestFinishParityErrors(t *testing.T) {
 		if con.code == 0 || gi.code == 0 || !strings.Contains(con.err, c.want) || last(con) != last(gi) {
 			t.Errorf("%s: want %s from both alike:\nconstructor %v\ngo init %v", c.name, c.want, con, gi)
 		}
+	}
+	// The container's own process too: podman 4.3's `run IMAGE /etc`
+	// expects "permission denied" (execve's EACCES), as runc 1.1.5 says.
+	if r := runAsInit(t, rspec.Process{Args: []string{"/etc"}, Cwd: "/"}); r.code == 0 ||
+		!strings.Contains(r.err, "is a directory: permission denied") {
+		t.Errorf("run /etc: want is a directory: permission denied, got %v", r)
 	}
 }
 

@@ -137,7 +137,14 @@ func (f *finisher) lookup() error {
 	name := f.cfg.Process.Args[0]
 	path, err := exec.LookPath(name)
 	if err != nil {
-		return fmt.Errorf("exec: %q: %w", name, unwrapExecErr(err))
+		err = unwrapExecErr(err)
+		// execve says EACCES for a directory (Go's LookPath EISDIR), and
+		// engines read the words: podman 4.3 maps "permission denied"
+		// to exit 126 (exec) and expects it (run).
+		if errors.Is(err, unix.EISDIR) {
+			return fmt.Errorf("exec: %q: %w: %w", name, unix.EISDIR, unix.EACCES)
+		}
+		return fmt.Errorf("exec: %q: %w", name, err)
 	}
 	f.path = path
 	return nil

@@ -398,6 +398,10 @@ static char *look_path(struct process *p)
 		e = find_executable(name);
 		if (e == ENOENT || e == ENOTDIR)
 			fail("exec: \"%s\": stat %s: %s", name, name, errstr(e));
+		// execve says EACCES for a directory, and engines read the
+		// words: podman 4.3 maps "permission denied" to exit 126.
+		if (e == EISDIR)
+			fail("exec: \"%s\": is a directory: permission denied", name);
 		if (e != 0)
 			fail("exec: \"%s\": %s", name, errstr(e));
 		return (char *)name;
