@@ -19,8 +19,13 @@ FUNCLEN_DIRS ?= libcontainer runtime imgtool specs internal
 RUNC_BATS_MIN_PASS ?= 213
 RUNC_BATS_CI_MIN_PASS ?= 87
 RUNC_BATS_CI_FILES ?= start_hello.bats create.bats delete.bats kill.bats state.bats exec.bats run.bats tty.bats mounts.bats mask.bats capabilities.bats
+# podman 4.3's own system tests (conformance/podmanbats) with bin/myrun:
+# floors for the runtime-relevant files and the bounded part.
+PODMAN_BATS_MIN_PASS ?= 0
+PODMAN_BATS_CI_MIN_PASS ?= 0
+PODMAN_BATS_CI_FILES ?= 045-start.bats 050-stop.bats 055-rm.bats 075-exec.bats 080-pause.bats 130-kill.bats
 
-.PHONY: all build myrun myimg test unit integration conformance runc-bats runc-bats-ci dropin cri test-vm vm-ci demo install lint c-format depcheck bench fuzz fuzz-ci stress clean deps
+.PHONY: all build myrun myimg test unit integration conformance runc-bats runc-bats-ci podman-bats podman-bats-ci dropin cri test-vm vm-ci demo install lint c-format depcheck bench fuzz fuzz-ci stress clean deps
 
 all: build
 
@@ -56,6 +61,15 @@ runc-bats: build
 # The bounded part `make test` runs: bin/myrun only, a few files.
 runc-bats-ci: build
 	MIN_PASS=$(RUNC_BATS_CI_MIN_PASS) ONLY="$(RUNC_BATS_CI_FILES)" conformance/runcbats/run.sh $(CURDIR)/bin/myrun
+
+# podman 4.3's own system tests (bats, from the podman Go module) with
+# podman driving Debian's runc and bin/myrun; see conformance/podmanbats/README.md.
+podman-bats: build
+	MIN_PASS=$(PODMAN_BATS_MIN_PASS) conformance/podmanbats/run.sh runc $(CURDIR)/bin/myrun
+
+# The bounded part: bin/myrun only, a few files.
+podman-bats-ci: build
+	MIN_PASS=$(PODMAN_BATS_CI_MIN_PASS) ONLY="$(PODMAN_BATS_CI_FILES)" conformance/podmanbats/run.sh $(CURDIR)/bin/myrun
 
 # Podman (root and rootless), containerd and docker driving bin/myrun as their runtime.
 dropin: build

@@ -14,6 +14,8 @@ PKGS="$PKGS clang clang-format libclang-rt-14-dev shellcheck"
 "$(dirname "$0")/../conformance/cri/install-deps.sh"
 # runc's own bats suite (conformance/runcbats).
 "$(dirname "$0")/../conformance/runcbats/install-deps.sh"
+# podman's own system tests (conformance/podmanbats).
+"$(dirname "$0")/../conformance/podmanbats/install-deps.sh"
 # qemu and debootstrap for the VM lane (conformance/vm).
 "$(dirname "$0")/../conformance/vm/install-deps.sh"
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then

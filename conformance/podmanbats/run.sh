@@ -31,10 +31,12 @@ repo=$(cd "$here/../.." && pwd)
 : "${MIN_PASS:=0}"
 : "${FILE_TIMEOUT:=900}"
 # The files that exercise the runtime: create/start/exec/kill/pause/
-# delete, terminals, namespaces, cgroups and updates.
+# delete, terminals, mounts and volumes, namespaces, pods, networking,
+# healthchecks (exec), cgroups and updates.
 FILES="030-run.bats 032-sig-proxy.bats 035-logs.bats 040-ps.bats 045-start.bats 050-stop.bats 055-rm.bats
-075-exec.bats 080-pause.bats 130-kill.bats 170-run-userns.bats 190-run-ipcns.bats 280-update.bats
-400-unprivileged-access.bats 420-cgroups.bats 450-interactive.bats"
+060-mount.bats 065-cp.bats 075-exec.bats 080-pause.bats 130-kill.bats 160-volumes.bats 170-run-userns.bats
+180-blkio.bats 190-run-ipcns.bats 200-pod.bats 220-healthcheck.bats 280-update.bats
+400-unprivileged-access.bats 420-cgroups.bats 450-interactive.bats 500-networking.bats"
 : "${ONLY:=$FILES}"
 # podman's test image (helpers.bash): quay.io/libpod/testimage:20220615,
 # built by the suite's build-testimage from alpine. No network here: a
@@ -107,6 +109,20 @@ ping:x:999:
 nogroup:x:65533:
 nobody:x:65534:
 EOF
+	# Applets alpine's busybox has and Debian's busybox-static lacks,
+	# that the tests call: printenv; and alpine's /etc/mtab.
+	cat >"$r/bin/printenv" <<'PRINTENV'
+#!/bin/sh
+# printenv [NAME...] (podmanbats stand-in for busybox's applet)
+[ $# -eq 0 ] && exec env
+rc=0
+for v; do
+	if eval "[ -n \"\${$v+set}\" ]"; then eval "printf '%s\\n' \"\$$v\""; else rc=1; fi
+done
+exit $rc
+PRINTENV
+	chmod 0755 "$r/bin/printenv"
+	ln -s ../proc/mounts "$r/etc/mtab"
 	printf 'NAME="podmanbats busybox"\nID=busybox\nPRETTY_NAME="busybox-static stand-in for quay.io/libpod/testimage"\n' >"$r/etc/os-release"
 	echo "$TEST_IMAGE_TAG" >"$r/home/podman/testimage-id"
 	touch --date=@1600000000 "$r/home/podman/testimage-id"
@@ -291,14 +307,15 @@ results() {
 # subreaper (conmon daemonizes and PID 1 does not reap here): the image,
 # then the bats files one at a time, then every container removed.
 inner() {
-	local label=$1 rt=$2 base=$3 f args=(--tap) p
+	local label=$1 rt=$2 base=$3 f args=(--tap) p t0
 	enter_private "$base" "$rt"
 	import_image "$base"
 	[ -n "$FILTER" ] && args+=(--filter "$FILTER")
 	for f in $ONLY; do
+		t0=$SECONDS
 		(cd "$SUITE" && TMPDIR=$base/bats PODMAN=$base/bin/podman timeout -k 10 "$FILE_TIMEOUT" \
 			bats "${args[@]}" "$SUITE/$f" >"$logs/$label/${f%.bats}.tap" 2>"$logs/$label/${f%.bats}.stderr" </dev/null) || true
-		log "$label: $f: $(results "$logs/$label/${f%.bats}.tap" | awk '{ printf "%d passed, %d failed, %d skipped", $1, $2, $3 }')"
+		log "$label: $f: $(results "$logs/$label/${f%.bats}.tap" | awk '{ printf "%d passed, %d failed, %d skipped", $1, $2, $3 }') in $((SECONDS - t0)) s"
 	done
 	stop_podman "$base"
 	for p in $(pids_below "$base"); do
