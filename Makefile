@@ -20,10 +20,12 @@ RUNC_BATS_MIN_PASS ?= 213
 RUNC_BATS_CI_MIN_PASS ?= 87
 RUNC_BATS_CI_FILES ?= start_hello.bats create.bats delete.bats kill.bats state.bats exec.bats run.bats tty.bats mounts.bats mask.bats capabilities.bats
 # podman 4.3's own system tests (conformance/podmanbats) with bin/myrun:
-# floors for the runtime-relevant files and the bounded part.
-PODMAN_BATS_MIN_PASS ?= 0
-PODMAN_BATS_CI_MIN_PASS ?= 0
-PODMAN_BATS_CI_FILES ?= 045-start.bats 050-stop.bats 055-rm.bats 075-exec.bats 080-pause.bats 130-kill.bats
+# floors for the runtime-relevant files and the bounded part (files without
+# timed assertions: 050-stop and 080-pause measure seconds, which a loaded
+# machine stretches). The full floor is 148 measured minus those 4 timed tests.
+PODMAN_BATS_MIN_PASS ?= 144
+PODMAN_BATS_CI_MIN_PASS ?= 35
+PODMAN_BATS_CI_FILES ?= 040-ps.bats 045-start.bats 055-rm.bats 060-mount.bats 075-exec.bats 130-kill.bats 190-run-ipcns.bats
 
 .PHONY: all build myrun myimg test unit integration conformance runc-bats runc-bats-ci podman-bats podman-bats-ci dropin cri test-vm vm-ci demo install lint c-format depcheck bench fuzz fuzz-ci stress clean deps
 
@@ -42,7 +44,7 @@ deps:
 	contrib/install-deps.sh
 
 # test is what CI runs: unit tests, root integration tests, conformance.
-test: deps build lint depcheck unit fuzz-ci integration conformance runc-bats-ci dropin cri vm-ci
+test: deps build lint depcheck unit fuzz-ci integration conformance runc-bats-ci podman-bats-ci dropin cri vm-ci
 
 unit:
 	$(GO) test -count=1 ./...

@@ -59,7 +59,9 @@ test_image() {
 	local out=$1 r app
 	[ -x /bin/busybox ] || { log "busybox-static missing"; exit 2; }
 	r=$(mktemp -d /tmp/podmanbats-rootfs-XXXXXX)
-	mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,etc,root,tmp,var/tmp,run,home/podman}
+	# alpine's top-level directories (065-cp works in /srv).
+	mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,lib,dev,proc,sys,etc,root,tmp,var/tmp,run,home/podman} \
+		"$r"/{media,mnt,opt,srv,var/cache,var/lib,var/log,var/spool,var/empty}
 	cp /bin/busybox "$r/bin/busybox"
 	for app in $(/bin/busybox --list-full); do
 		[ "$app" = bin/busybox ] && continue
@@ -244,8 +246,8 @@ stop_podman() {
 # bridge and firewall rules of this run. Returns the number of leftovers.
 cleanup_host() {
 	local base=$1 snap=$2 n=0 d ids t rule
-	# The container IDs this setup made (its event log names them).
-	ids=$(jq -r 'select(.Type == "container") | .ID' "$base/events.log" 2>/dev/null | sort -u | tr '\n' '|')
+	# The container and pod IDs this setup made (its event log names them).
+	ids=$(jq -r 'select(.Type == "container" or .Type == "pod") | .ID' "$base/events.log" 2>/dev/null | sort -u | tr '\n' '|')
 	ids=${ids%|}
 	# New cgroups: the containers' libpod-ID dirs, and libpod_parent and
 	# its conmon dir if they did not exist before (rmdir fails while
@@ -265,7 +267,7 @@ cleanup_host() {
 			continue
 			;;
 		esac
-		[ -n "$ids" ] && [[ $d =~ libpod-(conmon-)?($ids) ]] || continue
+		[ -n "$ids" ] && [[ $d =~ libpod_parent/(libpod-(conmon-)?)?($ids) ]] || continue
 		log "left behind: cgroup $d"
 		n=$((n + 1))
 		if [ "$(stat -f -c %T "$d" 2>/dev/null)" = tmpfs ]; then
