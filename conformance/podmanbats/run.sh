@@ -235,6 +235,23 @@ pids_below() {
 	done
 }
 
+# other_runs: PIDs of other invocations of this script.
+other_runs() {
+	local p c ppid
+	for p in /proc/[0-9]*; do
+		[ "${p#/proc/}" = "$$" ] && continue
+		[ "${p#/proc/}" = "$BASHPID" ] && continue
+		c=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+		case $c in
+		*bash*"podmanbats/run.sh"*)
+			# Not our own forks (command substitutions before their exec).
+			ppid=$(awk '{ print $4 }' "$p/stat" 2>/dev/null) || continue
+			[ "$ppid" = "$$" ] || [ "$ppid" = "$BASHPID" ] || echo "${p#/proc/}"
+			;;
+		esac
+	done
+}
+
 # stop_podman BASE (in the namespace): every pod and container removed,
 # so that netavark tears down veths and firewall rules.
 stop_podman() {
@@ -245,7 +262,7 @@ stop_podman() {
 # cleanup_host BASE SNAP RUNTIME (after the namespace is gone): cgroups,
 # bridge and firewall rules of this run. Returns the number of leftovers.
 cleanup_host() {
-	local base=$1 snap=$2 n=0 d ids t rule
+	local base=$1 snap=$2 n=0 d ids t rule c
 	# The container and pod IDs this setup made (its event log names them).
 	ids=$(jq -r 'select(.Type == "container" or .Type == "pod") | .ID' "$base/events.log" 2>/dev/null | sort -u | tr '\n' '|')
 	ids=${ids%|}
@@ -279,16 +296,26 @@ cleanup_host() {
 	if ip link show "$BRIDGE" >/dev/null 2>&1; then
 		ip link del "$BRIDGE" || true
 	fi
-	# netavark's rules for our subnet (their chains are named by hash).
+	# netavark's rules for our subnet, and the chains they jump to (named
+	# by a hash of the network).
+	local chains
 	for t in filter nat; do
+		chains=$(iptables-save -t "$t" 2>/dev/null | grep -F "$SUBNET." | grep -o -- '-j NETAVARK-[0-9A-F]*' | cut -d' ' -f2 | sort -u)
 		iptables-save -t "$t" 2>/dev/null | grep -F "$SUBNET." | grep '^-A ' | sed 's/^-A/-D/' | while read -r rule; do
 			log "left behind: iptables -t $t $rule"
 			eval "iptables -t $t $rule" || true
 		done
+		for c in $chains; do
+			iptables -t "$t" -F "$c" 2>/dev/null && iptables -t "$t" -X "$c" 2>/dev/null
+		done
 	done
-	for d in $(private_dirs "$3"); do
-		[ -e "$base/created$d" ] && rmdir "$d" 2>/dev/null
-	done
+	# Mount points this run made on the host, unless another run of this
+	# lane (whose namespace has them mounted) is still going.
+	if [ -z "$(other_runs)" ]; then
+		for d in $(private_dirs "$3"); do
+			[ -e "$base/created$d" ] && rmdir "$d" 2>/dev/null
+		done
+	fi
 	if awk -v p="$base/" 'index($5, p) == 1 { f = 1 } END { exit !f }' /proc/self/mountinfo; then
 		log "mounts remain below $base: not removing it"
 		n=$((n + 1))
@@ -364,7 +391,8 @@ main() {
 	test_image "$IMAGE_TAR"
 	# A bridge and subnet of this run for podman's default network.
 	BRIDGE=pbats$(($$ % 10000))
-	SUBNET=10.$((90 + $$ % 10)).$(($$ % 250))
+	# (10.89 is conformance/dropin's, 10.91 conformance/cri's.)
+	SUBNET=10.96.$(($$ % 250))
 	export SUITE SUBREAPER IMAGE_TAR BRIDGE SUBNET ONLY FILTER FILE_TIMEOUT logs
 
 	local runtimes=("$@") labels=() r path label
