@@ -54,6 +54,15 @@ is near instant. Run it with "myrun run --bundle BUNDLE ID" and remove it with
 			if len(uids) > 0 && len(gids) == 0 {
 				gids = uids
 			}
+			if len(uids) == 0 && len(gids) == 0 {
+				m, multi, err := callerRanges()
+				if err != nil {
+					return err
+				}
+				if multi {
+					return unpackInUserNS(s, desc.Digest.String(), cmd.Args().Get(1), m)
+				}
+			}
 			o := unpack.Options{Copy: cmd.Bool("copy"), Rootless: cmd.Bool("rootless") || len(uids) > 0, UIDMap: uids, GIDMap: gids}
 			o.Progress = progress.New(os.Stderr, cmd.Bool("quiet")).Steps("unpack", len(img.Manifest.Layers))
 			return unpack.Bundle(s, img, cmd.Args().Get(1), o)
@@ -91,6 +100,9 @@ func unmountCommand() *cli.Command {
 			s, err := storeWith(cmd, 1, 1)
 			if err != nil {
 				return err
+			}
+			if m, multi, err := callerRanges(); err == nil && multi {
+				return unmountInUserNS(s, cmd.Args().First(), m)
 			}
 			return unpack.Remove(s, cmd.Args().First())
 		},

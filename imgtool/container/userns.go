@@ -13,8 +13,9 @@ import (
 // UsernsCommand is the hidden myimg subcommand that does, as root of a
 // rootless container's user namespace, what needs the subordinate ids:
 // "unpack DIGEST BUNDLE" extracts the image with the files' owners as in
-// the image, "rm PATH" deletes a tree owned by those ids, "copyup ROOTFS
-// DEST DATA" fills a named volume from the image.
+// the image (also for a user's `myimg unpack`), "unmount BUNDLE" removes
+// such a bundle, "rm PATH" deletes a tree owned by those ids, "copyup
+// ROOTFS DEST DATA" fills a named volume from the image.
 const UsernsCommand = "container-userns"
 
 func multi(r *Record) bool { return r.IDMaps != nil && r.IDMaps.Multi() }
@@ -69,6 +70,12 @@ func ServeUserns(s func() (*store.Store, error), args []string) error {
 			return err
 		}
 		return unpack.Bundle(st, img, args[2], unpack.Options{Copy: true, Rootless: true, InUserNS: true})
+	case len(args) == 2 && args[0] == "unmount":
+		st, err := s()
+		if err != nil {
+			return err
+		}
+		return unpack.Remove(st, args[1])
 	case len(args) == 2 && args[0] == "rm":
 		return os.RemoveAll(args[1])
 	case len(args) == 4 && args[0] == "copyup":

@@ -150,8 +150,12 @@ func Remove(s *store.Store, bundle string) error {
 	if _, err := os.Stat(filepath.Join(bundle, "config.json")); err != nil {
 		return fmt.Errorf("%s does not look like a bundle: %w", bundle, err)
 	}
-	if err := overlay.Unmount(filepath.Join(bundle, "rootfs")); err != nil {
-		return err
+	// Only a mounted rootfs is unmounted: umount(2) of a copied one is
+	// EPERM for a user and in a user namespace.
+	if overlay.IsMounted(filepath.Join(bundle, "rootfs")) {
+		if err := overlay.Unmount(filepath.Join(bundle, "rootfs")); err != nil {
+			return err
+		}
 	}
 	if overlay.IsMounted(filepath.Join(bundle, "rootfs")) {
 		return errors.New("rootfs is still mounted")
