@@ -22,7 +22,10 @@ func unpackCommand() *cli.Command {
 		Description: `As root the rootfs is an overlay mount of the store's extracted-layer cache
 with the writable layer in BUNDLE/.overlay, so unpacking an image a second time
 is near instant. Run it with "myrun run --bundle BUNDLE ID" and remove it with
-"myimg unmount BUNDLE". --copy (and any non-root use) writes a plain directory.`,
+"myimg unmount BUNDLE". --copy (and any non-root use) writes a plain directory.
+A user with subordinate ids (/etc/subuid, /etc/subgid) unpacks inside a user
+namespace with them: files keep the image's owners and config.json gets the
+same uid/gid maps (unless --uid-map/--gid-map are given).`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "copy", Usage: "write a flattened copy instead of mounting an overlay"},
 			&cli.BoolFlag{Name: "rootless", Usage: "generate a config.json with a user namespace (implies --copy with id maps)"},

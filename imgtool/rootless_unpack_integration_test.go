@@ -49,13 +49,34 @@ func ownerOf(t *testing.T, path string) string {
 // stores blobs) runs and unpacks with the image's owners too.
 func TestRootlessUnpackLoadSubIDs(t *testing.T) {
 	u := newRLUser(t)
-	u.AddSubIDs()
 	tarball := filepath.Join(u.home, "rootfs.tar")
 	writeUserImageTar(t, tarball)
 	os.Chown(tarball, u.UID, u.GID)
 	show := `CMD ["sh", "-c", "stat -c '%u:%g' /home/app /home/app/owned /etc/passwd; id -u; touch /home/app/new"]`
 	if out, stderr, err := u.img(nil, "import", "-c", "USER app", "-c", show, tarball, "appimg"); err != nil {
 		t.Fatalf("import: %v\n%s%s", err, out, stderr)
+	}
+	// No ranges: a warning, every file the user's (as before), and
+	// unmount by the user works (it used to fail: umount(2) is EPERM).
+	b0 := filepath.Join(u.home, "b0")
+	_, stderr, err := u.img(nil, "unpack", "appimg", b0)
+	if err != nil || !strings.Contains(stderr, "subordinate ids") {
+		t.Fatalf("unpack without ranges: %v %q (want a warning)", err, stderr)
+	}
+	if got, w := ownerOf(t, filepath.Join(b0, "rootfs/home/app")), fmt.Sprintf("%d:%d", u.UID, u.GID); got != w {
+		t.Errorf("no ranges: /home/app owned by %s, want %s", got, w)
+	}
+	if out, stderr, err := u.img(nil, "unmount", b0); err != nil {
+		t.Fatalf("unmount without ranges: %v %s%s", err, out, stderr)
+	}
+	u.AddSubIDs()
+	// Ranges but no newuidmap: an error naming it, no bundle made.
+	_, stderr, err = u.img([]string{"PATH=/nonexistent"}, "unpack", "appimg", b0)
+	if err == nil || !strings.Contains(stderr, "newuidmap") {
+		t.Fatalf("unpack without newuidmap: %v %q, want an error naming newuidmap", err, stderr)
+	}
+	if _, err := os.Lstat(b0); err == nil {
+		t.Errorf("failed unpack left %s", b0)
 	}
 	want := "1500:1500\n1500:1500\n0:0\n1500\n"
 	unpackAndRun(t, u, "appimg", "b1", want)
