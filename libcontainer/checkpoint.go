@@ -322,11 +322,20 @@ func (d *dumping) runCriu(opts *rpc.CriuOpts) error {
 	if derr != nil {
 		os.Remove(filepath.Join(d.imageDir, criu.DescriptorsFile))
 		if e := sw.Stderr(); e != "" {
-			return fmt.Errorf("checkpoint: %w: %s", derr, e)
+			derr = fmt.Errorf("%w: %s", derr, e)
 		}
-		return fmt.Errorf("checkpoint: %w", derr)
+		return fmt.Errorf("checkpoint: %w%s (--image-path %s)", derr, criuCause(filepath.Join(d.workDir, "dump.log")), d.imageDir)
 	}
 	return nil
+}
+
+// criuCause is ": " and the first error in CRIU's log, if it holds one:
+// CRIU's RPC answer says only that the request failed.
+func criuCause(log string) string {
+	if e := criu.LogError(log); e != "" {
+		return ": " + e
+	}
+	return ""
 }
 
 // freezerDir is the cgroup CRIU freezes the tree through: the v1 freezer,

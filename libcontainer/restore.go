@@ -393,10 +393,11 @@ func (rs *restoration) runCriu(opts *rpc.CriuOpts, extra []*os.File) error {
 	sw.Close()
 	rs.detach()
 	if derr != nil {
+		log := filepath.Join(rs.workDir, "restore.log")
 		if e := sw.Stderr(); e != "" {
 			derr = fmt.Errorf("%w: %s", derr, e)
 		}
-		return fmt.Errorf("restore: %w (CRIU's log: %s)", derr, filepath.Join(rs.workDir, "restore.log"))
+		return fmt.Errorf("restore: %w%s (--image-path %s; CRIU's log: %s)", derr, criuCause(log), rs.imageDir, log)
 	}
 	if rs.pid <= 0 {
 		return errors.New("restore: CRIU reported no restored pid")

@@ -253,6 +253,10 @@ func TestCheckpointRestoreReachCRIU(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "checkpoint: criu dump failed") || !strings.Contains(errs, filepath.Join(img, "dump.log")) {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
+	// The cause from CRIU's log and the image path are in the message.
+	if !strings.Contains(errs, ": Error (criu/") || !strings.Contains(errs, "(--image-path "+img+")") {
+		t.Fatalf("no CRIU error or --image-path in %q", errs)
+	}
 	if log, _ := os.ReadFile(filepath.Join(img, "dump.log")); !strings.Contains(string(log), "kerndat") {
 		t.Fatalf("dump.log does not end in the kernel probe: %s", log)
 	}
@@ -263,6 +267,9 @@ func TestCheckpointRestoreReachCRIU(t *testing.T) {
 	_, errs, code = runWithTimeout(t, 60*time.Second, "--root", b.root, "--criu", wrap, "restore", "-d", "--image-path", good, "--bundle", r.dir, r.id)
 	if code == 0 || !strings.Contains(errs, "restore: criu restore failed") {
 		t.Fatalf("restore: exit %d, stderr %q", code, errs)
+	}
+	if !strings.Contains(errs, ": Error (criu/") || !strings.Contains(errs, "(--image-path "+good+"; CRIU's log: "+filepath.Join(good, "restore.log")+")") {
+		t.Fatalf("restore: no CRIU error or --image-path in %q", errs)
 	}
 	if log, _ := os.ReadFile(filepath.Join(good, "restore.log")); !strings.Contains(string(log), "kerndat") {
 		t.Fatalf("restore.log does not end in the kernel probe: %s", log)

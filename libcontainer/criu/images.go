@@ -173,3 +173,19 @@ func ReadDescriptors(dir string) ([]string, error) {
 func External(desc string) bool {
 	return strings.HasPrefix(desc, "pipe:") || strings.HasPrefix(desc, "socket:")
 }
+
+// LogError is the first error CRIU wrote to its log at path, from
+// "Error (" on (the cause; later ones tend to be its consequences), or ""
+// when the log cannot be read or holds none.
+func LogError(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if i := strings.Index(line, "Error ("); i >= 0 {
+			return strings.TrimSpace(line[i:])
+		}
+	}
+	return ""
+}

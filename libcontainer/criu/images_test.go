@@ -101,3 +101,18 @@ func TestCheckMissingBinary(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+func TestLogError(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "restore.log")
+	if got := LogError(log); got != "" {
+		t.Fatalf("missing log: %q", got)
+	}
+	os.WriteFile(log, []byte("(00.000100) Version: 3.17\n(00.004567)      1: Error (criu/image.c:421): Unable to open core-1.img: No such file or directory\n(00.004601) Error (criu/cr-restore.c:2397): Restoring FAILED.\n"), 0o600)
+	if got, want := LogError(log), "Error (criu/image.c:421): Unable to open core-1.img: No such file or directory"; got != want {
+		t.Fatalf("LogError = %q, want %q", got, want)
+	}
+	os.WriteFile(log, []byte("(00.000100) Version: 3.17\n"), 0o600)
+	if got := LogError(log); got != "" {
+		t.Fatalf("no error: %q", got)
+	}
+}
