@@ -324,15 +324,15 @@ func (d *dumping) runCriu(opts *rpc.CriuOpts) error {
 		if e := sw.Stderr(); e != "" {
 			derr = fmt.Errorf("%w: %s", derr, e)
 		}
-		return fmt.Errorf("checkpoint: %w%s (--image-path %s)", derr, criuCause(filepath.Join(d.workDir, "dump.log")), d.imageDir)
+		return fmt.Errorf("checkpoint: %w%s (--image-path %s)", derr, criuCause(derr, filepath.Join(d.workDir, "dump.log")), d.imageDir)
 	}
 	return nil
 }
 
-// criuCause is ": " and the first error in CRIU's log, if it holds one:
-// CRIU's RPC answer says only that the request failed.
-func criuCause(log string) string {
-	if e := criu.LogError(log); e != "" {
+// criuCause is ": " and the first error in CRIU's log when it holds one
+// that err (CRIU's RPC answer) does not already give.
+func criuCause(err error, log string) string {
+	if e := criu.LogError(log); e != "" && !strings.Contains(err.Error(), e) {
 		return ": " + e
 	}
 	return ""

@@ -397,7 +397,7 @@ func (rs *restoration) runCriu(opts *rpc.CriuOpts, extra []*os.File) error {
 		if e := sw.Stderr(); e != "" {
 			derr = fmt.Errorf("%w: %s", derr, e)
 		}
-		return fmt.Errorf("restore: %w%s (--image-path %s; CRIU's log: %s)", derr, criuCause(log), rs.imageDir, log)
+		return fmt.Errorf("restore: %w%s (--image-path %s; CRIU's log: %s)", derr, criuCause(derr, log), rs.imageDir, log)
 	}
 	if rs.pid <= 0 {
 		return errors.New("restore: CRIU reported no restored pid")

@@ -43,7 +43,9 @@ P=0 F=0 S=0
 # equivalents).
 INTEG=${VM_INTEG_RUN:-'^(TestExec(Flags|ProcessJSONAndDetach|ProcessSetup|UserNamespace|JoinsAllNamespaces|ConsoleSocket)|TestRunEchoAndExitCode|TestPidNamespaceAndHostname|TestDetachedRoundTrip|TestCreateStartSplit|TestDeleteCreatedContainer|TestDeleteForcePaused|TestKillAllAndSignalNames|TestCgroupBadInput|TestEventsEndWithContainer|TestEventsOOM|TestBadInput|TestFailingPrestartHookLeavesNothing|TestHooksOrderAndState)$'}
 V2RUN='^TestV2'
-CRIURUN=${VM_CRIU_RUN:-'^TestCRIU'}
+# The host's VM_CRIU_RUN, if set, narrows the criu suites.
+CRIURUN=$(cat "$V/criu-run" 2>/dev/null)
+CRIURUN=${CRIURUN:-'^TestCRIU'}
 PODMANRUN='^TestVMPodman(Rootless)?Systemd$'
 CTRDRUN='^TestVMContainerdSystemd$'
 CKRUN='^TestVM(Podman|Containerd)Checkpoint$'

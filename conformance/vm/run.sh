@@ -6,6 +6,7 @@
 # Env:   VM_SUITES        suites to run (default: all; see guest.sh)
 #        VM_VALIDATION_ONLY  runtime-tools programs the validation suites
 #                         run (the runner's ONLY; default all)
+#        VM_CRIU_RUN      -test.run regex of the criu suites (default ^TestCRIU)
 #        VM_CACHE         image cache (default .cache/vm)
 #        VM_OUT           logs of this run (default .cache/vm/last)
 #        VM_IMAGE_TIMEOUT seconds for a cold image build (default 1500)
@@ -86,6 +87,7 @@ case " $VM_SUITES " in
 esac
 install -m 0755 "$here/guest.sh" "$work/disk/guest.sh"
 echo "$VM_SUITES" >"$work/disk/suites"
+echo "${VM_CRIU_RUN:-}" >"$work/disk/criu-run"
 mkfs.ext4 -q -F -L vmwork -d "$work/disk" "$work/work.img" 1024M >"$VM_OUT/mkfs-work.log" 2>&1 ||
 	fail "work disk" "mkfs.ext4: $(tail -3 "$VM_OUT/mkfs-work.log")"
 t2=$(date +%s)

@@ -153,7 +153,7 @@ func (s *Swrk) Do(req *rpc.CriuReq, nfy Notify) (*rpc.CriuResp, error) {
 			if fd != nil {
 				fd.Close()
 			}
-			msg := resp.GetCrErrmsg()
+			msg := strings.TrimSpace(resp.GetCrErrmsg())
 			if msg == "" {
 				msg = "see CRIU's log"
 			}

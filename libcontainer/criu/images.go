@@ -64,6 +64,31 @@ func CheckPreDump(flag, dir string) error {
 	if len(m) == 0 {
 		return fmt.Errorf("%s: %s: not a pre-dump (no pagemap-*.img)", flag, dir)
 	}
+	// criu 3.17 takes a parent whose pagemap it cannot read for none at
+	// all and dumps on: a broken one is refused here instead.
+	for _, p := range m {
+		if err := checkCommonHeader(p); err != nil {
+			return fmt.Errorf("%s: %s: corrupt pre-dump (%v)", flag, p, err)
+		}
+	}
+	return nil
+}
+
+// checkCommonHeader checks that an image file begins with CRIU's common
+// magic and a second (the image's own) word.
+func checkCommonHeader(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var hdr [8]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+		return errors.New("short header")
+	}
+	if m := binary.LittleEndian.Uint32(hdr[:4]); m != imgCommonMagic {
+		return fmt.Errorf("bad magic %x", hdr)
+	}
 	return nil
 }
 

@@ -44,7 +44,19 @@ func TestCheckPreDump(t *testing.T) {
 	if err := CheckPreDump("--parent-path", dir); err == nil || !strings.Contains(err.Error(), "not a pre-dump") {
 		t.Fatalf("empty: %v", err)
 	}
-	os.WriteFile(filepath.Join(dir, "pagemap-1.img"), nil, 0o600)
+	pm := filepath.Join(dir, "pagemap-1.img")
+	// Empty or cut short (as in the VM: criu 3.17 then dumped on without
+	// the parent), or not CRIU's: refused, naming the file.
+	for _, b := range [][]byte{nil, {0x19, 0x43, 0x56, 0x54, 0x25}, []byte("garbage!")} {
+		os.WriteFile(pm, b, 0o600)
+		if err := CheckPreDump("--parent-path", dir); err == nil || !strings.Contains(err.Error(), "--parent-path: "+pm+": corrupt pre-dump") {
+			t.Fatalf("%q: %v", b, err)
+		}
+	}
+	hdr := make([]byte, 12)
+	binary.LittleEndian.PutUint32(hdr, imgCommonMagic)
+	binary.LittleEndian.PutUint32(hdr[4:], 0x56084025) // the image's own magic
+	os.WriteFile(pm, hdr, 0o600)
 	if err := CheckPreDump("--parent-path", dir); err != nil {
 		t.Fatal(err)
 	}
