@@ -76,6 +76,9 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 	if err := cs.completeRecord(r, o); err != nil {
 		return nil, err
 	}
+	if err := rootlessCgroup(r, o, p); err != nil {
+		return nil, err
+	}
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		return nil, err
 	}

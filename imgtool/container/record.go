@@ -53,6 +53,10 @@ type Record struct {
 	Bundle      string    `json:"bundle"`
 	LogPath     string    `json:"logPath"`
 	CgroupsPath string    `json:"cgroupsPath,omitempty"`
+	// SystemdCgroup is a rootless container's cgroupsPath for the
+	// runtime's systemd driver (rootlesscg.go): a scope of the user
+	// manager, which systemd removes with the container's processes.
+	SystemdCgroup string `json:"systemdCgroup,omitempty"`
 	Hostname    string    `json:"hostname"`
 	StopSignal  string    `json:"stopSignal"`
 	AutoRemove  bool      `json:"autoRemove,omitempty"`

@@ -8,7 +8,7 @@ import (
 
 // runtime is the container's runtime with our own state root.
 func (cs *Manager) runtime(r *Record) runner.Runtime {
-	return runner.Runtime{Path: r.Runtime, Root: cs.StateRoot()}
+	return runner.Runtime{Path: r.Runtime, Root: cs.StateRoot(), Systemd: r.SystemdCgroup != ""}
 }
 
 // runtimeStatus is the runtime's view of the container ("created",

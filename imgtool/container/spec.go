@@ -71,30 +71,40 @@ func applyOptions(s *rspec.Spec, r *Record, o *Options, p *parsed, rootfs string
 		// Used as is with --net host; joinPause drops them otherwise.
 		s.Linux.UIDMappings, s.Linux.GIDMappings = r.IDMaps.UIDs, r.IDMaps.GIDs
 	}
-	if !r.Rootless {
+	switch {
+	case !r.Rootless:
 		s.Linux.CgroupsPath = r.CgroupsPath
-		if p.memory > 0 || p.quota > 0 || o.PidsLimit > 0 {
-			if s.Linux.Resources == nil {
-				s.Linux.Resources = &rspec.LinuxResources{}
-			}
-			res := s.Linux.Resources
-			if p.memory > 0 {
-				m := p.memory
-				res.Memory = &rspec.LinuxMemory{Limit: &m}
-			}
-			if p.quota > 0 {
-				q, per := p.quota, p.period
-				res.CPU = &rspec.LinuxCPU{Quota: &q, Period: &per}
-			}
-			if o.PidsLimit > 0 {
-				pl := o.PidsLimit
-				res.Pids = &rspec.LinuxPids{Limit: &pl}
-			}
-		}
-	} else if p.memory > 0 || p.quota > 0 || o.PidsLimit > 0 {
-		return fmt.Errorf("--memory, --cpus and --pids-limit need root (rootless containers get no cgroup here)")
+		setLimits(s, o, p)
+	case r.SystemdCgroup != "":
+		s.Linux.CgroupsPath = r.SystemdCgroup
+		setLimits(s, o, p)
+	case p.memory > 0 || p.quota > 0 || o.PidsLimit > 0:
+		return fmt.Errorf("--memory, --cpus and --pids-limit rootless need a cgroup systemd delegates to the user (rootlesscg.go)")
 	}
 	return nil
+}
+
+// setLimits puts -m, --cpus and --pids-limit into the spec.
+func setLimits(s *rspec.Spec, o *Options, p *parsed) {
+	if p.memory <= 0 && p.quota <= 0 && o.PidsLimit <= 0 {
+		return
+	}
+	if s.Linux.Resources == nil {
+		s.Linux.Resources = &rspec.LinuxResources{}
+	}
+	res := s.Linux.Resources
+	if p.memory > 0 {
+		m := p.memory
+		res.Memory = &rspec.LinuxMemory{Limit: &m}
+	}
+	if p.quota > 0 {
+		q, per := p.quota, p.period
+		res.CPU = &rspec.LinuxCPU{Quota: &q, Period: &per}
+	}
+	if o.PidsLimit > 0 {
+		pl := o.PidsLimit
+		res.Pids = &rspec.LinuxPids{Limit: &pl}
+	}
 }
 
 // setNetns sets the network namespace: the bind-mounted one for bridge,

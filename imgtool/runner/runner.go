@@ -19,6 +19,9 @@ type Runtime struct {
 	Path string // the binary; "" when none was found
 	Root string // --root: our own state directory
 	Log  string // --log (JSON format) when not ""
+	// Systemd adds --systemd-cgroup (a rootless container's scope of the
+	// user manager).
+	Systemd bool
 }
 
 // WithLog is r writing its own errors to path as JSON lines.
@@ -32,6 +35,9 @@ func (r Runtime) Command(args ...string) *exec.Cmd {
 	g := []string{"--root", r.Root}
 	if r.Log != "" {
 		g = append(g, "--log", r.Log, "--log-format", "json")
+	}
+	if r.Systemd {
+		g = append(g, "--systemd-cgroup")
 	}
 	return exec.Command(r.Path, append(g, args...)...)
 }
