@@ -341,6 +341,12 @@ func (r *Runtime) signalAll(c *container, sig unix.Signal) error {
 		}
 		return nil
 	}
+	if sig == unix.SIGKILL {
+		if ok, err := cgroups.KillAll(cg); ok {
+			r.Log.Debug("killed through cgroup.kill", "id", c.st.ID)
+			return err
+		}
+	}
 	frozen := cg.Freeze() == nil
 	pids, err := cg.Pids()
 	for _, p := range pids {
@@ -375,11 +381,19 @@ func (r *Runtime) Delete(id string, force bool) error {
 }
 
 func (r *Runtime) killAndWait(c *container) {
-	if cg := r.cgroupOf(c); cg != nil {
+	cg := r.cgroupOf(c)
+	if cg != nil {
 		// Sub-cgroups too: a frozen process takes no SIGKILL.
 		cgroups.ThawTree(cg)
 	}
-	if pidfd, err := openPidfd(c.st.InitPid, c.st.InitStartTime); err == nil {
+	pidfd, err := openPidfd(c.st.InitPid, c.st.InitStartTime)
+	if cg != nil {
+		// Every process at once where cgroup.kill exists (pure v2).
+		if ok, _ := cgroups.KillAll(cg); ok {
+			r.Log.Debug("killed through cgroup.kill", "id", c.st.ID)
+		}
+	}
+	if err == nil {
 		unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 		waitExit(pidfd, 10*time.Second)
 		unix.Close(pidfd)

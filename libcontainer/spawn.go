@@ -251,7 +251,7 @@ func (p *initProcess) start() error {
 		}
 	}
 	p.bornInCgroup = sys.UseCgroupFD
-	p.r.Log.Debug("start init", "exe", exe.Name(), "extra_fds", len(p.extra), "clone_flags", fmt.Sprintf("%#x", p.req.boot.CloneFlags), "joins", p.req.boot.Joins)
+	p.r.Log.Debug("start init", "exe", exe.Name(), "extra_fds", len(p.extra), "clone_flags", fmt.Sprintf("%#x", p.req.boot.CloneFlags), "joins", p.req.boot.Joins, "into_cgroup", sys.UseCgroupFD)
 	// syscall.ForkExec rather than os/exec: os.StartProcess probes
 	// CLONE_PIDFD with an extra vfork the first time a process starts a
 	// child, which costs every myrun invocation a process.

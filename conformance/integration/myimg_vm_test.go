@@ -7,10 +7,12 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const vmImgContainerfile = `FROM vmbusybox
@@ -73,4 +75,71 @@ func vmCgroupDirs(paths []string) []string {
 		}
 	}
 	return out
+}
+
+// myimg rootless through systemd's user manager (user@1000.service with
+// Delegate=): as the image's user, a build with RUN steps, then `myimg
+// run -d` with -m/--pids-limit/--cpus, whose limits must land in the
+// container's scope in the user's delegated subtree (files and unit), and
+// `rm -f` removing the scope.
+func TestVMImgRootlessSystemd(t *testing.T) {
+	vmNeedSystemdV2(t)
+	bin := os.Getenv("MYIMG")
+	if bin == "" {
+		t.Fatal("set MYIMG to the myimg binary")
+	}
+	xdg := fmt.Sprintf("/run/user/%d", vmUID)
+	if _, err := os.Stat(xdg + "/bus"); err != nil {
+		t.Fatalf("the user manager of uid %d is not up: %v", vmUID, err)
+	}
+	base, err := os.MkdirTemp("", "vm-myimg-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(base, 0o755)
+	rt := filepath.Join(base, "bin", filepath.Base(myrun))
+	img := filepath.Join(base, "bin", "myimg")
+	os.MkdirAll(filepath.Dir(rt), 0o755)
+	escInstall(t, myrun, rt)
+	escInstall(t, bin, img)
+	busyboxRootfs(t, filepath.Join(base, "rootfs"))
+	ctx := filepath.Join(base, "ctx")
+	os.MkdirAll(ctx, 0o755)
+	os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte(vmImgContainerfile), 0o644)
+	os.MkdirAll(filepath.Join(base, "home"), 0o755)
+	escChownTree(t, base, vmUID, vmUID)
+	e := &vmEngine{t: t, bin: img, pre: []string{"--root", filepath.Join(base, "store")}, cred: &escCred{vmUID, vmUID},
+		env: []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=" + base + "/home", "USER=user", "LOGNAME=user",
+			"XDG_RUNTIME_DIR=" + xdg, "DBUS_SESSION_BUS_ADDRESS=unix:path=" + xdg + "/bus"}}
+	t.Cleanup(func() {
+		if ids, _, _ := e.run("ps", "-a", "-q"); ids != "" {
+			e.run(append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
+		}
+		vmUnmountUnder(base)
+		os.RemoveAll(base)
+	})
+	e.must("import", filepath.Join(base, "rootfs"), "vmbusybox")
+	e.must("build", "--runtime", rt, "-t", "vmbuilt", ctx)
+	out := e.must("run", "--rm", "--net", "none", "--runtime", rt, "-m", "64m", "--pids-limit", "32", "--cpus", "0.5",
+		"vmbuilt", "sh", "-c", "cat /built /proc/self/cgroup /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max")
+	if want := "built\nsecond\n0::/\n67108864\n32\n50000 100000"; out != want {
+		t.Errorf("rootless run with limits printed\n%s\nwant\n%s", out, want)
+	}
+	id := e.must("run", "-d", "--net", "none", "--runtime", rt, "-m", "64m", "--pids-limit", "32", "--cpus", "0.5",
+		"vmbuilt", "sleep", "1000")
+	unit := "myimg-" + id + ".scope"
+	cg := fmt.Sprintf("/sys/fs/cgroup/user.slice/user-%d.slice/user@%d.service/user.slice/%s", vmUID, vmUID, unit)
+	for file, want := range map[string]string{"memory.max": "67108864", "pids.max": "32", "cpu.max": "50000 100000"} {
+		if raw, err := os.ReadFile(filepath.Join(cg, file)); err != nil || strings.TrimSpace(string(raw)) != want {
+			t.Errorf("%s/%s = %q (%v), want %s", cg, file, raw, err, want)
+		}
+	}
+	if got := userUnitProp(t, vmUID, unit, "MemoryMax"); got != "67108864" {
+		t.Errorf("%s MemoryMax = %q", unit, got)
+	}
+	e.must("rm", "-f", id)
+	escWaitFor(t, time.Minute*timeoutScale, unit+" to go", func() bool {
+		_, err := os.Stat(cg)
+		return os.IsNotExist(err)
+	})
 }

@@ -1,0 +1,144 @@
+//go:build integration && vm
+
+// More pure-v2 checks for the VM lane (issue 12): cgroup.kill on kill
+// --all and delete --force, CLONE_INTO_CGROUP, `features`, and a
+// container below a threaded cgroup. MYRUN may name runc 1.1.5 (the
+// lane's baseline): what only myrun's debug log can show is checked for
+// myrun alone.
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// isRunc: MYRUN is the baseline runc, which has no debug lines of ours.
+func isRunc() bool { return filepath.Base(myrun) == "runc" }
+
+func cgroupProcs(dir string) string {
+	raw, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	return strings.TrimSpace(string(raw))
+}
+
+// kill --all KILL and delete --force of a running container end every
+// process of its cgroup; myrun does it by writing cgroup.kill (its debug
+// log says so), runc 1.1.5 by signalling each pid.
+func TestV2KillAllAndDeleteForceCgroupKill(t *testing.T) {
+	forV2Cases(t, func(t *testing.T, c v2Case) {
+		for _, verb := range []string{"kill --all", "delete --force"} {
+			b := c.bundle(t, []string{"sh", "-c", "sleep 1000 & sleep 1001 & wait"}, nil)
+			if _, errs, code := c.rt(b, "run", "-d", "--bundle", b.dir, b.id); code != 0 {
+				t.Fatalf("run -d: %s", errs)
+			}
+			dir := c.dir(b)
+			escWaitFor(t, time.Minute*timeoutScale, "three processes in the cgroup", func() bool {
+				return len(strings.Fields(cgroupProcs(dir))) == 3
+			})
+			log := filepath.Join(b.dir, "debug.log")
+			args := []string{"--debug", "--log", log, "kill", "--all", b.id, "KILL"}
+			if verb == "delete --force" {
+				args = []string{"--debug", "--log", log, "delete", "--force", b.id}
+			}
+			if _, errs, code := c.rt(b, args...); code != 0 {
+				t.Fatalf("%s: %s", verb, errs)
+			}
+			escWaitFor(t, time.Minute*timeoutScale, "the cgroup's processes to die after "+verb, func() bool {
+				_, err := os.Stat(dir)
+				return os.IsNotExist(err) || cgroupProcs(dir) == ""
+			})
+			if raw, _ := os.ReadFile(log); !isRunc() && !strings.Contains(string(raw), "cgroup.kill") {
+				t.Errorf("%s: the debug log does not say cgroup.kill was used:\n%s", verb, raw)
+			}
+			c.rt(b, "delete", "--force", b.id)
+		}
+	})
+}
+
+// The init is born in the container's cgroup (clone3 with
+// CLONE_INTO_CGROUP): myrun's debug log of `start init` says into_cgroup.
+// runc 1.1.5 has no CLONE_INTO_CGROUP (runc >= 1.2 does).
+func TestV2CloneIntoCgroup(t *testing.T) {
+	if isRunc() {
+		t.Skip("runc 1.1.5 does not use CLONE_INTO_CGROUP")
+	}
+	forV2Cases(t, func(t *testing.T, c v2Case) {
+		b := c.bundle(t, []string{"true"}, nil)
+		log := filepath.Join(b.dir, "debug.log")
+		if _, errs, code := c.rt(b, "--debug", "--log", log, "run", "--bundle", b.dir, b.id); code != 0 {
+			t.Fatalf("run: %s", errs)
+		}
+		raw, _ := os.ReadFile(log)
+		var line string
+		for _, l := range strings.Split(string(raw), "\n") {
+			if strings.Contains(l, "start init") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "into_cgroup=true") {
+			t.Errorf("start init not born in its cgroup: %q", line)
+		}
+	})
+}
+
+// `features` on a pure v2 host with systemd: v2 and both systemd drivers
+// reported, and the other tests of this lane use them all.
+func TestV2Features(t *testing.T) {
+	out, errs, code := runWithTimeout(t, 60*time.Second, "features")
+	if code != 0 {
+		t.Fatalf("features: %d %s", code, errs)
+	}
+	var f struct {
+		Linux struct {
+			Cgroup struct{ V2, Systemd, SystemdUser *bool }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &f); err != nil {
+		t.Fatalf("features JSON: %v\n%s", err, out)
+	}
+	cg := f.Linux.Cgroup
+	for name, v := range map[string]*bool{"v2": cg.V2, "systemd": cg.Systemd, "systemdUser": cg.SystemdUser} {
+		if v == nil || !*v {
+			t.Errorf("features: linux.cgroup.%s not true: %s", name, out)
+		}
+	}
+}
+
+// A container whose cgroupsPath is below a threaded cgroup: its cgroup
+// becomes threaded too and it runs there, or the runtime refuses it with
+// an error naming the cgroup type; never a container outside its cgroup.
+func TestV2ThreadedParent(t *testing.T) {
+	parent := fmt.Sprintf("/sys/fs/cgroup/myrunvm-thr-%d", os.Getpid())
+	thr := filepath.Join(parent, "t")
+	if err := os.MkdirAll(thr, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.Remove(filepath.Join(thr, "ctr"))
+		os.Remove(thr)
+		os.Remove(parent)
+	})
+	if err := os.WriteFile(filepath.Join(thr, "cgroup.type"), []byte("threaded"), 0o644); err != nil {
+		t.Fatalf("making %s threaded: %v", thr, err)
+	}
+	b := newBundle(t, []string{"sh", "-c", "cat /proc/self/cgroup"}, func(s *rspec.Spec) {
+		s.Linux.CgroupsPath = strings.TrimPrefix(thr, "/sys/fs/cgroup") + "/ctr"
+	})
+	out, errs, code := b.myrun("run", "--bundle", b.dir, b.id)
+	t.Logf("run below a threaded cgroup: exit %d, out %q, err %q", code, out, errs)
+	if code == 0 {
+		if raw, _ := os.ReadFile(filepath.Join(thr, "ctr", "cgroup.type")); code == 0 && len(raw) > 0 && strings.TrimSpace(string(raw)) != "threaded" {
+			t.Errorf("container cgroup type %q", raw)
+		}
+		return
+	}
+	if !strings.Contains(errs, "thread") && !strings.Contains(errs, "domain") && !strings.Contains(errs, "not supported") {
+		t.Errorf("refused without naming the cgroup type: %s", errs)
+	}
+}
