@@ -264,9 +264,8 @@ func TestPauseResumePsUpdate(t *testing.T) {
 	if _, errs, code := b.myrun("update", "--pids-limit", "42", "--memory", "67108864", b.id); code != 0 {
 		t.Fatalf("update: %s", errs)
 	}
-	cg := "/sys/fs/cgroup/pids" + cgroupParent + "/" + b.id + "/pids.max"
-	if raw, _ := os.ReadFile(cg); strings.TrimSpace(string(raw)) != "42" {
-		t.Fatalf("%s = %q", cg, raw)
+	if got := cgFile(b, "pids", "pids.max"); got != "42" {
+		t.Fatalf("pids.max = %q", got)
 	}
 	if out, errs, code := b.myrun("events", "--stats", b.id); code != 0 || !strings.Contains(out, `"type":"stats"`) {
 		t.Fatalf("events --stats: %d %q %s", code, out, errs)

@@ -26,6 +26,10 @@
 #                         (myimg_vm_test.go), RUN runtime -myrun, then -runc
 #   validation            the OCI runtime-tools validation programs (built
 #                         on the host): -myrun, then -runc
+#   cri-systemd           critest through containerd's CRI plugin with the
+#                         runc v2 shim, SystemdCgroup = true and BinaryName
+#                         = the runtime (cri-guest.sh): -myrun, then -runc;
+#                         /vm/cri-focus (VM_CRI_FOCUS) narrows critest
 set -u
 V=/vm
 R=$V/results
@@ -41,7 +45,7 @@ P=0 F=0 S=0
 # The integration subset: cgroup, exec and lifecycle tests that do not
 # read v1 files (those are the hybrid host's; cgroupv2_test.go has the v2
 # equivalents).
-INTEG=${VM_INTEG_RUN:-'^(TestExec(Flags|ProcessJSONAndDetach|ProcessSetup|UserNamespace|JoinsAllNamespaces|ConsoleSocket)|TestRunEchoAndExitCode|TestPidNamespaceAndHostname|TestDetachedRoundTrip|TestCreateStartSplit|TestDeleteCreatedContainer|TestDeleteForcePaused|TestKillAllAndSignalNames|TestCgroupBadInput|TestEventsEndWithContainer|TestEventsOOM|TestBadInput|TestFailingPrestartHookLeavesNothing|TestHooksOrderAndState)$'}
+INTEG=${VM_INTEG_RUN:-'^(TestExec(Flags|ProcessJSONAndDetach|ProcessSetup|UserNamespace|JoinsAllNamespaces|ConsoleSocket)|TestRunEchoAndExitCode|TestPidNamespaceAndHostname|TestDetachedRoundTrip|TestCreateStartSplit|TestDeleteCreatedContainer|TestDeleteForcePaused|TestKillAllAndSignalNames|TestCgroupBadInput|TestEventsEndWithContainer|TestEventsOOM|TestBadInput|TestFailingPrestartHookLeavesNothing|TestHooksOrderAndState|TestExecSubCgroup|TestPauseResumePsUpdate|TestCheckBeforeUpdateRefuses)$'}
 V2RUN='^TestV2'
 # The host's VM_CRIU_RUN, if set, narrows the criu suites.
 CRIURUN=$(cat "$V/criu-run" 2>/dev/null)
@@ -49,7 +53,7 @@ CRIURUN=${CRIURUN:-'^TestCRIU'}
 PODMANRUN='^TestVMPodman(Rootless)?Systemd$'
 CTRDRUN='^TestVMContainerdSystemd$'
 CKRUN='^TestVM(Podman|Containerd)Checkpoint$'
-IMGRUN='^TestVMImg'
+IMGRUN='^TestVMImg(BuildRun|RootlessSystemd)$'
 export MYIMG=$V/bin/myimg
 
 # both NAME LIMIT RUN: the suite with myrun (NAME-myrun), then with runc
@@ -111,6 +115,21 @@ validation() {
 	done
 }
 
+# cri NAME: Kubernetes' default node setup (cri-guest.sh), myrun then runc
+# 1.1.5; the focus (empty: all of critest) decides the limit.
+cri() {
+	focus=$(cat "$V/cri-focus" 2>/dev/null)
+	limit=5400
+	[ -n "$focus" ] && limit=1200
+	for rt in myrun runc; do
+		case $1 in cri-systemd-*) [ "$1" = "cri-systemd-$rt" ] || continue ;; esac
+		bin=$V/bin/myrun
+		[ "$rt" = runc ] && bin=/usr/sbin/runc
+		mkdir -p "$R/cri-systemd-$rt"
+		FAILLINES=60 suite "cri-systemd-$rt" "$limit" env CRI_OUT="$R/cri-systemd-$rt" "$V/cri/cri-guest.sh" "$bin" "$focus"
+	done
+}
+
 for s in $(cat "$V/suites"); do
 	case $s in
 	integration-cgroupfs)
@@ -137,6 +156,7 @@ for s in $(cat "$V/suites"); do
 	checkpoint-engines*) both "$s" 1200 "$CKRUN" ;;
 	validation*) validation "$s" ;;
 	myimg*) both "$s" 900 "$IMGRUN" ;;
+	cri-systemd*) cri "$s" ;;
 	v2-runc)
 		suite "$s" 900 env MYRUN=/usr/sbin/runc "$V/bin/integration.test" -test.v -test.count=1 -test.timeout 14m -test.run "$V2RUN" ;;
 	*)

@@ -7,6 +7,8 @@
 #        VM_VALIDATION_ONLY  runtime-tools programs the validation suites
 #                         run (the runner's ONLY; default all)
 #        VM_CRIU_RUN      -test.run regex of the criu suites (default ^TestCRIU)
+#        VM_CRI_FOCUS     ginkgo regex: the critest specs the cri-systemd
+#                         suites run (default all)
 #        VM_CACHE         image cache (default .cache/vm)
 #        VM_OUT           logs of this run (default .cache/vm/last)
 #        VM_IMAGE_TIMEOUT seconds for a cold image build (default 1500)
@@ -29,7 +31,7 @@ repo=$(cd "$here/../.." && pwd)
 : "${VM_TIMEOUT:=3600}"
 : "${VM_MEM:=2048}"
 : "${VM_CPUS:=2}"
-: "${VM_SUITES:=integration-cgroupfs integration-systemd v2-myrun v2-runc criu dropin-podman-systemd dropin-containerd-systemd checkpoint-engines myimg validation}"
+: "${VM_SUITES:=integration-cgroupfs integration-systemd v2-myrun v2-runc criu dropin-podman-systemd dropin-containerd-systemd checkpoint-engines myimg validation cri-systemd}"
 
 fail() { echo "vm: FAILED at step '$1': $2" >&2; exit 1; }
 
@@ -83,6 +85,14 @@ case " $VM_SUITES " in
 	mkdir -p "$work/disk/conformance"
 	cp -a "$rtsuite" "$work/disk/conformance/" || fail "work disk" "copying $rtsuite"
 	echo "${VM_VALIDATION_ONLY:-}" >"$work/disk/validation-only"
+	;;
+esac
+# critest, crictl, a registry and its images for the cri-systemd suites
+# (cri-prep.sh; the images are cached in VM_CACHE).
+case " $VM_SUITES " in
+*" cri-systemd"*)
+	VM_CACHE=$VM_CACHE "$here/cri-prep.sh" "$work/disk/cri" || fail "work disk" "cri-prep.sh (critest, images)"
+	echo "${VM_CRI_FOCUS:-}" >"$work/disk/cri-focus"
 	;;
 esac
 install -m 0755 "$here/guest.sh" "$work/disk/guest.sh"

@@ -73,10 +73,7 @@ func (cs *Manager) Create(o *Options) (*Record, error) {
 		Network: network.Attachment{Mode: o.Net, Name: netName, Subnet6: subnet6, Internal: internal, Ports: p.ports},
 		Restart: policy, RestartMax: maxRestarts, Healthcheck: hc, Labels: labels, HealthOnFailure: onFailure,
 	}
-	if err := cs.completeRecord(r, o); err != nil {
-		return nil, err
-	}
-	if err := rootlessCgroup(r, o, p); err != nil {
+	if err := cs.completeRecord(r, o, p); err != nil {
 		return nil, err
 	}
 	if err := os.Mkdir(dir, 0o711); err != nil {
@@ -161,8 +158,8 @@ func (cs *Manager) checkFree(name string, ports []network.PortMapping) error {
 
 // completeRecord fills what a new record takes from its ID and the
 // host: default name and hostname, id mapping (rootless), cgroup, the
-// network's per-mode settings.
-func (cs *Manager) completeRecord(r *Record, o *Options) error {
+// network's per-mode settings, a rootless container's systemd scope.
+func (cs *Manager) completeRecord(r *Record, o *Options, p *parsed) error {
 	if r.Name == "" {
 		r.Name = "myimg-" + r.ID[:8]
 	}
@@ -179,6 +176,9 @@ func (cs *Manager) completeRecord(r *Record, o *Options) error {
 	}
 	if !r.Rootless {
 		r.CgroupsPath = CgroupParent + "/" + r.ID
+	}
+	if err := rootlessCgroup(r, o, p); err != nil {
+		return err
 	}
 	if r.Hostname == "" {
 		r.Hostname = r.ID[:12]

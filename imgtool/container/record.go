@@ -57,10 +57,10 @@ type Record struct {
 	// runtime's systemd driver (rootlesscg.go): a scope of the user
 	// manager, which systemd removes with the container's processes.
 	SystemdCgroup string `json:"systemdCgroup,omitempty"`
-	Hostname    string    `json:"hostname"`
-	StopSignal  string    `json:"stopSignal"`
-	AutoRemove  bool      `json:"autoRemove,omitempty"`
-	Detached    bool      `json:"detached,omitempty"`
+	Hostname      string `json:"hostname"`
+	StopSignal    string `json:"stopSignal"`
+	AutoRemove    bool   `json:"autoRemove,omitempty"`
+	Detached      bool   `json:"detached,omitempty"`
 	// OpenStdin is -i with -d: the container reads the stdin fifo in its
 	// directory, which `attach` writes (attach.go).
 	OpenStdin bool `json:"openStdin,omitempty"`

@@ -3,6 +3,13 @@
 //
 //	report NAME=FILE BASELINE=FILE
 //
+//	report -list NAME=FILE
+//
+// With -list it prints one line per spec of one run, as `go test -v` does
+// (`--- PASS: spec`, `--- FAIL: spec: message`, `--- SKIP: spec: reason`,
+// a spec left out by -ginkgo.focus/skip not at all), then the summary
+// line, and exits 1 when a spec failed (guest.sh counts these lines).
+//
 // For each run it prints `cri: runtime NAME` and `critest: N passed, N
 // failed, N skipped`, then every spec that fails for NAME but passes for
 // BASELINE (`REGRESSION spec: message`), and every spec failing for both
@@ -37,6 +44,9 @@ type run struct {
 	Name                    string
 	State, Message          map[string]string
 	Passed, Failed, Skipped int
+	// Skip holds the reason of specs skipped by the suite itself (Skip()
+	// with a message); specs left out by a focus have none.
+	Skip map[string]string
 }
 
 func parse(name string, r io.Reader) (*run, error) {
@@ -44,7 +54,7 @@ func parse(name string, r io.Reader) (*run, error) {
 	if err := json.NewDecoder(r).Decode(&suites); err != nil {
 		return nil, fmt.Errorf("%s: ginkgo JSON report: %w", name, err)
 	}
-	res := &run{Name: name, State: map[string]string{}, Message: map[string]string{}}
+	res := &run{Name: name, State: map[string]string{}, Message: map[string]string{}, Skip: map[string]string{}}
 	for _, s := range suites {
 		for _, sp := range s.SpecReports {
 			if sp.LeafNodeType != "It" {
@@ -64,6 +74,9 @@ func parse(name string, r io.Reader) (*run, error) {
 			case sp.State == "skipped" || sp.State == "pending":
 				res.Skipped++
 				res.State[key] = "skipped"
+				if m := firstLine(sp.Failure.Message); m != "" {
+					res.Skip[key] = m
+				}
 			default:
 				res.Failed++
 				res.State[key] = "failed"
@@ -125,7 +138,42 @@ func load(arg string) (*run, error) {
 	return parse(name, f)
 }
 
+// list writes r's specs in go test -v's shape, sorted; focus-filtered
+// skips are left out.
+func (r *run) list(w io.Writer) {
+	keys := make([]string, 0, len(r.State))
+	for k := range r.State {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch r.State[k] {
+		case "passed":
+			fmt.Fprintf(w, "--- PASS: %s\n", k)
+		case "failed":
+			fmt.Fprintf(w, "--- FAIL: %s: %s\n", k, r.Message[k])
+		default:
+			if why, ok := r.Skip[k]; ok {
+				fmt.Fprintf(w, "--- SKIP: %s: %s\n", k, why)
+			}
+		}
+	}
+	fmt.Fprintln(w, r.summary())
+}
+
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "-list" {
+		r, err := load(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
+		r.list(os.Stdout)
+		if r.Failed > 0 {
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) != 3 {
 		fmt.Fprintln(os.Stderr, "usage: report NAME=FILE BASELINE=FILE")
 		os.Exit(2)

@@ -57,3 +57,26 @@ func TestParseRejectsGarbage(t *testing.T) {
 		t.Fatal("a non-JSON report parsed")
 	}
 }
+
+func TestList(t *testing.T) {
+	const rep = `[{"SpecReports":[
+ {"LeafNodeType":"BeforeSuite","State":"passed"},
+ {"ContainerHierarchyTexts":["[k8s.io] Container"],"LeafNodeText":"runs","LeafNodeType":"It","State":"passed"},
+ {"ContainerHierarchyTexts":["[k8s.io] Container"],"LeafNodeText":"execs","LeafNodeType":"It","State":"failed","Failure":{"Message":"exec failed\nmore"}},
+ {"ContainerHierarchyTexts":["[k8s.io] Security"],"LeafNodeText":"apparmor","LeafNodeType":"It","State":"skipped","Failure":{"Message":"no apparmor"}},
+ {"ContainerHierarchyTexts":["[k8s.io] Net"],"LeafNodeText":"dns","LeafNodeType":"It","State":"skipped"}
+]}]`
+	r, err := parse("myrun", strings.NewReader(rep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	r.list(&b)
+	want := "--- FAIL: [k8s.io] Container execs: exec failed\n" +
+		"--- PASS: [k8s.io] Container runs\n" +
+		"--- SKIP: [k8s.io] Security apparmor: no apparmor\n" +
+		"critest: 1 passed, 1 failed, 2 skipped\n"
+	if b.String() != want {
+		t.Errorf("list:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
