@@ -1,7 +1,7 @@
 //go:build integration && vm
 
 // More pure-v2 checks for the VM lane (issue 12): cgroup.kill on kill
-// --all and delete --force, CLONE_INTO_CGROUP, `features`, and a
+// --all and delete --force, CLONE_INTO_CGROUP for exec, `features`, and a
 // container below a threaded cgroup. MYRUN may name runc 1.1.5 (the
 // lane's baseline): what only myrun's debug log can show is checked for
 // myrun alone.
@@ -61,18 +61,24 @@ func TestV2KillAllAndDeleteForceCgroupKill(t *testing.T) {
 	})
 }
 
-// The init is born in the container's cgroup (clone3 with
-// CLONE_INTO_CGROUP): myrun's debug log of `start init` says into_cgroup.
-// runc 1.1.5 has no CLONE_INTO_CGROUP (runc >= 1.2 does).
+// An exec'd process is born in the container's cgroup (clone3 with
+// CLONE_INTO_CGROUP): myrun's debug line `start init` says into_cgroup.
+// The container's init is not: its cgroup is made with its pid (a
+// systemd scope needs one), then limits once it is set up, as runc does.
+// runc 1.1.5 has no CLONE_INTO_CGROUP at all (runc >= 1.2 uses it for exec).
 func TestV2CloneIntoCgroup(t *testing.T) {
 	if isRunc() {
 		t.Skip("runc 1.1.5 does not use CLONE_INTO_CGROUP")
 	}
 	forV2Cases(t, func(t *testing.T, c v2Case) {
-		b := c.bundle(t, []string{"true"}, nil)
+		b := c.bundle(t, []string{"sleep", "1000"}, nil)
 		log := filepath.Join(b.dir, "debug.log")
-		if _, errs, code := c.rt(b, "--debug", "--log", log, "run", "--bundle", b.dir, b.id); code != 0 {
-			t.Fatalf("run: %s", errs)
+		if _, errs, code := c.rt(b, "run", "-d", "--bundle", b.dir, b.id); code != 0 {
+			t.Fatalf("run -d: %s", errs)
+		}
+		out, errs, code := c.rt(b, "--debug", "--log", log, "exec", b.id, "cat", "/proc/self/cgroup")
+		if code != 0 || out != "0::/\n" {
+			t.Fatalf("exec: %d %q %s", code, out, errs)
 		}
 		raw, _ := os.ReadFile(log)
 		var line string
@@ -82,7 +88,7 @@ func TestV2CloneIntoCgroup(t *testing.T) {
 			}
 		}
 		if !strings.Contains(line, "into_cgroup=true") {
-			t.Errorf("start init not born in its cgroup: %q", line)
+			t.Errorf("exec not born in the container's cgroup: %q", line)
 		}
 	})
 }

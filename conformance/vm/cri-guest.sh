@@ -33,7 +33,7 @@ status=0
 procs_with() {
 	local d
 	for d in /proc/[0-9]*; do
-		tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF -- "$1" && echo "${d#/proc/}"
+		{ tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -qF -- "$1" && echo "${d#/proc/}"
 	done
 }
 
@@ -49,6 +49,7 @@ cleanup() {
 	for pid in $(procs_with "-address $SOCK"); do kill -KILL "$pid" 2>/dev/null; done
 	[ -n "${rpid:-}" ] && kill -TERM "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null
 	cp "$B/containerd.log" "$B/config.toml" "$out/" 2>/dev/null
+	ip link del crivm0 2>/dev/null
 	awk -v p="$B/" 'index($5, p) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
 		umount -l "$m" 2>/dev/null
 	done
@@ -134,9 +135,9 @@ printf 'defaultTestContainerImage: %s\nwebServerTestImage: %s\n' \
 containerd --config "$B/config.toml" >"$B/containerd.log" 2>&1 &
 cpid=$!
 ready=
-for _ in $(seq 1 300); do
-	if crictl_ info 2>/dev/null | grep -q '"type": "NetworkReady"' &&
-		crictl_ info 2>/dev/null | tr -d ' \n' | grep -q '"type":"NetworkReady","status":true'; then
+for _ in $(seq 1 120); do
+	if crictl_ info -o go-template --template '{{range .status.conditions}}{{.type}}={{.status}} {{end}}' 2>/dev/null |
+		grep -q 'NetworkReady=true'; then
 		ready=1
 		break
 	fi
@@ -145,6 +146,7 @@ for _ in $(seq 1 300); do
 done
 if [ -z "$ready" ] || ! crictl_ pull "$REG/pause:cri-harness" >"$out/pull.log" 2>&1; then
 	echo "--- FAIL: cri/setup: containerd or the registry did not come up"
+	crictl_ info 2>&1 | tail -n 20
 	tail -n 20 "$B/containerd.log" "$out/registry.log" "$out/pull.log" 2>/dev/null
 	exit 1
 fi

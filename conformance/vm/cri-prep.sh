@@ -31,7 +31,7 @@ install -m 0755 "$here/cri-guest.sh" "$dest/cri-guest.sh"
 # The images: keyed by what makes them (the image recipes and busybox).
 key=$( { cat "$cri/images.sh" "$cri/pause.c" "$cri/nnp.c" "$0"; busybox | head -n 1; } | sha256sum | cut -c1-16)
 store=$VM_CACHE/cri-images-$key
-if [ ! -f "$store/ok" ]; then
+if [ ! -f "$store/complete" ]; then
 	rm -rf "$VM_CACHE"/cri-images-*
 	CRI_BASE=$(mktemp -d /tmp/vm-cri-images.XXXXXX)
 	trap 'cri_registry_stop || true; rm -rf "$CRI_BASE"' EXIT
@@ -39,7 +39,7 @@ if [ ! -f "$store/ok" ]; then
 	CRI_PORT=$((30000 + $$ % 20000))
 	CRI_PAUSE=pause:cri-harness
 	CRI_MYIMG=${MYIMG:-$repo/bin/myimg}
-	export CRI_BASE CRI_HERE CRI_PAUSE CRI_MYIMG
+	export CRI_BASE CRI_HERE CRI_PORT CRI_PAUSE CRI_MYIMG
 	# shellcheck source=../cri/containerd.sh
 	. "$cri/containerd.sh" # cri_registry_start/stop
 	# shellcheck source=../cri/images.sh
@@ -49,7 +49,7 @@ if [ ! -f "$store/ok" ]; then
 	cri_registry_stop || true # wait answers 143 for the TERMed registry
 	mkdir -p "$store.tmp"
 	cp -a "$CRI_BASE/registry/data" "$store.tmp/data"
-	touch "$store.tmp/ok"
+	touch "$store.tmp/complete" # not "ok": image.sh prunes dirs with one
 	mv "$store.tmp" "$store"
 fi
 cp -a "$store/data" "$dest/registry"
