@@ -160,7 +160,7 @@ t0=$(date +%s)
 	--test-images-file "$B/test-images.yaml" "${args[@]}" \
 	-ginkgo.no-color -ginkgo.json-report "$out/report.json" -ginkgo.timeout 3600s) >"$out/critest.log" 2>&1
 echo "cri: critest exit $? in $(($(date +%s) - t0)) s (output in critest.log)"
-cri-report -list "$out/report.json" || status=1
+cri-report -list "$name=$out/report.json" || status=1
 
 # Our own case: a container with a memory limit lands in its scope.
 crictl_case() {
