@@ -516,7 +516,7 @@ func TestRootlessSeedCriteria(t *testing.T) {
 	before, _ := os.ReadDir(filepath.Join(u.home, "store", "containers"))
 	for _, lim := range [][]string{{"--memory", "64m"}, {"--cpus", "0.5"}, {"--pids-limit", "20"}} {
 		_, stderr, err := u.img(nil, append(append([]string{"run", "--rm", "--net", "none"}, lim...), "busybox", "true")...)
-		if err == nil || !strings.Contains(stderr, lim[0]) || !strings.Contains(stderr, "no cgroup") {
+		if err == nil || !strings.Contains(stderr, lim[0]) || !strings.Contains(stderr, "delegates") {
 			t.Errorf("rootless %v: %v %q", lim, err, stderr)
 		}
 	}
@@ -561,7 +561,9 @@ func TestRestartBackoffGivesUp(t *testing.T) {
 	c := inspectCtr(t, root, "never")
 	made = append(made, c)
 	st := waitRestart(t, root, "never", func(s restartState) bool {
-		return s.Status == "exited" && s.RestartCount == 4 && (s.MonitorPid == 0 || gone(s.MonitorPid))
+		// The monitor writes exited, then decides and records giving up:
+		// wait for that record, not only for the exit.
+		return s.Status == "exited" && s.RestartCount == 4 && s.Error != "" && (s.MonitorPid == 0 || gone(s.MonitorPid))
 	})
 	if st.ExitCode != 7 || !strings.Contains(st.Error, "gave up after 4 restarts") {
 		t.Fatalf("on-failure:4: %+v", st)
