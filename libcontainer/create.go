@@ -413,54 +413,49 @@ func briefOf(spec *rspec.Spec) *state.Brief {
 	return b
 }
 
-// cleanupFailedCreate undoes a partial create.
+// cleanupFailedCreate undoes a partial create. The create's own error
+// is what the caller reports; a cgroup that cannot be removed is named in
+// a warning.
 func (r *Runtime) cleanupFailedCreate(h *state.Handle, pid int, cg cgroups.Manager) {
 	if pid > 0 {
 		unix.Kill(pid, unix.SIGKILL)
 	}
 	if cg != nil {
-		if pids, err := cg.Pids(); err == nil {
-			for _, p := range pids {
-				unix.Kill(p, unix.SIGKILL)
-			}
+		if err := destroyCgroup(cg); err != nil {
+			r.Log.Warn("after a failed create", "id", h.ID, "error", err)
 		}
-		destroyCgroup(cg)
 	}
 	delete(r.cgroups, h.ID)
 	r.destroyRdt(h)
 	h.Remove()
 }
 
-// destroyCgroup retries briefly: a killed process leaves its cgroup only
-// once the kernel has finished tearing it down.
+// Bounds of destroyCgroup (tests shorten the retries). The removal is
+// bounded in time as well as in tries: the library's rmdir itself retries
+// a busy cgroup for about a second.
+var (
+	killRounds      = 200 // of SIGKILL to every process left, 10 ms apart
+	destroyTries    = 200
+	destroyRetryGap = 10 * time.Millisecond
+	destroyBudget   = 2 * time.Second
+)
+
+// destroyCgroup kills every process left in the container's cgroups
+// (bounded) and removes them, retrying briefly: a killed process leaves
+// its cgroup only once the kernel has finished tearing it down. The error
+// names the directories.
 func destroyCgroup(cg cgroups.Manager) error {
+	killErr := cgroups.KillUntilEmpty(cg, killRounds)
+	start := time.Now()
 	var err error
-	for i := 0; i < 200; i++ {
+	for i := 0; i < destroyTries && (i == 0 || time.Since(start) < destroyBudget); i++ {
 		if err = cg.Destroy(); err == nil {
 			return nil
 		}
-		// A create killed mid-placement can leave init in only some
-		// hierarchies, where Pids (which reads one) does not see it.
-		killCgroupProcs(cg.Paths())
-		time.Sleep(10 * time.Millisecond)
+		cgroups.KillUntilEmpty(cg, 1)
+		time.Sleep(destroyRetryGap)
 	}
-	return err
-}
-
-// killCgroupProcs SIGKILLs every process listed in the container's own
-// cgroup directories (only the container's processes can be there).
-func killCgroupProcs(paths map[string]string) {
-	for _, dir := range paths {
-		b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-		if err != nil {
-			continue
-		}
-		for _, f := range strings.Fields(string(b)) {
-			if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
-				unix.Kill(pid, unix.SIGKILL)
-			}
-		}
-	}
+	return fmt.Errorf("cgroup %s not removed: %w", strings.Join(cgroups.Dirs(cg), ", "), errors.Join(err, killErr))
 }
 
 // dialAgent connects to the seccomp agent at linux.seccomp.listenerPath.

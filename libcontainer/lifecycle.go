@@ -380,6 +380,9 @@ func (r *Runtime) Delete(id string, force bool) error {
 	return r.destroy(c)
 }
 
+// killAndWait SIGKILLs init (and, through cgroup.kill where there is one,
+// the whole cgroup) and waits for init to exit. Its callers go on to
+// destroy, whose kill loop ends whatever else the cgroup still holds.
 func (r *Runtime) killAndWait(c *container) {
 	cg := r.cgroupOf(c)
 	if cg != nil {
@@ -401,7 +404,11 @@ func (r *Runtime) killAndWait(c *container) {
 }
 
 // destroy kills leftovers, removes the cgroup, runs poststop hooks and
-// removes the state directory.
+// removes the state directory. A cgroup that cannot be removed (a process
+// that does not die, something mounted in it) is an error naming it, and
+// the state directory stays, as with runc since 1.2 (1.1 removed it and
+// exited 0): delete can be retried and still finds the cgroup; the
+// poststop hooks run then.
 func (r *Runtime) destroy(c *container) error {
 	cg := r.cgroupOf(c)
 	if cg != nil {
@@ -411,15 +418,12 @@ func (r *Runtime) destroy(c *container) error {
 				cgroups.Claim(rec.PendingCgroups)
 			}
 		}
-		// Without a pid namespace of its own, processes can outlive init.
-		if pids, _ := cg.Pids(); len(pids) > 0 {
-			cgroups.ThawTree(cg)
-			r.signalAll(c, unix.SIGKILL)
-		}
-		// Not gated on Exists: a create killed half-way may have made
-		// only some hierarchies' directories; Destroy removes what is there.
+		// Without a pid namespace of its own, processes can outlive init:
+		// destroyCgroup kills them until none is left. Not gated on
+		// Exists: a create killed half-way may have made only some
+		// hierarchies' directories; Destroy removes what is there.
 		if err := destroyCgroup(cg); err != nil {
-			r.Log.Warn("removing cgroup", "id", c.st.ID, "error", err)
+			return fmt.Errorf("container %s: %w", c.st.ID, err)
 		}
 	}
 	if b, err := c.st.Brief(); err != nil {
@@ -445,6 +449,8 @@ func (r *Runtime) forceRemoveCorrupt(id string, cause error) error {
 	}
 	defer h.Unlock()
 	r.Log.Warn("removing container with unreadable state", "id", id, "error", cause)
-	r.recoverAndClean(h)
+	if err := r.recoverAndClean(h); err != nil {
+		return err
+	}
 	return h.Remove()
 }

@@ -2,6 +2,7 @@ package libcontainer
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -52,12 +53,14 @@ func readRecovery(h *state.Handle) (recovery, error) {
 }
 
 // recoverAndClean kills what the recovery file names and removes its
-// cgroup; best effort, the state directory goes anyway.
-func (r *Runtime) recoverAndClean(h *state.Handle) {
+// cgroup; an unreadable recovery file leaves nothing to do. A cgroup that
+// cannot be removed is an error naming it (the caller keeps the state
+// directory, as destroy does).
+func (r *Runtime) recoverAndClean(h *state.Handle) error {
 	defer r.destroyRdt(h)
 	rec, err := readRecovery(h)
 	if err != nil {
-		return
+		return nil
 	}
 	if rec.InitPid > 0 {
 		if fd, err := openPidfd(rec.InitPid, rec.InitStartTime); err == nil {
@@ -68,15 +71,12 @@ func (r *Runtime) recoverAndClean(h *state.Handle) {
 	}
 	cg, err := cgroups.New(cgroups.Config{Path: rec.CgroupsPath, Name: h.ID, Systemd: rec.Systemd, Rootless: rec.Rootless, Logger: r.Log})
 	if err != nil {
-		return
+		r.Log.Warn("cgroup of the recovery file", "id", h.ID, "error", err)
+		return nil
 	}
 	cgroups.Claim(rec.PendingCgroups)
-	if pids, err := cg.Pids(); err == nil {
-		for _, p := range pids {
-			unix.Kill(p, unix.SIGKILL)
-		}
-	}
 	if err := destroyCgroup(cg); err != nil {
-		r.Log.Warn("removing cgroup", "id", h.ID, "error", err)
+		return fmt.Errorf("container %s: %w", h.ID, err)
 	}
+	return nil
 }
