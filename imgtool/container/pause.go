@@ -1,14 +1,11 @@
 package container
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/myrun-org/myrun/imgtool/userns"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -59,17 +56,7 @@ func (cs *Manager) startPause(r *Record) (*os.File, error) {
 		return nil, fmt.Errorf("start pause process: %w", err)
 	}
 	wp.Close()
-	line := make(chan string, 1)
-	go func() { l, _ := bufio.NewReader(rp).ReadString('\n'); line <- strings.TrimSpace(l) }()
-	var msg string
-	select {
-	case msg = <-line:
-	case <-time.After(10 * time.Second):
-		msg = "no answer in 10s"
-	}
-	pid := cmd.Process.Pid
-	st, _ := procStartTime(pid)
-	cmd.Process.Release()
+	msg, pid, st := readReady(cmd, rp)
 	cs.Update(r.ID, func(r *Record) { r.PausePid, r.PauseTime = pid, st })
 	r.PausePid, r.PauseTime = pid, st
 	if msg != "ok" {

@@ -1,7 +1,6 @@
 package container
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -114,17 +113,7 @@ func (cs *Manager) startResolver(name string, addrs []string) error {
 		return fmt.Errorf("network %s: start name server: %w", name, err)
 	}
 	wp.Close()
-	line := make(chan string, 1)
-	go func() { l, _ := bufio.NewReader(rp).ReadString('\n'); line <- strings.TrimSpace(l) }()
-	var msg string
-	select {
-	case msg = <-line:
-	case <-time.After(10 * time.Second):
-		msg = "no answer in 10s"
-	}
-	pid := cmd.Process.Pid
-	st, _ := procStartTime(pid)
-	cmd.Process.Release()
+	msg, pid, st := readReady(cmd, rp)
 	if msg != "ok" {
 		killVerified(pid, st, syscall.SIGKILL)
 		reap(pid)
