@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/myrun-org/myrun/libcontainer/criu/rpc"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -36,6 +37,7 @@ type CheckpointOpts struct {
 	ManageCgroupsMode string
 	EmptyNs           []string
 	AutoDedup         bool
+	CriuTimeout       time.Duration // bound on each CRIU answer; 0 = none
 }
 
 // External keys for namespaces the container joined by path: the dump
@@ -313,6 +315,7 @@ func (d *dumping) runCriu(opts *rpc.CriuOpts) error {
 		os.Remove(filepath.Join(d.imageDir, criu.DescriptorsFile))
 		return fmt.Errorf("checkpoint: %w", err)
 	}
+	sw.Timeout = d.o.CriuTimeout
 	t := rpc.CriuReqType_DUMP
 	if d.o.PreDump {
 		t = rpc.CriuReqType_PRE_DUMP

@@ -38,7 +38,8 @@ type RestoreOpts struct {
 	LazyPages         bool
 	LsmProfile        string
 	LsmMountContext   string
-	Stdio             [3]*os.File // handed to CRIU for fds that were external pipes
+	Stdio             [3]*os.File   // handed to CRIU for fds that were external pipes
+	CriuTimeout       time.Duration // bound on each CRIU answer; 0 = none
 }
 
 // Restore brings a container back from a CRIU image under a new (or the
@@ -369,6 +370,7 @@ func (rs *restoration) runCriu(opts *rpc.CriuOpts, extra []*os.File) error {
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	sw.Timeout = rs.o.CriuTimeout
 	swrkDone := false
 	defer func() {
 		if !swrkDone {

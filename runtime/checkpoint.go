@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/myrun-org/myrun/libcontainer"
+	"github.com/myrun-org/myrun/libcontainer/criu"
 )
 
 // defaultImagePath is runc's: ./checkpoint in the current directory.
@@ -32,6 +33,7 @@ func criuFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "empty-ns", Usage: "create a namespace, but don't restore its properties (network only)"},
 		&cli.BoolFlag{Name: "auto-dedup", Usage: "enable auto deduplication of memory images"},
 		&cli.BoolFlag{Name: "lazy-pages", Usage: "use userfaultfd to lazily restore memory pages"},
+		&cli.DurationFlag{Name: "criu-timeout", Value: criu.DefaultTimeout, Usage: "how long to wait for each answer from CRIU before killing it and failing (0: no limit; runc has none)"},
 	}
 }
 
@@ -86,6 +88,7 @@ deleted afterwards.`,
 				ManageCgroupsMode: cmd.String("manage-cgroups-mode"),
 				EmptyNs:           cmd.StringSlice("empty-ns"),
 				AutoDedup:         cmd.Bool("auto-dedup"),
+				CriuTimeout:       cmd.Duration("criu-timeout"),
 			})
 		},
 	}

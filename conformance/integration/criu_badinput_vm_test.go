@@ -27,6 +27,14 @@ func crLoopProcs() int {
 	return n
 }
 
+// crMyrunOnly skips a test of myrun's own messages and flags
+// (--criu-timeout) in the criu-runc suite.
+func crMyrunOnly(t *testing.T) {
+	if filepath.Base(myrun) == "runc" {
+		t.Skip("MYRUN is runc: the bad-input tests check myrun's messages")
+	}
+}
+
 // crCopyImage copies an image dir and applies hurt to the copy.
 func crCopyImage(t *testing.T, src string, hurt func(dir string)) string {
 	t.Helper()
@@ -118,6 +126,7 @@ func crNoRestoreLeft(t *testing.T, root string, r *bundle, keep ...string) {
 // non-zero exit naming the flag or path, with nothing left and the
 // container the images came from (left running) untouched.
 func TestCRIURestoreBadInput(t *testing.T) {
+	crMyrunOnly(t)
 	b := crBundle(t, nil)
 	newCrIO(t).run(t, b, "run", "-d", "--bundle", b.dir, b.id)
 	crWaitCount(t, b, b.id, 1)
@@ -156,9 +165,10 @@ func TestCRIURestoreBadInput(t *testing.T) {
 		}, r.id, func(img string) []string {
 			return []string{"restore: criu restore failed", "--image-path " + img, "Error ("}
 		}},
-		// Not here: pages-*.img cut to half its size makes criu 3.17's
-		// restored task spin (100% CPU, for good) while CRIU never
-		// answers; see conformance/vm/README.md.
+		// Not here yet: pages-*.img cut to half its size made criu 3.17's
+		// restored task spin while CRIU never answered (--criu-timeout now
+		// bounds that), but in the guest on 2026-12-03 CRIU answered with
+		// "Can't read mapping page 0" instead: see criu13c-wip.
 		{"existing id", func() string { return good }, b.id,
 			func(string) []string { return []string{"already exists: " + b.id} }},
 	} {
@@ -186,6 +196,7 @@ func TestCRIURestoreBadInput(t *testing.T) {
 // exit naming the flag or path; the container is untouched and no image
 // dir we made is left.
 func TestCRIUCheckpointBadInput(t *testing.T) {
+	crMyrunOnly(t)
 	b := crBundle(t, nil)
 	newCrIO(t).run(t, b, "run", "-d", "--bundle", b.dir, b.id)
 	crWaitCount(t, b, b.id, 1)

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/myrun-org/myrun/libcontainer/criu/rpc"
 	"golang.org/x/sys/unix"
@@ -73,11 +74,31 @@ func lastLines(s string, n int) string {
 // message (only "orphan-pts-master" sends one), else nil.
 type Notify func(script string, pid int32, fd *os.File) error
 
+// DefaultTimeout bounds the wait for each of CRIU's answers (checkpoint
+// and restore --criu-timeout): generous for a large tree, but a CRIU that
+// never answers (criu 3.17 restoring a truncated pages-*.img spins in the
+// restored task) no longer hangs the runtime. runc waits forever.
+const DefaultTimeout = 10 * time.Minute
+
+// NoAnswerError is a CRIU that did not answer within the bound: its swrk
+// child was killed.
+type NoAnswerError struct {
+	After time.Duration
+	Pid   int
+}
+
+func (e *NoAnswerError) Error() string {
+	return fmt.Sprintf("CRIU did not answer within %v: killed its swrk child (pid %d)", e.After, e.Pid)
+}
+
 // Swrk is one running `criu swrk` child.
 type Swrk struct {
 	cmd    *exec.Cmd
 	sk     *os.File
 	stderr bytes.Buffer
+	// Timeout bounds the wait for each answer (0: none); on expiry the
+	// child is killed and Do returns a *NoAnswerError.
+	Timeout time.Duration
 }
 
 // Start runs `criu swrk`. extra are passed to the child as fds 4, 5, ...
@@ -95,6 +116,13 @@ func Start(path string, extra []*os.File, unshareMnt bool) (*Swrk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("criu: socketpair: %w", err)
 	}
+	// Non-blocking, so that reads go through the poller and take a
+	// deadline (Timeout).
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, fmt.Errorf("criu: socketpair: %w", err)
+	}
 	cln := os.NewFile(uintptr(fds[0]), "criu-client")
 	srv := os.NewFile(uintptr(fds[1]), "criu-server")
 	defer srv.Close()
@@ -104,6 +132,9 @@ func Start(path string, extra []*os.File, unshareMnt bool) (*Swrk, error) {
 	// for the error, not shown on success (a pre-dump session ends with
 	// a complaint about the closed socket).
 	cmd.Stderr = &s.stderr
+	// A task CRIU left behind may hold its stderr: Wait stops waiting
+	// for that pipe soon after CRIU itself exited.
+	cmd.WaitDelay = 5 * time.Second
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if unshareMnt {
 		cmd.SysProcAttr.Unshareflags = syscall.CLONE_NEWNS
@@ -145,7 +176,7 @@ func (s *Swrk) Do(req *rpc.CriuReq, nfy Notify) (*rpc.CriuResp, error) {
 		if _, err := s.sk.Write(b); err != nil {
 			return nil, fmt.Errorf("criu: sending %s request: %w", want, err)
 		}
-		resp, fd, err := s.recv()
+		resp, fd, err := s.recvBounded()
 		if err != nil {
 			return nil, err
 		}
@@ -180,6 +211,20 @@ func (s *Swrk) Do(req *rpc.CriuReq, nfy Notify) (*rpc.CriuResp, error) {
 		t := rpc.CriuReqType_NOTIFY
 		req = &rpc.CriuReq{Type: &t, NotifySuccess: rpc.Bool(true)}
 	}
+}
+
+// recvBounded is recv within Timeout; past it the swrk child is killed
+// (by its pid, which Wait in Close then reaps).
+func (s *Swrk) recvBounded() (*rpc.CriuResp, *os.File, error) {
+	if s.Timeout > 0 {
+		s.sk.SetReadDeadline(time.Now().Add(s.Timeout))
+	}
+	resp, fd, err := s.recv()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		s.cmd.Process.Kill()
+		return nil, nil, &NoAnswerError{After: s.Timeout, Pid: s.cmd.Process.Pid}
+	}
+	return resp, fd, err
 }
 
 // recv reads one reply and the fd that may ride on it.

@@ -1,10 +1,15 @@
 package criu
 
 import (
+	"errors"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	gorpc "github.com/checkpoint-restore/go-criu/v7/rpc"
 	"github.com/myrun-org/myrun/libcontainer/criu/rpc"
@@ -48,6 +53,16 @@ func fakeSwrk(mode string) {
 		}
 	}
 	req := read()
+	if mode == "hang" {
+		// As criu 3.17 restoring a truncated pages-*.img: no answer,
+		// and a task left that holds CRIU's stderr.
+		c := exec.Command("sleep", "1000")
+		c.Stderr = os.Stderr
+		if c.Start() == nil {
+			os.WriteFile(os.Getenv("FAKE_CRIU_CHILD"), []byte(strconv.Itoa(c.Process.Pid)), 0o600)
+		}
+		select {}
+	}
 	if mode == "fail" {
 		send(&gorpc.CriuResp{Type: req.Type, Success: proto.Bool(false), CrErrmsg: proto.String("kerndat says no"), CrErrno: proto.Int32(22)}, -1)
 		return
@@ -123,6 +138,35 @@ func TestSwrkFailure(t *testing.T) {
 	sw.Close()
 	if err == nil || !strings.Contains(err.Error(), "criu dump failed: kerndat says no (errno 22)") {
 		t.Fatalf("%v", err)
+	}
+}
+
+// A CRIU that never answers: Do gives up after Timeout and kills the
+// swrk child by pid; Close returns although a task it left holds its
+// stderr.
+func TestSwrkNoAnswer(t *testing.T) {
+	t.Setenv("FAKE_CRIU_SWRK", "hang")
+	childF := filepath.Join(t.TempDir(), "child")
+	t.Setenv("FAKE_CRIU_CHILD", childF)
+	sw, err := Start(os.Args[0], nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw.Timeout = 300 * time.Millisecond
+	typ := rpc.CriuReqType_RESTORE
+	_, err = sw.Do(&rpc.CriuReq{Type: &typ, Opts: &rpc.CriuOpts{ImagesDirFd: rpc.Int32(-1)}}, nil)
+	sw.Close()
+	if b, rerr := os.ReadFile(childF); rerr == nil {
+		if pid, _ := strconv.Atoi(string(b)); pid > 0 {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+	var na *NoAnswerError
+	if !errors.As(err, &na) || na.Pid != sw.Pid() || !strings.Contains(err.Error(), "CRIU did not answer within 300ms: killed its swrk child (pid ") {
+		t.Fatalf("%v", err)
+	}
+	if err := unix.Kill(sw.Pid(), 0); err != unix.ESRCH {
+		t.Fatalf("swrk child %d still there: %v", sw.Pid(), err)
 	}
 }
 
