@@ -310,8 +310,9 @@ func TestCgroupCPUBurstIdleMemsThrottle(t *testing.T) {
 }
 
 // memory.checkBeforeUpdate: an update to a limit below the current usage
-// is refused naming the field, and the old limit stays; without it the
-// same update goes through.
+// is refused naming the field, in runc's words ("rejecting memory limit",
+// which runc's update.bats matches), with either driver on v1 and v2, and
+// the old limit stays; a limit above the usage goes through.
 func TestCheckBeforeUpdateRefuses(t *testing.T) {
 	b := newBundle(t, []string{"sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=24 2>/dev/null; echo filled; exec sleep 1000"}, func(s *rspec.Spec) {
 		s.Linux.Resources = &rspec.LinuxResources{Memory: &rspec.LinuxMemory{Limit: i64p(256 << 20)}}
@@ -334,7 +335,8 @@ func TestCheckBeforeUpdateRefuses(t *testing.T) {
 		}
 		return string(out), 0
 	}
-	if out, code := update(`{"memory":{"limit":` + fmt.Sprint(16<<20) + `,"checkBeforeUpdate":true}}`); code == 0 || !strings.Contains(out, "linux.resources.memory.limit") || !strings.Contains(out, "checkBeforeUpdate") {
+	if out, code := update(`{"memory":{"limit":` + fmt.Sprint(16<<20) + `,"checkBeforeUpdate":true}}`); code == 0 || !strings.Contains(out, "linux.resources.memory.limit") ||
+		!strings.Contains(out, "checkBeforeUpdate") || !strings.Contains(out, "rejecting memory limit 16777216 <= usage") {
 		t.Fatalf("update below usage with checkBeforeUpdate: %d %s", code, out)
 	}
 	if got := cgFile(b, "memory", "memory.limit_in_bytes"); got != fmt.Sprint(256<<20) {

@@ -45,7 +45,7 @@ P=0 F=0 S=0
 # The integration subset: cgroup, exec and lifecycle tests that do not
 # read v1 files (those are the hybrid host's; cgroupv2_test.go has the v2
 # equivalents).
-INTEG=${VM_INTEG_RUN:-'^(TestExec(Flags|ProcessJSONAndDetach|ProcessSetup|UserNamespace|JoinsAllNamespaces|ConsoleSocket)|TestRunEchoAndExitCode|TestPidNamespaceAndHostname|TestDetachedRoundTrip|TestCreateStartSplit|TestDeleteCreatedContainer|TestDeleteForcePaused|TestKillAllAndSignalNames|TestCgroupBadInput|TestEventsEndWithContainer|TestEventsOOM|TestBadInput|TestFailingPrestartHookLeavesNothing|TestHooksOrderAndState|TestExecSubCgroup|TestPauseResumePsUpdate)$'}
+INTEG=${VM_INTEG_RUN:-'^(TestExec(Flags|ProcessJSONAndDetach|ProcessSetup|UserNamespace|JoinsAllNamespaces|ConsoleSocket)|TestRunEchoAndExitCode|TestPidNamespaceAndHostname|TestDetachedRoundTrip|TestCreateStartSplit|TestDeleteCreatedContainer|TestDeleteForcePaused|TestKillAllAndSignalNames|TestCgroupBadInput|TestEventsEndWithContainer|TestEventsOOM|TestBadInput|TestFailingPrestartHookLeavesNothing|TestHooksOrderAndState|TestExecSubCgroup|TestPauseResumePsUpdate|TestCheckBeforeUpdateRefuses)$'}
 V2RUN='^TestV2'
 # The host's VM_CRIU_RUN, if set, narrows the criu suites.
 CRIURUN=$(cat "$V/criu-run" 2>/dev/null)

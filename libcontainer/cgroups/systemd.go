@@ -176,8 +176,16 @@ func (m *sdManager) Set(r *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
+	dir := m.m.Path("memory")
 	if m.v2 {
 		toV2(res)
+		dir = m.m.Path("")
+	}
+	// Before any unit property changes: systemd would apply a limit
+	// below the usage at once (the library checks only on v2, without
+	// naming the field).
+	if err := checkMemoryUsage(dir, m.v2, res); err != nil {
+		return err
 	}
 	return m.m.Set(res)
 }

@@ -11,7 +11,6 @@ import (
 	lib "github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/fs"
 	"github.com/opencontainers/cgroups/fs2"
-	"github.com/opencontainers/cgroups/fscommon"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -179,10 +178,8 @@ func (m *v1Manager) Set(r *specs.LinuxResources) error {
 	if err := m.checkUnifiedSide(r, hugetlb, rdma, unified); err != nil {
 		return err
 	}
-	if res.MemoryCheckBeforeUpdate {
-		if err := checkMemoryUsageV1(m.paths["memory"], res); err != nil {
-			return err
-		}
+	if err := checkMemoryUsage(m.paths["memory"], false, res); err != nil {
+		return err
 	}
 	if err := m.fsm.Set(res); err != nil {
 		return fmt.Errorf("cgroups: %w", err)
@@ -252,22 +249,6 @@ func (m *v1Manager) setUnified(hugetlb []*lib.HugepageLimit, rdma map[string]lib
 	}
 	if err := u.Set(res); err != nil {
 		return fmt.Errorf("cgroups: %s: %w", m.unified, err)
-	}
-	return nil
-}
-
-func checkMemoryUsageV1(dir string, r *lib.Resources) error {
-	usage, err := fscommon.GetCgroupParamUint(dir, "memory.usage_in_bytes")
-	if err != nil {
-		return nil // best effort, as on v2
-	}
-	if r.Memory > 0 && uint64(r.Memory) <= usage {
-		return fmt.Errorf("linux.resources.memory.limit: %d is not above the current usage %d (checkBeforeUpdate)", r.Memory, usage)
-	}
-	if r.MemorySwap > 0 {
-		if sw, err := fscommon.GetCgroupParamUint(dir, "memory.memsw.usage_in_bytes"); err == nil && uint64(r.MemorySwap) <= sw {
-			return fmt.Errorf("linux.resources.memory.swap: %d is not above the current usage %d (checkBeforeUpdate)", r.MemorySwap, sw)
-		}
 	}
 	return nil
 }

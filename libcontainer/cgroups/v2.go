@@ -117,8 +117,8 @@ func (m *v2Manager) Set(r *specs.LinuxResources) error {
 		return err
 	}
 	toV2(res)
-	if err := fs2.CheckMemoryUsage(m.dir, res); err != nil {
-		return fmt.Errorf("linux.resources.memory (checkBeforeUpdate): %w", err)
+	if err := checkMemoryUsage(m.dir, true, res); err != nil {
+		return err
 	}
 	if err := m.fsm.Set(res); err != nil {
 		return fmt.Errorf("cgroups: %w", err)
