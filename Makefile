@@ -85,14 +85,17 @@ cri: build
 
 # The VM lane: a Debian 12 guest under qemu (pure cgroup v2, systemd as
 # PID 1) running our suites; see conformance/vm/README.md. vm-ci is the
-# bounded subset `make test` runs.
+# bounded subset `make test` runs; its cri-systemd-myrun runs only
+# critest's basic PodSandbox and container operations (VM_CI_CRI_FOCUS).
+VM_CI_CRI_FOCUS = basic operations on (PodSandbox|container)
+
 test-vm: build
 	conformance/vm/install-deps.sh
 	conformance/vm/run.sh
 
 vm-ci: build
 	conformance/vm/install-deps.sh
-	VM_SUITES="$${VM_SUITES:-integration-cgroupfs integration-systemd v2-myrun v2-runc dropin-containerd-systemd-myrun myimg-myrun}" VM_TIMEOUT="$${VM_TIMEOUT:-2400}" conformance/vm/run.sh
+	VM_SUITES="$${VM_SUITES:-integration-cgroupfs integration-systemd v2-myrun v2-runc dropin-containerd-systemd-myrun myimg-myrun cri-systemd-myrun}" VM_CRI_FOCUS="$${VM_CRI_FOCUS-$(VM_CI_CRI_FOCUS)}" VM_TIMEOUT="$${VM_TIMEOUT:-2400}" conformance/vm/run.sh
 
 # Every fuzz target for FUZZTIME each; `unit` also runs the seeds and the
 # committed crashers as plain tests.

@@ -159,8 +159,20 @@ t0=$(date +%s)
 	--runtime-endpoint "unix://$SOCK" --image-endpoint "unix://$SOCK" \
 	--test-images-file "$B/test-images.yaml" "${args[@]}" \
 	-ginkgo.no-color -ginkgo.json-report "$out/report.json" -ginkgo.timeout 3600s) >"$out/critest.log" 2>&1
-echo "cri: critest exit $? in $(($(date +%s) - t0)) s (output in critest.log)"
-cri-report -list "$name=$out/report.json" || status=1
+crc=$?
+echo "cri: critest exit $crc in $(($(date +%s) - t0)) s (output in critest.log)"
+cri-report -list "$name=$out/report.json" >"$out/list.txt" 2>&1 || status=1
+cat "$out/list.txt"
+# A critest that failed without a failed spec (ginkgo's timeout, a crash
+# after the report) or a focus no spec matches must fail the suite too.
+if [ "$crc" -ne 0 ] && ! grep -q '^--- FAIL' "$out/list.txt"; then
+	echo "--- FAIL: cri/critest: exit $crc without a failed spec (see critest.log)"
+	status=1
+fi
+if ! grep -q '^--- PASS' "$out/list.txt"; then
+	echo "--- FAIL: cri/critest: no spec passed${focus:+ (focus \"$focus\")}"
+	status=1
+fi
 
 # Our own case: a container with a memory limit lands in its scope.
 crictl_case() {

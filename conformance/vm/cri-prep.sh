@@ -29,7 +29,9 @@ cp "$(command -v docker-registry)" "$dest/bin/docker-registry"
 install -m 0755 "$here/cri-guest.sh" "$dest/cri-guest.sh"
 
 # The images: keyed by what makes them (the image recipes and busybox).
-key=$( { cat "$cri/images.sh" "$cri/pause.c" "$cri/nnp.c" "$0"; busybox | head -n 1; } | sha256sum | cut -c1-16)
+# sed, not head: head exits after one line and busybox, still writing,
+# may die of SIGPIPE, which pipefail and set -e made a silent exit 141.
+key=$( { cat "$cri/images.sh" "$cri/pause.c" "$cri/nnp.c" "$0"; busybox | sed -n 1p; } | sha256sum | cut -c1-16)
 store=$VM_CACHE/cri-images-$key
 if [ ! -f "$store/complete" ]; then
 	rm -rf "$VM_CACHE"/cri-images-*
