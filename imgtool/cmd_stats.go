@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -49,8 +50,10 @@ func statsCommand() *cli.Command {
 first reading: since the start, as AVG CPU %); 100% is one CPU. MEM USAGE is
 the cgroup's charge, LIMIT its limit or the host's memory. NET IO counts
 every interface but lo of the container's network namespace (none with
---net host). A counter this host does not have shows "--". Rootless
-containers have no cgroup on this host: stats refuses them.`,
+--net host). A counter this host does not have shows "--". A rootless
+container is read from its own cgroup2 cgroup (its scope of the systemd
+user manager, or a delegated cgroup); one sharing its caller's cgroup
+(nothing delegated, or cgroup v1) is refused.`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "also show containers that are not running (with -- values)"},
 			&cli.BoolFlag{Name: "no-stream", Usage: "print one reading and exit"},
@@ -131,12 +134,15 @@ func statsRows(cs *container.Manager, recs []*container.Record, prev map[string]
 		}
 		row := statsRow{ID: container.ShortID(cur.ID), Name: cur.Name, CPUPerc: "--", AVGCPU: "--", MemUsage: "-- / --",
 			MemUsageBytes: "-- / --", MemPerc: "--", NetIO: "-- / --", BlockIO: "-- / --", PIDs: "--", UpTime: "--"}
-		if cs.IsRunning(cur) && cur.CgroupsPath == "" {
-			_, err := cs.Stats(cur)
-			return nil, nil, 0, err // rootless: no cgroup to read
+		// An error is a container that just stopped (or is restarting),
+		// or one without a cgroup of its own (rootless, nothing delegated):
+		// refused.
+		s, err := cs.Stats(cur)
+		var nocg *container.NoCgroupError
+		if errors.As(err, &nocg) {
+			return nil, nil, 0, err
 		}
-		// An error is a container that just stopped (or is restarting).
-		if s, err := cs.Stats(cur); err == nil {
+		if err == nil {
 			running++
 			fillStats(&row, s, prev[cur.ID])
 			prev[cur.ID] = s

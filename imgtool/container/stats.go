@@ -2,8 +2,10 @@ package container
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,8 +29,12 @@ type Sample struct {
 }
 
 // cgroupRoot is where the cgroup hierarchies are mounted (the standard
-// place; v1 controllers at cgroupRoot/<controller>).
-const cgroupRoot = "/sys/fs/cgroup"
+// place; v1 controllers at cgroupRoot/<controller>); procRoot is /proc.
+// Variables for the tests.
+var (
+	cgroupRoot = "/sys/fs/cgroup"
+	procRoot   = "/proc"
+)
 
 // Stats reads the counters of a running container. A v1 controller's
 // file is read where the hierarchy has one (hybrid hosts like ours),
@@ -39,19 +45,33 @@ func (cs *Manager) Stats(r *Record) (Sample, error) {
 	if !cs.IsRunning(r) || r.Pid == 0 || cs.runtimeStatus(r) != "running" {
 		return s, fmt.Errorf("container %s is not running", r.Name)
 	}
-	if r.CgroupsPath == "" {
-		return s, fmt.Errorf("container %s: stats need a cgroup, and a rootless container has none on this host (cgroup v1 delegates nothing to users)", r.Name)
+	cg, err := statsCgroup(r)
+	if err != nil {
+		return s, err
 	}
-	cg := r.CgroupsPath
+	readCounters(&s, r, cg)
+	return s, nil
+}
+
+// readCounters fills s from cgroup cg and r's network namespace.
+func readCounters(s *Sample, r *Record, cg string) {
+	// A rootless container's cgroup is a cgroup2 one (scopes and
+	// delegation are v2 only): its path names no v1 hierarchy's cgroup.
+	v1 := func(ctrl, file string) string {
+		if r.Rootless {
+			return "" // read as no such file
+		}
+		return filepath.Join(cgroupRoot, ctrl, cg, file)
+	}
 	v2 := []string{filepath.Join(cgroupRoot, cg), filepath.Join(cgroupRoot, "unified", cg)}
-	if n, ok := readInt(filepath.Join(cgroupRoot, "cpuacct", cg, "cpuacct.usage")); ok {
+	if n, ok := readInt(v1("cpuacct", "cpuacct.usage")); ok {
 		s.CPUNanos = n
 	} else if kv, ok := readKeyed(v2, "cpu.stat"); ok && kv["usage_usec"] >= 0 {
 		s.CPUNanos = kv["usage_usec"] * 1000
 	}
-	if n, ok := readInt(filepath.Join(cgroupRoot, "memory", cg, "memory.usage_in_bytes")); ok {
+	if n, ok := readInt(v1("memory", "memory.usage_in_bytes")); ok {
 		s.MemUsage = n
-		s.MemLimit, _ = readInt(filepath.Join(cgroupRoot, "memory", cg, "memory.limit_in_bytes"))
+		s.MemLimit, _ = readInt(v1("memory", "memory.limit_in_bytes"))
 	} else if n, ok := readFirst(v2, "memory.current"); ok {
 		s.MemUsage = n
 		if l, ok := readFirst(v2, "memory.max"); ok {
@@ -61,21 +81,20 @@ func (cs *Manager) Stats(r *Record) (Sample, error) {
 	if host := hostMemory(); host > 0 && (s.MemLimit <= 0 || s.MemLimit > host) {
 		s.MemLimit = host
 	}
-	if n, ok := readInt(filepath.Join(cgroupRoot, "pids", cg, "pids.current")); ok {
+	if n, ok := readInt(v1("pids", "pids.current")); ok {
 		s.Pids = n
 	} else if n, ok := readFirst(v2, "pids.current"); ok {
 		s.Pids = n
 	}
-	if rd, wr, ok := blkioV1(filepath.Join(cgroupRoot, "blkio", cg, "blkio.throttle.io_service_bytes_recursive")); ok {
+	if rd, wr, ok := blkioV1(v1("blkio", "blkio.throttle.io_service_bytes_recursive")); ok {
 		s.BlockRd, s.BlockWr = rd, wr
 	} else if rd, wr, ok := ioStatV2(v2); ok {
 		s.BlockRd, s.BlockWr = rd, wr
 	}
 	// The host's counters are not the container's: none for --net host.
 	if r.Network.Mode != network.ModeHost {
-		s.NetRx, s.NetTx = netDev(fmt.Sprintf("/proc/%d/net/dev", r.Pid))
+		s.NetRx, s.NetTx = netDev(filepath.Join(procRoot, strconv.Itoa(r.Pid), "net", "dev"))
 	}
-	return s, nil
 }
 
 func readInt(p string) (int64, bool) {
@@ -201,4 +220,67 @@ func hostMemory() int64 {
 		}
 	}
 	return -1
+}
+
+// statsCgroup is the cgroup (a path below the hierarchies' roots) whose
+// counters are the container's: its own for a root container; for a
+// rootless one the cgroup2 cgroup its init is in, when that is one of
+// its own (the user manager's scope made for it, or any cgroup not
+// shared with its monitor, such as one in a delegated subtree). Without
+// one, stats would show the caller's session: refused.
+func statsCgroup(r *Record) (string, error) {
+	if !r.Rootless {
+		if r.CgroupsPath == "" {
+			return "", &NoCgroupError{fmt.Sprintf("container %s: stats need a cgroup, and it has none", r.Name)}
+		}
+		return r.CgroupsPath, nil
+	}
+	own, err := procCgroup2(r.Pid)
+	if err != nil {
+		return "", fmt.Errorf("container %s: stats need a cgroup: %w", r.Name, err)
+	}
+	if _, err := os.Stat(filepath.Join(cgroupRoot, own, "cgroup.procs")); err != nil {
+		if _, err2 := os.Stat(filepath.Join(cgroupRoot, "unified", own, "cgroup.procs")); err2 != nil {
+			return "", fmt.Errorf("container %s: stats need a cgroup, and the rootless container's cgroup2 %s is not readable: %w", r.Name, own, err)
+		}
+	}
+	if r.SystemdCgroup != "" && path.Base(own) == "myimg-"+r.ID+".scope" {
+		return own, nil
+	}
+	for _, ref := range []int{r.MonitorPid, r.PausePid} {
+		if ref <= 0 {
+			continue
+		}
+		if c, err := procCgroup2(ref); err == nil {
+			if c == own {
+				break
+			}
+			return own, nil
+		}
+	}
+	return "", &NoCgroupError{fmt.Sprintf("container %s: stats need a cgroup, and this rootless container has none of its own: it shares %s with its caller "+
+		"(a scope of its own needs a cgroup systemd delegates to the user, as -m, --cpus or --pids-limit ask; on cgroup v1 nothing is delegated)", r.Name, own)}
+}
+
+// NoCgroupError is a running container stats cannot read: it has no
+// cgroup of its own.
+type NoCgroupError struct{ msg string }
+
+func (e *NoCgroupError) Error() string { return e.msg }
+
+// procCgroup2 is pid's cgroup2 path ("0::" line of /proc/PID/cgroup).
+func procCgroup2(pid int) (string, error) {
+	if pid <= 0 {
+		return "", errors.New("no pid")
+	}
+	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "cgroup"))
+	if err != nil {
+		return "", err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if p, ok := strings.CutPrefix(l, "0::"); ok && strings.HasPrefix(p, "/") {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("pid %d is in no cgroup2 cgroup", pid)
 }
