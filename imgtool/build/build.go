@@ -79,7 +79,10 @@ type Options struct {
 	CacheKeys []digest.Digest
 	// CgroupParent is the absolute cgroup path RUN containers go under.
 	CgroupParent string
-	Out          io.Writer // step lines and RUN output
+	// Storage is how step rootfses are made (--storage-driver,
+	// overlay.mount_program): kernel overlay, fuse-overlayfs or a copy.
+	Storage overlay.Driver
+	Out     io.Writer // step lines and RUN output
 }
 
 // NamedContext is a directory or an image reference (store, oci:).
@@ -150,6 +153,8 @@ type builder struct {
 	stageNo  int
 	nstages  int
 	seq      int
+	kind     string // the storage kind in use, chosen at the first mount
+	fuseProg string // its mount program, for fuse-overlayfs
 }
 
 // Build runs a build and tags the result.
@@ -245,6 +250,9 @@ func checkOptions(o *Options) (string, []byte, error) {
 	}
 	if o.Platform.Architecture == "" {
 		o.Platform = store.HostPlatform()
+	}
+	if err := o.Storage.Check(); err != nil {
+		return "", nil, err
 	}
 	if o.CgroupParent == "" {
 		o.CgroupParent = "/myimg-build"

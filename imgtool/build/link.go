@@ -33,14 +33,18 @@ func (r *stageRun) linkOnto(w *workspace, c *copySpec, srcs []source) error {
 	if uerr := overlay.Unmount(t.merged); err == nil {
 		err = uerr
 	}
+	if err == nil {
+		err = b.finishUpper(t)
+	}
 	if err != nil {
 		return err
 	}
+	o := b.upperOptions(t)
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		pw.CloseWithError(layer.WriteTar(pw, t.upper, layer.WriteOptions{Overlay: true}))
+		pw.CloseWithError(layer.WriteTar(pw, t.upper, o))
 	}()
 	// The budgets are for pulled layers; this one is the build's own copy.
 	err = layer.ExtractTar(pr, w.merged, layer.ExtractOptions{Mode: layer.Apply, MaxBytes: math.MaxInt64, MaxEntries: math.MaxInt})

@@ -18,7 +18,6 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
-	"github.com/myrun-org/myrun/imgtool/overlay"
 	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/opencontainers/go-digest"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -374,17 +373,7 @@ func (b *builder) scratchCopy(w *workspace, i int, src string, undo *[]func()) (
 		}
 		return dst, nil
 	}
-	upper, work, merged := filepath.Join(base, "upper"), filepath.Join(base, "work"), filepath.Join(base, "merged")
-	for _, d := range []string{upper, work, merged} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return "", err
-		}
-	}
-	if err := overlay.Mount([]string{src}, upper, work, merged); err != nil {
-		return "", err
-	}
-	*undo = append(*undo, func() { overlay.Unmount(merged) })
-	return merged, nil
+	return b.scratchDir(src, base, undo)
 }
 
 // cacheMeta is what a cache mount directory was created with.

@@ -19,6 +19,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/sys/capability"
+	"github.com/myrun-org/myrun/imgtool/overlay"
 	"github.com/myrun-org/myrun/imgtool/runner"
 	"github.com/myrun-org/myrun/imgtool/store"
 	"github.com/myrun-org/myrun/imgtool/unpack"
@@ -232,7 +233,14 @@ func (b *builder) runContainer(w *workspace, args []string, script string, env [
 	runErr := cmd.Run()
 	rt.Delete(id)
 	runner.RemoveCgroup(b.o.CgroupParent, s.Linux.CgroupsPath)
-	removeCreated(w.upper, created)
+	// Through the kernel's overlay's upper dir; fuse-overlayfs leaves
+	// its marks in the dirs it made, and vfs has no upper yet: through
+	// the rootfs.
+	if b.kind == overlay.KindKernel {
+		removeCreated(w.upper, created)
+	} else {
+		removeCreated(w.merged, created)
+	}
 	if runErr != nil {
 		if msg := rt.LogError(); msg != "" {
 			return fmt.Errorf("runtime could not run %q: %s", strings.Join(args, " "), msg)

@@ -20,6 +20,13 @@ import (
 // whatever a step changes lands in upper, which becomes the layer.
 type workspace struct {
 	dir, upper, work, merged string
+	// lowers are the layer dirs merged is over (fuse-overlayfs' opaque
+	// marks are checked against them).
+	lowers []string
+	// vfs: lower is the flattened rootfs merged was copied from, stamps
+	// what merged's entries were then (vfsdiff.go).
+	lower  string
+	stamps map[string]stamp
 }
 
 func (b *builder) newWorkspace() (*workspace, error) {
@@ -55,7 +62,8 @@ func (b *builder) mount(w *workspace, layers []ocispec.Descriptor, diffIDs []dig
 	if err != nil {
 		return err
 	}
-	return overlay.Mount(dirs, w.upper, w.work, w.merged)
+	w.lowers = dirs
+	return b.mountRW(w, dirs, w.upper, w.work, w.merged)
 }
 
 // view mounts a read-only rootfs of layers (for COPY --from); it stays
@@ -69,6 +77,23 @@ func (b *builder) view(layers []ocispec.Descriptor, diffIDs []digest.Digest) (st
 	dir := filepath.Join(b.tmp, fmt.Sprintf("view%d", b.seq))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
+	}
+	if b.kind == "" || b.kind == overlay.KindFuse {
+		// fuse-overlayfs has no read-only mounts: a throwaway upper.
+		ws, err := b.newWorkspace()
+		if err != nil {
+			return "", err
+		}
+		if err := b.mountRW(nil, dirs, ws.upper, ws.work, ws.merged); err != nil {
+			return "", err
+		}
+		if b.kind != overlay.KindVFS {
+			b.mounts = append(b.mounts, ws.merged)
+		}
+		return ws.merged, nil
+	}
+	if b.kind == overlay.KindVFS {
+		return dir, flatten(dirs, dir)
 	}
 	if len(dirs) == 1 {
 		// A read-only overlay wants two lowers: add an empty one.
@@ -219,10 +244,13 @@ func (r *stageRun) commitWorkspace(w *workspace, key digest.Digest, h ocispec.Hi
 	b := r.b
 	h.Created = b.now()
 	rec := &cacheRecord{History: h}
+	if err := b.finishUpper(w); err != nil {
+		return err
+	}
 	if isEmptyDir(w.upper) {
 		rec.History.EmptyLayer = true
 	} else {
-		desc, diffID, err := b.commitUpper(w.upper)
+		desc, diffID, err := b.commitUpper(w)
 		if err != nil {
 			return err
 		}
@@ -237,7 +265,8 @@ func (r *stageRun) commitWorkspace(w *workspace, key digest.Digest, h ocispec.Hi
 
 // commitUpper turns an overlay upper dir into a layer blob, then keeps the
 // dir itself as that layer's extracted form (it already is overlay format).
-func (b *builder) commitUpper(upper string) (ocispec.Descriptor, digest.Digest, error) {
+func (b *builder) commitUpper(w *workspace) (ocispec.Descriptor, digest.Digest, error) {
+	upper := w.upper
 	// Live: the tar stream's bytes against the tree's tar size, as the
 	// pull's bars show a blob's; the summary adds the compressed size.
 	var total int64
@@ -246,7 +275,8 @@ func (b *builder) commitUpper(upper string) (ocispec.Descriptor, digest.Digest, 
 		total = tarSize(upper)
 	}
 	m := progress.NewMeter(b.o.Out, "layer", total)
-	o := layer.WriteOptions{Overlay: true, Clamp: b.o.Timestamp}
+	o := b.upperOptions(w)
+	o.Clamp = b.o.Timestamp
 	desc, diffID, err := layerblob.Put(b.s, b.o.Compression, func(w io.Writer) error {
 		return layer.WriteTar(meterWriter{w, m}, upper, o)
 	})
@@ -262,6 +292,11 @@ func (b *builder) commitUpper(upper string) (ocispec.Descriptor, digest.Digest, 
 		}
 	}
 	dst := unpack.LayerDir(b.s, diffID)
+	if b.kind != overlay.KindKernel {
+		// fuse-overlayfs' and the diff's marks are not the kernel's:
+		// the layer dir is extracted from the blob when needed.
+		return desc, diffID, nil
+	}
 	if _, err := os.Stat(dst); err != nil {
 		if err := os.Rename(upper, dst); err != nil {
 			return desc, diffID, err
@@ -281,10 +316,13 @@ func (r *stageRun) applyRecord(rec *cacheRecord) {
 func (r *stageRun) commitSquash() error {
 	w := r.squash
 	defer os.RemoveAll(w.dir)
+	if err := r.b.finishUpper(w); err != nil {
+		return err
+	}
 	if isEmptyDir(w.upper) {
 		return nil
 	}
-	desc, diffID, err := r.b.commitUpper(w.upper)
+	desc, diffID, err := r.b.commitUpper(w)
 	if err != nil {
 		return err
 	}

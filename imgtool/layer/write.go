@@ -41,7 +41,18 @@ type WriteOptions struct {
 	// IDs, when set, turns a file's host owner into the one recorded
 	// (rootless import: the user's ids become the container's).
 	IDs func(uid, gid uint32) (uint32, uint32)
+	// LowerHas, when set with Overlay, says whether the rootfs below the
+	// upper dir has an entry at rel; an opaque mark on a directory over
+	// nothing is dropped (fuse-overlayfs marks every directory it makes
+	// opaque; the kernel's overlay only one that replaced something).
+	LowerHas func(rel string) bool
 }
+
+// Markers fuse-overlayfs (and the vfs driver's diff) leave in an upper
+// dir: an opaque dir holds a .wh..wh..opq file (fuse-overlayfs also a
+// .wh..opq whiteout device), a deletion may be a .wh.NAME file where a
+// whiteout device could not be made.
+const fuseOpaqueDevice = ".wh..opq"
 
 // WriteTar writes the tree under root as a tar stream in lexical order
 // with numeric ids only, so the same tree gives the same bytes.
@@ -77,6 +88,9 @@ func (t *treeWriter) dir(rel string) error {
 		child := path.Join(rel, n)
 		if t.o.Skip != nil && t.o.Skip(child) {
 			continue
+		}
+		if t.o.Overlay && (n == WhiteoutOpaque || n == fuseOpaqueDevice) {
+			continue // the directory's opaque mark, written with it
 		}
 		if err := t.entry(child); err != nil {
 			return err
@@ -116,6 +130,9 @@ func (t *treeWriter) entry(rel string) error {
 		hdr.Typeflag = tar.TypeDir
 		hdr.Name += "/"
 	case unix.S_IFREG:
+		if t.o.Overlay && strings.HasPrefix(path.Base(rel), WhiteoutPrefix) {
+			return t.whiteout(rel, hdr.ModTime) // fuse-overlayfs' or the vfs diff's
+		}
 		hdr.Typeflag = tar.TypeReg
 		hdr.Size = st.Size
 		if st.Nlink > 1 {
@@ -135,10 +152,7 @@ func (t *treeWriter) entry(rel string) error {
 		hdr.Linkname = l
 	case unix.S_IFCHR:
 		if t.o.Overlay && st.Rdev == 0 {
-			return t.tw.WriteHeader(&tar.Header{
-				Name: path.Join(path.Dir(rel), WhiteoutPrefix+path.Base(rel)), Typeflag: tar.TypeReg,
-				ModTime: hdr.ModTime, Format: tar.FormatPAX,
-			})
+			return t.whiteout(path.Join(path.Dir(rel), WhiteoutPrefix+path.Base(rel)), hdr.ModTime)
 		}
 		hdr.Typeflag = tar.TypeChar
 		hdr.Devmajor, hdr.Devminor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
@@ -150,7 +164,7 @@ func (t *treeWriter) entry(rel string) error {
 	default:
 		return nil // sockets do not belong in images
 	}
-	opaque := addXattrs(hdr, full)
+	opaque := t.opaque(addXattrs(hdr, full), hdr, full, rel)
 	if err := t.tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("%s: %w", rel, err)
 	}
@@ -171,6 +185,24 @@ func (t *treeWriter) entry(rel string) error {
 	return nil
 }
 
+// whiteout writes the OCI whiteout entry name.
+func (t *treeWriter) whiteout(name string, mtime time.Time) error {
+	return t.tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, ModTime: mtime, Format: tar.FormatPAX})
+}
+
+// opaque says whether the directory entry hdr (at full, rel) is opaque:
+// marked by an xattr (xattr) or a .wh..wh..opq file, and not over
+// nothing when the lower is known.
+func (t *treeWriter) opaque(xattr bool, hdr *tar.Header, full, rel string) bool {
+	if !t.o.Overlay || hdr.Typeflag != tar.TypeDir {
+		return xattr
+	}
+	if _, err := os.Lstat(filepath.Join(full, WhiteoutOpaque)); err == nil {
+		xattr = true
+	}
+	return xattr && (t.o.LowerHas == nil || t.o.LowerHas(rel))
+}
+
 // addXattrs records full's extended attributes in hdr (PAX), except
 // overlayfs' own; it says whether full is an opaque overlay directory.
 func addXattrs(hdr *tar.Header, full string) (opaque bool) {
@@ -179,8 +211,8 @@ func addXattrs(hdr *tar.Header, full string) (opaque bool) {
 		return false
 	}
 	for _, x := range xs {
-		if strings.HasPrefix(x.name, "trusted.overlay.") || strings.HasPrefix(x.name, "user.overlay.") {
-			if x.name == overlay.OpaqueXattr() && string(x.value) == "y" {
+		if strings.HasPrefix(x.name, "trusted.overlay.") || strings.HasPrefix(x.name, "user.overlay.") || strings.HasPrefix(x.name, "user.fuseoverlayfs.") {
+			if (x.name == overlay.OpaqueXattr() || x.name == overlay.FuseOpaqueXattr) && string(x.value) == "y" {
 				opaque = true
 			}
 			continue

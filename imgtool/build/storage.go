@@ -1,0 +1,127 @@
+package build
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/myrun-org/myrun/imgtool/layer"
+	"github.com/myrun-org/myrun/imgtool/overlay"
+)
+
+// kernelMount is the kernel's overlay mount (a variable for the tests).
+var kernelMount = overlay.Mount
+
+// mountRW makes merged a writable rootfs of dirs (bottom-first) whose
+// changes land in upper, with the storage kind of this build (chosen at
+// the first mount when none is forced). For vfs, w (when not nil) gets
+// the flattened lower the diff compares against.
+func (b *builder) mountRW(w *workspace, dirs []string, upper, work, merged string) error {
+	if b.kind == "" {
+		if err := b.chooseStorage(dirs, upper, work, merged); err != nil || b.kind == overlay.KindKernel {
+			return err // the probe mount is the mount
+		}
+	}
+	switch b.kind {
+	case overlay.KindKernel:
+		if err := kernelMount(dirs, upper, work, merged); err != nil {
+			return b.kernelErr(err)
+		}
+		return nil
+	case overlay.KindFuse:
+		return overlay.MountFuse(b.fuseProg, dirs, upper, work, merged)
+	}
+	if w == nil {
+		return flatten(dirs, merged)
+	}
+	return w.populate(dirs)
+}
+
+func (b *builder) kernelErr(err error) error {
+	if b.o.Storage.Kind() == overlay.KindKernel {
+		return fmt.Errorf("--storage-driver overlay: %w (fuse-overlayfs: --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs; a copy: --storage-driver vfs)", err)
+	}
+	return err
+}
+
+// chooseStorage sets b.kind: the forced one, or the kernel's overlay if
+// a mount works (that mount is kept), else fuse-overlayfs if usable,
+// else vfs.
+func (b *builder) chooseStorage(dirs []string, upper, work, merged string) error {
+	switch k := b.o.Storage.Kind(); k {
+	case overlay.KindFuse:
+		p, err := overlay.FuseUsable(b.o.Storage.MountProgram)
+		if err != nil {
+			return fmt.Errorf("--storage-opt overlay.mount_program: %w", err)
+		}
+		b.kind, b.fuseProg = k, p
+		return nil
+	case overlay.KindKernel, overlay.KindVFS:
+		b.kind = k
+		if k == overlay.KindKernel {
+			if err := kernelMount(dirs, upper, work, merged); err != nil {
+				return b.kernelErr(err)
+			}
+		}
+		return nil
+	}
+	kerr := kernelMount(dirs, upper, work, merged)
+	if kerr == nil {
+		b.kind = overlay.KindKernel
+		return nil
+	}
+	if p, ferr := overlay.FuseUsable(""); ferr == nil {
+		b.kind, b.fuseProg = overlay.KindFuse, p
+		b.printf("storage: the kernel's overlay failed (%v): using %s\n", kerr, p)
+		return nil
+	} else {
+		b.kind = overlay.KindVFS
+		b.printf("storage: the kernel's overlay failed (%v), fuse-overlayfs cannot be used (%v): copying rootfses (vfs)\n", kerr, ferr)
+	}
+	return nil
+}
+
+// flatten applies the layer dirs (overlay form, bottom-first) onto dst
+// as a rootfs: whiteouts delete, opaque dirs hide what is below.
+func flatten(dirs []string, dst string) error {
+	for _, d := range dirs {
+		pr, pw := io.Pipe()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			pw.CloseWithError(layer.WriteTar(pw, d, layer.WriteOptions{Overlay: true}))
+		}()
+		err := layer.ExtractTar(pr, dst, layer.ExtractOptions{Mode: layer.Apply, MaxBytes: math.MaxInt64, MaxEntries: math.MaxInt})
+		pr.CloseWithError(io.ErrClosedPipe)
+		<-done
+		if err != nil {
+			return fmt.Errorf("vfs: copying layer %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// scratchDir is a writable copy of the directory src whose writes are
+// thrown away (RUN --mount=type=bind,rw), made with the build's kind.
+func (b *builder) scratchDir(src, base string, undo *[]func()) (string, error) {
+	upper, work, merged := filepath.Join(base, "upper"), filepath.Join(base, "work"), filepath.Join(base, "merged")
+	for _, d := range []string{upper, work, merged} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", err
+		}
+	}
+	if b.kind == overlay.KindVFS {
+		if out, err := exec.Command("cp", "-a", "--", src+"/.", merged).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("copy: %v: %s", err, out)
+		}
+		return merged, nil
+	}
+	if err := b.mountRW(nil, []string{src}, upper, work, merged); err != nil {
+		return "", err
+	}
+	*undo = append(*undo, func() { overlay.Unmount(merged) })
+	return merged, nil
+}

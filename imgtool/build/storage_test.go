@@ -1,0 +1,71 @@
+package build
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/myrun-org/myrun/imgtool/overlay"
+)
+
+// TestStorageAutoChoice: with no driver forced, a build takes the
+// kernel's overlay when its mount works, else fuse-overlayfs when it is
+// in $PATH and /dev/fuse can be opened, else vfs, and says why; forced
+// ones are kept (overlay failing names --storage-driver, fuse without
+// its device names the device).
+func TestStorageAutoChoice(t *testing.T) {
+	oldMount, oldDev := kernelMount, overlay.FuseDevice
+	t.Cleanup(func() { kernelMount, overlay.FuseDevice = oldMount, oldDev })
+	kernelOK := true
+	kernelMount = func(_ []string, _, _, _ string) error {
+		if kernelOK {
+			return nil
+		}
+		return errors.New("operation not permitted")
+	}
+	bin := t.TempDir()
+	prog := filepath.Join(bin, "fuse-overlayfs")
+	os.WriteFile(prog, []byte("#!/bin/sh\nexit 0\n"), 0o755)
+	t.Setenv("PATH", bin)
+	dev := filepath.Join(t.TempDir(), "fuse")
+	os.WriteFile(dev, nil, 0o666)
+	overlay.FuseDevice = dev
+	choose := func(d overlay.Driver) (*builder, string, error) {
+		var out strings.Builder
+		b := &builder{o: Options{Out: &out, Storage: d}}
+		err := b.chooseStorage([]string{"/l"}, "/u", "/w", "/m")
+		return b, out.String(), err
+	}
+	if b, _, err := choose(overlay.Driver{}); err != nil || b.kind != overlay.KindKernel {
+		t.Errorf("kernel overlay works: %q %v", b.kind, err)
+	}
+	kernelOK = false
+	if b, out, err := choose(overlay.Driver{}); err != nil || b.kind != overlay.KindFuse || b.fuseProg != prog || !strings.Contains(out, "operation not permitted") {
+		t.Errorf("kernel fails, fuse usable: %q %q %v %q", b.kind, b.fuseProg, err, out)
+	}
+	overlay.FuseDevice = filepath.Join(t.TempDir(), "nofuse")
+	if b, out, err := choose(overlay.Driver{}); err != nil || b.kind != overlay.KindVFS || !strings.Contains(out, overlay.FuseDevice) {
+		t.Errorf("no fuse device: %q %v %q", b.kind, err, out)
+	}
+	if _, _, err := choose(overlay.Driver{MountProgram: "fuse-overlayfs"}); err == nil || !strings.Contains(err.Error(), overlay.FuseDevice+", which does not exist") {
+		t.Errorf("forced fuse without its device: %v", err)
+	}
+	overlay.FuseDevice = dev
+	t.Setenv("PATH", t.TempDir())
+	if b, _, err := choose(overlay.Driver{}); err != nil || b.kind != overlay.KindVFS {
+		t.Errorf("no fuse-overlayfs: %q %v", b.kind, err)
+	}
+	if _, _, err := choose(overlay.Driver{Name: "overlay"}); err == nil || !strings.Contains(err.Error(), "--storage-driver overlay") {
+		t.Errorf("forced kernel overlay failing: %v", err)
+	}
+	if b, _, err := choose(overlay.Driver{Name: "vfs"}); err != nil || b.kind != overlay.KindVFS {
+		t.Errorf("forced vfs: %q %v", b.kind, err)
+	}
+	for _, d := range []overlay.Driver{{Name: "btrfs"}, {Name: "vfs", MountProgram: "/usr/bin/fuse-overlayfs"}} {
+		if err := d.Check(); err == nil || !strings.Contains(err.Error(), "--storage-") {
+			t.Errorf("%+v: %v, want a refusal naming the flag", d, err)
+		}
+	}
+}
