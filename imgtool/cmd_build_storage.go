@@ -63,12 +63,15 @@ func storageConfPath(rootless bool) string {
 func buildStorage(cmd *cli.Command) (overlay.Driver, error) {
 	var d overlay.Driver
 	d.Name = cmd.String("storage-driver")
-	for _, o := range cmd.StringSlice("storage-opt") {
-		k, v, _ := strings.Cut(o, "=")
-		if k != "overlay.mount_program" || v == "" {
-			return d, fmt.Errorf("--storage-opt %q: only overlay.mount_program=PATH is supported", o)
+	for _, opts := range cmd.StringSlice("storage-opt") {
+		// $STORAGE_OPTS is comma-separated, as containers-storage reads it.
+		for _, o := range strings.Split(opts, ",") {
+			k, v, _ := strings.Cut(o, "=")
+			if k != "overlay.mount_program" || v == "" {
+				return d, fmt.Errorf("--storage-opt %q: only overlay.mount_program=PATH is supported", o)
+			}
+			d.MountProgram = v
 		}
-		d.MountProgram = v
 	}
 	if d.Name != "" || d.MountProgram != "" {
 		return d, nil
