@@ -24,8 +24,17 @@ func TestParseVolume(t *testing.T) {
 	if v, err = ParseVolume("named:/x/:ro"); err != nil || v.Name != "named" || v.Source != "" || v.Dest != "/x" || !v.ReadOnly {
 		t.Fatalf("named volume: %+v %v", v, err)
 	}
+	if v, err = ParseVolume("named:/x:nocopy,ro"); err != nil || v.Name != "named" || !v.NoCopy || !v.ReadOnly {
+		t.Fatalf("nocopy,ro: %+v %v", v, err)
+	}
+	if v, err = ParseVolume("named:/x:rw,copy"); err != nil || v.NoCopy || v.ReadOnly {
+		t.Fatalf("rw,copy: %+v %v", v, err)
+	}
 	bad := map[string]string{
 		"/nonexistent-myimg-test:/x": "does not exist",
+		"named:/x:ro,rw":             "contradict",
+		"named:/x:nocopy,copy":       "contradict",
+		"named:/x:z":                 `option "z"`,
 		dir + ":rel":                 "must be absolute",
 		"bad name!:/x":               "nor a volume",
 		dir + ":/x:rx":               "want ro or rw",

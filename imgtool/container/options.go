@@ -40,12 +40,39 @@ type Options struct {
 	Labels     []string // --label K=V
 }
 
-// Volume is a parsed -v HOST:CTR[:ro|rw] or NAME:CTR[:ro|rw] (Name
-// set; Source is filled in when the container is made).
+// Volume is a parsed -v HOST:CTR[:OPTS] or NAME:CTR[:OPTS] (Name set;
+// Source is filled in when the container is made). OPTS is a comma list
+// of ro or rw and copy or nocopy, as podman's.
 type Volume struct {
 	Source, Dest string
 	ReadOnly     bool
 	Name         string
+	// NoCopy: this container does not fill an unpopulated named volume
+	// from the image (it stays unpopulated for the next container, as
+	// podman's nocopy). Host paths are never filled either way.
+	NoCopy bool
+}
+
+// parseVolumeOpts applies the comma list OPTS of -v value v.
+func parseVolumeOpts(v, opts string, vol *Volume) error {
+	var rw, cp string
+	for _, o := range strings.Split(opts, ",") {
+		prev := &rw
+		switch o {
+		case "ro", "rw":
+			vol.ReadOnly = o == "ro"
+		case "copy", "nocopy":
+			prev = &cp
+			vol.NoCopy = o == "nocopy"
+		default:
+			return fmt.Errorf("-v %q: option %q: want ro or rw, copy or nocopy", v, o)
+		}
+		if *prev != "" && *prev != o {
+			return fmt.Errorf("-v %q: options %q and %q contradict each other", v, *prev, o)
+		}
+		*prev = o
+	}
+	return nil
 }
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
@@ -68,15 +95,11 @@ func ParseVolume(v string) (Volume, error) {
 	switch len(p) {
 	case 2:
 	case 3:
-		switch p[2] {
-		case "ro":
-			vol.ReadOnly = true
-		case "rw":
-		default:
-			return vol, fmt.Errorf("-v %q: option %q: want ro or rw", v, p[2])
+		if err := parseVolumeOpts(v, p[2], &vol); err != nil {
+			return vol, err
 		}
 	default:
-		return vol, fmt.Errorf("-v %q: want HOST-PATH:CONTAINER-PATH[:ro|rw]", v)
+		return vol, fmt.Errorf("-v %q: want HOST-PATH:CONTAINER-PATH[:ro|rw][,nocopy]", v)
 	}
 	src, dst := p[0], p[1]
 	if !filepath.IsAbs(dst) {

@@ -242,7 +242,7 @@ func (cs *Manager) prepareVolumes(vols []Volume, rootfs string, r *Record) error
 			}
 		}
 		vol.Source = v.Mountpoint
-		if v.Populated {
+		if v.Populated || vol.NoCopy {
 			continue
 		}
 		if err := fillVolume(r, rootfs, vol.Dest, v.Mountpoint); err != nil {

@@ -1,0 +1,41 @@
+//go:build integration
+
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// -v NAME:CTR:nocopy, as podman 4.3: the container does not fill the
+// unpopulated volume from the image, and the volume stays unpopulated,
+// so the next container without nocopy fills it. Before nocopy was
+// known, -v refused it ("want ro or rw").
+func TestNamedVolumeNoCopy(t *testing.T) {
+	root := runEnv(t)
+	// ro probes read-only with a write that would succeed (and leave a
+	// file) on a read-write volume.
+	ls := func(opt, cmd string) string {
+		out := mustImg(t, root, "run", "--rm", "--net", "none", "-v", "nc:/usr/sbin"+opt, "busybox", "sh", "-c", "ls /usr/sbin | wc -l"+cmd)
+		return strings.Join(strings.Fields(out), " ")
+	}
+	if got := ls(":nocopy,ro", "; touch /usr/sbin/w 2>/dev/null || echo ro"); got != "0 ro" {
+		t.Fatalf("nocopy,ro: %q, want an empty read-only volume", got)
+	}
+	if got := ls(":nocopy", ""); got != "0" {
+		t.Fatalf("nocopy: %q, want an empty volume", got)
+	}
+	if out := mustImg(t, root, "volume", "inspect", "nc"); !strings.Contains(out, `"Populated": false`) {
+		t.Fatalf("volume inspect after nocopy uses: %s", out)
+	}
+	want := strings.TrimSpace(mustImg(t, root, "run", "--rm", "--net", "none", "busybox", "sh", "-c", "ls /usr/sbin | wc -l"))
+	if got := ls("", ""); got != want {
+		t.Fatalf("first use without nocopy: %q, want the image's %s entries", got, want)
+	}
+	mustImg(t, root, "volume", "rm", "nc")
+	for _, bad := range []string{"nc:/x:ro,rw", "nc:/x:copy,nocopy", "nc:/x:z"} {
+		if out, err := myimg(t, root, "run", "--rm", "-v", bad, "busybox", "true"); err == nil || !strings.Contains(out, "-v") {
+			t.Fatalf("-v %s: %v %s", bad, err, out)
+		}
+	}
+}
