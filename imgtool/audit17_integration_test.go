@@ -39,3 +39,25 @@ func TestNamedVolumeNoCopy(t *testing.T) {
 		}
 	}
 }
+
+// top with podman's format descriptors (podman top CTR user pid comm)
+// is refused naming them and the ps(1) spelling; a ps option ps rejects
+// fails with what ps said. Before, both failed with "ps: exit status 1".
+func TestTopDescriptorsAndPsErrors(t *testing.T) {
+	root := runEnv(t)
+	mustImg(t, root, "run", "-d", "--name", "topper", "--net", "none", "busybox", "sleep", "1000")
+	c := inspectCtr(t, root, "topper")
+	defer func() {
+		mustImg(t, root, "rm", "-f", "topper")
+		noTraces(t, root, c)
+	}()
+	if out, err := myimg(t, root, "top", "topper", "user", "pid", "comm"); err == nil || !strings.Contains(out, "descriptors (user pid comm)") || !strings.Contains(out, "-o user,pid,comm") {
+		t.Fatalf("top with descriptors: %v %s", err, out)
+	}
+	if out, err := myimg(t, root, "top", "topper", "-Q"); err == nil || !strings.Contains(out, "unsupported SysV option") {
+		t.Fatalf("top -Q: %v %s", err, out)
+	}
+	if out := mustImg(t, root, "top", "topper", "-o", "user,pid,comm"); !strings.Contains(out, "sleep") || !strings.Contains(out, "USER") {
+		t.Fatalf("top -o user,pid,comm:\n%s", out)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -69,11 +70,23 @@ func psCommand() *cli.Command {
 			}
 			out, err := exec.Command("ps", psArgs...).Output()
 			if err != nil {
-				return fmt.Errorf("ps: %w", err)
+				return psError(err)
 			}
 			return filterPs(os.Stdout, string(out), pids)
 		},
 	}
+}
+
+// psError names what ps(1) said on stderr (its first line), not only
+// its exit status.
+func psError(err error) error {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if msg, _, _ := strings.Cut(strings.TrimSpace(string(ee.Stderr)), "\n"); msg != "" {
+			return fmt.Errorf("ps: %w: %s", err, msg)
+		}
+	}
+	return fmt.Errorf("ps: %w", err)
 }
 
 // filterPs keeps the header and the lines whose PID column is ours.

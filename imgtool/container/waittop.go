@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -31,10 +32,40 @@ func (cs *Manager) Top(r *Record, psArgs []string, w io.Writer) error {
 	if !cs.IsRunning(r) {
 		return fmt.Errorf("container %s is not running", r.Name)
 	}
+	if err := refuseDescriptors(psArgs); err != nil {
+		return err
+	}
 	cmd := cs.runtime(r).Command(append([]string{"ps", r.ID}, psArgs...)...)
 	cmd.Stdout, cmd.Stderr = w, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("container %s: %s ps: %w", r.Name, r.Runtime, err)
 	}
 	return nil
+}
+
+// podmanDescriptors are podman top's AIX-format descriptors. ps(1) reads
+// none of them as options; podman's meaning (pid and user as seen inside
+// the container's namespaces, capabilities, seccomp) is not what a host
+// ps gives, so they are refused by name rather than passed to fail there.
+var podmanDescriptors = map[string]bool{
+	"args": true, "capamb": true, "capbnd": true, "capeff": true, "capinh": true,
+	"capprm": true, "comm": true, "etime": true, "group": true, "hgroup": true,
+	"hpid": true, "huser": true, "label": true, "nice": true, "pcpu": true,
+	"pgid": true, "pid": true, "ppid": true, "rgroup": true, "ruser": true,
+	"seccomp": true, "state": true, "stime": true, "time": true, "tty": true,
+	"user": true, "vsz": true,
+}
+
+func refuseDescriptors(psArgs []string) error {
+	var got []string
+	for _, a := range psArgs {
+		if podmanDescriptors[a] {
+			got = append(got, a)
+		}
+	}
+	if len(got) == 0 {
+		return nil
+	}
+	return fmt.Errorf("top: podman's format descriptors (%s) are not supported: give ps(1) options, e.g. -o %s",
+		strings.Join(got, " "), strings.Join(got, ","))
 }
