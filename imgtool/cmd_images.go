@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/myrun-org/myrun/imgtool/build"
+	"github.com/myrun-org/myrun/imgtool/container"
 	"github.com/myrun-org/myrun/imgtool/layer"
 	"github.com/myrun-org/myrun/imgtool/store"
 )
@@ -169,16 +170,7 @@ func ago(t time.Time) string {
 	if t.IsZero() {
 		return "unknown"
 	}
-	d := time.Since(t)
-	switch {
-	case d < time.Minute:
-		return "less than a minute ago"
-	case d < time.Hour:
-		return fmt.Sprintf("%d minutes ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d hours ago", int(d.Hours()))
-	}
-	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+	return container.HumanDuration(time.Since(t)) + " ago"
 }
 
 func humanSize(n int64) string {

@@ -34,12 +34,13 @@ func (cs *Manager) IsRunning(r *Record) bool {
 	return st == "running" || st == "created" || st == "paused"
 }
 
-// Status is the human status for ps: "Up 3 minutes", "Exited (1) 2
-// seconds ago", "Created", or a note that the monitor is gone.
+// Status is the human status for ps, as podman 4.3 words it: "Up 3
+// minutes ago", "Exited (1) 2 seconds ago", "Created", or a note that
+// the monitor is gone.
 func (cs *Manager) Status(r *Record) string {
 	switch {
 	case r.Status == StatusExited:
-		return fmt.Sprintf("Exited (%d) %s ago", r.ExitCode, since(r.FinishedAt))
+		return fmt.Sprintf("Exited (%d) %s", r.ExitCode, since(r.FinishedAt))
 	case r.Status == StatusRunning && monitorAlive(r):
 		if h := HealthStatus(r); h != "" {
 			return "Up " + since(r.StartedAt) + " (" + h + ")"
@@ -58,18 +59,41 @@ func (cs *Manager) Status(r *Record) string {
 }
 
 func since(t time.Time) string {
-	d := time.Since(t)
-	switch {
-	case t.IsZero():
+	if t.IsZero() {
 		return "?"
-	case d < time.Minute:
-		return fmt.Sprintf("%d seconds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%d minutes", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d hours", int(d.Hours()))
 	}
-	return fmt.Sprintf("%d days", int(d.Hours()/24))
+	return HumanDuration(time.Since(t)) + " ago"
+}
+
+// HumanDuration words d as podman 4.3 does in ps, images and history
+// (the Docker go-units rule): seconds under a minute, then minutes,
+// hours (under 48), days (under two weeks), weeks (under two 30-day
+// months), months (under two 365-day years), years.
+func HumanDuration(d time.Duration) string {
+	s, m, h := int(d.Seconds()), int(d.Minutes()), int(d.Hours()+0.5)
+	switch {
+	case s < 1:
+		return "Less than a second"
+	case s == 1:
+		return "1 second"
+	case s < 60:
+		return fmt.Sprintf("%d seconds", s)
+	case m == 1:
+		return "About a minute"
+	case m < 60:
+		return fmt.Sprintf("%d minutes", m)
+	case h == 1:
+		return "About an hour"
+	case h < 48:
+		return fmt.Sprintf("%d hours", h)
+	case h < 14*24:
+		return fmt.Sprintf("%d days", h/24)
+	case h < 60*24:
+		return fmt.Sprintf("%d weeks", h/(7*24))
+	case h < 730*24:
+		return fmt.Sprintf("%d months", h/(30*24))
+	}
+	return fmt.Sprintf("%d years", int(d.Hours())/(365*24))
 }
 
 // signalName turns SIGTERM, TERM or 15 into what the runtime's kill takes.
