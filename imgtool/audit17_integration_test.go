@@ -61,3 +61,22 @@ func TestTopDescriptorsAndPsErrors(t *testing.T) {
 		t.Fatalf("top -o user,pid,comm:\n%s", out)
 	}
 }
+
+// images prints podman 4.3's columns: REPOSITORY and TAG apart (a
+// registry port stays in the repository), so `awk '{print $3}'` is the
+// IMAGE ID as with podman. Before: one REPOSITORY:TAG column.
+func TestImagesTableColumns(t *testing.T) {
+	root := busyboxStore(t)
+	mustImg(t, root, "tag", "busybox", "localhost:5000/a/b:v1")
+	lines := strings.Split(strings.TrimSpace(mustImg(t, root, "images")), "\n")
+	if len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "REPOSITORY TAG IMAGE ID CREATED SIZE" {
+		t.Fatalf("images:\n%s", strings.Join(lines, "\n"))
+	}
+	id := strings.TrimSpace(mustImg(t, root, "images", "-q", "busybox"))
+	for i, want := range [][2]string{{"busybox", "latest"}, {"localhost:5000/a/b", "v1"}} {
+		f := strings.Fields(lines[1+i])
+		if len(f) < 3 || f[0] != want[0] || f[1] != want[1] || f[2] != id {
+			t.Errorf("row %d: %q, want %s %s %s", i, lines[1+i], want[0], want[1], id)
+		}
+	}
+}

@@ -102,9 +102,10 @@ func imagesAction(ctx context.Context, cmd *cli.Command) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, "REPOSITORY:TAG\tIMAGE ID\tCREATED\tSIZE")
+	fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, trunc(r.ID, !cmd.Bool("no-trunc")), ago(r.Created), humanSize(r.Size))
+		repo, tag := splitName(r.Name)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", repo, tag, trunc(r.ID, !cmd.Bool("no-trunc")), ago(r.Created), humanSize(r.Size))
 	}
 	return tw.Flush()
 }
