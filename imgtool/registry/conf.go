@@ -45,6 +45,8 @@ type confEntry struct {
 type confMirror struct {
 	Location string `toml:"location"`
 	Insecure bool   `toml:"insecure"`
+	// PullFrom is pull-from-mirror: all (""), digest-only or tag-only.
+	PullFrom string `toml:"pull-from-mirror"`
 }
 
 type confFile struct {
@@ -54,8 +56,9 @@ type confFile struct {
 	Registry []confEntry       `toml:"registry"`
 	// Version 1 format: [registries.insecure] registries = [...].
 	Registries struct {
-		Insecure struct{ Registries []string } `toml:"insecure"`
-		Block    struct{ Registries []string } `toml:"block"`
+		Search   struct{ Registries *[]string } `toml:"search"`
+		Insecure struct{ Registries []string }  `toml:"insecure"`
+		Block    struct{ Registries []string }  `toml:"block"`
 	} `toml:"registries"`
 }
 
@@ -89,8 +92,19 @@ func (c *Conf) add(path string, optional bool) error {
 		return fmt.Errorf("registries.conf: %w", err)
 	}
 	var f confFile
-	if _, err := toml.Decode(string(b), &f); err != nil {
+	md, err := toml.Decode(string(b), &f)
+	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
+	}
+	if keys := md.Undecoded(); len(keys) > 0 {
+		var names []string
+		for _, k := range keys {
+			names = append(names, k.String())
+		}
+		return fmt.Errorf("%s: not supported by myimg: %s", path, strings.Join(names, ", "))
+	}
+	if err := f.v1Search(path); err != nil {
+		return err
 	}
 	if f.Search != nil {
 		c.Search = *f.Search
@@ -128,10 +142,8 @@ func (c *Conf) add(path string, optional bool) error {
 		if strings.Contains(e.Prefix, "*") && (!strings.HasPrefix(e.Prefix, "*.") || strings.ContainsAny(e.Prefix[1:], "*/")) {
 			return fmt.Errorf("%s: registry[%d]: prefix %q: a wildcard must be a leading \"*.\" on a host name", path, i, e.Prefix)
 		}
-		for j, m := range e.Mirrors {
-			if m.Location == "" {
-				return fmt.Errorf("%s: registry[%d].mirror[%d]: location is not set", path, i, j)
-			}
+		if err := e.checkMirrors(path, i); err != nil {
+			return err
 		}
 		e.from = path
 		// A later file's entry for the same prefix replaces the earlier one.
@@ -143,6 +155,36 @@ func (c *Conf) add(path string, optional bool) error {
 		}
 		if !replaced {
 			c.entries = append(c.entries, e)
+		}
+	}
+	return nil
+}
+
+// v1Search takes the version 1 [registries.search] list as
+// unqualified-search-registries (both set: refused, as containers/image).
+func (f *confFile) v1Search(path string) error {
+	if f.Registries.Search.Registries == nil {
+		return nil
+	}
+	if f.Search != nil {
+		return fmt.Errorf("%s: both [registries.search] and unqualified-search-registries are set", path)
+	}
+	f.Search = f.Registries.Search.Registries
+	return nil
+}
+
+func (e *confEntry) checkMirrors(path string, i int) error {
+	for j, m := range e.Mirrors {
+		if m.Location == "" {
+			return fmt.Errorf("%s: registry[%d].mirror[%d]: location is not set", path, i, j)
+		}
+		switch m.PullFrom {
+		case "", "all", "digest-only", "tag-only":
+		default:
+			return fmt.Errorf("%s: registry[%d].mirror[%d]: pull-from-mirror %q: want all, digest-only or tag-only", path, i, j, m.PullFrom)
+		}
+		if m.PullFrom != "" && m.PullFrom != "all" && e.DigestMirror {
+			return fmt.Errorf("%s: registry[%d]: mirror-by-digest-only and mirror[%d]'s pull-from-mirror are both set", path, i, j)
 		}
 	}
 	return nil

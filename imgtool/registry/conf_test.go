@@ -204,3 +204,55 @@ location = "m2.lan"
 		t.Error("bad short-name-mode accepted")
 	}
 }
+
+// Keys myimg does not apply are refused naming them (they were decoded
+// into nothing: a v1 [registries.search] list, pull-from-mirror, a
+// misspelt key); pull-from-mirror and [registries.search] are applied.
+func TestConfUnknownKeysPullFromMirror(t *testing.T) {
+	for body, want := range map[string]string{
+		"unqualified-search-registry = [\"a.io\"]\n":        "not supported by myimg: unqualified-search-registry",
+		"[[registry]]\nlocation = \"a.io\"\nblock = true\n": "registry.block",
+		"credential-helpers = [\"x\"]\n":                    "credential-helpers",
+		"[[registry]]\nlocation = \"a.io\"\n[[registry.mirror]]\nlocation = \"m\"\npull-from-mirror = \"some\"\n":                                   `pull-from-mirror "some"`,
+		"[[registry]]\nlocation = \"a.io\"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = \"m\"\npull-from-mirror = \"tag-only\"\n": "both set",
+		"unqualified-search-registries = [\"a.io\"]\n[registries.search]\nregistries = [\"b.io\"]\n":                                                "both [registries.search]",
+	} {
+		writeConf(t, body)
+		if _, err := LoadConf(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want %q", body, err, want)
+		}
+	}
+	writeConf(t, "[registries.search]\nregistries = [\"b.io\"]\n")
+	if c, err := LoadConf(); err != nil || strings.Join(c.Search, ",") != "b.io" {
+		t.Errorf("version 1 search list: %v %v", c, err)
+	}
+	writeConf(t, `
+[[registry]]
+location = "a.io"
+[[registry.mirror]]
+location = "dig.lan"
+pull-from-mirror = "digest-only"
+[[registry.mirror]]
+location = "tag.lan"
+pull-from-mirror = "tag-only"
+[[registry.mirror]]
+location = "all.lan"
+pull-from-mirror = "all"
+`)
+	c, err := LoadConf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"a.io/x:1":        "tag.lan/x:1,all.lan/x:1,a.io/x:1",
+		"a.io/x@sha256:a": "dig.lan/x@sha256:a,all.lan/x@sha256:a,a.io/x@sha256:a",
+	} {
+		var got []string
+		for _, s := range c.sources(in) {
+			got = append(got, s.ref)
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("sources(%q) = %v, want %s", in, got, want)
+		}
+	}
+}

@@ -76,7 +76,9 @@ type source struct {
 }
 
 // sources are where ref is pulled from: its registry entry's mirrors
-// (unless mirror-by-digest-only and ref has a tag), then its location
+// (unless mirror-by-digest-only and ref has a tag; a mirror's
+// pull-from-mirror digest-only or tag-only keeps it to references of
+// that kind), then its location
 // (the prefix rewritten when location differs).
 func (c *Conf) sources(ref string) []source {
 	e := c.find(ref)
@@ -91,8 +93,12 @@ func (c *Conf) sources(ref string) []source {
 		return loc + rest
 	}
 	var out []source
-	if !e.DigestMirror || strings.Contains(ref, "@") {
+	digest := strings.Contains(ref, "@")
+	if !e.DigestMirror || digest {
 		for _, m := range e.Mirrors {
+			if (m.PullFrom == "digest-only" && !digest) || (m.PullFrom == "tag-only" && digest) {
+				continue
+			}
 			out = append(out, source{ref: rewrite(m.Location), insecure: m.Insecure})
 		}
 	}
