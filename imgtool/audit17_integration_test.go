@@ -3,6 +3,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -78,5 +79,37 @@ func TestImagesTableColumns(t *testing.T) {
 		if len(f) < 3 || f[0] != want[0] || f[1] != want[1] || f[2] != id {
 			t.Errorf("row %d: %q, want %s %s %s", i, lines[1+i], want[0], want[1], id)
 		}
+	}
+}
+
+// inspect -f, as podman users script it: {{.State.Pid}}, {{.State.Status}},
+// {{.State.Running}}, {{.NetworkSettings.IPAddress}}, {{.Id}} of a
+// container and {{.Id}} of an image; an unknown key is an error. Before,
+// -f/--format was an unknown flag.
+func TestInspectFormat(t *testing.T) {
+	root := runEnv(t)
+	mustImg(t, root, "run", "-d", "--name", "insp", "busybox", "sleep", "1000")
+	c := inspectCtr(t, root, "insp")
+	defer func() {
+		mustImg(t, root, "rm", "-f", "insp")
+		noTraces(t, root, c)
+	}()
+	f := strings.Fields(mustImg(t, root, "inspect", "-f", "{{.State.Pid}} {{.State.Status}} {{.State.Running}} {{.Id}} {{.NetworkSettings.IPAddress}}", "insp"))
+	if len(f) != 5 || f[1] != "running" || f[2] != "true" || f[3] != c.ID || !strings.HasPrefix(f[4], "10.89.") {
+		t.Fatalf("inspect -f of a running container: %q", f)
+	}
+	if comm, err := os.ReadFile("/proc/" + f[0] + "/comm"); err != nil || strings.TrimSpace(string(comm)) != "sleep" {
+		t.Fatalf("State.Pid %s: %q %v", f[0], comm, err)
+	}
+	id := strings.TrimSpace(mustImg(t, root, "images", "-q", "--no-trunc", "busybox"))
+	if got := strings.TrimSpace(mustImg(t, root, "inspect", "--format", "{{.Id}}", "busybox")); !strings.HasSuffix(id, got) || got == "" {
+		t.Fatalf("image {{.Id}}: %q, images -q: %q", got, id)
+	}
+	if out, err := myimg(t, root, "inspect", "-f", "{{.Nope}}", "busybox"); err == nil || !strings.Contains(out, "Nope") {
+		t.Fatalf("unknown key: %v %s", err, out)
+	}
+	mustImg(t, root, "stop", "insp")
+	if out := strings.TrimSpace(mustImg(t, root, "inspect", "-f", "{{.State.Status}} {{.State.Running}} {{.State.Pid}} [{{.NetworkSettings.IPAddress}}]", "insp")); !strings.HasPrefix(out, "exited false 0 []") {
+		t.Fatalf("inspect -f of a stopped container: %q", out)
 	}
 }

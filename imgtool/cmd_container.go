@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/urfave/cli/v3"
 
@@ -95,13 +96,7 @@ func withContainerInspect(img *cli.Command) *cli.Command {
 			}
 			r, err := cs.Lookup(cmd.Args().First())
 			if err == nil {
-				out := struct {
-					*container.Record
-					State string `json:"state"`
-				}{r, cs.Status(r)}
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "    ")
-				return enc.Encode(out)
+				return writeInspect(cmd, containerInspect(cs, r))
 			}
 			if t == "container" {
 				return err
@@ -110,4 +105,62 @@ func withContainerInspect(img *cli.Command) *cli.Command {
 		return imgAction(ctx, cmd)
 	}
 	return img
+}
+
+// podmanState is the part of podman's container inspect State that
+// scripts read with -f '{{.State.Pid}}' and the like.
+type podmanState struct {
+	Status     string    `json:"Status"`
+	Running    bool      `json:"Running"`
+	Pid        int       `json:"Pid"`
+	ExitCode   int       `json:"ExitCode"`
+	StartedAt  time.Time `json:"StartedAt"`
+	FinishedAt time.Time `json:"FinishedAt"`
+}
+
+// containerInspect is the record, its ps status (state) and podman's
+// Id, State and NetworkSettings.IPAddress (empty unless running, as
+// podman's).
+func containerInspect(cs *container.Manager, r *container.Record) any {
+	st := podmanState{Status: "created", ExitCode: r.ExitCode, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
+	ip := ""
+	switch {
+	case cs.IsRunning(r):
+		st.Status, st.Running, st.Pid, ip = "running", true, r.Pid, r.Network.IP
+	case r.Status == container.StatusExited:
+		st.Status = "exited"
+	}
+	return struct {
+		*container.Record
+		State       string      `json:"state"`
+		PodmanID    string      `json:"Id"`
+		PodmanState podmanState `json:"State"`
+		NetSettings struct {
+			IPAddress string `json:"IPAddress"`
+		} `json:"NetworkSettings"`
+	}{Record: r, State: cs.Status(r), PodmanID: r.ID, PodmanState: st,
+		NetSettings: struct {
+			IPAddress string `json:"IPAddress"`
+		}{ip}}
+}
+
+// writeInspect prints v as indented JSON or, with --format, through a
+// Go template over that JSON document (its keys as printed; "json" is
+// the document itself).
+func writeInspect(cmd *cli.Command, v any) error {
+	f := cmd.String("format")
+	if f == "" || f == "json" {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "    ")
+		return enc.Encode(v)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	return writeFormatted(os.Stdout, f, []any{doc}, []any(nil), nil)
 }

@@ -192,6 +192,7 @@ func inspectCommand() *cli.Command {
 		ArgsUsage: "IMAGE",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "type", Value: "image", Usage: "what to show: image (manifest, config, digests), manifest or config"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "a Go template over the JSON printed (its keys: {{.Id}}, {{.Config.config.Env}}; a container's {{.State.Pid}}, {{.State.Status}}, {{.NetworkSettings.IPAddress}})"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			_, l, err := imageArg(cmd, 1, 1)
@@ -209,15 +210,14 @@ func inspectCommand() *cli.Command {
 					Name           string          `json:"Name"`
 					ManifestDigest string          `json:"ManifestDigest"`
 					ImageID        string          `json:"ImageID"`
+					ID             string          `json:"Id"`
 					Manifest       any             `json:"Manifest"`
 					Config         json.RawMessage `json:"Config"`
-				}{cmd.Args().First(), l.Desc.Digest.String(), l.Manifest.Config.Digest.Encoded(), l.Manifest, l.RawConf}
+				}{cmd.Args().First(), l.Desc.Digest.String(), l.Manifest.Config.Digest.Encoded(), l.Manifest.Config.Digest.Encoded(), l.Manifest, l.RawConf}
 			default:
 				return fmt.Errorf("--type %q: want image, manifest or config", cmd.String("type"))
 			}
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "    ")
-			return enc.Encode(out)
+			return writeInspect(cmd, out)
 		},
 	}
 }
