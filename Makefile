@@ -7,6 +7,10 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.
 # Static where cgo allows: glibc + libseccomp.a link statically; the user
 # lookup and resolver come from Go (osusergo, netgo).
 TAGS      := netgo osusergo
+# myrun only: urfave/cli renders its help without text/template, whose
+# MethodByName turns off the linker's method dead-code elimination
+# (9.3 -> 8.0 MB, ~0.7 MB less RSS per process; TestNoReflectMethodLookup).
+MYRUN_TAGS := $(TAGS) urfave_cli_no_template
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X github.com/myrun-org/myrun/specs.Version=$(VERSION) -linkmode external -extldflags '-static'
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 MIN_PASS  ?= 37
@@ -34,7 +38,7 @@ all: build
 build: myrun myimg
 
 myrun:
-	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(TAGS)' -ldflags "$(LDFLAGS)" -o bin/myrun ./runtime
+	CGO_ENABLED=1 $(GO) build -trimpath -tags '$(MYRUN_TAGS)' -ldflags "$(LDFLAGS)" -o bin/myrun ./runtime
 
 myimg:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags "-s -w -X main.version=$(VERSION)" -o bin/myimg ./imgtool

@@ -76,6 +76,27 @@ func TestNoProtobufRuntime(t *testing.T) {
 	}
 }
 
+// The linker's dead-code elimination of methods stays on: once any
+// reachable function looks methods up by name at run time
+// (reflect.Value.MethodByName, as text/template does for urfave/cli's
+// help templates), the linker keeps every exported method of every
+// reachable type. myrun is built with urfave/cli's
+// urfave_cli_no_template tag (its help is rendered without
+// text/template, same text): 9.26 -> 8.00 MB of binary and ~0.7 MB less
+// RSS in every process (docs/benchmarks.md, speed18d). The function
+// names stay in pclntab after -s -w, so the binary is searched for them.
+func TestNoReflectMethodLookup(t *testing.T) {
+	bin, err := os.ReadFile(myrun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"text/template.(*state).evalField", "reflect.Value.MethodByName", "reflect.(*rtype).MethodByName"} {
+		if strings.Contains(string(bin), name) {
+			t.Errorf("myrun links %s: method dead-code elimination is off (build with the urfave_cli_no_template tag; find the caller with -ldflags=-dumpdep, <ReflectMethod>)", name)
+		}
+	}
+}
+
 // `exec ID cmd` reads the container's state once: the process it starts
 // from is built from the state Exec reads under its lock (it used to open,
 // lock and decode state.json a first time just for the base process).
