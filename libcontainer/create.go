@@ -1,6 +1,8 @@
 package libcontainer
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -376,6 +378,15 @@ func openBundle(id, dir string) (bundleFiles, error) {
 	if err != nil {
 		return bundleFiles{}, err
 	}
+	// Compacted once here: state.json and init's message carry these
+	// bytes as they are (internal/rawjson). They decoded, so they are
+	// valid JSON; Compact checks again.
+	var compact bytes.Buffer
+	compact.Grow(len(raw))
+	if err := json.Compact(&compact, raw); err != nil {
+		return bundleFiles{}, fmt.Errorf("config.json: %w", err)
+	}
+	raw = compact.Bytes()
 	return bundleFiles{bundle: bundle, rootPath: rootPath, spec: spec, raw: raw}, nil
 }
 

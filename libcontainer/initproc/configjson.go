@@ -1,14 +1,20 @@
 package initproc
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/myrun-org/myrun/libcontainer/internal/rawjson"
+)
 
 // configJSON is Config without its methods; the outer Spec field of
-// configWire shadows the embedded one.
+// configHead shadows the embedded one.
 type configJSON Config
 
-type configWire struct {
+// configHead is Config without its spec, which MarshalJSON appends as
+// raw bytes (rawjson).
+type configHead struct {
 	*configJSON
-	Spec json.RawMessage `json:"spec"`
+	Spec json.RawMessage `json:"spec,omitempty"`
 }
 
 // MarshalJSON sends SpecJSON verbatim when the parent has it, instead of
@@ -22,7 +28,11 @@ func (c *Config) MarshalJSON() ([]byte, error) {
 	if cc.Process == cc.Spec.Process {
 		cc.Process, cc.ProcessIsSpec = nil, true
 	}
-	return json.Marshal(configWire{configJSON: (*configJSON)(&cc), Spec: c.SpecJSON})
+	head, err := json.Marshal(configHead{configJSON: (*configJSON)(&cc)})
+	if err != nil {
+		return nil, err
+	}
+	return rawjson.AppendField(head, "spec", c.SpecJSON), nil
 }
 
 // fixup restores what MarshalJSON left out.

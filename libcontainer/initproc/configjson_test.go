@@ -46,3 +46,24 @@ func TestConfigSpecJSON(t *testing.T) {
 		t.Fatalf("exec process: %+v", out.Process)
 	}
 }
+
+// The spec's bytes are appended as they are, not checked and compacted
+// again by encoding/json (which would also HTML-escape "<", ">", "&").
+func TestConfigSpecJSONAsIs(t *testing.T) {
+	raw := []byte(`{"ociVersion":"1.1.0","hostname":"a<b>&c"}`)
+	var spec rspec.Spec
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		t.Fatal(err)
+	}
+	b, err := (&Config{Mode: ModeInit, ID: "c", Spec: &spec, SpecJSON: raw}).MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(b), `,"spec":`+string(raw)+`}`) {
+		t.Errorf("spec not appended as is: %s", b)
+	}
+	var out Config
+	if err := json.Unmarshal(b, &out); err != nil || out.Spec == nil || out.Spec.Hostname != "a<b>&c" || out.ID != "c" {
+		t.Fatalf("round trip: %+v %v", out, err)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"reflect"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/myrun-org/myrun/libcontainer/internal/rawjson"
 )
 
 // The container's config is the biggest part of state.json. Encoding
@@ -25,8 +27,16 @@ type stateWire struct {
 	Config json.RawMessage `json:"config"`
 }
 
+// stateHead is what MarshalJSON encodes with reflection: State without
+// its config, which it appends as raw bytes (rawjson).
+type stateHead struct {
+	*stateJSON
+	Config json.RawMessage `json:"config,omitempty"`
+}
+
 // SetConfigJSON records raw as the JSON form of st.Config; the caller
-// guarantees they agree.
+// guarantees they agree and that raw is valid JSON (it is written into
+// state.json as is: compact it first, as create does).
 func (st *State) SetConfigJSON(raw []byte) { st.configJSON, st.brief = raw, nil }
 
 // ConfigJSON is the recorded JSON form of st.Config, or nil.
@@ -185,7 +195,11 @@ func (st *State) MarshalJSON() ([]byte, error) {
 			return nil, errors.Join(errStaleConfig, err)
 		}
 	}
-	return json.Marshal(stateWire{stateJSON: (*stateJSON)(st), Config: st.configJSON})
+	head, err := json.Marshal(stateHead{stateJSON: (*stateJSON)(st)})
+	if err != nil {
+		return nil, err
+	}
+	return rawjson.AppendField(head, "config", st.configJSON), nil
 }
 
 // UnmarshalJSON keeps the config's JSON for a later Save.

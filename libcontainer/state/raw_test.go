@@ -193,3 +193,34 @@ func TestStaleConfigJSONRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Save writes the recorded config bytes as they are: json.Marshal checked
+// and compacted them twice per save (and HTML-escaped "<", ">", "&").
+func TestSaveWritesConfigAsIs(t *testing.T) {
+	s := &Store{Root: filepath.Join(t.TempDir(), "root")}
+	h, err := s.Create("raw2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Unlock()
+	raw := []byte(`{"ociVersion":"1.1.0","hostname":"a<b>&c"}`)
+	st := &State{ID: "raw2", Bundle: "/b"}
+	st.SetConfigJSON(raw)
+	if err := h.Save(st); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(h.Dir, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(b), `,"config":`+string(raw)+`}`) {
+		t.Errorf("config not written as is: %s", b)
+	}
+	got, err := h.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec, err := got.Spec(); err != nil || spec.Hostname != "a<b>&c" || got.Bundle != "/b" {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+}

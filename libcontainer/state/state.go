@@ -191,7 +191,9 @@ func (h *Handle) Load() (*State, error) {
 
 // Save writes state.json atomically: temp file, fsync (not on tmpfs), rename.
 func (h *Handle) Save(st *State) error {
-	b, err := json.Marshal(st)
+	// Not json.Marshal(st): it would check and compact MarshalJSON's
+	// output, the whole state, once more.
+	b, err := st.MarshalJSON()
 	if err != nil {
 		return err
 	}

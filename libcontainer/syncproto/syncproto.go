@@ -171,7 +171,15 @@ func (c *Conn) Send(t Type, payload any) error {
 	var b []byte
 	if payload != nil {
 		var err error
-		if b, err = json.Marshal(payload); err != nil {
+		// A Marshaler's output is sent as it is: json.Marshal would
+		// check and compact it once more (initproc.Config, whose spec
+		// is appended raw, internal/rawjson); the receiver decodes it.
+		if m, ok := payload.(json.Marshaler); ok {
+			b, err = m.MarshalJSON()
+		} else {
+			b, err = json.Marshal(payload)
+		}
+		if err != nil {
 			return fmt.Errorf("sync: encoding %s: %w", t, err)
 		}
 	}
