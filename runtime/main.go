@@ -126,8 +126,8 @@ foreground unless -d is given. exec adds processes to a running container.
 // verbOf returns the command args name when the global flags before it
 // are ones it can skip with certainty, else nil. main then gives the cli
 // only that command: urfave/cli sets up every command of the tree before
-// parsing (help flag and command, categories: ~1.9 M instructions for
-// myrun's 17 verbs, 40% of `state`), and the other verbs play no part
+// parsing (help flag and command, categories: ~0.8 M instructions for
+// myrun's 17 verbs, a sixth of `state`), and the other verbs play no part
 // in one verb's run. --help, --version, "help", an unknown flag or verb
 // and "--" keep the whole tree, so their output and errors are the
 // library's as before.
