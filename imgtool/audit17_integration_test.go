@@ -113,3 +113,31 @@ func TestInspectFormat(t *testing.T) {
 		t.Fatalf("inspect -f of a stopped container: %q", out)
 	}
 }
+
+// rm -a removes every container, as podman rm -a: running ones only
+// with -f; images stay. Before, rm -a was rmi -a: the containers stayed
+// and every image went.
+func TestRmAllContainers(t *testing.T) {
+	root := runEnv(t)
+	mustImg(t, root, "run", "--name", "done", "--net", "none", "busybox", "true")
+	mustImg(t, root, "run", "-d", "--name", "up", "--net", "none", "busybox", "sleep", "1000")
+	done, up := inspectCtr(t, root, "done"), inspectCtr(t, root, "up")
+	defer myimg(t, root, "rm", "-f", "up", "done")
+	if out, err := myimg(t, root, "rm", "-a", "up"); err == nil || !strings.Contains(out, "no container names") {
+		t.Fatalf("rm -a NAME: %v %s", err, out)
+	}
+	if out, err := myimg(t, root, "rm", "-a"); err == nil || !strings.Contains(out, up.ID[:12]+" is running") {
+		t.Fatalf("rm -a with a running container: %v %s", err, out)
+	}
+	if out := mustImg(t, root, "ps", "-a", "-q", "--no-trunc"); strings.TrimSpace(out) != up.ID {
+		t.Fatalf("after rm -a: ps -a %q, want the running one only", out)
+	}
+	mustImg(t, root, "rm", "-af")
+	// The runtime's state dir is shared: noTraces can only read it empty
+	// once both are gone.
+	noTraces(t, root, done)
+	noTraces(t, root, up)
+	if out := mustImg(t, root, "images", "-q"); strings.TrimSpace(out) == "" {
+		t.Fatal("rm -a removed the images")
+	}
+}

@@ -29,11 +29,11 @@ not containers are image names, as with "myimg rmi".`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill running containers first; no error for missing ones"},
 			&cli.BoolFlag{Name: "keep-logs", Usage: "keep the containers' log files"},
-			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all images (as rmi -a)"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove all containers (running ones need -f), as podman rm -a; images: rmi -a"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Bool("all") {
-				return images.Action(ctx, cmd)
+				return removeAllContainers(cmd)
 			}
 			cs, err := containersWith(cmd, 1, -1)
 			if err != nil {
@@ -163,4 +163,29 @@ func writeInspect(cmd *cli.Command, v any) error {
 		return err
 	}
 	return writeFormatted(os.Stdout, f, []any{doc}, []any(nil), nil)
+}
+
+// removeAllContainers is rm -a: every container, as podman's (it used to
+// be rmi -a, which took away every image instead).
+func removeAllContainers(cmd *cli.Command) error {
+	if cmd.Args().Len() > 0 {
+		return fmt.Errorf("rm --all: no container names or IDs may follow")
+	}
+	cs, err := openContainers(cmd)
+	if err != nil {
+		return err
+	}
+	rs, err := cs.List()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range rs {
+		if err := cs.Remove(r.ID, container.RemoveOptions{Force: cmd.Bool("force"), KeepLogs: cmd.Bool("keep-logs")}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Println(r.ID)
+	}
+	return errors.Join(errs...)
 }
