@@ -121,8 +121,10 @@ func TestVMImgRootlessSystemd(t *testing.T) {
 	e.must("import", filepath.Join(base, "rootfs"), "vmbusybox")
 	e.must("build", "--runtime", rt, "-t", "vmbuilt", ctx)
 	out := e.must("run", "--rm", "--net", "none", "--runtime", rt, "-m", "64m", "--pids-limit", "32", "--cpus", "0.5",
-		"vmbuilt", "sh", "-c", "cat /built /proc/self/cgroup")
-	if want := "built\nsecond\n0::/"; out != want {
+		"vmbuilt", "sh", "-c", "cat /built /proc/self/cgroup /sys/fs/cgroup/memory.max")
+	// The scope's own memory.max at /sys/fs/cgroup (was the host's root
+	// cgroup through the rootless /sys bind, which has none).
+	if want := "built\nsecond\n0::/\n67108864"; out != want {
 		t.Errorf("rootless run with limits printed\n%s\nwant\n%s", out, want)
 	}
 	id := e.must("run", "-d", "--net", "none", "--runtime", rt, "-m", "64m", "--pids-limit", "32", "--cpus", "0.5",

@@ -9,6 +9,7 @@ import (
 
 	"github.com/myrun-org/myrun/imgtool/network"
 	"github.com/myrun-org/myrun/specs"
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // fakeUserManager makes a cgroup2 tree with uid's user manager cgroup
@@ -44,12 +45,31 @@ func TestRootlessLimitsThroughUserManager(t *testing.T) {
 		t.Fatalf("SystemdCgroup %q, want %q", r.SystemdCgroup, want)
 	}
 	s := specs.Default()
+	specs.ToRootless(s, uint32(os.Getuid()), uint32(os.Getgid())) // as unpack writes it rootless
 	if err := applyOptions(s, r, o, p, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
 	res := s.Linux.Resources
 	if s.Linux.CgroupsPath != r.SystemdCgroup || res == nil || *res.Memory.Limit != 64<<20 || *res.CPU.Quota != 50000 || *res.Pids.Limit != 20 {
 		t.Fatalf("cgroupsPath %q resources %+v", s.Linux.CgroupsPath, res)
+	}
+	// Its scope at /sys/fs/cgroup (a cgroup mount after the host's /sys),
+	// not the host's root cgroup through the /sys bind.
+	if dests := mountDests(s); !strings.HasSuffix(dests, " /sys /etc/resolv.conf /etc/hosts /etc/hostname /sys/fs/cgroup") ||
+		s.Mounts[len(s.Mounts)-1].Type != "cgroup" {
+		t.Errorf("rootless scope container mounts %s", dests)
+	}
+	// Without a scope (no limits) the rootless spec stays as it was.
+	s2 := specs.Default()
+	specs.ToRootless(s2, uint32(os.Getuid()), uint32(os.Getgid()))
+	r3 := &Record{ID: r.ID, Hostname: "h", Rootless: true, Network: network.Attachment{Mode: network.ModeNone}}
+	o3 := &Options{Image: "img", Args: []string{"sh"}, Net: network.ModeNone, Runtime: "/bin/true"}
+	p3, err := o3.validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := applyOptions(s2, r3, o3, p3, t.TempDir()); err != nil || strings.Contains(mountDests(s2), "/sys/fs/cgroup") {
+		t.Errorf("rootless without a scope: mounts %s (%v)", mountDests(s2), err)
 	}
 	cs := &Manager{Root: t.TempDir()}
 	if args := strings.Join(cs.runtime(r).Command("state", r.ID).Args, " "); !strings.Contains(args, " --systemd-cgroup state ") {
@@ -91,4 +111,12 @@ func TestRootlessLimitsRefusedWithoutDelegation(t *testing.T) {
 	if err := applyOptions(specs.Default(), r, o, p, t.TempDir()); err == nil {
 		t.Fatal("rootless limits without a scope accepted")
 	}
+}
+
+func mountDests(s *rspec.Spec) string {
+	var d []string
+	for _, m := range s.Mounts {
+		d = append(d, m.Destination)
+	}
+	return strings.Join(d, " ")
 }

@@ -78,10 +78,29 @@ func applyOptions(s *rspec.Spec, r *Record, o *Options, p *parsed, rootfs string
 	case r.SystemdCgroup != "":
 		s.Linux.CgroupsPath = r.SystemdCgroup
 		setLimits(s, o, p)
+		scopeCgroupMount(s)
 	case p.memory > 0 || p.quota > 0 || o.PidsLimit > 0:
 		return fmt.Errorf("--memory, --cpus and --pids-limit rootless need a cgroup systemd delegates to the user (rootlesscg.go)")
 	}
 	return nil
+}
+
+// scopeCgroupMount gives a rootless container with its own scope a
+// cgroup2 mount at /sys/fs/cgroup. The rootless spec has none (the
+// user cannot mount the host's hierarchies) and binds the host's /sys,
+// so /sys/fs/cgroup inside was the host's root cgroup, without the
+// scope's memory.max, pids.max or cpu.max. In its own cgroup namespace,
+// owned by its user namespace, the container may mount cgroup2, and that
+// mount's root is the scope (as podman's rootless containers on v2).
+func scopeCgroupMount(s *rspec.Spec) {
+	if !slices.ContainsFunc(s.Linux.Namespaces, func(n rspec.LinuxNamespace) bool {
+		return n.Type == rspec.CgroupNamespace && n.Path == ""
+	}) {
+		return
+	}
+	s.Mounts = slices.DeleteFunc(s.Mounts, func(m rspec.Mount) bool { return m.Destination == "/sys/fs/cgroup" })
+	s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup",
+		Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}})
 }
 
 // setLimits puts -m, --cpus and --pids-limit into the spec.
