@@ -250,7 +250,6 @@ func (p *initProcess) start() error {
 			sys.CgroupFD = fd
 		}
 	}
-	p.bornInCgroup = sys.UseCgroupFD
 	p.r.Log.Debug("start init", "exe", exe.Name(), "extra_fds", len(p.extra), "clone_flags", fmt.Sprintf("%#x", p.req.boot.CloneFlags), "joins", p.req.boot.Joins, "into_cgroup", sys.UseCgroupFD)
 	// syscall.ForkExec rather than os/exec: os.StartProcess probes
 	// CLONE_PIDFD with an extra vfork the first time a process starts a
@@ -260,7 +259,7 @@ func (p *initProcess) start() error {
 	if err != nil {
 		return err
 	}
-	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{"myrun", "init"}, &syscall.ProcAttr{
+	first, born, err := forkIntoCgroup("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{"myrun", "init"}, &syscall.ProcAttr{
 		Env:   []string{nsexec.SyncFdEnv + "=" + strconv.Itoa(p.syncFd), nsexec.KeepFdsEnv + "=" + strconv.Itoa(len(p.files))},
 		Files: p.files,
 		Sys:   sys,
@@ -269,6 +268,10 @@ func (p *initProcess) start() error {
 	if err != nil {
 		return fmt.Errorf("starting init: %w", err)
 	}
+	if sys.UseCgroupFD && !born {
+		p.r.Log.Debug("CLONE_INTO_CGROUP refused; the process is moved into its cgroup after birth")
+	}
+	p.bornInCgroup = born
 	p.first = first
 	p.child.Close()
 	return nil
@@ -575,4 +578,28 @@ func hasNS(spec *rspec.Spec, t rspec.LinuxNamespaceType) (present bool, path str
 		}
 	}
 	return false, ""
+}
+
+// forkExec is syscall.ForkExec (tests replace it).
+var forkExec = syscall.ForkExec
+
+// forkIntoCgroup forks and execs; born says whether CLONE_INTO_CGROUP put
+// the child in its cgroup. The kernel checks the move at clone time as it
+// would a write to cgroup.procs: the caller needs write access to the
+// common ancestor of its own and the target cgroup. A rootless exec from a
+// login session (session-N.scope, outside user@UID.service) into a scope
+// of the user's manager has not (the ancestor user-UID.slice is root's),
+// so that clone fails with EACCES or EPERM. The child is then forked
+// without it, and place() moves it, asking systemd where cgroupfs refuses.
+func forkIntoCgroup(argv0 string, argv []string, attr *syscall.ProcAttr) (pid int, born bool, err error) {
+	pid, err = forkExec(argv0, argv, attr)
+	if err == nil || !attr.Sys.UseCgroupFD || !(errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) {
+		return pid, err == nil && attr.Sys.UseCgroupFD, err
+	}
+	retry := *attr.Sys
+	retry.UseCgroupFD, retry.CgroupFD = false, 0
+	again := *attr
+	again.Sys = &retry
+	pid, err = forkExec(argv0, argv, &again)
+	return pid, false, err
 }

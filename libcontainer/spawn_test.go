@@ -1,12 +1,14 @@
 package libcontainer
 
 import (
+	"errors"
 	"os"
 	"syscall"
 	"testing"
 
 	"github.com/myrun-org/myrun/libcontainer/initproc"
 	"github.com/myrun-org/myrun/libcontainer/nsexec"
+	"golang.org/x/sys/unix"
 )
 
 func TestWaitPid(t *testing.T) {
@@ -66,4 +68,45 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+func TestForkIntoCgroupFallsBack(t *testing.T) {
+	saved := forkExec
+	t.Cleanup(func() { forkExec = saved })
+	for _, c := range []struct {
+		name      string
+		first     error
+		wantCalls int
+		wantBorn  bool
+		wantErr   error
+	}{
+		{"born in the cgroup", nil, 1, true, nil},
+		{"EACCES: forked without", unix.EACCES, 2, false, nil},
+		{"EPERM: forked without", unix.EPERM, 2, false, nil},
+		{"other errors are returned", unix.ENOENT, 1, false, unix.ENOENT},
+	} {
+		var calls []bool
+		forkExec = func(argv0 string, argv []string, attr *syscall.ProcAttr) (int, error) {
+			calls = append(calls, attr.Sys.UseCgroupFD)
+			if len(calls) == 1 && c.first != nil {
+				return 0, c.first
+			}
+			return 42, nil
+		}
+		attr := &syscall.ProcAttr{Sys: &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: 9}}
+		pid, born, err := forkIntoCgroup("/x", []string{"x"}, attr)
+		if len(calls) != c.wantCalls || born != c.wantBorn || !errors.Is(err, c.wantErr) && err != c.wantErr {
+			t.Errorf("%s: calls %v born %v err %v", c.name, calls, born, err)
+		}
+		if c.wantCalls == 2 && (calls[1] || pid != 42) {
+			t.Errorf("%s: retry used the cgroup fd (%v) or lost the pid %d", c.name, calls, pid)
+		}
+		if !attr.Sys.UseCgroupFD || attr.Sys.CgroupFD != 9 {
+			t.Errorf("%s: the caller's attributes changed: %+v", c.name, attr.Sys)
+		}
+	}
+	forkExec = func(string, []string, *syscall.ProcAttr) (int, error) { return 0, unix.EACCES }
+	if _, born, err := forkIntoCgroup("/x", nil, &syscall.ProcAttr{Sys: &syscall.SysProcAttr{}}); born || !errors.Is(err, unix.EACCES) {
+		t.Errorf("without a cgroup fd: born %v err %v, want EACCES as it is", born, err)
+	}
 }

@@ -139,9 +139,15 @@ func TestVMImgRootlessSystemd(t *testing.T) {
 	if got := userUnitProp(t, vmUID, unit, "MemoryMax"); got != "67108864" {
 		t.Errorf("%s MemoryMax = %q", unit, got)
 	}
-	// What the container sees at /sys/fs/cgroup (for the lane's notes).
-	mi, _, _ := e.run("exec", id, "sh", "-c", "grep ' /sys' /proc/self/mountinfo; ls /sys/fs/cgroup | head -n 5")
-	t.Logf("rootless container's /sys mounts:\n%s", mi)
+	// Inside, /sys/fs/cgroup is the scope: its limits, the container's
+	// init (pid 1 in its pid namespace) in cgroup.procs, read-only. The
+	// exec itself starts outside user@UID.service: CLONE_INTO_CGROUP and
+	// cgroup.procs are refused there, systemd attaches it.
+	in := e.must("exec", id, "sh", "-c", "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max; "+
+		"grep -qx 1 /sys/fs/cgroup/cgroup.procs && echo init; touch /sys/fs/cgroup/x 2>/dev/null && echo writable || echo ro")
+	if want := "67108864\n32\n50000 100000\ninit\nro"; in != want {
+		t.Errorf("inside the rootless container /sys/fs/cgroup shows\n%s\nwant\n%s", in, want)
+	}
 	e.must("rm", "-f", id)
 	escWaitFor(t, time.Minute*timeoutScale, unit+" to go", func() bool {
 		_, err := os.Stat(cg)

@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -143,13 +144,29 @@ func (m *sdManager) Apply(pid int) error {
 	return m.m.Apply(pid)
 }
 
+// writeCgroupProc is the library's cgroup.procs write (tests replace it).
+var writeCgroupProc = lib.WriteCgroupProc
+
 // Join moves pid into the scope's existing directories (systemd already
-// knows the scope; exec'd processes need no new unit).
+// knows the scope; exec'd processes need no new unit). Where the write is
+// refused (EACCES/EPERM: a rootless caller outside user@UID.service does
+// not own the common ancestor), systemd is asked to move it
+// (AttachProcessesToUnit; the user manager hands it to the system one), as
+// runc and crun do.
 func (m *sdManager) Join(pid int) error {
 	for _, d := range m.m.GetPaths() {
-		if err := lib.WriteCgroupProc(d, pid); err != nil {
+		err := writeCgroupProc(d, pid)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
 			return fmt.Errorf("cgroups: join pid %d: %w", pid, err)
 		}
+		if aerr := m.m.AddPid("", pid); aerr != nil {
+			return fmt.Errorf("cgroups: join pid %d: %w; systemd's AttachProcessesToUnit: %w", pid, err, aerr)
+		}
+		m.cfg.Logger.Debug("cgroup.procs refused; systemd attached the process", "pid", pid, "dir", d)
+		return nil
 	}
 	return nil
 }
