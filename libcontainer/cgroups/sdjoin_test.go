@@ -40,7 +40,7 @@ func TestSystemdJoinFallsBackToAttach(t *testing.T) {
 		{"EACCES asks systemd", unix.EACCES, nil, true, ""},
 		{"EPERM asks systemd", unix.EPERM, nil, true, ""},
 		{"both refuse: both named", unix.EACCES, errors.New("access denied by policy"), true,
-			"cgroups: join pid 7: permission denied; systemd's AttachProcessesToUnit: access denied by policy"},
+			"cgroups: join pid 7: permission denied; asking systemd instead: systemd unit u.scope: AttachProcessesToUnit: access denied by policy"},
 		{"other errors are not retried", unix.ENOENT, nil, false, "cgroups: join pid 7: no such file or directory"},
 	} {
 		writeCgroupProc = func(dir string, pid int) error {
@@ -50,7 +50,7 @@ func TestSystemdJoinFallsBackToAttach(t *testing.T) {
 			return c.write
 		}
 		rec := &attachRecorder{fail: c.attachErr}
-		m := &sdManager{cfg: Config{Logger: slog.Default()}, v2: true, m: rec}
+		m := &sdManager{cfg: Config{Logger: slog.Default()}, v2: true, unit: "u.scope", m: rec}
 		err := m.Join(7)
 		if got := err != nil; got != (c.wantErr != "") || (err != nil && err.Error() != c.wantErr) {
 			t.Errorf("%s: Join = %v, want %q", c.name, err, c.wantErr)

@@ -105,9 +105,10 @@ func (p SystemdPath) Expand() (string, error) {
 // sdManager wraps the library's systemd managers (transient units over
 // D-Bus; the library writes what systemd cannot express to cgroupfs).
 type sdManager struct {
-	cfg Config
-	v2  bool
-	m   lib.Manager
+	cfg  Config
+	v2   bool
+	unit string // for errors
+	m    lib.Manager
 }
 
 func newSystemdManager(cfg Config) (Manager, error) {
@@ -123,10 +124,19 @@ func newSystemdManager(cfg Config) (Manager, error) {
 		return nil, err
 	}
 	cg := &lib.Cgroup{Parent: p.Slice, ScopePrefix: p.Prefix, Name: p.Name, Systemd: true, Rootless: cfg.Rootless, Resources: res}
-	m := &sdManager{cfg: cfg, v2: Mode() == ModeV2}
+	m := &sdManager{cfg: cfg, v2: Mode() == ModeV2, unit: p.Unit()}
 	if m.v2 {
 		toV2(res)
-		m.m, err = systemd.NewUnifiedManager(cg, cfg.Paths[""])
+		newUnified := func() (err error) {
+			m.m, err = systemd.NewUnifiedManager(cg, cfg.Paths[""])
+			return err
+		}
+		if cfg.Rootless && cfg.Paths[""] == "" {
+			// The library asks the user manager for its cgroup.
+			err = m.bus("GetManagerProperty ControlGroup", dbusCallTimeout, newUnified)
+		} else {
+			err = newUnified()
+		}
 	} else {
 		res.Unified = nil // the legacy manager refuses it; Set reports it
 		m.m, err = systemd.NewLegacyManager(cg, nil)
@@ -141,7 +151,7 @@ func (m *sdManager) Apply(pid int) error {
 	if pid <= 0 {
 		pid = -1
 	}
-	return m.m.Apply(pid)
+	return m.bus("StartTransientUnit", dbusCallTimeout+dbusJobTimeout, func() error { return m.m.Apply(pid) })
 }
 
 // writeCgroupProc is the library's cgroup.procs write (tests replace it).
@@ -162,8 +172,8 @@ func (m *sdManager) Join(pid int) error {
 		if !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
 			return fmt.Errorf("cgroups: join pid %d: %w", pid, err)
 		}
-		if aerr := m.m.AddPid("", pid); aerr != nil {
-			return fmt.Errorf("cgroups: join pid %d: %w; systemd's AttachProcessesToUnit: %w", pid, err, aerr)
+		if aerr := m.bus("AttachProcessesToUnit", dbusCallTimeout, func() error { return m.m.AddPid("", pid) }); aerr != nil {
+			return fmt.Errorf("cgroups: join pid %d: %w; asking systemd instead: %w", pid, err, aerr)
 		}
 		m.cfg.Logger.Debug("cgroup.procs refused; systemd attached the process", "pid", pid, "dir", d)
 		return nil
@@ -204,7 +214,7 @@ func (m *sdManager) Set(r *specs.LinuxResources) error {
 	if err := checkMemoryUsage(dir, m.v2, res); err != nil {
 		return err
 	}
-	return m.m.Set(res)
+	return m.bus("SetUnitProperties", dbusCallTimeout, func() error { return m.m.Set(res) })
 }
 
 func (m *sdManager) Freeze() error { return m.m.Freeze(lib.Frozen) }
@@ -225,7 +235,10 @@ func (m *sdManager) Stats() (*Stats, error) {
 	return convertStats(st), nil
 }
 
-func (m *sdManager) Destroy() error           { return m.m.Destroy() }
+func (m *sdManager) Destroy() error {
+	return m.bus("StopUnit", dbusCallTimeout+dbusJobTimeout, m.m.Destroy)
+}
+
 func (m *sdManager) Paths() map[string]string { return m.m.GetPaths() }
 
 // Missing is nil: systemd creates and removes the scope's directories.
