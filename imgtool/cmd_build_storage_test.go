@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v3"
 
 	"github.com/myrun-org/myrun/imgtool/overlay"
 )
@@ -25,6 +28,14 @@ func TestStorageConf(t *testing.T) {
 		{"[storage]\ndriver = \"overlay\"\n[storage.options]\nmount_program = \"/usr/bin/fuse-overlayfs\"\n", overlay.Driver{Name: "overlay", MountProgram: "/usr/bin/fuse-overlayfs"}, ""},
 		{"[storage]\ndriver = \"btrfs\"\n", overlay.Driver{}, "driver = \"btrfs\""},
 		{"[storage\n", overlay.Driver{}, "storage.conf"},
+		// containers-storage's own store: accepted; empty tables too.
+		{"[storage]\ndriver = \"vfs\"\nrunroot = \"/run/x\"\ngraphroot = \"/var/x\"\n[storage.options]\nadditionalimagestores = []\npull_options = {enable_partial_images = \"false\", use_hard_links = \"false\"}\n[storage.options.thinpool]\n", overlay.Driver{Name: "vfs"}, ""},
+		// Not applied: refused naming the key (were dropped).
+		{"[storage]\ndriver = \"overlay\"\n[storage.options.overlay]\nmountopt = \"nodev\"\n", overlay.Driver{}, "storage.options.overlay.mountopt"},
+		{"[storage]\ndrivr = \"vfs\"\n", overlay.Driver{}, "storage.drivr"},
+		{"[storage]\ndriver_priority = [\"vfs\"]\n", overlay.Driver{}, "storage.driver_priority"},
+		{"[storage.options]\nremap-uids = \"0:1668442479:65536\"\n", overlay.Driver{}, "storage.options.remap-uids"},
+		{"[storge]\ndriver = \"vfs\"\n", overlay.Driver{}, "storge.driver"},
 	} {
 		p := filepath.Join(dir, "storage.conf")
 		os.WriteFile(p, []byte(c.text), 0o644)
@@ -43,17 +54,59 @@ func TestStorageConf(t *testing.T) {
 		t.Errorf("no file: %+v %v", d, err)
 	}
 	t.Setenv("CONTAINERS_STORAGE_CONF", "/x/storage.conf")
-	if p := storageConfPath(true); p != "/x/storage.conf" {
-		t.Errorf("$CONTAINERS_STORAGE_CONF: %s", p)
+	if p, named := storageConfPath(true); p != "/x/storage.conf" || !named {
+		t.Errorf("$CONTAINERS_STORAGE_CONF: %s %v", p, named)
 	}
 	t.Setenv("CONTAINERS_STORAGE_CONF", "")
 	t.Setenv("XDG_CONFIG_HOME", dir)
 	os.MkdirAll(filepath.Join(dir, "containers"), 0o755)
 	os.WriteFile(filepath.Join(dir, "containers", "storage.conf"), nil, 0o644)
-	if p := storageConfPath(true); p != filepath.Join(dir, "containers", "storage.conf") {
+	if p, _ := storageConfPath(true); p != filepath.Join(dir, "containers", "storage.conf") {
 		t.Errorf("user's file: %s", p)
 	}
-	if p := storageConfPath(false); p != "/etc/containers/storage.conf" {
+	savedEtc, savedUsr := etcStorageConf, usrStorageConf
+	t.Cleanup(func() { etcStorageConf, usrStorageConf = savedEtc, savedUsr })
+	etcStorageConf, usrStorageConf = filepath.Join(dir, "etc.conf"), filepath.Join(dir, "usr.conf")
+	if p, _ := storageConfPath(false); p != usrStorageConf {
+		t.Errorf("root, no /etc file: %s, want the packaged one", p)
+	}
+	os.WriteFile(etcStorageConf, nil, 0o644)
+	if p, _ := storageConfPath(false); p != etcStorageConf {
 		t.Errorf("root: %s", p)
+	}
+}
+
+// TestBuildStorageNamesSource: a bad storage value is refused naming
+// where it came from: the flag, $STORAGE_DRIVER / $STORAGE_OPTS (were
+// named as the flags), or $CONTAINERS_STORAGE_CONF naming a file that is
+// not there (was read as no file).
+func TestBuildStorageNamesSource(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"--storage-driver", "btrfs"}, `--storage-driver "btrfs"`},
+		{map[string]string{"STORAGE_DRIVER": "zfs"}, nil, `$STORAGE_DRIVER "zfs"`},
+		{map[string]string{"STORAGE_DRIVER": "zfs"}, []string{"--storage-driver", "aufs"}, `--storage-driver "aufs"`},
+		{nil, []string{"--storage-opt", "overlay.mountopt=nodev"}, `--storage-opt "overlay.mountopt=nodev"`},
+		{map[string]string{"STORAGE_OPTS": "overlay.mount_program=/bin/true,overlay.size=1G"}, nil, `$STORAGE_OPTS "overlay.size=1G"`},
+		{map[string]string{"STORAGE_DRIVER": "vfs", "STORAGE_OPTS": "overlay.mount_program=/bin/true"}, nil, "$STORAGE_OPTS overlay.mount_program=/bin/true: the vfs storage driver ($STORAGE_DRIVER)"},
+		{map[string]string{"CONTAINERS_STORAGE_CONF": "/nonexistent/storage.conf"}, nil, "$CONTAINERS_STORAGE_CONF: stat /nonexistent/storage.conf"},
+	} {
+		for _, k := range []string{"STORAGE_DRIVER", "STORAGE_OPTS", "CONTAINERS_STORAGE_CONF"} {
+			t.Setenv(k, c.env[k])
+		}
+		var err error
+		cmd := &cli.Command{Name: "build", Flags: storageFlags(), Action: func(_ context.Context, cmd *cli.Command) error {
+			_, err = buildStorage(cmd)
+			return nil
+		}}
+		if rerr := cmd.Run(context.Background(), append([]string{"build"}, c.args...)); rerr != nil {
+			t.Fatalf("%v: %v", c.args, rerr)
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v %v: %v, want an error with %q", c.env, c.args, err, c.want)
+		}
 	}
 }

@@ -99,7 +99,7 @@ func TestRootlessBuildStorageDrivers(t *testing.T) {
 		want string
 	}{
 		{nil, []string{"--storage-driver", "btrfs"}, "--storage-driver"},
-		{[]string{"STORAGE_DRIVER=zfs"}, nil, "--storage-driver"},
+		{[]string{"STORAGE_DRIVER=zfs"}, nil, "$STORAGE_DRIVER"},
 		{nil, []string{"--storage-opt", "overlay.mountopt=nodev"}, "--storage-opt"},
 		{[]string{"STORAGE_OPTS=overlay.mount_program=/usr/bin/fuse-overlayfs,overlay.mountopt=nodev"}, nil, "overlay.mountopt"},
 		{nil, []string{"--storage-driver", "vfs", "--storage-opt", "overlay.mount_program=/usr/bin/fuse-overlayfs"}, "vfs"},
