@@ -32,8 +32,10 @@ func TestParseVolume(t *testing.T) {
 	}
 	bad := map[string]string{
 		"/nonexistent-myimg-test:/x": "does not exist",
-		"named:/x:ro,rw":             "contradict",
-		"named:/x:nocopy,copy":       "contradict",
+		"named:/x:ro,rw":             "give one of ro or rw, once",
+		"named:/x:ro,ro":             "give one of ro or rw, once",
+		"named:/x:nocopy,copy":       "give one of copy or nocopy, once",
+		"named:/x:nocopy,ro,nocopy":  "give one of copy or nocopy, once",
 		"named:/x:z":                 `option "z"`,
 		dir + ":rel":                 "must be absolute",
 		"bad name!:/x":               "nor a volume",

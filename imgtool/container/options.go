@@ -57,18 +57,19 @@ type Volume struct {
 func parseVolumeOpts(v, opts string, vol *Volume) error {
 	var rw, cp string
 	for _, o := range strings.Split(opts, ",") {
-		prev := &rw
+		prev, pair := &rw, "ro or rw"
 		switch o {
 		case "ro", "rw":
 			vol.ReadOnly = o == "ro"
 		case "copy", "nocopy":
-			prev = &cp
+			prev, pair = &cp, "copy or nocopy"
 			vol.NoCopy = o == "nocopy"
 		default:
 			return fmt.Errorf("-v %q: option %q: want ro or rw, copy or nocopy", v, o)
 		}
-		if *prev != "" && *prev != o {
-			return fmt.Errorf("-v %q: options %q and %q contradict each other", v, *prev, o)
+		// Twice, even the same, is refused as podman refuses it.
+		if *prev != "" {
+			return fmt.Errorf("-v %q: options %q and %q: give one of %s, once", v, *prev, o, pair)
 		}
 		*prev = o
 	}
