@@ -80,6 +80,18 @@ func TestImagesTableColumns(t *testing.T) {
 			t.Errorf("row %d: %q, want %s %s %s", i, lines[1+i], want[0], want[1], id)
 		}
 	}
+	// --no-trunc: podman 4.3 prints the whole digest with its algorithm
+	// in images' table, -q and {{.ID}} (was the bare hex).
+	full := strings.TrimSpace(mustImg(t, root, "images", "-q", "--no-trunc", "busybox"))
+	if !strings.HasPrefix(full, "sha256:"+id) || len(full) != len("sha256:")+64 {
+		t.Errorf("images -q --no-trunc: %q, want sha256:%s...", full, id)
+	}
+	if got := strings.TrimSpace(mustImg(t, root, "images", "--no-trunc", "--format", "{{.ID}}", "busybox")); got != full {
+		t.Errorf("images --no-trunc {{.ID}}: %q, want %q", got, full)
+	}
+	if f := strings.Fields(strings.Split(mustImg(t, root, "images", "--no-trunc", "busybox"), "\n")[1]); len(f) < 3 || f[2] != full {
+		t.Errorf("images --no-trunc table: %q, want %s third", f, full)
+	}
 }
 
 // inspect -f, as podman users script it: {{.State.Pid}}, {{.State.Status}},

@@ -97,7 +97,7 @@ func imagesAction(ctx context.Context, cmd *cli.Command) error {
 	}
 	if cmd.Bool("quiet") {
 		for _, r := range rows {
-			fmt.Println(trunc(r.ID, !cmd.Bool("no-trunc")))
+			fmt.Println(imageIDColumn(r.ID, !cmd.Bool("no-trunc")))
 		}
 		return nil
 	}
@@ -105,7 +105,7 @@ func imagesAction(ctx context.Context, cmd *cli.Command) error {
 	fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
 	for _, r := range rows {
 		repo, tag := splitName(r.Name)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", repo, tag, trunc(r.ID, !cmd.Bool("no-trunc")), ago(r.Created), humanSize(r.Size))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", repo, tag, imageIDColumn(r.ID, !cmd.Bool("no-trunc")), ago(r.Created), humanSize(r.Size))
 	}
 	return tw.Flush()
 }
@@ -158,6 +158,16 @@ func imageEntries(s *store.Store, refs []store.Ref, keep func(imageInfo) bool) (
 		rows = append(rows, rw)
 	}
 	return rows, nil
+}
+
+// imageIDColumn is an image's IDs as podman 4.3's images prints it: 12
+// digits, or with --no-trunc the whole digest, algorithm included
+// (history and ps print theirs bare).
+func imageIDColumn(id string, short bool) string {
+	if short {
+		return trunc(id, true)
+	}
+	return "sha256:" + id
 }
 
 func trunc(id string, t bool) string {

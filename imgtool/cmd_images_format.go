@@ -30,7 +30,7 @@ var imageHeaders = map[string]string{"ID": "IMAGE ID", "CreatedSince": "CREATED"
 
 func newImageRow(name, id, dgst string, created time.Time, size int64, short bool) imageRow {
 	repo, tag := splitName(name)
-	return imageRow{ID: trunc(id, short), Repository: repo, Tag: tag, Digest: dgst,
+	return imageRow{ID: imageIDColumn(id, short), Repository: repo, Tag: tag, Digest: dgst,
 		Created: ago(created), CreatedSince: ago(created), CreatedAt: created, Size: humanSize(size), Name: name}
 }
 

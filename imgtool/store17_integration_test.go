@@ -45,7 +45,7 @@ func privatePodman(t *testing.T) func(args ...string) string {
 
 func imageID(t *testing.T, root, name string) string {
 	t.Helper()
-	return strings.TrimSpace(mustImg(t, root, "images", "--format", "{{.ID}}", "--no-trunc", name))
+	return strings.TrimPrefix(strings.TrimSpace(mustImg(t, root, "images", "--format", "{{.ID}}", "--no-trunc", name)), "sha256:")
 }
 
 func TestDockerArchiveWithPodman(t *testing.T) {
