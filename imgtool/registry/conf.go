@@ -103,7 +103,7 @@ func (c *Conf) add(path string, optional bool) error {
 		}
 		return fmt.Errorf("%s: not supported by myimg: %s", path, strings.Join(names, ", "))
 	}
-	if err := f.v1Search(path); err != nil {
+	if err := f.checkVersions(path); err != nil {
 		return err
 	}
 	if f.Search != nil {
@@ -121,10 +121,6 @@ func (c *Conf) add(path string, optional bool) error {
 			c.Aliases = map[string]string{}
 		}
 		c.Aliases[k] = v
-	}
-	v1 := len(f.Registries.Insecure.Registries)+len(f.Registries.Block.Registries) > 0
-	if v1 && len(f.Registry) > 0 {
-		return fmt.Errorf("%s: mixes the version 1 [registries.*] tables with version 2 [[registry]] entries", path)
 	}
 	for _, r := range f.Registries.Insecure.Registries {
 		f.Registry = append(f.Registry, confEntry{Location: r, Insecure: true})
@@ -160,17 +156,41 @@ func (c *Conf) add(path string, optional bool) error {
 	return nil
 }
 
-// v1Search takes the version 1 [registries.search] list as
-// unqualified-search-registries (both set: refused, as containers/image).
-func (f *confFile) v1Search(path string) error {
-	if f.Registries.Search.Registries == nil {
+// checkVersions refuses a file that mixes the version 1 tables with any
+// version 2 setting, as containers/image does ("mixing sysregistry v1/v2
+// is not supported"): a version 1 file is one with a non-empty
+// [registries.search], .insecure or .block list. Its search list is then
+// unqualified-search-registries.
+func (f *confFile) checkVersions(path string) error {
+	r := f.Registries
+	if len(*orEmpty(r.Search.Registries))+len(r.Insecure.Registries)+len(r.Block.Registries) == 0 {
 		return nil
 	}
+	var v2 []string
 	if f.Search != nil {
-		return fmt.Errorf("%s: both [registries.search] and unqualified-search-registries are set", path)
+		v2 = append(v2, "unqualified-search-registries")
 	}
-	f.Search = f.Registries.Search.Registries
+	if f.Mode != "" {
+		v2 = append(v2, "short-name-mode")
+	}
+	if f.Aliases != nil {
+		v2 = append(v2, "[aliases]")
+	}
+	if len(f.Registry) > 0 {
+		v2 = append(v2, "[[registry]]")
+	}
+	if len(v2) > 0 {
+		return fmt.Errorf("%s: mixes the version 1 [registries.*] tables with version 2 settings (%s), as containers/image refuses", path, strings.Join(v2, ", "))
+	}
+	f.Search = r.Search.Registries
 	return nil
+}
+
+func orEmpty(p *[]string) *[]string {
+	if p == nil {
+		return &[]string{}
+	}
+	return p
 }
 
 func (e *confEntry) checkMirrors(path string, i int) error {

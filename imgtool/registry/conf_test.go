@@ -215,7 +215,11 @@ func TestConfUnknownKeysPullFromMirror(t *testing.T) {
 		"credential-helpers = [\"x\"]\n":                    "credential-helpers",
 		"[[registry]]\nlocation = \"a.io\"\n[[registry.mirror]]\nlocation = \"m\"\npull-from-mirror = \"some\"\n":                                   `pull-from-mirror "some"`,
 		"[[registry]]\nlocation = \"a.io\"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = \"m\"\npull-from-mirror = \"tag-only\"\n": "both set",
-		"unqualified-search-registries = [\"a.io\"]\n[registries.search]\nregistries = [\"b.io\"]\n":                                                "both [registries.search]",
+		"unqualified-search-registries = [\"a.io\"]\n[registries.search]\nregistries = [\"b.io\"]\n":                                                "mixes the version 1",
+		// containers/image refuses these too (were accepted).
+		"[registries.search]\nregistries = [\"b.io\"]\n[[registry]]\nlocation = \"a.io\"\n":                "version 2 settings ([[registry]])",
+		"[registries.insecure]\nregistries = [\"a.io\"]\n[aliases]\n\"foo\" = \"docker.io/library/foo\"\n": "version 2 settings ([aliases])",
+		"short-name-mode = \"permissive\"\n[registries.block]\nregistries = [\"a.io\"]\n":                  "version 2 settings (short-name-mode)",
 	} {
 		writeConf(t, body)
 		if _, err := LoadConf(); err == nil || !strings.Contains(err.Error(), want) {
@@ -225,6 +229,11 @@ func TestConfUnknownKeysPullFromMirror(t *testing.T) {
 	writeConf(t, "[registries.search]\nregistries = [\"b.io\"]\n")
 	if c, err := LoadConf(); err != nil || strings.Join(c.Search, ",") != "b.io" {
 		t.Errorf("version 1 search list: %v %v", c, err)
+	}
+	// An empty version 1 list makes no version 1 file (containers/image).
+	writeConf(t, "unqualified-search-registries = [\"c.io\"]\n[registries.search]\nregistries = []\n")
+	if c, err := LoadConf(); err != nil || strings.Join(c.Search, ",") != "c.io" {
+		t.Errorf("empty version 1 search list with a version 2 one: %v %v", c, err)
 	}
 	writeConf(t, `
 [[registry]]
