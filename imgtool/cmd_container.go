@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -154,15 +155,25 @@ func writeInspect(cmd *cli.Command, v any) error {
 		enc.SetIndent("", "    ")
 		return enc.Encode(v)
 	}
-	b, err := json.Marshal(v)
+	doc, err := inspectDoc(v)
 	if err != nil {
 		return err
 	}
-	var doc any
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return err
-	}
 	return writeFormatted(os.Stdout, f, []any{doc}, []any(nil), nil)
+}
+
+// inspectDoc is v as its JSON document, numbers as they are printed
+// (decoded as float64, a pid or size of 7 digits or more came out as
+// 4.194303e+06).
+func inspectDoc(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var doc any
+	return doc, dec.Decode(&doc)
 }
 
 // removeAllContainers is rm -a: every container, as podman's (it used to
