@@ -173,7 +173,27 @@ func inspectDoc(v any) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var doc any
-	return doc, dec.Decode(&doc)
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	podmanTimes(doc)
+	return doc, nil
+}
+
+// podmanTimes makes State.StartedAt and .FinishedAt times again, so that
+// {{.State.StartedAt}} prints as podman's does ("2026-12-03 10:00:00.5
+// +0000 UTC", zero "0001-01-01 00:00:00 +0000 UTC"; the JSON string was
+// printed as it is) and {{json .State}} keeps the JSON form.
+func podmanTimes(doc any) {
+	m, _ := doc.(map[string]any)
+	st, _ := m["State"].(map[string]any)
+	for _, k := range []string{"StartedAt", "FinishedAt"} {
+		if s, ok := st[k].(string); ok {
+			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				st[k] = t
+			}
+		}
+	}
 }
 
 // removeAllContainers is rm -a: every container, as podman's (it used to
