@@ -5,18 +5,55 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // gateEnv names the fd on which a myimg started by Start waits for its
 // id maps before it executes itself again.
 const gateEnv = "_MYIMG_USERNS_GATE"
 
+// pdeathEnv carries a Start'ed command's Pdeathsig ("SIG:PARENT-PID")
+// across the gate's exec: that exec gives the process the namespace's
+// capabilities, and the kernel clears the parent-death signal of a
+// process that gains capabilities (commit_creds), so the copy of a
+// killed `myimg build` ran on (with its RUN container and mounts).
+const pdeathEnv = "_MYIMG_USERNS_PDEATHSIG"
+
+// rearmPdeathsig sets the parent-death signal again after the gate's
+// exec, and sends it at once where the parent is already gone (it died
+// between the exec and the prctl).
+func rearmPdeathsig() {
+	s := os.Getenv(pdeathEnv)
+	if s == "" || os.Getenv(gateEnv) != "" {
+		return
+	}
+	os.Unsetenv(pdeathEnv)
+	sigs, ppids, _ := strings.Cut(s, ":")
+	sig, err1 := strconv.Atoi(sigs)
+	ppid, err2 := strconv.Atoi(ppids)
+	if err1 != nil || err2 != nil || sig <= 0 {
+		fmt.Fprintf(os.Stderr, "Error: %s=%q: want SIGNAL:PID\n", pdeathEnv, s)
+		os.Exit(125)
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(sig), 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "Error: rootless: PR_SET_PDEATHSIG: %v\n", err)
+		os.Exit(125)
+	}
+	if os.Getppid() != ppid {
+		unix.Kill(os.Getpid(), unix.Signal(sig))
+	}
+}
+
 // PassGate is called first in main. In a process started by Start it
 // waits until the maps are written, then executes myimg again: an exec
 // before the maps exist drops every capability, one after them runs as
-// root of the namespace with its full set.
+// root of the namespace with its full set. After that exec it sets the
+// command's parent-death signal again (pdeathEnv).
 func PassGate() {
+	rearmPdeathsig()
 	s := os.Getenv(gateEnv)
 	if s == "" {
 		return
@@ -59,6 +96,9 @@ func Start(cmd *exec.Cmd, m Maps, flags uintptr) error {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER | flags
+	if sig := cmd.SysProcAttr.Pdeathsig; sig != 0 {
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d:%d", pdeathEnv, sig, os.Getpid()))
+	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
