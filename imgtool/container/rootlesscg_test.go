@@ -55,9 +55,26 @@ func TestRootlessLimitsThroughUserManager(t *testing.T) {
 	}
 	// Its scope at /sys/fs/cgroup (a cgroup mount after the host's /sys),
 	// not the host's root cgroup through the /sys bind.
-	if dests := mountDests(s); !strings.HasSuffix(dests, " /sys /etc/resolv.conf /etc/hosts /etc/hostname /sys/fs/cgroup") ||
-		s.Mounts[len(s.Mounts)-1].Type != "cgroup" {
+	if dests := mountDests(s); !strings.HasSuffix(dests, " /sys /sys/fs/cgroup /etc/resolv.conf /etc/hosts /etc/hostname") ||
+		s.Mounts[len(s.Mounts)-4].Type != "cgroup" {
 		t.Errorf("rootless scope container mounts %s", dests)
+	}
+	// -v at or below /sys/fs/cgroup: kept, on top of the cgroup mount
+	// (the first was deleted, the second mounted under it).
+	host := t.TempDir()
+	ov := &Options{Image: "img", Args: []string{"sh"}, Memory: "64m", Net: network.ModeNone, Runtime: "/bin/true",
+		Volumes: []string{host + ":/sys/fs/cgroup", host + ":/sys/fs/cgroup/x"}}
+	pv, err := ov.validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv := specs.Default()
+	specs.ToRootless(sv, uint32(os.Getuid()), uint32(os.Getgid()))
+	if err := applyOptions(sv, r, ov, pv, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	if dests := mountDests(sv); !strings.Contains(dests, " /sys /sys/fs/cgroup /sys/fs/cgroup /sys/fs/cgroup/x /etc/resolv.conf") {
+		t.Errorf("rootless scope container with -v on /sys/fs/cgroup: mounts %s", dests)
 	}
 	// Without a scope (no limits) the rootless spec stays as it was.
 	s2 := specs.Default()

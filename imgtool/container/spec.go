@@ -53,6 +53,10 @@ func applyOptions(s *rspec.Spec, r *Record, o *Options, p *parsed, rootfs string
 		}
 	}
 	s.Hostname = r.Hostname
+	if r.Rootless && r.SystemdCgroup != "" {
+		// Before the volumes: one at or below /sys/fs/cgroup goes on top.
+		scopeCgroupMount(s)
+	}
 	for _, v := range p.volumes {
 		opts := []string{"rbind", "rprivate"}
 		if v.ReadOnly {
@@ -78,7 +82,6 @@ func applyOptions(s *rspec.Spec, r *Record, o *Options, p *parsed, rootfs string
 	case r.SystemdCgroup != "":
 		s.Linux.CgroupsPath = r.SystemdCgroup
 		setLimits(s, o, p)
-		scopeCgroupMount(s)
 	case p.memory > 0 || p.quota > 0 || o.PidsLimit > 0:
 		return fmt.Errorf("--memory, --cpus and --pids-limit rootless need a cgroup systemd delegates to the user (rootlesscg.go)")
 	}
