@@ -161,7 +161,7 @@ func buildFlagOptions(cmd *cli.Command) (build.Options, []ocispec.Platform, erro
 	if o.Timestamp, err = timestampFlag(cmd); err != nil {
 		return o, nil, err
 	}
-	if o.Storage, err = buildStorage(cmd); err != nil {
+	if o.Storage, o.StorageFrom, err = buildStorage(cmd); err != nil {
 		return o, nil, err
 	}
 	switch o.Network {

@@ -10,6 +10,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/urfave/cli/v3"
 
+	"github.com/myrun-org/myrun/imgtool/build"
 	"github.com/myrun-org/myrun/imgtool/overlay"
 )
 
@@ -102,11 +103,14 @@ func flagOrEnv(cmd *cli.Command, flag, env string) (vals []string, src string) {
 	return nil, ""
 }
 
-func buildStorage(cmd *cli.Command) (overlay.Driver, error) {
+// buildStorage is the build's storage driver and, for errors, where its
+// settings came from.
+func buildStorage(cmd *cli.Command) (overlay.Driver, build.StorageFrom, error) {
 	var d overlay.Driver
+	var from build.StorageFrom
 	names, nameSrc := flagOrEnv(cmd, "storage-driver", "STORAGE_DRIVER")
 	if len(names) > 0 {
-		d.Name = names[0]
+		d.Name, from.Driver = names[0], nameSrc
 	}
 	opts, optSrc := flagOrEnv(cmd, "storage-opt", "STORAGE_OPTS")
 	for _, opt := range opts {
@@ -114,62 +118,69 @@ func buildStorage(cmd *cli.Command) (overlay.Driver, error) {
 		for _, o := range strings.Split(opt, ",") {
 			k, v, _ := strings.Cut(o, "=")
 			if k != "overlay.mount_program" || v == "" {
-				return d, fmt.Errorf("%s %q: only overlay.mount_program=PATH is supported", optSrc, o)
+				return d, from, fmt.Errorf("%s %q: only overlay.mount_program=PATH is supported", optSrc, o)
 			}
-			d.MountProgram = v
+			d.MountProgram, from.MountProgram = v, optSrc+" overlay.mount_program"
 		}
 	}
 	switch d.Name {
 	case "", "overlay":
 	case "vfs":
 		if d.MountProgram != "" {
-			return d, fmt.Errorf("%s overlay.mount_program=%s: the vfs storage driver (%s) mounts nothing", optSrc, d.MountProgram, nameSrc)
+			return d, from, fmt.Errorf("%s overlay.mount_program=%s: the vfs storage driver (%s) mounts nothing", optSrc, d.MountProgram, nameSrc)
 		}
 	default:
-		return d, fmt.Errorf("%s %q: want overlay or vfs (fuse-overlayfs: --storage-driver overlay --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs)", nameSrc, d.Name)
+		return d, from, fmt.Errorf("%s %q: want overlay or vfs (fuse-overlayfs: --storage-driver overlay --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs)", nameSrc, d.Name)
 	}
 	if d.Name != "" || d.MountProgram != "" {
-		return d, nil
+		return d, from, nil
 	}
 	p, named := storageConfPath(overlay.InUserNS() || os.Geteuid() != 0)
-	d, err := readStorageConf(p)
+	d, mpKey, err := readStorageConf(p)
 	if err == nil && named {
 		if _, serr := os.Stat(p); serr != nil {
 			err = fmt.Errorf("$CONTAINERS_STORAGE_CONF: %w", serr)
 		}
 	}
-	return d, err
+	if d.Name != "" {
+		from.Driver = p + ": [storage] driver"
+	}
+	if d.MountProgram != "" {
+		from.MountProgram = p + ": " + mpKey
+	}
+	return d, from, err
 }
 
 // readStorageConf is the driver storage.conf at p names (none if there
-// is no file). A key myimg does not apply is refused, naming it.
-func readStorageConf(p string) (overlay.Driver, error) {
-	var d overlay.Driver
+// is no file) and the key its mount program was read from. A key myimg
+// does not apply is refused, naming it.
+func readStorageConf(p string) (d overlay.Driver, mpKey string, err error) {
 	var c storageConf
 	md, err := toml.DecodeFile(p, &c)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return d, nil
+			return d, "", nil
 		}
-		return d, fmt.Errorf("%s: %w", p, err)
+		return d, "", fmt.Errorf("%s: %w", p, err)
 	}
 	for _, k := range md.Undecoded() {
 		// A table's own key sets nothing (its keys are listed too).
 		if key := k.String(); md.Type(k...) != "Hash" && !storeOnlyKeys[key] && !storeOnlyKeys[parentKey(k)] {
-			return d, fmt.Errorf("%s: %s: myimg does not apply this setting (it reads [storage] driver and mount_program; the store's own locations are accepted)", p, key)
+			return d, "", fmt.Errorf("%s: %s: myimg does not apply this setting (it reads [storage] driver and mount_program; the store's own locations are accepted)", p, key)
 		}
 	}
 	d.Name, d.MountProgram = c.Storage.Driver, c.Storage.Options.Overlay.MountProgram
+	mpKey = "[storage.options.overlay] mount_program"
 	if d.MountProgram == "" {
-		d.MountProgram = c.Storage.Options.MountProgram
+		d.MountProgram, mpKey = c.Storage.Options.MountProgram, "[storage.options] mount_program"
 	}
 	if d.Name == "vfs" {
 		d.MountProgram = ""
 	}
 	if err := d.Check(); err != nil {
-		return d, fmt.Errorf("%s: [storage] driver = %q: want overlay or vfs", p, d.Name)
+		return d, "", fmt.Errorf("%s: [storage] driver = %q: want overlay or vfs", p, d.Name)
 	}
-	return d, nil
+	return d, mpKey, nil
 }
 
 // parentKey is the table k is in ("storage.options.pull_options" for

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/myrun-org/myrun/imgtool/build"
 	"github.com/myrun-org/myrun/imgtool/overlay"
 )
 
@@ -39,7 +40,7 @@ func TestStorageConf(t *testing.T) {
 	} {
 		p := filepath.Join(dir, "storage.conf")
 		os.WriteFile(p, []byte(c.text), 0o644)
-		d, err := readStorageConf(p)
+		d, _, err := readStorageConf(p)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), p) {
 				t.Errorf("%q: %v, want an error naming %s", c.text, err, c.err)
@@ -50,7 +51,7 @@ func TestStorageConf(t *testing.T) {
 			t.Errorf("%q: %+v %v, want %+v", c.text, d, err, c.want)
 		}
 	}
-	if d, err := readStorageConf(filepath.Join(dir, "none")); err != nil || d != (overlay.Driver{}) {
+	if d, _, err := readStorageConf(filepath.Join(dir, "none")); err != nil || d != (overlay.Driver{}) {
 		t.Errorf("no file: %+v %v", d, err)
 	}
 	t.Setenv("CONTAINERS_STORAGE_CONF", "/x/storage.conf")
@@ -99,7 +100,7 @@ func TestBuildStorageNamesSource(t *testing.T) {
 		}
 		var err error
 		cmd := &cli.Command{Name: "build", Flags: storageFlags(), Action: func(_ context.Context, cmd *cli.Command) error {
-			_, err = buildStorage(cmd)
+			_, _, err = buildStorage(cmd)
 			return nil
 		}}
 		if rerr := cmd.Run(context.Background(), append([]string{"build"}, c.args...)); rerr != nil {
@@ -107,6 +108,33 @@ func TestBuildStorageNamesSource(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v %v: %v, want an error with %q", c.env, c.args, err, c.want)
+		}
+	}
+	// Where good values came from, for the build's later errors (a
+	// kernel mount refused, fuse-overlayfs not usable): were always
+	// named as the flags.
+	conf := filepath.Join(t.TempDir(), "storage.conf")
+	os.WriteFile(conf, []byte("[storage]\ndriver = \"overlay\"\n[storage.options]\nmount_program = \"/x/fuse\"\n"), 0o644)
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want build.StorageFrom
+	}{
+		{map[string]string{"STORAGE_DRIVER": "overlay"}, nil, build.StorageFrom{Driver: "$STORAGE_DRIVER"}},
+		{map[string]string{"STORAGE_OPTS": "overlay.mount_program=/x/fuse"}, []string{"--storage-driver", "overlay"}, build.StorageFrom{Driver: "--storage-driver", MountProgram: "$STORAGE_OPTS overlay.mount_program"}},
+		{map[string]string{"CONTAINERS_STORAGE_CONF": conf}, nil, build.StorageFrom{Driver: conf + ": [storage] driver", MountProgram: conf + ": [storage.options] mount_program"}},
+	} {
+		for _, k := range []string{"STORAGE_DRIVER", "STORAGE_OPTS", "CONTAINERS_STORAGE_CONF"} {
+			t.Setenv(k, c.env[k])
+		}
+		var from build.StorageFrom
+		var err error
+		cmd := &cli.Command{Name: "build", Flags: storageFlags(), Action: func(_ context.Context, cmd *cli.Command) error {
+			_, from, err = buildStorage(cmd)
+			return nil
+		}}
+		if rerr := cmd.Run(context.Background(), append([]string{"build"}, c.args...)); rerr != nil || err != nil || from != c.want {
+			t.Errorf("%v %v: from %+v (%v %v), want %+v", c.env, c.args, from, rerr, err, c.want)
 		}
 	}
 }

@@ -82,8 +82,15 @@ type Options struct {
 	// Storage is how step rootfses are made (--storage-driver,
 	// overlay.mount_program): kernel overlay, fuse-overlayfs or a copy.
 	Storage overlay.Driver
-	Out     io.Writer // step lines and RUN output
+	// StorageFrom names where Storage's driver and mount program were
+	// set, for errors ("" is the flags' names).
+	StorageFrom StorageFrom
+	Out         io.Writer // step lines and RUN output
 }
+
+// StorageFrom is where a build's storage settings came from: a flag, an
+// environment variable or a storage.conf file and key.
+type StorageFrom struct{ Driver, MountProgram string }
 
 // NamedContext is a directory or an image reference (store, oci:).
 type NamedContext struct {

@@ -42,9 +42,17 @@ func (b *builder) mountRW(w *workspace, dirs []string, upper, work, merged strin
 
 func (b *builder) kernelErr(err error) error {
 	if b.o.Storage.Kind() == overlay.KindKernel {
-		return fmt.Errorf("--storage-driver overlay: %w (fuse-overlayfs: --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs; a copy: --storage-driver vfs)", err)
+		return fmt.Errorf("%s overlay: %w (fuse-overlayfs: --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs; a copy: --storage-driver vfs)", orFlag(b.o.StorageFrom.Driver, "--storage-driver"), err)
 	}
 	return err
+}
+
+// orFlag is where a setting came from, the flag by default.
+func orFlag(from, flag string) string {
+	if from == "" {
+		return flag
+	}
+	return from
 }
 
 // chooseStorage sets b.kind: the forced one, or the kernel's overlay if
@@ -55,7 +63,7 @@ func (b *builder) chooseStorage(dirs []string, upper, work, merged string) error
 	case overlay.KindFuse:
 		p, err := overlay.FuseUsable(b.o.Storage.MountProgram)
 		if err != nil {
-			return fmt.Errorf("--storage-opt overlay.mount_program: %w", err)
+			return fmt.Errorf("%s: %w", orFlag(b.o.StorageFrom.MountProgram, "--storage-opt overlay.mount_program"), err)
 		}
 		b.kind, b.fuseProg = k, p
 		return nil

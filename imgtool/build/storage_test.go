@@ -2,6 +2,7 @@ package build
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,15 @@ func TestStorageAutoChoice(t *testing.T) {
 	}
 	if _, _, err := choose(overlay.Driver{MountProgram: "fuse-overlayfs"}); err == nil || !strings.Contains(err.Error(), overlay.FuseDevice+", which does not exist") {
 		t.Errorf("forced fuse without its device: %v", err)
+	}
+	// Named where the setting came from (was always the flag).
+	bf := &builder{o: Options{Out: io.Discard, Storage: overlay.Driver{MountProgram: "fuse-overlayfs"}, StorageFrom: StorageFrom{MountProgram: "$STORAGE_OPTS overlay.mount_program"}}}
+	if err := bf.chooseStorage([]string{"/l"}, "/u", "/w", "/m"); err == nil || !strings.HasPrefix(err.Error(), "$STORAGE_OPTS overlay.mount_program: ") {
+		t.Errorf("forced fuse from $STORAGE_OPTS: %v", err)
+	}
+	bk := &builder{o: Options{Out: io.Discard, Storage: overlay.Driver{Name: "overlay"}, StorageFrom: StorageFrom{Driver: "/etc/containers/storage.conf: [storage] driver"}}}
+	if err := bk.chooseStorage([]string{"/l"}, "/u", "/w", "/m"); err == nil || !strings.HasPrefix(err.Error(), "/etc/containers/storage.conf: [storage] driver overlay: operation not permitted") {
+		t.Errorf("forced kernel overlay from storage.conf: %v", err)
 	}
 	overlay.FuseDevice = dev
 	t.Setenv("PATH", t.TempDir())
