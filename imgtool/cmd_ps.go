@@ -23,7 +23,7 @@ func psCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only display container IDs"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate IDs and commands"},
 			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "show only containers matching `KEY=VALUE`: id, name (regexp), label (K or K=V), status (implies -a), exited, ancestor, before, since, network, health; a key given twice matches either value, different keys all"},
-			&cli.StringFlag{Name: "format", Usage: "`json`, a Go template ({{.ID}} {{.Image}} {{.Command}} {{.Created}} {{.Status}} {{.State}} {{.Ports}} {{.Names}} {{.Pid}} {{.ExitCode}}) or 'table TEMPLATE'"},
+			&cli.StringFlag{Name: "format", Usage: "`json`, a Go template ({{.ID}} {{.Image}} {{.Command}} {{.Created}} {{.RunningFor}} {{.Status}} {{.State}} {{.Ports}} {{.Names}} {{.Pid}} {{.ExitCode}}) or 'table TEMPLATE'"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			cs, err := containersWith(cmd, 0, 0)
@@ -71,15 +71,12 @@ func psCommand() *cli.Command {
 					fmt.Fprintln(tw, id)
 					continue
 				}
-				c := strings.Join(r.Command, " ")
-				if !nt && len(c) > 20 {
-					c = c[:19] + "…"
-				}
+				c := psCommandColumn(r.Command, nt)
 				var ports []string
 				for _, p := range r.Network.Ports {
 					ports = append(ports, p.String())
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\t%s\n", id, r.Image, c, ago(r.Created), cs.Status(r), strings.Join(ports, ","), r.Name)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, r.Image, c, ago(r.Created), cs.Status(r), strings.Join(ports, ","), r.Name)
 			}
 			return tw.Flush()
 		},

@@ -8,10 +8,25 @@ import (
 	"github.com/myrun-org/myrun/imgtool/network"
 )
 
-// psRow is what a `ps --format` template sees (podman's names).
+// psRow is what a `ps --format` template sees, as podman 4.3's: Created
+// and CreatedAt are times ({{.Created}} prints "2026-12-03 13:21:13.6
+// +0000 UTC"), RunningFor and CreatedHuman say how long ago, Command is
+// cut as the table cuts it unless --no-trunc.
 type psRow struct {
-	ID, Image, Command, Created, CreatedAt, Status, State, Ports, Names string
-	Pid, ExitCode                                                       int
+	ID, Image, Command, Status, State, Ports, Names string
+	RunningFor, CreatedHuman                        string
+	Created, CreatedAt                              time.Time
+	Pid, ExitCode                                   int
+}
+
+// psCommandColumn is a container's command as podman's ps shows it: 17 bytes
+// and "..." unless noTrunc.
+func psCommandColumn(args []string, noTrunc bool) string {
+	c := strings.Join(args, " ")
+	if !noTrunc && len(c) > 17 {
+		return c[:17] + "..."
+	}
+	return c
 }
 
 // psJSON is one entry of `ps --format json`, in podman's keys.
@@ -33,7 +48,7 @@ type psJSON struct {
 	Ports     []network.PortMapping `json:"Ports"`
 }
 
-var psHeaders = map[string]string{"ID": "CONTAINER ID", "CreatedAt": "CREATED AT"}
+var psHeaders = map[string]string{"ID": "CONTAINER ID", "CreatedAt": "CREATED AT", "RunningFor": "RUNNING FOR", "CreatedHuman": "CREATED"}
 
 // psState is podman's State of a container: running, created or exited.
 func psState(cs *container.Manager, r *container.Record) string {
@@ -64,9 +79,9 @@ func psRows(cs *container.Manager, recs []*container.Record, noTrunc bool) ([]ps
 		if running {
 			pid = r.Pid
 		}
-		rows = append(rows, psRow{ID: id, Image: r.Image, Command: strings.Join(r.Command, " "), Created: ago(r.Created),
-			CreatedAt: r.Created.Format(time.RFC3339), Status: status, State: state, Ports: strings.Join(ports, ", "),
-			Names: r.Name, Pid: pid, ExitCode: r.ExitCode})
+		rows = append(rows, psRow{ID: id, Image: r.Image, Command: psCommandColumn(r.Command, noTrunc), Created: r.Created,
+			CreatedAt: r.Created, RunningFor: ago(r.Created), CreatedHuman: ago(r.Created), Status: status, State: state,
+			Ports: strings.Join(ports, ", "), Names: r.Name, Pid: pid, ExitCode: r.ExitCode})
 		j := psJSON{ID: r.ID, Image: r.Image, ImageID: strings.TrimPrefix(r.ImageDigest, "sha256:"), Command: r.Command,
 			Created: r.Created.Unix(), CreatedAt: ago(r.Created), State: state, Status: status, Names: []string{r.Name},
 			Pid: pid, ExitCode: r.ExitCode, Exited: state == "exited", Ports: r.Network.Ports}

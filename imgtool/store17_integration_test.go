@@ -235,6 +235,17 @@ func TestPsFormat(t *testing.T) {
 	if out := mustImg(t, root, "ps", "-a", "--format", "table {{.ID}}\t{{.Names}}"); !strings.HasPrefix(out, "CONTAINER ID  NAMES\n"+c.ID[:12]+"  fmt1") {
 		t.Fatalf("ps --format table:\n%s", out)
 	}
+	// As podman 4.3 (checked here with podman create): {{.Created}} a
+	// time, {{.RunningFor}} and {{.CreatedHuman}} how long ago (were
+	// {{.Created}} "... ago" and unknown fields), and the table's COMMAND
+	// unquoted (was "sh -c exit 4" in quotes).
+	f := strings.Split(strings.TrimSpace(mustImg(t, root, "ps", "-a", "--format", "{{.Created}}|{{.RunningFor}}|{{.CreatedHuman}}")), "|")
+	if len(f) != 3 || !strings.HasSuffix(f[0], " +0000 UTC") || !strings.HasSuffix(f[1], " ago") || f[2] != f[1] {
+		t.Errorf("ps {{.Created}}|{{.RunningFor}}|{{.CreatedHuman}}: %q", f)
+	}
+	if out := mustImg(t, root, "ps", "-a"); !strings.Contains(out, "   sh -c exit 4   ") {
+		t.Errorf("ps table COMMAND:\n%s", out)
+	}
 }
 
 // deadOwner is a marker naming a process that has exited.
