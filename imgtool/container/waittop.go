@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -59,8 +60,13 @@ var podmanDescriptors = map[string]bool{
 func refuseDescriptors(psArgs []string) error {
 	var got []string
 	for _, a := range psArgs {
-		if podmanDescriptors[a] {
-			got = append(got, a)
+		if strings.HasPrefix(a, "-") {
+			return nil // ps(1) options: as podman, all go to ps
+		}
+		// Separate words, or one comma-separated word, as podman takes them.
+		parts := strings.Split(a, ",")
+		if !slices.ContainsFunc(parts, func(p string) bool { return !podmanDescriptors[p] }) {
+			got = append(got, parts...)
 		}
 	}
 	if len(got) == 0 {
