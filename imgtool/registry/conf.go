@@ -128,6 +128,9 @@ func (c *Conf) add(path string, optional bool) error {
 	for _, r := range f.Registries.Block.Registries {
 		f.Registry = append(f.Registry, confEntry{Location: r, Blocked: true})
 	}
+	if err := checkDuplicates(path, f.Registry); err != nil {
+		return err
+	}
 	for i, e := range f.Registry {
 		if e.Prefix == "" {
 			e.Prefix = e.Location
@@ -191,6 +194,32 @@ func orEmpty(p *[]string) *[]string {
 		return &[]string{}
 	}
 	return p
+}
+
+// checkDuplicates refuses one location given twice in a file with
+// different insecure or blocked settings, as containers/image does (the
+// later entry used to win without a word).
+func checkDuplicates(path string, regs []confEntry) error {
+	first := map[string]int{}
+	for i, e := range regs {
+		if e.Location == "" {
+			continue
+		}
+		j, seen := first[e.Location]
+		if !seen {
+			first[e.Location] = i
+			continue
+		}
+		for _, k := range []struct {
+			key  string
+			a, b bool
+		}{{"insecure", regs[j].Insecure, e.Insecure}, {"blocked", regs[j].Blocked, e.Blocked}} {
+			if k.a != k.b {
+				return fmt.Errorf("%s: registry[%d] and registry[%d]: location %q given twice with different %s", path, j, i, e.Location, k.key)
+			}
+		}
+	}
+	return nil
 }
 
 func (e *confEntry) checkMirrors(path string, i int) error {

@@ -216,6 +216,8 @@ func TestConfUnknownKeysPullFromMirror(t *testing.T) {
 		"[[registry]]\nlocation = \"a.io\"\n[[registry.mirror]]\nlocation = \"m\"\npull-from-mirror = \"some\"\n":                                   `pull-from-mirror "some"`,
 		"[[registry]]\nlocation = \"a.io\"\nmirror-by-digest-only = true\n[[registry.mirror]]\nlocation = \"m\"\npull-from-mirror = \"tag-only\"\n": "both set",
 		"unqualified-search-registries = [\"a.io\"]\n[registries.search]\nregistries = [\"b.io\"]\n":                                                "mixes the version 1",
+		"[[registry]]\nlocation = \"a.io\"\n[[registry]]\nlocation = \"a.io\"\ninsecure = true\n":                                                   `registry[0] and registry[1]: location "a.io" given twice with different insecure`,
+		"[[registry]]\nlocation = \"a.io\"\nblocked = true\n[[registry]]\nprefix = \"b.io\"\nlocation = \"a.io\"\n":                                 "given twice with different blocked",
 		// containers/image refuses these too (were accepted).
 		"[registries.search]\nregistries = [\"b.io\"]\n[[registry]]\nlocation = \"a.io\"\n":                "version 2 settings ([[registry]])",
 		"[registries.insecure]\nregistries = [\"a.io\"]\n[aliases]\n\"foo\" = \"docker.io/library/foo\"\n": "version 2 settings ([aliases])",
@@ -234,6 +236,20 @@ func TestConfUnknownKeysPullFromMirror(t *testing.T) {
 	writeConf(t, "unqualified-search-registries = [\"c.io\"]\n[registries.search]\nregistries = []\n")
 	if c, err := LoadConf(); err != nil || strings.Join(c.Search, ",") != "c.io" {
 		t.Errorf("empty version 1 search list with a version 2 one: %v %v", c, err)
+	}
+	// A wildcard prefix's location and mirrors replace the host (were
+	// ignored: pulled from the host itself), as podman 4.3 does.
+	writeConf(t, "[[registry]]\nprefix = \"*.example.com\"\nlocation = \"mirror.lan\"\n[[registry.mirror]]\nlocation = \"m.lan/base\"\n")
+	wc, err := LoadConf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range wc.sources("a.example.com/x/y:1") {
+		got = append(got, s.ref)
+	}
+	if strings.Join(got, ",") != "m.lan/base/x/y:1,mirror.lan/x/y:1" {
+		t.Errorf("wildcard sources: %v", got)
 	}
 	writeConf(t, `
 [[registry]]

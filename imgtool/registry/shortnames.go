@@ -86,10 +86,15 @@ func (c *Conf) sources(ref string) []source {
 		return []source{{ref: ref}}
 	}
 	rewrite := func(loc string) string {
+		r := strings.Replace(ref, "index.docker.io/", "docker.io/", 1)
 		if strings.HasPrefix(e.Prefix, "*") {
-			return ref
+			// A wildcard matched the host: the location takes its place,
+			// as containers/image rewrites (was: ref kept, the location
+			// and the mirrors' locations ignored).
+			_, rest, _ := strings.Cut(r, "/")
+			return loc + "/" + rest
 		}
-		rest, _ := strings.CutPrefix(strings.Replace(ref, "index.docker.io/", "docker.io/", 1), e.Prefix)
+		rest, _ := strings.CutPrefix(r, e.Prefix)
 		return loc + rest
 	}
 	var out []source
