@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -126,6 +127,11 @@ func (c *Conf) add(path string, optional bool) error {
 		f.Registry = append(f.Registry, confEntry{Location: r, Insecure: true})
 	}
 	for _, r := range f.Registries.Block.Registries {
+		// One entry for a registry in both lists, as containers/image.
+		if i := slices.IndexFunc(f.Registry, func(e confEntry) bool { return e.Location == r }); i >= 0 {
+			f.Registry[i].Blocked = true
+			continue
+		}
 		f.Registry = append(f.Registry, confEntry{Location: r, Blocked: true})
 	}
 	if err := checkDuplicates(path, f.Registry); err != nil {

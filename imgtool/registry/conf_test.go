@@ -89,6 +89,11 @@ func TestConfErrors(t *testing.T) {
 	if _, err := LoadConf(); err == nil || !strings.Contains(err.Error(), "/nonexistent/registries.conf") {
 		t.Errorf("missing explicit file: %v", err)
 	}
+	// In both version 1 lists: one entry, insecure and blocked.
+	writeConf(t, "[registries.insecure]\nregistries = [\"a.io\"]\n[registries.block]\nregistries = [\"a.io\"]\n")
+	if c, err := LoadConf(); err != nil || c.find("a.io/x:1") == nil || !c.find("a.io/x:1").Insecure || !c.find("a.io/x:1").Blocked {
+		t.Errorf("version 1 insecure and blocked: %v", err)
+	}
 	writeConf(t, "[registries.insecure]\nregistries = [\"10.0.0.1:5000\"]\n")
 	if c, err := LoadConf(); err != nil || c.find("10.0.0.1:5000/x:1") == nil || !c.find("10.0.0.1:5000/x:1").Insecure {
 		t.Errorf("version 1 insecure list: %v", err)
