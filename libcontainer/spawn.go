@@ -259,8 +259,13 @@ func (p *initProcess) start() error {
 	if err != nil {
 		return err
 	}
+	env := []string{nsexec.SyncFdEnv + "=" + strconv.Itoa(p.syncFd), nsexec.KeepFdsEnv + "=" + strconv.Itoa(len(p.files))}
+	if e := nsexec.ChildEnv(); e != "" {
+		// Our signal mask is not the caller's (nsexec/sigfwd.go).
+		env = append(env, e)
+	}
 	first, born, err := forkIntoCgroup("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{"myrun", "init"}, &syscall.ProcAttr{
-		Env:   []string{nsexec.SyncFdEnv + "=" + strconv.Itoa(p.syncFd), nsexec.KeepFdsEnv + "=" + strconv.Itoa(len(p.files))},
+		Env:   env,
 		Files: p.files,
 		Sys:   sys,
 	})

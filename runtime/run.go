@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"io"
 	"os"
 	"os/signal"
 	"runtime"
 	"time"
+	"unsafe"
 
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/myrun-org/myrun/libcontainer"
 	"github.com/myrun-org/myrun/libcontainer/console"
+	"github.com/myrun-org/myrun/libcontainer/nsexec"
 )
 
 func runCommand() *cli.Command {
@@ -126,14 +129,72 @@ func forwardSignals() chan os.Signal {
 	// doing only this; in `exec`, ~35 syscalls and ~30 context switches
 	// without a tracer: docs/benchmarks.md).
 	procs := runtime.GOMAXPROCS(1)
-	signal.Notify(sigs)
+	if blocked := nsexec.ForwardBlocked(); blocked != 0 {
+		// The constructor blocked these on every thread: they wait
+		// in the kernel for waitForeground's signalfd; os/signal
+		// takes the rest (nsexec/sigfwd.go).
+		signal.Notify(sigs, notifiedSignals(blocked)...)
+	} else {
+		signal.Notify(sigs)
+	}
 	runtime.GOMAXPROCS(procs)
 	return sigs
+}
+
+// readBlockedSignals starts passing the signals the constructor blocked
+// to sigs, from a signalfd. Started once the process runs: until then
+// they stay pending, and a reader goroutine started earlier costs a
+// thread. Without a signalfd os/signal takes them too (it unblocks them
+// on its own thread, where they are delivered).
+func readBlockedSignals(sigs chan os.Signal) {
+	if blocked := nsexec.ForwardBlocked(); blocked != 0 && readSignalfd(blocked, sigs) != nil {
+		signal.Notify(sigs)
+	}
+}
+
+// notifiedSignals lists the signals os/signal takes when the ones in
+// blocked come from a signalfd: all others but SIGURG, the Go runtime's
+// preemption signal, which the wait loop drops anyway (without Notify the
+// runtime drops one sent to us as well).
+func notifiedSignals(blocked uint64) []os.Signal {
+	var out []os.Signal
+	for s := unix.Signal(1); s <= 64; s++ {
+		if blocked&(1<<(s-1)) == 0 && s != unix.SIGURG && s != unix.SIGKILL && s != unix.SIGSTOP {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// readSignalfd passes the signals in mask, which every thread blocks, from
+// a signalfd to sigs. The fd is non-blocking, so the reader waits in the
+// poller, not on a thread of its own.
+func readSignalfd(mask uint64, sigs chan<- os.Signal) error {
+	fd, err := unix.Signalfd(-1, nsexec.Sigset(mask), unix.SFD_NONBLOCK|unix.SFD_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), "signalfd")
+	go func() {
+		const size = int(unsafe.Sizeof(unix.SignalfdSiginfo{}))
+		buf := make([]byte, 16*size)
+		for {
+			n, err := f.Read(buf)
+			if err != nil {
+				return
+			}
+			for off := 0; off+size <= n; off += size {
+				sigs <- unix.Signal(binary.NativeEndian.Uint32(buf[off:]))
+			}
+		}
+	}()
+	return nil
 }
 
 // waitForeground reaps children until pid exits, forwarding signals to it,
 // and returns its exit code the way a shell reports it.
 func waitForeground(pid int, sigs chan os.Signal, tty *ttyProxy) int {
+	readBlockedSignals(sigs)
 	for {
 		s := <-sigs
 		sig, ok := s.(unix.Signal)

@@ -29,7 +29,7 @@ func NewUserNamespace(uids, gids []rspec.LinuxIDMapping) (*os.File, error) {
 	defer r.Close()
 	defer w.Close()
 	attr := &syscall.ProcAttr{
-		Env:   []string{holdEnv + "=1"},
+		Env:   holdEnviron(),
 		Files: []uintptr{r.Fd()},
 		Sys: &syscall.SysProcAttr{
 			Cloneflags:  syscall.CLONE_NEWUSER,
@@ -57,6 +57,15 @@ func NewUserNamespace(uids, gids []rspec.LinuxIDMapping) (*os.File, error) {
 		return nil, fmt.Errorf("opening the placeholder's user namespace: %w", err)
 	}
 	return ns, nil
+}
+
+// holdEnviron is the placeholder's environment, with the caller's signal
+// mask when ours is not (sigfwd.go).
+func holdEnviron() []string {
+	if e := ChildEnv(); e != "" {
+		return []string{holdEnv + "=1", e}
+	}
+	return []string{holdEnv + "=1"}
 }
 
 func sysMaps(m []rspec.LinuxIDMapping) []syscall.SysProcIDMap {
