@@ -3,6 +3,7 @@ package specs
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -30,13 +31,15 @@ func TestLoadBundle(t *testing.T) {
 
 func TestLoadBundleBadFile(t *testing.T) {
 	cases := []struct {
-		name, content, want string
+		name, content, want string // want: a regexp
 	}{
 		{"missing", "", "config.json: not found in bundle"},
 		{"empty", " \n", "config.json: empty file"},
 		{"syntax", "{\n  \"ociVersion\": \"1.0.0\",\n  \"root\": {\"path\": \"rootfs\",}\n}", "config.json: invalid JSON at line 3"},
 		{"type", `{"ociVersion":"1.0.0","process":{"args":"sh","cwd":"/"}}`, "config.json: process.args: cannot use JSON string"},
-		{"type nested", `{"ociVersion":"1.0.0","linux":{"namespaces":[{"type":5}]}}`, "config.json: linux.namespaces.type:"},
+		// encoding/json on the v2 engine (myrun's build, Makefile) names
+		// the element: linux.namespaces.0.type.
+		{"type nested", `{"ociVersion":"1.0.0","linux":{"namespaces":[{"type":5}]}}`, `config.json: linux\.namespaces(\.0)?\.type:`},
 		{"not utf8", "{\"ociVersion\":\"\xff\"}", "not valid UTF-8"},
 		{"unknown major", `{"ociVersion":"2.0.0","root":{"path":"rootfs"},"process":{"args":["sh"],"cwd":"/"}}`, `ociVersion: unsupported major version "2.0.0"`},
 	}
@@ -47,7 +50,7 @@ func TestLoadBundleBadFile(t *testing.T) {
 				writeFile(t, filepath.Join(b, ConfigFile), c.content, 0o644)
 			}
 			_, _, err := LoadBundle(b)
-			if err == nil || !strings.Contains(err.Error(), c.want) {
+			if err == nil || !regexp.MustCompile(c.want).MatchString(err.Error()) {
 				t.Fatalf("got %v, want %q", err, c.want)
 			}
 		})

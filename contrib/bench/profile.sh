@@ -121,7 +121,7 @@ done
 # 5. optional CPU profile of myrun built with symbols, all runs in one session
 if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null 2>&1; then
 	echo "== perf record: myrun with symbols, $N runs"
-	(cd "$repo" && CGO_ENABLED=1 go build -trimpath -tags 'netgo osusergo urfave_cli_no_template' -ldflags "-linkmode external -extldflags '-static'" -o "$work/myrun-sym" ./runtime)
+	(cd "$repo" && CGO_ENABLED=1 GOEXPERIMENT=jsonv2 go build -trimpath -tags 'netgo osusergo urfave_cli_no_template' -ldflags "-linkmode external -extldflags '-static'" -o "$work/myrun-sym" ./runtime)
 	perf record -q -F 15000 -g -o "$work/perf.data" -- sh -c '
 		i=0; while [ $i -lt "$1" ]; do i=$((i + 1)); "$2" --root "$3" run --bundle "$4" "perf-$i" >/dev/null 2>&1; done' \
 		sh "$N" "$work/myrun-sym" "$state/myrun" "$work/bundle"
