@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/myrun-org/myrun/libcontainer/cgroups"
+	"github.com/myrun-org/myrun/libcontainer/internal/smallfile"
 	"github.com/myrun-org/myrun/libcontainer/state"
 )
 
@@ -45,7 +46,7 @@ func writeRecovery(h *state.Handle, rec recovery) error {
 
 func readRecovery(h *state.Handle) (recovery, error) {
 	var rec recovery
-	b, err := os.ReadFile(filepath.Join(h.Dir, recoveryFile))
+	b, err := smallfile.Read(filepath.Join(h.Dir, recoveryFile))
 	if err != nil {
 		return rec, err
 	}

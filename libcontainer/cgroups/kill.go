@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/libcontainer/internal/smallfile"
 )
 
 // Replaced by tests: the fake cgroupfs's "kernel" takes a killed pid out
@@ -93,7 +95,7 @@ func procs(m Manager) []int {
 			if err != nil || !d.IsDir() {
 				return nil
 			}
-			b, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+			b, err := smallfile.Read(filepath.Join(p, "cgroup.procs"))
 			if err != nil {
 				return nil
 			}

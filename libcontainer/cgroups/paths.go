@@ -2,11 +2,12 @@ package cgroups
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	lib "github.com/opencontainers/cgroups"
+
+	"github.com/myrun-org/myrun/libcontainer/internal/smallfile"
 )
 
 // cleanInner makes a cgroupsPath safe: absolute paths are cleaned,
@@ -51,7 +52,7 @@ func hasV2Controller(dir, ctrl string) bool {
 	if dir == "" {
 		return false
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
+	data, err := smallfile.Read(filepath.Join(dir, "cgroup.controllers"))
 	if err != nil {
 		return false
 	}

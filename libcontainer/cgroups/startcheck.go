@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/myrun-org/myrun/libcontainer/internal/smallfile"
 )
 
 // ErrFrozen is returned by CheckBeforeStart. The text is runc's: engines
@@ -41,7 +43,7 @@ func CheckBeforeStart(m Manager) (int, error) {
 
 // cgroup2Frozen reads cgroup.freeze of dir; a missing dir is not frozen.
 func cgroup2Frozen(dir string) bool {
-	b, err := os.ReadFile(filepath.Join(dir, "cgroup.freeze"))
+	b, err := smallfile.Read(filepath.Join(dir, "cgroup.freeze"))
 	return err == nil && strings.TrimSpace(string(b)) == "1"
 }
 
@@ -95,7 +97,7 @@ func ThawTree(m Manager) {
 				return nil
 			}
 			f := filepath.Join(p, file)
-			if b, err := os.ReadFile(f); err == nil && strings.TrimSpace(string(b)) != thawed {
+			if b, err := smallfile.Read(f); err == nil && strings.TrimSpace(string(b)) != thawed {
 				os.WriteFile(f, []byte(thawed), 0)
 			}
 			return nil
