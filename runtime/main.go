@@ -46,7 +46,14 @@ func init() {
 		// either way; set*id reaches all of them (glibc's setxid).
 		runtime.GOMAXPROCS(2)
 		runtime.LockOSThread()
+		return
 	}
+	// Every other verb: one P. The runtime side computes little and
+	// waits on syscalls (init, the sync socket, cgroup writes), which
+	// hand their P off either way; a second P only gives idle Ms
+	// something to spin for: exec 189 -> 139 and state 76 -> 46 context
+	// switches per command (perf stat, docs/benchmarks.md).
+	runtime.GOMAXPROCS(1)
 }
 
 func main() {

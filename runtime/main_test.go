@@ -3,11 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v3"
 )
+
+// Every verb but init runs with one P (main.go's init; the test binary
+// is not "myrun init", so it is set here too).
+func TestVerbsRunWithOneP(t *testing.T) {
+	if n := runtime.GOMAXPROCS(0); n != 1 {
+		t.Fatalf("GOMAXPROCS %d, want 1", n)
+	}
+}
 
 // verbOf finds the verb after global flags it can skip, and gives up
 // (whole command tree) on anything it cannot be sure of.

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"time"
 	"unsafe"
 
@@ -122,13 +121,11 @@ func exitCodeErr(code int) error {
 // forwardSignals catches every signal so it can be passed to the container.
 func forwardSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 128)
-	// os/signal enables each of the ~64 signals by a round trip to its
-	// own locked thread (it unblocks the signal there). With a second P
-	// idle, every hop also wakes a spinning thread: one P saves ~100 of
-	// the ~400 syscalls this costs and a thread (strace -f of a program
-	// doing only this; in `exec`, ~35 syscalls and ~30 context switches
-	// without a tracer: docs/benchmarks.md).
-	procs := runtime.GOMAXPROCS(1)
+	// os/signal enables each signal by a round trip to its own locked
+	// thread (it unblocks the signal there). This runs with one P (main.go's
+	// init): with a second P idle, every hop also woke a spinning thread
+	// (~100 of the ~400 syscalls of a program doing only signal.Notify;
+	// docs/benchmarks.md).
 	if blocked := nsexec.ForwardBlocked(); blocked != 0 {
 		// The constructor blocked these on every thread: they wait
 		// in the kernel for waitForeground's signalfd; os/signal
@@ -137,7 +134,6 @@ func forwardSignals() chan os.Signal {
 	} else {
 		signal.Notify(sigs)
 	}
-	runtime.GOMAXPROCS(procs)
 	return sigs
 }
 
