@@ -7,12 +7,14 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,6 +55,26 @@ func TestExecSignalMaskIsTheCallers(t *testing.T) {
 	}
 }
 
+// sigBlk returns the SigBlk mask of pid's main thread.
+func sigBlk(t *testing.T, pid int) uint64 {
+	t.Helper()
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "SigBlk:\t"); ok {
+			m, err := strconv.ParseUint(v, 16, 64)
+			if err != nil {
+				t.Fatalf("SigBlk %q: %v", v, err)
+			}
+			return m
+		}
+	}
+	t.Fatalf("no SigBlk in /proc/%d/status", pid)
+	return 0
+}
+
 // A foreground exec relays signals to its process: ones from the signalfd
 // (USR1, real-time 40) and ones os/signal takes (TERM), and exits with the
 // process's status.
@@ -79,17 +101,8 @@ func TestExecForwardsSignals(t *testing.T) {
 	}
 	expect("ready")
 	// The parent takes these from a signalfd: blocked on all its threads.
-	status, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(l, "SigBlk:\t"); ok {
-			m, _ := strconv.ParseUint(v, 16, 64)
-			if m&(1<<(syscall.SIGUSR1-1)) == 0 || m&(1<<(40-1)) == 0 || m&(1<<(syscall.SIGTERM-1)) != 0 {
-				t.Errorf("foreground exec's SigBlk %s: want USR1 and 40 blocked, TERM not", v)
-			}
-		}
+	if m := sigBlk(t, cmd.Process.Pid); m&(1<<(syscall.SIGUSR1-1)) == 0 || m&(1<<(40-1)) == 0 || m&(1<<(syscall.SIGTERM-1)) != 0 {
+		t.Errorf("foreground exec's SigBlk %x: want USR1 and 40 blocked, TERM not", m)
 	}
 	cmd.Process.Signal(syscall.SIGUSR1)
 	expect("usr1")
@@ -158,4 +171,76 @@ func TestExecTTYResizeOnSIGWINCH(t *testing.T) {
 	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 120})
 	cmd.Process.Signal(syscall.SIGWINCH)
 	expect("40 120")
+}
+
+// A foreground run blocks signals for its signalfd too: it relays them
+// (USR1 from the signalfd, TERM from os/signal) and exits with the
+// process's status, while the process and the hooks the parent starts
+// (through our binary, nsexec.ViaCallerMask) get the caller's mask, here
+// with USR2 blocked by the caller, and the hook keeps its environment.
+func TestRunSignalsAndHookMask(t *testing.T) {
+	perl, err := exec.LookPath("perl")
+	if err != nil {
+		t.Skip("no perl to start myrun with a blocked signal")
+	}
+	out := t.TempDir()
+	b := newBundle(t, []string{"sh", "-c",
+		`grep SigBlk /proc/self/status; trap "echo usr1" USR1; trap "echo term; exit 7" TERM; echo ready; while :; do sleep 0.05; done`},
+		func(s *rspec.Spec) {
+			// cp, not a shell: dash clears the mask it execs with.
+			copyHook := func(what, to string) rspec.Hook {
+				return rspec.Hook{Path: "/bin/cp", Args: []string{"cp", "/proc/self/" + what, filepath.Join(out, to)}, Env: []string{"HOOKVAR=kept"}}
+			}
+			s.Hooks = &rspec.Hooks{
+				Prestart: []rspec.Hook{copyHook("status", "prestart"), copyHook("environ", "prestart.env")},
+				Poststop: []rspec.Hook{copyHook("status", "poststop"), copyHook("environ", "poststop.env")},
+			}
+		})
+	cmd := b.myrunCmd("run", "--bundle", b.dir, b.id)
+	cmd.Args = append([]string{"perl", "-MPOSIX", "-e", "sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGUSR2)) or die; exec @ARGV or die", "--"}, cmd.Args...)
+	cmd.Path = perl
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Only against a hang: the process never ends by itself.
+	guard := time.AfterFunc(120*time.Second*timeoutScale, func() { cmd.Process.Kill() })
+	defer guard.Stop()
+	lines := bufio.NewScanner(stdout)
+	expect := func(want string) {
+		t.Helper()
+		if !lines.Scan() || lines.Text() != want {
+			t.Fatalf("want %q from the container, got %q (%v; stderr %s)", want, lines.Text(), lines.Err(), stderr.String())
+		}
+	}
+	expect("SigBlk:\t0000000000000800")
+	expect("ready")
+	// The parent takes USR1 from a signalfd: blocked on all its threads.
+	if m := sigBlk(t, cmd.Process.Pid); m&(1<<(syscall.SIGUSR1-1)) == 0 {
+		t.Errorf("foreground run's SigBlk %x: want USR1 blocked", m)
+	}
+	cmd.Process.Signal(syscall.SIGUSR1)
+	expect("usr1")
+	cmd.Process.Signal(syscall.SIGTERM)
+	expect("term")
+	io.Copy(io.Discard, stdout)
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
+		t.Fatalf("run after TERM: %v, want exit status 7", err)
+	}
+	for _, h := range []string{"prestart", "poststop"} {
+		status, err := os.ReadFile(filepath.Join(out, h))
+		if err != nil || !strings.Contains(string(status), "\nSigBlk:\t0000000000000800\n") {
+			t.Errorf("%s hook: want the caller's mask (USR2 blocked), got %v:\n%s", h, err, status)
+		}
+		env, err := os.ReadFile(filepath.Join(out, h+".env"))
+		if err != nil || string(env) != "HOOKVAR=kept\x00" {
+			t.Errorf("%s hook: want its own environment only, got %q (%v)", h, env, err)
+		}
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/myrun-org/myrun/libcontainer/nsexec"
 )
 
 // Run executes hooks in order and stops at the first failure. name is the
@@ -68,6 +70,9 @@ func runOne(h rspec.Hook, input []byte) error {
 		cmd.Args = h.Args
 	}
 	cmd.Env = h.Env
+	// A foreground run blocks signals for its signalfd: the hook
+	// gets the mask myrun was started with.
+	nsexec.ViaCallerMask(cmd)
 	cmd.Stdin = bytes.NewReader(input)
 	var out bytes.Buffer
 	cmd.Stdout = &out

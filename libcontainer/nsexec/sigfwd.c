@@ -1,4 +1,4 @@
-// sigfwd: the signals a foreground `myrun exec` forwards, blocked before
+// sigfwd: the signals a foreground `myrun exec` or `myrun run` forwards, blocked before
 // the Go runtime starts, and the caller's signal mask given back to our
 // children (sigfwd.go says why).
 //
@@ -68,11 +68,11 @@ static int is(const char *name, size_t len, const char *want)
 	return len == strlen(want) && strncmp(name, want, len) == 0;
 }
 
-// foreground_exec says whether argv is certainly `myrun [global flags]
-// exec ...` without --detach. Anything it is not sure of (an unknown
+// foreground_verb says whether argv is certainly `myrun [global flags]
+// exec|run ...` without --detach. Anything it is not sure of (an unknown
 // global flag, "-d" or "--detach" anywhere after the verb, even in the
 // command) answers no: the parent then takes the signals with os/signal.
-static int foreground_exec(int argc, char **argv)
+static int foreground_verb(int argc, char **argv)
 {
 	static const char *bools[] = { "debug", "systemd-cgroup" };
 	static const char *values[] = { "log", "log-format", "root", "rootless", "criu" };
@@ -96,7 +96,7 @@ static int foreground_exec(int argc, char **argv)
 		if (!known)
 			return 0;
 	}
-	if (i >= argc || strcmp(argv[i], "exec") != 0)
+	if (i >= argc || (strcmp(argv[i], "exec") != 0 && strcmp(argv[i], "run") != 0))
 		return 0;
 	for (i++; i < argc; i++) {
 		if ((name = flag_name(argv[i], &len)) != NULL &&
@@ -128,6 +128,26 @@ static int restore_mask(void)
 	return 1;
 }
 
+// exec_target: with _MYRUN_EXECPATH we are a trampoline (sigfwd.go's
+// ViaCallerMask): the mask is the caller's again, exec the program the
+// parent meant to start, with its arguments and without our variables.
+static void exec_target(char **argv)
+{
+	const char *env = getenv("_MYRUN_EXECPATH");
+	char *path;
+
+	if (env == NULL)
+		return;
+	path = strdup(env);
+	if (path == NULL || unsetenv("_MYRUN_EXECPATH") < 0 || unsetenv("_MYRUN_SIGMASK") < 0) {
+		fprintf(stderr, "myrun: trampoline: %s\n", strerror(errno));
+		_exit(127);
+	}
+	execve(path, argv, environ);
+	fprintf(stderr, "myrun: exec %s: %s\n", path, strerror(errno));
+	_exit(127);
+}
+
 #ifndef MYRUN_FUZZ
 // Before nsexec's constructor (default priority), so that its work and
 // its children run with the caller's mask.
@@ -135,7 +155,11 @@ __attribute__((constructor(101))) static void sigfwd(int argc, char **argv)
 {
 	uint64_t set = forward_set();
 
-	if (restore_mask() || !foreground_exec(argc, argv))
+	if (restore_mask()) {
+		exec_target(argv);
+		return;
+	}
+	if (!foreground_verb(argc, argv))
 		return;
 	if (set_mask(SIG_BLOCK, set, &myrun_sig_orig_mask) == 0)
 		myrun_sig_forward_blocked = set;

@@ -14,6 +14,7 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/myrun-org/myrun/libcontainer/internal/smallfile"
+	"github.com/myrun-org/myrun/libcontainer/nsexec"
 )
 
 func format(m []rspec.LinuxIDMapping) string {
@@ -69,7 +70,11 @@ func helper(name string, pid int, m []rspec.LinuxIDMapping) error {
 		args = append(args, strconv.FormatUint(uint64(e.ContainerID), 10),
 			strconv.FormatUint(uint64(e.HostID), 10), strconv.FormatUint(uint64(e.Size), 10))
 	}
-	out, err := exec.Command(name, args...).CombinedOutput()
+	cmd := exec.Command(name, args...)
+	// A foreground run blocks signals for its signalfd: newuidmap gets
+	// the mask myrun was started with.
+	nsexec.ViaCallerMask(cmd)
+	out, err := cmd.CombinedOutput()
 	if errors.Is(err, exec.ErrNotFound) {
 		return fmt.Errorf("%s: mapping more than your own id needs %s (Debian package uidmap): %w", field, name, err)
 	}
