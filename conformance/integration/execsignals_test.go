@@ -194,7 +194,11 @@ func TestRunSignalsAndHookMask(t *testing.T) {
 			s.Hooks = &rspec.Hooks{
 				Prestart: []rspec.Hook{copyHook("status", "prestart"), copyHook("environ", "prestart.env")},
 				Poststop: []rspec.Hook{copyHook("status", "poststop"), copyHook("environ", "poststop.env")},
+				// Init runs this one in the container (after its
+				// Clearenv: no _MYRUN_ variable either).
+				StartContainer: []rspec.Hook{{Path: "/bin/cp", Args: []string{"cp", "/proc/self/environ", "/out/start.env"}}},
 			}
+			s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/out", Type: "bind", Source: out, Options: []string{"rbind"}})
 		})
 	cmd := b.myrunCmd("run", "--bundle", b.dir, b.id)
 	cmd.Args = append([]string{"perl", "-MPOSIX", "-e", "sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGUSR2)) or die; exec @ARGV or die", "--"}, cmd.Args...)
@@ -242,5 +246,8 @@ func TestRunSignalsAndHookMask(t *testing.T) {
 		if err != nil || string(env) != "HOOKVAR=kept\x00" {
 			t.Errorf("%s hook: want its own environment only, got %q (%v)", h, env, err)
 		}
+	}
+	if env, err := os.ReadFile(filepath.Join(out, "start.env")); err != nil || strings.Contains(string(env), "_MYRUN_") {
+		t.Errorf("startContainer hook's environment %q (%v): want no _MYRUN_ variable", env, err)
 	}
 }
