@@ -67,11 +67,17 @@ const execPathEnv = "_MYRUN_EXECPATH"
 // caller's signal mask when the constructor blocked signals: it runs our
 // binary, whose constructor sets the mask and execs cmd.Path with cmd's
 // arguments and environment (sigfwd.c's exec_target), before any Go runs.
-// A program os/exec cannot start (not found, not executable) is left as
-// it is: it never runs, and os/exec's error is the same as before.
+// A program os/exec cannot start (not found, not a regular file, not
+// executable) is left as it is: it never runs, and os/exec's error is the
+// same as before. One whose execve fails all the same (a script whose
+// interpreter is missing) exits 127 with the error on its stderr.
 func ViaCallerMask(cmd *exec.Cmd) {
 	env := ChildEnv()
-	if env == "" || cmd.Err != nil || unix.Access(cmd.Path, unix.X_OK) != nil {
+	if env == "" || cmd.Err != nil {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Stat(cmd.Path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || unix.Access(cmd.Path, unix.X_OK) != nil {
 		return
 	}
 	if cmd.Env == nil {
