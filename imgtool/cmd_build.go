@@ -34,7 +34,7 @@ network namespace with only loopback, unless --network=host.`,
 }
 
 func buildFlags() []cli.Flag {
-	return append([]cli.Flag{
+	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "tag", Aliases: []string{"t"}, Usage: "`name` to apply to the resulting image"},
 		&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "`pathname` of a Containerfile, - for stdin (default CONTEXT/Containerfile or CONTEXT/Dockerfile)"},
 		&cli.StringSliceFlag{Name: "build-arg", Usage: "`argument=value` to supply to the builder"},
@@ -67,7 +67,7 @@ func buildFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "cache-to", Usage: "where this build's cache goes: OCI layout `oci:PATH[:TAG]` (or type=local,dest=PATH), or a registry host/repo[:tag]"},
 		&cli.StringFlag{Name: "cgroup-parent", Value: "/myimg-build", Usage: "absolute cgroup `path` RUN containers are placed under"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "refrain from announcing build instructions and image read/write progress"},
-	}, storageFlags()...)
+	}
 }
 
 func buildAction(ctx context.Context, cmd *cli.Command) error {
@@ -161,7 +161,7 @@ func buildFlagOptions(cmd *cli.Command) (build.Options, []ocispec.Platform, erro
 	if o.Timestamp, err = timestampFlag(cmd); err != nil {
 		return o, nil, err
 	}
-	if o.Storage, o.StorageFrom, err = buildStorage(cmd); err != nil {
+	if o.Storage, err = storageDriver(cmd); err != nil {
 		return o, nil, err
 	}
 	switch o.Network {

@@ -10,20 +10,25 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/urfave/cli/v3"
 
-	"github.com/myrun-org/myrun/imgtool/build"
 	"github.com/myrun-org/myrun/imgtool/overlay"
+	"github.com/myrun-org/myrun/imgtool/unpack"
 )
 
-// The storage driver of a build, named as buildah names it: the
-// --storage-driver flag ($STORAGE_DRIVER), --storage-opt
-// overlay.mount_program=PATH ($STORAGE_OPTS), else storage.conf's
-// [storage] driver and [storage.options.overlay] mount_program.
+// The storage driver of every myimg command that lays out a rootfs
+// (build's RUN and COPY steps, run's containers, unpack's bundles),
+// named as buildah and podman name it: the global --storage-driver flag,
+// else $STORAGE_DRIVER; --storage-opt overlay.mount_program=PATH, else
+// $STORAGE_OPTS; when neither is given, storage.conf's [storage] driver
+// and [storage.options.overlay] mount_program. Resolved by one function,
+// storageDriver, so that no command reads them differently.
 
+// storageFlags are global (persistent) flags: `myimg --storage-driver
+// vfs run ...` and `myimg run --storage-driver vfs ...` are the same.
 func storageFlags() []cli.Flag {
-	// The variables are read by buildStorage, not as the flags' sources:
+	// The variables are read by storageDriver, not as the flags' sources:
 	// an error then names the one the value came from.
 	return []cli.Flag{
-		&cli.StringFlag{Name: "storage-driver", Usage: "how RUN and COPY steps get a writable rootfs: `overlay` (the kernel's; with --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs that program) or vfs (a copy of the rootfs, the layer found by comparing); default $STORAGE_DRIVER, else storage.conf's, else the kernel's overlay, fuse-overlayfs where that fails, vfs last"},
+		&cli.StringFlag{Name: "storage-driver", Usage: "how a rootfs is laid out (build's RUN and COPY steps, run's containers, unpack's bundles): `overlay` (the kernel's; with --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs that program) or vfs (a copy of the rootfs); default $STORAGE_DRIVER, else storage.conf's, else the kernel's overlay, fuse-overlayfs where that fails, vfs last (rootless run and unpack: always vfs)"},
 		&cli.StringSliceFlag{Name: "storage-opt", Usage: "`overlay.mount_program=PATH`: mount with that program (fuse-overlayfs); default $STORAGE_OPTS (comma-separated)"},
 	}
 }
@@ -103,84 +108,77 @@ func flagOrEnv(cmd *cli.Command, flag, env string) (vals []string, src string) {
 	return nil, ""
 }
 
-// buildStorage is the build's storage driver and, for errors, where its
-// settings came from.
-func buildStorage(cmd *cli.Command) (overlay.Driver, build.StorageFrom, error) {
-	var d overlay.Driver
-	var from build.StorageFrom
-	names, nameSrc := flagOrEnv(cmd, "storage-driver", "STORAGE_DRIVER")
-	if len(names) > 0 {
-		d.Name, from.Driver = names[0], nameSrc
+// storageDriver is the storage driver of this myimg command: flags,
+// environment, storage.conf, each value checked, the errors naming where
+// it was set (NameFrom, ProgFrom: the flag, the variable, or the file
+// and key).
+func storageDriver(cmd *cli.Command) (unpack.Storage, error) {
+	var st unpack.Storage
+	if names, src := flagOrEnv(cmd, "storage-driver", "STORAGE_DRIVER"); len(names) > 0 {
+		st.Name, st.NameFrom = names[0], src
 	}
-	opts, optSrc := flagOrEnv(cmd, "storage-opt", "STORAGE_OPTS")
-	for _, opt := range opts {
-		// $STORAGE_OPTS is comma-separated, as containers-storage reads it.
-		for _, o := range strings.Split(opt, ",") {
+	opts, optsFrom := flagOrEnv(cmd, "storage-opt", "STORAGE_OPTS")
+	for _, o := range opts {
+		// Comma-separated, as containers-storage reads $STORAGE_OPTS.
+		for _, o := range strings.Split(o, ",") {
 			k, v, _ := strings.Cut(o, "=")
 			if k != "overlay.mount_program" || v == "" {
-				return d, from, fmt.Errorf("%s %q: only overlay.mount_program=PATH is supported", optSrc, o)
+				return st, fmt.Errorf("%s %q: only overlay.mount_program=PATH is supported", optsFrom, o)
 			}
-			d.MountProgram, from.MountProgram = v, optSrc+" overlay.mount_program"
+			st.MountProgram, st.ProgFrom = v, optsFrom+" overlay.mount_program"
 		}
 	}
-	switch d.Name {
+	if st.Name == "" && st.MountProgram == "" {
+		p, named := storageConfPath(overlay.InUserNS() || os.Geteuid() != 0)
+		if named {
+			if _, err := os.Stat(p); err != nil {
+				return st, fmt.Errorf("$CONTAINERS_STORAGE_CONF: %w", err)
+			}
+		}
+		return readStorageConf(p)
+	}
+	switch st.Name {
 	case "", "overlay":
 	case "vfs":
-		if d.MountProgram != "" {
-			return d, from, fmt.Errorf("%s overlay.mount_program=%s: the vfs storage driver (%s) mounts nothing", optSrc, d.MountProgram, nameSrc)
+		if st.MountProgram != "" {
+			return st, fmt.Errorf("%s=%s with %s vfs: the vfs storage driver mounts nothing", st.ProgFrom, st.MountProgram, st.NameFrom)
 		}
 	default:
-		return d, from, fmt.Errorf("%s %q: want overlay or vfs (fuse-overlayfs: --storage-driver overlay --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs)", nameSrc, d.Name)
+		return st, fmt.Errorf("%s %q: want overlay or vfs (fuse-overlayfs: --storage-driver overlay --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs)", st.NameFrom, st.Name)
 	}
-	if d.Name != "" || d.MountProgram != "" {
-		return d, from, nil
-	}
-	p, named := storageConfPath(overlay.InUserNS() || os.Geteuid() != 0)
-	d, mpKey, err := readStorageConf(p)
-	if err == nil && named {
-		if _, serr := os.Stat(p); serr != nil {
-			err = fmt.Errorf("$CONTAINERS_STORAGE_CONF: %w", serr)
-		}
-	}
-	if d.Name != "" {
-		from.Driver = p + ": [storage] driver"
-	}
-	if d.MountProgram != "" {
-		from.MountProgram = p + ": " + mpKey
-	}
-	return d, from, err
+	return st, nil
 }
 
 // readStorageConf is the driver storage.conf at p names (none if there
-// is no file) and the key its mount program was read from. A key myimg
-// does not apply is refused, naming it.
-func readStorageConf(p string) (d overlay.Driver, mpKey string, err error) {
+// is no file), with the file and keys it came from. A key myimg does not
+// apply is refused, naming it.
+func readStorageConf(p string) (unpack.Storage, error) {
+	st := unpack.Storage{NameFrom: p + ": [storage] driver", ProgFrom: p + ": [storage.options.overlay] mount_program"}
 	var c storageConf
 	md, err := toml.DecodeFile(p, &c)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return d, "", nil
+			return st, nil
 		}
-		return d, "", fmt.Errorf("%s: %w", p, err)
+		return st, fmt.Errorf("%s: %w", p, err)
 	}
 	for _, k := range md.Undecoded() {
 		// A table's own key sets nothing (its keys are listed too).
 		if key := k.String(); md.Type(k...) != "Hash" && !storeOnlyKeys[key] && !storeOnlyKeys[parentKey(k)] {
-			return d, "", fmt.Errorf("%s: %s: myimg does not apply this setting (it reads [storage] driver and mount_program; the store's own locations are accepted)", p, key)
+			return st, fmt.Errorf("%s: %s: myimg does not apply this setting (it reads [storage] driver and mount_program; the store's own locations are accepted)", p, key)
 		}
 	}
-	d.Name, d.MountProgram = c.Storage.Driver, c.Storage.Options.Overlay.MountProgram
-	mpKey = "[storage.options.overlay] mount_program"
-	if d.MountProgram == "" {
-		d.MountProgram, mpKey = c.Storage.Options.MountProgram, "[storage.options] mount_program"
+	st.Name, st.MountProgram = c.Storage.Driver, c.Storage.Options.Overlay.MountProgram
+	if st.MountProgram == "" && c.Storage.Options.MountProgram != "" {
+		st.MountProgram, st.ProgFrom = c.Storage.Options.MountProgram, p+": [storage.options] mount_program"
 	}
-	if d.Name == "vfs" {
-		d.MountProgram = ""
+	if st.Name == "vfs" {
+		st.MountProgram = ""
 	}
-	if err := d.Check(); err != nil {
-		return d, "", fmt.Errorf("%s: [storage] driver = %q: want overlay or vfs", p, d.Name)
+	if err := st.Check(); err != nil {
+		return st, fmt.Errorf("%s: [storage] driver = %q: want overlay or vfs", p, st.Name)
 	}
-	return d, mpKey, nil
+	return st, nil
 }
 
 // parentKey is the table k is in ("storage.options.pull_options" for

@@ -9,8 +9,8 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/myrun-org/myrun/imgtool/build"
 	"github.com/myrun-org/myrun/imgtool/overlay"
+	"github.com/myrun-org/myrun/imgtool/unpack"
 )
 
 // TestStorageConf: storage.conf's driver and mount_program (either
@@ -40,18 +40,18 @@ func TestStorageConf(t *testing.T) {
 	} {
 		p := filepath.Join(dir, "storage.conf")
 		os.WriteFile(p, []byte(c.text), 0o644)
-		d, _, err := readStorageConf(p)
+		d, err := readStorageConf(p)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), p) {
 				t.Errorf("%q: %v, want an error naming %s", c.text, err, c.err)
 			}
 			continue
 		}
-		if err != nil || d != c.want {
+		if err != nil || d.Driver != c.want {
 			t.Errorf("%q: %+v %v, want %+v", c.text, d, err, c.want)
 		}
 	}
-	if d, _, err := readStorageConf(filepath.Join(dir, "none")); err != nil || d != (overlay.Driver{}) {
+	if d, err := readStorageConf(filepath.Join(dir, "none")); err != nil || d.Driver != (overlay.Driver{}) {
 		t.Errorf("no file: %+v %v", d, err)
 	}
 	t.Setenv("CONTAINERS_STORAGE_CONF", "/x/storage.conf")
@@ -92,7 +92,7 @@ func TestBuildStorageNamesSource(t *testing.T) {
 		{map[string]string{"STORAGE_DRIVER": "zfs"}, []string{"--storage-driver", "aufs"}, `--storage-driver "aufs"`},
 		{nil, []string{"--storage-opt", "overlay.mountopt=nodev"}, `--storage-opt "overlay.mountopt=nodev"`},
 		{map[string]string{"STORAGE_OPTS": "overlay.mount_program=/bin/true,overlay.size=1G"}, nil, `$STORAGE_OPTS "overlay.size=1G"`},
-		{map[string]string{"STORAGE_DRIVER": "vfs", "STORAGE_OPTS": "overlay.mount_program=/bin/true"}, nil, "$STORAGE_OPTS overlay.mount_program=/bin/true: the vfs storage driver ($STORAGE_DRIVER)"},
+		{map[string]string{"STORAGE_DRIVER": "vfs", "STORAGE_OPTS": "overlay.mount_program=/bin/true"}, nil, "$STORAGE_OPTS overlay.mount_program=/bin/true with $STORAGE_DRIVER vfs: the vfs storage driver mounts nothing"},
 		{map[string]string{"CONTAINERS_STORAGE_CONF": "/nonexistent/storage.conf"}, nil, "$CONTAINERS_STORAGE_CONF: stat /nonexistent/storage.conf"},
 	} {
 		for _, k := range []string{"STORAGE_DRIVER", "STORAGE_OPTS", "CONTAINERS_STORAGE_CONF"} {
@@ -100,7 +100,7 @@ func TestBuildStorageNamesSource(t *testing.T) {
 		}
 		var err error
 		cmd := &cli.Command{Name: "build", Flags: storageFlags(), Action: func(_ context.Context, cmd *cli.Command) error {
-			_, _, err = buildStorage(cmd)
+			_, err = storageDriver(cmd)
 			return nil
 		}}
 		if rerr := cmd.Run(context.Background(), append([]string{"build"}, c.args...)); rerr != nil {
@@ -118,23 +118,92 @@ func TestBuildStorageNamesSource(t *testing.T) {
 	for _, c := range []struct {
 		env  map[string]string
 		args []string
-		want build.StorageFrom
+		want [2]string // NameFrom, ProgFrom
 	}{
-		{map[string]string{"STORAGE_DRIVER": "overlay"}, nil, build.StorageFrom{Driver: "$STORAGE_DRIVER"}},
-		{map[string]string{"STORAGE_OPTS": "overlay.mount_program=/x/fuse"}, []string{"--storage-driver", "overlay"}, build.StorageFrom{Driver: "--storage-driver", MountProgram: "$STORAGE_OPTS overlay.mount_program"}},
-		{map[string]string{"CONTAINERS_STORAGE_CONF": conf}, nil, build.StorageFrom{Driver: conf + ": [storage] driver", MountProgram: conf + ": [storage.options] mount_program"}},
+		{map[string]string{"STORAGE_DRIVER": "overlay"}, nil, [2]string{"$STORAGE_DRIVER", ""}},
+		{map[string]string{"STORAGE_OPTS": "overlay.mount_program=/x/fuse"}, []string{"--storage-driver", "overlay"}, [2]string{"--storage-driver", "$STORAGE_OPTS overlay.mount_program"}},
+		{map[string]string{"CONTAINERS_STORAGE_CONF": conf}, nil, [2]string{conf + ": [storage] driver", conf + ": [storage.options] mount_program"}},
 	} {
 		for _, k := range []string{"STORAGE_DRIVER", "STORAGE_OPTS", "CONTAINERS_STORAGE_CONF"} {
 			t.Setenv(k, c.env[k])
 		}
-		var from build.StorageFrom
+		var from [2]string
 		var err error
 		cmd := &cli.Command{Name: "build", Flags: storageFlags(), Action: func(_ context.Context, cmd *cli.Command) error {
-			_, from, err = buildStorage(cmd)
+			var st unpack.Storage
+			st, err = storageDriver(cmd)
+			from = [2]string{st.NameFrom, st.ProgFrom}
 			return nil
 		}}
 		if rerr := cmd.Run(context.Background(), append([]string{"build"}, c.args...)); rerr != nil || err != nil || from != c.want {
 			t.Errorf("%v %v: from %+v (%v %v), want %+v", c.env, c.args, from, rerr, err, c.want)
 		}
+	}
+}
+
+// TestStorageDriverSources: --storage-driver and --storage-opt are
+// global (before or after the verb: the same), else $STORAGE_DRIVER and
+// $STORAGE_OPTS, else storage.conf; every bad value is refused naming
+// the flag, variable or file and key it came from.
+func TestStorageDriverSources(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "storage.conf")
+	t.Setenv("CONTAINERS_STORAGE_CONF", conf)
+	t.Setenv("STORAGE_DRIVER", "")
+	t.Setenv("STORAGE_OPTS", "")
+	resolve := func(args ...string) (unpack.Storage, error) {
+		var st unpack.Storage
+		var err error
+		app := &cli.Command{Name: "myimg", Flags: storageFlags(), Commands: []*cli.Command{{Name: "verb",
+			Action: func(_ context.Context, cmd *cli.Command) error { st, err = storageDriver(cmd); return nil }}}}
+		if rerr := app.Run(context.Background(), append([]string{"myimg"}, args...)); rerr != nil {
+			t.Fatalf("%v: %v", args, rerr)
+		}
+		return st, err
+	}
+	fuse := "/usr/bin/fuse-overlayfs"
+	for _, args := range [][]string{{"--storage-driver", "vfs", "verb"}, {"verb", "--storage-driver", "vfs"}} {
+		if st, err := resolve(args...); err != nil || st.Name != "vfs" || st.From() != "--storage-driver" {
+			t.Errorf("%v: %+v %v", args, st, err)
+		}
+	}
+	if st, err := resolve("verb", "--storage-opt", "overlay.mount_program="+fuse); err != nil || st.Kind() != overlay.KindFuse || st.Forced() != "--storage-opt overlay.mount_program="+fuse {
+		t.Errorf("--storage-opt: %+v %v", st, err)
+	}
+	t.Setenv("STORAGE_DRIVER", "vfs")
+	if st, err := resolve("verb"); err != nil || st.Kind() != overlay.KindVFS || st.Forced() != "$STORAGE_DRIVER vfs" {
+		t.Errorf("$STORAGE_DRIVER: %+v %v", st, err)
+	}
+	if st, err := resolve("--storage-driver", "overlay", "verb"); err != nil || st.Kind() != overlay.KindKernel {
+		t.Errorf("the flag over $STORAGE_DRIVER: %+v %v", st, err)
+	}
+	t.Setenv("STORAGE_DRIVER", "")
+	os.WriteFile(conf, []byte("[storage]\ndriver = \"overlay\"\n[storage.options.overlay]\nmount_program = \""+fuse+"\"\n"), 0o644)
+	if st, err := resolve("verb"); err != nil || st.Kind() != overlay.KindFuse || st.From() != conf+": [storage.options.overlay] mount_program" {
+		t.Errorf("storage.conf: %+v %v", st, err)
+	}
+	for _, c := range []struct {
+		env, args []string
+		want      string
+	}{
+		{nil, []string{"--storage-driver", "btrfs", "verb"}, `--storage-driver "btrfs"`},
+		{[]string{"STORAGE_DRIVER", "zfs"}, []string{"verb"}, `$STORAGE_DRIVER "zfs"`},
+		{nil, []string{"verb", "--storage-opt", "overlay.mountopt=nodev"}, `--storage-opt "overlay.mountopt=nodev"`},
+		{[]string{"STORAGE_OPTS", "overlay.mount_program=" + fuse + ",size=1G"}, []string{"verb"}, `$STORAGE_OPTS "size=1G"`},
+		{[]string{"STORAGE_OPTS", "overlay.mount_program=" + fuse}, []string{"--storage-driver", "vfs", "verb"}, "$STORAGE_OPTS overlay.mount_program=" + fuse + " with --storage-driver vfs"},
+	} {
+		if c.env != nil {
+			t.Setenv(c.env[0], c.env[1])
+		}
+		if _, err := resolve(c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v %v: %v, want an error naming %s", c.env, c.args, err, c.want)
+		}
+		if c.env != nil {
+			t.Setenv(c.env[0], "")
+		}
+	}
+	os.WriteFile(conf, []byte("[storage]\ndriver = \"aufs\"\n"), 0o644)
+	if _, err := resolve("verb"); err == nil || !strings.Contains(err.Error(), conf+": [storage] driver = \"aufs\"") {
+		t.Errorf("storage.conf driver aufs: %v", err)
 	}
 }

@@ -39,7 +39,12 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "Run a command in a new container from an image",
 		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
-		Description: `The rootfs is an overlay over the store's cached layers; the container runs
+		Description: `The rootfs is laid out with the global --storage-driver and --storage-opt
+($STORAGE_DRIVER, $STORAGE_OPTS, storage.conf), as for build: the kernel's
+overlay over the store's cached layers, fuse-overlayfs (overlay.mount_program;
+its process is ended with the container's removal) or vfs, a copy; unset, the
+kernel's overlay, else fuse-overlayfs, else a copy. Not root: always a copy
+(a forced mount is refused). The container runs
 through the myrun runtime (--runtime, $MYIMG_RUNTIME, myrun beside myimg or in
 PATH) with its own state root under the store. A monitor process holds its
 stdio, logs it (JSON lines in /var/log/myimg/ID.log, or under the store when
@@ -96,6 +101,11 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	st, err := storageDriver(cmd)
+	if err != nil {
+		return err
+	}
+	st.Notes = os.Stderr
 	ports, err := expandPortRanges(cmd.StringSlice("publish"))
 	if err != nil {
 		return err
@@ -115,7 +125,7 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 		Ports: ports, DNS: cmd.StringSlice("dns"), Hostname: cmd.String("hostname"),
 		Memory: cmd.String("memory"), CPUs: cmd.String("cpus"), PidsLimit: cmd.Int64("pids-limit"),
 		Runtime: findRuntime(cmd.String("runtime")), Bridge: cmd.String("bridge"), Subnet: cmd.String("subnet"),
-		Restart: cmd.String("restart"), Labels: cmd.StringSlice("label"),
+		Restart: cmd.String("restart"), Labels: cmd.StringSlice("label"), Storage: st,
 		Health: container.HealthFlags{Cmd: cmd.String("health-cmd"), Interval: cmd.String("health-interval"),
 			Timeout: cmd.String("health-timeout"), StartPeriod: cmd.String("health-start-period"), Disable: cmd.Bool("no-healthcheck"), OnFailure: cmd.String("health-on-failure")},
 	}

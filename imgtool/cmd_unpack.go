@@ -22,12 +22,18 @@ func unpackCommand() *cli.Command {
 		Description: `As root the rootfs is an overlay mount of the store's extracted-layer cache
 with the writable layer in BUNDLE/.overlay, so unpacking an image a second time
 is near instant. Run it with "myrun run --bundle BUNDLE ID" and remove it with
-"myimg unmount BUNDLE". --copy (and any non-root use) writes a plain directory.
+"myimg unmount BUNDLE". The global --storage-driver and --storage-opt
+($STORAGE_DRIVER, $STORAGE_OPTS, storage.conf) choose the mount: the kernel's
+overlay, fuse-overlayfs (overlay.mount_program; its process is ended by
+unmount) or vfs, a plain directory; unset, the kernel's overlay, else
+fuse-overlayfs, else a copy. --copy (and any non-root use) writes a plain
+directory; a mounting driver given with it on the command line, or forced for
+a non-root unpack, is refused.
 A user with subordinate ids (/etc/subuid, /etc/subgid) unpacks inside a user
 namespace with them: files keep the image's owners and config.json gets the
 same uid/gid maps (unless --uid-map/--gid-map are given).`,
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "copy", Usage: "write a flattened copy instead of mounting an overlay"},
+			&cli.BoolFlag{Name: "copy", Usage: "write a flattened copy instead of mounting an overlay (--storage-driver vfs for this unpack; over $STORAGE_DRIVER and storage.conf)"},
 			&cli.BoolFlag{Name: "rootless", Usage: "generate a config.json with a user namespace (implies --copy with id maps)"},
 			&cli.StringSliceFlag{Name: "uid-map", Usage: "container uid mapping CONTAINERID:HOSTID:SIZE (file owners are shifted)"},
 			&cli.StringSliceFlag{Name: "gid-map", Usage: "container gid mapping CONTAINERID:HOSTID:SIZE"},
@@ -57,16 +63,26 @@ same uid/gid maps (unless --uid-map/--gid-map are given).`,
 			if len(uids) > 0 && len(gids) == 0 {
 				gids = uids
 			}
+			st, err := storageDriver(cmd)
+			if err != nil {
+				return err
+			}
+			if !cmd.Bool("quiet") {
+				st.Notes = os.Stderr
+			}
 			if len(uids) == 0 && len(gids) == 0 {
 				m, multi, err := callerRanges()
 				if err != nil {
 					return err
 				}
 				if multi {
+					if err := st.CheckRootless(); err != nil {
+						return err
+					}
 					return unpackInUserNS(s, desc.Digest.String(), cmd.Args().Get(1), m)
 				}
 			}
-			o := unpack.Options{Copy: cmd.Bool("copy"), Rootless: cmd.Bool("rootless") || len(uids) > 0, UIDMap: uids, GIDMap: gids}
+			o := unpack.Options{Copy: cmd.Bool("copy"), Rootless: cmd.Bool("rootless") || len(uids) > 0, UIDMap: uids, GIDMap: gids, Storage: st}
 			o.Progress = progress.New(os.Stderr, cmd.Bool("quiet")).Steps("unpack", len(img.Manifest.Layers))
 			return unpack.Bundle(s, img, cmd.Args().Get(1), o)
 		},

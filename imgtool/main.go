@@ -50,9 +50,9 @@ func newApp() *cli.Command {
 the myrun runtime), keeps them in a local store that is an OCI image layout,
 moves them to and from registries and archives, and unpacks them into OCI
 runtime bundles for myrun.`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "root", Usage: "storage root directory (an OCI image layout)", Value: store.DefaultRoot(), Sources: cli.EnvVars("MYIMG_ROOT")},
-		},
+		}, storageFlags()...),
 		Commands:                  cmds,
 		DisableSliceFlagSeparator: true,
 		Suggest:                   true,

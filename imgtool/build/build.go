@@ -22,6 +22,7 @@ import (
 	"github.com/myrun-org/myrun/imgtool/overlay"
 	"github.com/myrun-org/myrun/imgtool/runner"
 	"github.com/myrun-org/myrun/imgtool/store"
+	"github.com/myrun-org/myrun/imgtool/unpack"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -80,17 +81,12 @@ type Options struct {
 	// CgroupParent is the absolute cgroup path RUN containers go under.
 	CgroupParent string
 	// Storage is how step rootfses are made (--storage-driver,
-	// overlay.mount_program): kernel overlay, fuse-overlayfs or a copy.
-	Storage overlay.Driver
-	// StorageFrom names where Storage's driver and mount program were
-	// set, for errors ("" is the flags' names).
-	StorageFrom StorageFrom
-	Out         io.Writer // step lines and RUN output
+	// overlay.mount_program): kernel overlay, fuse-overlayfs or a copy,
+	// with where its driver and mount program were set, for errors
+	// (NameFrom, ProgFrom; "" is the flags' names).
+	Storage unpack.Storage
+	Out     io.Writer // step lines and RUN output
 }
-
-// StorageFrom is where a build's storage settings came from: a flag, an
-// environment variable or a storage.conf file and key.
-type StorageFrom struct{ Driver, MountProgram string }
 
 // NamedContext is a directory or an image reference (store, oci:).
 type NamedContext struct {

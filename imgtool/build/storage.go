@@ -42,7 +42,7 @@ func (b *builder) mountRW(w *workspace, dirs []string, upper, work, merged strin
 
 func (b *builder) kernelErr(err error) error {
 	if b.o.Storage.Kind() == overlay.KindKernel {
-		return fmt.Errorf("%s overlay: %w (fuse-overlayfs: --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs; a copy: --storage-driver vfs)", orFlag(b.o.StorageFrom.Driver, "--storage-driver"), err)
+		return fmt.Errorf("%s overlay: %w (fuse-overlayfs: --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs; a copy: --storage-driver vfs)", orFlag(b.o.Storage.NameFrom, "--storage-driver"), err)
 	}
 	return err
 }
@@ -63,7 +63,7 @@ func (b *builder) chooseStorage(dirs []string, upper, work, merged string) error
 	case overlay.KindFuse:
 		p, err := overlay.FuseUsable(b.o.Storage.MountProgram)
 		if err != nil {
-			return fmt.Errorf("%s: %w", orFlag(b.o.StorageFrom.MountProgram, "--storage-opt overlay.mount_program"), err)
+			return fmt.Errorf("%s: %w", orFlag(b.o.Storage.ProgFrom, "--storage-opt overlay.mount_program"), err)
 		}
 		b.kind, b.fuseProg = k, p
 		return nil

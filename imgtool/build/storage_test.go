@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/myrun-org/myrun/imgtool/overlay"
+	"github.com/myrun-org/myrun/imgtool/unpack"
 )
 
 // TestStorageAutoChoice: with no driver forced, a build takes the
@@ -35,7 +36,7 @@ func TestStorageAutoChoice(t *testing.T) {
 	overlay.FuseDevice = dev
 	choose := func(d overlay.Driver) (*builder, string, error) {
 		var out strings.Builder
-		b := &builder{o: Options{Out: &out, Storage: d}}
+		b := &builder{o: Options{Out: &out, Storage: unpack.Storage{Driver: d}}}
 		err := b.chooseStorage([]string{"/l"}, "/u", "/w", "/m")
 		return b, out.String(), err
 	}
@@ -54,11 +55,11 @@ func TestStorageAutoChoice(t *testing.T) {
 		t.Errorf("forced fuse without its device: %v", err)
 	}
 	// Named where the setting came from (was always the flag).
-	bf := &builder{o: Options{Out: io.Discard, Storage: overlay.Driver{MountProgram: "fuse-overlayfs"}, StorageFrom: StorageFrom{MountProgram: "$STORAGE_OPTS overlay.mount_program"}}}
+	bf := &builder{o: Options{Out: io.Discard, Storage: unpack.Storage{Driver: overlay.Driver{MountProgram: "fuse-overlayfs"}, ProgFrom: "$STORAGE_OPTS overlay.mount_program"}}}
 	if err := bf.chooseStorage([]string{"/l"}, "/u", "/w", "/m"); err == nil || !strings.HasPrefix(err.Error(), "$STORAGE_OPTS overlay.mount_program: ") {
 		t.Errorf("forced fuse from $STORAGE_OPTS: %v", err)
 	}
-	bk := &builder{o: Options{Out: io.Discard, Storage: overlay.Driver{Name: "overlay"}, StorageFrom: StorageFrom{Driver: "/etc/containers/storage.conf: [storage] driver"}}}
+	bk := &builder{o: Options{Out: io.Discard, Storage: unpack.Storage{Driver: overlay.Driver{Name: "overlay"}, NameFrom: "/etc/containers/storage.conf: [storage] driver"}}}
 	if err := bk.chooseStorage([]string{"/l"}, "/u", "/w", "/m"); err == nil || !strings.HasPrefix(err.Error(), "/etc/containers/storage.conf: [storage] driver overlay: operation not permitted") {
 		t.Errorf("forced kernel overlay from storage.conf: %v", err)
 	}

@@ -199,7 +199,7 @@ func (cs *Manager) completeRecord(r *Record, o *Options, p *parsed) error {
 // network, host files and volumes; a failure leaves the removal to the
 // caller.
 func (cs *Manager) fill(r *Record, img *store.Loaded, o *Options, p *parsed, netName string) error {
-	if err := cs.unpackBundle(r, img); err != nil {
+	if err := cs.unpackBundle(r, img, o.Storage); err != nil {
 		return err
 	}
 	s, err := readSpec(r.Bundle)

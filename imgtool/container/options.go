@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/myrun-org/myrun/imgtool/network"
+	"github.com/myrun-org/myrun/imgtool/unpack"
 	"github.com/myrun-org/myrun/specs/units"
 )
 
@@ -38,6 +39,9 @@ type Options struct {
 	Restart    string // --restart policy (restart.go)
 	Health     HealthFlags
 	Labels     []string // --label K=V
+	// Storage lays the rootfs out (the global --storage-driver; rootless:
+	// a copy, a forced mount refused).
+	Storage unpack.Storage
 }
 
 // Volume is a parsed -v HOST:CTR[:OPTS] or NAME:CTR[:OPTS] (Name set;
@@ -191,6 +195,11 @@ type parsed struct {
 // flag.
 func (o *Options) validate() (*parsed, error) {
 	p := &parsed{}
+	if os.Geteuid() != 0 {
+		if err := o.Storage.CheckRootless(); err != nil {
+			return nil, err
+		}
+	}
 	if o.Net == "" {
 		o.Net = network.ModeBridge
 		if os.Geteuid() != 0 {

@@ -22,9 +22,12 @@ func multi(r *Record) bool { return r.IDMaps != nil && r.IDMaps.Multi() }
 
 // unpackBundle makes the container's bundle; with subordinate ids the
 // layers are extracted inside the user namespace so that chown works.
-func (cs *Manager) unpackBundle(r *Record, img *store.Loaded) error {
+func (cs *Manager) unpackBundle(r *Record, img *store.Loaded, st unpack.Storage) error {
 	if !multi(r) {
-		return unpack.Bundle(cs.Images, img, r.Bundle, unpack.Options{})
+		return unpack.Bundle(cs.Images, img, r.Bundle, unpack.Options{Storage: st})
+	}
+	if err := st.CheckRootless(); err != nil {
+		return err
 	}
 	root, err := filepath.Abs(cs.Images.Root)
 	if err != nil {

@@ -82,22 +82,10 @@ func FuseUsable(program string) (string, error) {
 // with the fuse-overlayfs program; it returns once the mount is there
 // (the program goes to the background when it has mounted).
 func MountFuse(program string, lowers []string, upper, work, target string) error {
-	if len(lowers) == 0 {
-		return errors.New("fuse-overlayfs: no lower directories")
+	opts, err := fuseOpts(lowers, upper, work, target)
+	if err != nil {
+		return err
 	}
-	rev := make([]string, len(lowers))
-	for i, l := range lowers {
-		if strings.ContainsAny(l, ":,") {
-			return fmt.Errorf("overlay: lower dir %q contains ':' or ','", l)
-		}
-		rev[len(lowers)-1-i] = l
-	}
-	for _, d := range []string{upper, work, target} {
-		if strings.ContainsAny(d, ":,") {
-			return fmt.Errorf("overlay: dir %q contains ':' or ','", d)
-		}
-	}
-	opts := "lowerdir=" + strings.Join(rev, ":") + ",upperdir=" + upper + ",workdir=" + work
 	cmd := exec.Command(program, "-o", opts, target)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -107,6 +95,27 @@ func MountFuse(program string, lowers []string, upper, work, target string) erro
 		return fmt.Errorf("%s on %s: exited without mounting: %s", filepath.Base(program), target, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// fuseOpts is fuse-overlayfs' -o for lowers (bottom-first), upper and
+// work mounted at target.
+func fuseOpts(lowers []string, upper, work, target string) (string, error) {
+	if len(lowers) == 0 {
+		return "", errors.New("fuse-overlayfs: no lower directories")
+	}
+	rev := make([]string, len(lowers))
+	for i, l := range lowers {
+		if strings.ContainsAny(l, ":,") {
+			return "", fmt.Errorf("overlay: lower dir %q contains ':' or ','", l)
+		}
+		rev[len(lowers)-1-i] = l
+	}
+	for _, d := range []string{upper, work, target} {
+		if strings.ContainsAny(d, ":,") {
+			return "", fmt.Errorf("overlay: dir %q contains ':' or ','", d)
+		}
+	}
+	return "lowerdir=" + strings.Join(rev, ":") + ",upperdir=" + upper + ",workdir=" + work, nil
 }
 
 // IsOpaqueDir reports whether dir (in an overlay layer dir) is marked

@@ -29,12 +29,21 @@ type Options struct {
 	// set where mapped, device nodes are skipped.
 	InUserNS bool
 	Progress Progress
+	// Storage is the storage driver chosen for every myimg command: a
+	// copy (vfs, also with Copy, id maps or without root), the kernel's
+	// overlay, or fuse-overlayfs (overlay.mount_program); unset: the
+	// kernel's overlay, else fuse-overlayfs where usable, else a copy.
+	Storage Storage
 }
 
 // Bundle unpacks img into bundle: bundle/rootfs and bundle/config.json.
 // bundle must not exist or be empty.
 func Bundle(s *store.Store, img *store.Loaded, bundle string, o Options) error {
 	bundle, err := filepath.Abs(bundle)
+	if err != nil {
+		return err
+	}
+	kind, err := o.layout()
 	if err != nil {
 		return err
 	}
@@ -57,27 +66,21 @@ func Bundle(s *store.Store, img *store.Loaded, bundle string, o Options) error {
 	ok := false
 	defer func() {
 		if !ok {
-			overlay.Unmount(rootfs)
-			os.RemoveAll(bundle)
+			// The mount, a fuse-overlayfs process, the record, the dir.
+			RemoveForce(s, bundle)
 		}
 	}()
 	if err := os.Mkdir(rootfs, 0o755); err != nil {
 		return err
 	}
 	layer.SpreadHint(rootfs)
-	useCopy := o.Copy || os.Geteuid() != 0 || len(o.UIDMap) > 0
-	if useCopy {
-		for i, l := range img.Manifest.Layers {
-			eo := layer.ExtractOptions{Mode: layer.Apply, UIDMap: o.UIDMap, GIDMap: o.GIDMap, Rootless: o.InUserNS}
-			if err := layerblob.Unpack(s, l, img.DiffID(i), rootfs, eo); err != nil {
-				return err
-			}
-			if o.Progress != nil {
-				o.Progress("Applied layer %s", l.Digest.Encoded()[:12])
-			}
+	if kind != overlay.KindVFS {
+		if kind, err = mountBundle(s, img, bundle, o, kind); err != nil {
+			return err
 		}
-	} else {
-		if err := mountBundle(s, img, bundle, o.Progress); err != nil {
+	}
+	if kind == overlay.KindVFS {
+		if err := copyLayers(s, img, rootfs, o); err != nil {
 			return err
 		}
 	}
@@ -99,22 +102,41 @@ func Bundle(s *store.Store, img *store.Loaded, bundle string, o Options) error {
 	return nil
 }
 
-func mountBundle(s *store.Store, img *store.Loaded, bundle string, p Progress) error {
-	dirs, err := EnsureLayers(s, img.Manifest.Layers, img.Config.RootFS.DiffIDs, p)
+// copyLayers applies the image's layers onto rootfs (the vfs driver).
+func copyLayers(s *store.Store, img *store.Loaded, rootfs string, o Options) error {
+	for i, l := range img.Manifest.Layers {
+		eo := layer.ExtractOptions{Mode: layer.Apply, UIDMap: o.UIDMap, GIDMap: o.GIDMap, Rootless: o.InUserNS}
+		if err := layerblob.Unpack(s, l, img.DiffID(i), rootfs, eo); err != nil {
+			return err
+		}
+		if o.Progress != nil {
+			o.Progress("Applied layer %s", l.Digest.Encoded()[:12])
+		}
+	}
+	return nil
+}
+
+// mountBundle mounts bundle/rootfs over the store's extracted layers
+// with kind (kernel overlay, fuse-overlayfs, or "": the first that
+// works), the upper and work dirs in bundle/.overlay. It returns the
+// kind used: KindVFS when the automatic choice found no mount, with
+// nothing of the mount left (the caller copies).
+func mountBundle(s *store.Store, img *store.Loaded, bundle string, o Options, kind string) (string, error) {
+	dirs, err := EnsureLayers(s, img.Manifest.Layers, img.Config.RootFS.DiffIDs, o.Progress)
 	if err != nil {
-		return err
+		return kind, err
 	}
 	ov := filepath.Join(bundle, ".overlay")
 	upper, work := filepath.Join(ov, "upper"), filepath.Join(ov, "work")
 	for _, d := range []string{upper, work} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
+			return kind, err
 		}
 	}
 	if len(dirs) == 0 {
 		empty := filepath.Join(ov, "empty")
 		if err := os.Mkdir(empty, 0o755); err != nil {
-			return err
+			return kind, err
 		}
 		dirs = []string{empty}
 	}
@@ -124,13 +146,14 @@ func mountBundle(s *store.Store, img *store.Loaded, bundle string, p Progress) e
 		DiffIDs []digest.Digest `json:"diffIDs"`
 	}{bundle, img.Config.RootFS.DiffIDs})
 	if err := store.WriteFileAtomic(recordPath(s, bundle), rec, 0o600); err != nil {
-		return err
+		return kind, err
 	}
-	if err := overlay.Mount(dirs, upper, work, filepath.Join(bundle, "rootfs")); err != nil {
+	kind, err = o.Storage.mount(kind, dirs, ov, filepath.Join(bundle, "rootfs"))
+	if err != nil || kind == overlay.KindVFS {
 		os.Remove(recordPath(s, bundle))
-		return err
+		os.RemoveAll(ov)
 	}
-	return nil
+	return kind, err
 }
 
 func recordPath(s *store.Store, bundle string) string {
@@ -150,12 +173,8 @@ func Remove(s *store.Store, bundle string) error {
 	if _, err := os.Stat(filepath.Join(bundle, "config.json")); err != nil {
 		return fmt.Errorf("%s does not look like a bundle: %w", bundle, err)
 	}
-	// Only a mounted rootfs is unmounted: umount(2) of a copied one is
-	// EPERM for a user and in a user namespace.
-	if overlay.IsMounted(filepath.Join(bundle, "rootfs")) {
-		if err := overlay.Unmount(filepath.Join(bundle, "rootfs")); err != nil {
-			return err
-		}
+	if err := unmountRootfs(bundle); err != nil {
+		return err
 	}
 	if overlay.IsMounted(filepath.Join(bundle, "rootfs")) {
 		return errors.New("rootfs is still mounted")

@@ -20,10 +20,8 @@ func RemoveForce(s *store.Store, bundle string) error {
 		return err
 	}
 	rootfs := filepath.Join(bundle, "rootfs")
-	if overlay.IsMounted(rootfs) {
-		if err := overlay.Unmount(rootfs); err != nil {
-			return err
-		}
+	if err := unmountRootfs(bundle); err != nil {
+		return err
 	}
 	if overlay.IsMounted(rootfs) {
 		return fmt.Errorf("%s is still mounted", rootfs)
@@ -32,4 +30,20 @@ func RemoveForce(s *store.Store, bundle string) error {
 		return err
 	}
 	return os.RemoveAll(bundle)
+}
+
+// unmountRootfs unmounts bundle/rootfs if it is mounted (umount(2) of a
+// copied one is EPERM for a user and in a user namespace) and ends the
+// fuse-overlayfs process that served it, by the pid and start time
+// recorded in bundle/.overlay when it was started.
+func unmountRootfs(bundle string) error {
+	rootfs := filepath.Join(bundle, "rootfs")
+	pidFile := filepath.Join(bundle, ".overlay", fusePidFile)
+	if _, err := os.Lstat(pidFile); err == nil {
+		return overlay.StopFuse(rootfs, pidFile)
+	}
+	if overlay.IsMounted(rootfs) {
+		return overlay.Unmount(rootfs)
+	}
+	return nil
 }

@@ -1,0 +1,242 @@
+//go:build integration
+
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/myrun-org/myrun/imgtool/overlay"
+	"github.com/myrun-org/myrun/internal/procstat"
+)
+
+// rootMountType is the filesystem type of the container's / in its
+// /proc/self/mountinfo (the field after " - ").
+const rootMountType = `awk '$5 == "/" { for (i = 6; i <= NF; i++) if ($i == "-") { print $(i+1); exit } }' /proc/self/mountinfo`
+
+// storageEnv isolates the test from the host's storage.conf and
+// storage variables: an empty storage.conf ($CONTAINERS_STORAGE_CONF
+// must name a file).
+func storageEnv(t *testing.T) string {
+	t.Helper()
+	conf := filepath.Join(t.TempDir(), "storage.conf")
+	if err := os.WriteFile(conf, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CONTAINERS_STORAGE_CONF", conf)
+	t.Setenv("STORAGE_DRIVER", "")
+	t.Setenv("STORAGE_OPTS", "")
+	return conf
+}
+
+// TestRunStorageDriver: the global --storage-driver (before or after
+// the verb), $STORAGE_DRIVER and storage.conf choose how `myimg run`
+// lays out a container's rootfs, as they do build's: vfs gives a plain
+// directory (the container's / is the host's ext4, not an overlay),
+// unset the kernel's overlay; bad values are refused naming their
+// source, with no container left.
+func TestRunStorageDriver(t *testing.T) {
+	root := runEnv(t)
+	conf := storageEnv(t)
+	fsOf := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := runImg(t, root, append(append(args[:len(args):len(args)], "--rm", "--net", "none", "busybox", "sh", "-c"), rootMountType)...)
+		if code != 0 {
+			t.Fatalf("%v: %d %s", args, code, errOut)
+		}
+		return strings.TrimSpace(out)
+	}
+	if fs := fsOf("run"); fs != "overlay" {
+		t.Errorf("default: / is %q, want overlay", fs)
+	}
+	for _, args := range [][]string{{"run", "--storage-driver", "vfs"}, {"--storage-driver", "vfs", "run"}} {
+		if fs := fsOf(args...); fs == "overlay" || fs == "" || strings.HasPrefix(fs, "fuse") {
+			t.Errorf("%v: / is %q, want a plain directory", args, fs)
+		}
+	}
+	t.Setenv("STORAGE_DRIVER", "vfs")
+	if fs := fsOf("run"); fs == "overlay" {
+		t.Errorf("$STORAGE_DRIVER=vfs: / is %q", fs)
+	}
+	t.Setenv("STORAGE_DRIVER", "")
+	os.WriteFile(conf, []byte("[storage]\ndriver = \"vfs\"\n"), 0o644)
+	if fs := fsOf("run"); fs == "overlay" {
+		t.Errorf("storage.conf driver vfs: / is %q", fs)
+	}
+	os.WriteFile(conf, []byte("[storage]\ndriver = \"aufs\"\n"), 0o644)
+	bad := []struct {
+		env, args []string
+		want      string
+	}{
+		{nil, nil, conf + `: [storage] driver = "aufs"`},
+		{[]string{"STORAGE_DRIVER=zfs"}, nil, `$STORAGE_DRIVER "zfs"`},
+		{nil, []string{"--storage-driver", "btrfs"}, `--storage-driver "btrfs"`},
+		{nil, []string{"--storage-opt", "overlay.mount_program=/nonexistent/fuse-overlayfs"}, "--storage-opt overlay.mount_program=/nonexistent/fuse-overlayfs: overlay.mount_program /nonexistent/fuse-overlayfs"},
+	}
+	for _, c := range bad {
+		for _, e := range c.env {
+			k, v, _ := strings.Cut(e, "=")
+			t.Setenv(k, v)
+		}
+		_, errOut, code := runImg(t, root, append(append([]string{"run"}, c.args...), "--net", "none", "busybox", "true")...)
+		if code == 0 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v %v: %d %q, want an error naming %s", c.env, c.args, code, errOut, c.want)
+		}
+		for _, e := range c.env {
+			k, _, _ := strings.Cut(e, "=")
+			t.Setenv(k, "")
+		}
+		os.Remove(conf)
+	}
+	if ps := mustImg(t, root, "ps", "-a", "-q"); ps != "" {
+		t.Errorf("refused runs left containers: %q", ps)
+	}
+}
+
+// TestUnpackStorageDriver: `STORAGE_DRIVER=vfs myimg unpack` (and
+// --storage-driver vfs) write a plain rootfs directory, no overlay dir;
+// unset it is the kernel's overlay; --copy with a mounting driver given
+// on the command line is refused; a bad driver leaves no bundle.
+func TestUnpackStorageDriver(t *testing.T) {
+	root := busyboxStore(t)
+	storageEnv(t)
+	dir := t.TempDir()
+	check := func(bundle string, mounted bool) {
+		t.Helper()
+		if got := overlay.IsMounted(filepath.Join(bundle, "rootfs")); got != mounted {
+			t.Errorf("%s: rootfs mounted %v, want %v", bundle, got, mounted)
+		}
+		if _, err := os.Stat(filepath.Join(bundle, ".overlay")); (err == nil) != mounted {
+			t.Errorf("%s: .overlay: %v", bundle, err)
+		}
+		if _, err := os.Stat(filepath.Join(bundle, "rootfs", "bin", "busybox")); err != nil {
+			t.Errorf("%s: %v", bundle, err)
+		}
+		mustImg(t, root, "unmount", bundle)
+	}
+	mustImg(t, root, "unpack", "-q", "busybox", filepath.Join(dir, "ov"))
+	check(filepath.Join(dir, "ov"), true)
+	t.Setenv("STORAGE_DRIVER", "vfs")
+	mustImg(t, root, "unpack", "-q", "busybox", filepath.Join(dir, "env"))
+	check(filepath.Join(dir, "env"), false)
+	t.Setenv("STORAGE_DRIVER", "")
+	mustImg(t, root, "--storage-driver", "vfs", "unpack", "-q", "busybox", filepath.Join(dir, "flag"))
+	check(filepath.Join(dir, "flag"), false)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--storage-driver", "xfs", "unpack"}, `--storage-driver "xfs"`},
+		{[]string{"unpack", "--copy", "--storage-driver", "overlay"}, "--copy and --storage-driver overlay"},
+	} {
+		out, err := myimg(t, root, append(c.args, "busybox", filepath.Join(dir, "bad"))...)
+		if err == nil || !strings.Contains(out, c.want) {
+			t.Errorf("%v: %v %q, want an error naming %s", c.args, err, out, c.want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "bad")); err == nil {
+			t.Errorf("%v left the bundle", c.args)
+		}
+	}
+}
+
+// fusePid reads the fuse-overlayfs process a bundle's rootfs is served
+// by (bundle/.overlay/fuse-overlayfs.pid).
+func fusePid(t *testing.T, bundle string) (int, uint64) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(bundle, ".overlay", "fuse-overlayfs.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, s, _ := strings.Cut(string(b), " ")
+	pid, _ := strconv.Atoi(p)
+	start, _ := strconv.ParseUint(s, 10, 64)
+	if !procstat.Alive(pid, start) {
+		t.Fatalf("fuse-overlayfs %d is not running", pid)
+	}
+	if cmdline, _ := os.ReadFile(filepath.Join("/proc", p, "cmdline")); !strings.Contains(string(cmdline), "fuse-overlayfs") {
+		t.Fatalf("pid %d is %q", pid, cmdline)
+	}
+	return pid, start
+}
+
+// TestFuseOverlayfsRunUnpack: --storage-opt overlay.mount_program
+// (and $STORAGE_OPTS) mount run's and unpack's rootfs with
+// fuse-overlayfs, whose process is recorded by pid and start time and
+// ended by `unmount` and `rm`: no mount, no process, no directory left.
+func TestFuseOverlayfsRunUnpack(t *testing.T) {
+	prog, err := exec.LookPath("fuse-overlayfs")
+	if err != nil {
+		t.Skip("no fuse-overlayfs")
+	}
+	root := runEnv(t)
+	storageEnv(t)
+	bundle := filepath.Join(t.TempDir(), "b")
+	t.Cleanup(func() { myimg(t, root, "unmount", bundle) })
+	t.Setenv("STORAGE_OPTS", "overlay.mount_program="+prog)
+	mustImg(t, root, "unpack", "-q", "busybox", bundle)
+	t.Setenv("STORAGE_OPTS", "")
+	pid, start := fusePid(t, bundle)
+	if out, err := exec.Command("stat", "-f", "-c", "%t", filepath.Join(bundle, "rootfs")).Output(); err != nil || strings.TrimSpace(string(out)) != "65735546" {
+		t.Errorf("unpack's rootfs f_type %q %v, want fuse's 65735546", out, err)
+	}
+	mustImg(t, root, "unmount", bundle)
+	if procstat.Alive(pid, start) || !gone(pid) {
+		t.Errorf("unmount left fuse-overlayfs %d running", pid)
+	}
+	if _, err := os.Stat(bundle); err == nil {
+		t.Errorf("unmount left %s", bundle)
+	}
+	id, errOut, code := runImg(t, root, "run", "-d", "--net", "none", "--storage-opt", "overlay.mount_program="+prog, "busybox", "sleep", "1000")
+	if code != 0 {
+		t.Fatalf("run -d: %d %s", code, errOut)
+	}
+	c := inspectCtr(t, root, strings.TrimSpace(id))
+	ctrBundle := filepath.Join(root, "containers", c.ID, "bundle")
+	pid, start = fusePid(t, ctrBundle)
+	if out, errOut, code := runImg(t, root, "exec", c.ID, "sh", "-c", rootMountType+"; echo w > /w; cat /w"); code != 0 || out != "fuse.fuse-overlayfs\nw\n" {
+		t.Errorf("exec: %q %q %d", out, errOut, code)
+	}
+	mustImg(t, root, "rm", "-f", c.ID)
+	if procstat.Alive(pid, start) || !gone(pid) {
+		t.Errorf("rm left fuse-overlayfs %d running", pid)
+	}
+	if overlay.IsMounted(filepath.Join(ctrBundle, "rootfs")) {
+		t.Errorf("rm left the rootfs mounted")
+	}
+	noTraces(t, root, c)
+}
+
+// TestRootlessRunStorageDriver: rootless run and unpack lay the rootfs
+// out as a copy: $STORAGE_DRIVER=vfs works, a forced mount (the kernel's
+// overlay, fuse-overlayfs) is refused naming where it was set instead of
+// being copied unasked, with nothing left.
+func TestRootlessRunStorageDriver(t *testing.T) {
+	u := newRLUser(t)
+	u.AddSubIDs()
+	rlStorageSetup(t, u)
+	if out, stderr, err := u.img([]string{"STORAGE_DRIVER=vfs"}, "run", "--rm", "--net", "none", "appimg", "cat", "/home/app/owned"); err != nil || out != "mine\n" {
+		t.Errorf("STORAGE_DRIVER=vfs run: %q %v %s", out, err, stderr)
+	}
+	for _, c := range []struct {
+		env, args []string
+		want      string
+	}{
+		{[]string{"STORAGE_DRIVER=overlay"}, []string{"run", "--rm", "--net", "none", "appimg", "true"}, "$STORAGE_DRIVER overlay: a rootless"},
+		{nil, []string{"run", "--storage-opt", "overlay.mount_program=/usr/bin/fuse-overlayfs", "--rm", "--net", "none", "appimg", "true"}, "--storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs: a rootless"},
+		{nil, []string{"--storage-driver", "overlay", "unpack", "appimg", filepath.Join(u.home, "b")}, "--storage-driver overlay: a rootless"},
+	} {
+		if _, stderr, err := u.img(c.env, c.args...); err == nil || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v %v: %v %q, want an error naming %s", c.env, c.args, err, stderr, c.want)
+		}
+	}
+	if out, _, _ := u.img(nil, "ps", "-a", "-q"); out != "" {
+		t.Errorf("refused runs left containers: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(u.home, "b")); err == nil {
+		t.Errorf("refused unpack left its bundle")
+	}
+}
