@@ -208,6 +208,40 @@ func TestFuseOverlayfsRunUnpack(t *testing.T) {
 		t.Errorf("rm left the rootfs mounted")
 	}
 	noTraces(t, root, c)
+	// Failures leave no container, bundle, mount or fuse-overlayfs:
+	// a program that exits without mounting, a run failing after the
+	// mount (an unknown -u is found in the mounted rootfs).
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--storage-opt", "overlay.mount_program=/bin/false"}, "exited without mounting"},
+		{[]string{"--storage-opt", "overlay.mount_program=" + prog, "--user", "nosuch"}, `"nosuch"`},
+	} {
+		_, errOut, code := runImg(t, root, append(append([]string{"run", "--rm", "--net", "none"}, c.args...), "busybox", "true")...)
+		if code == 0 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: %d %q, want an error naming %s", c.args, code, errOut, c.want)
+		}
+		if ps := mustImg(t, root, "ps", "-a", "-q"); ps != "" {
+			t.Errorf("%v left containers: %q", c.args, ps)
+		}
+	}
+	if out, err := myimg(t, root, "unpack", "--storage-opt", "overlay.mount_program=/bin/false", "busybox", bundle); err == nil || !strings.Contains(out, "--storage-opt overlay.mount_program=/bin/false: false on "+bundle+"/rootfs: exited without mounting") {
+		t.Errorf("unpack with /bin/false: %v %q", err, out)
+	}
+	if _, err := os.Stat(bundle); err == nil {
+		t.Errorf("the failed unpack left %s", bundle)
+	}
+	if m, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(m), root) {
+		t.Errorf("mounts left under %s", root)
+	}
+	if out, _ := exec.Command("pgrep", "-f", "fuse-overlayfs.*"+root).Output(); len(out) > 0 {
+		for _, p := range strings.Fields(string(out)) {
+			if n, _ := strconv.Atoi(p); !gone(n) {
+				t.Errorf("fuse-overlayfs %d left", n)
+			}
+		}
+	}
 }
 
 // TestRootlessRunStorageDriver: rootless run and unpack lay the rootfs

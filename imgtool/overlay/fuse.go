@@ -37,40 +37,44 @@ func StartFuse(program string, lowers []string, upper, work, target, pidFile, lo
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("%s: %w", program, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed once the program is reaped, waitErr set before.
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	pid := cmd.Process.Pid
 	start, _, serr := procstat.StartTime(pid)
 	if serr == nil {
 		serr = os.WriteFile(pidFile, []byte(fmt.Sprintf("%d %d", pid, start)), 0o600)
 	}
 	if serr == nil {
-		serr = waitMounted(target, exited)
+		serr = waitMounted(target, exited, &waitErr)
 	}
 	if serr != nil {
 		cmd.Process.Kill()
 		<-exited
 		Unmount(target)
 		os.Remove(pidFile)
-		out, _ := os.ReadFile(logFile)
-		return fmt.Errorf("%s on %s: %w: %s", filepath.Base(program), target, serr, strings.TrimSpace(string(out)))
+		if out, _ := os.ReadFile(logFile); len(strings.TrimSpace(string(out))) > 0 {
+			serr = fmt.Errorf("%w: %s", serr, strings.TrimSpace(string(out)))
+		}
+		return fmt.Errorf("%s on %s: %w", filepath.Base(program), target, serr)
 	}
 	return nil
 }
 
 // waitMounted polls until target is a mount point, the program exits,
 // or 30 s pass.
-func waitMounted(target string, exited <-chan error) error {
+func waitMounted(target string, exited <-chan struct{}, waitErr *error) error {
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		if IsMounted(target) {
 			return nil
 		}
 		select {
-		case err := <-exited:
+		case <-exited:
 			if IsMounted(target) {
 				return errors.New("it exited after mounting (daemonized?)")
 			}
-			return fmt.Errorf("exited without mounting: %v", err)
+			return fmt.Errorf("exited without mounting: %v", *waitErr)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
