@@ -52,7 +52,7 @@ func TestLayoutRefusesMountsWhereOnlyACopyCanBe(t *testing.T) {
 }
 
 // TestAutoMountFallsBack: unset, the kernel's overlay when it mounts,
-// else a copy with a line saying why when fuse-overlayfs cannot be used
+// else fuse-overlayfs when usable, else a copy, with a line saying why
 // (here: no /dev/fuse); a forced overlay that fails names its source.
 func TestAutoMountFallsBack(t *testing.T) {
 	oldMount, oldDev := kernelMount, overlay.FuseDevice
@@ -76,5 +76,20 @@ func TestAutoMountFallsBack(t *testing.T) {
 	fuse := Storage{Driver: overlay.Driver{MountProgram: "fuse-overlayfs"}, ProgFrom: "$STORAGE_OPTS overlay.mount_program"}
 	if _, err := fuse.mount(fuse.Kind(), []string{"/l"}, "/ov", "/r"); err == nil || !strings.Contains(err.Error(), "$STORAGE_OPTS overlay.mount_program=fuse-overlayfs: ") {
 		t.Errorf("forced fuse without its device: %v", err)
+	}
+	// fuse-overlayfs usable (in $PATH, the device opens): chosen next;
+	// this one exits without mounting, which is an error, not a copy.
+	bin, ov := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(bin, "fuse-overlayfs"), []byte("#!/bin/sh\nexit 3\n"), 0o755)
+	t.Setenv("PATH", bin)
+	overlay.FuseDevice = filepath.Join(bin, "fuse")
+	os.WriteFile(overlay.FuseDevice, nil, 0o666)
+	notes.Reset()
+	if k, err := st.mount("", []string{"/l"}, ov, t.TempDir()); k != overlay.KindFuse || err == nil || !strings.Contains(err.Error(), "exited without mounting: exit status 3") ||
+		!strings.Contains(notes.String(), "using "+filepath.Join(bin, "fuse-overlayfs")) {
+		t.Errorf("kernel fails, fuse usable: %q %v %q", k, err, notes.String())
+	}
+	if _, err := os.Stat(filepath.Join(ov, fusePidFile)); err == nil {
+		t.Errorf("the failed fuse-overlayfs left its pid file")
 	}
 }
