@@ -44,9 +44,10 @@ func runCommand() *cli.Command {
 overlay over the store's cached layers, fuse-overlayfs (overlay.mount_program;
 its process is ended with the container's removal) or vfs, a copy; unset, the
 kernel's overlay, else fuse-overlayfs, else a copy. Not root: always a copy
-(a forced mount is refused). The container runs
-through the myrun runtime (--runtime, $MYIMG_RUNTIME, myrun beside myimg or in
-PATH) with its own state root under the store. A monitor process holds its
+(a forced mount is refused).
+
+The container runs through the myrun runtime (--runtime, $MYIMG_RUNTIME, myrun
+beside myimg or in PATH) with its own state root under the store. A monitor process holds its
 stdio, logs it (JSON lines in /var/log/myimg/ID.log, or under the store when
 not root) and records the exit code. Networks: bridge (root; bridge myimg0,
 10.89.0.0/24, NAT and -p by iptables DNAT), slirp4netns (default when not
