@@ -190,6 +190,17 @@ func TestFuseOverlayfsRunUnpack(t *testing.T) {
 	if _, err := os.Stat(bundle); err == nil {
 		t.Errorf("unmount left %s", bundle)
 	}
+	// What a killed unpack leaves (its marker, no config.json) with
+	// fuse-overlayfs serving the rootfs: the next unpack ends that too.
+	mustImg(t, root, "--storage-opt", "overlay.mount_program="+prog, "unpack", "-q", "busybox", bundle)
+	pid, start = fusePid(t, bundle)
+	os.Remove(filepath.Join(bundle, "config.json"))
+	os.WriteFile(filepath.Join(bundle, ".myimg-unpacking"), []byte(deadOwner(t)), 0o600)
+	mustImg(t, root, "--storage-driver", "vfs", "unpack", "-q", "busybox", bundle)
+	if procstat.Alive(pid, start) || !gone(pid) || overlay.IsMounted(filepath.Join(bundle, "rootfs")) {
+		t.Errorf("unpack over a killed one left fuse-overlayfs %d running or its mount", pid)
+	}
+	mustImg(t, root, "unmount", bundle)
 	id, errOut, code := runImg(t, root, "run", "-d", "--net", "none", "--storage-opt", "overlay.mount_program="+prog, "busybox", "sleep", "1000")
 	if code != 0 {
 		t.Fatalf("run -d: %d %s", code, errOut)
