@@ -182,6 +182,10 @@ func TestStorageDriverSources(t *testing.T) {
 	if st, err := resolve("verb"); err != nil || st.Kind() != overlay.KindFuse || st.From() != conf+": [storage.options.overlay] mount_program" {
 		t.Errorf("storage.conf: %+v %v", st, err)
 	}
+	os.WriteFile(conf, []byte("[storage.options]\nmount_program = \""+fuse+"\"\n"), 0o644)
+	if st, err := resolve("verb"); err != nil || st.Kind() != overlay.KindFuse || st.Forced() != conf+": [storage.options] mount_program="+fuse {
+		t.Errorf("storage.conf's older key: %+v %v", st, err)
+	}
 	for _, c := range []struct {
 		env, args []string
 		want      string
