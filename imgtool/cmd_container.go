@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/myrun-org/myrun/imgtool/container"
+	"github.com/myrun-org/myrun/imgtool/overlay"
 )
 
 // containerRmCommand is `rm`: containers first (podman's meaning), and
@@ -139,10 +141,34 @@ func containerInspect(cs *container.Manager, r *container.Record) any {
 		NetSettings struct {
 			IPAddress string `json:"IPAddress"`
 		} `json:"NetworkSettings"`
+		GraphDriver graphDriver `json:"GraphDriver"`
 	}{Record: r, State: cs.Status(r), PodmanID: r.ID, PodmanState: st,
 		NetSettings: struct {
 			IPAddress string `json:"IPAddress"`
-		}{ip}}
+		}{ip}, GraphDriver: graphDriverOf(r.Bundle)}
+}
+
+// graphDriver is podman's GraphDriver of a container: the storage
+// driver its rootfs was laid out with, "overlay" (the kernel's, or with
+// Data.MountProgram fuse-overlayfs) or "vfs" (a copy, no Data).
+type graphDriver struct {
+	Name string            `json:"Name"`
+	Data map[string]string `json:"Data"`
+}
+
+func graphDriverOf(bundle string) graphDriver {
+	ov := filepath.Join(bundle, ".overlay")
+	if _, err := os.Stat(ov); err != nil {
+		return graphDriver{Name: "vfs"}
+	}
+	g := graphDriver{Name: "overlay", Data: map[string]string{
+		"UpperDir": filepath.Join(ov, "upper"), "WorkDir": filepath.Join(ov, "work"), "MergedDir": filepath.Join(bundle, "rootfs")}}
+	if b, err := os.ReadFile(filepath.Join(ov, "fuse-overlayfs.pid")); err == nil {
+		if _, _, prog, err := overlay.ReadFusePid(b); err == nil {
+			g.Data["MountProgram"] = prog
+		}
+	}
+	return g
 }
 
 // writeInspect prints v as indented JSON or, with --format, through a

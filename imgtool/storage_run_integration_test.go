@@ -62,6 +62,14 @@ func TestRunStorageDriver(t *testing.T) {
 	if fs := fsOf("run"); fs == "overlay" {
 		t.Errorf("$STORAGE_DRIVER=vfs: / is %q", fs)
 	}
+	// podman's GraphDriver.Name in inspect says which it was.
+	for name, args := range map[string][]string{"vfs": {"run"}, "overlay": {"--storage-driver", "overlay", "run"}} {
+		mustImg(t, root, append(args, "--name", "gd-"+name, "--net", "none", "busybox", "true")...)
+		if out := mustImg(t, root, "inspect", "-f", "{{.GraphDriver.Name}}", "gd-"+name); out != name+"\n" {
+			t.Errorf("%v: inspect GraphDriver.Name %q, want %s", args, out, name)
+		}
+		mustImg(t, root, "rm", "gd-"+name)
+	}
 	t.Setenv("STORAGE_DRIVER", "")
 	os.WriteFile(conf, []byte("[storage]\ndriver = \"vfs\"\n"), 0o644)
 	if fs := fsOf("run"); fs == "overlay" {
@@ -151,13 +159,11 @@ func fusePid(t *testing.T, bundle string) (int, uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, s, _ := strings.Cut(string(b), " ")
-	pid, _ := strconv.Atoi(p)
-	start, _ := strconv.ParseUint(s, 10, 64)
-	if !procstat.Alive(pid, start) {
-		t.Fatalf("fuse-overlayfs %d is not running", pid)
+	pid, start, _, err := overlay.ReadFusePid(b)
+	if err != nil || !procstat.Alive(pid, start) {
+		t.Fatalf("fuse-overlayfs %d is not running (%v)", pid, err)
 	}
-	if cmdline, _ := os.ReadFile(filepath.Join("/proc", p, "cmdline")); !strings.Contains(string(cmdline), "fuse-overlayfs") {
+	if cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline")); !strings.Contains(string(cmdline), "fuse-overlayfs") {
 		t.Fatalf("pid %d is %q", pid, cmdline)
 	}
 	return pid, start
@@ -210,6 +216,9 @@ func TestFuseOverlayfsRunUnpack(t *testing.T) {
 	pid, start = fusePid(t, ctrBundle)
 	if out, errOut, code := runImg(t, root, "exec", c.ID, "sh", "-c", rootMountType+"; echo w > /w; cat /w"); code != 0 || out != "fuse.fuse-overlayfs\nw\n" {
 		t.Errorf("exec: %q %q %d", out, errOut, code)
+	}
+	if out := mustImg(t, root, "inspect", "-f", "{{.GraphDriver.Name}} {{.GraphDriver.Data.MountProgram}}", c.ID); out != "overlay "+prog+"\n" {
+		t.Errorf("inspect GraphDriver: %q", out)
 	}
 	mustImg(t, root, "rm", "-f", c.ID)
 	if procstat.Alive(pid, start) || !gone(pid) {

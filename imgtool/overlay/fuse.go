@@ -17,7 +17,7 @@ import (
 // StartFuse mounts lowers (bottom-first) with upper and work at target
 // with the fuse-overlayfs program kept in the foreground (-f) in a
 // session of its own, so that its pid is known: pidFile gets "PID
-// START" (start time in clock ticks) as soon as it runs, before the
+// START PROGRAM" (start time in clock ticks) as soon as it runs, before the
 // mount is there, and StopFuse ends that process. Its output goes to
 // logFile. On error nothing is left running or mounted.
 func StartFuse(program string, lowers []string, upper, work, target, pidFile, logFile string) error {
@@ -44,7 +44,7 @@ func StartFuse(program string, lowers []string, upper, work, target, pidFile, lo
 	pid := cmd.Process.Pid
 	start, _, serr := procstat.StartTime(pid)
 	if serr == nil {
-		serr = os.WriteFile(pidFile, []byte(fmt.Sprintf("%d %d", pid, start)), 0o600)
+		serr = os.WriteFile(pidFile, []byte(fmt.Sprintf("%d %d %s", pid, start, program)), 0o600)
 	}
 	if serr == nil {
 		serr = waitMounted(target, exited, &waitErr)
@@ -93,11 +93,9 @@ func StopFuse(target, pidFile string) error {
 		return err
 	}
 	uerr := Unmount(target)
-	p, s, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
-	pid, perr := strconv.Atoi(p)
-	start, serr := strconv.ParseUint(s, 10, 64)
-	if perr != nil || serr != nil || pid <= 0 {
-		return fmt.Errorf("%s: bad contents %q", pidFile, b)
+	pid, start, _, err := ReadFusePid(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pidFile, err)
 	}
 	for i, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		if !procstat.Alive(pid, start) {
@@ -115,4 +113,21 @@ func StopFuse(target, pidFile string) error {
 		return uerr
 	}
 	return os.Remove(pidFile)
+}
+
+// ReadFusePid parses a pid file StartFuse wrote.
+func ReadFusePid(b []byte) (pid int, start uint64, program string, err error) {
+	f := strings.SplitN(strings.TrimSpace(string(b)), " ", 3)
+	if len(f) < 2 {
+		return 0, 0, "", fmt.Errorf("bad contents %q", b)
+	}
+	pid, perr := strconv.Atoi(f[0])
+	start, serr := strconv.ParseUint(f[1], 10, 64)
+	if perr != nil || serr != nil || pid <= 0 {
+		return 0, 0, "", fmt.Errorf("bad contents %q", b)
+	}
+	if len(f) == 3 {
+		program = f[2]
+	}
+	return pid, start, program, nil
 }
