@@ -266,8 +266,9 @@ func TestFuseOverlayfsRunUnpack(t *testing.T) {
 
 // TestRootlessRunStorageDriver: rootless run and unpack lay the rootfs
 // out as a copy: $STORAGE_DRIVER=vfs works, a forced mount (the kernel's
-// overlay, fuse-overlayfs) is refused naming where it was set instead of
-// being copied unasked, with nothing left.
+// overlay, fuse-overlayfs) by flag or env is refused naming where it was
+// set instead of being copied unasked, with nothing left; one from
+// storage.conf gives the copy with a note.
 func TestRootlessRunStorageDriver(t *testing.T) {
 	u := newRLUser(t)
 	u.AddSubIDs()
@@ -289,6 +290,15 @@ func TestRootlessRunStorageDriver(t *testing.T) {
 	}
 	if out, _, _ := u.img(nil, "ps", "-a", "-q"); out != "" {
 		t.Errorf("refused runs left containers: %q", out)
+	}
+	// A storage.conf's overlay (shared with build, written by older podman
+	// for rootless users) is not refused: the copy is made and said.
+	conf := filepath.Join(u.home, "storage.conf")
+	if err := os.WriteFile(conf, []byte("[storage]\ndriver = \"overlay\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, err := u.img([]string{"CONTAINERS_STORAGE_CONF=" + conf}, "run", "--rm", "--net", "none", "appimg", "cat", "/home/app/owned"); err != nil || out != "mine\n" || !strings.Contains(stderr, conf+": [storage] driver overlay applies to build only here") {
+		t.Errorf("storage.conf overlay rootless run: %q %v %q, want the copy and a note", out, err, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(u.home, "b")); err == nil {
 		t.Errorf("refused unpack left its bundle")

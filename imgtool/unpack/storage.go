@@ -50,9 +50,18 @@ func (s Storage) Forced() string {
 // would live in a mount namespace that ends with the unpacking process,
 // not in the one the container's runtime starts from, so the rootfs is a
 // copy (vfs), chosen or forced.
+//
+// A mount that only a storage.conf asks for is not refused: the file is
+// shared with build (where it applies) and podman once wrote driver =
+// "overlay" into rootless users' files, so the copy is made with a note
+// saying the file's driver does not apply here.
 func (s Storage) CheckRootless() error {
 	switch s.Kind() {
 	case overlay.KindKernel, overlay.KindFuse:
+		if from := s.From(); !strings.HasPrefix(from, "--") && !strings.HasPrefix(from, "$") {
+			s.note("storage: %s applies to build only here: a rootless rootfs is a copy (vfs)\n", s.Forced())
+			return nil
+		}
 		return fmt.Errorf("%s: a rootless container's or bundle's rootfs cannot be a mount here (it would be made in a user namespace that ends with the unpack): it is a copy, --storage-driver vfs (or leave the driver unset)", s.Forced())
 	}
 	return nil
