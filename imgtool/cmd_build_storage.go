@@ -40,8 +40,10 @@ type storageConf struct {
 		Driver  string `toml:"driver"`
 		Options struct {
 			MountProgram string `toml:"mount_program"`
+			MountOpt     string `toml:"mountopt"`
 			Overlay      struct {
 				MountProgram string `toml:"mount_program"`
+				MountOpt     string `toml:"mountopt"`
 			} `toml:"overlay"`
 		} `toml:"options"`
 	} `toml:"storage"`
@@ -165,15 +167,20 @@ func readStorageConf(p string) (unpack.Storage, error) {
 	for _, k := range md.Undecoded() {
 		// A table's own key sets nothing (its keys are listed too).
 		if key := k.String(); md.Type(k...) != "Hash" && !storeOnlyKeys[key] && !storeOnlyKeys[parentKey(k)] {
-			return st, fmt.Errorf("%s: %s: myimg does not apply this setting (it reads [storage] driver and mount_program; the store's own locations are accepted)", p, key)
+			return st, fmt.Errorf("%s: %s: myimg does not apply this setting (it reads [storage] driver, mount_program and mountopt; the store's own locations are accepted)", p, key)
 		}
 	}
 	st.Name, st.MountProgram = c.Storage.Driver, c.Storage.Options.Overlay.MountProgram
 	if st.MountProgram == "" && c.Storage.Options.MountProgram != "" {
 		st.MountProgram, st.ProgFrom = c.Storage.Options.MountProgram, p+": [storage.options] mount_program"
 	}
+	// mountopt: the overlay table's, else the older [storage.options] one.
+	st.MountOpt, st.OptFrom = c.Storage.Options.Overlay.MountOpt, p+": [storage.options.overlay] mountopt"
+	if st.MountOpt == "" && c.Storage.Options.MountOpt != "" {
+		st.MountOpt, st.OptFrom = c.Storage.Options.MountOpt, p+": [storage.options] mountopt"
+	}
 	if st.Name == "vfs" {
-		st.MountProgram = ""
+		st.MountProgram, st.MountOpt = "", "" // the overlay's: vfs mounts nothing
 	}
 	if err := st.Check(); err != nil {
 		return st, fmt.Errorf("%s: [storage] driver = %q: want overlay or vfs", p, st.Name)

@@ -31,8 +31,14 @@ func TestStorageConf(t *testing.T) {
 		{"[storage\n", overlay.Driver{}, "storage.conf"},
 		// containers-storage's own store: accepted; empty tables too.
 		{"[storage]\ndriver = \"vfs\"\nrunroot = \"/run/x\"\ngraphroot = \"/var/x\"\n[storage.options]\nadditionalimagestores = []\npull_options = {enable_partial_images = \"false\", use_hard_links = \"false\"}\n[storage.options.thinpool]\n", overlay.Driver{Name: "vfs"}, ""},
+		// mountopt: applied to the mounts (was refused), either place,
+		// the overlay table's first; vfs mounts nothing.
+		{"[storage]\ndriver = \"overlay\"\n[storage.options.overlay]\nmountopt = \"nodev\"\n", overlay.Driver{Name: "overlay", MountOpt: "nodev"}, ""},
+		{"[storage.options]\nmountopt = \"nosuid\"\n[storage.options.overlay]\nmountopt = \"nodev\"\n", overlay.Driver{MountOpt: "nodev"}, ""},
+		{"[storage.options]\nmountopt = \"nodev,metacopy=on\"\n", overlay.Driver{MountOpt: "nodev,metacopy=on"}, ""},
+		{"[storage]\ndriver = \"vfs\"\n[storage.options.overlay]\nmountopt = \"nodev\"\n", overlay.Driver{Name: "vfs"}, ""},
 		// Not applied: refused naming the key (were dropped).
-		{"[storage]\ndriver = \"overlay\"\n[storage.options.overlay]\nmountopt = \"nodev\"\n", overlay.Driver{}, "storage.options.overlay.mountopt"},
+		{"[storage]\ndriver = \"overlay\"\n[storage.options.overlay]\nforce_mask = \"0000\"\n", overlay.Driver{}, "storage.options.overlay.force_mask"},
 		{"[storage]\ndrivr = \"vfs\"\n", overlay.Driver{}, "storage.drivr"},
 		{"[storage]\ndriver_priority = [\"vfs\"]\n", overlay.Driver{}, "storage.driver_priority"},
 		{"[storage.options]\nremap-uids = \"0:1668442479:65536\"\n", overlay.Driver{}, "storage.options.remap-uids"},
@@ -53,6 +59,11 @@ func TestStorageConf(t *testing.T) {
 	}
 	if d, err := readStorageConf(filepath.Join(dir, "none")); err != nil || d.Driver != (overlay.Driver{}) {
 		t.Errorf("no file: %+v %v", d, err)
+	}
+	p := filepath.Join(dir, "storage.conf")
+	os.WriteFile(p, []byte("[storage.options]\nmountopt = \"nodev\"\n"), 0o644)
+	if d, err := readStorageConf(p); err != nil || d.OptFrom != p+": [storage.options] mountopt" {
+		t.Errorf("older mountopt: from %q %v", d.OptFrom, err)
 	}
 	t.Setenv("CONTAINERS_STORAGE_CONF", "/x/storage.conf")
 	if p, named := storageConfPath(true); p != "/x/storage.conf" || !named {
@@ -209,5 +220,59 @@ func TestStorageDriverSources(t *testing.T) {
 	os.WriteFile(conf, []byte("[storage]\ndriver = \"aufs\"\n"), 0o644)
 	if _, err := resolve("verb"); err == nil || !strings.Contains(err.Error(), conf+": [storage] driver = \"aufs\"") {
 		t.Errorf("storage.conf driver aufs: %v", err)
+	}
+}
+
+// The settings of the storage.conf that Fedora 39/40 install as
+// /usr/share/containers/storage.conf (containers-common), and of
+// Debian 12's (package containers-storage 1.43), without their comments:
+// the keys as they are set there.
+const (
+	fedoraStorageConf = `[storage]
+driver = "overlay"
+runroot = "/run/containers/storage"
+graphroot = "/var/lib/containers/storage"
+
+[storage.options]
+additionalimagestores = [
+]
+pull_options = {enable_partial_images = "true", use_hard_links = "false", ostree_repos=""}
+
+[storage.options.overlay]
+mountopt = "nodev,metacopy=on"
+
+[storage.options.thinpool]
+`
+	debianStorageConf = `[storage]
+driver = "overlay"
+runroot = "/run/containers/storage"
+graphroot = "/var/lib/containers/storage"
+
+[storage.options]
+additionalimagestores = [
+]
+pull_options = {enable_partial_images = "false", use_hard_links = "false", ostree_repos=""}
+
+[storage.options.overlay]
+mountopt = "nodev"
+
+[storage.options.thinpool]
+`
+)
+
+// TestStockStorageConf: the files distributions ship are accepted
+// (review28 refused their mountopt, so every build there failed), the
+// kernel's overlay with their mount options.
+func TestStockStorageConf(t *testing.T) {
+	for name, c := range map[string]struct{ text, opt string }{
+		"fedora": {fedoraStorageConf, "nodev,metacopy=on"},
+		"debian": {debianStorageConf, "nodev"},
+	} {
+		p := filepath.Join(t.TempDir(), "storage.conf")
+		os.WriteFile(p, []byte(c.text), 0o644)
+		st, err := readStorageConf(p)
+		if err != nil || st.Driver != (overlay.Driver{Name: "overlay", MountOpt: c.opt}) || st.OptFrom != p+": [storage.options.overlay] mountopt" || st.Kind() != overlay.KindKernel {
+			t.Errorf("%s: %+v %v", name, st, err)
+		}
 	}
 }

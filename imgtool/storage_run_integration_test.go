@@ -304,3 +304,62 @@ func TestRootlessRunStorageDriver(t *testing.T) {
 		t.Errorf("refused unpack left its bundle")
 	}
 }
+
+// TestStorageConfMountOpt: storage.conf's mountopt (stock Fedora and
+// Debian files set nodev) is applied to the kernel's overlay of an
+// unpack as root and of a build's RUN step (was refused: every build
+// there failed); one the mount refuses is an error naming the file, the
+// key and the option, leaving no bundle.
+func TestStorageConfMountOpt(t *testing.T) {
+	root := busyboxStore(t)
+	conf := storageEnv(t)
+	os.WriteFile(conf, []byte("[storage]\ndriver = \"overlay\"\n[storage.options.overlay]\nmountopt = \"nodev,metacopy=on\"\n"), 0o644)
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "b")
+	mustImg(t, root, "unpack", "-q", "busybox", bundle)
+	rootfs := filepath.Join(bundle, "rootfs")
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	var opts string
+	for _, l := range strings.Split(string(mi), "\n") {
+		if f := strings.Fields(l); len(f) > 5 && f[4] == rootfs {
+			opts = f[5] + " " + l[strings.Index(l, " - "):]
+		}
+	}
+	mustImg(t, root, "unmount", bundle)
+	if !strings.Contains(opts, "nodev") || !strings.Contains(opts, "metacopy=on") {
+		t.Errorf("unpack: rootfs mount %q, want nodev and metacopy=on", opts)
+	}
+	ctx := filepath.Join(dir, "ctx")
+	os.Mkdir(ctx, 0o755)
+	os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte("FROM busybox\nRUN awk '$5 == \"/\" { print \"root-opts=\" $6 }' /proc/self/mountinfo\n"), 0o644)
+	out := mustImg(t, root, "build", "-t", "mo", ctx)
+	if !strings.Contains(out, "root-opts=") || !strings.Contains(out[strings.Index(out, "root-opts="):], "nodev") {
+		t.Errorf("build RUN: / not nodev:\n%s", out)
+	}
+	if !strings.Contains(out, conf+": [storage.options.overlay] mountopt: metacopy=on not applied to build steps") {
+		t.Errorf("build: no line about metacopy=on:\n%s", out)
+	}
+	os.WriteFile(conf, []byte("[storage.options.overlay]\nmountopt = \"nodev,bogus_opt\"\n"), 0o644)
+	for _, args := range [][]string{{"unpack", "-q", "busybox", filepath.Join(dir, "bad")}, {"build", "--no-cache", ctx}} {
+		out, err := myimg(t, root, args...)
+		if err == nil || !strings.Contains(out, conf+`: [storage.options.overlay] mountopt = "nodev,bogus_opt": mount option "bogus_opt"`) {
+			t.Errorf("%s with a bad mountopt: %v %q", args[0], err, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bad")); err == nil {
+		t.Errorf("the refused unpack left its bundle")
+	}
+	// fuse-overlayfs takes it with -o; one it ignores is refused too.
+	fuse, err := exec.LookPath("fuse-overlayfs")
+	if err != nil {
+		return
+	}
+	os.WriteFile(conf, []byte("[storage.options.overlay]\nmount_program = \""+fuse+"\"\nmountopt = \"noexec,bogus_opt\"\n"), 0o644)
+	out, err = myimg(t, root, "unpack", "-q", "busybox", filepath.Join(dir, "badfuse"))
+	if err == nil || !strings.Contains(out, conf+`: [storage.options.overlay] mountopt = "noexec,bogus_opt": mount option "bogus_opt": fuse-overlayfs`) {
+		t.Errorf("fuse-overlayfs with a bad mountopt: %v %q", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "badfuse")); err == nil {
+		t.Errorf("the refused fuse-overlayfs unpack left its bundle")
+	}
+}

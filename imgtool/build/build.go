@@ -158,6 +158,7 @@ type builder struct {
 	seq      int
 	kind     string // the storage kind in use, chosen at the first mount
 	fuseProg string // its mount program, for fuse-overlayfs
+	mountOpt string // the storage's mountopt as the steps' mounts take it
 }
 
 // Build runs a build and tags the result.

@@ -7,13 +7,40 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/myrun-org/myrun/imgtool/layer"
 	"github.com/myrun-org/myrun/imgtool/overlay"
 )
 
 // kernelMount is the kernel's overlay mount (a variable for the tests).
-var kernelMount = overlay.Mount
+var kernelMount = overlay.MountOpt
+
+// upperShaping are the overlay options that change what an upper dir
+// holds (files without their data, renamed dirs as redirects, hard links
+// by index): a step's layer is read from its upper dir, so the steps'
+// mounts keep myimg's values (off) of these.
+var upperShaping = map[string]bool{"metacopy": true, "redirect_dir": true, "index": true}
+
+// stepMountOpt is the storage's mountopt without the options that would
+// change what a step's upper dir holds, saying which it leaves out.
+func (b *builder) stepMountOpt() string {
+	var keep, left []string
+	for _, o := range strings.Split(b.o.Storage.MountOpt, ",") {
+		k, v, _ := strings.Cut(o, "=")
+		switch {
+		case o == "":
+		case upperShaping[k] && v != "off":
+			left = append(left, o)
+		default:
+			keep = append(keep, o)
+		}
+	}
+	if len(left) > 0 {
+		b.printf("storage: %s: %s not applied to build steps (a step's layer is read from its upper dir, which these would change)\n", b.o.Storage.OptFrom, strings.Join(left, ","))
+	}
+	return strings.Join(keep, ",")
+}
 
 // mountRW makes merged a writable rootfs of dirs (bottom-first) whose
 // changes land in upper, with the storage kind of this build (chosen at
@@ -27,12 +54,12 @@ func (b *builder) mountRW(w *workspace, dirs []string, upper, work, merged strin
 	}
 	switch b.kind {
 	case overlay.KindKernel:
-		if err := kernelMount(dirs, upper, work, merged); err != nil {
+		if err := kernelMount(dirs, upper, work, merged, b.mountOpt); err != nil {
 			return b.kernelErr(err)
 		}
 		return nil
 	case overlay.KindFuse:
-		return overlay.MountFuse(b.fuseProg, dirs, upper, work, merged)
+		return b.o.Storage.OptErr(overlay.MountFuse(b.fuseProg, dirs, upper, work, merged, b.mountOpt))
 	}
 	if w == nil {
 		return flatten(dirs, merged)
@@ -41,6 +68,9 @@ func (b *builder) mountRW(w *workspace, dirs []string, upper, work, merged strin
 }
 
 func (b *builder) kernelErr(err error) error {
+	if oe := b.o.Storage.OptErr(err); oe != err {
+		return oe
+	}
 	if b.o.Storage.Kind() == overlay.KindKernel {
 		return fmt.Errorf("%s overlay: %w (fuse-overlayfs: --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs; a copy: --storage-driver vfs)", orFlag(b.o.Storage.NameFrom, "--storage-driver"), err)
 	}
@@ -59,7 +89,11 @@ func orFlag(from, flag string) string {
 // a mount works (that mount is kept), else fuse-overlayfs if usable,
 // else vfs.
 func (b *builder) chooseStorage(dirs []string, upper, work, merged string) error {
-	switch k := b.o.Storage.Kind(); k {
+	k := b.o.Storage.Kind()
+	if k != overlay.KindVFS {
+		b.mountOpt = b.stepMountOpt()
+	}
+	switch k {
 	case overlay.KindFuse:
 		p, err := overlay.FuseUsable(b.o.Storage.MountProgram)
 		if err != nil {
@@ -70,16 +104,19 @@ func (b *builder) chooseStorage(dirs []string, upper, work, merged string) error
 	case overlay.KindKernel, overlay.KindVFS:
 		b.kind = k
 		if k == overlay.KindKernel {
-			if err := kernelMount(dirs, upper, work, merged); err != nil {
+			if err := kernelMount(dirs, upper, work, merged, b.mountOpt); err != nil {
 				return b.kernelErr(err)
 			}
 		}
 		return nil
 	}
-	kerr := kernelMount(dirs, upper, work, merged)
+	kerr := kernelMount(dirs, upper, work, merged, b.mountOpt)
 	if kerr == nil {
 		b.kind = overlay.KindKernel
 		return nil
+	}
+	if oe := b.o.Storage.OptErr(kerr); oe != kerr {
+		return oe // a refused option is not a reason to fall back
 	}
 	if p, ferr := overlay.FuseUsable(""); ferr == nil {
 		b.kind, b.fuseProg = overlay.KindFuse, p

@@ -21,7 +21,7 @@ func TestStorageAutoChoice(t *testing.T) {
 	oldMount, oldDev := kernelMount, overlay.FuseDevice
 	t.Cleanup(func() { kernelMount, overlay.FuseDevice = oldMount, oldDev })
 	kernelOK := true
-	kernelMount = func(_ []string, _, _, _ string) error {
+	kernelMount = func(_ []string, _, _, _, _ string) error {
 		if kernelOK {
 			return nil
 		}
@@ -78,5 +78,30 @@ func TestStorageAutoChoice(t *testing.T) {
 		if err := d.Check(); err == nil || !strings.Contains(err.Error(), "--storage-") {
 			t.Errorf("%+v: %v, want a refusal naming the flag", d, err)
 		}
+	}
+}
+
+// TestStepMountOpt: storage.conf's mountopt reaches the steps' kernel
+// overlay mounts but for the options that change what an upper dir
+// holds (metacopy=on: files without their data in the layer), which are
+// left out with a line naming them; a refused option is an error naming
+// the file and key, not a reason to fall back to fuse-overlayfs or vfs.
+func TestStepMountOpt(t *testing.T) {
+	old := kernelMount
+	t.Cleanup(func() { kernelMount = old })
+	var got string
+	var merr error
+	kernelMount = func(_ []string, _, _, _, opt string) error { got = opt; return merr }
+	from := "/usr/share/containers/storage.conf: [storage.options.overlay] mountopt"
+	var out strings.Builder
+	b := &builder{o: Options{Out: &out, Storage: unpack.Storage{Driver: overlay.Driver{MountOpt: "nodev,metacopy=on"}, OptFrom: from}}}
+	if err := b.chooseStorage([]string{"/l"}, "/u", "/w", "/m"); err != nil || b.kind != overlay.KindKernel || got != "nodev" ||
+		!strings.Contains(out.String(), from+": metacopy=on not applied to build steps") {
+		t.Errorf("nodev,metacopy=on: %v %q %q %q", err, b.kind, got, out.String())
+	}
+	merr = &overlay.OptError{Opt: "bogus", Err: errors.New("invalid argument")}
+	b = &builder{o: Options{Out: io.Discard, Storage: unpack.Storage{Driver: overlay.Driver{MountOpt: "bogus"}, OptFrom: from}}}
+	if err := b.chooseStorage([]string{"/l"}, "/u", "/w", "/m"); err == nil || !strings.HasPrefix(err.Error(), from+` = "bogus": mount option "bogus": `) {
+		t.Errorf("bogus: %v (kind %q)", err, b.kind)
 	}
 }

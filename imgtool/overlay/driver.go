@@ -20,6 +20,9 @@ import (
 type Driver struct {
 	Name         string // "", "overlay" or "vfs"
 	MountProgram string
+	// MountOpt is storage.conf's mountopt (comma-separated), given to
+	// every mount, the kernel's or MountProgram's.
+	MountOpt string
 }
 
 // Kinds of mount a Driver resolves to.
@@ -81,8 +84,8 @@ func FuseUsable(program string) (string, error) {
 // MountFuse mounts lowers (bottom-first) with upper and work at target
 // with the fuse-overlayfs program; it returns once the mount is there
 // (the program goes to the background when it has mounted).
-func MountFuse(program string, lowers []string, upper, work, target string) error {
-	opts, err := fuseOpts(lowers, upper, work, target)
+func MountFuse(program string, lowers []string, upper, work, target, opt string) error {
+	opts, err := fuseOpts(lowers, upper, work, target, opt)
 	if err != nil {
 		return err
 	}
@@ -94,14 +97,21 @@ func MountFuse(program string, lowers []string, upper, work, target string) erro
 	if !IsMounted(target) {
 		return fmt.Errorf("%s on %s: exited without mounting: %s", filepath.Base(program), target, strings.TrimSpace(string(out)))
 	}
+	if err := fuseOptsIgnored(opt, string(out)); err != nil {
+		Unmount(target)
+		return err
+	}
 	return nil
 }
 
 // fuseOpts is fuse-overlayfs' -o for lowers (bottom-first), upper and
-// work mounted at target.
-func fuseOpts(lowers []string, upper, work, target string) (string, error) {
+// work mounted at target, then opt (storage.conf's mountopt).
+func fuseOpts(lowers []string, upper, work, target, opt string) (string, error) {
 	if len(lowers) == 0 {
 		return "", errors.New("fuse-overlayfs: no lower directories")
+	}
+	if _, err := parseMountOpt(opt); err != nil {
+		return "", err
 	}
 	rev := make([]string, len(lowers))
 	for i, l := range lowers {
@@ -115,7 +125,11 @@ func fuseOpts(lowers []string, upper, work, target string) (string, error) {
 			return "", fmt.Errorf("overlay: dir %q contains ':' or ','", d)
 		}
 	}
-	return "lowerdir=" + strings.Join(rev, ":") + ",upperdir=" + upper + ",workdir=" + work, nil
+	opts := "lowerdir=" + strings.Join(rev, ":") + ",upperdir=" + upper + ",workdir=" + work
+	if opt = strings.Trim(opt, ","); opt != "" {
+		opts += "," + opt
+	}
+	return opts, nil
 }
 
 // IsOpaqueDir reports whether dir (in an overlay layer dir) is marked

@@ -19,9 +19,11 @@ import (
 // session of its own, so that its pid is known: pidFile gets "PID
 // START PROGRAM" (start time in clock ticks) as soon as it runs, before the
 // mount is there, and StopFuse ends that process. Its output goes to
-// logFile. On error nothing is left running or mounted.
-func StartFuse(program string, lowers []string, upper, work, target, pidFile, logFile string) error {
-	opts, err := fuseOpts(lowers, upper, work, target)
+// logFile. opt is storage.conf's mountopt, given after the directories;
+// one fuse-overlayfs says it ignored is an *OptError. On error nothing
+// is left running or mounted.
+func StartFuse(program string, lowers []string, upper, work, target, opt, pidFile, logFile string) error {
+	opts, err := fuseOpts(lowers, upper, work, target, opt)
 	if err != nil {
 		return err
 	}
@@ -49,11 +51,20 @@ func StartFuse(program string, lowers []string, upper, work, target, pidFile, lo
 	if serr == nil {
 		serr = waitMounted(target, exited, &waitErr)
 	}
+	var optErr error
+	if serr == nil {
+		out, _ := os.ReadFile(logFile)
+		serr = fuseOptsIgnored(opt, string(out))
+		optErr = serr
+	}
 	if serr != nil {
 		cmd.Process.Kill()
 		<-exited
 		Unmount(target)
 		os.Remove(pidFile)
+		if optErr != nil {
+			return optErr
+		}
 		if out, _ := os.ReadFile(logFile); len(strings.TrimSpace(string(out))) > 0 {
 			serr = fmt.Errorf("%w: %s", serr, strings.TrimSpace(string(out)))
 		}

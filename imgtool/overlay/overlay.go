@@ -16,6 +16,14 @@ import (
 // API with one "lowerdir+" per layer (no page-size limit on the number of
 // layers, kernel >= 6.8) and falls back to a classic mount(2).
 func Mount(lowers []string, upper, work, target string) error {
+	return MountOpt(lowers, upper, work, target, "")
+}
+
+// MountOpt is Mount with opt, storage.conf's comma-separated mountopt:
+// generic options (nodev, nosuid, noexec, the atime ones) as the mount's
+// attributes, the others as overlay parameters after myimg's own. An
+// option refused is an *OptError naming it.
+func MountOpt(lowers []string, upper, work, target, opt string) error {
 	if len(lowers) == 0 {
 		return errors.New("overlay: no lower directories")
 	}
@@ -24,18 +32,30 @@ func Mount(lowers []string, upper, work, target string) error {
 			return fmt.Errorf("overlay: lower dir %q contains ':' or ','", l)
 		}
 	}
-	err := mountNew(lowers, upper, work, target)
-	if err == nil {
-		return nil
+	m, err := parseMountOpt(opt)
+	if err != nil {
+		return err
+	}
+	err = mountNew(lowers, upper, work, target, m)
+	var oe *OptError
+	if err == nil || errors.As(err, &oe) {
+		return err
+	}
+	if len(m.params) > 0 {
+		// Whether the parameters are at fault: the same mount without.
+		if mountNew(lowers, upper, work, target, mountOpts{attrs: m.attrs}) == nil {
+			Unmount(target)
+			return &OptError{strings.Join(m.params, ","), fmt.Errorf("the kernel's overlay refused the mount with it: %w", err)}
+		}
 	}
 	errNew := err
-	if err := mountOld(lowers, upper, work, target); err != nil {
+	if err := mountOld(lowers, upper, work, target, m); err != nil {
 		return fmt.Errorf("overlay mount on %s: %w (new mount API: %v)", target, err, errNew)
 	}
 	return nil
 }
 
-func mountNew(lowers []string, upper, work, target string) error {
+func mountNew(lowers []string, upper, work, target string, m mountOpts) error {
 	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return err
@@ -55,22 +75,25 @@ func mountNew(lowers []string, upper, work, target string) error {
 			return err
 		}
 	}
-	unix.FsconfigSetString(fd, "index", "off")
-	if InUserNS() {
-		// trusted.* xattrs are root's only; redirect_dir may not be set.
-		if err := unix.FsconfigSetFlag(fd, "userxattr"); err != nil {
-			return fmt.Errorf("userxattr: %w", err)
+	for _, p := range m.defaults() {
+		k, v, hasValue := strings.Cut(p, "=")
+		if !hasValue {
+			if err := unix.FsconfigSetFlag(fd, k); err != nil {
+				return fmt.Errorf("%s: %w", k, err)
+			}
+		} else {
+			unix.FsconfigSetString(fd, k, v) // off where the kernel knows it
 		}
-	} else {
-		unix.FsconfigSetString(fd, "redirect_dir", "off")
-		unix.FsconfigSetString(fd, "metacopy", "off")
+	}
+	if err := m.setParams(fd); err != nil {
+		return err
 	}
 	if err := unix.FsconfigCreate(fd); err != nil {
 		return err
 	}
-	attrs := 0
+	attrs := int(m.attrs)
 	if upper == "" {
-		attrs = unix.MOUNT_ATTR_RDONLY
+		attrs |= unix.MOUNT_ATTR_RDONLY
 	}
 	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, attrs)
 	if err != nil {
@@ -80,20 +103,20 @@ func mountNew(lowers []string, upper, work, target string) error {
 	return unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH)
 }
 
-func mountOld(lowers []string, upper, work, target string) error {
+func mountOld(lowers []string, upper, work, target string, m mountOpts) error {
 	rev := make([]string, len(lowers))
 	for i, l := range lowers {
 		rev[len(lowers)-1-i] = l
 	}
-	opts := "index=off,redirect_dir=off,metacopy=off,lowerdir=" + strings.Join(rev, ":")
-	if InUserNS() {
-		opts = "index=off,userxattr,lowerdir=" + strings.Join(rev, ":")
-	}
-	var flags uintptr
+	opts := strings.Join(append(m.defaults(), "lowerdir="+strings.Join(rev, ":")), ",")
+	flags := uintptr(m.flags)
 	if upper != "" {
 		opts += ",upperdir=" + upper + ",workdir=" + work
 	} else {
-		flags = unix.MS_RDONLY
+		flags |= unix.MS_RDONLY
+	}
+	for _, p := range m.params {
+		opts += "," + p
 	}
 	if len(opts) >= unix.Getpagesize() {
 		return fmt.Errorf("too many layers (%d) for mount options", len(lowers))

@@ -1,6 +1,7 @@
 package unpack
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +21,9 @@ type Storage struct {
 	// Driver.MountProgram were set ("--storage-driver",
 	// "$STORAGE_OPTS overlay.mount_program", "FILE: [storage] driver").
 	NameFrom, ProgFrom string
+	// OptFrom names where Driver.MountOpt was set ("FILE:
+	// [storage.options.overlay] mountopt").
+	OptFrom string
 	// Notes gets a line when the automatic choice falls back (nil:
 	// nothing said).
 	Notes io.Writer
@@ -84,7 +88,17 @@ func rootless(o Options) bool {
 const fusePidFile = "fuse-overlayfs.pid"
 
 // kernelMount is the kernel's overlay mount (a variable for tests).
-var kernelMount = overlay.Mount
+var kernelMount = overlay.MountOpt
+
+// OptErr names the file and key of a mount option the mount refused
+// (other errors as they are).
+func (s Storage) OptErr(err error) error {
+	var oe *overlay.OptError
+	if errors.As(err, &oe) {
+		return fmt.Errorf("%s = %q: %w", s.OptFrom, s.MountOpt, err)
+	}
+	return err
+}
 
 // layout is how Bundle lays the rootfs out: overlay.KindVFS (a copy),
 // KindKernel, KindFuse, or "" (the first mount that works, else a
@@ -119,11 +133,14 @@ func (o Options) layout() (string, error) {
 func (s Storage) mount(kind string, dirs []string, ov, rootfs string) (string, error) {
 	upper, work := filepath.Join(ov, "upper"), filepath.Join(ov, "work")
 	fuse := func(p string) error {
-		return overlay.StartFuse(p, dirs, upper, work, rootfs, filepath.Join(ov, fusePidFile), filepath.Join(ov, "fuse-overlayfs.log"))
+		return s.OptErr(overlay.StartFuse(p, dirs, upper, work, rootfs, s.MountOpt, filepath.Join(ov, fusePidFile), filepath.Join(ov, "fuse-overlayfs.log")))
 	}
 	switch kind {
 	case overlay.KindKernel:
-		if err := kernelMount(dirs, upper, work, rootfs); err != nil {
+		if err := kernelMount(dirs, upper, work, rootfs, s.MountOpt); err != nil {
+			if oe := s.OptErr(err); oe != err {
+				return kind, oe
+			}
 			return kind, fmt.Errorf("%s: %w (fuse-overlayfs: --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs; a copy: --storage-driver vfs)", s.Forced(), err)
 		}
 		return kind, nil
@@ -133,13 +150,20 @@ func (s Storage) mount(kind string, dirs []string, ov, rootfs string) (string, e
 			err = fuse(p)
 		}
 		if err != nil {
+			var oe *overlay.OptError
+			if errors.As(err, &oe) {
+				return kind, err
+			}
 			return kind, fmt.Errorf("%s: %w", s.Forced(), err)
 		}
 		return kind, nil
 	}
-	kerr := kernelMount(dirs, upper, work, rootfs)
+	kerr := kernelMount(dirs, upper, work, rootfs, s.MountOpt)
 	if kerr == nil {
 		return overlay.KindKernel, nil
+	}
+	if oe := s.OptErr(kerr); oe != kerr {
+		return overlay.KindKernel, oe // not a reason to fall back
 	}
 	p, ferr := overlay.FuseUsable("")
 	if ferr != nil {

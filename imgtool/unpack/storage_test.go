@@ -58,7 +58,7 @@ func TestAutoMountFallsBack(t *testing.T) {
 	oldMount, oldDev := kernelMount, overlay.FuseDevice
 	t.Cleanup(func() { kernelMount, overlay.FuseDevice = oldMount, oldDev })
 	var kerr error
-	kernelMount = func(_ []string, _, _, _ string) error { return kerr }
+	kernelMount = func(_ []string, _, _, _, _ string) error { return kerr }
 	overlay.FuseDevice = filepath.Join(t.TempDir(), "nofuse")
 	var notes strings.Builder
 	st := Storage{Notes: &notes}
@@ -69,6 +69,13 @@ func TestAutoMountFallsBack(t *testing.T) {
 	if k, err := st.mount("", []string{"/l"}, "/ov", "/r"); err != nil || k != overlay.KindVFS || !strings.Contains(notes.String(), overlay.FuseDevice) {
 		t.Errorf("kernel fails, no fuse: %q %v %q", k, err, notes.String())
 	}
+	// A mount option refused: named by file and key, no fallback.
+	kerr = &overlay.OptError{Opt: "bogus", Err: errors.New("invalid argument")}
+	bad := Storage{Driver: overlay.Driver{MountOpt: "nodev,bogus"}, OptFrom: "/etc/containers/storage.conf: [storage.options.overlay] mountopt"}
+	if _, err := bad.mount("", []string{"/l"}, "/ov", "/r"); err == nil || !strings.Contains(err.Error(), `/etc/containers/storage.conf: [storage.options.overlay] mountopt = "nodev,bogus": mount option "bogus"`) {
+		t.Errorf("refused mountopt: %v", err)
+	}
+	kerr = errors.New("operation not permitted")
 	forced := Storage{Driver: overlay.Driver{Name: "overlay"}, NameFrom: "/etc/containers/storage.conf: [storage] driver"}
 	if _, err := forced.mount(forced.Kind(), []string{"/l"}, "/ov", "/r"); err == nil || !strings.Contains(err.Error(), "/etc/containers/storage.conf: [storage] driver overlay: operation not permitted") {
 		t.Errorf("forced overlay failing: %v", err)
