@@ -39,12 +39,14 @@ func StartFuse(program string, lowers []string, upper, work, target, opt, pidFil
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("%s: %w", program, err)
 	}
+	// Its start time is read before anything reaps it: a program that
+	// exits at once is a zombie then, whose stat is still there.
+	pid := cmd.Process.Pid
+	start, _, serr := procstat.StartTime(pid)
 	// exited is closed once the program is reaped, waitErr set before.
 	var waitErr error
 	exited := make(chan struct{})
 	go func() { waitErr = cmd.Wait(); close(exited) }()
-	pid := cmd.Process.Pid
-	start, _, serr := procstat.StartTime(pid)
 	if serr == nil {
 		serr = os.WriteFile(pidFile, []byte(fmt.Sprintf("%d %d %s", pid, start, program)), 0o600)
 	}
