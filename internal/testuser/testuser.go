@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // SubCount is the size of the subordinate uid and gid range AddSubIDs
@@ -127,7 +128,26 @@ func (u *User) remove() {
 			u.t.Logf("%s differs from its state at the start (concurrent edit?)", f)
 		}
 	}
-	if out, err := exec.Command("userdel", u.Name).CombinedOutput(); err != nil {
+	if out, err := u.userdel(); err != nil {
 		u.t.Errorf("userdel %s: %v: %s", u.Name, err, out)
 	}
+}
+
+// userdel deletes the account. A process SIGKILLed by Kill is still in
+// /proc until the kernel has torn it down (and a zombie until its parent
+// reaps it), and userdel refuses a user with processes: so it is tried
+// again, killing again, for up to 2 s, then forced (the account goes; a
+// zombie left is its parent's to reap).
+func (u *User) userdel() ([]byte, error) {
+	var out []byte
+	var err error
+	for try := 0; try < 20; try++ {
+		if out, err = exec.Command("userdel", u.Name).CombinedOutput(); err == nil {
+			return nil, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+		u.Kill()
+	}
+	u.t.Logf("userdel %s: %v: %s; forcing it", u.Name, err, out)
+	return exec.Command("userdel", "-f", u.Name).CombinedOutput()
 }
