@@ -164,9 +164,15 @@ func readStorageConf(p string) (unpack.Storage, error) {
 		}
 		return st, fmt.Errorf("%s: %w", p, err)
 	}
+	var raw map[string]any
+	if _, err := toml.DecodeFile(p, &raw); err != nil {
+		return st, fmt.Errorf("%s: %w", p, err)
+	}
 	for _, k := range md.Undecoded() {
-		// A table's own key sets nothing (its keys are listed too).
-		if key := k.String(); md.Type(k...) != "Hash" && !storeOnlyKeys[key] && !storeOnlyKeys[parentKey(k)] {
+		// A table's own key sets nothing (its keys are listed too), nor
+		// does an empty string: older podman wrote every option of a
+		// rootless user's file as "" (size, remap-uids, ...).
+		if key := k.String(); md.Type(k...) != "Hash" && !storeOnlyKeys[key] && !storeOnlyKeys[parentKey(k)] && !emptyString(raw, k) {
 			return st, fmt.Errorf("%s: %s: myimg does not apply this setting (it reads [storage] driver, mount_program and mountopt; the store's own locations are accepted)", p, key)
 		}
 	}
@@ -186,6 +192,19 @@ func readStorageConf(p string) (unpack.Storage, error) {
 		return st, fmt.Errorf("%s: [storage] driver = %q: want overlay or vfs", p, st.Name)
 	}
 	return st, nil
+}
+
+// emptyString reports whether the value at k in the decoded file is "".
+func emptyString(raw map[string]any, k toml.Key) bool {
+	var v any = raw
+	for _, part := range k {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		v = m[part]
+	}
+	return v == ""
 }
 
 // parentKey is the table k is in ("storage.options.pull_options" for

@@ -37,6 +37,8 @@ func TestStorageConf(t *testing.T) {
 		{"[storage.options]\nmountopt = \"nosuid\"\n[storage.options.overlay]\nmountopt = \"nodev\"\n", overlay.Driver{MountOpt: "nodev"}, ""},
 		{"[storage.options]\nmountopt = \"nodev,metacopy=on\"\n", overlay.Driver{MountOpt: "nodev,metacopy=on"}, ""},
 		{"[storage]\ndriver = \"vfs\"\n[storage.options.overlay]\nmountopt = \"nodev\"\n", overlay.Driver{Name: "vfs"}, ""},
+		// Older podman's rootless file: every option "", which sets nothing.
+		{"[storage]\ndriver = \"overlay\"\n[storage.options]\nsize = \"\"\nremap-uids = \"\"\nignore_chown_errors = \"\"\nmount_program = \"/usr/bin/fuse-overlayfs\"\n[storage.options.zfs]\nmountopt = \"\"\n", overlay.Driver{Name: "overlay", MountProgram: "/usr/bin/fuse-overlayfs"}, ""},
 		// Not applied: refused naming the key (were dropped).
 		{"[storage]\ndriver = \"overlay\"\n[storage.options.overlay]\nforce_mask = \"0000\"\n", overlay.Driver{}, "storage.options.overlay.force_mask"},
 		{"[storage]\ndrivr = \"vfs\"\n", overlay.Driver{}, "storage.drivr"},
