@@ -66,7 +66,8 @@ func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
 		return err
 	}
 	defer c.close()
-	if s := r.status(c); s != Running && s != Paused {
+	s := r.status(c)
+	if s != Running && s != Paused {
 		return fmt.Errorf("checkpoint: container %s is %s: only a running or paused container can be checkpointed", id, s)
 	}
 	d, err := r.checkDump(c, o)
@@ -92,7 +93,7 @@ func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
 		}
 	}
 	if err := d.runCriu(opts); err != nil {
-		return err
+		return r.keepFreezerState(c, s == Paused, err)
 	}
 	d.made = nil
 	if o.LeaveRunning || o.PreDump {
@@ -101,6 +102,34 @@ func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
 	// CRIU killed the tree after dumping it: remove what is left.
 	r.killAndWait(c)
 	return r.destroy(c)
+}
+
+// keepFreezerState puts the container's cgroup back in the freezer state
+// it had before CRIU ran, after a dump that failed (err): CRIU freezes the
+// tree through FreezeCgroup first, and one that fails after that without
+// thawing (it died, or was killed at --criu-timeout) would leave a running
+// container paused. A container paused before stays paused.
+func (r *Runtime) keepFreezerState(c *container, wasPaused bool, err error) error {
+	cg := r.cgroupOf(c)
+	if cg == nil {
+		return err
+	}
+	st, serr := cg.FreezerState()
+	if serr != nil || st == "" {
+		return err
+	}
+	frozen := st == cgroups.StateFrozen
+	switch {
+	case frozen && !wasPaused:
+		if terr := cg.Thaw(); terr != nil {
+			return fmt.Errorf("%w; the container is left frozen: thawing it: %v", err, terr)
+		}
+	case !frozen && wasPaused:
+		if ferr := cg.Freeze(); ferr != nil {
+			return fmt.Errorf("%w; the paused container was thawed: freezing it again: %v", err, ferr)
+		}
+	}
+	return err
 }
 
 // dumping is one Checkpoint in progress: its checked inputs, the

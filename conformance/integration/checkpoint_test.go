@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/checkpoint-restore/go-criu/v7/rpc"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"google.golang.org/protobuf/proto"
 )
 
 // runningBundle starts a detached `sleep 1000` container and returns it
@@ -282,6 +284,79 @@ func TestCheckpointRestoreReachCRIU(t *testing.T) {
 	}
 	if dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent + "/" + r.id); len(dirs) > 0 {
 		t.Fatalf("cgroups left behind: %v", dirs)
+	}
+	assertUntouched(t, b, pid)
+}
+
+// freezingCriu is a criu that passes `criu check` and, as `criu swrk 3`,
+// takes the dump request, sets the container's freezer to state (FROZEN
+// as CRIU does before dumping, or THAWED) and fails: how is "reply" (an
+// error answer), "exit" (no answer) or "hang" (no answer until myrun
+// kills it at --criu-timeout).
+func freezingCriu(t *testing.T, b *bundle, state, how string) string {
+	t.Helper()
+	var freeze string
+	for _, d := range cgroupDirs(b) {
+		if _, err := os.Stat(filepath.Join(d, "freezer.state")); err == nil {
+			freeze = "echo " + state + " > " + filepath.Join(d, "freezer.state")
+		} else if _, err := os.Stat(filepath.Join(d, "cgroup.freeze")); err == nil && freeze == "" {
+			freeze = "echo " + map[string]string{"FROZEN": "1", "THAWED": "0"}[state] + " > " + filepath.Join(d, "cgroup.freeze")
+		}
+	}
+	if freeze == "" {
+		t.Fatalf("no freezer among %v", cgroupDirs(b))
+	}
+	dir := t.TempDir()
+	typ := rpc.CriuReqType_DUMP
+	reply, _ := proto.Marshal(&rpc.CriuResp{Type: &typ, Success: proto.Bool(false), CrErrmsg: proto.String("fake CRIU fails after freezing"), CrErrno: proto.Int32(5)})
+	if err := os.WriteFile(filepath.Join(dir, "reply"), reply, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	end := map[string]string{"reply": "exec cat " + filepath.Join(dir, "reply") + " >&3", "exit": "exit 1", "hang": "exec sleep 1000"}[how]
+	sh := filepath.Join(dir, "criu")
+	script := "#!/bin/sh\n[ \"$1\" = check ] && exit 0\ndd bs=1M count=1 of=/dev/null <&3 2>/dev/null\n" + freeze + "\n" + end + "\n"
+	if err := os.WriteFile(sh, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return sh
+}
+
+// A dump that fails after CRIU froze the container (an error answer, a
+// CRIU that dies, one killed at --criu-timeout) leaves it as it was: a
+// running container thawed, a paused one paused (even if it was thawed
+// meanwhile), its init the same.
+func TestCheckpointFailureKeepsFreezerState(t *testing.T) {
+	b, pid := sleepingBundle(t)
+	img := filepath.Join(t.TempDir(), "img")
+	for _, tc := range []struct{ how, want string }{
+		{"reply", "criu dump failed: fake CRIU fails after freezing (errno 5)"},
+		{"exit", "swrk closed the connection"},
+		{"hang", "CRIU did not answer within 1s: killed its swrk child"},
+	} {
+		t.Run(tc.how, func(t *testing.T) {
+			_, errs, code := b.myrun("--criu", freezingCriu(t, b, "FROZEN", tc.how), "checkpoint", "--criu-timeout", "1s", "--image-path", img, b.id)
+			if code == 0 || !strings.Contains(errs, "checkpoint: ") || !strings.Contains(errs, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want an error with %q", code, errs, tc.want)
+			}
+			assertUntouched(t, b, pid)
+			os.RemoveAll(img)
+		})
+	}
+	if _, errs, code := b.myrun("pause", b.id); code != 0 {
+		t.Fatalf("pause: %s", errs)
+	}
+	for _, state := range []string{"FROZEN", "THAWED"} {
+		_, errs, code := b.myrun("--criu", freezingCriu(t, b, state, "reply"), "checkpoint", "--image-path", img, b.id)
+		if code == 0 || !strings.Contains(errs, "fake CRIU fails after freezing") {
+			t.Fatalf("paused, CRIU leaving it %s: exit %d, stderr %q", state, code, errs)
+		}
+		if st := b.state(); st["status"] != "paused" || st["pid"] != pid {
+			t.Fatalf("paused, CRIU leaving it %s: the container is now %v", state, st)
+		}
+		os.RemoveAll(img)
+	}
+	if _, errs, code := b.myrun("resume", b.id); code != 0 {
+		t.Fatalf("resume: %s", errs)
 	}
 	assertUntouched(t, b, pid)
 }
