@@ -194,6 +194,9 @@ func (r *Runtime) checkDump(c *container, o CheckpointOpts) (_ *dumping, err err
 	if o.PreDump && o.LazyPages {
 		return nil, errors.New("--pre-dump and --lazy-pages cannot be used together")
 	}
+	if err := checkStatusFd(o); err != nil {
+		return nil, err
+	}
 	if d.cfgFile, err = criu.ConfigFile(d.spec.Annotations); err != nil {
 		return nil, err
 	}
@@ -201,6 +204,27 @@ func (r *Runtime) checkDump(c *container, o CheckpointOpts) (_ *dumping, err err
 		return nil, criuUnusable("checkpoint", err)
 	}
 	return d, nil
+}
+
+// checkStatusFd checks --status-fd: CRIU writes to it only once the page
+// server of a --lazy-pages dump is ready (through /proc/<our pid>/fd/N),
+// so without --lazy-pages it would be ignored, and it must be open for
+// writing.
+func checkStatusFd(o CheckpointOpts) error {
+	if o.StatusFd < 0 {
+		return nil
+	}
+	if !o.LazyPages {
+		return errors.New("--status-fd: only with --lazy-pages (CRIU writes to it once its lazy page server is ready)")
+	}
+	fl, err := unix.FcntlInt(uintptr(o.StatusFd), unix.F_GETFL, 0)
+	if err != nil {
+		return fmt.Errorf("--status-fd: %d: %w", o.StatusFd, err)
+	}
+	if fl&(unix.O_WRONLY|unix.O_RDWR) == 0 {
+		return fmt.Errorf("--status-fd: %d: not open for writing", o.StatusFd)
+	}
+	return nil
 }
 
 // makeDirs makes the image and work directories that do not exist. One
@@ -294,11 +318,7 @@ func (d *dumping) criuOpts() (*rpc.CriuOpts, error) {
 		opts.Ps = &rpc.CriuPageServerInfo{Address: rpc.String(d.psAddr), Port: rpc.Int32(d.psPort)}
 	}
 	if o.StatusFd >= 0 {
-		sf := os.NewFile(uintptr(o.StatusFd), "status-fd")
-		if sf == nil {
-			return nil, fmt.Errorf("--status-fd: %d: not an fd", o.StatusFd)
-		}
-		opts.StatusFd = rpc.Int32(int32(sf.Fd()))
+		opts.StatusFd = rpc.Int32(int32(o.StatusFd))
 	}
 	return opts, d.addExternals(opts)
 }

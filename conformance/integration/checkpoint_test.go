@@ -107,6 +107,10 @@ func TestCheckpointBadInput(t *testing.T) {
 		{[]string{"--manage-cgroups-mode", "props"}, "--manage-cgroups-mode: invalid value"},
 		{[]string{"--empty-ns", "ipc"}, "not supported (only network)"},
 		{[]string{"--page-server", "localhost"}, "--page-server"},
+		// CRIU writes to the status fd only for a lazy dump.
+		{[]string{"--status-fd", "1"}, "--status-fd: only with --lazy-pages"},
+		{[]string{"--lazy-pages", "--status-fd", "99"}, "--status-fd: 99: bad file descriptor"},
+		{[]string{"--lazy-pages", "--status-fd", "0"}, "--status-fd: 0: not open for writing"},
 	} {
 		args := append(append([]string{"checkpoint", "--image-path", img}, tc.args...), b.id)
 		_, errs, code := b.myrun(args...)
