@@ -37,7 +37,7 @@ type CheckpointOpts struct {
 	ManageCgroupsMode string
 	EmptyNs           []string
 	AutoDedup         bool
-	CriuTimeout       time.Duration // bound on each CRIU answer; 0 = none
+	CriuTimeout       time.Duration // bound on each CRIU answer; 0 = none; < 0: criu.Timeout's sources
 }
 
 // External keys for namespaces the container joined by path: the dump
@@ -198,6 +198,9 @@ func (r *Runtime) checkDump(c *container, o CheckpointOpts) (_ *dumping, err err
 		return nil, err
 	}
 	if d.cfgFile, err = criu.ConfigFile(d.spec.Annotations); err != nil {
+		return nil, err
+	}
+	if d.o.CriuTimeout, err = criu.Timeout(o.CriuTimeout, d.spec.Annotations); err != nil {
 		return nil, err
 	}
 	if err := criu.Check(o.CriuPath); err != nil {

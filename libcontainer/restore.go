@@ -39,7 +39,7 @@ type RestoreOpts struct {
 	LsmProfile        string
 	LsmMountContext   string
 	Stdio             [3]*os.File   // handed to CRIU for fds that were external pipes
-	CriuTimeout       time.Duration // bound on each CRIU answer; 0 = none
+	CriuTimeout       time.Duration // bound on each CRIU answer; 0 = none; < 0: criu.Timeout's sources
 }
 
 // Restore brings a container back from a CRIU image under a new (or the
@@ -154,6 +154,9 @@ func (r *Runtime) checkRestore(o RestoreOpts) (*restoration, error) {
 	}
 	if rs.cfgFile, err = criu.ConfigFile(spec.Annotations); err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	if rs.o.CriuTimeout, err = criu.Timeout(o.CriuTimeout, spec.Annotations); err != nil {
+		return nil, err
 	}
 	if err := rs.checkNamespaces(); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/urfave/cli/v3"
 
@@ -33,8 +34,17 @@ func criuFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "empty-ns", Usage: "create a namespace, but don't restore its properties (network only)"},
 		&cli.BoolFlag{Name: "auto-dedup", Usage: "enable auto deduplication of memory images"},
 		&cli.BoolFlag{Name: "lazy-pages", Usage: "use userfaultfd to lazily restore memory pages"},
-		&cli.DurationFlag{Name: "criu-timeout", Value: criu.DefaultTimeout, Usage: "how long to wait for each answer from CRIU before killing it and failing (0: no limit; runc has none)"},
+		&cli.DurationFlag{Name: "criu-timeout", Usage: "how long to wait for each answer from CRIU before killing it and failing (0: no limit, as runc); unset: the container's " + criu.TimeoutAnnotation + " annotation, else $" + criu.TimeoutEnv + ", else " + criu.DefaultTimeout.String()},
 	}
+}
+
+// criuTimeout is --criu-timeout, or -1 when it is not given (libcontainer
+// then takes the annotation, the environment or the default).
+func criuTimeout(cmd *cli.Command) time.Duration {
+	if cmd.IsSet("criu-timeout") {
+		return cmd.Duration("criu-timeout")
+	}
+	return -1
 }
 
 func imagePath(cmd *cli.Command) string {
@@ -88,7 +98,7 @@ deleted afterwards.`,
 				ManageCgroupsMode: cmd.String("manage-cgroups-mode"),
 				EmptyNs:           cmd.StringSlice("empty-ns"),
 				AutoDedup:         cmd.Bool("auto-dedup"),
-				CriuTimeout:       cmd.Duration("criu-timeout"),
+				CriuTimeout:       criuTimeout(cmd),
 			})
 		},
 	}

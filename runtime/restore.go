@@ -68,7 +68,7 @@ CRIU, under <container-id>, with the bundle's config.json.`,
 				LsmProfile:        cmd.String("lsm-profile"),
 				LsmMountContext:   cmd.String("lsm-mount-context"),
 				Stdio:             [3]*os.File{os.Stdin, os.Stdout, os.Stderr},
-				CriuTimeout:       cmd.Duration("criu-timeout"),
+				CriuTimeout:       criuTimeout(cmd),
 			})
 			if err != nil || detach {
 				return err

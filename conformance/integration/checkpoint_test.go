@@ -364,3 +364,62 @@ func TestCheckpointFailureKeepsFreezerState(t *testing.T) {
 	}
 	assertUntouched(t, b, pid)
 }
+
+// Engines cannot pass --criu-timeout: the container's
+// run.myrun.criu-timeout annotation, else MYRUN_CRIU_TIMEOUT in the
+// runtime's environment, bounds the wait (the flag wins over both). Bad
+// values are refused naming their source, for restore too.
+func TestCriuTimeoutSources(t *testing.T) {
+	b := newBundle(t, []string{"sleep", "1000"}, func(s *rspec.Spec) {
+		s.Annotations = map[string]string{"run.myrun.criu-timeout": "2s"}
+	})
+	if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+		t.Fatalf("run -d: %s", errs)
+	}
+	pid := b.state()["pid"].(float64)
+	img := filepath.Join(t.TempDir(), "img")
+	for _, tc := range []struct {
+		env  string
+		args []string
+		want string
+	}{
+		{"MYRUN_CRIU_TIMEOUT=1s", nil, "CRIU did not answer within 2s"},
+		{"MYRUN_CRIU_TIMEOUT=5s", []string{"--criu-timeout", "1s"}, "CRIU did not answer within 1s"},
+	} {
+		cmd := exec.Command(myrun, append(append([]string{"--root", b.root, "--criu", freezingCriu(t, b, "FROZEN", "hang"), "checkpoint", "--image-path", img}, tc.args...), b.id)...)
+		cmd.Env = append(os.Environ(), tc.env)
+		_, errs, code := runCmd(t, time.Minute, cmd)
+		if code == 0 || !strings.Contains(errs, tc.want) {
+			t.Fatalf("%s %v: exit %d, stderr %q; want %q", tc.env, tc.args, code, errs, tc.want)
+		}
+		assertUntouched(t, b, pid)
+		os.RemoveAll(img)
+	}
+	// Without the annotation the environment counts.
+	c, cpid := sleepingBundle(t)
+	cmd := exec.Command(myrun, "--root", c.root, "--criu", freezingCriu(t, c, "FROZEN", "hang"), "checkpoint", "--image-path", img, c.id)
+	cmd.Env = append(os.Environ(), "MYRUN_CRIU_TIMEOUT=1s")
+	if _, errs, code := runCmd(t, time.Minute, cmd); code == 0 || !strings.Contains(errs, "CRIU did not answer within 1s") {
+		t.Fatalf("env: exit %d, stderr %q", code, errs)
+	}
+	assertUntouched(t, c, cpid)
+	os.RemoveAll(img)
+	cmd = exec.Command(myrun, "--root", c.root, "checkpoint", "--image-path", img, c.id)
+	cmd.Env = append(os.Environ(), "MYRUN_CRIU_TIMEOUT=soon")
+	if _, errs, code := runCmd(t, time.Minute, cmd); code == 0 || !strings.Contains(errs, `MYRUN_CRIU_TIMEOUT: \"soon\": not a duration`) {
+		t.Fatalf("bad env: exit %d, stderr %q", code, errs)
+	}
+	assertUntouched(t, c, cpid)
+
+	// Restore: a bad annotation in config.json, before CRIU runs.
+	r := newBundle(t, []string{"sleep", "1000"}, func(s *rspec.Spec) {
+		s.Annotations = map[string]string{"run.myrun.criu-timeout": "-5m"}
+	})
+	_, errs, code := runWithTimeout(t, 60*time.Second, "--root", r.root, "--criu", failingCriu(t), "restore", "-d", "--image-path", validHeader(t), "--bundle", r.dir, r.id)
+	if code == 0 || !strings.Contains(errs, `annotations[\"run.myrun.criu-timeout\"]: \"-5m\": not a duration`) {
+		t.Fatalf("restore, bad annotation: exit %d, stderr %q", code, errs)
+	}
+	if ents, _ := os.ReadDir(r.root); len(ents) != 0 {
+		t.Fatalf("state root holds %v", ents)
+	}
+}

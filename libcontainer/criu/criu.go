@@ -80,6 +80,41 @@ type Notify func(script string, pid int32, fd *os.File) error
 // restored task) no longer hangs the runtime. runc waits forever.
 const DefaultTimeout = 10 * time.Minute
 
+// TimeoutAnnotation and TimeoutEnv set the bound for engines, which
+// cannot pass --criu-timeout: the container's annotation (config.json,
+// which podman, containerd and CRI hand on for both verbs), else the
+// runtime's environment (a containerd service's Environment=; podman's
+// conmon passes it to restore only filtered).
+const (
+	TimeoutAnnotation = "run.myrun.criu-timeout"
+	TimeoutEnv        = "MYRUN_CRIU_TIMEOUT"
+)
+
+// Timeout is the bound on each CRIU answer: given (--criu-timeout) when
+// it is not negative, else the container's TimeoutAnnotation, else
+// TimeoutEnv, else DefaultTimeout. "0" is no bound (as runc). A value
+// that is not a duration, or is negative, is an error naming its source.
+func Timeout(given time.Duration, annotations map[string]string) (time.Duration, error) {
+	if given >= 0 {
+		return given, nil
+	}
+	if v, ok := annotations[TimeoutAnnotation]; ok {
+		return parseTimeout(fmt.Sprintf("annotations[%q]", TimeoutAnnotation), v)
+	}
+	if v, ok := os.LookupEnv(TimeoutEnv); ok {
+		return parseTimeout(TimeoutEnv, v)
+	}
+	return DefaultTimeout, nil
+}
+
+func parseTimeout(src, v string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s: %q: not a duration of 0 or more (like 30m; 0 waits for CRIU without a bound)", src, v)
+	}
+	return d, nil
+}
+
 // NoAnswerError is a CRIU that did not answer within the bound: its swrk
 // child was killed.
 type NoAnswerError struct {

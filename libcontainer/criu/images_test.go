@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/myrun-org/myrun/libcontainer/criu/rpc"
 )
@@ -126,5 +127,40 @@ func TestLogError(t *testing.T) {
 	os.WriteFile(log, []byte("(00.000100) Version: 3.17\n"), 0o600)
 	if got := LogError(log); got != "" {
 		t.Fatalf("no error: %q", got)
+	}
+}
+
+// The bound on CRIU's answers: the flag, else the annotation, else the
+// environment, else the default; bad values name their source.
+func TestTimeout(t *testing.T) {
+	ann := map[string]string{TimeoutAnnotation: "2m"}
+	t.Setenv(TimeoutEnv, "3m")
+	for _, tc := range []struct {
+		given time.Duration
+		ann   map[string]string
+		want  time.Duration
+	}{
+		{time.Minute, ann, time.Minute},
+		{0, ann, 0},
+		{-1, ann, 2 * time.Minute},
+		{-1, nil, 3 * time.Minute},
+		{-1, map[string]string{TimeoutAnnotation: "0"}, 0},
+	} {
+		if got, err := Timeout(tc.given, tc.ann); err != nil || got != tc.want {
+			t.Errorf("Timeout(%v, %v) = %v, %v; want %v", tc.given, tc.ann, got, err, tc.want)
+		}
+	}
+	os.Unsetenv(TimeoutEnv)
+	if got, err := Timeout(-1, nil); err != nil || got != DefaultTimeout {
+		t.Errorf("no source: %v, %v", got, err)
+	}
+	for _, bad := range []string{"ten", "-1s", ""} {
+		if _, err := Timeout(-1, map[string]string{TimeoutAnnotation: bad}); err == nil || !strings.Contains(err.Error(), `annotations["run.myrun.criu-timeout"]: "`+bad+`"`) {
+			t.Errorf("annotation %q: %v", bad, err)
+		}
+		t.Setenv(TimeoutEnv, bad)
+		if _, err := Timeout(-1, nil); err == nil || !strings.Contains(err.Error(), TimeoutEnv+`: "`+bad+`"`) {
+			t.Errorf("env %q: %v", bad, err)
+		}
 	}
 }
