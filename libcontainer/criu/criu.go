@@ -83,8 +83,8 @@ const DefaultTimeout = 10 * time.Minute
 // TimeoutAnnotation and TimeoutEnv set the bound for engines, which
 // cannot pass --criu-timeout: the container's annotation (config.json,
 // which podman, containerd and CRI hand on for both verbs), else the
-// runtime's environment (a containerd service's Environment=; podman's
-// conmon passes it to restore only filtered).
+// runtime's environment (a containerd service's Environment=; podman 4
+// starts restore from conmon with a filtered environment).
 const (
 	TimeoutAnnotation = "run.myrun.criu-timeout"
 	TimeoutEnv        = "MYRUN_CRIU_TIMEOUT"
