@@ -13,6 +13,7 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/myrun-org/myrun/internal/rlimits"
 	"github.com/myrun-org/myrun/libcontainer/caps"
 	"github.com/myrun-org/myrun/libcontainer/nsexec"
 	"github.com/myrun-org/myrun/libcontainer/seccomp"
@@ -29,6 +30,7 @@ type finisher struct {
 	path   string   // the executable, from "lookup"
 	env    []string // from "env"
 	filter *seccomp.Filter
+	late   []pendingRlimit // process.rlimits left for "execve"
 }
 
 // goSteps implements every step of nsexec.Finish (TestGoSteps).
@@ -187,7 +189,23 @@ func (f *finisher) lsm() error {
 }
 
 func (f *finisher) rlimits() error {
-	return step(f.log, "rlimits", func() error { return setRlimits(f.cfg.Process.Rlimits) })
+	atExec := f.rlimitsAtExec()
+	return step(f.log, "rlimits", func() (err error) {
+		f.late, err = setRlimits(f.cfg.Process.Rlimits, atExec)
+		return err
+	}, "at_execve", atExec)
+}
+
+// rlimitsAtExec: the limits wait for execve unless the filter, loaded
+// before that, would refuse our prlimit64 for one of them; they are then
+// set now, before the filter, and this runtime lives under them.
+func (f *finisher) rlimitsAtExec() bool {
+	for _, l := range f.cfg.Process.Rlimits {
+		if res, ok := rlimits.Resources[l.Type]; ok && !f.filter.Allows(unix.SYS_PRLIMIT64, [6]uint64{0, uint64(res)}) {
+			return false
+		}
+	}
+	return true
 }
 
 func (f *finisher) scheduling() error {
@@ -266,7 +284,10 @@ func (f *finisher) closeDirFds() error {
 }
 
 func (f *finisher) execve() error {
-	f.log.Debug("execve", "path", f.path, "args", f.cfg.Process.Args)
+	f.log.Debug("execve", "path", f.path, "args", f.cfg.Process.Args, "rlimits", len(f.late))
+	if len(f.late) > 0 {
+		return execRlimits(f.path, f.cfg.Process.Args, f.env, f.late)
+	}
 	err := unix.Exec(f.path, f.cfg.Process.Args, f.env)
 	return fmt.Errorf("exec %s: %w", f.path, err)
 }

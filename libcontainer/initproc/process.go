@@ -45,20 +45,42 @@ func chdirChecked(cwd string) error {
 	return nil
 }
 
-func setRlimits(limits []rspec.POSIXRlimit) error {
+// pendingRlimit is a process.rlimits entry that execRlimits sets.
+type pendingRlimit struct {
+	index int
+	name  string
+	res   int
+	lim   unix.Rlimit
+}
+
+// setRlimits applies process.rlimits (step "rlimits"). With atExec the
+// entries are only checked here: a hard limit above ours is raised now,
+// while we still have CAP_SYS_RESOURCE (the later steps drop it; lowering
+// needs nothing), the soft limit left alone, and the entries are returned
+// for execRlimits to set right before execve. Until then this Go runtime
+// grows its heap, opens fds and starts threads without them.
+func setRlimits(limits []rspec.POSIXRlimit, atExec bool) ([]pendingRlimit, error) {
 	nofile := false
+	var pending []pendingRlimit
 	for i, l := range limits {
 		res, ok := rlimits.Resources[l.Type]
 		if !ok {
-			return fmt.Errorf("process.rlimits[%d].type: unknown rlimit %q", i, l.Type)
+			return nil, fmt.Errorf("process.rlimits[%d].type: unknown rlimit %q", i, l.Type)
 		}
 		if res == unix.RLIMIT_NOFILE {
 			nofile = true
 		}
-		// syscall.Setrlimit, not x/sys: it tells the Go runtime not to
-		// restore its saved NOFILE limit at execve.
-		if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
-			return fmt.Errorf("process.rlimits[%d] (%s %d:%d): %w", i, l.Type, l.Soft, l.Hard, err)
+		var err error
+		if atExec {
+			pending = append(pending, pendingRlimit{index: i, name: l.Type, res: res, lim: unix.Rlimit{Cur: l.Soft, Max: l.Hard}})
+			err = raiseHard(res, l)
+		} else {
+			// syscall.Setrlimit, not x/sys: it tells the Go runtime not to
+			// restore its saved NOFILE limit at execve.
+			err = syscall.Setrlimit(res, &syscall.Rlimit{Cur: l.Soft, Max: l.Hard})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("process.rlimits[%d] (%s %d:%d): %w", i, l.Type, l.Soft, l.Hard, err)
 		}
 	}
 	if !nofile {
@@ -68,11 +90,27 @@ func setRlimits(limits []rspec.POSIXRlimit) error {
 		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &cur); err == nil {
 			if orig := nsexec.OrigNofileCur(); orig > 0 && orig <= cur.Max {
 				cur.Cur = orig
-				return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &cur)
+				return pending, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &cur)
 			}
 		}
 	}
-	return nil
+	return pending, nil
+}
+
+// raiseHard raises our hard limit to l.Hard when it is lower, keeping the
+// soft one; l.Soft > l.Hard is refused as setrlimit(2) would.
+func raiseHard(res int, l rspec.POSIXRlimit) error {
+	if l.Soft > l.Hard {
+		return unix.EINVAL
+	}
+	var cur unix.Rlimit
+	if err := unix.Prlimit(0, res, nil, &cur); err != nil {
+		return err
+	}
+	if l.Hard <= cur.Max {
+		return nil
+	}
+	return unix.Prlimit(0, res, &unix.Rlimit{Cur: cur.Cur, Max: l.Hard}, nil)
 }
 
 func setUser(u rspec.User) error {

@@ -59,7 +59,12 @@ var Finish = []Step{
 	{Name: "lsm", GoOnly: true},
 	// process.rlimits in their order. Without an RLIMIT_NOFILE entry the
 	// soft limit we were started with is restored (the Go runtime raises
-	// it; the constructor runs before that).
+	// it; the constructor runs before that). The constructor sets them
+	// here: nothing it does later allocates, opens an fd or starts a
+	// thread. Go init does, so it only checks them here and raises a hard
+	// limit that goes up (CAP_SYS_RESOURCE is dropped later), and sets
+	// them in "execve"; but when the filter of a later "seccomp-*" step
+	// would refuse its prlimit64 it sets them here too.
 	{Name: "rlimits"},
 	// process.ioPriority, process.scheduler, linux.personality,
 	// linux.memoryPolicy.
@@ -94,7 +99,9 @@ var Finish = []Step{
 	// fifo, run the startContainer hooks (with the container's identity,
 	// filter and fds 0-2).
 	{Name: "start", GoOnly: true},
-	// execve(path, args, env).
+	// execve(path, args, env). Go init with process.rlimits left by
+	// "rlimits" sets them first, with nothing but raw system calls from
+	// the first prlimit64 to execve.
 	{Name: "execve"},
 }
 
