@@ -348,7 +348,7 @@ inner() {
 	done
 	stop_podman "$base"
 	for p in $(pids_below "$base"); do
-		log "left behind: process $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | head -c 100)): killing"
+		log "left behind: process $p ($({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | cut -c1-100)): killing"
 		kill -9 "$p" 2>/dev/null || true
 	done
 }

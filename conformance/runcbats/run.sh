@@ -217,7 +217,10 @@ watch_helpers() {
 	local job=$1 tap=$2 plan done_at="" p exe
 	while kill -0 "$job" 2>/dev/null; do
 		sleep 5
-		plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$tap" 2>/dev/null | head -n 1)
+		# sed quits at the plan line itself: `| head -n 1` could kill a
+		# still-writing sed with SIGPIPE, which pipefail and set -e make
+		# an exit of the watcher.
+		plan=$(sed -n '/^1\.\.[0-9]*$/{s/^1\.\.//p;q;}' "$tap" 2>/dev/null) || plan=""
 		[ -n "$plan" ] || continue
 		[ "$(grep -cE '^(not )?ok ' "$tap")" -ge "$plan" ] || continue
 		[ -n "$done_at" ] || done_at=$SECONDS
