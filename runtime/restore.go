@@ -43,7 +43,7 @@ CRIU, under <container-id>, with the bundle's config.json.`,
 					return err
 				}
 			}
-			var sigs chan os.Signal
+			var sigs *signals
 			if !detach {
 				sigs = forwardSignals()
 			}

@@ -118,23 +118,33 @@ func exitCodeErr(code int) error {
 	return exitError{code: code}
 }
 
-// forwardSignals catches every signal so it can be passed to the container.
-func forwardSignals() chan os.Signal {
-	sigs := make(chan os.Signal, 128)
-	// os/signal enables each signal by a round trip to its own locked
-	// thread (it unblocks the signal there). This runs with one P (main.go's
-	// init): with a second P idle, every hop also woke a spinning thread
-	// (~100 of the ~400 syscalls of a program doing only signal.Notify;
-	// docs/benchmarks.md).
-	if blocked := nsexec.ForwardBlocked(); blocked != 0 {
-		// The constructor blocked these on every thread: they wait
-		// in the kernel for waitForeground's signalfd; os/signal
-		// takes the rest (nsexec/sigfwd.go).
-		signal.Notify(sigs, notifiedSignals(blocked)...)
-	} else {
-		signal.Notify(sigs)
-	}
-	return sigs
+// signals is what run, exec and restore catch in the foreground: fwd the
+// signals to pass to the process, chld the wake-ups to reap.
+type signals struct {
+	fwd, chld chan os.Signal
+}
+
+// forwardSignals catches every signal so it can be passed to the
+// container. SIGCHLD has a channel of its own: os/signal drops a signal
+// its channel has no room for, and SIGCHLD is the only news that the
+// process ended. A one-slot channel cannot lose that news (a full one
+// already holds it, and each wake-up reaps every child). SIGURG, the Go
+// runtime's preemption signal, is not caught at all: it is meant for
+// nobody, and on a slow host (the VM lane under TCG) enough of them
+// filled a shared channel that the SIGCHLD behind them was dropped and
+// `exec` waited forever beside its zombie (TestWaitForegroundAfterSignalFlood).
+//
+// os/signal enables each signal by a round trip to its own locked thread
+// (it unblocks the signal there). This runs with one P (main.go's init):
+// with a second P idle, every hop also woke a spinning thread. The
+// signals the constructor blocked on every thread wait in the kernel for
+// waitForeground's signalfd instead; os/signal takes the rest
+// (nsexec/sigfwd.go).
+func forwardSignals() *signals {
+	s := &signals{fwd: make(chan os.Signal, 128), chld: make(chan os.Signal, 1)}
+	signal.Notify(s.chld, unix.SIGCHLD)
+	signal.Notify(s.fwd, notifiedSignals(nsexec.ForwardBlocked())...)
+	return s
 }
 
 // readBlockedSignals starts passing the signals the constructor blocked
@@ -144,18 +154,17 @@ func forwardSignals() chan os.Signal {
 // on its own thread, where they are delivered).
 func readBlockedSignals(sigs chan os.Signal) {
 	if blocked := nsexec.ForwardBlocked(); blocked != 0 && readSignalfd(blocked, sigs) != nil {
-		signal.Notify(sigs)
+		signal.Notify(sigs, notifiedSignals(0)...)
 	}
 }
 
-// notifiedSignals lists the signals os/signal takes when the ones in
-// blocked come from a signalfd: all others but SIGURG, the Go runtime's
-// preemption signal, which the wait loop drops anyway (without Notify the
-// runtime drops one sent to us as well).
+// notifiedSignals lists the signals os/signal takes for fwd when the ones
+// in blocked come from a signalfd: all others but SIGCHLD (its own
+// channel) and SIGURG (forwardSignals).
 func notifiedSignals(blocked uint64) []os.Signal {
 	var out []os.Signal
 	for s := unix.Signal(1); s <= 64; s++ {
-		if blocked&(1<<(s-1)) == 0 && s != unix.SIGURG && s != unix.SIGKILL && s != unix.SIGSTOP {
+		if blocked&(1<<(s-1)) == 0 && s != unix.SIGCHLD && s != unix.SIGURG && s != unix.SIGKILL && s != unix.SIGSTOP {
 			out = append(out, s)
 		}
 	}
@@ -189,41 +198,49 @@ func readSignalfd(mask uint64, sigs chan<- os.Signal) error {
 
 // waitForeground reaps children until pid exits, forwarding signals to it,
 // and returns its exit code the way a shell reports it.
-func waitForeground(pid int, sigs chan os.Signal, tty *ttyProxy) int {
-	readBlockedSignals(sigs)
+func waitForeground(pid int, sigs *signals, tty *ttyProxy) int {
+	readBlockedSignals(sigs.fwd)
 	for {
-		s := <-sigs
-		sig, ok := s.(unix.Signal)
-		if !ok {
-			continue
-		}
-		switch sig {
-		case unix.SIGCHLD:
-			for {
-				var ws unix.WaitStatus
-				wpid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-				if err != nil || wpid <= 0 {
-					break
-				}
-				if wpid == pid {
-					if tty != nil {
-						tty.drain()
-					}
-					if ws.Signaled() {
-						return 128 + int(ws.Signal())
-					}
-					return ws.ExitStatus()
-				}
+		select {
+		case <-sigs.chld:
+			if code, done := reap(pid, tty); done {
+				return code
 			}
-		case unix.SIGWINCH:
-			if tty != nil {
-				tty.resize()
+		case s := <-sigs.fwd:
+			sig, ok := s.(unix.Signal)
+			if !ok {
+				continue
 			}
-		case unix.SIGURG:
-			// The Go runtime's preemption signal, not meant for anyone.
-		default:
+			if sig == unix.SIGWINCH {
+				if tty != nil {
+					tty.resize()
+				}
+				continue
+			}
 			unix.Kill(pid, sig)
 		}
+	}
+}
+
+// reap collects every exited child; done once pid is among them, with its
+// exit code the way a shell reports it.
+func reap(pid int, tty *ttyProxy) (code int, done bool) {
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err != nil || wpid <= 0 {
+			return 0, false
+		}
+		if wpid != pid {
+			continue
+		}
+		if tty != nil {
+			tty.drain()
+		}
+		if ws.Signaled() {
+			return 128 + int(ws.Signal()), true
+		}
+		return ws.ExitStatus(), true
 	}
 }
 
