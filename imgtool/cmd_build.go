@@ -65,7 +65,7 @@ func buildFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "ssh", Usage: "`default` ($SSH_AUTH_SOCK) or ID=SOCKET: an ssh agent for RUN --mount=type=ssh"},
 		&cli.StringSliceFlag{Name: "cache-from", Usage: "build cache to read: OCI layout `oci:PATH[:TAG]` (or type=local,src=PATH), or a registry host/repo[:tag] (or type=registry,ref=)"},
 		&cli.StringSliceFlag{Name: "cache-to", Usage: "where this build's cache goes: OCI layout `oci:PATH[:TAG]` (or type=local,dest=PATH), or a registry host/repo[:tag]"},
-		&cli.StringFlag{Name: "cgroup-parent", Value: "/myimg-build", Usage: "absolute cgroup `path` RUN containers are placed under"},
+		&cli.StringFlag{Name: "cgroup-parent", Usage: "absolute cgroup `path` RUN containers are placed under (default /myimg-build; rootless none: RUN stays in the builder's cgroup)"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "refrain from announcing build instructions and image read/write progress"},
 	}
 }

@@ -79,6 +79,11 @@ type Options struct {
 	// so that one export holds every platform's steps.
 	CacheKeys []digest.Digest
 	// CgroupParent is the absolute cgroup path RUN containers go under.
+	// Empty: /myimg-build as root; rootless, none (the RUN container stays
+	// in the builder's cgroup): a rootless builder cannot make a cgroup
+	// below the root, and runc refuses a cgroupsPath it cannot create
+	// ("mkdir /sys/fs/cgroup/myimg-build: permission denied", found in the
+	// VM lane's myimg-runc).
 	CgroupParent string
 	// Storage is how step rootfses are made (--storage-driver,
 	// overlay.mount_program): kernel overlay, fuse-overlayfs or a copy,
@@ -258,7 +263,7 @@ func checkOptions(o *Options) (string, []byte, error) {
 	if err := o.Storage.Check(); err != nil {
 		return "", nil, err
 	}
-	if o.CgroupParent == "" {
+	if o.CgroupParent == "" && !rootlessBuilder() {
 		o.CgroupParent = "/myimg-build"
 	}
 	ctxDir, err := filepath.Abs(o.ContextDir)
@@ -542,3 +547,7 @@ func shortID(id string) string {
 	}
 	return id
 }
+
+// rootlessBuilder: not root, or root of a user namespace (the rootless
+// build's copy, ReexecInPrivateMountNS). Tests replace it.
+var rootlessBuilder = func() bool { return os.Geteuid() != 0 || overlay.InUserNS() }

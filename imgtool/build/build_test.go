@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/myrun-org/myrun/imgtool/store"
+	"github.com/myrun-org/myrun/specs"
 )
 
 func writeCtx(t *testing.T, files map[string]string) string {
@@ -101,5 +102,38 @@ func TestParserDirectivesWarned(t *testing.T) {
 	}
 	if p, _ := parseContainerfile("Containerfile", []byte("FROM scratch\n")); len(p.warnings) != 0 {
 		t.Errorf("a plain file warned: %v", p.warnings)
+	}
+}
+
+// A rootless build has no cgroup parent by default: RUN containers get no
+// cgroupsPath and stay in the builder's cgroup. runc refused the default
+// /myimg-build/<id> rootless ("mkdir /sys/fs/cgroup/myimg-build:
+// permission denied", the VM lane's myimg-runc); as root the default
+// stays, and a --cgroup-parent given rootless is kept.
+func TestRunCgroupParentRootless(t *testing.T) {
+	saved := rootlessBuilder
+	t.Cleanup(func() { rootlessBuilder = saved })
+	ctx := t.TempDir()
+	os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte("FROM scratch\n"), 0o644)
+	for _, c := range []struct {
+		rootless     bool
+		parent, want string
+	}{
+		{false, "", "/myimg-build/step1"},
+		{true, "", ""},
+		{true, "/mine", "/mine/step1"},
+		{false, "/mine", "/mine/step1"},
+	} {
+		rootlessBuilder = func() bool { return c.rootless }
+		o := Options{ContextDir: ctx, CgroupParent: c.parent}
+		if _, _, err := checkOptions(&o); err != nil {
+			t.Fatal(err)
+		}
+		s := specs.Default()
+		b := &builder{o: o}
+		b.adjustRunSpec(s, "/rootfs", "step1", runOpts{})
+		if s.Linux.CgroupsPath != c.want {
+			t.Errorf("rootless %v, --cgroup-parent %q: cgroupsPath %q, want %q", c.rootless, c.parent, s.Linux.CgroupsPath, c.want)
+		}
 	}
 }

@@ -158,7 +158,10 @@ func (b *builder) adjustRunSpec(s *rspec.Spec, rootfs, id string, ro runOpts) {
 	}
 	s.Root.Path = rootfs
 	s.Hostname = "myimg-build"
-	s.Linux.CgroupsPath = path.Join(b.o.CgroupParent, id)
+	s.Linux.CgroupsPath = ""
+	if b.o.CgroupParent != "" {
+		s.Linux.CgroupsPath = path.Join(b.o.CgroupParent, id)
+	}
 	if ro.insecure {
 		all := allCaps()
 		s.Process.Capabilities = &rspec.LinuxCapabilities{Bounding: all, Effective: slices.Clone(all), Permitted: slices.Clone(all)}
