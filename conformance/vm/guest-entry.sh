@@ -13,7 +13,17 @@ fi
 rc=0
 /vm/guest.sh || rc=$?
 sync
-umount /vm || echo "vm-guest: umount /vm failed"
+if ! umount /vm; then
+	# Name what holds it: a process with its cwd, root or an open file there.
+	for d in /proc/[0-9]*; do
+		for l in "$d/cwd" "$d/root" "$d"/fd/*; do
+			case $(readlink "$l" 2>/dev/null) in
+			/vm | /vm/*) echo "vm-guest: /vm held by pid ${d#/proc/} ($(tr '\0' ' ' <"$d/cmdline" 2>/dev/null | cut -c1-80)): $l -> $(readlink "$l")" ;;
+			esac
+		done
+	done
+	echo "vm-guest: umount /vm failed"
+fi
 echo "vm-guest: done rc=$rc"
 # SuccessAction= did not power the guest off here (systemd 252, oneshot):
 # power off ourselves, without stopping units (nothing on disk to keep:

@@ -96,6 +96,7 @@ case " $VM_SUITES " in
 	;;
 esac
 install -m 0755 "$here/guest.sh" "$work/disk/guest.sh"
+cp "$here/expected-failures" "$work/disk/expected-failures"
 echo "$VM_SUITES" >"$work/disk/suites"
 echo "${VM_CRIU_RUN:-}" >"$work/disk/criu-run"
 mkfs.ext4 -q -F -L vmwork -d "$work/disk" "$work/work.img" 1024M >"$VM_OUT/mkfs-work.log" 2>&1 ||
