@@ -601,13 +601,18 @@ func TestVMContainerdCheckpoint(t *testing.T) {
 		})
 		return got
 	}
-	n := waitPast(2)
+	// The checkpoint is taken after the counter showed dumped; the task
+	// goes on counting past it, but the restore brings back the dumped
+	// state: at least dumped, and usually less than the task reached
+	// (comparing with that was this test's own bug, seen in the guest:
+	// "counter went back from 24 to 17").
+	dumped := waitPast(2)
 	ref := "localhost/vmck:" + id
 	c.must("container", "checkpoint", "--task", "--rw", "--image", id, ref)
 	if st := ctrStatus(c, id); st != "RUNNING" {
 		t.Fatalf("status %s after a checkpoint (the task is left running)", st)
 	}
-	n = waitPast(n)
+	waitPast(dumped)
 	c.must("task", "kill", "-s", "SIGKILL", id)
 	escWaitFor(t, time.Minute*timeoutScale, "the task to stop", func() bool { return ctrStatus(c, id) == "STOPPED" })
 	c.must("task", "rm", id)
@@ -640,8 +645,8 @@ func TestVMContainerdCheckpoint(t *testing.T) {
 		}
 		return ctrStatus(c, id) == "RUNNING"
 	})
-	if got := count(); got < n {
-		t.Fatalf("counter went back from %d to %d", n, got)
+	if got := count(); got < dumped {
+		t.Fatalf("restored counter %d is below %d, read before the checkpoint", got, dumped)
 	}
 	waitPast(count())
 	cg := procCgroup(t, ctrPid(c, id))
