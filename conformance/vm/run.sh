@@ -13,7 +13,8 @@
 #        VM_OUT           logs of this run (default .cache/vm/last)
 #        VM_IMAGE_TIMEOUT seconds for a cold image build (default 1500)
 #        VM_BOOT_TIMEOUT  seconds from qemu start to the test unit (default 600)
-#        VM_TIMEOUT       seconds for the whole guest run (default 3600)
+#        VM_TIMEOUT       seconds for the whole guest run (default 9000: every
+#                         suite with all of critest: ~6800 s at host load ~8)
 #        VM_MEM, VM_CPUS  guest size (default 2048 MB, 2)
 #        VM_APPEND        kernel arguments instead of the quiet ones (debugging)
 #        VM_IMAGE_DIR     use this kernel + root disk directory as is (debugging)
@@ -28,7 +29,7 @@ repo=$(cd "$here/../.." && pwd)
 : "${VM_OUT:=$VM_CACHE/last}"
 : "${VM_IMAGE_TIMEOUT:=1500}"
 : "${VM_BOOT_TIMEOUT:=600}"
-: "${VM_TIMEOUT:=3600}"
+: "${VM_TIMEOUT:=9000}"
 : "${VM_MEM:=2048}"
 : "${VM_CPUS:=2}"
 : "${VM_SUITES:=integration-cgroupfs integration-systemd v2-myrun v2-runc criu dropin-podman-systemd dropin-containerd-systemd checkpoint-engines myimg validation cri-systemd}"
