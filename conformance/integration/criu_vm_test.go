@@ -157,6 +157,7 @@ func TestCRIULoop(t *testing.T) {
 		t.Fatalf("counter went back from %d to %d", n, c)
 	}
 	n = crWaitCount(t, b, b.id, crCount(t, b, b.id))
+	crMaskedReadonly(t, b, b.id)
 
 	// Into a new id, with its own cgroup.
 	img2 := filepath.Join(t.TempDir(), "img2")
@@ -175,6 +176,85 @@ func TestCRIULoop(t *testing.T) {
 	escWaitFor(t, time.Minute, "the restored container to stop", func() bool { return crStatus(t, b, id2) == "stopped" })
 	if _, errs, code := b.myrun("delete", id2); code != 0 {
 		t.Fatalf("delete: %s", errs)
+	}
+}
+
+// crMaskedReadonly checks the restored container still has the spec's
+// masked paths (/proc/keys: a /dev/null bound over it; /proc/acpi: an
+// empty read-only tmpfs) and read-only paths (/proc/sys).
+func crMaskedReadonly(t *testing.T, b *bundle, id string) {
+	t.Helper()
+	for _, c := range []struct{ cmd, want string }{
+		{"stat -c %t:%T /proc/keys", "1:3"},
+		{"ls -A /proc/acpi | wc -l; touch /proc/acpi/x 2>/dev/null && echo writable; true", "0"},
+		{"awk '$5 == \"/proc/sys\" { split($6, o, \",\"); print o[1] }' /proc/self/mountinfo | tail -1", "ro"},
+	} {
+		out, errs, code := b.myrun("exec", id, "sh", "-c", c.cmd)
+		if code != 0 || strings.TrimSpace(out) != c.want {
+			t.Errorf("after restore, %q: exit %d, %q (%s); want %q", c.cmd, code, out, errs, c.want)
+		}
+	}
+}
+
+// A restore in the foreground (no -d) waits for the restored container
+// and exits with its status, then deletes it; --pid-file gets the
+// restored init's pid, and --work-path takes CRIU's logs (not the image
+// dir) on both sides.
+func TestCRIURestoreForeground(t *testing.T) {
+	b := newBundle(t, []string{"sh", "-c", "until [ -e /tmp/stop ]; do i=$((i+1)); echo $i >/tmp/count; sleep 0.2; done; exit 7"}, func(s *rspec.Spec) {
+		s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}})
+	})
+	newCrIO(t).run(t, b, "run", "-d", "--bundle", b.dir, b.id)
+	n := crWaitCount(t, b, b.id, 1)
+	img, work := filepath.Join(t.TempDir(), "img"), t.TempDir()
+	newCrIO(t).run(t, b, "checkpoint", "--image-path", img, "--work-path", work, b.id)
+	if _, err := os.Stat(filepath.Join(work, "dump.log")); err != nil {
+		t.Errorf("--work-path: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(img, "dump.log")); err == nil {
+		t.Errorf("dump.log in the image dir despite --work-path")
+	}
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	work2 := t.TempDir()
+	io := newCrIO(t)
+	cmd := exec.Command(myrun, "--root", b.root, "restore", "--image-path", img, "--work-path", work2, "--pid-file", pidFile, "--bundle", b.dir, b.id)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = io.in[0], io.out[1], io.errs[1]
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	ended := false
+	defer func() {
+		if !ended {
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+	escWaitFor(t, 3*time.Minute, "the restored container to run", func() bool { return crStatus(t, b, b.id) == "running" })
+	crWaitCount(t, b, b.id, n)
+	if _, err := os.Stat(filepath.Join(work2, "restore.log")); err != nil {
+		t.Errorf("restore --work-path: %v", err)
+	}
+	pid, _ := os.ReadFile(pidFile)
+	out, _, _ := b.myrun("state", b.id)
+	if p := strings.TrimSpace(string(pid)); p == "" || !strings.Contains(out, `"pid": `+p+",") {
+		t.Errorf("--pid-file holds %q; state %s", pid, out)
+	}
+	if _, errs, code := b.myrun("exec", b.id, "touch", "/tmp/stop"); code != 0 {
+		t.Fatalf("exec touch: %s", errs)
+	}
+	select {
+	case <-done:
+		ended = true
+	case <-time.After(2 * time.Minute * timeoutScale):
+		t.Fatalf("foreground restore did not end with its container: %s", drain(io.errs[0]))
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 7 {
+		t.Errorf("foreground restore exited %d, want the container's 7: %s", code, drain(io.errs[0]))
+	}
+	if s := crStatus(t, b, b.id); s != "absent" {
+		t.Errorf("after the foreground restore ended the container is %s, want it deleted", s)
 	}
 }
 
