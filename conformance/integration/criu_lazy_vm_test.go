@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -111,4 +113,39 @@ func lastN(s string, n int) string {
 		l = l[len(l)-n:]
 	}
 	return strings.Join(l, "\n")
+}
+
+// --page-server: the dump sends the memory pages to a `criu page-server`
+// (its own image dir); copied next to the other images they restore.
+func TestCRIUPageServer(t *testing.T) {
+	b := crBundle(t, nil)
+	newCrIO(t).run(t, b, "run", "-d", "--bundle", b.dir, b.id)
+	n := crWaitCount(t, b, b.id, 1)
+	pages, img := t.TempDir(), filepath.Join(t.TempDir(), "img")
+	pidFile := filepath.Join(t.TempDir(), "ps.pid")
+	// -d returns once the server listens.
+	if out, err := exec.Command("criu", "page-server", "-d", "--images-dir", pages, "--address", "127.0.0.1", "--port", "27278", "--pidfile", pidFile, "-v4", "-o", "page-server.log").CombinedOutput(); err != nil {
+		t.Fatalf("criu page-server: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 0 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	newCrIO(t).run(t, b, "checkpoint", "--page-server", "127.0.0.1:27278", "--image-path", img, b.id)
+	m, _ := filepath.Glob(filepath.Join(pages, "pages-*.img"))
+	if len(m) == 0 {
+		ents, _ := os.ReadDir(pages)
+		t.Fatalf("no pages at the page server: %v", ents)
+	}
+	if m, _ := filepath.Glob(filepath.Join(img, "pages-*.img")); len(m) != 0 {
+		t.Fatalf("pages in the dump's own image dir: %v", m)
+	}
+	if out, err := exec.Command("sh", "-c", "cp -a "+pages+"/*.img "+img+"/").CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	newCrIO(t).run(t, b, "restore", "-d", "--image-path", img, "--bundle", b.dir, b.id)
+	crWaitCount(t, b, b.id, n)
 }
