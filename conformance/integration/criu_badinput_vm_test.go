@@ -275,3 +275,39 @@ func TestCRIUCheckpointBadInput(t *testing.T) {
 	}
 	crUntouched(t, b, pid)
 }
+
+// The real CRIU killed in the middle of a dump, as soon as its log says
+// the cgroup is frozen: the checkpoint fails and the container runs on.
+// criu 3.17 thaws the cgroup itself once it has seized the tasks by
+// ptrace, so the kill lands either in that window (myrun thaws the
+// container: TestCheckpointFailureKeepsFreezerState is the deterministic
+// test) or after it (the kernel detaches the tasks); never frozen, never
+// stopped either way.
+func TestCRIUCheckpointKilledAfterFreeze(t *testing.T) {
+	b := crBundle(t, nil)
+	newCrIO(t).run(t, b, "run", "-d", "--bundle", b.dir, b.id)
+	crWaitCount(t, b, b.id, 1)
+	pid := b.state()["pid"].(float64)
+	real, err := exec.LookPath("criu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	img, mark := filepath.Join(dir, "img"), filepath.Join(dir, "killed")
+	wrap := filepath.Join(dir, "criu")
+	script := "#!/bin/sh\n[ \"$1\" = check ] && exec " + real + " check\n" + real + " \"$@\" &\npid=$!\n" +
+		"until grep -qsE 'freezing processes: [0-9]+ attempts done' " + filepath.Join(img, "dump.log") + "; do kill -0 $pid 2>/dev/null || exit 1; sleep 0.05; done\n" +
+		"kill -9 $pid\nwait $pid\necho killed >" + mark + "\nexit 1\n"
+	if err := os.WriteFile(wrap, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	errs, code := crRuntime{myrun, b.root}.do(t, newCrIO(t), "--criu", wrap, "checkpoint", "--leave-running", "--image-path", img, b.id)
+	t.Logf("exit %d: %s", code, errs)
+	if _, err := os.Stat(mark); err != nil {
+		t.Fatalf("CRIU was not killed (exit %d: %s)%s", code, errs, criuLogTail(t, []string{"--image-path", img}))
+	}
+	if code == 0 {
+		t.Fatal("checkpoint succeeded with CRIU killed")
+	}
+	crUntouched(t, b, pid)
+}
