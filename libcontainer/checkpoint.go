@@ -376,6 +376,9 @@ func (d *dumping) runCriu(opts *rpc.CriuOpts) error {
 	sw.Close()
 	if derr != nil {
 		os.Remove(filepath.Join(d.imageDir, criu.DescriptorsFile))
+		if err := criu.DetachYards(d.workDir); err != nil {
+			derr = fmt.Errorf("%w (and %v)", derr, err)
+		}
 		if e := sw.Stderr(); e != "" {
 			derr = fmt.Errorf("%w: %s", derr, e)
 		}

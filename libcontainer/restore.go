@@ -398,6 +398,9 @@ func (rs *restoration) runCriu(opts *rpc.CriuOpts, extra []*os.File) error {
 	sw.Close()
 	rs.detach()
 	if derr != nil {
+		if err := criu.DetachYards(rs.workDir); err != nil {
+			derr = fmt.Errorf("%w (and %v)", derr, err)
+		}
 		log := filepath.Join(rs.workDir, "restore.log")
 		if e := sw.Stderr(); e != "" {
 			derr = fmt.Errorf("%w: %s", derr, e)

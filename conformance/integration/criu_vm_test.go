@@ -94,12 +94,27 @@ func drain(f *os.File) string {
 // crCount reads the loop's counter through exec (so exec works too).
 func crCount(t *testing.T, b *bundle, id string) int {
 	t.Helper()
-	out, errs, code := b.myrun("exec", id, "cat", "/tmp/count")
-	if code != 0 {
-		t.Fatalf("exec cat /tmp/count: %d %s", code, errs)
+	return readCounter(func() string {
+		out, errs, code := b.myrun("exec", id, "cat", "/tmp/count")
+		if code != 0 {
+			t.Fatalf("exec cat /tmp/count: %d %s", code, errs)
+		}
+		return out
+	})
+}
+
+// readCounter reads a counter the loops write with `echo $i >FILE`: the
+// shell truncates the file before it writes, so a read between the two
+// sees it empty (a restored loop read at once: "counter went back from
+// 42 to 0"); such a read is tried again, a few times.
+func readCounter(read func() string) int {
+	for try := 0; ; try++ {
+		n, err := strconv.Atoi(strings.TrimSpace(read()))
+		if err == nil || try == 20 {
+			return n
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	n, _ := strconv.Atoi(strings.TrimSpace(out))
-	return n
 }
 
 // crWaitCount waits until the counter exceeds n and returns it.

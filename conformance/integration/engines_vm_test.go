@@ -366,8 +366,7 @@ func TestVMPodmanCheckpoint(t *testing.T) {
 	p.must("run", "-d", "--name", "ck", "--network", "none", "--memory", "64m", vmImage,
 		"sh", "-c", "i=0; while :; do i=$((i+1)); echo $i >/count; sleep 0.2; done")
 	count := func(name string) int {
-		n, _ := strconv.Atoi(p.must("exec", name, "cat", "/count"))
-		return n
+		return readCounter(func() string { return p.must("exec", name, "cat", "/count") })
 	}
 	waitPast := func(name string, n int) int {
 		var c int
@@ -585,13 +584,14 @@ func TestVMContainerdCheckpoint(t *testing.T) {
 	c.must(args...)
 	exe := 0
 	count := func() int {
-		exe++
-		out, errs, code := c.run("task", "exec", "--fifo-dir", runFlags[1], "--exec-id", fmt.Sprintf("cat%d", exe), id, "cat", "/count")
-		if code != 0 {
-			t.Fatalf("exec cat /count: %d %s", code, errs)
-		}
-		n, _ := strconv.Atoi(strings.TrimSpace(out))
-		return n
+		return readCounter(func() string {
+			exe++
+			out, errs, code := c.run("task", "exec", "--fifo-dir", runFlags[1], "--exec-id", fmt.Sprintf("cat%d", exe), id, "cat", "/count")
+			if code != 0 {
+				t.Fatalf("exec cat /count: %d %s", code, errs)
+			}
+			return out
+		})
 	}
 	waitPast := func(n int) int {
 		var got int
