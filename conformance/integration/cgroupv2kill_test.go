@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -147,4 +148,73 @@ func TestV2ThreadedParent(t *testing.T) {
 	if !strings.Contains(errs, "thread") && !strings.Contains(errs, "domain") && !strings.Contains(errs, "not supported") {
 		t.Errorf("refused without naming the cgroup type: %s", errs)
 	}
+}
+
+// hostUnshare runs the guest's util-linux unshare (busybox's has no -C)
+// inside a container that binds the guest's /usr read-only at /host/usr,
+// through the guest's loader by its real path: /usr/lib64's loader is an
+// absolute symlink to /lib/x86_64-linux-gnu, which the busybox rootfs has
+// not (the first version of this test went through it: "not found", and
+// it waited its full guard for output that never came).
+const hostUnshare = "/host/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path /host/usr/lib/x86_64-linux-gnu /host/usr/bin/unshare"
+
+// Nested cgroup namespaces: a container with CAP_SYS_ADMIN and a
+// read-write cgroup2 mount makes a child cgroup, moves itself there
+// (0::/inner in its own namespace) and unshares a cgroup namespace of its
+// own, whose root is that child (0::/). The host sees the container's
+// init alone in the child, and delete --force removes the container's
+// cgroup with the child still in it.
+func TestV2NestedCgroupNamespace(t *testing.T) {
+	forV2Cases(t, func(t *testing.T, c v2Case) {
+		script := "mkdir /sys/fs/cgroup/inner && echo $$ >/sys/fs/cgroup/inner/cgroup.procs && cat /proc/self/cgroup && " +
+			hostUnshare + " -C cat /proc/self/cgroup && echo ready && exec sleep 1000; echo failed"
+		b := c.bundle(t, []string{"sh", "-c", script}, func(s *rspec.Spec) {
+			s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/host/usr", Type: "bind", Source: "/usr", Options: []string{"rbind", "ro"}})
+			for i, m := range s.Mounts {
+				if m.Destination == "/sys/fs/cgroup" {
+					s.Mounts[i].Options = []string{"nosuid", "noexec", "nodev", "rw"}
+				}
+			}
+			caps := s.Process.Capabilities
+			caps.Bounding = append(caps.Bounding, "CAP_SYS_ADMIN")
+			caps.Effective = append(caps.Effective, "CAP_SYS_ADMIN")
+			caps.Permitted = append(caps.Permitted, "CAP_SYS_ADMIN")
+		})
+		// run -d passes the container's stdio through: a file, read back
+		// until the script says ready or failed (a pipe would keep the
+		// runtime's caller waiting for the container).
+		log := filepath.Join(b.dir, "out")
+		f, err := os.Create(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd := exec.Command(myrun, append(append([]string{"--root", b.root}, c.flags...), "run", "-d", "--bundle", b.dir, b.id)...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, f, f
+		if err := cmd.Run(); err != nil {
+			raw, _ := os.ReadFile(log)
+			t.Fatalf("run -d: %v %s", err, raw)
+		}
+		var out string
+		escWaitFor(t, time.Minute*timeoutScale, "the container's report", func() bool {
+			raw, _ := os.ReadFile(log)
+			out = string(raw)
+			return strings.HasSuffix(out, "ready\n") || strings.HasSuffix(out, "failed\n")
+		})
+		if want := "0::/inner\n0::/\nready\n"; out != want {
+			t.Fatalf("inside: %q, want %q", out, want)
+		}
+		if procs, pid := cgroupProcs(filepath.Join(c.dir(b), "inner")), fmt.Sprint(b.state()["pid"]); procs != pid {
+			t.Errorf("%s/inner/cgroup.procs = %q, want the container's init %s alone", c.dir(b), procs, pid)
+		}
+		if procs := cgroupProcs(c.dir(b)); procs != "" {
+			t.Errorf("%s/cgroup.procs = %q, want none (all in inner)", c.dir(b), procs)
+		}
+		if _, errs, code := c.rt(b, "delete", "--force", b.id); code != 0 {
+			t.Fatalf("delete --force: %s", errs)
+		}
+		if _, err := os.Stat(c.dir(b)); !os.IsNotExist(err) {
+			t.Errorf("%s left after delete (%v)", c.dir(b), err)
+		}
+	})
 }
