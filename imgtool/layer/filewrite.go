@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/internal/fdio"
 )
 
 // Most of an unpack is the kernel allocating inodes (ext4_create), which
@@ -151,7 +153,7 @@ func writeRegular(hdr *tar.Header, target string, data []byte, r io.Reader, buf 
 		for {
 			n, rerr := r.Read(buf)
 			if n > 0 {
-				if err := writeAll(fd, buf[:n]); err != nil {
+				if err := fdio.WriteAll(fd, buf[:n]); err != nil {
 					return &Error{hdr.Name, err.Error()}
 				}
 			}
@@ -162,7 +164,7 @@ func writeRegular(hdr *tar.Header, target string, data []byte, r io.Reader, buf 
 				return &Error{hdr.Name, rerr.Error()}
 			}
 		}
-	} else if err := writeAll(fd, data); err != nil {
+	} else if err := fdio.WriteAll(fd, data); err != nil {
 		return &Error{hdr.Name, err.Error()}
 	}
 	if err := unix.Fchown(fd, uid, gid); err != nil && !rootless {
@@ -197,20 +199,6 @@ func futimens(fd int, ts *[2]unix.Timespec) error {
 	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(ts)), 0, 0, 0)
 	if e != 0 {
 		return e
-	}
-	return nil
-}
-
-func writeAll(fd int, b []byte) error {
-	for len(b) > 0 {
-		n, err := unix.Write(fd, b)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		b = b[n:]
 	}
 	return nil
 }

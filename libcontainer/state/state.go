@@ -17,6 +17,7 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/myrun-org/myrun/internal/fdio"
 	"github.com/myrun-org/myrun/libcontainer/internal/smallfile"
 )
 
@@ -203,7 +204,7 @@ func (h *Handle) Save(st *State) error {
 	if err != nil {
 		return fmt.Errorf("saving state: %w", err)
 	}
-	err = writeAll(fd, b)
+	err = fdio.WriteAll(fd, b)
 	if err == nil && !h.noSync {
 		err = unix.Fsync(fd)
 	}
@@ -237,20 +238,6 @@ func createTemp(dir string) (string, int, error) {
 		}
 		return name, fd, nil
 	}
-}
-
-func writeAll(fd int, b []byte) error {
-	for len(b) > 0 {
-		n, err := unix.Write(fd, b)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
 }
 
 // Remove deletes the container directory; the handle stays locked until
