@@ -294,7 +294,7 @@ func (c *creation) request() *spawnRequest {
 		},
 		preserve: o.PreserveFds, fifo: c.fifo, console: c.console, seccomp: c.seccomp, idmapped: c.idmapped,
 		stdio: o.Stdio, cgroup: c.cg, resources: spec.Linux.Resources, rdt: c.rdt,
-		onPid:   func(p int) { c.pid = p },
+		onPid:   c.initKnown,
 		onHooks: c.runParentHooks,
 	}
 	if spec.Process != nil {
@@ -304,6 +304,16 @@ func (c *creation) request() *spawnRequest {
 		req.uidMaps, req.gidMaps = spec.Linux.UIDMappings, spec.Linux.GIDMappings
 	}
 	return req
+}
+
+// initKnown records init's pid as soon as it is in its namespaces and
+// checks what only they can tell.
+func (c *creation) initKnown(pid int) error {
+	c.pid = pid
+	if err := checkJoinedMaps(c.spec, pid); err != nil {
+		return fmt.Errorf("config.json: %w", err)
+	}
+	return nil
 }
 
 // runParentHooks runs the prestart and createRuntime hooks for init pid.

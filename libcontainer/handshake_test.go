@@ -60,7 +60,7 @@ func handshake(t *testing.T, first int, mode string, script func(*peer)) (*initP
 	var calls []string
 	req := &spawnRequest{
 		cfg:     &initproc.Config{Mode: mode, ID: "c1"},
-		onPid:   func(pid int) { calls = append(calls, "pid") },
+		onPid:   func(pid int) error { calls = append(calls, "pid"); return nil },
 		onHooks: func(pid int) error { calls = append(calls, "hooks"); return nil },
 	}
 	req.boot.CloneFlags = unix.CLONE_NEWUSER | unix.CLONE_NEWCGROUP

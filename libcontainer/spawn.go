@@ -55,8 +55,8 @@ type spawnRequest struct {
 	// onHooks runs prestart/createRuntime hooks when init asks for them.
 	onHooks func(pid int) error
 	// onPid is called as soon as the container process's pid is known, so
-	// that a failure later can still kill it.
-	onPid func(pid int)
+	// that a failure later can still kill it; its error fails the spawn.
+	onPid func(pid int) error
 }
 
 // spawn starts init and drives the handshake until init reports ready (or,
@@ -309,7 +309,9 @@ func (p *initProcess) constructorPhase() error {
 			}
 			p.pid = int(m.Cred.Pid)
 			if p.req.onPid != nil {
-				p.req.onPid(p.pid)
+				if err := p.req.onPid(p.pid); err != nil {
+					return err
+				}
 			}
 		default:
 			return unexpected(m)

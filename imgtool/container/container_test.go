@@ -234,7 +234,7 @@ func TestSpecHelpers(t *testing.T) {
 		UIDMappings: []rspec.LinuxIDMapping{{HostID: 1000, Size: 1}},
 	}}
 	joinPause(s, 42)
-	if s.Linux.Namespaces[0].Path != "/proc/42/ns/user" || s.Linux.Namespaces[1].Path != "/proc/42/ns/net" || len(s.Linux.Namespaces) != 4 || s.Linux.UIDMappings != nil {
+	if s.Linux.Namespaces[0].Path != "/proc/42/ns/user" || s.Linux.Namespaces[1].Path != "/proc/42/ns/net" || len(s.Linux.Namespaces) != 4 || len(s.Linux.UIDMappings) != 1 {
 		t.Errorf("joinPause: %+v", s.Linux)
 	}
 	r := &Record{Network: network.Attachment{Mode: network.ModeBridge, Netns: "/run/myimg/netns/x"}}

@@ -77,7 +77,9 @@ func (cs *Manager) startPause(r *Record) (*os.File, error) {
 }
 
 // joinPause makes the container join the pause's user and network
-// namespaces instead of creating them (the id mapping is the pause's).
+// namespaces instead of creating them. The id mappings stay: they are the
+// pause's, and runc 1.1 refuses a joined user namespace without them
+// ("no uid mappings found"); myrun checks them against the namespace.
 func joinPause(s *rspec.Spec, pid int) {
 	var ns []rspec.LinuxNamespace
 	for _, n := range s.Linux.Namespaces {
@@ -90,7 +92,6 @@ func joinPause(s *rspec.Spec, pid int) {
 		{Type: rspec.UserNamespace, Path: filepath.Join(proc, "user")},
 		{Type: rspec.NetworkNamespace, Path: filepath.Join(proc, "net")},
 	}, ns...)
-	s.Linux.UIDMappings, s.Linux.GIDMappings = nil, nil
 }
 
 // ServePause is the pause process: inside its new namespaces it brings

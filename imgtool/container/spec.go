@@ -72,7 +72,7 @@ func applyOptions(s *rspec.Spec, r *Record, o *Options, p *parsed, rootfs string
 	}
 	setNetns(s, r)
 	if r.IDMaps != nil {
-		// Used as is with --net host; joinPause drops them otherwise.
+		// The pause's too when the container joins its namespaces.
 		s.Linux.UIDMappings, s.Linux.GIDMappings = r.IDMaps.UIDs, r.IDMaps.GIDs
 	}
 	switch {
