@@ -96,12 +96,13 @@ func (r *Runtime) Checkpoint(id string, o CheckpointOpts) (err error) {
 		return r.keepFreezerState(c, s == Paused, err)
 	}
 	d.made = nil
+	herr := d.handImagesToNSRoot()
 	if o.LeaveRunning || o.PreDump {
-		return nil
+		return herr
 	}
 	// CRIU killed the tree after dumping it: remove what is left.
 	r.killAndWait(c)
-	return r.destroy(c)
+	return errors.Join(r.destroy(c), herr)
 }
 
 // keepFreezerState puts the container's cgroup back in the freezer state
@@ -150,6 +151,7 @@ type dumping struct {
 	cfgFile  string
 
 	made    []string
+	nsRoot  *[2]int  // uid, gid the image dir was given to (makeDirs)
 	closers []func() // run in reverse when Checkpoint returns
 }
 
@@ -247,6 +249,31 @@ func (d *dumping) makeDirs() error {
 	if uid, gid, ok := nsRootOf(d.pid); ok && slices.Contains(d.made, d.imageDir) {
 		if err := os.Chown(d.imageDir, uid, gid); err != nil {
 			return fmt.Errorf("--image-path: %w", err)
+		}
+		d.nsRoot = &[2]int{uid, gid}
+	}
+	return nil
+}
+
+// handImagesToNSRoot gives the files CRIU wrote (mode 0600, root's) to
+// the container's root too, when the image dir went to it: the restored
+// tasks read some images themselves after they took that identity in
+// their user namespace (timens-0.img failed so, now and then, in the VM's
+// TestCRIUUserns). Symlinks are not followed.
+func (d *dumping) handImagesToNSRoot() error {
+	if d.nsRoot == nil {
+		return nil
+	}
+	ents, err := os.ReadDir(d.imageDir)
+	if err != nil {
+		return fmt.Errorf("--image-path: %w", err)
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if err := os.Lchown(filepath.Join(d.imageDir, e.Name()), d.nsRoot[0], d.nsRoot[1]); err != nil {
+			return fmt.Errorf("--image-path: give the images to the container's root: %w", err)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package libcontainer
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -48,5 +49,47 @@ func TestNSRootHelpers(t *testing.T) {
 	err := checkImageDirForUserNS("--image-path", dir, 100000, 200000)
 	if err == nil || !strings.Contains(err.Error(), "--image-path: "+dir) || !strings.Contains(err.Error(), "host uid 100000") {
 		t.Fatalf("checkImageDirForUserNS: %v", err)
+	}
+}
+
+// The images of a user-namespaced container go to its root with the
+// directory; a symlink's target is left alone.
+func TestHandImagesToNSRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	dir := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "outside")
+	for _, f := range []string{filepath.Join(dir, "timens-0.img"), outside} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "link.img")); err != nil {
+		t.Fatal(err)
+	}
+	d := &dumping{imageDir: dir}
+	if err := d.handImagesToNSRoot(); err != nil {
+		t.Fatal(err)
+	}
+	owner := func(f string) uint32 {
+		var st unix.Stat_t
+		if err := unix.Stat(f, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Uid
+	}
+	if owner(filepath.Join(dir, "timens-0.img")) != 0 {
+		t.Fatal("images chowned without a user namespace")
+	}
+	d.nsRoot = &[2]int{100000, 100000}
+	if err := d.handImagesToNSRoot(); err != nil {
+		t.Fatal(err)
+	}
+	if u := owner(filepath.Join(dir, "timens-0.img")); u != 100000 {
+		t.Fatalf("image owner %d, want 100000", u)
+	}
+	if u := owner(outside); u != 0 {
+		t.Fatalf("the symlink's target was chowned to %d", u)
 	}
 }
