@@ -464,8 +464,13 @@ var (
 // destroyCgroup kills every process left in the container's cgroups
 // (bounded) and removes them, retrying briefly: a killed process leaves
 // its cgroup only once the kernel has finished tearing it down. The error
-// names the directories.
+// names the directories. First one rmdir per directory: when it succeeds
+// the cgroups were empty (a stopped container's), and the kill walk,
+// which reads cgroup.procs in every hierarchy and sub-cgroup, is skipped.
 func destroyCgroup(cg cgroups.Manager) error {
+	if cg.RemoveIfEmpty() == nil {
+		return nil
+	}
 	killErr := cgroups.KillUntilEmpty(cg, killRounds)
 	start := time.Now()
 	var err error

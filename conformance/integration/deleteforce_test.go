@@ -118,3 +118,76 @@ func TestDeleteForceReportsCgroupLeft(t *testing.T) {
 		t.Fatalf("delete once the mount is gone: exit %d: %s", code, errs)
 	}
 }
+
+// nestCgroups makes sub/deeper below every directory of the container's
+// cgroup (cpuset's sub-cgroups get their parent's cpus and mems) and
+// moves pids into each deeper one.
+func nestCgroups(t *testing.T, b *bundle, pids ...int) {
+	t.Helper()
+	dirs := cgroupDirs(b)
+	if len(dirs) == 0 {
+		t.Fatal("no cgroup directory found for the container")
+	}
+	for _, top := range dirs {
+		deeper := filepath.Join(top, "sub", "deeper")
+		if err := os.MkdirAll(deeper, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			if v, err := os.ReadFile(filepath.Join(top, f)); err == nil {
+				os.WriteFile(filepath.Join(top, "sub", f), v, 0)
+				os.WriteFile(filepath.Join(deeper, f), v, 0)
+			}
+		}
+		for _, p := range pids {
+			if err := os.WriteFile(filepath.Join(deeper, "cgroup.procs"), []byte(strconv.Itoa(p)), 0); err != nil {
+				t.Fatalf("%s: moving %d: %v", deeper, p, err)
+			}
+		}
+	}
+}
+
+// delete of a stopped container removes its cgroups in every hierarchy
+// with the empty sub-cgroups made below them, and (no pid namespace) a
+// process that outlived init in a nested sub-cgroup is killed and its
+// cgroup removed too: delete's first rmdir without retries fails there
+// (EBUSY) and the kill walk runs as before.
+func TestDeleteStoppedRemovesNestedCgroups(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"empty", []string{"true"}},
+		{"leftover", []string{"sh", "-c", "setsid sleep 1000 </dev/null >/dev/null 2>&1 & exec sleep 1000"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := newBundle(t, c.args, hostPidNS)
+			if _, errs, code := b.myrun("run", "-d", "--bundle", b.dir, b.id); code != 0 {
+				t.Fatalf("run -d: %s", errs)
+			}
+			init := int(b.state()["pid"].(float64))
+			var left []int
+			if c.name == "leftover" {
+				escWaitFor(t, time.Minute*timeoutScale, "init and the sleep in the cgroup", func() bool {
+					return len(cgroupPids(b)) >= 2
+				})
+				left = slices.DeleteFunc(cgroupPids(b), func(p int) bool { return p == init })
+				unix.Kill(init, unix.SIGKILL)
+			}
+			escWaitFor(t, time.Minute*timeoutScale, "the container stopped", func() bool {
+				return b.state()["status"] == "stopped"
+			})
+			nestCgroups(t, b, left...)
+			if _, errs, code := b.myrun("delete", b.id); code != 0 {
+				t.Fatalf("delete: exit %d: %s", code, errs)
+			}
+			for _, pid := range left {
+				if !deadOrZombie(pid) {
+					t.Errorf("pid %d outlived delete", pid)
+					unix.Kill(pid, unix.SIGKILL)
+				}
+			}
+			b.checkGone("after delete")
+		})
+	}
+}

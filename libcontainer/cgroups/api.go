@@ -44,9 +44,16 @@ type Manager interface {
 	Pids() ([]int, error)              // all pids, recursive
 	Stats() (*Stats, error)            // runc events --stats shape
 	Destroy() error                    // remove the dirs we created; kills nothing
-	Paths() map[string]string          // subsystem -> absolute dir ("" on v2, "unified" on hybrid)
-	Exists() bool                      // the container's cgroup exists
-	CgroupFD() (int, error)            // O_PATH dir fd on pure v2, else -1
+	// RemoveIfEmpty is Destroy with one rmdir per directory and no
+	// retries, killing nothing: nil proves the cgroups held no process
+	// (the kernel refuses rmdir of a populated cgroup), so a delete needs
+	// no kill walk. An error (EBUSY, or a cgroup it may not remove) says
+	// nothing was proven: kill, then Destroy. As Destroy, it may have
+	// removed empty sub-cgroups or hierarchies' directories by then.
+	RemoveIfEmpty() error
+	Paths() map[string]string // subsystem -> absolute dir ("" on v2, "unified" on hybrid)
+	Exists() bool             // the container's cgroup exists
+	CgroupFD() (int, error)   // O_PATH dir fd on pure v2, else -1
 
 	// Missing lists the directories Apply would create, parents first.
 	// create records them before Apply: a runtime killed between a mkdir

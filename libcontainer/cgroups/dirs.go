@@ -161,6 +161,13 @@ func removeCgroup(base, dir string) error {
 	if err := removePath(dir); err != nil {
 		return err
 	}
+	removeParents(base, dir)
+	return nil
+}
+
+// removeParents removes the parents of dir below base that we created,
+// bottom up, while they are empty.
+func removeParents(base, dir string) {
 	for p := filepath.Dir(dir); p != base && within(p, base); p = filepath.Dir(p) {
 		if !isOurs(p) {
 			break
@@ -169,5 +176,67 @@ func removeCgroup(base, dir string) error {
 			break // still used by a sibling container
 		}
 	}
+}
+
+// errNotProven: removeIfEmpty cannot show the cgroup empty without
+// reading it (the host's root, or a cgroup we joined and leave in place).
+var errNotProven = errors.New("cgroup not ours to remove")
+
+// removeIfEmpty is removeCgroup with one rmdir per directory and no
+// retries: the kernel refuses rmdir of a cgroup with a process or a
+// sub-cgroup in it (EBUSY), so nil proves dir held no process. Gone
+// already is nil too. A cgroup we did not create is never removed and
+// proves nothing: errNotProven.
+func removeIfEmpty(base, dir string) error {
+	if dir == base || checkWithin(dir, base) != nil {
+		return errNotProven
+	}
+	if ours, unknown := marked(dir); !ours && !unknown {
+		if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return errNotProven
+	}
+	if err := rmdirEmpty(dir); err != nil {
+		return err
+	}
+	removeParents(base, dir)
 	return nil
+}
+
+// rmdirEmpty removes dir and the sub-cgroups below it, depth first, one
+// rmdir each: an EBUSY rmdir is retried once after its sub-directories
+// are gone, and only when it has some (else processes hold it).
+func rmdirEmpty(dir string) error {
+	err := rmdirFn(dir)
+	switch {
+	case err == nil, errors.Is(err, unix.ENOENT):
+		return nil
+	case !errors.Is(err, unix.EBUSY):
+		return pathErr(dir, err)
+	}
+	entries, rerr := os.ReadDir(dir)
+	if rerr != nil {
+		return pathErr(dir, err)
+	}
+	subs := 0
+	for _, e := range entries {
+		if e.IsDir() {
+			subs++
+			if err := rmdirEmpty(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	if subs == 0 {
+		return pathErr(dir, err)
+	}
+	return pathErr(dir, rmdirFn(dir))
+}
+
+func pathErr(dir string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &os.PathError{Op: "rmdir", Path: dir, Err: err}
 }

@@ -37,7 +37,12 @@ func newFakeV2(t *testing.T, ctrls, ownV2 string) *fakeHost {
 	mkdirFn = h.mkdir
 	// The kernel drops a cgroup's files with it: the fake removes them
 	// first, then the library's RemovePath and unix.Rmdir do the rest.
+	// Like the kernel, rmdir refuses a cgroup with a process or a
+	// sub-cgroup in it.
 	rmdirFn = func(p string) error {
+		if busy(p) {
+			return unix.EBUSY
+		}
 		dropFiles(p)
 		return unix.Rmdir(p)
 	}
@@ -66,6 +71,20 @@ func fakeProbes(t *testing.T, unified, hybrid bool, mounts []lib.Mount) {
 	isUnified = func() bool { return unified }
 	isHybrid = func() bool { return hybrid }
 	cgroupMounts = func(bool) ([]lib.Mount, error) { return mounts, nil }
+}
+
+// busy: dir's cgroup.procs lists a pid, or dir has a sub-directory.
+func busy(dir string) bool {
+	if b, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs")); strings.TrimSpace(string(b)) != "" {
+		return true
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			return true
+		}
+	}
+	return false
 }
 
 func dropFiles(dir string) {

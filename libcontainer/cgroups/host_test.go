@@ -424,3 +424,47 @@ func TestHostHybridThreadMode(t *testing.T) {
 		}
 	}
 }
+
+// RemoveIfEmpty on the host's cgroupfs: with a process in the cgroup it
+// fails with EBUSY, kills nothing and leaves every directory; once the
+// process is gone one call removes every hierarchy's directory, a nested
+// sub-cgroup made below one, and the parent we created.
+func TestHostRemoveIfEmpty(t *testing.T) {
+	needRootCgroups(t)
+	base := testBase() + "-quick"
+	cleanupBase(t, base)
+	m, err := New(Config{Path: base + "/q", Name: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := startSleep(t)
+	if err := m.Apply(child.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopChild(child); _ = m.Destroy() })
+	if err := os.MkdirAll(filepath.Join(m.Paths()["pids"], "sub", "deeper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveIfEmpty(); !errors.Is(err, syscall.EBUSY) {
+		t.Fatalf("populated cgroup: %v, want EBUSY", err)
+	}
+	if syscall.Kill(child.Process.Pid, 0) != nil {
+		t.Fatal("RemoveIfEmpty killed the process")
+	}
+	for s, dir := range m.Paths() {
+		if _, err := os.Stat(dir); err != nil {
+			t.Errorf("%s: %v after a failed RemoveIfEmpty", s, err)
+		}
+	}
+	stopChild(child)
+	if err := m.RemoveIfEmpty(); err != nil {
+		t.Fatalf("empty cgroup: %v", err)
+	}
+	for s, dir := range m.Paths() {
+		for _, d := range []string{dir, filepath.Dir(dir)} {
+			if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s: %s still exists", s, d)
+			}
+		}
+	}
+}

@@ -58,6 +58,7 @@ func (m *skipManager) Pids() ([]int, error) {
 }
 func (m *skipManager) Stats() (*Stats, error)   { return &Stats{}, nil }
 func (m *skipManager) Destroy() error           { return nil }
+func (m *skipManager) RemoveIfEmpty() error     { return nil }
 func (m *skipManager) Paths() map[string]string { return map[string]string{} }
 func (m *skipManager) Missing() []string        { return nil }
 func (m *skipManager) Exists() bool             { return false }

@@ -239,6 +239,12 @@ func (m *sdManager) Destroy() error {
 	return m.bus("StopUnit", dbusCallTimeout+dbusJobTimeout, m.m.Destroy)
 }
 
+// RemoveIfEmpty proves nothing: systemd owns the scope's directories,
+// and only stopping the unit (Destroy) removes them.
+func (m *sdManager) RemoveIfEmpty() error {
+	return errors.New("cgroups: systemd removes a scope when its unit is stopped")
+}
+
 func (m *sdManager) Paths() map[string]string { return m.m.GetPaths() }
 
 // Missing is nil: systemd creates and removes the scope's directories.

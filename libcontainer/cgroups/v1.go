@@ -307,6 +307,20 @@ func (m *v1Manager) Destroy() error {
 	return errors.Join(errs...)
 }
 
+// RemoveIfEmpty stops at the first hierarchy it cannot remove: a live
+// container's cgroup costs one failed rmdir, not one per hierarchy.
+func (m *v1Manager) RemoveIfEmpty() error {
+	for _, s := range slices.Sorted(maps.Keys(m.paths)) {
+		if err := removeIfEmpty(m.mounts[s], m.paths[s]); err != nil {
+			return err
+		}
+	}
+	if m.hybrid {
+		return removeIfEmpty(unifiedDir(), m.unified)
+	}
+	return nil
+}
+
 func (m *v1Manager) Paths() map[string]string {
 	out := maps.Clone(m.paths)
 	if m.hybrid {

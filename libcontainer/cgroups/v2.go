@@ -184,6 +184,8 @@ func (m *v2Manager) Stats() (*Stats, error) {
 
 func (m *v2Manager) Destroy() error { return removeCgroup(cgroupRoot, m.dir) }
 
+func (m *v2Manager) RemoveIfEmpty() error { return removeIfEmpty(cgroupRoot, m.dir) }
+
 func (m *v2Manager) Paths() map[string]string { return map[string]string{"": m.dir} }
 
 func (m *v2Manager) Join(pid int) error {
