@@ -3,9 +3,8 @@ package libcontainer
 import (
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 
+	"github.com/myrun-org/myrun/libcontainer/userns"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -37,12 +36,13 @@ func nsRootOf(pid int) (uid, gid int, ok bool) {
 
 // rootIn finds the host id of container id 0 in a /proc uid_map text.
 func rootIn(m string) (int, bool) {
-	for _, line := range strings.Split(m, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 3 && f[0] == "0" {
-			if n, err := strconv.Atoi(f[1]); err == nil {
-				return n, true
-			}
+	ms, err := userns.ParseMap(m)
+	if err != nil {
+		return 0, false
+	}
+	for _, e := range ms {
+		if e.ContainerID == 0 {
+			return int(e.HostID), true
 		}
 	}
 	return 0, false

@@ -1,12 +1,13 @@
 package libcontainer
 
 import (
+	"cmp"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 
+	"github.com/myrun-org/myrun/libcontainer/internal/smallfile"
+	"github.com/myrun-org/myrun/libcontainer/userns"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -28,11 +29,11 @@ func checkJoinedMaps(spec *rspec.Spec, pid int) error {
 		if len(m.want) == 0 {
 			continue
 		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, m.file))
+		b, err := smallfile.Read(fmt.Sprintf("/proc/%d/%s", pid, m.file))
 		if err != nil {
 			return fmt.Errorf("%s: read the joined user namespace's map: %w", m.field, err)
 		}
-		have, err := parseIDMap(string(b))
+		have, err := userns.ParseMap(string(b))
 		if err != nil {
 			return fmt.Errorf("%s: /proc/%d/%s: %w", m.field, pid, m.file, err)
 		}
@@ -44,44 +45,14 @@ func checkJoinedMaps(spec *rspec.Spec, pid int) error {
 	return nil
 }
 
-// parseIDMap reads the lines "inside outside count" of a /proc uid_map.
-func parseIDMap(text string) ([]rspec.LinuxIDMapping, error) {
-	var ms []rspec.LinuxIDMapping
-	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		var n [3]uint64
-		if len(f) != 3 {
-			return nil, fmt.Errorf("bad line %q", line)
-		}
-		for i := range f {
-			v, err := strconv.ParseUint(f[i], 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("bad line %q", line)
-			}
-			n[i] = v
-		}
-		ms = append(ms, rspec.LinuxIDMapping{ContainerID: uint32(n[0]), HostID: uint32(n[1]), Size: uint32(n[2])})
-	}
-	return ms, nil
-}
-
 // sameMaps compares two mappings as sets of ranges (order does not matter
 // to the kernel).
 func sameMaps(a, b []rspec.LinuxIDMapping) bool {
-	key := func(m rspec.LinuxIDMapping) string { return fmt.Sprint(m.ContainerID, m.HostID, m.Size) }
-	ka, kb := make([]string, 0, len(a)), make([]string, 0, len(b))
-	for _, m := range a {
-		ka = append(ka, key(m))
-	}
-	for _, m := range b {
-		kb = append(kb, key(m))
-	}
-	slices.Sort(ka)
-	slices.Sort(kb)
-	return slices.Equal(ka, kb)
+	byStart := func(x, y rspec.LinuxIDMapping) int { return cmp.Compare(x.ContainerID, y.ContainerID) }
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.SortFunc(a, byStart)
+	slices.SortFunc(b, byStart)
+	return slices.Equal(a, b)
 }
 
 func fmtMaps(ms []rspec.LinuxIDMapping) string {
