@@ -11,11 +11,10 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// A config that joins a user namespace by path may carry id mappings (runc
-// 1.1 requires them, so myimg and podman send them); nothing writes them,
-// so they must be the namespace's own: equal ones are accepted, others
-// refused naming the field, with nothing left behind (they were ignored).
-func TestJoinedUsernsMappings(t *testing.T) {
+// runUsernsOwner runs a container in its own user namespace (ids 0-65535
+// mapped to themselves) for others to join, and returns its init's pid.
+func runUsernsOwner(t *testing.T) int {
+	t.Helper()
 	owner := newBundle(t, []string{"sleep", "1000"}, func(s *rspec.Spec) { escUserns(s, 0, 65536) })
 	if _, errs, code := owner.myrun("run", "-d", "--bundle", owner.dir, owner.id); code != 0 {
 		t.Fatalf("run -d (userns owner): %s", errs)
@@ -25,10 +24,19 @@ func TestJoinedUsernsMappings(t *testing.T) {
 	if err := json.Unmarshal([]byte(st), &state); err != nil || state.Pid <= 0 {
 		t.Fatalf("state: %v %q", err, st)
 	}
+	return state.Pid
+}
+
+// A config that joins a user namespace by path may carry id mappings (runc
+// 1.1 requires them, so myimg and podman send them); nothing writes them,
+// so they must be the namespace's own: equal ones are accepted, others
+// refused naming the field, with nothing left behind (they were ignored).
+func TestJoinedUsernsMappings(t *testing.T) {
+	ownerPid := runUsernsOwner(t)
 	join := func(host uint32) *bundle {
 		return newBundle(t, []string{"sleep", "1000"}, func(s *rspec.Spec) {
 			escUserns(s, host, 65536)
-			s.Linux.Namespaces[len(s.Linux.Namespaces)-1].Path = fmt.Sprintf("/proc/%d/ns/user", state.Pid)
+			s.Linux.Namespaces[len(s.Linux.Namespaces)-1].Path = fmt.Sprintf("/proc/%d/ns/user", ownerPid)
 		})
 	}
 	same := join(0)

@@ -518,15 +518,7 @@ func TestRuncBatsExecErrorOnce(t *testing.T) {
 // have the host's capabilities. myrun joined the user namespace first and
 // failed with "setns namespace type 0x40000000: Operation not permitted".
 func TestRuncBatsJoinNamespaceNotOwnedByUserns(t *testing.T) {
-	owner := newBundle(t, []string{"sleep", "1000"}, func(s *rspec.Spec) { escUserns(s, 0, 65536) })
-	if _, errs, code := owner.myrun("run", "-d", "--bundle", owner.dir, owner.id); code != 0 {
-		t.Fatalf("run -d (userns owner): %s", errs)
-	}
-	st, _, _ := owner.myrun("state", owner.id)
-	var state rspec.State
-	if err := json.Unmarshal([]byte(st), &state); err != nil || state.Pid <= 0 {
-		t.Fatalf("state: %v %q", err, st)
-	}
+	ownerPid := runUsernsOwner(t)
 	// The holder says its netns once it is in it, then sleeps there.
 	holder := exec.Command("unshare", "-n", "sh", "-c", "readlink /proc/self/ns/net; exec sleep 1000")
 	pipe, err := holder.StdoutPipe()
@@ -549,7 +541,7 @@ func TestRuncBatsJoinNamespaceNotOwnedByUserns(t *testing.T) {
 				s.Linux.Namespaces[i].Path = netns
 			}
 		}
-		s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", state.Pid)})
+		s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", ownerPid)})
 		for i, m := range s.Mounts {
 			if m.Type == "sysfs" { // no sysfs without owning the netns
 				s.Mounts[i] = rspec.Mount{Destination: m.Destination, Type: "bind", Source: "/sys", Options: []string{"rbind"}}
