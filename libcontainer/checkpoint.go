@@ -151,7 +151,7 @@ type dumping struct {
 	cfgFile  string
 
 	made    []string
-	nsRoot  *[2]int  // uid, gid the image dir was given to (makeDirs)
+	nsRoot  *int     // host uid the image dir was given to (makeDirs)
 	closers []func() // run in reverse when Checkpoint returns
 }
 
@@ -232,9 +232,9 @@ func checkStatusFd(o CheckpointOpts) error {
 	return nil
 }
 
-// makeDirs makes the image and work directories that do not exist. One
-// made for a user-namespaced container goes to the container's root,
-// which opens the images on restore.
+// makeDirs makes the image and work directories that do not exist. An
+// image dir made for a user-namespaced container goes to the container's
+// root, group host root, 0710: restored tasks open images as either.
 func (d *dumping) makeDirs() error {
 	for _, dir := range []struct{ flag, path string }{{"--image-path", d.imageDir}, {"--work-path", d.workDir}} {
 		if _, serr := os.Stat(dir.path); errors.Is(serr, os.ErrNotExist) {
@@ -246,20 +246,24 @@ func (d *dumping) makeDirs() error {
 			return fmt.Errorf("%s: %w", dir.flag, serr)
 		}
 	}
-	if uid, gid, ok := nsRootOf(d.pid); ok && slices.Contains(d.made, d.imageDir) {
-		if err := os.Chown(d.imageDir, uid, gid); err != nil {
+	if uid, _, ok := nsRootOf(d.pid); ok && slices.Contains(d.made, d.imageDir) {
+		if err := os.Chown(d.imageDir, uid, 0); err != nil {
 			return fmt.Errorf("--image-path: %w", err)
 		}
-		d.nsRoot = &[2]int{uid, gid}
+		if err := os.Chmod(d.imageDir, 0o710); err != nil {
+			return fmt.Errorf("--image-path: %w", err)
+		}
+		d.nsRoot = &uid
 	}
 	return nil
 }
 
-// handImagesToNSRoot gives the files CRIU wrote (mode 0600, root's) to
-// the container's root too, when the image dir went to it: the restored
-// tasks read some images themselves after they took that identity in
-// their user namespace (timens-0.img failed so, now and then, in the VM's
-// TestCRIUUserns). Symlinks are not followed.
+// handImagesToNSRoot gives the files CRIU wrote (0600, root's) to the
+// container's root, group host root, mode 0640. A restored task opens
+// some images (timens-0.img) twice: once before its uid_map is written,
+// as host uid and gid 0 without capabilities over the dir's owner, which
+// the group bits let through (the dir is 0710), and once as the
+// container's root, which owns them. Symlinks are not followed.
 func (d *dumping) handImagesToNSRoot() error {
 	if d.nsRoot == nil {
 		return nil
@@ -272,11 +276,25 @@ func (d *dumping) handImagesToNSRoot() error {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		if err := os.Lchown(filepath.Join(d.imageDir, e.Name()), d.nsRoot[0], d.nsRoot[1]); err != nil {
+		if err := giveImage(filepath.Join(d.imageDir, e.Name()), *d.nsRoot); err != nil {
 			return fmt.Errorf("--image-path: give the images to the container's root: %w", err)
 		}
 	}
 	return nil
+}
+
+// giveImage makes one image file uid's, group root's, mode 0640, through
+// an fd opened without following a symlink.
+func giveImage(path string, uid int) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Chown(uid, 0); err != nil {
+		return err
+	}
+	return f.Chmod(0o640)
 }
 
 // removeMade removes the directories made, last first; one CRIU wrote

@@ -72,22 +72,29 @@ func TestHandImagesToNSRoot(t *testing.T) {
 	if err := d.handImagesToNSRoot(); err != nil {
 		t.Fatal(err)
 	}
-	owner := func(f string) uint32 {
+	stat := func(f string) unix.Stat_t {
 		var st unix.Stat_t
 		if err := unix.Stat(f, &st); err != nil {
 			t.Fatal(err)
 		}
-		return st.Uid
+		return st
 	}
+	owner := func(f string) uint32 { return stat(f).Uid }
 	if owner(filepath.Join(dir, "timens-0.img")) != 0 {
 		t.Fatal("images chowned without a user namespace")
 	}
-	d.nsRoot = &[2]int{100000, 100000}
+	if err := os.Chown(filepath.Join(dir, "timens-0.img"), 0, 7); err != nil {
+		t.Fatal(err)
+	}
+	root := 100000
+	d.nsRoot = &root
 	if err := d.handImagesToNSRoot(); err != nil {
 		t.Fatal(err)
 	}
-	if u := owner(filepath.Join(dir, "timens-0.img")); u != 100000 {
-		t.Fatalf("image owner %d, want 100000", u)
+	// Before its uid_map is written a restored task is host uid and gid 0
+	// without capabilities here: group root and 0640 let it read.
+	if st := stat(filepath.Join(dir, "timens-0.img")); st.Uid != 100000 || st.Gid != 0 || st.Mode&0o777 != 0o640 {
+		t.Fatalf("image %d:%d %o, want 100000:0 640", st.Uid, st.Gid, st.Mode&0o777)
 	}
 	if u := owner(outside); u != 0 {
 		t.Fatalf("the symlink's target was chowned to %d", u)
