@@ -20,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 PKGS="systemd-sysv dbus dbus-user-session libpam-systemd kmod
 runc crun uidmap slirp4netns busybox-static iproute2 procps util-linux
 podman conmon containerd criu fuse-overlayfs netavark aardvark-dns catatonit
-containernetworking-plugins iptables curl systemd-container"
+containernetworking-plugins iptables curl systemd-container apparmor sudo"
 
 step() { echo "vm: image: $*" >&2; }
 fail() { echo "vm: image build failed at step '$1': $2" >&2; exit 1; }
