@@ -74,12 +74,39 @@ func (r *Runtime) status(c *container) string {
 	if _, err := os.Lstat(c.h.FifoPath()); err == nil {
 		return Created
 	}
-	if cg := r.cgroupOf(c); cg != nil {
-		if s, err := cg.FreezerState(); err == nil && s == "frozen" {
-			return Paused
-		}
+	if r.frozen(c) {
+		return Paused
 	}
 	return Running
+}
+
+// frozen reads the container's freezer through the cgroup dirs its state
+// recorded, or through a manager when it recorded none (a state.json
+// written before cgroup_paths was, or a container without cgroups).
+func (r *Runtime) frozen(c *container) bool {
+	if len(c.st.CgroupPaths) > 0 {
+		s, err := cgroups.FreezerStateAt(c.st.CgroupPaths)
+		return err == nil && s == cgroups.StateFrozen
+	}
+	if cg := r.cgroupOf(c); cg != nil {
+		s, err := cg.FreezerState()
+		return err == nil && s == cgroups.StateFrozen
+	}
+	return false
+}
+
+// frozenBeforeStart is CheckBeforeStart's freezer check (a hybrid host's
+// cgroup2 side included), read the way frozen reads.
+func (r *Runtime) frozenBeforeStart(c *container) bool {
+	if len(c.st.CgroupPaths) > 0 {
+		f, err := cgroups.FrozenBeforeStartAt(c.st.CgroupPaths)
+		return err == nil && f
+	}
+	if cg := r.cgroupOf(c); cg != nil {
+		_, err := cgroups.CheckBeforeStart(cg)
+		return errors.Is(err, cgroups.ErrFrozen)
+	}
+	return false
 }
 
 func (r *Runtime) cgroupOf(c *container) cgroups.Manager {
@@ -173,12 +200,10 @@ func (r *Runtime) Start(id string) error {
 		waitExit(pidfd, 10*time.Second)
 		return errors.New("cannot start a container without a process: config.json has no process")
 	}
-	if cg := r.cgroupOf(c); cg != nil {
-		// Frozen by hand after create: init could not take the fifo
-		// byte and start would wait for it forever.
-		if _, err := cgroups.CheckBeforeStart(cg); errors.Is(err, cgroups.ErrFrozen) {
-			return err
-		}
+	// Frozen by hand after create: init could not take the fifo byte and
+	// start would wait for it forever.
+	if r.frozenBeforeStart(c) {
+		return cgroups.ErrFrozen
 	}
 	if err := r.releaseFifo(c, pidfd); err != nil {
 		return err
