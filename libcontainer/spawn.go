@@ -259,7 +259,7 @@ func (p *initProcess) start() error {
 	if err != nil {
 		return err
 	}
-	env := []string{nsexec.SyncFdEnv + "=" + strconv.Itoa(p.syncFd), nsexec.KeepFdsEnv + "=" + strconv.Itoa(len(p.files))}
+	env := []string{nsexec.SyncFdEnv + "=" + strconv.Itoa(p.syncFd), nsexec.KeepFdsEnv + "=" + strconv.Itoa(len(p.files)), nsexec.NoRseqEnv}
 	if e := nsexec.ChildEnv(); e != "" {
 		// Our signal mask is not the caller's (nsexec/sigfwd.go).
 		env = append(env, e)

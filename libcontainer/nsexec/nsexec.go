@@ -31,6 +31,18 @@ const SyncFdEnv = "_MYRUN_SYNCFD"
 // on purpose; it closes every fd above them before anything else.
 const KeepFdsEnv = "_MYRUN_KEEPFDS"
 
+// NoRseqEnv is in init's environment: glibc, reading it at start-up,
+// registers no rseq area for init's threads. Init's Go runtime creates
+// threads (pthread_create) while the container's seccomp filter may be
+// loaded already, and glibc aborts a new thread whose rseq(2) fails when
+// the first thread's succeeded ("Fatal glibc error: rseq registration
+// failed"), as it does under a profile that answers unlisted calls with
+// an errno and does not list rseq (runtime-tools' default: 9 of 2200
+// creates under load). With no registration in the first thread, no
+// later one tries. The user's process gets process.env at execve, not
+// this.
+const NoRseqEnv = "GLIBC_TUNABLES=glibc.pthread.rseq=0"
+
 // OrigNofileCur is the RLIMIT_NOFILE soft limit the process was started with,
 // before the Go runtime raised it to the hard limit.
 func OrigNofileCur() uint64 {
