@@ -10,9 +10,9 @@ import (
 // manager's Paths reported (a container's state records them), read
 // without building a manager: state, start and list ask only this, and a
 // manager costs a decode of the config's resources and devices and, for
-// cgroupfs, a mountinfo parse. It reads what every driver's FreezerState reads: the
-// v1 freezer hierarchy when there is one, else the cgroup2 dir ("" key);
-// paths with neither (no cgroup) give "".
+// cgroupfs, a mountinfo parse. It reads what every driver's FreezerState
+// reads: the v1 freezer hierarchy when there is one, else the cgroup2 dir
+// ("" key); paths with neither (no cgroup) give "".
 func FreezerStateAt(paths map[string]string) (string, error) {
 	var (
 		st  lib.FreezerState

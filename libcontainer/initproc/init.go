@@ -33,6 +33,9 @@ func Main() {
 	}
 	os.Unsetenv(nsexec.SyncFdEnv)
 	os.Unsetenv(nsexec.KeepFdsEnv)
+	// glibc has read it; hooks init starts before process.env is set
+	// inherit this environment.
+	os.Unsetenv(nsexec.NoRseqVar)
 	unix.CloseOnExec(fd)
 	conn := syncproto.FromFd(fd)
 	var cfg Config

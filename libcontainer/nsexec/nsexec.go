@@ -41,7 +41,10 @@ const KeepFdsEnv = "_MYRUN_KEEPFDS"
 // creates under load). With no registration in the first thread, no
 // later one tries. The user's process gets process.env at execve, not
 // this.
-const NoRseqEnv = "GLIBC_TUNABLES=glibc.pthread.rseq=0"
+const NoRseqEnv = NoRseqVar + "=glibc.pthread.rseq=0"
+
+// NoRseqVar is NoRseqEnv's variable; init unsets it once running.
+const NoRseqVar = "GLIBC_TUNABLES"
 
 // OrigNofileCur is the RLIMIT_NOFILE soft limit the process was started with,
 // before the Go runtime raised it to the hard limit.
