@@ -64,7 +64,7 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 	if o.Process == nil && o.BuildProcess == nil {
 		return 0, errors.New("exec: no process given")
 	}
-	cg := r.cgroupOf(c)
+	cg := r.execCgroup(c)
 	if p, ok := cg.(cgroups.Prewarmer); ok {
 		// The placement of the new process waits for an RCU grace
 		// period unless the lock is warm: start that wait now, while we
@@ -119,6 +119,19 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 	return r.execSpawn(o, c.h, spec, req)
 }
 
+// execCgroup is the cgroup an exec'd process enters: the dirs the
+// container's state recorded (cgroups.Recorded), a manager only when the
+// state has none or a write needs one; nil for no cgroup.
+func (r *Runtime) execCgroup(c *container) cgroups.Joiner {
+	if len(c.st.CgroupPaths) == 0 {
+		if cg := r.cgroupOf(c); cg != nil {
+			return cg
+		}
+		return nil
+	}
+	return cgroups.Recorded(c.st.CgroupPaths, func() (cgroups.Manager, error) { return r.cgroupManager(c) })
+}
+
 // execAllowed says whether a container in status s takes an exec, and
 // whether it is paused.
 func execAllowed(s string, ignorePaused bool) (paused bool, err error) {
@@ -139,7 +152,7 @@ func execAllowed(s string, ignorePaused bool) (paused bool, err error) {
 
 // execRequest is the spawn request of an exec: join every namespace of
 // the container's init.
-func execRequest(o ExecOpts, st *state.State, spec *rspec.Spec, cg cgroups.Manager) *spawnRequest {
+func execRequest(o ExecOpts, st *state.State, spec *rspec.Spec, cg cgroups.Joiner) *spawnRequest {
 	var boot nsexec.Bootstrap
 	inUserNS := userns.RunningInUserNS()
 	if spec.Linux != nil {
@@ -164,7 +177,7 @@ func execRequest(o ExecOpts, st *state.State, spec *rspec.Spec, cg cgroups.Manag
 			Rootfs: st.Rootfs, Bundle: st.Bundle, InUserNS: inUserNS, PreserveFds: o.PreserveFds,
 		},
 		preserve: o.PreserveFds, stdio: o.Stdio,
-		cgroup: cg, oomScoreAdj: o.Process.OOMScoreAdj, affinity: o.Process.ExecCPUAffinity,
+		join: cg, oomScoreAdj: o.Process.OOMScoreAdj, affinity: o.Process.ExecCPUAffinity,
 	}
 }
 

@@ -109,24 +109,34 @@ func (r *Runtime) frozenBeforeStart(c *container) bool {
 	return false
 }
 
+// cgroupOf is cgroupManager with its error logged, for the verbs that go
+// on without a manager.
 func (r *Runtime) cgroupOf(c *container) cgroups.Manager {
-	if cg, ok := r.cgroups[c.st.ID]; ok {
-		return cg
-	}
-	b, err := c.st.Brief()
+	cg, err := r.cgroupManager(c)
 	if err != nil {
 		r.Log.Warn("cgroup", "id", c.st.ID, "error", err)
 		return nil
+	}
+	return cg
+}
+
+// cgroupManager builds (once per process) the manager of c's cgroup.
+func (r *Runtime) cgroupManager(c *container) (cgroups.Manager, error) {
+	if cg, ok := r.cgroups[c.st.ID]; ok {
+		return cg, nil
+	}
+	b, err := c.st.Brief()
+	if err != nil {
+		return nil, err
 	}
 	cfg := r.cgroupConfig(c.st.ID, b, c.st.Systemd, c.st.Rootless)
 	cfg.Paths = c.st.CgroupPaths
 	cg, err := cgroups.New(cfg)
 	if err != nil {
-		r.Log.Warn("cgroup", "id", c.st.ID, "error", err)
-		return nil
+		return nil, err
 	}
 	r.rememberCgroup(c.st.ID, cg)
-	return cg
+	return cg, nil
 }
 
 // rememberCgroup keeps cg for later verbs on id in this process.

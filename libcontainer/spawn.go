@@ -42,7 +42,8 @@ type spawnRequest struct {
 	stdio       [3]*os.File // nil = ours
 	uidMaps     []rspec.LinuxIDMapping
 	gidMaps     []rspec.LinuxIDMapping
-	cgroup      cgroups.Manager
+	cgroup      cgroups.Manager       // init: the cgroup to create and limit
+	join        cgroups.Joiner        // exec: the container's cgroup to enter
 	subCgroups  []string              // exec --cgroup: dirs to move the process on to
 	resources   *rspec.LinuxResources // applied once the pid is in the cgroup
 	oomScoreAdj *int
@@ -57,6 +58,14 @@ type spawnRequest struct {
 	// onPid is called as soon as the container process's pid is known, so
 	// that a failure later can still kill it; its error fails the spawn.
 	onPid func(pid int) error
+}
+
+// into is the cgroup the process goes into: init's or exec's; nil for none.
+func (req *spawnRequest) into() cgroups.Joiner {
+	if req.cgroup != nil {
+		return req.cgroup
+	}
+	return req.join
 }
 
 // spawn starts init and drives the handshake until init reports ready (or,
@@ -242,9 +251,9 @@ func (p *initProcess) start() error {
 	}
 	p.closers = append(p.closers, func() { exe.Close() })
 	sys := &syscall.SysProcAttr{}
-	if p.req.cgroup != nil {
+	if into := p.req.into(); into != nil {
 		// CLONE_INTO_CGROUP: the child is born in the container's cgroup.
-		if fd, err := p.req.cgroup.CgroupFD(); err == nil && fd >= 0 {
+		if fd, err := into.CgroupFD(); err == nil && fd >= 0 {
 			p.closers = append(p.closers, func() { unix.Close(fd) })
 			sys.UseCgroupFD = true
 			sys.CgroupFD = fd
@@ -474,11 +483,11 @@ func (p *initProcess) close() {
 // place puts the container process in its cgroup (and resctrl group) and
 // sets its oom_score_adj; the limits come later (setLimits).
 func (r *Runtime) place(req *spawnRequest, pid int, bornInCgroup bool) error {
-	if req.cgroup != nil && !bornInCgroup {
+	if into := req.into(); into != nil && !bornInCgroup {
 		t0 := time.Now()
-		place := req.cgroup.Apply
-		if req.cfg.Mode == initproc.ModeExec {
-			place = req.cgroup.Join // the cgroup is set up; only enter it
+		place := into.Join // exec: the cgroup is set up; only enter it
+		if req.cgroup != nil {
+			place = req.cgroup.Apply
 		}
 		if err := place(pid); err != nil {
 			return fmt.Errorf("cgroup: %w", err)

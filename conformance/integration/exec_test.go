@@ -256,6 +256,32 @@ func TestExecJoinsAllNamespaces(t *testing.T) {
 	}
 }
 
+// Seen from the host, an exec'd process is in init's cgroup in every
+// hierarchy (on a hybrid host the cgroup2 side too): exec enters the dirs
+// the state recorded, without building a cgroup manager.
+func TestExecEntersInitsCgroups(t *testing.T) {
+	b := runningBundle(t)
+	pidFile := filepath.Join(b.dir, "exec.pid")
+	if _, errs, code := b.myrun("exec", "-d", "--pid-file", pidFile, b.id, "sleep", "100"); code != 0 {
+		t.Fatalf("exec -d: %s", errs)
+	}
+	raw, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cgroupOf := func(pid string) string {
+		b, err := os.ReadFile("/proc/" + pid + "/cgroup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	init := strconv.Itoa(int(b.state()["pid"].(float64)))
+	if got, want := cgroupOf(strings.TrimSpace(string(raw))), cgroupOf(init); got != want || !strings.Contains(want, b.id) {
+		t.Fatalf("exec'd process's cgroups:\n%s\ninit's:\n%s", got, want)
+	}
+}
+
 // A config.json or process.json larger than a socket buffer (about 208 KiB
 // here; a pod's service-link environment gets there) reaches init and the
 // constructor whole: runc takes them, and so do we. Run (init's config),

@@ -36,7 +36,7 @@ type Config struct {
 // Manager controls one container's cgroup(s).
 type Manager interface {
 	Apply(pid int) error               // create the dirs and move pid in (pid <= 0: create only)
-	Join(pid int) error                // move pid into the existing dirs, changing nothing else (exec)
+	Joiner                             // Join moves pid into the existing dirs, changing nothing else (exec)
 	Set(r *specs.LinuxResources) error // apply limits (create and update)
 	Freeze() error                     // pause
 	Thaw() error                       // resume
@@ -51,9 +51,7 @@ type Manager interface {
 	// nothing was proven: kill, then Destroy. As Destroy, it may have
 	// removed empty sub-cgroups or hierarchies' directories by then.
 	RemoveIfEmpty() error
-	Paths() map[string]string // subsystem -> absolute dir ("" on v2, "unified" on hybrid)
-	Exists() bool             // the container's cgroup exists
-	CgroupFD() (int, error)   // O_PATH dir fd on pure v2, else -1
+	Exists() bool // the container's cgroup exists
 
 	// Missing lists the directories Apply would create, parents first.
 	// create records them before Apply: a runtime killed between a mkdir

@@ -20,15 +20,19 @@ type Prewarmer interface {
 }
 
 func (m *v1Manager) PrewarmMigration() {
-	mnt, ok := m.mounts["devices"]
-	if !ok {
-		return
+	if mnt, ok := m.mounts["devices"]; ok {
+		prewarmIn(mnt, "devices")
 	}
+}
+
+// prewarmIn writes our pid into our own cgroup of the hierarchy of
+// subsystem mounted at mnt.
+func prewarmIn(mnt, subsystem string) {
 	own, err := ownCgroups()
 	if err != nil {
 		return
 	}
-	p, ok := own["devices"]
+	p, ok := own[subsystem]
 	if !ok {
 		return
 	}
