@@ -99,23 +99,6 @@ func TestConfigJSONNull(t *testing.T) {
 	}
 }
 
-func TestInMemory(t *testing.T) {
-	if _, err := os.Stat("/dev/shm"); err != nil {
-		t.Skip("no /dev/shm")
-	}
-	dir, err := os.MkdirTemp("/dev/shm", "state-test-")
-	if err != nil {
-		t.Skip(err)
-	}
-	defer os.RemoveAll(dir)
-	if !(&Store{Root: dir}).inMemory() {
-		t.Errorf("%s (tmpfs) not detected as in memory", dir)
-	}
-	if (&Store{Root: "/proc/self"}).inMemory() {
-		t.Error("/proc detected as in memory")
-	}
-}
-
 func TestValidateIDCharset(t *testing.T) {
 	if err := ValidateID("A_b+c-1.2"); err != nil {
 		t.Error(err)

@@ -75,8 +75,6 @@ func ValidateID(id string) error {
 // Store is the runtime's root directory.
 type Store struct {
 	Root string
-
-	volatile *bool // root is on tmpfs/ramfs (nil: not checked yet)
 }
 
 // Handle is a locked container directory.
@@ -84,19 +82,6 @@ type Handle struct {
 	ID  string
 	Dir string
 	fd  int
-	// noSync skips fsync: on a memory filesystem it only costs time and
-	// the rename alone keeps readers from seeing a partial file.
-	noSync bool
-}
-
-// inMemory reports whether the root is on tmpfs or ramfs, once.
-func (s *Store) inMemory() bool {
-	if s.volatile == nil {
-		var st unix.Statfs_t
-		v := unix.Statfs(s.Root, &st) == nil && (st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC)
-		s.volatile = &v
-	}
-	return *s.volatile
 }
 
 func (s *Store) dir(id string) string { return filepath.Join(s.Root, id) }
@@ -122,7 +107,6 @@ func (s *Store) Create(id string) (*Handle, error) {
 		os.Remove(dir)
 		return nil, err
 	}
-	h.noSync = s.inMemory()
 	return h, nil
 }
 
@@ -143,7 +127,6 @@ func (s *Store) Open(id string) (*Handle, error) {
 		h.Unlock()
 		return nil, ErrNotExist
 	}
-	h.noSync = s.inMemory()
 	return h, nil
 }
 
@@ -192,7 +175,12 @@ func (h *Handle) Load() (*State, error) {
 	return &st, nil
 }
 
-// Save writes state.json atomically: temp file, fsync (not on tmpfs), rename.
+// Save writes state.json atomically: temp file, rename. No fsync, as
+// runc and crun: everything a state describes (processes, cgroups,
+// mounts) ends with the kernel, so a state file a crash left half written
+// describes nothing left to recover, and `delete --force` removes it. On
+// a root on disk (/run is on the root filesystem on some hosts) three
+// fsyncs per container cost journal commits.
 func (h *Handle) Save(st *State) error {
 	// Not json.Marshal(st): it would check and compact MarshalJSON's
 	// output, the whole state, once more.
@@ -205,9 +193,6 @@ func (h *Handle) Save(st *State) error {
 		return fmt.Errorf("saving state: %w", err)
 	}
 	err = fdio.WriteAll(fd, b)
-	if err == nil && !h.noSync {
-		err = unix.Fsync(fd)
-	}
 	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}
