@@ -442,20 +442,9 @@ func (r *Runtime) killAndWait(c *container) {
 // exited 0): delete can be retried and still finds the cgroup; the
 // poststop hooks run then.
 func (r *Runtime) destroy(c *container) error {
-	cg := r.cgroupOf(c)
-	if cg != nil {
-		if c.st.Creating {
-			// create died: maybe between a mkdir and its marker.
-			if rec, err := readRecovery(c.h); err == nil {
-				cgroups.Claim(rec.PendingCgroups)
-			}
-		}
-		// Without a pid namespace of its own, processes can outlive init:
-		// destroyCgroup kills them until none is left. Not gated on
-		// Exists: a create killed half-way may have made only some
-		// hierarchies' directories; Destroy removes what is there.
-		if err := destroyCgroup(cg); err != nil {
-			return fmt.Errorf("container %s: %w", c.st.ID, err)
+	if !r.recordedCgroupRemoved(c) {
+		if err := r.destroyCgroupOf(c); err != nil {
+			return err
 		}
 	}
 	if b, err := c.st.Brief(); err != nil {
@@ -469,6 +458,41 @@ func (r *Runtime) destroy(c *container) error {
 	delete(r.cgroups, c.st.ID)
 	r.destroyRdt(c.h)
 	return c.h.Remove()
+}
+
+// recordedCgroupRemoved removes the cgroup of a stopped container through
+// the dirs its state recorded (cgroups.RemoveIfEmptyAt), without building
+// a manager, and says whether that proved it empty and gone. Not for a
+// create that died (pending dirs to claim first), the systemd driver
+// (systemd removes the unit's) or a manager this process has already.
+func (r *Runtime) recordedCgroupRemoved(c *container) bool {
+	if _, built := r.cgroups[c.st.ID]; built || c.st.Creating || c.st.Systemd {
+		return false
+	}
+	return cgroups.RemoveIfEmptyAt(c.st.CgroupPaths) == nil
+}
+
+// destroyCgroupOf kills what is left in c's cgroup and removes it, with a
+// manager.
+func (r *Runtime) destroyCgroupOf(c *container) error {
+	cg := r.cgroupOf(c)
+	if cg == nil {
+		return nil
+	}
+	if c.st.Creating {
+		// create died: maybe between a mkdir and its marker.
+		if rec, err := readRecovery(c.h); err == nil {
+			cgroups.Claim(rec.PendingCgroups)
+		}
+	}
+	// Without a pid namespace of its own, processes can outlive init:
+	// destroyCgroup kills them until none is left. Not gated on Exists: a
+	// create killed half-way may have made only some hierarchies'
+	// directories; Destroy removes what is there.
+	if err := destroyCgroup(cg); err != nil {
+		return fmt.Errorf("container %s: %w", c.st.ID, err)
+	}
+	return nil
 }
 
 func (r *Runtime) forceRemoveCorrupt(id string, cause error) error {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	lib "github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
@@ -46,19 +47,64 @@ func (r *recorded) Paths() map[string]string { return maps.Clone(r.paths) }
 // order, a hybrid host's cgroup2 side ("unified") last and only if it
 // exists.
 func (r *recorded) Join(pid int) error {
-	for _, k := range slices.Sorted(maps.Keys(r.paths)) {
-		if k == "unified" {
+	for _, k := range order(r.paths) {
+		if k == "unified" && !lib.PathExists(r.paths[k]) {
 			continue
 		}
 		if err := r.write(r.paths[k], pid); err != nil {
 			return err
 		}
 	}
-	if d := r.paths["unified"]; d != "" && lib.PathExists(d) {
-		return r.write(d, pid)
+	return nil
+}
+
+// order is the v1 manager's order of paths' keys: the hierarchies sorted,
+// a hybrid host's cgroup2 side ("unified") last.
+func order(paths map[string]string) []string {
+	keys := slices.Sorted(maps.Keys(paths))
+	if i := slices.Index(keys, "unified"); i >= 0 {
+		keys = append(slices.Delete(keys, i, i+1), "unified")
+	}
+	return keys
+}
+
+// RemoveIfEmptyAt is the cgroupfs drivers' RemoveIfEmpty (v1, hybrid, v2)
+// over the dirs a manager's Paths reported, each hierarchy's mount found
+// from its dir: delete of a stopped container needs no manager build or
+// mountinfo parse. Not for the systemd driver, whose cgroups systemd
+// removes with the unit. A dir whose mount is not found (gone already,
+// say) proves nothing: the caller goes on with a manager.
+func RemoveIfEmptyAt(paths map[string]string) error {
+	if len(paths) == 0 {
+		return errNotProven
+	}
+	var below string // the dirs' part below their mount, from the first
+	for _, k := range order(paths) {
+		dir := paths[k]
+		// v1 hierarchies hold the container at the same path below each
+		// mount (unless linux.cgroupsPath is relative to different own
+		// cgroups): one statx confirms the mount there, where finding it
+		// costs one per level.
+		base, ok := strings.TrimSuffix(dir, below), false
+		if below != "" && strings.HasSuffix(dir, below) {
+			root, known := isMountRoot(base)
+			ok = root && known
+		}
+		if !ok {
+			if base, ok = mountOf(dir); !ok {
+				return errNotProven
+			}
+		}
+		if err := removeIfEmpty(base, dir); err != nil {
+			return err
+		}
+		below = strings.TrimPrefix(dir, base)
 	}
 	return nil
 }
+
+// mountOf finds a cgroup dir's hierarchy mount (tests replace it).
+var mountOf = hierarchyMount
 
 func (r *recorded) write(dir string, pid int) error {
 	err := writeCgroupProc(dir, pid)
@@ -93,29 +139,37 @@ func (r *recorded) CgroupFD() (int, error) {
 // found from the recorded dir (hierarchyMount) instead of mountinfo.
 func (r *recorded) PrewarmMigration() {
 	if dir := r.paths["devices"]; dir != "" {
-		if mnt, ok := hierarchyMount(dir); ok {
+		if mnt, ok := mountOf(dir); ok {
 			prewarmIn(mnt, "devices")
 		}
 	}
 }
 
-// hierarchyMount is the mount dir of the filesystem dir lies on: its
-// highest ancestor with dir's device number. Every cgroup v1 hierarchy is
-// a filesystem of its own, mounted on the tmpfs at /sys/fs/cgroup.
+// hierarchyMount is the mount dir of the filesystem dir lies on: the
+// nearest of dir and its ancestors that is the root of a mount (statx's
+// STATX_ATTR_MOUNT_ROOT, Linux 5.8; older kernels report no mount).
 func hierarchyMount(dir string) (string, bool) {
-	var st unix.Stat_t
-	if unix.Stat(dir, &st) != nil {
-		return "", false
-	}
-	for {
-		parent := filepath.Dir(dir)
-		var pst unix.Stat_t
-		if parent == dir || unix.Stat(parent, &pst) != nil {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		root, ok := isMountRoot(d)
+		if !ok {
 			return "", false
 		}
-		if pst.Dev != st.Dev {
-			return dir, true
+		if root {
+			return d, true
 		}
-		dir = parent
+		if d == "/" {
+			return "", false
+		}
 	}
+}
+
+// isMountRoot says whether dir is the root of a mount; ok is false when
+// that is not known (no such dir, or a kernel without the attribute).
+func isMountRoot(dir string) (root, ok bool) {
+	var stx unix.Statx_t
+	if unix.Statx(unix.AT_FDCWD, dir, unix.AT_STATX_DONT_SYNC|unix.AT_NO_AUTOMOUNT, 0, &stx) != nil ||
+		stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT == 0 {
+		return false, false
+	}
+	return stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0, true
 }

@@ -170,7 +170,10 @@ func TestHierarchyMount(t *testing.T) {
 	if _, ok := hierarchyMount("/no/such/dir"); ok {
 		t.Error("a missing dir has a mount")
 	}
-	if _, ok := hierarchyMount("/"); ok {
-		t.Error("/ has a mount above it")
+	if got, ok := hierarchyMount("/"); !ok || got != "/" {
+		t.Errorf("hierarchyMount(/) = %q %v", got, ok)
+	}
+	if root, ok := isMountRoot("/sys/kernel"); !ok || root {
+		t.Errorf("isMountRoot(/sys/kernel) = %v %v", root, ok)
 	}
 }

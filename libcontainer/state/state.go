@@ -225,9 +225,40 @@ func createTemp(dir string) (string, int, error) {
 }
 
 // Remove deletes the container directory; the handle stays locked until
-// Unlock so waiters see it gone.
+// Unlock so waiters see it gone. Its files go through the locked
+// directory's fd (a getdents and an unlinkat each, where os.RemoveAll
+// tries unlink and rmdir of the directory first and opens it again);
+// anything else in it, a sub-directory, is left to os.RemoveAll.
 func (h *Handle) Remove() error {
+	if h.removeFiles() == nil {
+		err := unix.Rmdir(h.Dir)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+	}
 	return os.RemoveAll(h.Dir)
+}
+
+func (h *Handle) removeFiles() error {
+	if h.fd < 0 {
+		return unix.EBADF
+	}
+	if _, err := unix.Seek(h.fd, 0, 0); err != nil {
+		return err
+	}
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.ReadDirent(h.fd, buf)
+		if err != nil || n == 0 {
+			return err
+		}
+		_, _, names := unix.ParseDirent(buf[:n], -1, nil)
+		for _, name := range names {
+			if err := unix.Unlinkat(h.fd, name, 0); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // FifoPath is the exec fifo inside the container directory.

@@ -2,10 +2,13 @@ package state
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestValidateID(t *testing.T) {
@@ -89,5 +92,54 @@ func TestConcurrentCreateOneWins(t *testing.T) {
 	wg.Wait()
 	if wins != 1 {
 		t.Fatalf("%d creates won", wins)
+	}
+}
+
+// Remove takes every file of the directory through its locked fd, however
+// many (more than one getdents buffer) and whatever kind (the exec fifo),
+// and a sub-directory through os.RemoveAll; the handle stays usable for
+// Unlock.
+func TestRemoveEverything(t *testing.T) {
+	s := &Store{Root: t.TempDir()}
+	for _, c := range []struct {
+		name   string
+		subdir bool
+	}{{"files", false}, {"with-subdir", true}} {
+		h, err := s.Create(c.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Save(&State{ID: c.name}); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 300; i++ {
+			if err := os.WriteFile(filepath.Join(h.Dir, fmt.Sprintf("file-with-a-long-name-%03d", i)), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := unix.Mkfifo(h.FifoPath(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if c.subdir {
+			if err := os.MkdirAll(filepath.Join(h.Dir, "sub", "deeper"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !c.subdir {
+			// The fd path alone empties it.
+			if err := h.removeFiles(); err != nil {
+				t.Fatal(err)
+			}
+			if left, _ := os.ReadDir(h.Dir); len(left) != 0 {
+				t.Fatalf("left %d entries", len(left))
+			}
+		}
+		if err := h.Remove(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		h.Unlock()
+		if _, err := os.Lstat(h.Dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: dir left: %v", c.name, err)
+		}
 	}
 }
