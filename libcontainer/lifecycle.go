@@ -200,11 +200,11 @@ func (r *Runtime) Start(id string) error {
 		return errStartStopped
 	}
 	defer unix.Close(pidfd)
-	b, err := c.st.Brief()
+	hasProcess, hs, err := c.st.Hooks()
 	if err != nil {
 		return err
 	}
-	if !b.HasProcess {
+	if !hasProcess {
 		// Nothing to run: the container ends here, as stopped.
 		unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 		waitExit(pidfd, 10*time.Second)
@@ -219,7 +219,7 @@ func (r *Runtime) Start(id string) error {
 	if err := r.releaseFifo(c, pidfd); err != nil {
 		return err
 	}
-	if hs := b.Hooks; hs != nil && len(hs.Poststart) > 0 {
+	if hs != nil && len(hs.Poststart) > 0 {
 		if err := hooks.RunAll("poststart", hs.Poststart, c.specState(Running)); err != nil {
 			// The spec: a failing poststart hook is a warning only.
 			r.Log.Warn(err.Error())
@@ -447,9 +447,9 @@ func (r *Runtime) destroy(c *container) error {
 			return err
 		}
 	}
-	if b, err := c.st.Brief(); err != nil {
+	if _, hs, err := c.st.Hooks(); err != nil {
 		r.Log.Warn("poststop hooks not run", "id", c.st.ID, "error", err)
-	} else if hs := b.Hooks; hs != nil && len(hs.Poststop) > 0 && !c.st.PoststopDone {
+	} else if hs != nil && len(hs.Poststop) > 0 && !c.st.PoststopDone {
 		if err := hooks.RunAll("poststop", hs.Poststop, c.specState(Stopped)); err != nil {
 			// The spec: poststop failures are warnings; deletion goes on.
 			r.Log.Warn(err.Error())

@@ -157,6 +157,29 @@ func (st *State) Brief() (*Brief, error) {
 	return b, nil
 }
 
+// Hooks returns the config's hooks and whether it has a process, all that
+// start and delete read of it. Unless Brief or the whole config was
+// decoded already, they are decoded alone: linux.resources and
+// linux.devices, which Brief adds, cost a fresh process encoding/json's
+// reflection caches for their whole type trees.
+func (st *State) Hooks() (hasProcess bool, hooks *rspec.Hooks, err error) {
+	if st.Config != nil || st.brief != nil || st.configJSON == nil {
+		b, err := st.Brief()
+		if err != nil {
+			return false, nil, err
+		}
+		return b.HasProcess, b.Hooks, nil
+	}
+	var w struct {
+		Process json.RawMessage `json:"process"`
+		Hooks   *rspec.Hooks    `json:"hooks"`
+	}
+	if err := json.Unmarshal(st.configJSON, &w); err != nil {
+		return false, nil, fmt.Errorf("corrupt config in state file: %w", err)
+	}
+	return len(w.Process) > 0 && string(w.Process) != "null", w.Hooks, nil
+}
+
 // CheckConfigJSONEnv, set to 1, makes every save check that the recorded
 // config JSON still says what st.Config says, so a change to the config
 // without ConfigChanged fails instead of saving stale bytes. The

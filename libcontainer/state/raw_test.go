@@ -85,6 +85,50 @@ func TestBriefAndBadConfig(t *testing.T) {
 	}
 }
 
+// Hooks answers what Brief would, from the raw config, the decoded one
+// or a Brief already made; a corrupt hooks object is an error.
+func TestHooks(t *testing.T) {
+	for _, c := range []struct {
+		config     string
+		hasProcess bool
+		poststop   string
+	}{
+		{`{"process":{"args":["x"]},"hooks":{"poststop":[{"path":"/p"}]},"linux":{"resources":{"memory":{"limit":1}}}}`, true, "/p"},
+		{`{"process":null,"hooks":{}}`, false, ""},
+		{`{"root":{"path":"r"}}`, false, ""},
+	} {
+		var st State
+		if err := json.Unmarshal([]byte(`{"id":"a","config":`+c.config+`}`), &st); err != nil {
+			t.Fatal(err)
+		}
+		has, hs, err := st.Hooks()
+		got := ""
+		if hs != nil && len(hs.Poststop) == 1 {
+			got = hs.Poststop[0].Path
+		}
+		if err != nil || has != c.hasProcess || got != c.poststop {
+			t.Errorf("%s: Hooks = %v %q %v, want %v %q", c.config, has, got, err, c.hasProcess, c.poststop)
+		}
+		b, err := st.Brief()
+		if err != nil || b.HasProcess != has || (b.Hooks == nil) != (hs == nil) {
+			t.Errorf("%s: Brief %+v %v disagrees", c.config, b, err)
+		}
+		if has2, hs2, err := st.Hooks(); err != nil || has2 != has || hs2 != b.Hooks {
+			t.Errorf("%s: Hooks after Brief = %v %v %v", c.config, has2, hs2, err)
+		}
+	}
+	var st State
+	if err := json.Unmarshal([]byte(`{"id":"a","config":{"hooks":{"poststop":"x"}}}`), &st); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.Hooks(); err == nil || !strings.Contains(err.Error(), "corrupt config") {
+		t.Errorf("corrupt hooks: %v", err)
+	}
+	if _, _, err := (&State{}).Hooks(); err == nil {
+		t.Error("no config: no error")
+	}
+}
+
 func TestConfigJSONNull(t *testing.T) {
 	var st State
 	if err := json.Unmarshal([]byte(`{"id":"a","config":null}`), &st); err != nil {
