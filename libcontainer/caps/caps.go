@@ -3,13 +3,17 @@
 package caps
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/moby/sys/capability"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/myrun-org/myrun/libcontainer/internal/smallfile"
 )
 
 // byName is built on first use: most myrun commands never need it.
@@ -71,23 +75,22 @@ func New(sets *rspec.LinuxCapabilities) (*Caps, error) {
 	if sets == nil {
 		sets = &rspec.LinuxCapabilities{}
 	}
+	// Not Load: every set is cleared and set from sets below; only our
+	// own bounding set is read, without Load's capget, *os.File (the
+	// netpoller's start) and fmt scan of /proc/self/status.
 	c, err := capability.NewPid2(0)
 	if err != nil {
-		return nil, err
-	}
-	if err := c.Load(); err != nil {
 		return nil, err
 	}
 	last, err := capability.LastCap()
 	if err != nil {
 		return nil, err
 	}
-	// Our own bounding set, read before Clear rewrites c.
-	var own [64]bool
-	for x := capability.Cap(0); x <= last && int(x) < len(own); x++ {
-		own[x] = c.Get(capability.BOUNDING, x)
+	own, err := ownBounding()
+	if err != nil {
+		return nil, err
 	}
-	held := func(x capability.Cap) bool { return int(x) < len(own) && own[x] }
+	held := func(x capability.Cap) bool { return x < 64 && own&(1<<uint(x)) != 0 }
 	k := &Caps{c: c, sets: sets}
 	c.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
 	for _, s := range []struct {
@@ -123,6 +126,28 @@ func New(sets *rspec.LinuxCapabilities) (*Caps, error) {
 		c.Set(s.which, list...)
 	}
 	return k, nil
+}
+
+// ownBounding is our bounding set, the CapBnd line of /proc/self/status.
+func ownBounding() (uint64, error) {
+	b, err := smallfile.Read("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	return parseCapBnd(string(b))
+}
+
+func parseCapBnd(status string) (uint64, error) {
+	for line := range strings.SplitSeq(status, "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				return 0, fmt.Errorf("/proc/self/status: CapBnd: %w", err)
+			}
+			return n, nil
+		}
+	}
+	return 0, errors.New("/proc/self/status: no CapBnd line")
 }
 
 // grantable splits list into what held allows and what it does not.

@@ -114,3 +114,33 @@ func TestAmbientNeedsPermittedAndInheritable(t *testing.T) {
 		t.Errorf("NotRaised = %v, want %v", k.NotRaised, want)
 	}
 }
+
+// ownBounding reads what the library's Load reads, and parseCapBnd names
+// the file in its errors.
+func TestOwnBounding(t *testing.T) {
+	c, err := capability.NewPid2(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Load(); err != nil {
+		t.Fatal(err)
+	}
+	own, err := ownBounding()
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, _ := capability.LastCap()
+	for x := capability.Cap(0); x <= last; x++ {
+		if got := own&(1<<uint(x)) != 0; got != c.Get(capability.BOUNDING, x) {
+			t.Errorf("%s: ownBounding %v, Load %v", x, got, !got)
+		}
+	}
+	if n, err := parseCapBnd("Name:\tx\nCapBnd:\t000001ffffffffff\nCapAmb:\t0\n"); err != nil || n != 0x1ffffffffff {
+		t.Errorf("parseCapBnd = %#x %v", n, err)
+	}
+	for _, bad := range []string{"Name:\tx\n", "CapBnd:\tzz\n"} {
+		if _, err := parseCapBnd(bad); err == nil || !strings.Contains(err.Error(), "CapBnd") {
+			t.Errorf("parseCapBnd(%q) = %v", bad, err)
+		}
+	}
+}
