@@ -95,6 +95,9 @@ func newApp() *cli.Command {
 	}
 	for _, c := range cmds {
 		c.DisableSliceFlagSeparator = true
+		// No "help"/"h" sub-command under a verb: `myrun run h` runs a
+		// container named h, as runc does; --help still helps.
+		c.HideHelpCommand = true
 	}
 	return &cli.Command{
 		Name:    "myrun",

@@ -195,6 +195,9 @@ func TestRuncMessages(t *testing.T) {
 	}{
 		{name: "unknown id (state)", cmd: []string{"state", "nosuch-{id}"}, want: "does not exist", code: 1},
 		{name: "unknown id (exec)", cmd: []string{"exec", "nosuch-{id}", "true"}, want: "does not exist", code: 255},
+		// "h" and "help" are container ids under a verb, not its help.
+		{name: "id h (state)", cmd: []string{"state", "h"}, want: "does not exist", code: 1},
+		{name: "id help (delete)", cmd: []string{"delete", "help"}, want: "does not exist", code: 1},
 		{name: "id in use", args: []string{"sleep", "100"}, setup: detach, cmd: []string{"run", "-d", "--bundle", "{dir}", "{id}"}, want: "already exists", code: 1},
 		{name: "kill stopped", args: []string{"true"}, setup: stopped, cmd: []string{"kill", "{id}", "KILL"}, want: "container not running", code: 1},
 		{name: "pause stopped", args: []string{"true"}, setup: stopped, cmd: []string{"pause", "{id}"}, want: "container not running", code: 1},
