@@ -215,8 +215,11 @@ func (r *Runtime) Start(id string) error {
 	if r.frozenBeforeStart(c) {
 		return cgroups.ErrFrozen
 	}
-	// Nothing is saved: the fifo's removal is what makes it running.
 	if err := r.releaseFifo(c, pidfd); err != nil {
+		return err
+	}
+	c.st.Started = true
+	if err := c.h.Save(c.st); err != nil {
 		return err
 	}
 	if hs != nil && len(hs.Poststart) > 0 {

@@ -452,7 +452,7 @@ func (rs *restoration) recordInit() error {
 	if err != nil {
 		return fmt.Errorf("restore: restored init exited: %w", err)
 	}
-	rs.st.InitPid, rs.st.InitStartTime, rs.st.Creating = pid, start, false
+	rs.st.InitPid, rs.st.InitStartTime, rs.st.Creating, rs.st.Started = pid, start, false, true
 	rs.rec.InitPid, rs.rec.InitStartTime, rs.rec.PendingCgroups = pid, start, nil
 	if err := writeRecovery(rs.h, rs.rec); err != nil {
 		return err

@@ -48,6 +48,7 @@ type State struct {
 	Systemd       bool              `json:"systemd,omitempty"`
 	Rootless      bool              `json:"rootless,omitempty"`
 	SharedPidNS   bool              `json:"shared_pid_ns,omitempty"`
+	Started       bool              `json:"started,omitempty"`
 	// PoststopDone records that poststop hooks ran, so a retried delete
 	// does not run them twice.
 	PoststopDone bool `json:"poststop_done,omitempty"`
