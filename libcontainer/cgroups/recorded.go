@@ -128,6 +128,12 @@ func (r *recorded) CgroupFD() (int, error) {
 	if dir == "" {
 		return -1, nil
 	}
+	return openCgroupFD(dir)
+}
+
+// openCgroupFD is the O_PATH directory fd of a cgroup2 dir that
+// CLONE_INTO_CGROUP takes (every driver's CgroupFD on pure v2).
+func openCgroupFD(dir string) (int, error) {
 	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, &os.PathError{Op: "open", Path: dir, Err: err}

@@ -256,10 +256,5 @@ func (m *sdManager) CgroupFD() (int, error) {
 	if !m.v2 {
 		return -1, nil
 	}
-	dir := m.m.Path("")
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, &os.PathError{Op: "open", Path: dir, Err: err}
-	}
-	return fd, nil
+	return openCgroupFD(m.m.Path(""))
 }

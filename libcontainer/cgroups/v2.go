@@ -199,10 +199,4 @@ func (m *v2Manager) Missing() []string { return missingDirs(cgroupRoot, m.dir) }
 
 func (m *v2Manager) Exists() bool { return lib.PathExists(m.dir) }
 
-func (m *v2Manager) CgroupFD() (int, error) {
-	fd, err := unix.Open(m.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, &os.PathError{Op: "open", Path: m.dir, Err: err}
-	}
-	return fd, nil
-}
+func (m *v2Manager) CgroupFD() (int, error) { return openCgroupFD(m.dir) }
