@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/myrun-org/myrun/libcontainer/internal/procself"
 	"github.com/myrun-org/myrun/libcontainer/internal/smallfile"
 )
 
@@ -32,34 +33,8 @@ func innerPath(cfg Config) string {
 }
 
 // ownCgroups is the caller's /proc/self/cgroup as controller -> path
-// (the v2 entry has key ""; co-mounted controllers each get the path),
-// parsed as the library's ParseCgroupFile does; read with smallfile, not
-// os.Open (five syscalls fewer: TestOwnCgroupsMatchesLibrary).
-func ownCgroups() (map[string]string, error) {
-	b, err := smallfile.Read(procSelfCgroup)
-	if err != nil {
-		return nil, err
-	}
-	return parseCgroupFile(string(b))
-}
-
-func parseCgroupFile(text string) (map[string]string, error) {
-	cgroups := make(map[string]string)
-	text = strings.TrimSuffix(text, "\n")
-	if text == "" {
-		return cgroups, nil
-	}
-	for line := range strings.SplitSeq(text, "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) < 3 {
-			return nil, fmt.Errorf("invalid cgroup entry: must contain at least two colons: %v", line)
-		}
-		for subs := range strings.SplitSeq(parts[1], ",") {
-			cgroups[subs] = parts[2]
-		}
-	}
-	return cgroups, nil
-}
+// (the v2 entry has key ""; co-mounted controllers each get the path).
+func ownCgroups() (map[string]string, error) { return procself.Cgroups(procSelfCgroup) }
 
 // resolve joins the hierarchy mount dir with the container's inner path.
 // own is the caller's cgroup in that hierarchy (used for relative paths).

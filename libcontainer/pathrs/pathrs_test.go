@@ -376,3 +376,102 @@ func TestExistingDirMatchesMkdirAllHandle(t *testing.T) {
 		}
 	}
 }
+
+// newLeafDir stands in for MkdirAllHandle where only the last component
+// is missing: it creates that one directory with the mode asked for and
+// returns the same kind of handle; a missing parent, an existing
+// non-directory, a symlink in its place or a mode with more than
+// permission bits is left to MkdirAllHandle.
+func TestNewLeafDirMatchesMkdirAllHandle(t *testing.T) {
+	// The same tree twice: ours creates in one, MkdirAllHandle in the other.
+	roots := [2]string{newRoot(t), newRoot(t)}
+	var dirs [2]*os.File
+	for i, r := range roots {
+		if err := os.Symlink("etc", filepath.Join(r, "etclink")); err != nil {
+			t.Fatal(err)
+		}
+		d, err := openRoot(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		dirs[i] = d
+	}
+	root, rootDir := roots[0], dirs[0]
+	old := unix.Umask(0)
+	defer unix.Umask(old)
+	for _, rel := range []string{"new", "etc/new", "etclink/new2", "updir/etc/new3"} {
+		d := newLeafDir(rootDir, root, rel, 0o711)
+		if d == nil {
+			t.Errorf("%q: not created", rel)
+			continue
+		}
+		theirs, err := pathrslite.MkdirAllHandle(dirs[1], rel, 0o711)
+		if err != nil {
+			t.Fatalf("%q: %v", rel, err)
+		}
+		var a, b, at unix.Stat_t
+		if err := unix.Fstat(int(d.Fd()), &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Fstat(int(theirs.Fd()), &b); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Fstatat(int(rootDir.Fd()), lexical(t, root, rel), &at, 0); err != nil {
+			t.Fatal(err)
+		}
+		if a.Ino != at.Ino || a.Mode != b.Mode || a.Mode&0o7777 != 0o711 {
+			t.Errorf("%q: ours is inode %d mode %o (the tree's %d), MkdirAllHandle's mode %o", rel, a.Ino, a.Mode, at.Ino, b.Mode)
+		}
+		fa, _ := unix.FcntlInt(d.Fd(), unix.F_GETFL, 0)
+		fb, _ := unix.FcntlInt(theirs.Fd(), unix.F_GETFL, 0)
+		if fa != fb {
+			t.Errorf("%q: flags %#x, MkdirAllHandle's %#x", rel, fa, fb)
+		}
+		d.Close()
+		theirs.Close()
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc/new3")); err != nil {
+		t.Errorf("updir/etc/new3 not created inside the root: %v", err)
+	}
+	if err := os.Symlink("/tmp", filepath.Join(root, "etc/swapped")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		rel  string
+		mode os.FileMode
+	}{{"nope/x", 0o755}, {"etc/passwd", 0o755}, {"etc/swapped", 0o755}, {"etc/sticky", 0o755 | os.ModeSticky}, {".", 0o755}} {
+		if d := newLeafDir(rootDir, root, c.rel, c.mode); d != nil {
+			d.Close()
+			t.Errorf("%q %v: taken", c.rel, c.mode)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(root, "etc/sticky")); !os.IsNotExist(err) {
+		t.Errorf("etc/sticky created for a mode with more than permission bits (%v)", err)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "nope")); !os.IsNotExist(err) {
+		t.Errorf("a missing parent was created (%v)", err)
+	}
+}
+
+// A path openat2 does not find fails without pathrs-lite's second lookup,
+// with its error (and any other failure is pathrs-lite's own).
+func TestLookupInRootNotFoundAsPathrsLite(t *testing.T) {
+	root := newRoot(t)
+	for _, p := range []string{"/nope", "nope/x", "/abs/x", "/dangle"} {
+		_, ours := lookupInRoot(root, p)
+		_, theirs := pathrslite.OpenInRoot(root, p)
+		if ours == nil || theirs == nil || ours.Error() != theirs.Error() || errno(ours) != errno(theirs) {
+			t.Errorf("%q: ours %v, pathrs-lite %v", p, ours, theirs)
+		}
+	}
+}
+
+func lexical(t *testing.T, root, p string) string {
+	t.Helper()
+	rel, err := lexicalInRoot(root, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rel
+}

@@ -13,6 +13,7 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/myrun-org/myrun/libcontainer/internal/procself"
 	"github.com/myrun-org/myrun/libcontainer/pathrs"
 )
 
@@ -212,7 +213,7 @@ type hierarchy struct {
 
 // cgroupHierarchies lists the host's cgroup mounts below /sys/fs/cgroup.
 func cgroupHierarchies() ([]hierarchy, error) {
-	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
+	mounts, err := procself.Mounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
 		return nil, err
 	}
@@ -239,4 +240,4 @@ func cgroupHierarchies() ([]hierarchy, error) {
 
 // ownCgroups is /proc/self/cgroup as controller -> path ("" for v2;
 // co-mounted controllers each have an entry).
-func ownCgroups() (map[string]string, error) { return cglib.ParseCgroupFile("/proc/self/cgroup") }
+func ownCgroups() (map[string]string, error) { return procself.Cgroups("/proc/self/cgroup") }

@@ -56,14 +56,8 @@ func (c *Config) mountEntry(i int, m rspec.Mount) error {
 	return nil
 }
 
-// existingMode is the permission bits (with setuid, setgid, sticky) of
-// dest in the rootfs, when it exists already.
-func existingMode(rootfs, dest string) (uint32, bool) {
-	f, err := pathrs.OpenInRoot(rootfs, dest, unix.O_PATH)
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
+// modeBits is the permission bits (with setuid, setgid, sticky) of f.
+func modeBits(f *os.File) (uint32, bool) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return 0, false
@@ -179,11 +173,16 @@ func (c *Config) fsTarget(m rspec.Mount, o *mountOpts) (*os.File, error) {
 		return openOrdinaryDir(c.Rootfs, m.Destination)
 	}
 	if m.Type == "tmpfs" {
-		if mode, ok := existingMode(c.Rootfs, m.Destination); ok {
-			// As runc 1.4 (runc issue 4971): a tmpfs over an existing
-			// directory keeps its mode unless mode= says otherwise (a
-			// later mode= wins).
-			o.data = append([]string{fmt.Sprintf("mode=%04o", mode)}, o.data...)
+		// One lookup for both: CreateInRoot returns this same handle
+		// when the destination exists.
+		if f, err := pathrs.OpenInRoot(c.Rootfs, m.Destination, unix.O_PATH); err == nil {
+			if mode, ok := modeBits(f); ok {
+				// As runc 1.4 (runc issue 4971): a tmpfs over an
+				// existing directory keeps its mode unless mode= says
+				// otherwise (a later mode= wins).
+				o.data = append([]string{fmt.Sprintf("mode=%04o", mode)}, o.data...)
+			}
+			return f, nil
 		}
 	}
 	return pathrs.CreateInRoot(c.Rootfs, m.Destination, true, 0o755)

@@ -8,9 +8,10 @@ import (
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
-
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/libcontainer/internal/procself"
 )
 
 // PivotRoot makes the rootfs our "/" and detaches the old root. With
@@ -85,7 +86,7 @@ func moveRoot(rootfs string) error {
 // --no-pivot does the same.
 func hideHostProcSys(rootfs string) error {
 	root := filepath.Clean(rootfs)
-	mounts, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+	mounts, err := procself.Mounts(func(m *mountinfo.Info) (skip, stop bool) {
 		inside := m.Mountpoint == root || strings.HasPrefix(m.Mountpoint, root+"/")
 		return m.Root != "/" || (m.FSType != "proc" && m.FSType != "sysfs") || inside, false
 	})

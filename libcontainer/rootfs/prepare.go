@@ -9,6 +9,8 @@ import (
 	"github.com/moby/sys/mountinfo"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/myrun-org/myrun/libcontainer/internal/procself"
 )
 
 // Prepare builds the rootfs before the createContainer hooks: root
@@ -94,7 +96,7 @@ func (c *Config) prepareRoot() error {
 // rootfsParentPrivate: pivot_root refuses a new root whose parent mount
 // is shared, which happens with rootfsPropagation "shared"/"rshared".
 func (c *Config) rootfsParentPrivate() error {
-	mounts, err := mountinfo.GetMounts(mountinfo.ParentsFilter(c.Rootfs))
+	mounts, err := procself.Mounts(mountinfo.ParentsFilter(c.Rootfs))
 	if err != nil {
 		return err
 	}
