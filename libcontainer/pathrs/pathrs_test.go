@@ -346,18 +346,11 @@ func TestExistingDirMatchesMkdirAllHandle(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", rel, err)
 		}
-		var a, b unix.Stat_t
-		if err := unix.Fstat(int(ours.Fd()), &a); err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Fstat(int(theirs.Fd()), &b); err != nil {
-			t.Fatal(err)
-		}
+		a, fa := statFlags(t, ours)
+		b, fb := statFlags(t, theirs)
 		if a.Dev != b.Dev || a.Ino != b.Ino {
 			t.Errorf("%q: ours is %d:%d, MkdirAllHandle's %d:%d", rel, a.Dev, a.Ino, b.Dev, b.Ino)
 		}
-		fa, _ := unix.FcntlInt(ours.Fd(), unix.F_GETFL, 0)
-		fb, _ := unix.FcntlInt(theirs.Fd(), unix.F_GETFL, 0)
 		if fa != fb {
 			t.Errorf("%q: flags %#x, MkdirAllHandle's %#x", rel, fa, fb)
 		}
@@ -410,21 +403,15 @@ func TestNewLeafDirMatchesMkdirAllHandle(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", rel, err)
 		}
-		var a, b, at unix.Stat_t
-		if err := unix.Fstat(int(d.Fd()), &a); err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Fstat(int(theirs.Fd()), &b); err != nil {
-			t.Fatal(err)
-		}
+		a, fa := statFlags(t, d)
+		b, fb := statFlags(t, theirs)
+		var at unix.Stat_t
 		if err := unix.Fstatat(int(rootDir.Fd()), lexical(t, root, rel), &at, 0); err != nil {
 			t.Fatal(err)
 		}
 		if a.Ino != at.Ino || a.Mode != b.Mode || a.Mode&0o7777 != 0o711 {
 			t.Errorf("%q: ours is inode %d mode %o (the tree's %d), MkdirAllHandle's mode %o", rel, a.Ino, a.Mode, at.Ino, b.Mode)
 		}
-		fa, _ := unix.FcntlInt(d.Fd(), unix.F_GETFL, 0)
-		fb, _ := unix.FcntlInt(theirs.Fd(), unix.F_GETFL, 0)
 		if fa != fb {
 			t.Errorf("%q: flags %#x, MkdirAllHandle's %#x", rel, fa, fb)
 		}
@@ -474,4 +461,18 @@ func lexical(t *testing.T, root, p string) string {
 		t.Fatal(err)
 	}
 	return rel
+}
+
+// statFlags is f's stat and its open flags.
+func statFlags(t *testing.T, f *os.File) (unix.Stat_t, int) {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, fl
 }
