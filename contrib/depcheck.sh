@@ -1,6 +1,7 @@
 #!/bin/sh
 # Fails when a lower package imports a higher one. Layers, lowest first:
-#   1 libcontainer/{pathrs,syncproto,exeseal,nsexec}
+#   1 libcontainer/{pathrs,syncproto,exeseal,nsexec}, internal/procself
+#     (it reads with internal/smallfile, a leaf at layer 0)
 #   2 libcontainer/{caps,seccomp,userns,console,hooks,state,cgroups,criu}
 #     (criu's message codec, libcontainer/criu/rpc, is a leaf: layer 0)
 #   3 libcontainer/{rootfs,initproc}
@@ -10,7 +11,8 @@ set -eu
 M=github.com/myrun-org/myrun
 level() {
 	case "$1" in
-	$M/libcontainer/pathrs* | $M/libcontainer/syncproto* | $M/libcontainer/exeseal* | $M/libcontainer/nsexec*) echo 1 ;;
+	$M/libcontainer/pathrs* | $M/libcontainer/syncproto* | $M/libcontainer/exeseal* | $M/libcontainer/nsexec* | \
+		$M/libcontainer/internal/procself*) echo 1 ;;
 	$M/libcontainer/caps* | $M/libcontainer/seccomp* | $M/libcontainer/userns* | $M/libcontainer/console* | \
 		$M/libcontainer/hooks* | $M/libcontainer/state* | $M/libcontainer/cgroups* | "$M"/libcontainer/criu) echo 2 ;;
 	$M/libcontainer/rootfs* | $M/libcontainer/initproc*) echo 3 ;;
