@@ -124,17 +124,23 @@ func checkV1Needs(needs []v1Need, paths map[string]string) error {
 	return nil
 }
 
+// weightSet says whether a blockIO weight asks for something. 0 is
+// runc's "unset" (Docker sends blockIO.weight 0 for every container
+// without --blkio-weight) and the library writes nothing for it, so it
+// needs no weight file: hosts without BFQ have none.
+func weightSet(w *uint16) bool { return w != nil && *w != 0 }
+
 // blockIOV1Needs lists the blkio files each set blockIO field needs.
 func blockIOV1Needs(b *specs.LinuxBlockIO) []v1Need {
 	needs := []v1Need{
-		{"blockIO.weight", b.Weight != nil, "blkio", []string{"blkio.weight", "blkio.bfq.weight"}},
-		{"blockIO.leafWeight", b.LeafWeight != nil, "blkio", []string{"blkio.leaf_weight"}},
+		{"blockIO.weight", weightSet(b.Weight), "blkio", []string{"blkio.weight", "blkio.bfq.weight"}},
+		{"blockIO.leafWeight", weightSet(b.LeafWeight), "blkio", []string{"blkio.leaf_weight"}},
 	}
 	for i, wd := range b.WeightDevice {
 		f := fmt.Sprintf("blockIO.weightDevice[%d]", i)
 		needs = append(needs,
-			v1Need{f + ".weight", wd.Weight != nil, "blkio", []string{"blkio.weight_device", "blkio.bfq.weight_device"}},
-			v1Need{f + ".leafWeight", wd.LeafWeight != nil, "blkio", []string{"blkio.leaf_weight_device"}},
+			v1Need{f + ".weight", weightSet(wd.Weight), "blkio", []string{"blkio.weight_device", "blkio.bfq.weight_device"}},
+			v1Need{f + ".leafWeight", weightSet(wd.LeafWeight), "blkio", []string{"blkio.leaf_weight_device"}},
 		)
 	}
 	for _, t := range []struct {
@@ -167,11 +173,11 @@ func checkV2(r *specs.LinuxResources, warn func(string)) error {
 		}
 	}
 	if b := r.BlockIO; b != nil {
-		if b.LeafWeight != nil {
+		if weightSet(b.LeafWeight) {
 			return unsupported("blockIO.leafWeight", "cgroup v2 has no leaf weight")
 		}
 		for i, wd := range b.WeightDevice {
-			if wd.LeafWeight != nil {
+			if weightSet(wd.LeafWeight) {
 				return unsupported(fmt.Sprintf("blockIO.weightDevice[%d].leafWeight", i), "cgroup v2 has no leaf weight")
 			}
 		}
@@ -215,7 +221,7 @@ func v2Needs(r *specs.LinuxResources) map[string]string {
 	if p := r.Pids; p != nil && p.Limit != nil {
 		out["pids"] = "pids"
 	}
-	if b := r.BlockIO; b != nil && (b.Weight != nil || len(b.WeightDevice) > 0 ||
+	if b := r.BlockIO; b != nil && (weightSet(b.Weight) || len(b.WeightDevice) > 0 ||
 		len(b.ThrottleReadBpsDevice)+len(b.ThrottleWriteBpsDevice)+len(b.ThrottleReadIOPSDevice)+len(b.ThrottleWriteIOPSDevice) > 0) {
 		out["blockIO"] = "io"
 	}

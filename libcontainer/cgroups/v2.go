@@ -150,7 +150,7 @@ func (m *v2Manager) checkControllers(r *specs.LinuxResources) error {
 	if b := r.BlockIO; b != nil && !fileIn(m.dir, "io.bfq.weight") {
 		// The library drops per-device weights without BFQ: say so.
 		for i, wd := range b.WeightDevice {
-			if wd.Weight != nil {
+			if weightSet(wd.Weight) {
 				return unsupported(fmt.Sprintf("blockIO.weightDevice[%d].weight", i), "no io.bfq.weight")
 			}
 		}
